@@ -1,0 +1,30 @@
+//! The ontask domain: the task model and the value types it is made of, the events
+//! that describe every change, and the parsing rules that keep invalid input out.
+//!
+//! Nothing here does I/O. Every value type has private fields and a `parse`
+//! constructor, so a value that exists is a valid value ("parse, don't validate").
+#![forbid(unsafe_code)]
+
+mod due;
+mod error;
+mod event;
+mod ids;
+mod priority;
+mod recurrence;
+mod reminder;
+mod tags;
+mod task;
+mod snapshot;
+mod text;
+
+pub use due::Due;
+pub use error::{FieldError, ValidationErrors};
+pub use event::{EVENT_VERSION, EventEnvelope, EventMetadata, EventType, TaskChange};
+pub use ids::{TaskId, UserId};
+pub use priority::Priority;
+pub use recurrence::Recurrence;
+pub use reminder::{MAX_REMINDERS, Reminder};
+pub use tags::{MAX_TAGS, Tag, Tags};
+pub use task::{Status, Task, TaskDraft, TaskPatch};
+pub use snapshot::TaskSnapshot;
+pub use text::{Description, Title};

@@ -1,0 +1,154 @@
+use chrono::{DateTime, NaiveTime, TimeZone, Utc};
+use rrule::{RRule, RRuleSet, Unvalidated};
+use thiserror::Error;
+
+use crate::Due;
+
+/// Occurrences scanned when looking for the next one, so a rule whose occurrences
+/// are all in the past (or that never matches) cannot loop for long.
+const MAX_SCAN: usize = 10_000;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum RecurrenceError {
+    #[error("not a valid RFC 5545 RRULE ({0}); example: FREQ=WEEKLY;BYDAY=MO,WE")]
+    Invalid(String),
+    #[error("recurring more often than hourly is not supported")]
+    TooFrequent,
+}
+
+/// How a task repeats: an RFC 5545 RRULE (`FREQ=MONTHLY;BYMONTHDAY=1`), kept in its
+/// canonical text form. The series is anchored at the due of the task it was
+/// first set on, so `COUNT` and `UNTIL` hold across occurrences.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recurrence {
+    rule: String,
+}
+
+impl Recurrence {
+    pub fn parse(raw: &str) -> Result<Self, RecurrenceError> {
+        let body = raw.trim();
+        let body = body.strip_prefix("RRULE:").unwrap_or(body);
+        let rule: RRule<Unvalidated> = body.parse().map_err(|e: rrule::RRuleError| RecurrenceError::Invalid(e.to_string()))?;
+        if rule.get_interval() == 0 {
+            return Err(RecurrenceError::Invalid("INTERVAL must be at least 1".into()));
+        }
+        if matches!(rule.get_freq(), rrule::Frequency::Minutely | rrule::Frequency::Secondly) {
+            return Err(RecurrenceError::TooFrequent);
+        }
+        // Validate against a fixed start; the real start is the task's due.
+        let probe = rrule::Tz::UTC.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).single().ok_or_else(|| RecurrenceError::Invalid("probe".into()))?;
+        // Keep the rule as written (canonicalised): validating fills in BYHOUR etc.
+        // from the start, which would pin the probe's time of day into the rule.
+        let canonical = rule.to_string();
+        rule.validate(probe).map_err(|e| RecurrenceError::Invalid(e.to_string()))?;
+        Ok(Self { rule: canonical })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.rule
+    }
+
+    /// The due of the next occurrence after `current`, for a series anchored at
+    /// `anchor` (the due the series started from). `None` when the series is over.
+    pub fn next_due(&self, anchor: &Due, current: &Due) -> Option<Due> {
+        let (start, after) = match (anchor, current) {
+            (Due::At { at, tz }, current) => {
+                let tz = rrule::Tz::Tz(*tz);
+                (at.with_timezone(&tz), current.instant().with_timezone(&tz))
+            }
+            (Due::Date(date), current) => {
+                let start = rrule::Tz::UTC.from_utc_datetime(&date.and_time(NaiveTime::MIN));
+                let after = match current {
+                    Due::Date(d) => rrule::Tz::UTC.from_utc_datetime(&d.and_time(NaiveTime::MIN)),
+                    Due::At { at, .. } => at.with_timezone(&rrule::Tz::UTC),
+                };
+                (start, after)
+            }
+        };
+        let rule: RRule<Unvalidated> = self.rule.parse().ok()?;
+        let set: RRuleSet = rule.build(start).ok()?;
+        let next = set.into_iter().take(MAX_SCAN).find(|occurrence| *occurrence > after)?;
+        Some(match anchor {
+            Due::At { tz, .. } => Due::At { at: next.with_timezone(&Utc), tz: *tz },
+            Due::Date(_) => Due::Date(next.date_naive()),
+        })
+    }
+
+    /// The next due for a task without a due date: the first occurrence after
+    /// `now`, counted from `now`.
+    pub fn next_due_from(&self, now: DateTime<Utc>) -> Option<Due> {
+        let anchor = Due::At { at: now, tz: chrono_tz::Tz::UTC };
+        self.next_due(&anchor, &anchor)
+    }
+}
+
+impl std::fmt::Display for Recurrence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.rule)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn due(s: &str) -> Due {
+        Due::parse(s).unwrap()
+    }
+
+    #[test]
+    fn parses_and_canonicalises() {
+        let r = Recurrence::parse("RRULE:freq=weekly;byday=MO,WE").unwrap();
+        assert!(r.as_str().contains("FREQ=WEEKLY"), "{}", r.as_str());
+        assert_eq!(Recurrence::parse(r.as_str()).unwrap(), r);
+    }
+
+    #[test]
+    fn rejects_invalid_rules() {
+        assert!(matches!(Recurrence::parse("every day"), Err(RecurrenceError::Invalid(_))));
+        assert!(matches!(Recurrence::parse("FREQ=DAILY;INTERVAL=0"), Err(RecurrenceError::Invalid(_))));
+        assert!(matches!(Recurrence::parse("FREQ=DAILY;BYMONTH=13"), Err(RecurrenceError::Invalid(_))));
+        assert_eq!(Recurrence::parse("FREQ=MINUTELY"), Err(RecurrenceError::TooFrequent));
+    }
+
+    #[test]
+    fn monthly_keeps_wall_clock_time_across_dst() {
+        let r = Recurrence::parse("FREQ=MONTHLY").unwrap();
+        let first = due("2026-03-01T09:00[Europe/Berlin]");
+        let next = r.next_due(&first, &first).unwrap();
+        assert_eq!(next.to_string(), "2026-04-01T09:00:00+02:00[Europe/Berlin]");
+    }
+
+    #[test]
+    fn whole_day_series_stays_whole_day() {
+        let r = Recurrence::parse("FREQ=WEEKLY;BYDAY=MO").unwrap();
+        let first = due("2026-11-23");
+        assert_eq!(r.next_due(&first, &first), Some(due("2026-11-30")));
+    }
+
+    #[test]
+    fn count_ends_the_series() {
+        let r = Recurrence::parse("FREQ=DAILY;COUNT=2").unwrap();
+        let anchor = due("2026-11-23T09:00:00Z");
+        let second = r.next_due(&anchor, &anchor).unwrap();
+        assert_eq!(second, due("2026-11-24T09:00:00Z"));
+        assert_eq!(r.next_due(&anchor, &second), None);
+    }
+
+    proptest! {
+        #[test]
+        fn next_is_strictly_later(days in 0i64..3_000, interval in 1u16..30) {
+            let r = Recurrence::parse(&format!("FREQ=DAILY;INTERVAL={interval}")).unwrap();
+            let anchor = due("2026-01-01T09:00[America/New_York]");
+            let current = Due::at(anchor.instant() + chrono::Duration::days(days), chrono_tz::America::New_York);
+            let next = r.next_due(&anchor, &current).unwrap();
+            prop_assert!(next.instant() > current.instant());
+        }
+
+        #[test]
+        fn never_panics(s in "\\PC{0,64}") {
+            let _ = Recurrence::parse(&s);
+        }
+    }
+}

@@ -1,0 +1,319 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    Description, Due, Priority, Recurrence, Reminder, TaskChange, TaskId, Tags, Title, UserId,
+    ValidationErrors, reminder::MAX_REMINDERS,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Status {
+    #[default]
+    Open,
+    Completed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Completed => "completed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "open" => Some(Self::Open),
+            "completed" | "done" => Some(Self::Completed),
+            _ => None,
+        }
+    }
+}
+
+/// Everything needed to create a task, already parsed.
+#[derive(Debug, Clone, Default)]
+pub struct TaskDraft {
+    pub title: Option<Title>,
+    pub description: Description,
+    pub priority: Priority,
+    pub tags: Tags,
+    pub due: Option<Due>,
+    pub reminders: Vec<Reminder>,
+    pub recurrence: Option<Recurrence>,
+    pub position: Option<i64>,
+}
+
+/// A partial update, already parsed. `None` leaves a field alone; for the
+/// clearable fields `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct TaskPatch {
+    pub title: Option<Title>,
+    pub description: Option<Description>,
+    pub priority: Option<Priority>,
+    pub tags: Option<Tags>,
+    pub due: Option<Option<Due>>,
+    pub reminders: Option<Vec<Reminder>>,
+    pub recurrence: Option<Option<Recurrence>>,
+    pub position: Option<i64>,
+}
+
+impl TaskPatch {
+    pub fn is_empty(&self) -> bool {
+        self.title.is_none()
+            && self.description.is_none()
+            && self.priority.is_none()
+            && self.tags.is_none()
+            && self.due.is_none()
+            && self.reminders.is_none()
+            && self.recurrence.is_none()
+            && self.position.is_none()
+    }
+}
+
+/// A task, always in a valid state: its fields are parsed values, and the rules
+/// that span fields (an offset reminder needs a due) hold after every change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    pub id: TaskId,
+    pub owner: UserId,
+    pub title: Title,
+    pub description: Description,
+    pub status: Status,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub priority: Priority,
+    pub tags: Tags,
+    pub due: Option<Due>,
+    pub reminders: Vec<Reminder>,
+    pub recurrence: Option<Recurrence>,
+    /// The due the recurrence series started from; `COUNT`/`UNTIL` count from it.
+    pub recurrence_anchor: Option<Due>,
+    /// The task whose completion created this one (recurring series).
+    pub recurs_from: Option<TaskId>,
+    pub position: i64,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Task {
+    /// Creates a task from a draft. `draft.title` must be present.
+    pub fn create(owner: UserId, draft: TaskDraft, now: DateTime<Utc>) -> Result<Self, ValidationErrors> {
+        let Some(title) = draft.title else {
+            return Err(ValidationErrors::single("title", "is required"));
+        };
+        let task = Self {
+            id: TaskId::new(),
+            owner,
+            title,
+            description: draft.description,
+            status: Status::Open,
+            completed_at: None,
+            priority: draft.priority,
+            tags: draft.tags,
+            recurrence_anchor: draft.recurrence.as_ref().and(draft.due),
+            due: draft.due,
+            reminders: normalise_reminders(draft.reminders),
+            recurrence: draft.recurrence,
+            recurs_from: None,
+            // Newest first by default: a later creation sorts before an earlier one.
+            position: draft.position.unwrap_or(-now.timestamp_millis()),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        task.check_invariants()?;
+        Ok(task)
+    }
+
+    /// Applies a patch; returns the names of the fields that really changed (empty
+    /// when the patch changed nothing, in which case the version stays).
+    pub fn apply(&mut self, patch: TaskPatch, now: DateTime<Utc>) -> Result<Vec<TaskChange>, ValidationErrors> {
+        let mut next = self.clone();
+        let mut changes = Vec::new();
+        macro_rules! set {
+            ($field:ident, $name:literal) => {
+                if let Some(value) = patch.$field {
+                    if next.$field != value {
+                        next.$field = value;
+                        changes.push($name);
+                    }
+                }
+            };
+        }
+        set!(title, "title");
+        set!(description, "description");
+        set!(priority, "priority");
+        set!(tags, "tags");
+        set!(due, "due");
+        if let Some(reminders) = patch.reminders {
+            let reminders = normalise_reminders(reminders);
+            if next.reminders != reminders {
+                next.reminders = reminders;
+                changes.push("reminders");
+            }
+        }
+        set!(recurrence, "recurrence");
+        set!(position, "position");
+        if changes.contains(&"due") || changes.contains(&"recurrence") {
+            next.recurrence_anchor = next.recurrence.as_ref().and(next.due);
+        }
+        next.check_invariants()?;
+        if !changes.is_empty() {
+            next.version += 1;
+            next.updated_at = now;
+        }
+        *self = next;
+        Ok(changes)
+    }
+
+    /// Marks the task completed. Returns false (and changes nothing) if it already was.
+    pub fn complete(&mut self, now: DateTime<Utc>) -> bool {
+        if self.status == Status::Completed {
+            return false;
+        }
+        self.status = Status::Completed;
+        self.completed_at = Some(now);
+        self.version += 1;
+        self.updated_at = now;
+        true
+    }
+
+    /// Reopens a completed task. Returns false (and changes nothing) if it was open.
+    pub fn reopen(&mut self, now: DateTime<Utc>) -> bool {
+        if self.status == Status::Open {
+            return false;
+        }
+        self.status = Status::Open;
+        self.completed_at = None;
+        self.version += 1;
+        self.updated_at = now;
+        true
+    }
+
+    /// The task that follows this one in its recurring series, created at `now`,
+    /// or `None` if the task does not recur or the series is over.
+    pub fn next_occurrence(&self, now: DateTime<Utc>) -> Option<Task> {
+        let recurrence = self.recurrence.as_ref()?;
+        let (next_due, anchor) = match (self.due, self.recurrence_anchor) {
+            (Some(due), anchor) => {
+                let anchor = anchor.unwrap_or(due);
+                (recurrence.next_due(&anchor, &due)?, anchor)
+            }
+            (None, _) => {
+                let due = recurrence.next_due_from(now)?;
+                (due, due)
+            }
+        };
+        Some(Task {
+            id: TaskId::new(),
+            status: Status::Open,
+            completed_at: None,
+            due: Some(next_due),
+            recurrence_anchor: Some(anchor),
+            recurs_from: Some(self.id),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+            // Absolute reminders belonged to this occurrence; offsets carry over.
+            reminders: self.reminders.iter().copied().filter(Reminder::is_relative).collect(),
+            ..self.clone()
+        })
+    }
+
+    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
+        self.status == Status::Open && self.due.is_some_and(|d| d.is_overdue(now))
+    }
+
+    /// The instants at which this task's reminders fire (deduplicated, sorted).
+    pub fn reminder_times(&self) -> Vec<DateTime<Utc>> {
+        let mut times: Vec<_> = self.reminders.iter().filter_map(|r| r.fire_at(self.due.as_ref())).collect();
+        times.sort();
+        times.dedup();
+        times
+    }
+
+    fn check_invariants(&self) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        if self.reminders.len() > MAX_REMINDERS {
+            errors.push("reminders", format!("at most {MAX_REMINDERS} reminders are allowed"));
+        }
+        if self.due.is_none() && self.reminders.iter().any(Reminder::is_relative) {
+            errors.push("reminders", "a reminder relative to the due date needs a due date");
+        }
+        errors.into_result()
+    }
+}
+
+fn normalise_reminders(mut reminders: Vec<Reminder>) -> Vec<Reminder> {
+    reminders.sort();
+    reminders.dedup();
+    reminders
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draft(title: &str) -> TaskDraft {
+        TaskDraft { title: Some(Title::parse(title).unwrap()), ..Default::default() }
+    }
+
+    #[test]
+    fn patch_reports_only_real_changes() {
+        let now = Utc::now();
+        let mut task = Task::create(UserId::new(), draft("a"), now).unwrap();
+        let same = TaskPatch { title: Some(Title::parse("a").unwrap()), ..Default::default() };
+        assert!(task.apply(same, now).unwrap().is_empty());
+        assert_eq!(task.version, 1);
+        let change = TaskPatch { priority: Some(Priority::High), ..Default::default() };
+        assert_eq!(task.apply(change, now).unwrap(), vec!["priority"]);
+        assert_eq!(task.version, 2);
+    }
+
+    #[test]
+    fn relative_reminder_needs_due() {
+        let mut d = draft("a");
+        d.reminders = vec![Reminder::parse("PT15M").unwrap()];
+        let err = Task::create(UserId::new(), d, Utc::now()).unwrap_err();
+        assert_eq!(err.fields()[0].field, "reminders");
+    }
+
+    #[test]
+    fn clearing_due_keeps_invariants() {
+        let mut d = draft("a");
+        d.due = Some(Due::parse("2026-11-24T09:00:00Z").unwrap());
+        d.reminders = vec![Reminder::parse("PT15M").unwrap()];
+        let mut task = Task::create(UserId::new(), d, Utc::now()).unwrap();
+        let before = task.clone();
+        assert!(task.apply(TaskPatch { due: Some(None), ..Default::default() }, Utc::now()).is_err());
+        assert_eq!(task, before, "a rejected patch leaves the task untouched");
+    }
+
+    #[test]
+    fn completing_twice_is_a_no_op() {
+        let now = Utc::now();
+        let mut task = Task::create(UserId::new(), draft("a"), now).unwrap();
+        assert!(task.complete(now));
+        assert!(!task.complete(now));
+        assert_eq!(task.version, 2);
+        assert!(task.reopen(now));
+        assert_eq!(task.status, Status::Open);
+    }
+
+    #[test]
+    fn next_occurrence_follows_the_rule() {
+        let now = Utc::now();
+        let mut d = draft("rent");
+        d.due = Some(Due::parse("2026-11-01T09:00[Europe/Berlin]").unwrap());
+        d.recurrence = Some(Recurrence::parse("FREQ=MONTHLY").unwrap());
+        d.reminders = vec![Reminder::parse("P1D").unwrap(), Reminder::parse("2026-10-30T10:00:00Z").unwrap()];
+        let task = Task::create(UserId::new(), d, now).unwrap();
+        let next = task.next_occurrence(now).unwrap();
+        assert_eq!(next.due.unwrap().to_string(), "2026-12-01T09:00:00+01:00[Europe/Berlin]");
+        assert_eq!(next.recurs_from, Some(task.id));
+        assert_eq!(next.reminders, vec![Reminder::parse("P1D").unwrap()]);
+        assert_ne!(next.id, task.id);
+    }
+}
