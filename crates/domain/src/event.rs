@@ -1,4 +1,4 @@
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -116,7 +116,8 @@ impl EventEnvelope {
             event_id: Uuid::now_v7(),
             event_type: event_type.as_str().to_owned(),
             event_version: EVENT_VERSION.to_owned(),
-            timestamp: Utc::now(),
+            // Microseconds: what every store keeps.
+            timestamp: Utc::now().trunc_subsecs(6),
             source: source.to_owned(),
             user_id,
             task_id,

@@ -1,1 +1,25 @@
-//! placeholder
+//! Persistence for ontask: the SQL schema and migrations, the repositories the
+//! application services use, and the transactional outbox (the `events` table),
+//! consumer offsets and inbox that make event handling exactly-once in effect.
+//!
+//! Queries go through sqlx's `Any` driver with portable SQL, so the same
+//! repositories run on SQLite (the embedded default) and PostgreSQL.
+#![forbid(unsafe_code)]
+
+mod db;
+mod error;
+pub mod events;
+pub mod idempotency;
+pub mod notifications;
+pub mod reminders;
+mod sql;
+pub mod tasks;
+pub mod time;
+pub mod tokens;
+pub mod users;
+
+pub use db::{Backend, Db, DbOptions, WriteTx, redact};
+pub use error::StoreError;
+pub use sqlx::AnyConnection;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,259 @@
+//! The event log: append inside the writer's transaction, read back in order,
+//! and the bookkeeping of the relay (published marks) and of consumers (offsets,
+//! inbox, dead letters).
+use chrono::{DateTime, Utc};
+use ontask_domain::{EventEnvelope, TaskId, UserId};
+use serde::Serialize;
+use sqlx::{AnyConnection, Row, any::AnyRow};
+use uuid::Uuid;
+
+use crate::{Result, StoreError, WriteTx, time};
+
+/// An event with its position in the log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredEvent {
+    pub seq: i64,
+    #[serde(flatten)]
+    pub envelope: EventEnvelope,
+}
+
+const COLUMNS: &str =
+    "seq, event_id, event_type, event_version, occurred_at, source, user_id, task_id, data, metadata";
+
+/// Appends an event in the caller's transaction; returns its log position.
+pub async fn append(tx: &mut WriteTx, e: &EventEnvelope) -> Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO events (event_id, event_type, event_version, occurred_at, source, user_id, task_id, data, metadata) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING seq",
+    )
+    .bind(e.event_id.to_string())
+    .bind(&e.event_type)
+    .bind(&e.event_version)
+    .bind(e.timestamp.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+    .bind(&e.source)
+    .bind(e.user_id.to_string())
+    .bind(e.task_id.map(|t| t.to_string()))
+    .bind(serde_json::to_string(&e.data)?)
+    .bind(serde_json::to_string(&e.metadata)?)
+    .fetch_one(tx.conn())
+    .await?;
+    tx.mark_appended();
+    Ok(row.try_get::<i64, _>(0)?)
+}
+
+fn decode(row: &AnyRow) -> Result<StoredEvent> {
+    let parse_uuid = |s: String| Uuid::parse_str(&s).map_err(|e| StoreError::Corrupt(e.to_string()));
+    let occurred_at: String = row.try_get("occurred_at")?;
+    let task_id: Option<String> = row.try_get("task_id")?;
+    Ok(StoredEvent {
+        seq: row.try_get("seq")?,
+        envelope: EventEnvelope {
+            event_id: parse_uuid(row.try_get("event_id")?)?,
+            event_type: row.try_get("event_type")?,
+            event_version: row.try_get("event_version")?,
+            timestamp: DateTime::parse_from_rfc3339(&occurred_at)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?
+                .with_timezone(&Utc),
+            source: row.try_get("source")?,
+            user_id: UserId::from_uuid(parse_uuid(row.try_get("user_id")?)?),
+            task_id: task_id.map(parse_uuid).transpose()?.map(TaskId::from_uuid),
+            data: serde_json::from_str(&row.try_get::<String, _>("data")?)?,
+            metadata: serde_json::from_str(&row.try_get::<String, _>("metadata")?)?,
+        },
+    })
+}
+
+fn decode_all(rows: Vec<AnyRow>) -> Result<Vec<StoredEvent>> {
+    rows.iter().map(decode).collect()
+}
+
+/// Events not yet handed to the bus, oldest first.
+pub async fn unpublished(conn: &mut AnyConnection, limit: i64) -> Result<Vec<StoredEvent>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM events WHERE published_at IS NULL ORDER BY seq LIMIT $1"
+    ))
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    decode_all(rows)
+}
+
+/// Marks every event up to and including `seq` as published.
+pub async fn mark_published(tx: &mut WriteTx, upto_seq: i64, at: DateTime<Utc>) -> Result<u64> {
+    let done = sqlx::query("UPDATE events SET published_at = $1 WHERE published_at IS NULL AND seq <= $2")
+        .bind(time::to_ms(at))
+        .bind(upto_seq)
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Published events after `after_seq`, in log order: what a consumer reads next.
+pub async fn published_after(conn: &mut AnyConnection, after_seq: i64, limit: i64) -> Result<Vec<StoredEvent>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM events WHERE seq > $1 AND published_at IS NOT NULL ORDER BY seq LIMIT $2"
+    ))
+    .bind(after_seq)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    decode_all(rows)
+}
+
+/// A user's published events after `after_seq` (resuming a realtime stream).
+pub async fn for_user_after(conn: &mut AnyConnection, user: UserId, after_seq: i64, limit: i64) -> Result<Vec<StoredEvent>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM events WHERE user_id = $1 AND seq > $2 AND published_at IS NOT NULL ORDER BY seq LIMIT $3"
+    ))
+    .bind(user.to_string())
+    .bind(after_seq)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    decode_all(rows)
+}
+
+/// A task's events in order, if the task belongs (or belonged) to `owner`.
+pub async fn for_task(conn: &mut AnyConnection, owner: UserId, task: TaskId) -> Result<Vec<StoredEvent>> {
+    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM events WHERE task_id = $1 AND user_id = $2 ORDER BY seq"))
+        .bind(task.to_string())
+        .bind(owner.to_string())
+        .fetch_all(conn)
+        .await?;
+    decode_all(rows)
+}
+
+/// Every event in log order, in pages (for replay).
+pub async fn all_after(conn: &mut AnyConnection, after_seq: i64, limit: i64) -> Result<Vec<StoredEvent>> {
+    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2"))
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    decode_all(rows)
+}
+
+/// The highest log position, and the highest published one (0 when empty).
+pub async fn heads(conn: &mut AnyConnection) -> Result<(i64, i64)> {
+    let row = sqlx::query(
+        "SELECT COALESCE(MAX(seq), 0), COALESCE((SELECT MAX(seq) FROM events WHERE published_at IS NOT NULL), 0) FROM events",
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
+}
+
+pub async fn unpublished_count(conn: &mut AnyConnection) -> Result<i64> {
+    let row = sqlx::query("SELECT COUNT(*) FROM events WHERE published_at IS NULL").fetch_one(conn).await?;
+    Ok(row.try_get(0)?)
+}
+
+// --- consumers -----------------------------------------------------------------
+
+/// The position a consumer has handled up to (0 when it never ran).
+pub async fn offset(conn: &mut AnyConnection, consumer: &str) -> Result<i64> {
+    let row = sqlx::query("SELECT position FROM consumer_offsets WHERE consumer = $1")
+        .bind(consumer)
+        .fetch_optional(conn)
+        .await?;
+    Ok(match row {
+        Some(r) => r.try_get(0)?,
+        None => 0,
+    })
+}
+
+pub async fn all_offsets(conn: &mut AnyConnection) -> Result<Vec<(String, i64)>> {
+    let rows = sqlx::query("SELECT consumer, position FROM consumer_offsets ORDER BY consumer").fetch_all(conn).await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+}
+
+pub async fn set_offset(tx: &mut WriteTx, consumer: &str, position: i64, now: DateTime<Utc>) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO consumer_offsets (consumer, position, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (consumer) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
+    )
+    .bind(consumer)
+    .bind(position)
+    .bind(time::to_ms(now))
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Records that `consumer` handles `event_id`. False when it already has: the
+/// caller must then skip the effect.
+pub async fn inbox_claim(tx: &mut WriteTx, consumer: &str, event_id: Uuid, now: DateTime<Utc>) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO inbox (consumer, event_id, handled_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(consumer)
+    .bind(event_id.to_string())
+    .bind(time::to_ms(now))
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// How many inbox rows a consumer has for an event (tests use it to prove
+/// exactly-once handling).
+pub async fn inbox_count(conn: &mut AnyConnection, consumer: &str) -> Result<i64> {
+    let row = sqlx::query("SELECT COUNT(*) FROM inbox WHERE consumer = $1").bind(consumer).fetch_one(conn).await?;
+    Ok(row.try_get(0)?)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadLetter {
+    pub id: String,
+    pub consumer: String,
+    pub event_id: String,
+    pub seq: i64,
+    pub error: String,
+    pub attempts: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn dead_letter(
+    tx: &mut WriteTx,
+    consumer: &str,
+    event: &StoredEvent,
+    error: &str,
+    attempts: i64,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO dead_letters (id, consumer, event_id, seq, error, attempts, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+    )
+    .bind(Uuid::now_v7().to_string())
+    .bind(consumer)
+    .bind(event.envelope.event_id.to_string())
+    .bind(event.seq)
+    .bind(error)
+    .bind(attempts)
+    .bind(time::to_ms(now))
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+pub async fn dead_letters(conn: &mut AnyConnection, limit: i64) -> Result<Vec<DeadLetter>> {
+    let rows = sqlx::query(
+        "SELECT id, consumer, event_id, seq, error, attempts, created_at FROM dead_letters ORDER BY created_at DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(DeadLetter {
+                id: r.try_get(0)?,
+                consumer: r.try_get(1)?,
+                event_id: r.try_get(2)?,
+                seq: r.try_get(3)?,
+                error: r.try_get(4)?,
+                attempts: r.try_get(5)?,
+                created_at: time::from_ms(r.try_get(6)?)?,
+            })
+        })
+        .collect()
+}

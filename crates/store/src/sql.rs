@@ -1,0 +1,51 @@
+//! A small builder for dynamic SQL with numbered (`$1`) placeholders, which both
+//! SQLite and PostgreSQL understand (sqlx's `QueryBuilder<Any>` emits `?`).
+use sqlx::any::{Any, AnyArguments};
+use sqlx::query::Query;
+
+pub(crate) enum Arg {
+    I64(i64),
+    Text(String),
+}
+
+#[derive(Default)]
+pub(crate) struct Sql {
+    pub text: String,
+    args: Vec<Arg>,
+}
+
+impl Sql {
+    pub fn new(text: &str) -> Self {
+        Self { text: text.to_owned(), args: Vec::new() }
+    }
+
+    pub fn push(&mut self, s: &str) -> &mut Self {
+        self.text.push_str(s);
+        self
+    }
+
+    /// Adds a bound value and returns its placeholder.
+    pub fn arg(&mut self, arg: Arg) -> String {
+        self.args.push(arg);
+        format!("${}", self.args.len())
+    }
+
+    pub fn int(&mut self, v: i64) -> String {
+        self.arg(Arg::I64(v))
+    }
+
+    pub fn text(&mut self, v: impl Into<String>) -> String {
+        self.arg(Arg::Text(v.into()))
+    }
+
+    pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
+        let mut q = sqlx::query(&self.text);
+        for a in &self.args {
+            q = match a {
+                Arg::I64(v) => q.bind(*v),
+                Arg::Text(s) => q.bind(s.as_str()),
+            };
+        }
+        q
+    }
+}

@@ -1,0 +1,285 @@
+//! The tasks table: rows are written from a valid [`Task`](ontask_domain::Task)
+//! and read back as [`TaskSnapshot`]s without re-parsing (the hot read path).
+use chrono::{DateTime, Utc};
+use ontask_domain::{Priority, Status, TaskId, TaskSnapshot, UserId};
+use sqlx::{AnyConnection, Row, any::AnyRow};
+
+use crate::sql::Sql;
+use crate::{Result, StoreError, WriteTx, time};
+
+const COLUMNS: &str = "id, owner_id, title, description, status, completed_at, priority, tags, due, due_at, \
+                       reminders, recurrence, recurrence_anchor, recurs_from, position, version, created_at, updated_at";
+
+const NO_DUE_ASC: i64 = i64::MAX;
+const NO_DUE_DESC: i64 = -i64::MAX;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortKey {
+    Due,
+    Priority,
+    Created,
+    Updated,
+    #[default]
+    Position,
+}
+
+impl SortKey {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "due" => Self::Due,
+            "priority" => Self::Priority,
+            "created" => Self::Created,
+            "updated" => Self::Updated,
+            "position" => Self::Position,
+            _ => return None,
+        })
+    }
+
+    fn expr(self, descending: bool) -> &'static str {
+        match (self, descending) {
+            (Self::Due, false) => "COALESCE(due_at, 9223372036854775807)",
+            (Self::Due, true) => "COALESCE(due_at, -9223372036854775807)",
+            (Self::Priority, _) => "priority",
+            (Self::Created, _) => "created_at",
+            (Self::Updated, _) => "updated_at",
+            (Self::Position, _) => "position",
+        }
+    }
+
+    /// The sort key of a task, as the cursor records it.
+    pub fn key_of(self, t: &TaskSnapshot, descending: bool) -> i64 {
+        match self {
+            Self::Due => t
+                .due_at
+                .map(time::to_ms)
+                .unwrap_or(if descending { NO_DUE_DESC } else { NO_DUE_ASC }),
+            Self::Priority => t.priority.rank(),
+            Self::Created => time::to_ms(t.created_at),
+            Self::Updated => time::to_ms(t.updated_at),
+            Self::Position => t.position,
+        }
+    }
+}
+
+/// What to list. Filters combine with AND.
+#[derive(Debug, Clone, Default)]
+pub struct TaskQuery {
+    pub status: Option<Status>,
+    pub priorities: Vec<Priority>,
+    /// Every one of these tags must be on the task.
+    pub tags: Vec<String>,
+    /// Full-text search over title and description.
+    pub text: Option<String>,
+    pub due_before: Option<DateTime<Utc>>,
+    pub due_after: Option<DateTime<Utc>>,
+    /// Only open tasks whose due is before this instant.
+    pub overdue_at: Option<DateTime<Utc>>,
+    pub sort: SortKey,
+    pub descending: bool,
+    pub limit: i64,
+    /// Keyset cursor: the sort key and id of the last task already seen.
+    pub after: Option<(i64, String)>,
+}
+
+pub async fn insert(tx: &mut WriteTx, t: &TaskSnapshot) -> Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO tasks ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+    ))
+    .bind(t.id.to_string())
+    .bind(t.owner_id.to_string())
+    .bind(&t.title)
+    .bind(&t.description)
+    .bind(t.status.as_str())
+    .bind(t.completed_at.map(time::to_ms))
+    .bind(t.priority.rank())
+    .bind(serde_json::to_string(&t.tags)?)
+    .bind(t.due.as_deref())
+    .bind(t.due_at.map(time::to_ms))
+    .bind(serde_json::to_string(&t.reminders)?)
+    .bind(t.recurrence.as_deref())
+    .bind(t.recurrence_anchor.as_deref())
+    .bind(t.recurs_from.map(|id| id.to_string()))
+    .bind(t.position)
+    .bind(t.version)
+    .bind(time::to_ms(t.created_at))
+    .bind(time::to_ms(t.updated_at))
+    .execute(tx.conn())
+    .await?;
+    write_tags(tx, t).await
+}
+
+/// Writes a changed task if its stored version is still `expected_version`.
+/// Returns false when someone else changed it first.
+pub async fn update(tx: &mut WriteTx, t: &TaskSnapshot, expected_version: i64) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE tasks SET title = $1, description = $2, status = $3, completed_at = $4, priority = $5, tags = $6, \
+         due = $7, due_at = $8, reminders = $9, recurrence = $10, recurrence_anchor = $11, position = $12, \
+         version = $13, updated_at = $14 WHERE id = $15 AND owner_id = $16 AND version = $17",
+    )
+    .bind(&t.title)
+    .bind(&t.description)
+    .bind(t.status.as_str())
+    .bind(t.completed_at.map(time::to_ms))
+    .bind(t.priority.rank())
+    .bind(serde_json::to_string(&t.tags)?)
+    .bind(t.due.as_deref())
+    .bind(t.due_at.map(time::to_ms))
+    .bind(serde_json::to_string(&t.reminders)?)
+    .bind(t.recurrence.as_deref())
+    .bind(t.recurrence_anchor.as_deref())
+    .bind(t.position)
+    .bind(t.version)
+    .bind(time::to_ms(t.updated_at))
+    .bind(t.id.to_string())
+    .bind(t.owner_id.to_string())
+    .bind(expected_version)
+    .execute(tx.conn())
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    sqlx::query("DELETE FROM task_tags WHERE task_id = $1").bind(t.id.to_string()).execute(tx.conn()).await?;
+    write_tags(tx, t).await?;
+    Ok(true)
+}
+
+async fn write_tags(tx: &mut WriteTx, t: &TaskSnapshot) -> Result<()> {
+    for tag in &t.tags {
+        sqlx::query("INSERT INTO task_tags (task_id, owner_id, tag) VALUES ($1, $2, $3)")
+            .bind(t.id.to_string())
+            .bind(t.owner_id.to_string())
+            .bind(tag)
+            .execute(tx.conn())
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn delete(tx: &mut WriteTx, owner: UserId, id: TaskId) -> Result<bool> {
+    let done = sqlx::query("DELETE FROM tasks WHERE id = $1 AND owner_id = $2")
+        .bind(id.to_string())
+        .bind(owner.to_string())
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn get(conn: &mut AnyConnection, owner: UserId, id: TaskId) -> Result<Option<TaskSnapshot>> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM tasks WHERE id = $1 AND owner_id = $2"))
+        .bind(id.to_string())
+        .bind(owner.to_string())
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(decode).transpose()
+}
+
+/// The occurrence created from `previous` (a recurring task), if any.
+pub async fn find_next_occurrence(conn: &mut AnyConnection, previous: TaskId) -> Result<Option<TaskSnapshot>> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM tasks WHERE recurs_from = $1"))
+        .bind(previous.to_string())
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(decode).transpose()
+}
+
+pub async fn list(conn: &mut AnyConnection, owner: UserId, q: &TaskQuery) -> Result<Vec<TaskSnapshot>> {
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM tasks WHERE owner_id = "));
+    let owner_ph = sql.text(owner.to_string());
+    sql.push(&owner_ph);
+    if let Some(status) = q.status {
+        let p = sql.text(status.as_str());
+        sql.push(&format!(" AND status = {p}"));
+    }
+    if !q.priorities.is_empty() {
+        let list: Vec<String> = q.priorities.iter().map(|p| sql.int(p.rank())).collect();
+        sql.push(&format!(" AND priority IN ({})", list.join(", ")));
+    }
+    if !q.tags.is_empty() {
+        let owner_again = sql.text(owner.to_string());
+        let list: Vec<String> = q.tags.iter().map(|t| sql.text(t.clone())).collect();
+        let count = sql.int(i64::try_from(q.tags.len()).unwrap_or(i64::MAX));
+        sql.push(&format!(
+            " AND id IN (SELECT task_id FROM task_tags WHERE owner_id = {owner_again} AND tag IN ({}) \
+             GROUP BY task_id HAVING COUNT(*) = {count})",
+            list.join(", ")
+        ));
+    }
+    if let Some(text) = q.text.as_deref().and_then(fts_query) {
+        let p = sql.text(text);
+        sql.push(&format!(" AND rowid IN (SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH {p})"));
+    }
+    if let Some(before) = q.due_before {
+        let p = sql.int(time::to_ms(before));
+        sql.push(&format!(" AND due_at < {p}"));
+    }
+    if let Some(after) = q.due_after {
+        let p = sql.int(time::to_ms(after));
+        sql.push(&format!(" AND due_at >= {p}"));
+    }
+    if let Some(now) = q.overdue_at {
+        let p = sql.int(time::to_ms(now));
+        sql.push(&format!(" AND status = 'open' AND due_at < {p}"));
+    }
+    let key = q.sort.expr(q.descending);
+    let (cmp, dir) = if q.descending { ("<", "DESC") } else { (">", "ASC") };
+    if let Some((k, id)) = &q.after {
+        let kp = sql.int(*k);
+        let kp2 = sql.int(*k);
+        let ip = sql.text(id.clone());
+        sql.push(&format!(" AND ({key} {cmp} {kp} OR ({key} = {kp2} AND id {cmp} {ip}))"));
+    }
+    let limit = sql.int(q.limit);
+    sql.push(&format!(" ORDER BY {key} {dir}, id {dir} LIMIT {limit}"));
+    let rows = sql.query().fetch_all(conn).await?;
+    rows.iter().map(decode).collect()
+}
+
+/// Turns free text into an FTS5 query that matches every word (as a prefix), so
+/// user input can never be an FTS syntax error.
+fn fts_query(text: &str) -> Option<String> {
+    let terms: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" "))
+}
+
+fn decode(row: &AnyRow) -> Result<TaskSnapshot> {
+    let parse_id = |s: String| uuid::Uuid::parse_str(&s).map_err(|e| StoreError::Corrupt(e.to_string()));
+    let status: String = row.try_get("status")?;
+    let priority: i64 = row.try_get("priority")?;
+    let recurs_from: Option<String> = row.try_get("recurs_from")?;
+    Ok(TaskSnapshot {
+        id: TaskId::from_uuid(parse_id(row.try_get("id")?)?),
+        owner_id: UserId::from_uuid(parse_id(row.try_get("owner_id")?)?),
+        title: row.try_get("title")?,
+        description: row.try_get("description")?,
+        status: Status::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?,
+        completed_at: time::from_opt_ms(row.try_get("completed_at")?)?,
+        priority: Priority::from_rank(priority).ok_or_else(|| StoreError::Corrupt(format!("priority {priority}")))?,
+        tags: serde_json::from_str(&row.try_get::<String, _>("tags")?)?,
+        due: row.try_get("due")?,
+        due_at: time::from_opt_ms(row.try_get("due_at")?)?,
+        reminders: serde_json::from_str(&row.try_get::<String, _>("reminders")?)?,
+        recurrence: row.try_get("recurrence")?,
+        recurrence_anchor: row.try_get("recurrence_anchor")?,
+        recurs_from: recurs_from.map(parse_id).transpose()?.map(TaskId::from_uuid),
+        position: row.try_get("position")?,
+        version: row.try_get("version")?,
+        created_at: time::from_ms(row.try_get("created_at")?)?,
+        updated_at: time::from_ms(row.try_get("updated_at")?)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fts_query;
+
+    #[test]
+    fn fts_query_quotes_every_word() {
+        assert_eq!(fts_query("pay rent").as_deref(), Some("\"pay\"* \"rent\"*"));
+        assert_eq!(fts_query("\"OR\" NEAR(") .as_deref(), Some("\"OR\"* \"NEAR\"*"));
+        assert_eq!(fts_query("  -- "), None);
+    }
+}
