@@ -1,0 +1,100 @@
+"""The chart sets only environment variables the binary reads
+(deploy/tests/config_keys.txt) or standard OTEL_*/DAPR_* ones, with values of
+the right shape. A later Rust-side test runs `ontask config --check` with each
+environment's rendered env; `rendered_env()` is the helper it can reuse.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from conftest import ALL_VARIANTS, DEPLOY, ROLES, TESTS, container, render, rendered
+
+KEYS = [line.strip() for line in (TESTS / "config_keys.txt").read_text().splitlines() if line.strip()]
+SECRET_KEYS = {"ONTASK_DATABASE_URL", "ONTASK_AUTH__JWT_SECRET", "ONTASK_DAPR__API_TOKEN"}
+STANDARD = re.compile(r"^(OTEL|DAPR)_[A-Z0-9_]+$")
+
+
+def allowed(name: str) -> bool:
+    return name in KEYS or bool(STANDARD.match(name))
+
+
+def rendered_env(variant: str) -> dict[str, dict[str, str]]:
+    """role -> the non-secret environment the chart gives that role's container."""
+    r = rendered(variant)
+    out = {}
+    for role, d in r.deployments.items():
+        c = container(d)
+        env = {}
+        for src in c["envFrom"]:
+            if "configMapRef" in src:
+                env.update(r.one("ConfigMap", src["configMapRef"]["name"])["data"])
+        env.update({e["name"]: e.get("value", "") for e in c.get("env", [])})
+        out[role] = env
+    return out
+
+
+def test_config_keys_file_is_the_documented_list():
+    assert len(KEYS) == len(set(KEYS)) == 23
+    assert all(re.fullmatch(r"ONTASK_[A-Z_]+", k) for k in KEYS)
+    assert SECRET_KEYS <= set(KEYS)
+
+
+@pytest.mark.parametrize("variant_name", ALL_VARIANTS)
+def test_chart_sets_only_known_env_vars(variant_name):
+    r = rendered(variant_name)
+    names = set()
+    for cm in r.kind("ConfigMap"):
+        names |= set(cm["data"])
+    for d in r.kind("Deployment") + r.kind("Pod"):
+        for c in d["spec"]["template"]["spec"]["containers"] if d["kind"] == "Deployment" else d["spec"]["containers"]:
+            names |= {e["name"] for e in c.get("env", [])}
+    assert names, "no environment rendered"
+    unknown = sorted(n for n in names if not allowed(n))
+    assert unknown == []
+    # secrets never travel through a ConfigMap
+    for cm in r.kind("ConfigMap"):
+        assert not (set(cm["data"]) & SECRET_KEYS)
+
+
+@pytest.mark.parametrize("variant_name", ALL_VARIANTS)
+def test_env_values_have_the_shape_the_binary_accepts(variant_name):
+    roles = set(ROLES) | {"all"}
+    for role, env in rendered_env(variant_name).items():
+        assert env["ONTASK_ROLE"] == role
+        assert set(env["ONTASK_ROLE"].split(",")) <= roles
+        assert re.fullmatch(r"0\.0\.0\.0:\d+", env["ONTASK_LISTEN"])
+        assert env["ONTASK_LOG_FORMAT"] in ("json", "text")
+        assert env["ONTASK_LOG"]
+        assert env["ONTASK_BUS__KIND"] in ("log", "kafka", "dapr")
+        assert env["ONTASK_AUTH__COOKIE_SECURE"] in ("true", "false")
+        if env["ONTASK_BUS__KIND"] == "kafka":
+            assert env["ONTASK_KAFKA__BROKERS"] and env["ONTASK_KAFKA__GROUP_PREFIX"]
+        if env["ONTASK_BUS__KIND"] == "dapr":
+            assert env["ONTASK_DAPR__HTTP_PORT"].isdigit() and env["ONTASK_DAPR__PUBSUB_NAME"]
+        for v in env.values():
+            assert isinstance(v, str) and v == v.strip()
+
+
+def test_secret_keys_are_config_keys():
+    out = render({"secrets": {"create": True, "databaseUrl": "postgres://db/ontask", "jwtSecret": "j" * 40, "daprApiToken": "t" * 20}})
+    secret = yaml.safe_load(out["ontask/templates/secret.yaml"])
+    assert set(secret["data"]) == SECRET_KEYS
+
+
+def test_extra_env_passes_through_when_allowed():
+    out = render({"config": {"extraEnv": {"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}},
+                  "components": {"api": {"enabled": True, "env": {"ONTASK_LOG": "warn"}}}})
+    docs = {d["metadata"]["name"]: d for d in yaml.safe_load_all(out["ontask/templates/configmap.yaml"]) if d}
+    assert docs["ontask-api"]["data"]["ONTASK_LOG"] == "warn"
+    assert docs["ontask-web"]["data"]["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
+
+
+def test_self_hosted_dapr_run_sets_only_known_env_vars():
+    run = yaml.safe_load((DEPLOY / "dapr" / "dapr.yaml").read_text())
+    names = set(run["common"]["env"]) | {k for a in run["apps"] for k in a.get("env", {})}
+    assert names and all(allowed(n) for n in names), sorted(n for n in names if not allowed(n))
+    assert not (names & SECRET_KEYS)
