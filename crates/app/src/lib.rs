@@ -1,1 +1,49 @@
-//! placeholder
+//! Application services: the one place where ontask's use cases live. Every
+//! front door (REST, web UI, MCP tools, chat agent, CLI) calls these, so every
+//! change takes the same path: validate, then write the state and its event in
+//! one transaction.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+mod context;
+mod error;
+pub mod input;
+pub mod notifications;
+pub mod tasks;
+
+use std::sync::Arc;
+
+pub use context::{Actor, Context, Role, Scope};
+pub use error::AppError;
+use ontask_store::Db;
+
+pub type Result<T, E = AppError> = std::result::Result<T, E>;
+
+/// The time now, at the precision every store keeps (milliseconds).
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    chrono::Utc::now().trunc_subsecs(3)
+}
+
+/// Everything the services need, cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    pub db: Db,
+    pub auth: Arc<auth::Auth>,
+    /// The role name written as `source` on events.
+    pub source: Arc<str>,
+}
+
+impl App {
+    pub fn new(db: Db, auth: auth::Auth, source: &str) -> Self {
+        Self { db, auth: Arc::new(auth), source: source.into() }
+    }
+
+    pub fn tasks(&self) -> tasks::TaskService<'_> {
+        tasks::TaskService::new(self)
+    }
+
+    pub fn notifications(&self) -> notifications::NotificationService<'_> {
+        notifications::NotificationService::new(self)
+    }
+}

@@ -1,1 +1,54 @@
-//! placeholder
+//! The event bus: where the relay hands committed events, and where consumers
+//! read them. Backends: `log` (embedded: the `events` table itself is the log,
+//! delivery is in-process); Kafka and Dapr plug in behind the same traits.
+#![forbid(unsafe_code)]
+
+mod log;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+pub use log::LogBus;
+pub use ontask_store::events::StoredEvent;
+use tokio::sync::broadcast;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("bus unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Store(#[from] ontask_store::StoreError),
+    #[error("bus closed")]
+    Closed,
+}
+
+/// Where the relay publishes and consumers subscribe.
+#[async_trait]
+pub trait EventBus: Send + Sync + 'static {
+    fn kind(&self) -> &'static str;
+
+    /// Publishes a batch in log order. When this returns `Ok`, the events are
+    /// durably on the bus and the relay may mark them published.
+    async fn publish(&self, batch: &[StoredEvent]) -> Result<(), BusError>;
+
+    /// A durable subscription for one consumer (a consumer group on Kafka).
+    async fn subscribe(&self, consumer: &str) -> Result<Box<dyn Subscription>, BusError>;
+
+    /// Every event this process sees published, for realtime fan-out. Lossy for
+    /// slow receivers (they resume from the log by position).
+    fn live(&self) -> broadcast::Receiver<Arc<StoredEvent>>;
+
+    /// Reachability of the bus, for `/health`.
+    async fn health(&self) -> Result<(), BusError>;
+}
+
+#[async_trait]
+pub trait Subscription: Send {
+    /// Waits until events after the last acknowledged one are available and
+    /// returns up to `max` of them, in order.
+    async fn next(&mut self, max: usize) -> Result<Vec<StoredEvent>, BusError>;
+
+    /// Acknowledges every event up to `seq`, after the consumer committed its
+    /// effect (and its offset) for them.
+    async fn ack(&mut self, seq: i64) -> Result<(), BusError>;
+}

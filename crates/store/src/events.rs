@@ -88,22 +88,22 @@ pub async fn mark_published(tx: &mut WriteTx, upto_seq: i64, at: DateTime<Utc>) 
     Ok(done.rows_affected())
 }
 
-/// Published events after `after_seq`, in log order: what a consumer reads next.
-pub async fn published_after(conn: &mut AnyConnection, after_seq: i64, limit: i64) -> Result<Vec<StoredEvent>> {
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM events WHERE seq > $1 AND published_at IS NOT NULL ORDER BY seq LIMIT $2"
-    ))
-    .bind(after_seq)
-    .bind(limit)
-    .fetch_all(conn)
-    .await?;
+/// Events with `after_seq < seq <= upto_seq`, in log order: what a consumer of
+/// the embedded log reads next.
+pub async fn range(conn: &mut AnyConnection, after_seq: i64, upto_seq: i64, limit: i64) -> Result<Vec<StoredEvent>> {
+    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3"))
+        .bind(after_seq)
+        .bind(upto_seq)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
     decode_all(rows)
 }
 
-/// A user's published events after `after_seq` (resuming a realtime stream).
+/// A user's committed events after `after_seq` (resuming a realtime stream).
 pub async fn for_user_after(conn: &mut AnyConnection, user: UserId, after_seq: i64, limit: i64) -> Result<Vec<StoredEvent>> {
     let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM events WHERE user_id = $1 AND seq > $2 AND published_at IS NOT NULL ORDER BY seq LIMIT $3"
+        "SELECT {COLUMNS} FROM events WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
     ))
     .bind(user.to_string())
     .bind(after_seq)

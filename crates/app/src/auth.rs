@@ -1,0 +1,520 @@
+//! Accounts and credentials: argon2id passwords, our own HS256 session JWTs,
+//! personal API tokens (stored as SHA-256 hashes), and JWTs from an external
+//! identity provider verified against its JWKS (Keycloak, Dex, Better Auth).
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use ontask_domain::UserId;
+use ontask_store::tokens::TokenRow;
+use ontask_store::users::UserRow;
+use ontask_store::{Db, tokens, users};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::RwLock;
+
+use crate::{Actor, AppError, Result, Role, Scope, now};
+
+const ISSUER: &str = "ontask";
+const TOKEN_PREFIX: &str = "ot_";
+const MIN_PASSWORD: usize = 8;
+const MAX_PASSWORD: usize = 1024;
+const JWKS_TTL: Duration = Duration::from_secs(600);
+const JWKS_MIN_REFRESH: Duration = Duration::from_secs(30);
+/// Writing `last_used_at` on every request would make reads write; once a
+/// minute is precise enough to answer "is this token still in use?".
+const TOUCH_INTERVAL: chrono::Duration = chrono::Duration::seconds(60);
+
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// Secret for our own HS256 tokens (at least 32 bytes).
+    pub jwt_secret: Vec<u8>,
+    pub session_ttl: Duration,
+    /// When set, RS256/ES256/EdDSA tokens are verified against this JWKS.
+    pub jwks_url: Option<String>,
+    /// Required `iss` of external tokens, when set.
+    pub jwt_issuer: Option<String>,
+    /// Required `aud` of external tokens, when set.
+    pub jwt_audience: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    role: Option<String>,
+    iss: String,
+    iat: i64,
+    exp: i64,
+    #[serde(default)]
+    jti: Option<String>,
+}
+
+/// An account as shown to its owner.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UserView {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Uuid))]
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&UserRow> for UserView {
+    fn from(u: &UserRow) -> Self {
+        Self { id: u.id, email: u.email.clone(), name: u.name.clone(), role: u.role.clone(), created_at: u.created_at }
+    }
+}
+
+/// A signed-in session: the user and their bearer token.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Session {
+    pub user: UserView,
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// An API token as listed (without its secret).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TokenView {
+    pub id: String,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// The secret, present only in the answer that created the token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+impl From<&TokenRow> for TokenView {
+    fn from(t: &TokenRow) -> Self {
+        Self {
+            id: t.id.clone(),
+            name: t.name.clone(),
+            scopes: t.scopes.split_whitespace().map(str::to_owned).collect(),
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+            last_used_at: t.last_used_at,
+            token: None,
+        }
+    }
+}
+
+pub struct Auth {
+    db: Db,
+    config: AuthConfig,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    http: reqwest::Client,
+    jwks: RwLock<Option<(JwkSet, Instant)>>,
+}
+
+pub fn normalise_email(raw: &str) -> Result<String> {
+    let email = raw.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && !email.chars().any(char::is_whitespace)
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@')
+        });
+    if valid { Ok(email) } else { Err(AppError::validation("email", "is not a valid e-mail address")) }
+}
+
+fn check_password(password: &str) -> Result<()> {
+    let n = password.chars().count();
+    if n < MIN_PASSWORD {
+        return Err(AppError::validation("password", format!("must be at least {MIN_PASSWORD} characters")));
+    }
+    if n > MAX_PASSWORD {
+        return Err(AppError::validation("password", format!("must be at most {MAX_PASSWORD} characters")));
+    }
+    Ok(())
+}
+
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+async fn hash_password(password: String) -> Result<String> {
+    tokio::task::spawn_blocking(move || {
+        use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
+        let salt = SaltString::generate(&mut OsRng);
+        argon2::Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| AppError::Internal(e.to_string().into()))
+    })
+    .await
+    .map_err(AppError::internal)?
+}
+
+async fn verify_password(password: String, hash: String) -> Result<bool> {
+    tokio::task::spawn_blocking(move || {
+        use argon2::password_hash::{PasswordHash, PasswordVerifier};
+        let parsed = PasswordHash::new(&hash).map_err(|e| AppError::Internal(e.to_string().into()))?;
+        Ok(argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    })
+    .await
+    .map_err(AppError::internal)?
+}
+
+fn unauthorized(msg: &str) -> AppError {
+    AppError::Unauthorized(msg.to_owned())
+}
+
+impl Auth {
+    pub fn new(db: Db, config: AuthConfig) -> Self {
+        let encoding = EncodingKey::from_secret(&config.jwt_secret);
+        let decoding = DecodingKey::from_secret(&config.jwt_secret);
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap_or_default();
+        Self { db, config, encoding, decoding, http, jwks: RwLock::new(None) }
+    }
+
+    pub fn session_ttl(&self) -> Duration {
+        self.config.session_ttl
+    }
+
+    /// Creates an account. The first account becomes an admin.
+    #[tracing::instrument(skip_all)]
+    pub async fn register(&self, email: &str, password: &str, name: Option<&str>) -> Result<Session> {
+        let email = normalise_email(email)?;
+        check_password(password)?;
+        let name = name.unwrap_or("").trim().to_owned();
+        if name.chars().count() > 100 {
+            return Err(AppError::validation("name", "must be at most 100 characters"));
+        }
+        let hash = hash_password(password.to_owned()).await?;
+        let mut tx = self.db.begin().await?;
+        let first = users::count(tx.conn()).await? == 0;
+        let user = UserRow {
+            id: UserId::new(),
+            email,
+            name,
+            password_hash: Some(hash),
+            role: if first { Role::Admin } else { Role::User }.as_str().to_owned(),
+            external_subject: None,
+            created_at: now(),
+        };
+        users::insert(&mut tx, &user).await.map_err(|e| match e {
+            ontask_store::StoreError::Conflict(_) => AppError::Conflict("an account with this e-mail already exists".into()),
+            other => other.into(),
+        })?;
+        tx.commit().await?;
+        self.session_for(&user)
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn login(&self, email: &str, password: &str) -> Result<Session> {
+        let invalid = || unauthorized("invalid e-mail or password");
+        let email = normalise_email(email).map_err(|_| invalid())?;
+        let mut conn = self.db.read().await?;
+        let user = users::by_email(&mut conn, &email).await?;
+        drop(conn);
+        let Some(user) = user else {
+            // Spend the same time as a real check, so timing does not reveal accounts.
+            let _ = hash_password(password.to_owned()).await;
+            return Err(invalid());
+        };
+        let Some(hash) = user.password_hash.clone() else { return Err(invalid()) };
+        if !verify_password(password.to_owned(), hash).await? {
+            return Err(invalid());
+        }
+        self.session_for(&user)
+    }
+
+    /// Issues a session token for an existing account (`ontask token`).
+    pub async fn token_for_email(&self, email: &str) -> Result<Session> {
+        let email = normalise_email(email)?;
+        let mut conn = self.db.read().await?;
+        let user = users::by_email(&mut conn, &email).await?.ok_or(AppError::NotFound)?;
+        self.session_for(&user)
+    }
+
+    fn session_for(&self, user: &UserRow) -> Result<Session> {
+        let issued = now();
+        let ttl = chrono::Duration::from_std(self.config.session_ttl).map_err(AppError::internal)?;
+        let expires_at = issued + ttl;
+        let claims = Claims {
+            sub: user.id.to_string(),
+            email: Some(user.email.clone()),
+            role: Some(user.role.clone()),
+            iss: ISSUER.into(),
+            iat: issued.timestamp(),
+            exp: expires_at.timestamp(),
+            jti: Some(uuid::Uuid::now_v7().to_string()),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(AppError::internal)?;
+        Ok(Session { user: UserView::from(user), token, expires_at })
+    }
+
+    pub async fn me(&self, actor: &Actor) -> Result<UserView> {
+        let mut conn = self.db.read().await?;
+        let user = users::by_id(&mut conn, actor.user_id).await?.ok_or_else(|| unauthorized("the account no longer exists"))?;
+        Ok(UserView::from(&user))
+    }
+
+    /// Establishes who presents `bearer`: an API token, one of our JWTs, or an
+    /// external IdP's JWT.
+    pub async fn authenticate(&self, bearer: &str) -> Result<Actor> {
+        if bearer.starts_with(TOKEN_PREFIX) {
+            return self.authenticate_api_token(bearer).await;
+        }
+        let header = jsonwebtoken::decode_header(bearer).map_err(|_| unauthorized("malformed token"))?;
+        match header.alg {
+            Algorithm::HS256 => self.authenticate_session(bearer),
+            Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 | Algorithm::ES256 | Algorithm::ES384 | Algorithm::EdDSA
+            | Algorithm::PS256 => self.authenticate_external(bearer, header).await,
+            _ => Err(unauthorized("unsupported token algorithm")),
+        }
+    }
+
+    fn authenticate_session(&self, bearer: &str) -> Result<Actor> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "sub", "iss"]);
+        validation.leeway = 5;
+        let data = jsonwebtoken::decode::<Claims>(bearer, &self.decoding, &validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            match e.kind() {
+                ErrorKind::ExpiredSignature => unauthorized("the token has expired"),
+                ErrorKind::InvalidSignature => unauthorized("the token signature is invalid"),
+                _ => unauthorized("the token is not valid"),
+            }
+        })?;
+        let user_id = UserId::parse(&data.claims.sub).map_err(|_| unauthorized("the token is not valid"))?;
+        Ok(Actor {
+            user_id,
+            role: Role::parse(data.claims.role.as_deref().unwrap_or("user")),
+            scopes: Scope::ALL.to_vec(),
+            via: "session",
+        })
+    }
+
+    async fn authenticate_api_token(&self, bearer: &str) -> Result<Actor> {
+        let hash = hash_token(bearer);
+        let mut conn = self.db.read().await?;
+        let token = tokens::by_hash(&mut conn, &hash).await?.ok_or_else(|| unauthorized("unknown API token"))?;
+        let user = users::by_id(&mut conn, token.user_id).await?.ok_or_else(|| unauthorized("unknown API token"))?;
+        drop(conn);
+        let now = now();
+        if token.expires_at.is_some_and(|exp| exp <= now) {
+            return Err(unauthorized("the API token has expired"));
+        }
+        if token.last_used_at.is_none_or(|t| now - t > TOUCH_INTERVAL) {
+            let mut tx = self.db.begin().await?;
+            tokens::touch(&mut tx, &token.id, now).await?;
+            tx.commit().await?;
+        }
+        Ok(Actor {
+            user_id: token.user_id,
+            role: Role::parse(&user.role),
+            scopes: token.scopes.split_whitespace().filter_map(Scope::parse).collect(),
+            via: "token",
+        })
+    }
+
+    async fn authenticate_external(&self, bearer: &str, header: Header) -> Result<Actor> {
+        if self.config.jwks_url.is_none() {
+            return Err(unauthorized("external tokens are not accepted (no JWKS URL configured)"));
+        }
+        let kid = header.kid.clone();
+        let key = match self.find_jwk(kid.as_deref(), false).await? {
+            Some(key) => key,
+            // The IdP may have rotated its keys since we last looked.
+            None => self.find_jwk(kid.as_deref(), true).await?.ok_or_else(|| unauthorized("no matching signing key"))?,
+        };
+        let mut validation = Validation::new(header.alg);
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.leeway = 30;
+        match &self.config.jwt_issuer {
+            Some(iss) => validation.set_issuer(&[iss]),
+            None => validation.iss = None,
+        }
+        match &self.config.jwt_audience {
+            Some(aud) => validation.set_audience(&[aud]),
+            None => validation.validate_aud = false,
+        }
+        #[derive(Deserialize)]
+        struct External {
+            sub: String,
+            #[serde(default)]
+            iss: Option<String>,
+            #[serde(default)]
+            email: Option<String>,
+            #[serde(default)]
+            name: Option<String>,
+        }
+        let data = jsonwebtoken::decode::<External>(bearer, &key, &validation).map_err(|e| {
+            if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature) {
+                unauthorized("the token has expired")
+            } else {
+                unauthorized("the token is not valid")
+            }
+        })?;
+        let c = data.claims;
+        let subject = format!("{}|{}", c.iss.as_deref().unwrap_or(""), c.sub);
+        let user = self.provision_external(&subject, c.email.as_deref(), c.name.as_deref()).await?;
+        Ok(Actor { user_id: user.id, role: Role::parse(&user.role), scopes: Scope::ALL.to_vec(), via: "external" })
+    }
+
+    async fn find_jwk(&self, kid: Option<&str>, refresh: bool) -> Result<Option<DecodingKey>> {
+        {
+            let cache = self.jwks.read().await;
+            let stale = |fetched: &Instant| {
+                if refresh { fetched.elapsed() > JWKS_MIN_REFRESH } else { fetched.elapsed() > JWKS_TTL }
+            };
+            if let Some((set, fetched)) = cache.as_ref()
+                && !stale(fetched)
+            {
+                return Ok(pick_key(set, kid));
+            }
+        }
+        let url = self.config.jwks_url.as_deref().unwrap_or_default();
+        let set: JwkSet = async { self.http.get(url).send().await?.error_for_status()?.json().await }
+            .await
+            .map_err(|e: reqwest::Error| {
+                tracing::warn!(error = %e, "fetching the JWKS failed");
+                unauthorized("cannot verify the token right now (JWKS unavailable)")
+            })?;
+        let key = pick_key(&set, kid);
+        *self.jwks.write().await = Some((set, Instant::now()));
+        Ok(key)
+    }
+
+    async fn provision_external(&self, subject: &str, email: Option<&str>, name: Option<&str>) -> Result<UserRow> {
+        let mut conn = self.db.read().await?;
+        if let Some(user) = users::by_external_subject(&mut conn, subject).await? {
+            return Ok(user);
+        }
+        drop(conn);
+        let email = match email.map(normalise_email) {
+            Some(Ok(e)) => e,
+            _ => format!("{}@external.invalid", hex::encode(&Sha256::digest(subject.as_bytes())[..8])),
+        };
+        let user = UserRow {
+            id: UserId::new(),
+            email,
+            name: name.unwrap_or("").to_owned(),
+            password_hash: None,
+            role: Role::User.as_str().into(),
+            external_subject: Some(subject.to_owned()),
+            created_at: now(),
+        };
+        let mut tx = self.db.begin().await?;
+        match users::insert(&mut tx, &user).await {
+            Ok(()) => {
+                tx.commit().await?;
+                Ok(user)
+            }
+            // Raced with another request for the same subject, or the e-mail
+            // belongs to a local account: use whatever owns the subject now.
+            Err(ontask_store::StoreError::Conflict(_)) => {
+                drop(tx);
+                let mut conn = self.db.read().await?;
+                users::by_external_subject(&mut conn, subject)
+                    .await?
+                    .ok_or_else(|| AppError::Conflict("the token's e-mail belongs to another account".into()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    // --- API tokens ----------------------------------------------------------
+
+    pub async fn create_token(&self, actor: &Actor, name: &str, scopes: &[String], expires_in_days: Option<i64>) -> Result<TokenView> {
+        if actor.via != "session" {
+            return Err(AppError::Forbidden("API tokens can only be managed from a signed-in session".into()));
+        }
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(AppError::validation("name", "must be 1 to 100 characters"));
+        }
+        let mut parsed = Vec::new();
+        for s in scopes {
+            match Scope::parse(s) {
+                Some(scope) if !parsed.contains(&scope) => parsed.push(scope),
+                Some(_) => {}
+                None => return Err(AppError::validation("scopes", format!("unknown scope {s:?} (use tasks:read, tasks:write)"))),
+            }
+        }
+        if parsed.is_empty() {
+            return Err(AppError::validation("scopes", "at least one scope is required"));
+        }
+        let expires_at = match expires_in_days {
+            None => None,
+            Some(d) if (1..=3650).contains(&d) => Some(now() + chrono::Duration::days(d)),
+            Some(_) => return Err(AppError::validation("expires_in_days", "must be between 1 and 3650")),
+        };
+        let mut secret = [0u8; 24];
+        rand::thread_rng().fill_bytes(&mut secret);
+        let token = format!("{TOKEN_PREFIX}{}", hex::encode(secret));
+        let row = TokenRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            user_id: actor.user_id,
+            name: name.to_owned(),
+            token_hash: hash_token(&token),
+            scopes: parsed.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
+            created_at: now(),
+            expires_at,
+            last_used_at: None,
+        };
+        let mut tx = self.db.begin().await?;
+        tokens::insert(&mut tx, &row).await?;
+        tx.commit().await?;
+        Ok(TokenView { token: Some(token), ..TokenView::from(&row) })
+    }
+
+    pub async fn list_tokens(&self, actor: &Actor) -> Result<Vec<TokenView>> {
+        let mut conn = self.db.read().await?;
+        Ok(tokens::for_user(&mut conn, actor.user_id).await?.iter().map(TokenView::from).collect())
+    }
+
+    pub async fn delete_token(&self, actor: &Actor, id: &str) -> Result<()> {
+        if actor.via != "session" {
+            return Err(AppError::Forbidden("API tokens can only be managed from a signed-in session".into()));
+        }
+        let mut tx = self.db.begin().await?;
+        let deleted = tokens::delete(&mut tx, actor.user_id, id).await?;
+        tx.commit().await?;
+        if deleted { Ok(()) } else { Err(AppError::NotFound) }
+    }
+}
+
+fn pick_key(set: &JwkSet, kid: Option<&str>) -> Option<DecodingKey> {
+    let jwk = match kid {
+        Some(kid) => set.find(kid)?,
+        None if set.keys.len() == 1 => &set.keys[0],
+        None => return None,
+    };
+    DecodingKey::from_jwk(jwk).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(normalise_email(" Ada@Example.COM ").unwrap(), "ada@example.com");
+        for bad in ["", "ada", "ada@", "@example.com", "ada@example", "a b@example.com", "ada@.com"] {
+            assert!(normalise_email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn password_hash_verifies() {
+        let hash = hash_password("correct horse".into()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse".into(), hash.clone()).await.unwrap());
+        assert!(!verify_password("wrong horse".into(), hash).await.unwrap());
+    }
+}
