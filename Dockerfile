@@ -28,7 +28,7 @@ ENV CARGO_TERM_COLOR=never \
     CARGO_NET_RETRY=5
 COPY --from=planner /src/recipe.json recipe.json
 # Dependencies only: this layer is reused until Cargo.toml/Cargo.lock change.
-RUN cargo chef cook --release --locked -p ontask-ontask --recipe-path recipe.json
+RUN cargo chef cook --release --locked --package ontask-ontask --recipe-path recipe.json
 COPY . .
 RUN cargo build --release --locked -p ontask-ontask \
  && install -D -m 0755 target/release/ontask /out/usr/local/bin/ontask \
