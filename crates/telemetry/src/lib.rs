@@ -1,1 +1,78 @@
-//! placeholder
+//! Observability shared by every role: JSON (or text) logs on stdout, the
+//! Prometheus metrics registry and the names of every metric we export, and
+//! OpenTelemetry trace export over OTLP when an endpoint is configured.
+#![forbid(unsafe_code)]
+
+pub mod metrics;
+pub mod trace;
+
+use anyhow::Context as _;
+use opentelemetry::trace::TracerProvider as _;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Json,
+    Text,
+}
+
+#[derive(Debug, Clone)]
+pub struct TelemetryConfig {
+    /// A tracing filter: `info`, `ontask=debug,sqlx=warn`, ...
+    pub log_filter: String,
+    pub log_format: LogFormat,
+    /// OTLP/HTTP endpoint, e.g. `http://otel-collector:4318`.
+    pub otlp_endpoint: Option<String>,
+    pub service_name: String,
+}
+
+/// Keeps the trace exporter alive; flushes pending spans when dropped.
+pub struct TelemetryGuard {
+    provider: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Some(provider) = self.provider.take()
+            && let Err(e) = provider.shutdown()
+        {
+            eprintln!("flushing traces failed: {e}");
+        }
+    }
+}
+
+/// Installs the global subscriber. Call once, early in `main`.
+pub fn init(config: &TelemetryConfig) -> anyhow::Result<TelemetryGuard> {
+    let filter = EnvFilter::try_new(&config.log_filter)
+        .with_context(|| format!("invalid log filter {:?}", config.log_filter))?;
+    let fmt = match config.log_format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_target(true)
+            .boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer().with_target(false).boxed(),
+    };
+    let (otel, provider) = match &config.otlp_endpoint {
+        Some(endpoint) => {
+            let provider = trace::provider(endpoint, &config.service_name)?;
+            let tracer = provider.tracer("ontask");
+            (Some(tracing_opentelemetry::layer().with_tracer(tracer)), Some(provider))
+        }
+        None => (None, None),
+    };
+    opentelemetry::global::set_text_map_propagator(opentelemetry_sdk::propagation::TraceContextPropagator::new());
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(otel)
+        .try_init()
+        .context("a logger is already installed")?;
+    Ok(TelemetryGuard { provider })
+}

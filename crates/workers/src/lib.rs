@@ -1,1 +1,74 @@
-//! placeholder
+//! The background side of ontask: the relay that moves committed events from the
+//! outbox to the bus, the consumers that react to them (recurrence, reminder
+//! scheduling, notifications), and the scheduler that fires due reminders.
+//!
+//! Every loop takes a cancellation token and finishes the item in hand before it
+//! stops. Consumers return an explicit [`Outcome`] for each event.
+#![forbid(unsafe_code)]
+
+mod consumer;
+mod lag;
+mod notifications;
+mod recurrence;
+mod relay;
+mod reminders;
+mod scheduler;
+
+use std::sync::Arc;
+
+pub use consumer::{Consumer, ConsumerRunner, HandlerError, Outcome, RetryPolicy};
+pub use lag::run_lag_monitor;
+pub use notifications::NotificationConsumer;
+use ontask_app::App;
+use ontask_bus::EventBus;
+pub use recurrence::RecurrenceConsumer;
+pub use relay::Relay;
+pub use reminders::ReminderScheduleConsumer;
+pub use scheduler::Scheduler;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Which background loops a process runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WorkerRoles {
+    pub relay: bool,
+    pub consumers: bool,
+    pub scheduler: bool,
+}
+
+/// Starts the loops for the given roles on `tracker`; they stop when `cancel` fires.
+pub fn spawn(app: &App, bus: Arc<dyn EventBus>, roles: WorkerRoles, cancel: &CancellationToken, tracker: &TaskTracker) {
+    // Lets the reminder consumer wake the scheduler when the schedule changes
+    // (in one process; across processes the scheduler's short poll covers it).
+    let schedule_changed = Arc::new(Notify::new());
+    if roles.relay {
+        let relay = Relay::new(app.db.clone(), bus.clone());
+        tracker.spawn(relay.run(cancel.clone()));
+        tracker.spawn(run_lag_monitor(app.db.clone(), cancel.clone()));
+    }
+    if roles.consumers {
+        let consumers: Vec<Arc<dyn Consumer>> = vec![
+            Arc::new(RecurrenceConsumer::new(app.clone())),
+            Arc::new(ReminderScheduleConsumer::new(schedule_changed.clone())),
+            Arc::new(NotificationConsumer::new(app.source.clone())),
+        ];
+        for consumer in consumers {
+            let runner = ConsumerRunner::new(app.db.clone(), bus.clone(), consumer, RetryPolicy::default());
+            tracker.spawn(runner.run(cancel.clone()));
+        }
+    }
+    if roles.scheduler {
+        let scheduler = Scheduler::new(app.db.clone(), app.source.clone(), schedule_changed);
+        tracker.spawn(scheduler.run(cancel.clone()));
+    }
+}
+
+/// Exponential backoff with full jitter: a random delay in `[0, min(cap, base * 2^attempt)]`.
+pub(crate) fn backoff(attempt: u32, base: std::time::Duration, cap: std::time::Duration) -> std::time::Duration {
+    use rand::Rng;
+    let exp = base.saturating_mul(2u32.saturating_pow(attempt.min(16)));
+    let ceiling = exp.min(cap);
+    let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX).max(1);
+    std::time::Duration::from_millis(rand::thread_rng().gen_range(millis / 2..=millis))
+}

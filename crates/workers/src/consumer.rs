@@ -1,0 +1,203 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ontask_bus::{EventBus, StoredEvent, Subscription};
+use ontask_store::{Db, StoreError, WriteTx, events};
+use ontask_telemetry::metrics as m;
+use tokio_util::sync::CancellationToken;
+
+const BATCH: usize = 200;
+
+/// Why handling an event failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Worth another try (the database was busy, a dependency timed out).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Will fail the same way every time (a malformed event): dead-letter it now.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl From<ontask_app::AppError> for HandlerError {
+    fn from(e: ontask_app::AppError) -> Self {
+        match e {
+            ontask_app::AppError::Unavailable(e) => Self::Store(e),
+            other => Self::Permanent(other.to_string()),
+        }
+    }
+}
+
+/// A reaction to events. `handle` runs inside the transaction that also records
+/// the event in the consumer's inbox and moves its offset, so the effect happens
+/// exactly once however often the event is delivered.
+#[async_trait]
+pub trait Consumer: Send + Sync + 'static {
+    /// Stable name: the inbox key and the consumer group.
+    fn name(&self) -> &'static str;
+    fn wants(&self, event: &StoredEvent) -> bool;
+    async fn handle(&self, tx: &mut WriteTx, event: &StoredEvent) -> Result<(), HandlerError>;
+}
+
+/// What happened to one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The effect was applied.
+    Done,
+    /// Already handled before (a redelivery): nothing to do.
+    Skipped,
+    /// Failed every attempt; recorded as a dead letter and passed over.
+    DeadLettered,
+}
+
+impl Outcome {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Done => "done",
+            Self::Skipped => "skipped",
+            Self::DeadLettered => "dead_letter",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts before an event is dead-lettered.
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self { max_attempts: 5, base_delay: Duration::from_millis(100), max_delay: Duration::from_secs(10) }
+    }
+}
+
+pub struct ConsumerRunner {
+    db: Db,
+    bus: Arc<dyn EventBus>,
+    consumer: Arc<dyn Consumer>,
+    policy: RetryPolicy,
+}
+
+impl ConsumerRunner {
+    pub fn new(db: Db, bus: Arc<dyn EventBus>, consumer: Arc<dyn Consumer>, policy: RetryPolicy) -> Self {
+        Self { db, bus, consumer, policy }
+    }
+
+    pub async fn run(self, cancel: CancellationToken) {
+        let name = self.consumer.name();
+        let mut subscription = loop {
+            match self.bus.subscribe(name).await {
+                Ok(s) => break s,
+                Err(e) => {
+                    tracing::warn!(consumer = name, error = %e, "cannot subscribe yet");
+                    tokio::select! {
+                        () = cancel.cancelled() => return,
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        };
+        tracing::info!(consumer = name, "consumer started");
+        loop {
+            let batch = tokio::select! {
+                () = cancel.cancelled() => break,
+                batch = subscription.next(BATCH) => batch,
+            };
+            let batch = match batch {
+                Ok(b) => b,
+                Err(ontask_bus::BusError::Closed) => break,
+                Err(e) => {
+                    tracing::warn!(consumer = name, error = %e, "reading the bus failed");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+            };
+            // The batch in hand is finished even when shutdown is requested.
+            if let Err(e) = self.process(&mut *subscription, batch, &cancel).await {
+                tracing::warn!(consumer = name, error = %e, "consumer stopped mid-batch; it resumes from its offset");
+            }
+        }
+        tracing::info!(consumer = name, "consumer stopped");
+    }
+
+    async fn process(&self, sub: &mut dyn Subscription, batch: Vec<StoredEvent>, cancel: &CancellationToken) -> Result<(), HandlerError> {
+        let mut skipped_upto = None;
+        for event in &batch {
+            if !self.consumer.wants(event) {
+                skipped_upto = Some(event.seq);
+                continue;
+            }
+            let outcome = self.handle_with_retries(event, cancel).await?;
+            metrics::counter!(m::EVENTS_HANDLED_TOTAL, "consumer" => self.consumer.name(), "outcome" => outcome.label())
+                .increment(1);
+            skipped_upto = None;
+            sub.ack(event.seq).await.map_err(|e| HandlerError::Permanent(e.to_string()))?;
+        }
+        // Events this consumer ignores still move its offset, so lag reads true.
+        if let Some(seq) = skipped_upto {
+            let mut tx = self.db.begin().await?;
+            events::set_offset(&mut tx, self.consumer.name(), seq, ontask_app::now()).await?;
+            tx.commit().await?;
+            sub.ack(seq).await.map_err(|e| HandlerError::Permanent(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Handles one event, retrying transient failures with backoff. A database
+    /// outage is retried until it ends (the event is not at fault); any other
+    /// failure dead-letters the event after `max_attempts`.
+    #[tracing::instrument(skip_all, fields(consumer = self.consumer.name(), seq = event.seq, event_type = %event.envelope.event_type))]
+    async fn handle_with_retries(&self, event: &StoredEvent, cancel: &CancellationToken) -> Result<Outcome, HandlerError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let error = match self.try_once(event).await {
+                Ok(outcome) => return Ok(outcome),
+                Err(e) => e,
+            };
+            let outage = matches!(&error, HandlerError::Store(s) if s.is_unavailable());
+            let permanent = matches!(error, HandlerError::Permanent(_));
+            if !outage && (permanent || attempt >= self.policy.max_attempts) {
+                tracing::error!(error = %error, attempts = attempt, "giving up on event; dead-lettering it");
+                return self.dead_letter(event, &error.to_string(), attempt).await;
+            }
+            let delay = crate::backoff(attempt, self.policy.base_delay, self.policy.max_delay);
+            tracing::warn!(error = %error, attempt, retry_in_ms = delay.as_millis() as u64, "handling failed; will retry");
+            tokio::select! {
+                () = cancel.cancelled() => return Err(error),
+                () = tokio::time::sleep(delay) => {}
+            }
+        }
+    }
+
+    async fn try_once(&self, event: &StoredEvent) -> Result<Outcome, HandlerError> {
+        let name = self.consumer.name();
+        let now = ontask_app::now();
+        let mut tx = self.db.begin().await?;
+        let outcome = if events::inbox_claim(&mut tx, name, event.envelope.event_id, now).await? {
+            self.consumer.handle(&mut tx, event).await?;
+            Outcome::Done
+        } else {
+            Outcome::Skipped
+        };
+        events::set_offset(&mut tx, name, event.seq, now).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn dead_letter(&self, event: &StoredEvent, error: &str, attempts: u32) -> Result<Outcome, HandlerError> {
+        let name = self.consumer.name();
+        let now = ontask_app::now();
+        let mut tx = self.db.begin().await?;
+        events::inbox_claim(&mut tx, name, event.envelope.event_id, now).await?;
+        events::dead_letter(&mut tx, name, event, error, i64::from(attempts), now).await?;
+        events::set_offset(&mut tx, name, event.seq, now).await?;
+        tx.commit().await?;
+        metrics::counter!(m::DEAD_LETTERS_TOTAL, "consumer" => name).increment(1);
+        Ok(Outcome::DeadLettered)
+    }
+}

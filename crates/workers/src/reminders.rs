@@ -1,0 +1,51 @@
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use ontask_bus::StoredEvent;
+use ontask_domain::{EventType, Status, Task};
+use ontask_store::{WriteTx, reminders};
+use tokio::sync::Notify;
+
+use crate::recurrence::task_of;
+use crate::{Consumer, HandlerError};
+
+/// Keeps the reminder schedule in step with the tasks: every task change
+/// replaces the task's pending reminders.
+pub struct ReminderScheduleConsumer {
+    schedule_changed: Arc<Notify>,
+}
+
+impl ReminderScheduleConsumer {
+    pub fn new(schedule_changed: Arc<Notify>) -> Self {
+        Self { schedule_changed }
+    }
+}
+
+#[async_trait]
+impl Consumer for ReminderScheduleConsumer {
+    fn name(&self) -> &'static str {
+        "reminders"
+    }
+
+    fn wants(&self, event: &StoredEvent) -> bool {
+        event.envelope.kind().is_some_and(EventType::is_task_change)
+    }
+
+    async fn handle(&self, tx: &mut WriteTx, event: &StoredEvent) -> Result<(), HandlerError> {
+        let snapshot = task_of(event)?;
+        let gone = matches!(event.envelope.kind(), Some(EventType::TaskDeleted)) || snapshot.status == Status::Completed;
+        let times = if gone {
+            Vec::new()
+        } else {
+            let task = Task::try_from(&snapshot).map_err(|e| HandlerError::Permanent(e.to_string()))?;
+            // A reminder set for a moment already past when the change was made
+            // is not a reminder anyone waits for. One that passed while this
+            // consumer lagged (or the process was down) still fires.
+            let made_at = event.envelope.timestamp - chrono::Duration::seconds(1);
+            task.reminder_times().into_iter().filter(|t| *t >= made_at).collect()
+        };
+        reminders::replace_pending(tx, snapshot.id, snapshot.owner_id, &times).await?;
+        self.schedule_changed.notify_one();
+        Ok(())
+    }
+}
