@@ -1,1 +1,81 @@
-//! placeholder
+//! The HTTP front door: REST under `/api/v1`, authentication, RFC 9457 errors,
+//! the OpenAPI document and its docs UI, realtime streams (SSE and WebSocket),
+//! and the operational endpoints (`/health`, `/livez`, `/readyz`, `/metrics`).
+//!
+//! Each module under `routes` owns its `router()`; [`router`] merges them and
+//! wraps them in the cross-cutting layers (request id, tracing, metrics, body
+//! limit, panic guard).
+#![forbid(unsafe_code)]
+
+mod error;
+mod extract;
+mod idempotency;
+mod middleware;
+mod openapi;
+mod routes;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+pub use error::ApiError;
+use ontask_app::App;
+use ontask_bus::EventBus;
+use tokio_util::sync::CancellationToken;
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Mark the session cookie `Secure` (behind HTTPS).
+    pub cookie_secure: bool,
+    /// Largest accepted request body.
+    pub body_limit: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self { cookie_secure: false, body_limit: 1024 * 1024 }
+    }
+}
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct ApiState {
+    pub app: App,
+    pub bus: Arc<dyn EventBus>,
+    pub config: Arc<ApiConfig>,
+    /// Fires at shutdown: long-lived streams end so the server can drain.
+    pub shutdown: CancellationToken,
+    pub started: Instant,
+}
+
+/// Only the operational endpoints, for processes that run no API role.
+pub fn ops_router(state: ApiState) -> Router {
+    Router::new()
+        .merge(routes::ops::router())
+        .fallback(routes::ops::not_found)
+        .route_layer(axum::middleware::from_fn(middleware::remember_route))
+        .with_state(state)
+        .layer(axum::middleware::from_fn(middleware::observe))
+}
+
+/// The whole HTTP surface.
+pub fn router(state: ApiState) -> Router {
+    let api = Router::new()
+        .merge(routes::auth::router())
+        .merge(routes::tasks::router())
+        .merge(routes::notifications::router())
+        .merge(routes::realtime::router())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer));
+    Router::new()
+        .nest("/api/v1", api)
+        .merge(routes::ops::router())
+        .merge(openapi::router())
+        .fallback(routes::ops::not_found)
+        .method_not_allowed_fallback(routes::ops::method_not_allowed)
+        .route_layer(axum::middleware::from_fn(middleware::remember_route))
+        .with_state(state.clone())
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::on_panic))
+        .layer(axum::extract::DefaultBodyLimit::max(state.config.body_limit))
+        .layer(axum::middleware::from_fn(middleware::observe))
+}

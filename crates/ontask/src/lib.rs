@@ -1,1 +1,175 @@
-//! placeholder
+//! The `ontask` binary as a library: configuration, and [`Application`], which
+//! wires the store, the bus, the HTTP server and the background workers for the
+//! roles this process runs. `main.rs` only parses the command line.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod replay;
+mod secrets;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use ontask_api::{ApiConfig, ApiState};
+use ontask_app::App;
+use ontask_app::auth::{Auth, AuthConfig};
+use ontask_bus::{EventBus, LogBus};
+use ontask_store::{Db, DbOptions};
+use ontask_workers::WorkerRoles;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use crate::config::{BusKind, Config, ConfigError, Roles};
+
+/// How long in-flight requests get to finish after a stop signal.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Opens the database and runs the migrations (also what `ontask migrate` does).
+pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
+    if config.database_url.is_none() {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+    }
+    let url = config.database_url();
+    let db = Db::connect(&DbOptions::new(url.clone()))
+        .await
+        .with_context(|| format!("cannot open the database {}", ontask_store::redact(&url)))?;
+    db.migrate().await.context("migrating the database failed")?;
+    Ok(db)
+}
+
+/// The application services for this configuration.
+pub async fn build_app(config: &Config, db: Db) -> anyhow::Result<App> {
+    let roles = config.roles()?;
+    let jwt_secret = match &config.auth.jwt_secret {
+        Some(s) => s.expose().as_bytes().to_vec(),
+        None => secrets::load_or_create(&config.data_dir.join("jwt_secret"))?,
+    };
+    let auth = Auth::new(
+        db.clone(),
+        AuthConfig {
+            jwt_secret,
+            session_ttl: Duration::from_secs(config.auth.session_ttl_hours * 3600),
+            jwks_url: config.auth.jwks_url.clone(),
+            jwt_issuer: config.auth.jwt_issuer.clone(),
+            jwt_audience: config.auth.jwt_audience.clone(),
+        },
+    );
+    Ok(App::new(db, auth, roles.source()))
+}
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    listener: TcpListener,
+    port: u16,
+    app: App,
+    bus: Arc<dyn EventBus>,
+    roles: Roles,
+    api_config: ApiConfig,
+    stop: CancellationToken,
+}
+
+impl Application {
+    /// Connects, migrates and binds the listener (port 0 picks a free port).
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let roles = config.roles()?;
+        if config.bus.kind != BusKind::Log {
+            anyhow::bail!(ConfigError(format!(
+                "bus.kind = {:?} is not available in this build yet; use \"log\"",
+                config.bus.kind
+            )));
+        }
+        let db = open_database(&config).await?;
+        let app = build_app(&config, db.clone()).await?;
+        let bus: Arc<dyn EventBus> = Arc::new(LogBus::open(db).await.context("opening the event log")?);
+        let addr = config.listen_addr()?;
+        let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        let port = listener.local_addr()?.port();
+        let api_config = ApiConfig { cookie_secure: config.auth.cookie_secure, ..ApiConfig::default() };
+        Ok(Self { listener, port, app, bus, roles, api_config, stop: CancellationToken::new() })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Cancelling this token stops the application as a signal would.
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    /// Serves until SIGTERM/ctrl-c (or the stop token), then drains: stop
+    /// accepting, finish in-flight requests, let the relay flush, exit.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let _ = ontask_telemetry::metrics::handle();
+        let workers_cancel = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        ontask_workers::spawn(
+            &self.app,
+            self.bus.clone(),
+            WorkerRoles { relay: self.roles.relay, consumers: self.roles.worker, scheduler: self.roles.scheduler },
+            &workers_cancel,
+            &tracker,
+        );
+        tracker.close();
+
+        let http_shutdown = CancellationToken::new();
+        let state = ApiState {
+            app: self.app.clone(),
+            bus: self.bus.clone(),
+            config: Arc::new(self.api_config.clone()),
+            shutdown: http_shutdown.clone(),
+            started: Instant::now(),
+        };
+        let router = if self.roles.serves_api() { ontask_api::router(state) } else { ontask_api::ops_router(state) };
+        let stop = self.stop.clone();
+        let signal_stop = http_shutdown.clone();
+        let shutdown_signal = async move {
+            tokio::select! {
+                () = stop.cancelled() => {}
+                () = os_signal() => {}
+            }
+            tracing::info!("stop requested; draining");
+            signal_stop.cancel();
+        };
+        let server = axum::serve(self.listener, router).with_graceful_shutdown(shutdown_signal);
+        let serve = tokio::spawn(async move { server.await });
+        http_shutdown.cancelled().await;
+        match tokio::time::timeout(DRAIN_TIMEOUT, serve).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::error!(error = %e, "the HTTP server failed"),
+            Ok(Err(e)) => tracing::error!(error = %e, "the HTTP server task failed"),
+            Err(_) => tracing::warn!("in-flight requests did not finish in time"),
+        }
+        workers_cancel.cancel();
+        tracker.wait().await;
+        self.app.db.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn os_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

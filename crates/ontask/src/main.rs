@@ -1,1 +1,192 @@
-fn main() {}
+//! `ontask`: the task service. `ontask serve` (the default) runs every part in
+//! one process; `--role` picks parts for a distributed deployment.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use ontask::config::{Config, ConfigError, Overrides};
+
+#[derive(Parser)]
+#[command(name = "ontask", version, about = "An event-driven task service: REST API, realtime streams, reminders and recurrence, in one binary.")]
+struct Cli {
+    /// Configuration file (default: ./ontask.toml when present).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default command).
+    Serve(ServeArgs),
+    /// Create or upgrade the database schema, then exit.
+    Migrate(DbArgs),
+    /// Print the effective configuration, secrets redacted.
+    Config {
+        /// Only validate: print nothing and exit 0, or print the problem and exit 2.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Print a session token (JWT) for an existing account, for scripts.
+    Token {
+        /// The account's e-mail address.
+        #[arg(long, value_name = "EMAIL")]
+        user: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Work with the event log.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum EventsCommand {
+    /// Rebuild every task from the event log and compare with the stored state
+    /// (exit 1 when they differ).
+    Replay(DbArgs),
+}
+
+#[derive(Args, Default)]
+struct DbArgs {
+    /// Directory for the SQLite database and generated secrets [env: ONTASK_DATA_DIR] [default: ./data].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Database URL (sqlite://... or postgres://...) [env: ONTASK_DATABASE_URL].
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Args, Default)]
+struct ServeArgs {
+    /// Address to listen on [env: ONTASK_LISTEN] [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Parts to run: api, web, agent, relay, worker, scheduler (comma-separated or repeated), or all [env: ONTASK_ROLE].
+    #[arg(long, value_name = "ROLE")]
+    role: Vec<String>,
+    #[command(flatten)]
+    db: DbArgs,
+}
+
+fn overrides(db: &DbArgs, serve: Option<&ServeArgs>) -> Overrides {
+    Overrides {
+        listen: serve.and_then(|s| s.listen.clone()),
+        data_dir: db.data_dir.clone(),
+        database_url: db.database_url.clone(),
+        role: serve.filter(|s| !s.role.is_empty()).map(|s| s.role.join(",")),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));
+    let over = match &command {
+        Command::Serve(s) => overrides(&s.db, Some(s)),
+        Command::Migrate(db) | Command::Token { db, .. } | Command::Events { command: EventsCommand::Replay(db) } => {
+            overrides(db, None)
+        }
+        Command::Config { .. } => Overrides::default(),
+    };
+    let config = match Config::load(cli.config.as_deref(), &over) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ontask: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Command::Config { check } = command {
+        if !check {
+            print!("{}", config.to_toml());
+        }
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ontask: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(command, config)) {
+        Ok(code) => code,
+        Err(e) => {
+            let config_problem = e.downcast_ref::<ConfigError>().is_some();
+            eprintln!("ontask: {}", format!("{e:#}").replace('\n', " "));
+            if config_problem { ExitCode::from(2) } else { ExitCode::FAILURE }
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve(_) => serve(config).await,
+        Command::Migrate(_) => {
+            ontask::open_database(&config).await?;
+            eprintln!("ontask: the database is up to date");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token { user, .. } => {
+            let db = ontask::open_database(&config).await?;
+            let app = ontask::build_app(&config, db).await?;
+            let session = app.auth.token_for_email(&user).await.map_err(|e| match e {
+                ontask_app::AppError::NotFound => anyhow::anyhow!("no account with the e-mail {user:?}"),
+                other => anyhow::anyhow!(other),
+            })?;
+            println!("{}", session.token);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Events { command: EventsCommand::Replay(_) } => {
+            let db = ontask::open_database(&config).await?;
+            let report = ontask::replay::replay(&db).await?;
+            println!("replayed {} events into {} tasks", report.events, report.tasks);
+            for d in &report.differences {
+                println!("difference: {d}");
+            }
+            if report.differences.is_empty() {
+                println!("the tasks table matches the event log");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                Ok(ExitCode::FAILURE)
+            }
+        }
+        Command::Config { .. } => Ok(ExitCode::SUCCESS),
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<ExitCode> {
+    let _telemetry = ontask_telemetry::init(&ontask_telemetry::TelemetryConfig {
+        log_filter: config.log_filter(),
+        log_format: config.log_format,
+        otlp_endpoint: config.telemetry.otlp_endpoint.clone(),
+        service_name: config.telemetry.service_name.clone(),
+    })?;
+    let roles = config.role.clone();
+    let application = ontask::Application::build(config.clone()).await?;
+    let url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", display_addr(&config.listen, application.port())));
+    tracing::info!(url = %url, roles = %roles, data_dir = %config.data_dir.display(), "ontask started");
+    eprintln!(
+        "\nontask is running at {url}  (roles: {roles})\n\
+         API docs: {url}/docs   health: {url}/health\n\
+         Sign up:  curl -X POST {url}/api/v1/auth/register -H 'content-type: application/json' \\\n\
+         \x20          -d '{{\"email\":\"you@example.com\",\"password\":\"choose-a-password\"}}'\n\
+         Then use the returned token as 'Authorization: Bearer <token>', or print one later with\n\
+         \x20 ontask token --user you@example.com\n"
+    );
+    application.run_until_stopped().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn display_addr(listen: &str, port: u16) -> String {
+    let host = listen.rsplit_once(':').map_or(listen, |(h, _)| h);
+    let host = if host == "0.0.0.0" || host == "[::]" { "127.0.0.1" } else { host };
+    format!("{host}:{port}")
+}

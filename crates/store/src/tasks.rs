@@ -234,6 +234,17 @@ pub async fn list(conn: &mut AnyConnection, owner: UserId, q: &TaskQuery) -> Res
     rows.iter().map(decode).collect()
 }
 
+/// Every task of every user, in id order, a page at a time (replay checks).
+pub async fn all_after(conn: &mut AnyConnection, after_id: Option<TaskId>, limit: i64) -> Result<Vec<TaskSnapshot>> {
+    let after = after_id.map(|id| id.to_string()).unwrap_or_default();
+    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM tasks WHERE id > $1 ORDER BY id LIMIT $2"))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(decode).collect()
+}
+
 /// Turns free text into an FTS5 query that matches every word (as a prefix), so
 /// user input can never be an FTS syntax error.
 fn fts_query(text: &str) -> Option<String> {

@@ -45,6 +45,11 @@ impl Drop for TelemetryGuard {
     }
 }
 
+/// Checks a log filter (`info`, `ontask=debug,sqlx=warn`) without installing it.
+pub fn validate_filter(filter: &str) -> Result<(), String> {
+    EnvFilter::try_new(filter).map(drop).map_err(|e| format!("invalid filter {filter:?}: {e}"))
+}
+
 /// Installs the global subscriber. Call once, early in `main`.
 pub fn init(config: &TelemetryConfig) -> anyhow::Result<TelemetryGuard> {
     let filter = EnvFilter::try_new(&config.log_filter)

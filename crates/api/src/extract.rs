@@ -1,0 +1,153 @@
+//! Extractors: JSON bodies with field-precise errors, the authenticated caller,
+//! and conditional-request headers.
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, header};
+use axum_extra::extract::CookieJar;
+use ontask_app::{Actor, AppError, Context};
+use ontask_telemetry::trace::TraceContext;
+use serde::de::DeserializeOwned;
+
+use crate::{ApiError, ApiState};
+
+pub const SESSION_COOKIE: &str = "ontask_session";
+
+/// Set on every request by the request-id middleware.
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    pub request_id: String,
+    pub trace: TraceContext,
+}
+
+/// A JSON body. Malformed JSON is 400; a well-formed body with a wrong field
+/// type or an unknown field is 422 naming the field.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|ct| ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .is_some_and(|ct| ct == "application/json" || ct == "application/merge-patch+json" || ct.ends_with("+json"));
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType("send the body as application/json".into()));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::BadRequest("could not read the request body".into())
+            }
+        })?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Syntax first: a broken document is the client's transport problem (400).
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+        return Err(ApiError::BadRequest(format!("malformed JSON: {e}")));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { "body".to_owned() } else { path };
+        let inner = e.into_inner().to_string();
+        // serde's message ends with " at line 1 column 9": not useful to clients.
+        let message = inner.split(" at line ").next().unwrap_or(&inner).to_owned();
+        ApiError::from(ontask_domain::ValidationErrors::single(field, message))
+    })
+}
+
+/// The authenticated caller and the context its changes are recorded with.
+pub struct Caller {
+    pub actor: Actor,
+    pub ctx: Context,
+}
+
+fn bearer(parts: &Parts) -> Option<(String, bool)> {
+    if let Some(value) = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?;
+        return Some((token.trim().to_owned(), false));
+    }
+    if let Some(cookie) = CookieJar::from_headers(&parts.headers).get(SESSION_COOKIE) {
+        return Some((cookie.value().to_owned(), true));
+    }
+    // EventSource and WebSocket clients cannot set headers; only the stream
+    // endpoints accept a token in the query string.
+    let path = parts.uri.path();
+    if path.ends_with("/stream") || path.ends_with("/ws") {
+        let query = parts.uri.query().unwrap_or("");
+        return query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("access_token="))
+            .map(|t| (t.to_owned(), false));
+    }
+    None
+}
+
+/// Rejects cross-site state changes made with the session cookie: a browser
+/// sends `Origin` on such requests, and it must be this server.
+fn check_origin(parts: &Parts) -> Result<(), ApiError> {
+    if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    let Some(origin) = parts.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return Ok(()) };
+    let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let origin_host = origin.split("://").nth(1).unwrap_or(origin);
+    if origin_host == host {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("cross-site request refused".into()).into())
+    }
+}
+
+impl FromRequestParts<ApiState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
+        let actor = authenticate(parts, state).await?;
+        let meta = parts.extensions.get::<RequestMeta>().cloned();
+        let mut ctx = Context::new(
+            meta.as_ref().map(|m| m.request_id.clone()).unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
+            if actor.via == "token" { "api-token" } else { "user" },
+        );
+        ctx.traceparent = meta.map(|m| m.trace.traceparent());
+        Ok(Self { actor, ctx })
+    }
+}
+
+pub async fn authenticate(parts: &Parts, state: &ApiState) -> Result<Actor, ApiError> {
+    if let Some(actor) = parts.extensions.get::<Actor>() {
+        return Ok(actor.clone());
+    }
+    let (token, from_cookie) =
+        bearer(parts).ok_or_else(|| AppError::Unauthorized("sign in or send a bearer token".into()))?;
+    if from_cookie {
+        check_origin(parts)?;
+    }
+    Ok(state.app.auth.authenticate(&token).await?)
+}
+
+/// `If-Match: "3"` → `Some(3)`. `*` or no header → `None`. Anything else can
+/// never match a version, so it is answered 412.
+pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+    let Some(raw) = headers.get(header::IF_MATCH) else { return Ok(None) };
+    let raw = raw.to_str().unwrap_or("").trim();
+    if raw == "*" {
+        return Ok(None);
+    }
+    let tag = raw.trim_start_matches("W/").trim_matches('"');
+    tag.parse::<i64>()
+        .map(Some)
+        .map_err(|_| AppError::PreconditionFailed { current: -1 }.into())
+}
+
+pub fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}

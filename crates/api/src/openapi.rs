@@ -1,0 +1,56 @@
+//! The OpenAPI 3.1 document, generated from the handlers and types, and a docs
+//! UI (Scalar) at `/docs`.
+use axum::routing::get;
+use axum::{Json, Router};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_scalar::{Scalar, Servable};
+
+use crate::ApiState;
+use crate::routes::{auth, notifications, ops, realtime, tasks};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "ontask", description = "Event-driven task service. Every change is recorded as an event; see /api/v1/tasks/{id}/history."),
+    paths(
+        auth::register, auth::login, auth::logout, auth::me, auth::create_token, auth::list_tokens, auth::delete_token,
+        tasks::create, tasks::list, tasks::read, tasks::update, tasks::remove, tasks::complete, tasks::reopen, tasks::history,
+        notifications::list, notifications::read, notifications::read_all,
+        realtime::sse, realtime::websocket,
+        ops::health, ops::livez, ops::readyz, ops::metrics_text,
+    ),
+    components(schemas(crate::error::Problem, ontask_domain::Status, ontask_domain::EventMetadata)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "tasks", description = "Tasks and their history"),
+        (name = "auth", description = "Accounts, sessions and API tokens"),
+        (name = "notifications", description = "In-app notifications"),
+        (name = "realtime", description = "Live events over SSE and WebSocket"),
+        (name = "operations", description = "Health and metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A session JWT, an external IdP JWT, or a personal API token (ot_...)"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+pub fn router() -> Router<ApiState> {
+    let doc = ApiDoc::openapi();
+    Router::new()
+        .route("/openapi.json", get(move || async move { Json(ApiDoc::openapi()) }))
+        .merge(Scalar::with_url("/docs", doc))
+}

@@ -1,0 +1,120 @@
+//! Accounts, sessions and API tokens.
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use ontask_app::auth::{Session, TokenView, UserView};
+use serde::{Deserialize, Serialize};
+
+use crate::extract::{Caller, JsonBody, SESSION_COOKIE};
+use crate::{ApiError, ApiState};
+
+pub fn router() -> Router<ApiState> {
+    Router::new()
+        .route("/auth/register", post(register))
+        .route("/auth/login", post(login))
+        .route("/auth/logout", post(logout))
+        .route("/me", get(me))
+        .route("/tokens", post(create_token).get(list_tokens))
+        .route("/tokens/{id}", delete(delete_token))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    #[schema(example = "ada@example.com")]
+    email: String,
+    /// At least 8 characters.
+    password: String,
+    name: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    email: String,
+    password: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTokenRequest {
+    name: String,
+    /// `tasks:read` and/or `tasks:write`.
+    #[schema(example = json!(["tasks:read", "tasks:write"]))]
+    scopes: Vec<String>,
+    expires_in_days: Option<i64>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TokenList {
+    items: Vec<TokenView>,
+}
+
+fn session_cookie(state: &ApiState, session: &Session) -> Cookie<'static> {
+    let max_age = i64::try_from(state.app.auth.session_ttl().as_secs()).unwrap_or(i64::MAX);
+    Cookie::build((SESSION_COOKIE, session.token.clone()))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.config.cookie_secure)
+        .path("/")
+        .max_age(cookie::time::Duration::seconds(max_age))
+        .build()
+}
+
+/// Create an account and sign in. The first account becomes an admin.
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
+    responses((status = 201, body = Session), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn register(State(state): State<ApiState>, jar: CookieJar, JsonBody(req): JsonBody<RegisterRequest>) -> Result<Response, ApiError> {
+    let session = state.app.auth.register(&req.email, &req.password, req.name.as_deref()).await?;
+    let jar = jar.add(session_cookie(&state, &session));
+    Ok((StatusCode::CREATED, jar, Json(session)).into_response())
+}
+
+/// Sign in with e-mail and password.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = Session), (status = 401, body = crate::error::Problem)))]
+pub async fn login(State(state): State<ApiState>, jar: CookieJar, JsonBody(req): JsonBody<LoginRequest>) -> Result<Response, ApiError> {
+    let session = state.app.auth.login(&req.email, &req.password).await?;
+    let jar = jar.add(session_cookie(&state, &session));
+    Ok((jar, Json(session)).into_response())
+}
+
+/// Sign out of the browser session (clears the cookie).
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 204)))]
+pub async fn logout(jar: CookieJar) -> impl IntoResponse {
+    let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/").build());
+    (StatusCode::NO_CONTENT, jar)
+}
+
+/// The signed-in account.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = UserView), (status = 401, body = crate::error::Problem)))]
+pub async fn me(State(state): State<ApiState>, caller: Caller) -> Result<Json<UserView>, ApiError> {
+    Ok(Json(state.app.auth.me(&caller.actor).await?))
+}
+
+/// Create a personal API token. The secret is shown only in this answer.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "auth", security(("bearer" = [])), request_body = CreateTokenRequest,
+    responses((status = 201, body = TokenView), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn create_token(State(state): State<ApiState>, caller: Caller, JsonBody(req): JsonBody<CreateTokenRequest>) -> Result<Response, ApiError> {
+    let token = state.app.auth.create_token(&caller.actor, &req.name, &req.scopes, req.expires_in_days).await?;
+    Ok((StatusCode::CREATED, Json(token)).into_response())
+}
+
+/// The account's API tokens (without secrets).
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "auth", security(("bearer" = [])), responses((status = 200, body = TokenList)))]
+pub async fn list_tokens(State(state): State<ApiState>, caller: Caller) -> Result<Json<TokenList>, ApiError> {
+    Ok(Json(TokenList { items: state.app.auth.list_tokens(&caller.actor).await? }))
+}
+
+/// Revoke an API token.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "auth", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 204), (status = 404, body = crate::error::Problem)))]
+pub async fn delete_token(State(state): State<ApiState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    state.app.auth.delete_token(&caller.actor, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,5 @@
+pub mod auth;
+pub mod notifications;
+pub mod ops;
+pub mod realtime;
+pub mod tasks;

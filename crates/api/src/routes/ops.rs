@@ -1,0 +1,135 @@
+//! Operational endpoints: health, liveness, readiness, metrics.
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use ontask_store::events;
+use serde::Serialize;
+
+use crate::{ApiError, ApiState};
+
+/// Each dependency check gets this long, so `/health` answers within 100 ms.
+const CHECK_TIMEOUT: Duration = Duration::from_millis(80);
+
+pub fn router() -> Router<ApiState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/livez", get(livez))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Check {
+    /// `up` or `down`.
+    status: &'static str,
+    latency_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    details: Option<serde_json::Value>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Checks {
+    database: Check,
+    event_log: Check,
+    bus: Check,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct HealthReport {
+    /// `healthy` or `unhealthy`.
+    status: &'static str,
+    timestamp: DateTime<Utc>,
+    version: &'static str,
+    uptime_seconds: u64,
+    checks: Checks,
+}
+
+async fn check<F, T, E>(f: F) -> (Check, Option<T>)
+where
+    F: Future<Output = Result<T, E>>,
+    E: std::fmt::Display,
+{
+    let started = Instant::now();
+    let result = tokio::time::timeout(CHECK_TIMEOUT, f).await;
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    match result {
+        Ok(Ok(v)) => (Check { status: "up", latency_ms, error: None, details: None }, Some(v)),
+        Ok(Err(e)) => (Check { status: "down", latency_ms, error: Some(e.to_string()), details: None }, None),
+        Err(_) => (Check { status: "down", latency_ms, error: Some("timed out".into()), details: None }, None),
+    }
+}
+
+/// Status of the service and each dependency (FR-010/011): 200 when every
+/// critical dependency is up, 503 otherwise.
+#[utoipa::path(get, path = "/health", tag = "operations",
+    responses((status = 200, body = HealthReport), (status = 503, body = HealthReport)))]
+pub async fn health(State(state): State<ApiState>) -> Response {
+    let db = state.app.db.clone();
+    let (database, log, bus) = tokio::join!(
+        check(db.ping()),
+        check(async {
+            let mut conn = state.app.db.read().await?;
+            let (head, published) = events::heads(&mut conn).await?;
+            Ok::<_, ontask_store::StoreError>((head, published))
+        }),
+        check(state.bus.health()),
+    );
+    let (mut event_log, heads) = log;
+    if let Some((head, published)) = heads {
+        event_log.details = Some(serde_json::json!({ "head": head, "published": published, "unpublished": head - published }));
+    }
+    let (mut bus_check, _) = bus;
+    bus_check.details = Some(serde_json::json!({ "kind": state.bus.kind() }));
+    let healthy = database.0.status == "up" && event_log.status == "up" && bus_check.status == "up";
+    let report = HealthReport {
+        status: if healthy { "healthy" } else { "unhealthy" },
+        timestamp: Utc::now(),
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_seconds: state.started.elapsed().as_secs(),
+        checks: Checks { database: database.0, event_log, bus: bus_check },
+    };
+    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, [(header::CACHE_CONTROL, "no-store")], Json(report)).into_response()
+}
+
+/// The process is alive (no dependency is checked).
+#[utoipa::path(get, path = "/livez", tag = "operations", responses((status = 200)))]
+pub async fn livez() -> impl IntoResponse {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// Ready for traffic: the database answers and shutdown has not begun.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200), (status = 503)))]
+pub async fn readyz(State(state): State<ApiState>) -> Response {
+    if state.shutdown.is_cancelled() {
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "shutting down" }))).into_response();
+    }
+    match tokio::time::timeout(CHECK_TIMEOUT, state.app.db.ping()).await {
+        Ok(Ok(())) => Json(serde_json::json!({ "status": "ready" })).into_response(),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "database unavailable" }))).into_response(),
+    }
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain")))]
+pub async fn metrics_text() -> impl IntoResponse {
+    let body = ontask_telemetry::metrics::handle().render();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}

@@ -1,0 +1,196 @@
+//! Realtime delivery of the caller's events: Server-Sent Events and WebSocket.
+//! Both resume from a log position (`Last-Event-ID` / `last_event_id`), reading
+//! the gap from the log and then following live events.
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use futures_util::Stream;
+use ontask_domain::UserId;
+use ontask_store::events::{self, StoredEvent};
+use ontask_telemetry::metrics as m;
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::extract::Caller;
+use crate::{ApiError, ApiState};
+
+const BACKLOG_PAGE: i64 = 500;
+
+pub fn router() -> Router<ApiState> {
+    Router::new().route("/stream", get(sse)).route("/ws", get(websocket))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StreamQuery {
+    /// Resume after this log position (for clients that cannot send `Last-Event-ID`).
+    last_event_id: Option<i64>,
+    /// A bearer token, for clients that cannot send headers.
+    #[allow(dead_code)]
+    access_token: Option<String>,
+}
+
+fn resume_position(headers: &HeaderMap, query: &StreamQuery) -> Result<Option<i64>, ApiError> {
+    match headers.get("last-event-id").and_then(|v| v.to_str().ok()) {
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| ApiError::BadRequest("Last-Event-ID must be a log position (an integer)".into())),
+        None => Ok(query.last_event_id),
+    }
+}
+
+/// Counts an open realtime connection for as long as it lives.
+struct ConnectionGauge(&'static str);
+
+impl ConnectionGauge {
+    fn open(transport: &'static str) -> Self {
+        metrics::gauge!(m::REALTIME_CONNECTIONS, "transport" => transport).increment(1.0);
+        Self(transport)
+    }
+}
+
+impl Drop for ConnectionGauge {
+    fn drop(&mut self) {
+        metrics::gauge!(m::REALTIME_CONNECTIONS, "transport" => self.0).decrement(1.0);
+    }
+}
+
+/// Feeds `out` with the user's events after `resume_from`, then live ones,
+/// until the receiver goes away or the server shuts down.
+async fn feed(state: ApiState, user: UserId, resume_from: Option<i64>, out: mpsc::Sender<Arc<StoredEvent>>) {
+    // Subscribe before reading the backlog, so nothing falls between the two.
+    let mut live = state.bus.live();
+    let mut last = resume_from.unwrap_or(0);
+    if resume_from.is_some() && !catch_up(&state, user, &mut last, &out).await {
+        return;
+    }
+    loop {
+        let received = tokio::select! {
+            () = state.shutdown.cancelled() => return,
+            () = out.closed() => return,
+            r = live.recv() => r,
+        };
+        match received {
+            Ok(event) => {
+                if event.envelope.user_id != user || event.seq <= last {
+                    continue;
+                }
+                last = event.seq;
+                if out.send(event).await.is_err() {
+                    return;
+                }
+            }
+            // Too slow for the live feed: read what was missed from the log.
+            Err(RecvError::Lagged(_)) => {
+                if !catch_up(&state, user, &mut last, &out).await {
+                    return;
+                }
+            }
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Sends the user's events after `last` from the log. False when the client left
+/// or the log cannot be read.
+async fn catch_up(state: &ApiState, user: UserId, last: &mut i64, out: &mpsc::Sender<Arc<StoredEvent>>) -> bool {
+    loop {
+        let page = async {
+            let mut conn = state.app.db.read().await?;
+            events::for_user_after(&mut conn, user, *last, BACKLOG_PAGE).await
+        }
+        .await;
+        let page = match page {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "realtime catch-up failed");
+                return false;
+            }
+        };
+        let full = page.len() as i64 == BACKLOG_PAGE;
+        for event in page {
+            *last = event.seq;
+            if out.send(Arc::new(event)).await.is_err() {
+                return false;
+            }
+        }
+        if !full {
+            return true;
+        }
+    }
+}
+
+/// The caller's events as Server-Sent Events (`id` = log position, `event` =
+/// event type, `data` = the envelope).
+#[utoipa::path(get, path = "/api/v1/stream", tag = "realtime", security(("bearer" = [])), params(StreamQuery),
+    responses((status = 200, description = "text/event-stream of the caller's events")))]
+pub async fn sse(
+    State(state): State<ApiState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Query(query): Query<StreamQuery>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let resume = resume_position(&headers, &query)?;
+    let (tx, rx) = mpsc::channel(256);
+    tokio::spawn(feed(state, caller.actor.user_id, resume, tx));
+    let gauge = ConnectionGauge::open("sse");
+    let stream = ReceiverStream::new(rx).map(move |event| {
+        let _alive = &gauge;
+        let e = Event::default().id(event.seq.to_string()).event(event.envelope.event_type.clone());
+        Ok(e.json_data(&event.envelope).unwrap_or_else(|_| Event::default().comment("unserialisable event")))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// The caller's events over a WebSocket: text frames `{"id": <position>, "event": <envelope>}`.
+#[utoipa::path(get, path = "/api/v1/ws", tag = "realtime", security(("bearer" = [])), params(StreamQuery),
+    responses((status = 101, description = "WebSocket upgrade")))]
+pub async fn websocket(
+    State(state): State<ApiState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Query(query): Query<StreamQuery>,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let resume = resume_position(&headers, &query)?;
+    let user = caller.actor.user_id;
+    Ok(upgrade.on_upgrade(move |socket| serve_socket(state, user, resume, socket)).into_response())
+}
+
+async fn serve_socket(state: ApiState, user: UserId, resume: Option<i64>, mut socket: WebSocket) {
+    let _gauge = ConnectionGauge::open("websocket");
+    let (tx, mut rx) = mpsc::channel(256);
+    let shutdown = state.shutdown.clone();
+    tokio::spawn(feed(state, user, resume, tx));
+    loop {
+        tokio::select! {
+            event = rx.recv() => {
+                let Some(event) = event else { break };
+                let frame = serde_json::json!({ "id": event.seq, "event": event.envelope });
+                if socket.send(Message::Text(frame.to_string().into())).await.is_err() {
+                    return;
+                }
+            }
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                // Pings are answered by the library; text from clients is ignored.
+                Some(Ok(_)) => {}
+            },
+            () = shutdown.cancelled() => break,
+        }
+    }
+    let _ = socket.send(Message::Close(None)).await;
+}

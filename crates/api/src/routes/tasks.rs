@@ -1,0 +1,140 @@
+//! `/tasks`: create, read, list, change, complete, reopen, delete, history.
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use axum_extra::extract::Query;
+use ontask_app::input::{TaskInput, TaskPatchInput};
+use ontask_app::tasks::{ListParams, TaskPage};
+use ontask_domain::{TaskId, TaskSnapshot};
+use ontask_store::events::StoredEvent;
+use serde::Serialize;
+
+use crate::extract::{Caller, JsonBody, etag, if_match};
+use crate::{ApiError, ApiState};
+
+pub fn router() -> Router<ApiState> {
+    Router::new()
+        .route("/tasks", post(create).get(list))
+        .route("/tasks/{id}", get(read).patch(update).delete(remove))
+        .route("/tasks/{id}/complete", post(complete))
+        .route("/tasks/{id}/reopen", post(reopen))
+        .route("/tasks/{id}/history", get(history))
+}
+
+/// A task id from the path; one that does not parse names no task (404).
+fn task_id(raw: &str) -> Result<TaskId, ApiError> {
+    TaskId::parse(raw).map_err(|_| ApiError::App(ontask_app::AppError::NotFound))
+}
+
+fn with_etag(status: StatusCode, task: TaskSnapshot) -> Response {
+    let mut response = (status, Json(&task)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&etag(task.version)) {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+    if status == StatusCode::CREATED
+        && let Ok(v) = HeaderValue::from_str(&format!("/api/v1/tasks/{}", task.id))
+    {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    response
+}
+
+/// Create a task.
+#[utoipa::path(post, path = "/api/v1/tasks", tag = "tasks", security(("bearer" = [])), request_body = TaskInput,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for a retried request")),
+    responses((status = 201, body = TaskSnapshot, headers(("ETag" = String), ("Location" = String))),
+              (status = 422, body = crate::error::Problem)))]
+pub async fn create(State(state): State<ApiState>, caller: Caller, JsonBody(input): JsonBody<TaskInput>) -> Result<Response, ApiError> {
+    let draft = input.parse()?;
+    let task = state.app.tasks().create(&caller.ctx, &caller.actor, draft).await?;
+    Ok(with_etag(StatusCode::CREATED, task))
+}
+
+/// List tasks with filters, sorting and cursor pagination.
+#[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", security(("bearer" = [])), params(ListParams),
+    responses((status = 200, body = TaskPage), (status = 422, body = crate::error::Problem)))]
+pub async fn list(State(state): State<ApiState>, caller: Caller, params: Result<Query<ListParams>, axum_extra::extract::QueryRejection>) -> Result<Json<TaskPage>, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    Ok(Json(state.app.tasks().list(&caller.actor, &params).await?))
+}
+
+/// One task.
+#[utoipa::path(get, path = "/api/v1/tasks/{id}", tag = "tasks", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = TaskSnapshot, headers(("ETag" = String))), (status = 404, body = crate::error::Problem)))]
+pub async fn read(State(state): State<ApiState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let task = state.app.tasks().get(&caller.actor, task_id(&id)?).await?;
+    Ok(with_etag(StatusCode::OK, task))
+}
+
+/// Change a task (JSON merge patch; `null` clears a field).
+#[utoipa::path(patch, path = "/api/v1/tasks/{id}", tag = "tasks", security(("bearer" = [])), request_body = TaskPatchInput,
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "The ETag you read; 412 if the task changed since")),
+    responses((status = 200, body = TaskSnapshot), (status = 404, body = crate::error::Problem),
+              (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn update(State(state): State<ApiState>, caller: Caller, Path(id): Path<String>, headers: HeaderMap, JsonBody(input): JsonBody<TaskPatchInput>) -> Result<Response, ApiError> {
+    let id = task_id(&id)?;
+    let expected = if_match(&headers)?;
+    let patch = input.parse()?;
+    let task = state.app.tasks().update(&caller.ctx, &caller.actor, id, patch, expected).await?;
+    Ok(with_etag(StatusCode::OK, task))
+}
+
+/// Delete a task.
+#[utoipa::path(delete, path = "/api/v1/tasks/{id}", tag = "tasks", security(("bearer" = [])),
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 204), (status = 404, body = crate::error::Problem), (status = 412, body = crate::error::Problem)))]
+pub async fn remove(State(state): State<ApiState>, caller: Caller, Path(id): Path<String>, headers: HeaderMap) -> Result<StatusCode, ApiError> {
+    let id = task_id(&id)?;
+    state.app.tasks().delete(&caller.ctx, &caller.actor, id, if_match(&headers)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Mark a task completed (completing a completed task changes nothing).
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/complete", tag = "tasks", security(("bearer" = [])),
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = TaskSnapshot), (status = 404, body = crate::error::Problem)))]
+pub async fn complete(State(state): State<ApiState>, caller: Caller, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let id = task_id(&id)?;
+    let task = state.app.tasks().complete(&caller.ctx, &caller.actor, id, if_match(&headers)?).await?;
+    Ok(with_etag(StatusCode::OK, task))
+}
+
+/// Reopen a completed task.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/reopen", tag = "tasks", security(("bearer" = [])),
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = TaskSnapshot), (status = 404, body = crate::error::Problem)))]
+pub async fn reopen(State(state): State<ApiState>, caller: Caller, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let id = task_id(&id)?;
+    let task = state.app.tasks().reopen(&caller.ctx, &caller.actor, id, if_match(&headers)?).await?;
+    Ok(with_etag(StatusCode::OK, task))
+}
+
+/// One event of the log, with its position.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EventRecord {
+    /// Position in the log (also the SSE event id).
+    pub seq: i64,
+    #[serde(flatten)]
+    pub event: ontask_domain::EventEnvelope,
+}
+
+impl From<StoredEvent> for EventRecord {
+    fn from(e: StoredEvent) -> Self {
+        Self { seq: e.seq, event: e.envelope }
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct History {
+    pub items: Vec<EventRecord>,
+}
+
+/// The task's events, in commit order (also after the task was deleted).
+#[utoipa::path(get, path = "/api/v1/tasks/{id}/history", tag = "tasks", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = History), (status = 404, body = crate::error::Problem)))]
+pub async fn history(State(state): State<ApiState>, caller: Caller, Path(id): Path<String>) -> Result<Json<History>, ApiError> {
+    let events = state.app.tasks().history(&caller.actor, task_id(&id)?).await?;
+    Ok(Json(History { items: events.into_iter().map(EventRecord::from).collect() }))
+}

@@ -1,0 +1,387 @@
+//! Typed, layered configuration: defaults < `ontask.toml` < `ONTASK_*`
+//! environment < command-line flags. Nested keys use `__` in environment
+//! variables (`ONTASK_AUTH__JWT_SECRET` is `auth.jwt_secret`).
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use ontask_telemetry::LogFormat;
+use serde::{Deserialize, Serialize};
+
+/// A value that must never be printed or logged.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("***")
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: String,
+    /// Where the SQLite database and generated secrets live.
+    pub data_dir: PathBuf,
+    /// `sqlite://...` or `postgres://...`; default: SQLite in `data_dir`.
+    pub database_url: Option<Secret>,
+    /// Comma-separated roles: api, web, agent, relay, worker, scheduler, or all.
+    pub role: String,
+    /// Log filter (`info`, `debug`, `ontask=debug,sqlx=warn`). `RUST_LOG` is used when unset.
+    pub log: Option<String>,
+    pub log_format: LogFormat,
+    /// The URL people use to reach this server (printed at start, used in links).
+    pub public_url: Option<String>,
+    pub auth: AuthConfig,
+    pub telemetry: TelemetryConfig,
+    pub bus: BusConfig,
+    pub kafka: KafkaConfig,
+    pub dapr: DaprConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// HS256 secret for session tokens (32+ bytes). Generated into
+    /// `data_dir/jwt_secret` on first start when unset.
+    pub jwt_secret: Option<Secret>,
+    /// JWKS of an external identity provider whose tokens are accepted.
+    pub jwks_url: Option<String>,
+    pub jwt_issuer: Option<String>,
+    pub jwt_audience: Option<String>,
+    /// Send the session cookie only over HTTPS.
+    pub cookie_secure: bool,
+    pub session_ttl_hours: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    /// OTLP/HTTP endpoint for traces (`OTEL_EXPORTER_OTLP_ENDPOINT` also works).
+    pub otlp_endpoint: Option<String>,
+    pub service_name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BusKind {
+    /// The embedded log: the events table, delivered in-process.
+    #[default]
+    Log,
+    Kafka,
+    Dapr,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BusConfig {
+    pub kind: BusKind,
+    pub topic_task_events: String,
+    pub topic_reminders: String,
+    pub topic_task_updates: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    pub brokers: Option<String>,
+    pub group_prefix: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DaprConfig {
+    pub http_port: u16,
+    pub pubsub_name: String,
+    pub api_token: Option<Secret>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            role: "all".into(),
+            log: None,
+            log_format: LogFormat::Json,
+            public_url: None,
+            auth: AuthConfig::default(),
+            telemetry: TelemetryConfig::default(),
+            bus: BusConfig::default(),
+            kafka: KafkaConfig::default(),
+            dapr: DaprConfig::default(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            jwks_url: None,
+            jwt_issuer: None,
+            jwt_audience: None,
+            cookie_secure: false,
+            session_ttl_hours: 24 * 7,
+        }
+    }
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self { otlp_endpoint: None, service_name: "ontask".into() }
+    }
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        Self {
+            kind: BusKind::Log,
+            topic_task_events: "ontask.tasks.events.v1".into(),
+            topic_reminders: "ontask.reminders.due.v1".into(),
+            topic_task_updates: "ontask.tasks.updates.v1".into(),
+        }
+    }
+}
+
+impl Default for DaprConfig {
+    fn default() -> Self {
+        Self { http_port: 3500, pubsub_name: "ontask-pubsub".into(), api_token: None }
+    }
+}
+
+/// Values given as command-line flags; they override everything else.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+}
+
+/// Which parts this process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Roles {
+    pub api: bool,
+    pub web: bool,
+    pub agent: bool,
+    pub relay: bool,
+    pub worker: bool,
+    pub scheduler: bool,
+}
+
+impl Roles {
+    pub const NAMES: [&'static str; 6] = ["api", "web", "agent", "relay", "worker", "scheduler"];
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let mut roles = Self::default();
+        for name in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match name {
+                "all" => {
+                    roles = Self { api: true, web: true, agent: true, relay: true, worker: true, scheduler: true };
+                }
+                "api" => roles.api = true,
+                "web" => roles.web = true,
+                "agent" => roles.agent = true,
+                "relay" => roles.relay = true,
+                "worker" => roles.worker = true,
+                "scheduler" => roles.scheduler = true,
+                other => {
+                    return Err(format!("unknown role {other:?} (use {} or all)", Self::NAMES.join(", ")));
+                }
+            }
+        }
+        if roles == Self::default() {
+            return Err("no role given".into());
+        }
+        Ok(roles)
+    }
+
+    /// Whether this process answers the REST API.
+    pub fn serves_api(&self) -> bool {
+        self.api || self.web || self.agent
+    }
+
+    /// The name written as `source` on events.
+    pub fn source(&self) -> &'static str {
+        match (self.api, self.relay, self.worker, self.scheduler) {
+            (true, true, true, true) => "ontask",
+            (true, _, _, _) => "api",
+            (_, _, true, _) => "worker",
+            (_, _, _, true) => "scheduler",
+            _ => "ontask",
+        }
+    }
+}
+
+/// A configuration problem, reported as one line with exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Loads the layers. `file` is an explicit `--config`; otherwise
+    /// `ontask.toml` in the working directory is used when present.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) => {
+                if !path.exists() {
+                    return Err(ConfigError(format!("config file {} does not exist", path.display())));
+                }
+                figment = figment.merge(Toml::file(path));
+            }
+            None => figment = figment.merge(Toml::file("ontask.toml")),
+        }
+        figment = figment
+            // ONTASK_TEST_* belongs to the test harness, not to the server.
+            .merge(Env::prefixed("ONTASK_").split("__").filter(|k| !k.as_str().starts_with("test_")))
+            .merge(Serialized::defaults(overrides));
+        let mut config: Config = figment.extract().map_err(|e| ConfigError(one_line(&e)))?;
+        if config.log.is_none() {
+            config.log = std::env::var("RUST_LOG").ok().filter(|v| !v.is_empty());
+        }
+        if config.telemetry.otlp_endpoint.is_none() {
+            config.telemetry.otlp_endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok().filter(|v| !v.is_empty());
+        }
+        if let Ok(name) = std::env::var("OTEL_SERVICE_NAME")
+            && !name.is_empty()
+            && config.telemetry.service_name == "ontask"
+        {
+            config.telemetry.service_name = name;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every value that can be checked without touching the outside world.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.listen_addr()?;
+        self.roles()?;
+        let url = self.database_url();
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(ConfigError(format!(
+                "database_url must start with sqlite:, postgres:// or postgresql:// (got {:?})",
+                ontask_store::redact(&url)
+            )));
+        }
+        if let Some(secret) = &self.auth.jwt_secret
+            && secret.expose().len() < 32
+        {
+            return Err(ConfigError("auth.jwt_secret must be at least 32 bytes long".into()));
+        }
+        for (key, value) in [
+            ("auth.jwks_url", &self.auth.jwks_url),
+            ("public_url", &self.public_url),
+            ("telemetry.otlp_endpoint", &self.telemetry.otlp_endpoint),
+        ] {
+            if let Some(v) = value
+                && !(v.starts_with("http://") || v.starts_with("https://"))
+            {
+                return Err(ConfigError(format!("{key} must be an http(s) URL (got {v:?})")));
+            }
+        }
+        if self.auth.session_ttl_hours == 0 || self.auth.session_ttl_hours > 24 * 366 {
+            return Err(ConfigError("auth.session_ttl_hours must be between 1 and 8784".into()));
+        }
+        if let Some(filter) = &self.log {
+            ontask_telemetry::validate_filter(filter).map_err(|e| ConfigError(format!("log: {e}")))?;
+        }
+        if self.bus.kind == BusKind::Kafka && self.kafka.brokers.as_deref().unwrap_or("").is_empty() {
+            return Err(ConfigError("bus.kind = kafka needs kafka.brokers".into()));
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.listen
+            .parse()
+            .map_err(|_| ConfigError(format!("listen must be an address like 127.0.0.1:8080 (got {:?})", self.listen)))
+    }
+
+    pub fn roles(&self) -> Result<Roles, ConfigError> {
+        Roles::parse(&self.role).map_err(|e| ConfigError(format!("role: {e}")))
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.expose().to_owned(),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("ontask.db").display()),
+        }
+    }
+
+    pub fn log_filter(&self) -> String {
+        self.log.clone().unwrap_or_else(|| "info,sqlx=warn".into())
+    }
+
+    /// The effective configuration as TOML, secrets redacted.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}"))
+    }
+}
+
+fn one_line(e: &figment::Error) -> String {
+    let mut messages: Vec<String> = Vec::new();
+    for err in e.clone() {
+        let key = if err.path.is_empty() { String::new() } else { format!("{}: ", err.path.join(".")) };
+        let source = err
+            .metadata
+            .as_ref()
+            .map(|m| format!(" (from {})", m.name))
+            .unwrap_or_default();
+        messages.push(format!("{key}{}{source}", err.kind));
+    }
+    messages.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_parse() {
+        assert!(Roles::parse("all").unwrap().relay);
+        let r = Roles::parse("api,scheduler").unwrap();
+        assert!(r.api && r.scheduler && !r.worker);
+        assert!(Roles::parse("api,cook").is_err());
+        assert!(Roles::parse("").is_err());
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let mut c = Config::default();
+        c.auth.jwt_secret = Some(Secret("x".repeat(40)));
+        assert!(!c.to_toml().contains("xxxx"));
+        assert!(format!("{c:?}").contains("***"));
+    }
+
+    #[test]
+    fn bad_values_are_rejected_with_their_key() {
+        let mut c = Config { listen: "localhost".into(), ..Default::default() };
+        assert!(c.validate().unwrap_err().0.starts_with("listen"));
+        c.listen = "127.0.0.1:0".into();
+        c.auth.jwt_secret = Some(Secret("short".into()));
+        assert!(c.validate().unwrap_err().0.contains("jwt_secret"));
+    }
+}
