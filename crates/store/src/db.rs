@@ -8,6 +8,10 @@ use tokio::sync::Notify;
 
 use crate::{Result, StoreError};
 
+/// Same name as `ontask_telemetry::metrics::EVENTS_APPENDED_TOTAL` (the store
+/// stays free of the telemetry stack).
+const EVENTS_APPENDED_TOTAL: &str = "ontask_events_appended_total";
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,7 +125,7 @@ impl Db {
     /// Starts a write transaction. On SQLite this waits for the single writer.
     pub async fn begin(&self) -> Result<WriteTx> {
         let tx = self.inner.write.begin().await?;
-        Ok(WriteTx { tx, db: self.clone(), appended: false })
+        Ok(WriteTx { tx, db: self.clone(), appended: Vec::new() })
     }
 
     pub async fn read(&self) -> Result<PoolConnection<Any>> {
@@ -154,7 +158,8 @@ impl Db {
 pub struct WriteTx {
     tx: Transaction<'static, Any>,
     db: Db,
-    appended: bool,
+    /// Types of the events appended in this transaction, counted once it commits.
+    appended: Vec<String>,
 }
 
 impl WriteTx {
@@ -162,13 +167,16 @@ impl WriteTx {
         &mut self.tx
     }
 
-    pub(crate) fn mark_appended(&mut self) {
-        self.appended = true;
+    pub(crate) fn mark_appended(&mut self, event_type: &str) {
+        self.appended.push(event_type.to_owned());
     }
 
     pub async fn commit(self) -> Result<()> {
         self.tx.commit().await?;
-        if self.appended {
+        if !self.appended.is_empty() {
+            for event_type in &self.appended {
+                metrics::counter!(EVENTS_APPENDED_TOTAL, "event_type" => event_type.clone()).increment(1);
+            }
             self.db.inner.appended.notify_waiters();
             self.db.inner.appended.notify_one();
         }

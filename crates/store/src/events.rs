@@ -37,7 +37,7 @@ pub async fn append(tx: &mut WriteTx, e: &EventEnvelope) -> Result<i64> {
     .bind(serde_json::to_string(&e.metadata)?)
     .fetch_one(tx.conn())
     .await?;
-    tx.mark_appended();
+    tx.mark_appended(&e.event_type);
     Ok(row.try_get::<i64, _>(0)?)
 }
 

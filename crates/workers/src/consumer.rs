@@ -125,6 +125,19 @@ impl ConsumerRunner {
     }
 
     async fn process(&self, sub: &mut dyn Subscription, batch: Vec<StoredEvent>, cancel: &CancellationToken) -> Result<(), HandlerError> {
+        let Some(last) = batch.last().map(|e| e.seq) else { return Ok(()) };
+        // Fast path: the whole batch in one transaction. Under load this turns
+        // hundreds of commits into one; any failure rolls it all back and the
+        // events are retried one by one below.
+        match self.try_batch(&batch).await {
+            Ok(outcomes) => {
+                for outcome in outcomes {
+                    self.count(outcome);
+                }
+                return sub.ack(last).await.map_err(|e| HandlerError::Permanent(e.to_string()));
+            }
+            Err(e) => tracing::debug!(consumer = self.consumer.name(), error = %e, "batch failed; handling events one by one"),
+        }
         let mut skipped_upto = None;
         for event in &batch {
             if !self.consumer.wants(event) {
@@ -132,8 +145,7 @@ impl ConsumerRunner {
                 continue;
             }
             let outcome = self.handle_with_retries(event, cancel).await?;
-            metrics::counter!(m::EVENTS_HANDLED_TOTAL, "consumer" => self.consumer.name(), "outcome" => outcome.label())
-                .increment(1);
+            self.count(outcome);
             skipped_upto = None;
             sub.ack(event.seq).await.map_err(|e| HandlerError::Permanent(e.to_string()))?;
         }
@@ -145,6 +157,33 @@ impl ConsumerRunner {
             sub.ack(seq).await.map_err(|e| HandlerError::Permanent(e.to_string()))?;
         }
         Ok(())
+    }
+
+    fn count(&self, outcome: Outcome) {
+        metrics::counter!(m::EVENTS_HANDLED_TOTAL, "consumer" => self.consumer.name(), "outcome" => outcome.label())
+            .increment(1);
+    }
+
+    /// Handles every wanted event of the batch and moves the offset past the
+    /// batch, all in one transaction.
+    async fn try_batch(&self, batch: &[StoredEvent]) -> Result<Vec<Outcome>, HandlerError> {
+        let name = self.consumer.name();
+        let now = ontask_app::now();
+        let mut tx = self.db.begin().await?;
+        let mut outcomes = Vec::new();
+        for event in batch.iter().filter(|e| self.consumer.wants(e)) {
+            if events::inbox_claim(&mut tx, name, event.envelope.event_id, now).await? {
+                self.consumer.handle(&mut tx, event).await?;
+                outcomes.push(Outcome::Done);
+            } else {
+                outcomes.push(Outcome::Skipped);
+            }
+        }
+        if let Some(last) = batch.last() {
+            events::set_offset(&mut tx, name, last.seq, now).await?;
+        }
+        tx.commit().await?;
+        Ok(outcomes)
     }
 
     /// Handles one event, retrying transient failures with backoff. A database

@@ -28,7 +28,14 @@ impl Consumer for ReminderScheduleConsumer {
     }
 
     fn wants(&self, event: &StoredEvent) -> bool {
-        event.envelope.kind().is_some_and(EventType::is_task_change)
+        match event.envelope.kind() {
+            // A new task without reminders has nothing to schedule or cancel.
+            Some(EventType::TaskCreated) => {
+                event.envelope.data["task"]["reminders"].as_array().is_some_and(|r| !r.is_empty())
+            }
+            Some(kind) => kind.is_task_change(),
+            None => false,
+        }
     }
 
     async fn handle(&self, tx: &mut WriteTx, event: &StoredEvent) -> Result<(), HandlerError> {
