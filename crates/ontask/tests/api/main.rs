@@ -2,3 +2,6 @@
 //! driven over HTTP (and, for crash tests, the real binary as a child process).
 mod helpers;
 mod smoke;
+mod eventlog;
+mod events;
+mod recurrence;

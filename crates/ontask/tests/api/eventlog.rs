@@ -1,0 +1,297 @@
+//! Support for the event-log tests: plain HTTP against a [`ProcessApp`] (the real
+//! binary), and direct reads of its SQLite file to check what the log, the
+//! inboxes and the offsets say.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::{RequestBuilder, StatusCode};
+use serde_json::{Value, json};
+use sqlx::Row;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+
+use crate::helpers::{ProcessApp, TestUser, eventually};
+
+/// The consumers the embedded `serve` runs.
+pub const CONSUMERS: [&str; 3] = ["recurrence", "reminders", "notifications"];
+
+const TASK_CHANGES: [&str; 5] = ["task.created", "task.updated", "task.completed", "task.reopened", "task.deleted"];
+
+/// Whether `consumer` must handle `e` (`Some(true)`), must not (`Some(false)`),
+/// or may pass over it (`None`: the reminder schedule may skip a new task that
+/// has no reminders, as there is nothing to schedule).
+fn must_handle(consumer: &str, e: &LoggedEvent) -> Option<bool> {
+    let t = e.event_type.as_str();
+    match consumer {
+        "recurrence" => Some(t == "task.completed"),
+        "notifications" => Some(t == "reminder.due"),
+        "reminders" if t == "task.created" => {
+            if e.data["task"]["reminders"].as_array().is_some_and(|r| !r.is_empty()) { Some(true) } else { None }
+        }
+        "reminders" => Some(TASK_CHANGES.contains(&t)),
+        _ => Some(false),
+    }
+}
+
+/// An HTTP client for an app at `address` (a child process, usually).
+#[derive(Clone)]
+pub struct Remote {
+    pub address: String,
+    pub client: reqwest::Client,
+}
+
+impl Remote {
+    pub fn of(app: &ProcessApp) -> Self {
+        Self { address: app.address.clone(), client: reqwest::Client::new() }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub fn get(&self, path: &str, user: &TestUser) -> RequestBuilder {
+        self.client.get(self.url(path)).bearer_auth(&user.token)
+    }
+
+    pub fn post(&self, path: &str, user: &TestUser) -> RequestBuilder {
+        self.client.post(self.url(path)).bearer_auth(&user.token)
+    }
+
+    pub async fn new_user(&self) -> TestUser {
+        let email = format!("user-{}@example.com", uuid::Uuid::now_v7().simple());
+        let password = "correct horse battery".to_owned();
+        let response = self
+            .client
+            .post(self.url("/api/v1/auth/register"))
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), StatusCode::CREATED, "sign-up failed");
+        let body: Value = response.json().await.expect("json");
+        TestUser {
+            id: body["user"]["id"].as_str().expect("user id").to_owned(),
+            email,
+            password,
+            token: body["token"].as_str().expect("token").to_owned(),
+        }
+    }
+
+    pub async fn create_task(&self, user: &TestUser, body: Value) -> Value {
+        let response = self.post("/api/v1/tasks", user).json(&body).send().await.expect("request");
+        let status = response.status();
+        let json: Value = response.json().await.expect("json");
+        assert_eq!(status, StatusCode::CREATED, "creating a task failed: {json}");
+        json
+    }
+
+    /// Every task of `user`, following the cursor.
+    pub async fn all_tasks(&self, user: &TestUser) -> Vec<Value> {
+        let mut tasks = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut request = self.get("/api/v1/tasks", user).query(&[("limit", "200")]);
+            if let Some(c) = &cursor {
+                request = request.query(&[("cursor", c.as_str())]);
+            }
+            let response = request.send().await.expect("request");
+            assert_eq!(response.status(), StatusCode::OK);
+            let page: Value = response.json().await.expect("json");
+            tasks.extend(page["items"].as_array().cloned().unwrap_or_default());
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => return tasks,
+            }
+        }
+    }
+
+    pub async fn health(&self) -> Value {
+        self.client.get(self.url("/health")).send().await.expect("request").json().await.expect("json")
+    }
+
+    /// Waits until the relay has published everything committed so far.
+    pub async fn wait_published(&self) {
+        eventually(Duration::from_secs(30), "the relay to publish every event", || async {
+            let health = self.health().await;
+            (health["checks"]["event_log"]["details"]["unpublished"] == 0).then_some(())
+        })
+        .await;
+    }
+}
+
+/// Maps each task id to the ids of the tasks that name it in `recurs_from`.
+pub fn successors(tasks: &[Value]) -> BTreeMap<String, Vec<String>> {
+    let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for t in tasks {
+        if let Some(from) = t["recurs_from"].as_str() {
+            map.entry(from.to_owned()).or_default().push(t["id"].as_str().expect("id").to_owned());
+        }
+    }
+    map
+}
+
+/// A read-only view of an app's SQLite file (the app may still be running: WAL
+/// lets readers in beside it).
+pub struct LogDb {
+    pub pool: SqlitePool,
+}
+
+impl LogDb {
+    pub async fn open(data_dir: &Path) -> Self {
+        let options = SqliteConnectOptions::new()
+            .filename(data_dir.join("ontask.db"))
+            .read_only(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new().max_connections(2).connect_with(options).await.expect("open the SQLite file");
+        Self { pool }
+    }
+
+    /// A writable connection, for tests that tamper with the data on purpose.
+    pub async fn open_writable(data_dir: &Path) -> Self {
+        let options = SqliteConnectOptions::new().filename(data_dir.join("ontask.db")).busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await.expect("open the SQLite file");
+        Self { pool }
+    }
+
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        sqlx::query(sql).fetch_one(&self.pool).await.expect("query").get(0)
+    }
+
+    pub async fn head(&self) -> i64 {
+        self.scalar("SELECT COALESCE(MAX(seq), 0) FROM events").await
+    }
+
+    pub async fn offset(&self, consumer: &str) -> i64 {
+        sqlx::query("SELECT position FROM consumer_offsets WHERE consumer = ?")
+            .bind(consumer)
+            .fetch_optional(&self.pool)
+            .await
+            .expect("query")
+            .map_or(0, |r| r.get(0))
+    }
+
+    /// True when every consumer's offset is at the head of the log.
+    pub async fn caught_up(&self) -> bool {
+        let head = self.head().await;
+        for consumer in CONSUMERS {
+            if self.offset(consumer).await != head {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Every event of the log as `(seq, event_id, event_type, task_id, metadata, data)`.
+    pub async fn events(&self) -> Vec<LoggedEvent> {
+        sqlx::query("SELECT seq, event_id, event_type, task_id, data, metadata, published_at FROM events ORDER BY seq")
+            .fetch_all(&self.pool)
+            .await
+            .expect("query")
+            .iter()
+            .map(|r| LoggedEvent {
+                seq: r.get(0),
+                event_id: r.get(1),
+                event_type: r.get(2),
+                task_id: r.get(3),
+                data: serde_json::from_str(&r.get::<String, _>(4)).expect("data json"),
+                metadata: serde_json::from_str(&r.get::<String, _>(5)).expect("metadata json"),
+                published: r.get::<Option<i64>, _>(6).is_some(),
+            })
+            .collect()
+    }
+
+    /// The event ids in `consumer`'s inbox.
+    pub async fn inbox(&self, consumer: &str) -> Vec<String> {
+        sqlx::query("SELECT event_id FROM inbox WHERE consumer = ? ORDER BY event_id")
+            .bind(consumer)
+            .fetch_all(&self.pool)
+            .await
+            .expect("query")
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    }
+
+    /// Whether `consumer` has handled the event (its inbox has the row).
+    pub async fn has_handled(&self, consumer: &str, event_id: &str) -> bool {
+        sqlx::query("SELECT 1 FROM inbox WHERE consumer = ? AND event_id = ?")
+            .bind(consumer)
+            .bind(event_id)
+            .fetch_optional(&self.pool)
+            .await
+            .expect("query")
+            .is_some()
+    }
+
+    /// Waits until `consumer` has handled the event.
+    pub async fn wait_handled(&self, consumer: &str, event_id: &str) {
+        eventually(Duration::from_secs(30), &format!("{consumer} to handle {event_id}"), || async {
+            self.has_handled(consumer, event_id).await.then_some(())
+        })
+        .await;
+    }
+
+    pub async fn dead_letters(&self) -> i64 {
+        self.scalar("SELECT COUNT(*) FROM dead_letters").await
+    }
+
+    /// Asserts that each consumer handled each event it wants exactly once (its
+    /// inbox holds exactly those event ids: the primary key rules out a second
+    /// row, so this proves nothing was lost or handled beside the rules), that
+    /// nothing was dead-lettered, and that every offset reached the head of the log.
+    pub async fn assert_handled_exactly_once(&self) {
+        let events = self.events().await;
+        assert!(events.iter().all(|e| e.published), "every event is published");
+        let head = events.last().map_or(0, |e| e.seq);
+        for consumer in CONSUMERS {
+            let inbox = self.inbox(consumer).await;
+            let inbox: BTreeSet<&str> = inbox.iter().map(String::as_str).collect();
+            let mut required = 0;
+            for e in &events {
+                match must_handle(consumer, e) {
+                    Some(true) => {
+                        required += 1;
+                        assert!(inbox.contains(e.event_id.as_str()), "{consumer} handled {} #{}", e.event_type, e.seq);
+                    }
+                    Some(false) => {
+                        assert!(!inbox.contains(e.event_id.as_str()), "{consumer} did not handle {} #{}", e.event_type, e.seq)
+                    }
+                    None => {}
+                }
+            }
+            let known: BTreeSet<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+            assert!(inbox.is_subset(&known), "{consumer}: every inbox row is an event of the log");
+            assert!(inbox.len() >= required, "{consumer}: inbox rows vs events it wants");
+            assert_eq!(self.offset(consumer).await, head, "{consumer}: offset at the head of the log");
+        }
+        assert_eq!(self.dead_letters().await, 0, "no dead letters");
+    }
+
+    pub async fn close(self) {
+        self.pool.close().await;
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LoggedEvent {
+    pub seq: i64,
+    pub event_id: String,
+    pub event_type: String,
+    pub task_id: Option<String>,
+    pub data: Value,
+    pub metadata: Value,
+    pub published: bool,
+}
+
+/// Runs `ontask events replay` on a data directory; returns (exit code, stdout).
+pub async fn replay(data_dir: &Path) -> (Option<i32>, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_ontask"))
+        .args(["events", "replay", "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .await
+        .expect("run ontask events replay");
+    (output.status.code(), String::from_utf8_lossy(&output.stdout).into_owned())
+}
