@@ -1,0 +1,446 @@
+//! `ontask-bench`: a reproducible load run against `ontask serve` (release
+//! build, SQLite). Scenarios: open-loop create rates, closed-loop max create
+//! throughput, filtered listing over a seeded task set, commit-to-SSE latency.
+//! Prints a report and writes JSON to `bench/results/<timestamp>.json`.
+//! Every request goes to a loopback address.
+#![forbid(unsafe_code)]
+
+mod data;
+mod list;
+mod load;
+mod server;
+mod sse;
+mod stats;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use reqwest::{Client, StatusCode, Url};
+use serde_json::{Value, json};
+
+use crate::load::{Limit, Maker, Probe, RunResult};
+use crate::server::Server;
+use crate::stats::{Summary, fmt_ms, round3};
+
+#[derive(Parser, Debug)]
+#[command(name = "ontask-bench", about = "Load benchmark for `ontask serve` (loopback only).")]
+struct Cli {
+    /// Benchmark an already running server at this loopback URL instead of starting one.
+    #[arg(long)]
+    url: Option<Url>,
+    /// With --url: the server's pid, for memory and CPU figures.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// The server binary to start [default: <repo>/target/release/ontask].
+    #[arg(long)]
+    bin: Option<PathBuf>,
+    /// Extra environment for the started server, KEY=VALUE (repeatable), e.g. ONTASK_LOG=warn.
+    #[arg(long = "server-env", value_name = "KEY=VALUE")]
+    server_env: Vec<String>,
+    /// Keep the started server's data directory.
+    #[arg(long)]
+    keep_data: bool,
+    /// Scenarios to run, in order: create, max, list, sse.
+    #[arg(long, value_delimiter = ',', default_value = "create,max,list,sse")]
+    scenarios: Vec<String>,
+    /// Open-loop create rates (requests/s).
+    #[arg(long, value_delimiter = ',', default_value = "1000,5000,10000,20000")]
+    rates: Vec<f64>,
+    /// Seconds per open-loop rate and for the closed-loop run.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Concurrent connections for the open-loop runs (the in-flight ceiling).
+    #[arg(long, default_value_t = 256)]
+    connections: usize,
+    /// Clients for the closed-loop max-throughput run (repeatable list).
+    #[arg(long, value_delimiter = ',', default_value = "16,64")]
+    max_concurrency: Vec<usize>,
+    /// Seconds to let the server settle (relay, consumers) between runs.
+    #[arg(long, default_value_t = 3)]
+    settle: u64,
+    /// Tasks seeded for the listing scenario.
+    #[arg(long, default_value_t = 100_000)]
+    tasks: u64,
+    /// Concurrent clients while seeding.
+    #[arg(long, default_value_t = 64)]
+    seed_concurrency: usize,
+    /// Timed requests per listing query (after 20 warm-up requests).
+    #[arg(long, default_value_t = 200)]
+    list_samples: usize,
+    /// Page size for the listing queries.
+    #[arg(long, default_value_t = 50)]
+    list_limit: u32,
+    /// Clients for the listing throughput run (0 skips it).
+    #[arg(long, default_value_t = 8)]
+    list_concurrency: usize,
+    /// Create rates (requests/s) for the commit-to-SSE runs.
+    #[arg(long, value_delimiter = ',', default_value = "500,2000")]
+    sse_rates: Vec<f64>,
+    /// Tokio worker threads for the load generator (it shares the machine with the server).
+    #[arg(long, default_value_t = 2)]
+    client_threads: usize,
+    /// Directory for the JSON results [default: bench/results].
+    #[arg(long)]
+    out_dir: Option<PathBuf>,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    for s in &cli.scenarios {
+        if !["create", "max", "list", "sse"].contains(&s.as_str()) {
+            bail!("unknown scenario {s:?} (create, max, list, sse)");
+        }
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cli.client_threads.max(1))
+        .enable_all()
+        .build()?
+        .block_on(run(cli))
+}
+
+async fn register(client: &Client, base: &Url, who: &str) -> Result<String> {
+    let stamp = chrono::Utc::now().format("%Y%m%d%H%M%S%3f");
+    let email = format!("bench-{who}-{stamp}-{}@example.com", std::process::id());
+    let r = client
+        .post(base.join("/api/v1/auth/register")?)
+        .json(&json!({"email": email, "password": "bench-password-1234"}))
+        .send()
+        .await?;
+    let status = r.status();
+    let body: Value = r.json().await.context("register answer")?;
+    if status != StatusCode::CREATED && status != StatusCode::OK {
+        bail!("register answered {status}: {body}");
+    }
+    body["token"].as_str().map(str::to_owned).context("register answer has no token")
+}
+
+fn machine() -> Value {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map(|s| s.trim().to_owned());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_owned()).ok();
+    json!({
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "cpu_model": model,
+        "kernel": kernel,
+    })
+}
+
+/// Which server code was measured: the repository's HEAD, how many files under
+/// crates/ differed from it, and the binary's --version.
+fn server_build(bin: Option<&PathBuf>) -> Value {
+    let repo = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    let run = |cmd: &str, args: &[&str]| {
+        std::process::Command::new(cmd)
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    let dirty = run("git", &["status", "--porcelain", "--", "crates", "Cargo.lock"]).map(|s| s.lines().count());
+    let version = bin.and_then(|b| {
+        std::process::Command::new(b).arg("--version").output().ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    });
+    json!({"git_head": run("git", &["rev-parse", "--short", "HEAD"]), "uncommitted_files_in_crates": dirty, "version": version})
+}
+
+fn loadavg() -> Option<String> {
+    std::fs::read_to_string("/proc/loadavg").ok().map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+}
+
+struct Ctx {
+    client: Client,
+    base: Url,
+    server: Server,
+    settle: Duration,
+}
+
+impl Ctx {
+    fn probe(&self) -> Probe {
+        Probe { server_pid: self.server.pid }
+    }
+
+    async fn settle(&self) {
+        tokio::time::sleep(self.settle).await;
+    }
+
+    fn memory_json(&self) -> Value {
+        self.server.memory().map_or(Value::Null, |m| json!({"rss_mib": round3(m.rss_mib), "hwm_mib": round3(m.hwm_mib)}))
+    }
+}
+
+fn create_maker(base: &Url, token: &str, prefix: &str) -> Result<Maker> {
+    let url = base.join("/api/v1/tasks")?;
+    let (token, prefix, now) = (token.to_owned(), prefix.to_owned(), chrono::Utc::now());
+    Ok(Arc::new(move |c: &Client, i| {
+        let (_, body) = data::task(i, &prefix, now);
+        c.post(url.clone()).bearer_auth(&token).header("content-type", "application/json").body(body)
+    }))
+}
+
+fn cores(r: &RunResult, cpu: Option<f64>) -> String {
+    cpu.map_or("-".into(), |c| format!("{:.2}", c / r.elapsed.as_secs_f64().max(1e-9)))
+}
+
+fn errors_cell(r: &RunResult) -> String {
+    if r.errors.is_empty() {
+        "0".into()
+    } else {
+        r.errors.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", ")
+    }
+}
+
+fn print_load_header(first: &str) {
+    println!(
+        "{first:>10} {:>10} {:>8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} | {:>8} {:>8} | {:>5} {:>5} {:>5}  errors",
+        "achieved/s", "ok", "unsent", "p50", "p90", "p99", "p99.9", "max", "svc p50", "svc p99", "srv", "cli", "oth"
+    );
+}
+
+fn print_load_row(first: &str, r: &RunResult) {
+    let l = Summary::of(&r.latency);
+    let s = Summary::of(&r.service);
+    println!(
+        "{first:>10} {:>10.0} {:>8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} | {:>8} {:>8} | {:>5} {:>5} {:>5}  {}",
+        r.achieved_rate(),
+        r.ok,
+        r.unsent,
+        fmt_ms(l.p50),
+        fmt_ms(l.p90),
+        fmt_ms(l.p99),
+        fmt_ms(l.p999),
+        fmt_ms(l.max),
+        fmt_ms(s.p50),
+        fmt_ms(s.p99),
+        cores(r, r.server_cpu_s),
+        cores(r, r.client_cpu_s),
+        cores(r, r.other_cpu_s),
+        errors_cell(r),
+    );
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let started = chrono::Utc::now();
+    let load_at_start = loadavg();
+    let bin = cli.bin.clone().unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/ontask")));
+    let build = server_build(cli.url.is_none().then_some(&bin));
+    let server = match &cli.url {
+        Some(url) => Server::external(url.clone(), cli.server_pid)?,
+        None => {
+            let envs = cli
+                .server_env
+                .iter()
+                .map(|kv| kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())).context("--server-env wants KEY=VALUE"))
+                .collect::<Result<Vec<_>>>()?;
+            Server::spawn(&bin, &envs, cli.keep_data).await?
+        }
+    };
+    let base = server.url.clone();
+    server::check_loopback(&base)?;
+    let client = Client::builder()
+        .tcp_nodelay(true)
+        .pool_max_idle_per_host(usize::MAX)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .no_proxy()
+        .build()?;
+    let ctx = Ctx { client, base, server, settle: Duration::from_secs(cli.settle) };
+    println!(
+        "ontask-bench: server {} (pid {:?}; build {}), {} client threads, load average {}",
+        ctx.base,
+        ctx.server.pid,
+        build,
+        cli.client_threads,
+        load_at_start.as_deref().unwrap_or("?")
+    );
+    let outcome = scenarios(&cli, &ctx).await;
+    let memory = ctx.server.memory();
+    let data_bytes = ctx.server.data_bytes();
+    let Ctx { server, .. } = ctx;
+    server.stop().await;
+    let mut results = outcome?;
+
+    println!("\n== server memory at the end");
+    match memory {
+        Some(m) => println!("VmRSS {:.1} MiB, VmHWM (peak) {:.1} MiB", m.rss_mib, m.hwm_mib),
+        None => println!("unknown (pass --server-pid with --url)"),
+    }
+    if let Some(b) = data_bytes {
+        println!("data directory: {:.1} MiB", b as f64 / 1048576.0);
+    }
+    results["server_memory_end"] = memory.map_or(Value::Null, |m| json!({"rss_mib": round3(m.rss_mib), "hwm_mib": round3(m.hwm_mib)}));
+    results["data_dir_mib"] = json!(data_bytes.map(|b| round3(b as f64 / 1048576.0)));
+    results["started_at"] = json!(started.to_rfc3339());
+    results["finished_at"] = json!(chrono::Utc::now().to_rfc3339());
+    results["machine"] = machine();
+    results["machine"]["loadavg_start"] = json!(load_at_start);
+    results["machine"]["loadavg_end"] = json!(loadavg());
+    results["server_build"] = build;
+    results["settings"] = json!({
+        "scenarios": cli.scenarios, "rates": cli.rates, "duration_s": cli.duration, "connections": cli.connections,
+        "max_concurrency": cli.max_concurrency, "tasks": cli.tasks, "seed_concurrency": cli.seed_concurrency,
+        "list_samples": cli.list_samples, "list_limit": cli.list_limit, "list_concurrency": cli.list_concurrency,
+        "sse_rates": cli.sse_rates, "client_threads": cli.client_threads, "server_env": cli.server_env,
+        "external_server": cli.url.is_some(),
+    });
+
+    let out_dir = cli.out_dir.clone().unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/results")));
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let path = out_dir.join(format!("{}.json", started.format("%Y%m%dT%H%M%SZ")));
+    std::fs::write(&path, serde_json::to_vec_pretty(&results)?)?;
+    println!("\nresults written to {}", path.display());
+    Ok(())
+}
+
+async fn scenarios(cli: &Cli, ctx: &Ctx) -> Result<Value> {
+    let mut results = json!({});
+    let duration = Duration::from_secs(cli.duration);
+    for scenario in &cli.scenarios {
+        match scenario.as_str() {
+            "create" => {
+                let token = register(&ctx.client, &ctx.base, "create").await?;
+                println!(
+                    "\n== create, open loop: POST /api/v1/tasks at fixed rates, {} s each, up to {} connections",
+                    cli.duration, cli.connections
+                );
+                println!("   latency in ms from the scheduled send time (no coordinated omission); svc = from the actual send;");
+                println!("   srv/cli/oth = CPU cores used by the server / this client / other processes (2 cores in all)");
+                print_load_header("target/s");
+                let mut runs = Vec::new();
+                for &rate in &cli.rates {
+                    let make = create_maker(&ctx.base, &token, &format!("r{}-", rate as u64))?;
+                    let r = load::open_loop(
+                        &format!("create @{rate}/s"),
+                        &ctx.client,
+                        make,
+                        StatusCode::CREATED,
+                        rate,
+                        duration,
+                        cli.connections,
+                        Duration::from_secs(10),
+                        &ctx.probe(),
+                    )
+                    .await;
+                    print_load_row(&format!("{rate:.0}"), &r);
+                    let mut j = r.json();
+                    j["server_memory"] = ctx.memory_json();
+                    runs.push(j);
+                    ctx.settle().await;
+                }
+                results["create_open_loop"] = json!(runs);
+            }
+            "max" => {
+                let token = register(&ctx.client, &ctx.base, "max").await?;
+                println!("\n== create, closed loop: C clients back to back for {} s (max throughput)", cli.duration);
+                print_load_header("clients");
+                let mut runs = Vec::new();
+                for &c in &cli.max_concurrency {
+                    let make = create_maker(&ctx.base, &token, &format!("m{c}-"))?;
+                    let r = load::closed_loop(
+                        &format!("create max, {c} clients"),
+                        &ctx.client,
+                        make,
+                        StatusCode::CREATED,
+                        c,
+                        Limit::Time(duration),
+                        None,
+                        &ctx.probe(),
+                    )
+                    .await;
+                    print_load_row(&c.to_string(), &r);
+                    let mut j = r.json();
+                    j["server_memory"] = ctx.memory_json();
+                    runs.push(j);
+                    ctx.settle().await;
+                }
+                results["create_closed_loop"] = json!(runs);
+            }
+            "list" => {
+                let token = register(&ctx.client, &ctx.base, "list").await?;
+                println!("\n== listing: seeding {} tasks with {} clients (one user; 1 in 5 then completed)", cli.tasks, cli.seed_concurrency);
+                let t = Instant::now();
+                let seeded = list::seed(&ctx.client, &ctx.base, &token, cli.tasks, cli.seed_concurrency, &ctx.probe()).await?;
+                print_load_header("seed");
+                print_load_row("create", &seeded.created);
+                print_load_row("complete", &seeded.completed);
+                println!("seeded in {:.1} s", t.elapsed().as_secs_f64());
+                ctx.settle().await;
+                println!(
+                    "\n   GET /api/v1/tasks, limit={}, one request at a time, {} samples each (ms)",
+                    cli.list_limit, cli.list_samples
+                );
+                println!("{:<40} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8}", "query", "items", "p50", "p90", "p99", "max", "errors");
+                let queries = list::run_queries(&ctx.client, &ctx.base, &token, cli.list_limit, 20, cli.list_samples).await?;
+                for q in &queries {
+                    let s = Summary::of(&q.latency);
+                    println!(
+                        "{:<40} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8}",
+                        q.name,
+                        q.items,
+                        fmt_ms(s.p50),
+                        fmt_ms(s.p90),
+                        fmt_ms(s.p99),
+                        fmt_ms(s.max),
+                        q.errors
+                    );
+                }
+                let mut list_json = json!({
+                    "tasks": cli.tasks,
+                    "seed_create": seeded.created.json(),
+                    "seed_complete": seeded.completed.json(),
+                    "queries": queries.iter().map(list::QueryResult::json).collect::<Vec<_>>(),
+                });
+                if cli.list_concurrency > 0 {
+                    let q = format!("status=open&sort=due&limit={}", cli.list_limit);
+                    let r = list::list_throughput(&ctx.client, &ctx.base, &token, &q, cli.list_concurrency, Duration::from_secs(5), &ctx.probe()).await?;
+                    println!("\n   listing throughput, {} clients for 5 s on ?{q}", cli.list_concurrency);
+                    print_load_header("clients");
+                    print_load_row(&cli.list_concurrency.to_string(), &r);
+                    list_json["throughput"] = r.json();
+                }
+                list_json["server_memory"] = ctx.memory_json();
+                results["list"] = list_json;
+                ctx.settle().await;
+            }
+            "sse" => {
+                println!("\n== commit-to-SSE: one SSE client; creates at a fixed rate for {} s; ms", cli.duration);
+                println!(
+                    "{:>8} {:>9} {:>8} {:>8} | {:>25} | {:>25} | {:>17}",
+                    "rate/s", "achieved", "events", "missing", "send->event p50/p99/max", "commit->event p50/p99/max", "POST p50/p99"
+                );
+                let mut runs = Vec::new();
+                for &rate in &cli.sse_rates {
+                    // A fresh user per rate, so the stream carries only this run's events.
+                    let token = register(&ctx.client, &ctx.base, &format!("sse{}", rate as u64)).await?;
+                    let r = sse::run(&ctx.client, &ctx.base, &token, rate, duration, cli.connections.min(64), &ctx.probe()).await?;
+                    let (a, b, p) = (Summary::of(&r.send_to_event), Summary::of(&r.commit_to_event), Summary::of(&r.load.latency));
+                    println!(
+                        "{:>8.0} {:>9.0} {:>8} {:>8} | {:>25} | {:>25} | {:>17}",
+                        rate,
+                        r.load.achieved_rate(),
+                        r.received,
+                        r.missing,
+                        format!("{}/{}/{}", fmt_ms(a.p50), fmt_ms(a.p99), fmt_ms(a.max)),
+                        format!("{}/{}/{}", fmt_ms(b.p50), fmt_ms(b.p99), fmt_ms(b.max)),
+                        format!("{}/{}", fmt_ms(p.p50), fmt_ms(p.p99)),
+                    );
+                    if !r.load.errors.is_empty() {
+                        println!("         create errors: {}", errors_cell(&r.load));
+                    }
+                    runs.push(r.json());
+                    ctx.settle().await;
+                }
+                results["sse"] = json!(runs);
+            }
+            _ => unreachable!("checked in main"),
+        }
+    }
+    Ok(results)
+}
