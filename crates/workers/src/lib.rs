@@ -42,9 +42,14 @@ pub fn spawn(app: &App, bus: Arc<dyn EventBus>, roles: WorkerRoles, cancel: &Can
     // Lets the reminder consumer wake the scheduler when the schedule changes
     // (in one process; across processes the scheduler's short poll covers it).
     let schedule_changed = Arc::new(Notify::new());
+    // Consumers and the scheduler append events too (next occurrences,
+    // `reminder.sent`, `reminder.due`) as they finish the work in hand. The
+    // relay stops only after they have, so its final flush publishes those as well.
+    let appenders = TaskTracker::new();
+    let relay_cancel = CancellationToken::new();
     if roles.relay {
         let relay = Relay::new(app.db.clone(), bus.clone());
-        tracker.spawn(relay.run(cancel.clone()));
+        tracker.spawn(relay.run(relay_cancel.clone()));
         tracker.spawn(run_lag_monitor(app.db.clone(), cancel.clone()));
     }
     if roles.consumers {
@@ -55,13 +60,20 @@ pub fn spawn(app: &App, bus: Arc<dyn EventBus>, roles: WorkerRoles, cancel: &Can
         ];
         for consumer in consumers {
             let runner = ConsumerRunner::new(app.db.clone(), bus.clone(), consumer, RetryPolicy::default());
-            tracker.spawn(runner.run(cancel.clone()));
+            appenders.spawn(runner.run(cancel.clone()));
         }
     }
     if roles.scheduler {
         let scheduler = Scheduler::new(app.db.clone(), app.source.clone(), schedule_changed);
-        tracker.spawn(scheduler.run(cancel.clone()));
+        appenders.spawn(scheduler.run(cancel.clone()));
     }
+    appenders.close();
+    let cancel = cancel.clone();
+    tracker.spawn(async move {
+        cancel.cancelled().await;
+        appenders.wait().await;
+        relay_cancel.cancel();
+    });
 }
 
 /// Exponential backoff with full jitter: a random delay in `[0, min(cap, base * 2^attempt)]`.

@@ -17,7 +17,7 @@ use ontask_domain::UserId;
 use ontask_store::events::{self, StoredEvent};
 use ontask_telemetry::metrics as m;
 use serde::Deserialize;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
@@ -70,9 +70,18 @@ impl Drop for ConnectionGauge {
 
 /// Feeds `out` with the user's events after `resume_from`, then live ones,
 /// until the receiver goes away or the server shuts down.
-async fn feed(state: ApiState, user: UserId, resume_from: Option<i64>, out: mpsc::Sender<Arc<StoredEvent>>) {
-    // Subscribe before reading the backlog, so nothing falls between the two.
-    let mut live = state.bus.live();
+///
+/// `live` must be subscribed before the client gets its answer: an event the
+/// client causes right after connecting would otherwise be published before the
+/// subscription exists and never reach it. It is also taken before the backlog is
+/// read, so nothing falls between the two.
+async fn feed(
+    state: ApiState,
+    user: UserId,
+    resume_from: Option<i64>,
+    mut live: broadcast::Receiver<Arc<StoredEvent>>,
+    out: mpsc::Sender<Arc<StoredEvent>>,
+) {
     let mut last = resume_from.unwrap_or(0);
     if resume_from.is_some() && !catch_up(&state, user, &mut last, &out).await {
         return;
@@ -144,8 +153,9 @@ pub async fn sse(
     Query(query): Query<StreamQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let resume = resume_position(&headers, &query)?;
+    let live = state.bus.live();
     let (tx, rx) = mpsc::channel(256);
-    tokio::spawn(feed(state, caller.actor.user_id, resume, tx));
+    tokio::spawn(feed(state, caller.actor.user_id, resume, live, tx));
     let gauge = ConnectionGauge::open("sse");
     let stream = ReceiverStream::new(rx).map(move |event| {
         let _alive = &gauge;
@@ -167,14 +177,21 @@ pub async fn websocket(
 ) -> Result<Response, ApiError> {
     let resume = resume_position(&headers, &query)?;
     let user = caller.actor.user_id;
-    Ok(upgrade.on_upgrade(move |socket| serve_socket(state, user, resume, socket)).into_response())
+    let live = state.bus.live();
+    Ok(upgrade.on_upgrade(move |socket| serve_socket(state, user, resume, live, socket)).into_response())
 }
 
-async fn serve_socket(state: ApiState, user: UserId, resume: Option<i64>, mut socket: WebSocket) {
+async fn serve_socket(
+    state: ApiState,
+    user: UserId,
+    resume: Option<i64>,
+    live: broadcast::Receiver<Arc<StoredEvent>>,
+    mut socket: WebSocket,
+) {
     let _gauge = ConnectionGauge::open("websocket");
     let (tx, mut rx) = mpsc::channel(256);
     let shutdown = state.shutdown.clone();
-    tokio::spawn(feed(state, user, resume, tx));
+    tokio::spawn(feed(state, user, resume, live, tx));
     loop {
         tokio::select! {
             event = rx.recv() => {

@@ -5,3 +5,6 @@ mod smoke;
 mod eventlog;
 mod events;
 mod recurrence;
+mod reminders;
+mod realtime;
+mod shutdown;

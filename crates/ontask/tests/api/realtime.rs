@@ -1,0 +1,256 @@
+//! Realtime: the caller's events over Server-Sent Events and WebSocket, live and
+//! resumed from a log position; never another user's.
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::{self, Message};
+
+use crate::helpers::{TestApp, TestUser, assert_problem, spawn_app};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// One Server-Sent Event.
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    pub id: Option<i64>,
+    pub event: Option<String>,
+    pub data: Value,
+}
+
+/// A client reading a `text/event-stream` body as it arrives.
+pub struct SseClient {
+    response: reqwest::Response,
+    buffer: String,
+    /// Set when the body ended: true for a proper end of the response, false
+    /// when the connection broke off.
+    pub ended_cleanly: Option<bool>,
+}
+
+impl SseClient {
+    /// Opens the stream; panics unless the answer is a 200 event stream.
+    pub async fn open(request: reqwest::RequestBuilder) -> SseClient {
+        let response = request.header("accept", "text/event-stream").send().await.expect("request");
+        assert_eq!(response.status(), StatusCode::OK);
+        let content_type = response.headers()["content-type"].to_str().expect("content type").to_owned();
+        assert!(content_type.starts_with("text/event-stream"), "{content_type}");
+        SseClient { response, buffer: String::new(), ended_cleanly: None }
+    }
+
+    /// The next event with data, or `None` when the server ended the stream.
+    /// Panics when nothing arrives within `WAIT`.
+    pub async fn next(&mut self) -> Option<SseEvent> {
+        tokio::time::timeout(WAIT, self.next_untimed()).await.expect("an event (or the end of the stream) in time")
+    }
+
+    async fn next_untimed(&mut self) -> Option<SseEvent> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                if let Some(event) = parse_block(&block) {
+                    return Some(event);
+                }
+                continue;
+            }
+            match self.response.chunk().await {
+                Ok(Some(bytes)) => self.buffer.push_str(&String::from_utf8_lossy(&bytes)),
+                Ok(None) => {
+                    self.ended_cleanly = Some(true);
+                    return None;
+                }
+                Err(_) => {
+                    self.ended_cleanly = Some(false);
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// The next `n` events.
+    pub async fn take(&mut self, n: usize) -> Vec<SseEvent> {
+        let mut events = Vec::new();
+        while events.len() < n {
+            events.push(self.next().await.expect("the stream goes on"));
+        }
+        events
+    }
+}
+
+fn parse_block(block: &str) -> Option<SseEvent> {
+    let (mut id, mut event, mut data) = (None, None, Vec::new());
+    for line in block.lines() {
+        // `:` lines are comments (keep-alives).
+        let Some((field, value)) = line.split_once(':') else { continue };
+        let value = value.strip_prefix(' ').unwrap_or(value);
+        match field {
+            "id" => id = Some(value.parse().expect("the id is a log position")),
+            "event" => event = Some(value.to_owned()),
+            "data" => data.push(value.to_owned()),
+            _ => {}
+        }
+    }
+    if data.is_empty() {
+        return None;
+    }
+    Some(SseEvent { id, event, data: serde_json::from_str(&data.join("\n")).expect("data is JSON") })
+}
+
+pub async fn sse(app: &TestApp, user: &TestUser) -> SseClient {
+    SseClient::open(app.get("/api/v1/stream", user)).await
+}
+
+async fn rename(app: &TestApp, user: &TestUser, id: &str, title: &str) {
+    let response = app.patch(&format!("/api/v1/tasks/{id}"), user).json(&json!({ "title": title })).send().await.expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+fn task_id(e: &SseEvent) -> &str {
+    e.data["task_id"].as_str().expect("task_id")
+}
+
+#[tokio::test]
+async fn sse_delivers_the_callers_events_as_they_commit_and_no_one_elses() {
+    let app = spawn_app().await;
+    let alice = app.new_user().await;
+    let bob = app.new_user().await;
+    let mut alices = sse(&app, &alice).await;
+    let mut bobs = sse(&app, &bob).await;
+
+    let a = app.create_task(&alice, json!({ "title": "Alice's" })).await;
+    let b = app.create_task(&bob, json!({ "title": "Bob's" })).await;
+    rename(&app, &alice, a["id"].as_str().expect("id"), "Alice's, renamed").await;
+
+    let got = alices.take(2).await;
+    assert_eq!(got[0].event.as_deref(), Some("task.created"));
+    assert_eq!(got[1].event.as_deref(), Some("task.updated"));
+    for e in &got {
+        assert_eq!(e.data["user_id"], alice.id.as_str());
+        assert_eq!(task_id(e), a["id"].as_str().expect("id"));
+        assert_eq!(e.data["event_type"].as_str(), e.event.as_deref());
+        assert!(e.data["event_id"].is_string() && e.data["metadata"]["correlation_id"].is_string());
+    }
+    assert_eq!(got[1].data["data"]["task"]["title"], "Alice's, renamed");
+    let (first, second) = (got[0].id.expect("id"), got[1].id.expect("id"));
+    assert!(first < second, "ids are increasing log positions");
+
+    let got = bobs.next().await.expect("bob's event");
+    assert_eq!(got.event.as_deref(), Some("task.created"));
+    assert_eq!(task_id(&got), b["id"].as_str().expect("id"));
+    // Bob's event sits between Alice's two in the log and never reached her.
+    assert!(first < got.id.expect("id") && got.id.expect("id") < second);
+
+    // A later event of Bob's arrives next for Bob: Alice's rename was not his.
+    rename(&app, &bob, b["id"].as_str().expect("id"), "Bob's, renamed").await;
+    let got = bobs.next().await.expect("bob's event");
+    assert_eq!(got.event.as_deref(), Some("task.updated"));
+    assert_eq!(got.data["user_id"], bob.id.as_str());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sse_resumes_after_last_event_id_then_goes_on_live() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let other = app.new_user().await;
+    let mut stream = sse(&app, &user).await;
+    let first = app.create_task(&user, json!({ "title": "Seen" })).await;
+    let seen = stream.next().await.expect("event");
+    assert_eq!(task_id(&seen), first["id"].as_str().expect("id"));
+    drop(stream);
+
+    // Missed while disconnected.
+    let missed_a = app.create_task(&user, json!({ "title": "Missed A" })).await;
+    app.create_task(&other, json!({ "title": "Not mine" })).await;
+    let missed_b = app.create_task(&user, json!({ "title": "Missed B" })).await;
+
+    let last = seen.id.expect("id").to_string();
+    let mut stream = SseClient::open(app.get("/api/v1/stream", &user).header("last-event-id", last)).await;
+    let replayed = stream.take(2).await;
+    assert_eq!(task_id(&replayed[0]), missed_a["id"].as_str().expect("id"));
+    assert_eq!(task_id(&replayed[1]), missed_b["id"].as_str().expect("id"));
+    let live = app.create_task(&user, json!({ "title": "Live" })).await;
+    let got = stream.next().await.expect("event");
+    assert_eq!(task_id(&got), live["id"].as_str().expect("id"), "no duplicate of a replayed event, then live");
+    assert!(got.id > replayed[1].id);
+
+    // From position 0: the whole history of the user, in order.
+    let mut stream = SseClient::open(app.get("/api/v1/stream", &user).header("last-event-id", "0")).await;
+    let all = stream.take(4).await;
+    let titles: Vec<&str> = all.iter().map(|e| e.data["data"]["task"]["title"].as_str().expect("title")).collect();
+    assert_eq!(titles, ["Seen", "Missed A", "Missed B", "Live"]);
+
+    let response = app.get("/api/v1/stream", &user).header("last-event-id", "yesterday").send().await.expect("request");
+    assert_problem(response, StatusCode::BAD_REQUEST, "bad-request").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn streams_need_a_valid_token_which_may_come_in_the_query() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+
+    for path in ["/api/v1/stream", "/api/v1/ws", "/api/v1/stream?access_token=not-a-token"] {
+        let response = app.client.get(app.url(path)).send().await.expect("request");
+        assert_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    }
+    match tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}/api/v1/ws", app.port)).await {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), StatusCode::UNAUTHORIZED.as_u16()),
+        other => panic!("expected 401, got {other:?}"),
+    }
+    // The query token is only for the streams.
+    let response = app.client.get(app.url(&format!("/api/v1/tasks?access_token={}", user.token))).send().await.expect("request");
+    assert_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+
+    let mut stream = SseClient::open(app.client.get(app.url(&format!("/api/v1/stream?access_token={}", user.token)))).await;
+    let task = app.create_task(&user, json!({ "title": "Via query token" })).await;
+    assert_eq!(task_id(&stream.next().await.expect("event")), task["id"].as_str().expect("id"));
+    app.stop().await;
+}
+
+async fn ws_next(ws: &mut (impl StreamExt<Item = Result<Message, tungstenite::Error>> + Unpin)) -> Value {
+    loop {
+        let message = tokio::time::timeout(WAIT, ws.next()).await.expect("a frame in time").expect("open").expect("frame");
+        if let Message::Text(text) = message {
+            return serde_json::from_str(&text).expect("JSON frame");
+        }
+    }
+}
+
+#[tokio::test]
+async fn websocket_delivers_frames_and_resumes_from_last_event_id() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let other = app.new_user().await;
+
+    // Bearer header on the upgrade request.
+    let mut request = format!("ws://127.0.0.1:{}/api/v1/ws", app.port).into_client_request().expect("request");
+    request.headers_mut().insert("authorization", format!("Bearer {}", user.token).parse().expect("header"));
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.expect("upgrade");
+    let task = app.create_task(&user, json!({ "title": "Over the socket" })).await;
+    app.create_task(&other, json!({ "title": "Someone else's" })).await;
+    let id = task["id"].as_str().expect("id");
+    rename(&app, &user, id, "Over the socket, renamed").await;
+    let created = ws_next(&mut ws).await;
+    assert!(created["id"].is_i64(), "{created}");
+    assert_eq!(created["event"]["event_type"], "task.created");
+    assert_eq!(created["event"]["task_id"], id);
+    assert_eq!(created["event"]["user_id"], user.id.as_str());
+    let updated = ws_next(&mut ws).await;
+    assert_eq!(updated["event"]["event_type"], "task.updated", "the other user's event is not sent");
+    assert!(updated["id"].as_i64() > created["id"].as_i64());
+    ws.send(Message::Close(None)).await.expect("close");
+
+    // Resume with the query parameter and the query token.
+    let after = created["id"].as_i64().expect("id");
+    let url = format!("ws://127.0.0.1:{}/api/v1/ws?last_event_id={after}&access_token={}", app.port, user.token);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("upgrade");
+    let replayed = ws_next(&mut ws).await;
+    assert_eq!(replayed["id"], updated["id"]);
+    assert_eq!(replayed["event"]["data"]["task"]["title"], "Over the socket, renamed");
+    let live = app.create_task(&user, json!({ "title": "Live" })).await;
+    let frame = ws_next(&mut ws).await;
+    assert_eq!(frame["event"]["task_id"], live["id"]);
+    app.stop().await;
+}
