@@ -254,3 +254,22 @@ async fn websocket_delivers_frames_and_resumes_from_last_event_id() {
     assert_eq!(frame["event"]["task_id"], live["id"]);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn events_written_by_the_workers_reach_the_stream_too() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let mut stream = sse(&app, &user).await;
+    let task = app.create_task(&user, json!({ "title": "Daily", "due": "2030-01-01", "recurrence": "FREQ=DAILY" })).await;
+    let id = task["id"].as_str().expect("id");
+    let response = app.post(&format!("/api/v1/tasks/{id}/complete"), &user).send().await.expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    let got = stream.take(3).await;
+    let kinds: Vec<_> = got.iter().map(|e| e.event.as_deref().expect("event")).collect();
+    assert_eq!(kinds, ["task.created", "task.completed", "task.created"]);
+    let next = &got[2].data;
+    assert_eq!(next["data"]["task"]["recurs_from"], id);
+    assert_eq!(next["metadata"]["causation_id"], got[1].data["event_id"]);
+    assert_eq!(next["metadata"]["actor"], "system:recurrence");
+    app.stop().await;
+}

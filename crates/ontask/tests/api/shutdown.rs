@@ -4,8 +4,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::eventlog::{LogDb, Remote};
 use crate::helpers::{ProcessApp, eventually};
@@ -20,6 +22,8 @@ async fn sigterm_ends_streams_drains_writes_and_leaves_nothing_unpublished() {
     let remote = Remote::of(&app);
     let user = remote.new_user().await;
     let mut stream = SseClient::open(remote.get("/api/v1/stream", &user)).await;
+    let ws_url = format!("{}/api/v1/ws?access_token={}", remote.address.replacen("http", "ws", 1), user.token);
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url).await.expect("upgrade");
 
     // Writers create recurring tasks and complete them (which gives the
     // recurrence consumer work) until the server goes away.
@@ -58,6 +62,21 @@ async fn sigterm_ends_streams_drains_writes_and_leaves_nothing_unpublished() {
     // connection cut by the process exiting), after the events it had.
     while stream.next().await.is_some() {}
     assert_eq!(stream.ended_cleanly, Some(true), "the server ended the SSE response");
+
+    // The WebSocket got a close frame from the server, not just a dropped connection.
+    let closed = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(frame) = ws.next().await {
+            match frame {
+                Ok(Message::Close(_)) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+        false
+    })
+    .await
+    .expect("the socket ends");
+    assert!(closed, "the server closed the WebSocket");
 
     // The relay flushed on the way out: nothing committed is left unpublished.
     let db = LogDb::open(dir.path()).await;
