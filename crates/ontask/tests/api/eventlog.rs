@@ -107,6 +107,11 @@ impl Remote {
         }
     }
 
+    pub async fn task_history_len(&self, user: &TestUser, id: &str) -> usize {
+        let body: Value = self.get(&format!("/api/v1/tasks/{id}/history"), user).send().await.expect("request").json().await.expect("json");
+        body["items"].as_array().map_or(0, Vec::len)
+    }
+
     pub async fn health(&self) -> Value {
         self.client.get(self.url("/health")).send().await.expect("request").json().await.expect("json")
     }

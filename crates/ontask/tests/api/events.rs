@@ -131,6 +131,11 @@ async fn a_kill_9_mid_stream_neither_loses_nor_duplicates_an_effect() {
     }
     db.close().await;
     assert!(app.terminate().await.success());
+
+    // And the log still rebuilds the tasks table exactly.
+    let (code, out) = replay(dir.path()).await;
+    assert_eq!(code, Some(0), "replay: {out}");
+    assert!(out.contains(&format!("into {} tasks", 2 * TASKS)), "{out}");
 }
 
 #[tokio::test]
@@ -172,6 +177,31 @@ async fn every_change_is_written_with_its_event_and_the_log_rebuilds_the_tasks()
     let response =
         remote.client.delete(remote.url(&format!("/api/v1/tasks/{deleted_id}"))).bearer_auth(&bob.token).send().await.expect("request");
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
+
+    // A change that fails writes neither the row nor an event.
+    let before = remote.task_history_len(&alice, plain_id).await;
+    let stale = remote
+        .client
+        .patch(remote.url(&format!("/api/v1/tasks/{plain_id}")))
+        .bearer_auth(&alice.token)
+        .header("if-match", "\"1\"")
+        .json(&json!({ "title": "Lost update" }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(stale.status(), StatusCode::PRECONDITION_FAILED);
+    let invalid = remote
+        .client
+        .patch(remote.url(&format!("/api/v1/tasks/{plain_id}")))
+        .bearer_auth(&alice.token)
+        .json(&json!({ "title": "", "recurrence": "every now and then" }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(invalid.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let foreign = remote.post(&format!("/api/v1/tasks/{plain_id}/complete"), &bob).send().await.expect("request");
+    assert_eq!(foreign.status(), StatusCode::NOT_FOUND);
+    assert_eq!(remote.task_history_len(&alice, plain_id).await, before);
 
     // Wait for the next occurrence of the recurring task, so the log is complete.
     eventually(Duration::from_secs(30), "the next weekly review", || async {

@@ -104,6 +104,9 @@ async fn deleting_or_completing_the_task_or_setting_a_past_instant_means_no_remi
     let cleared = app.create_task(&user, json!({ "title": "Cleared", "reminders": [at] })).await;
     let past = app.create_task(&user, json!({ "title": "Past", "reminders": [in_secs(-3600)] })).await;
     let control = app.create_task(&user, json!({ "title": "Control", "reminders": [at] })).await;
+    // These two do fire: one moved from later to `at`, one completed and reopened.
+    let moved = app.create_task(&user, json!({ "title": "Moved", "reminders": [in_secs(3600)] })).await;
+    let reopened = app.create_task(&user, json!({ "title": "Reopened", "reminders": [at] })).await;
 
     let id = |t: &Value| t["id"].as_str().expect("id").to_owned();
     let response = app.delete(&format!("/api/v1/tasks/{}", id(&deleted)), &user).send().await.expect("request");
@@ -112,24 +115,35 @@ async fn deleting_or_completing_the_task_or_setting_a_past_instant_means_no_remi
     assert_eq!(response.status(), StatusCode::OK);
     let response = app.patch(&format!("/api/v1/tasks/{}", id(&cleared)), &user).json(&json!({ "reminders": [] })).send().await.expect("request");
     assert_eq!(response.status(), StatusCode::OK);
+    let response = app.patch(&format!("/api/v1/tasks/{}", id(&moved)), &user).json(&json!({ "reminders": [at] })).send().await.expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    for step in ["complete", "reopen"] {
+        let response = app.post(&format!("/api/v1/tasks/{}/{step}", id(&reopened)), &user).send().await.expect("request");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
 
-    // The control fires; the others, due at the same instant, do not.
-    let list = wait_notifications(&app, &user, 1).await;
-    assert_eq!(list["items"][0]["task_id"], control["id"]);
+    // Those three fire; the others, due at the same instant, do not.
+    let list = wait_notifications(&app, &user, 3).await;
+    let mut notified: Vec<String> = list["items"].as_array().expect("items").iter().map(|n| n["task_id"].as_str().expect("task").to_owned()).collect();
+    notified.sort();
+    let mut expected = vec![id(&control), id(&moved), id(&reopened)];
+    expected.sort();
+    assert_eq!(notified, expected);
     // Let every consumer catch up, then nothing else may have fired.
     eventually(Duration::from_secs(30), "the consumers to catch up", || async { db.caught_up().await.then_some(()) }).await;
-    let fired: Vec<String> = db
+    let mut fired: Vec<String> = db
         .events()
         .await
         .into_iter()
         .filter(|e| e.event_type == "reminder.due")
         .filter_map(|e| e.task_id)
         .collect();
-    assert_eq!(fired, [id(&control)]);
+    fired.sort();
+    assert_eq!(fired, expected, "one reminder.due each, for these three only");
     for task in [&completed, &cleared, &past] {
         assert!(!types(&app.task_history(&user, &id(task)).await).contains(&"reminder.due"));
     }
-    assert_eq!(notifications(&app, &user).await["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(notifications(&app, &user).await["items"].as_array().map(Vec::len), Some(3));
     db.close().await;
     app.stop().await;
 }
