@@ -14,7 +14,7 @@ use crate::routes::{auth, notifications, ops, realtime, tasks};
     info(title = "ontask", description = "Event-driven task service. Every change is recorded as an event; see /api/v1/tasks/{id}/history."),
     paths(
         auth::register, auth::login, auth::logout, auth::me, auth::create_token, auth::list_tokens, auth::delete_token,
-        tasks::create, tasks::list, tasks::read, tasks::update, tasks::remove, tasks::complete, tasks::reopen, tasks::history,
+        tasks::create, tasks::list, tasks::read, tasks::update, tasks::remove, tasks::complete, tasks::reopen, tasks::history, tasks::quick_add,
         notifications::list, notifications::read, notifications::read_all,
         realtime::sse, realtime::websocket,
         ops::health, ops::livez, ops::readyz, ops::metrics_text,

@@ -9,6 +9,7 @@ mod context;
 mod error;
 pub mod input;
 pub mod notifications;
+pub mod quick;
 pub mod tasks;
 
 use std::sync::Arc;

@@ -123,7 +123,11 @@ impl Application {
             shutdown: http_shutdown.clone(),
             started: Instant::now(),
         };
-        let router = if self.roles.serves_api() { ontask_api::router(state) } else { ontask_api::ops_router(state) };
+        let mut router = if self.roles.serves_api() { ontask_api::router(state) } else { ontask_api::ops_router(state) };
+        if self.roles.web {
+            let web = ontask_web::WebConfig { cookie_secure: self.api_config.cookie_secure };
+            router = router.merge(ontask_web::router(self.app.clone(), web));
+        }
         let stop = self.stop.clone();
         let signal_stop = http_shutdown.clone();
         let shutdown_signal = async move {

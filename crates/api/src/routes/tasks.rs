@@ -9,7 +9,7 @@ use ontask_app::input::{TaskInput, TaskPatchInput};
 use ontask_app::tasks::{ListParams, TaskPage};
 use ontask_domain::{TaskId, TaskSnapshot};
 use ontask_store::events::StoredEvent;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::extract::{Caller, JsonBody, etag, if_match};
 use crate::{ApiError, ApiState};
@@ -17,6 +17,7 @@ use crate::{ApiError, ApiState};
 pub fn router() -> Router<ApiState> {
     Router::new()
         .route("/tasks", post(create).get(list))
+        .route("/tasks/quick", post(quick_add))
         .route("/tasks/{id}", get(read).patch(update).delete(remove))
         .route("/tasks/{id}/complete", post(complete))
         .route("/tasks/{id}/reopen", post(reopen))
@@ -137,4 +138,52 @@ pub struct History {
 pub async fn history(State(state): State<ApiState>, caller: Caller, Path(id): Path<String>) -> Result<Json<History>, ApiError> {
     let events = state.app.tasks().history(&caller.actor, task_id(&id)?).await?;
     Ok(Json(History { items: events.into_iter().map(EventRecord::from).collect() }))
+}
+
+/// A line of quick-add text.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuickRequest {
+    #[schema(example = "Pay rent tomorrow 9am !high #home every month")]
+    pub text: String,
+    /// The IANA zone that times in the text are meant in (default UTC).
+    #[schema(example = "Europe/Berlin")]
+    pub timezone: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct QuickQuery {
+    /// Only say what was understood; create nothing.
+    preview: Option<bool>,
+}
+
+/// What quick add understood, and whether it would make a valid task.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct QuickPreview {
+    #[serde(flatten)]
+    pub parsed: ontask_app::quick::QuickTask,
+    pub valid: bool,
+    /// The fields that would be rejected, as in a 422 problem.
+    #[schema(value_type = Vec<Object>)]
+    pub errors: Vec<ontask_domain::FieldError>,
+}
+
+/// Create a task from one line of natural language ("Pay rent tomorrow 9am !high
+/// #home every month"); `?preview=true` only answers what was understood.
+#[utoipa::path(post, path = "/api/v1/tasks/quick", tag = "tasks", security(("bearer" = [])), request_body = QuickRequest, params(QuickQuery),
+    responses((status = 201, body = TaskSnapshot, headers(("ETag" = String), ("Location" = String))),
+              (status = 200, description = "with ?preview=true", body = QuickPreview),
+              (status = 422, body = crate::error::Problem)))]
+pub async fn quick_add(State(state): State<ApiState>, caller: Caller, q: Result<Query<QuickQuery>, axum_extra::extract::QueryRejection>, JsonBody(req): JsonBody<QuickRequest>) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let tz = ontask_app::quick::parse_timezone(req.timezone.as_deref())?;
+    let parsed = ontask_app::quick::parse(&req.text, ontask_app::now().with_timezone(&tz));
+    let draft = parsed.to_input().parse();
+    if q.preview.unwrap_or(false) {
+        let errors = draft.as_ref().err().map(|e| e.fields().to_vec()).unwrap_or_default();
+        return Ok(Json(QuickPreview { parsed, valid: errors.is_empty(), errors }).into_response());
+    }
+    let task = state.app.tasks().create(&caller.ctx, &caller.actor, draft?).await?;
+    Ok(with_etag(StatusCode::CREATED, task))
 }

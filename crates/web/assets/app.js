@@ -1,0 +1,753 @@
+// ontask's page script: plain JavaScript, no build step.
+//
+// Pages arrive rendered by the server (crates/web). This module changes tasks
+// through the REST API (/api/v1, with the session cookie), listens to the user's
+// events on /api/v1/stream and swaps in freshly rendered fragments (/ui/...), so
+// a change made anywhere shows here without a reload. Everything user-written is
+// put into the page either as server-escaped HTML or with textContent.
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
+const page = document.body.dataset.page;
+const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+
+// ---------------------------------------------------------------- preferences
+
+function cookie(name) {
+  const hit = document.cookie.split('; ').find((c) => c.startsWith(name + '='));
+  return hit ? hit.slice(name.length + 1) : null;
+}
+function setCookie(name, value) {
+  document.cookie = `${name}=${value}; path=/; max-age=31536000; samesite=lax`;
+}
+// The server shows dues in this zone ("Today 09:00").
+const zoneWasKnown = cookie('ontask_tz') === zone;
+setCookie('ontask_tz', zone);
+
+function effectiveTheme() {
+  const set = document.documentElement.dataset.theme;
+  if (set) return set;
+  return matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light';
+}
+$('#theme-toggle')?.addEventListener('click', () => {
+  const next = effectiveTheme() === 'dark' ? 'light' : 'dark';
+  document.documentElement.dataset.theme = next;
+  setCookie('ontask_theme', next);
+  announce(`${next[0].toUpperCase()}${next.slice(1)} theme`);
+});
+
+// ---------------------------------------------------------------- plumbing
+
+class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem?.detail || problem?.title || `request failed (${status})`);
+    this.status = status;
+    this.problem = problem;
+  }
+}
+
+function signedOut() {
+  location.href = '/login?next=' + encodeURIComponent(location.pathname + location.search);
+  return new ApiError(401, { detail: 'signed out' });
+}
+
+async function api(method, path, body, headers = {}) {
+  const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json', ...headers } };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const res = await fetch('/api/v1' + path, init);
+  if (res.status === 401) throw signedOut();
+  let data = null;
+  if (res.status !== 204) {
+    try { data = await res.json(); } catch { data = null; }
+  }
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data;
+}
+
+async function html(url, init = {}) {
+  const res = await fetch(url, { credentials: 'same-origin', ...init, headers: { Accept: 'text/html', ...(init.headers || {}) } });
+  if (res.status === 401) throw signedOut();
+  if (!res.ok) throw new ApiError(res.status, null);
+  return res.text();
+}
+
+function fragment(text) {
+  const t = document.createElement('template');
+  t.innerHTML = text;
+  return t.content;
+}
+
+function announce(message) {
+  const region = $('#announce');
+  if (!region) return;
+  region.textContent = '';
+  setTimeout(() => { region.textContent = message; }, 40);
+}
+
+function toast(message, { action, onAction, kind = '', timeout = 7000 } = {}) {
+  const box = $('#toasts');
+  const el = document.createElement('div');
+  el.className = `toast ${kind}`;
+  const text = document.createElement('span');
+  text.textContent = message;
+  el.append(text);
+  if (action) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'link-btn';
+    b.textContent = action;
+    b.addEventListener('click', () => { el.remove(); onAction(); });
+    el.append(b);
+  }
+  const close = document.createElement('button');
+  close.type = 'button';
+  close.className = 'icon-btn small';
+  close.setAttribute('aria-label', 'Dismiss');
+  close.textContent = '×';
+  close.addEventListener('click', () => el.remove());
+  el.append(close);
+  box.append(el);
+  setTimeout(() => el.remove(), timeout);
+  return el;
+}
+
+function problemText(err) {
+  const first = err.problem?.errors?.[0];
+  const msg = first ? first.message : err.message;
+  return msg ? msg[0].toUpperCase() + msg.slice(1) : 'Something went wrong';
+}
+
+/** Runs `fn` at most once at a time; calls made meanwhile run once more after. */
+function serial(fn) {
+  let running = null;
+  let again = false;
+  const run = async () => {
+    if (running) { again = true; return running; }
+    running = (async () => {
+      try {
+        do { again = false; await fn(); } while (again);
+      } catch (e) {
+        if (e.status !== 401) console.warn(e);
+      } finally {
+        running = null;
+      }
+    })();
+    return running;
+  };
+  return run;
+}
+
+/** Keeps focus on the "same" element across a swap (by id, or by row and action). */
+function focusKey() {
+  const el = document.activeElement;
+  if (!el || el === document.body) return null;
+  const row = el.closest('[data-id]');
+  return { id: el.id, row: row?.dataset.id, action: el.dataset?.action, isRow: el.matches('li.task'), el };
+}
+function restoreFocus(key) {
+  if (!key || document.activeElement === key.el) return;
+  if (key.el.isConnected) { key.el.focus({ preventScroll: true }); return; }
+  let target = key.id ? document.getElementById(key.id) : null;
+  if (!target && key.row) {
+    const row = document.querySelector(`[data-id="${CSS.escape(key.row)}"]`);
+    target = key.isRow ? row : row?.querySelector(`[data-action="${key.action}"]`) || row;
+  }
+  if (target) {
+    if (target.matches('li.task')) target.tabIndex = -1;
+    target.focus({ preventScroll: true });
+  }
+}
+
+// ---------------------------------------------------------------- the list
+
+let selectedId = null;
+const seen = new Set($$('#task-list > li').map((li) => li.dataset.id));
+
+function rows() {
+  return $$('#task-list > li.task');
+}
+
+function select(li, focus = true) {
+  for (const r of rows()) r.classList.toggle('selected', r === li);
+  selectedId = li?.dataset.id || null;
+  if (li && focus) {
+    li.tabIndex = -1;
+    li.focus();
+    li.scrollIntoView({ block: 'nearest' });
+  }
+}
+
+function selected() {
+  const active = document.activeElement?.closest?.('li.task');
+  if (active) return active;
+  return selectedId ? document.getElementById('task-' + selectedId) : null;
+}
+
+const refreshList = serial(async () => {
+  const region = $('#list-region');
+  if (!region) return;
+  const next = fragment(await html('/ui/list' + location.search)).querySelector('#list');
+  const key = focusKey();
+  const oldUl = $('#task-list');
+  const newUl = next.querySelector('#task-list');
+  if (oldUl && newUl) {
+    const old = new Map(rows().map((li) => [li.dataset.id, li]));
+    const items = [...newUl.children].map((li) => {
+      const cur = old.get(li.dataset.id);
+      // Keep a row that did not change (or is being edited): its state survives.
+      if (cur && (cur.dataset.version === li.dataset.version || cur.classList.contains('editing'))) return cur;
+      if (!seen.has(li.dataset.id)) li.classList.add('fresh');
+      return li;
+    });
+    newUl.replaceChildren(...items);
+  } else if (newUl) {
+    for (const li of newUl.children) if (!seen.has(li.dataset.id)) li.classList.add('fresh');
+  }
+  region.replaceChildren(next);
+  for (const li of rows()) seen.add(li.dataset.id);
+  if (selectedId) document.getElementById('task-' + selectedId)?.classList.add('selected');
+  restoreFocus(key);
+});
+
+async function toggle(el) {
+  const id = el.dataset.id;
+  const done = el.dataset.done === 'true';
+  const title = el.querySelector('.task-title')?.textContent || $('#f-title')?.value || 'task';
+  el.dataset.done = String(!done);
+  el.classList.toggle('done', !done);
+  try {
+    await api('POST', `/tasks/${id}/${done ? 'reopen' : 'complete'}`);
+    if (!done) {
+      toast(`Completed “${title}”`, { action: 'Undo', onAction: async () => { await api('POST', `/tasks/${id}/reopen`); refresh(); announce('Reopened'); } });
+    } else {
+      announce(`Reopened “${title}”`);
+    }
+  } catch (err) {
+    toast(problemText(err), { kind: 'error' });
+  }
+  refresh();
+}
+
+function refresh() {
+  if (page === 'list') return refreshList();
+  if (page === 'detail') return refreshDetail();
+  return Promise.resolve();
+}
+
+async function remove(id) {
+  const snapshot = await api('GET', `/tasks/${id}`);
+  await api('DELETE', `/tasks/${id}`);
+  return snapshot;
+}
+
+/** Undo a delete: the same task again, at the same place in the list. */
+async function restore(snapshot) {
+  const body = { title: snapshot.title, description: snapshot.description, priority: snapshot.priority, tags: snapshot.tags, position: snapshot.position };
+  if (snapshot.due) body.due = snapshot.due;
+  if (snapshot.reminders?.length) body.reminders = snapshot.reminders;
+  if (snapshot.recurrence) body.recurrence = snapshot.recurrence;
+  const task = await api('POST', '/tasks', body);
+  announce(`Restored “${task.title}”`);
+  await refresh();
+  return task;
+}
+
+function deletedToast(snapshot) {
+  toast(`Deleted “${snapshot.title}”`, {
+    action: 'Undo',
+    timeout: 10000,
+    onAction: () => restore(snapshot).catch((e) => toast(problemText(e), { kind: 'error' })),
+  });
+}
+
+async function deleteRow(li) {
+  const next = li.nextElementSibling || li.previousElementSibling;
+  li.classList.add('leaving');
+  try {
+    const snapshot = await remove(li.dataset.id);
+    li.remove();
+    if (next) select(next);
+    deletedToast(snapshot);
+  } catch (err) {
+    li.classList.remove('leaving');
+    toast(problemText(err), { kind: 'error' });
+  }
+  refreshList();
+}
+
+function startEdit(li) {
+  if (!li || li.classList.contains('editing')) return;
+  const link = li.querySelector('.task-title');
+  const input = document.createElement('input');
+  input.className = 'title-edit';
+  input.value = link.textContent;
+  input.maxLength = 500;
+  input.setAttribute('aria-label', 'Task title');
+  li.classList.add('editing');
+  link.hidden = true;
+  link.after(input);
+  input.focus();
+  input.select();
+  let finished = false;
+  const finish = async (save) => {
+    if (finished) return;
+    finished = true;
+    const value = input.value.trim();
+    const changed = save && value && value !== link.textContent;
+    if (changed) link.textContent = value;
+    input.remove();
+    link.hidden = false;
+    li.classList.remove('editing');
+    select(li);
+    if (changed) {
+      try {
+        await api('PATCH', `/tasks/${li.dataset.id}`, { title: value });
+        announce('Title saved');
+      } catch (err) {
+        toast(problemText(err), { kind: 'error' });
+      }
+      refreshList();
+    }
+  };
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') { e.preventDefault(); finish(true); }
+    if (e.key === 'Escape') { e.preventDefault(); e.stopPropagation(); finish(false); }
+  });
+  input.addEventListener('blur', () => finish(true));
+}
+
+function initList() {
+  const region = $('#list-region');
+  region.addEventListener('click', (e) => {
+    const button = e.target.closest('[data-action]');
+    const example = e.target.closest('[data-example]');
+    if (example) {
+      const q = $('#quick');
+      q.value = example.dataset.example;
+      q.focus();
+      updatePreview();
+      return;
+    }
+    if (!button) return;
+    const li = button.closest('li.task');
+    if (!li) return;
+    select(li, false);
+    if (button.dataset.action === 'toggle') toggle(li);
+    if (button.dataset.action === 'edit') startEdit(li);
+    if (button.dataset.action === 'delete') deleteRow(li);
+  });
+  region.addEventListener('focusin', (e) => {
+    const li = e.target.closest('li.task');
+    if (!li) return;
+    selectedId = li.dataset.id;
+    for (const r of rows()) r.classList.toggle('selected', r === li);
+  });
+
+  // Quick add with a live preview of what was understood.
+  const quick = $('#quick');
+  let timer;
+  quick.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(updatePreview, 120); });
+  $('#quick-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const text = quick.value.trim();
+    if (!text) { quick.focus(); return; }
+    try {
+      const task = await api('POST', '/tasks/quick', { text, timezone: zone });
+      quick.value = '';
+      $('#quick-preview').replaceChildren();
+      announce(`Added “${task.title}”`);
+      await refreshList();
+    } catch (err) {
+      const p = document.createElement('p');
+      p.className = 'preview-error';
+      p.textContent = problemText(err);
+      $('#quick-preview').replaceChildren(p);
+    }
+  });
+
+  // Filters, search and sort live in the URL.
+  const form = $('#filters');
+  const apply = (push) => {
+    const params = new URLSearchParams();
+    for (const [k, v] of new FormData(form)) if (String(v).trim()) params.set(k, String(v).trim());
+    const url = params.toString() ? `/?${params}` : '/';
+    if (url !== location.pathname + location.search) history[push ? 'pushState' : 'replaceState'](null, '', url);
+    markPreset();
+    refreshList();
+  };
+  form.addEventListener('submit', (e) => { e.preventDefault(); apply(true); });
+  form.addEventListener('change', (e) => { if (e.target.id !== 'search') apply(true); });
+  let searchTimer;
+  $('#search').addEventListener('input', () => { clearTimeout(searchTimer); searchTimer = setTimeout(() => apply(false), 200); });
+  $('#clear-filters').addEventListener('click', (e) => {
+    e.preventDefault();
+    form.reset();
+    for (const el of form.elements) if (el.name) el.type === 'checkbox' ? (el.checked = false) : (el.value = '');
+    history.pushState(null, '', '/');
+    markPreset();
+    refreshList();
+  });
+  window.addEventListener('popstate', () => {
+    const params = new URLSearchParams(location.search);
+    for (const el of form.elements) {
+      if (!el.name) continue;
+      if (el.type === 'checkbox') el.checked = params.has(el.name);
+      else el.value = params.get(el.name) || '';
+    }
+    markPreset();
+    refreshList();
+  });
+
+  const pending = sessionStorage.getItem('ontask:deleted');
+  if (pending) {
+    sessionStorage.removeItem('ontask:deleted');
+    try { deletedToast(JSON.parse(pending)); } catch { /* ignore */ }
+  }
+  if (!zoneWasKnown) refreshList();
+}
+
+function markPreset() {
+  const here = location.pathname + location.search;
+  for (const a of $$('.presets a')) {
+    if (a.getAttribute('href') === here) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
+let previewSeq = 0;
+async function updatePreview() {
+  const quick = $('#quick');
+  const box = $('#quick-preview');
+  const seq = ++previewSeq;
+  const text = quick.value;
+  if (!text.trim()) { box.replaceChildren(); return; }
+  try {
+    const body = await html(`/ui/quick-preview?text=${encodeURIComponent(text)}&tz=${encodeURIComponent(zone)}`);
+    if (seq === previewSeq) box.innerHTML = body;
+  } catch { /* the preview is a nicety */ }
+}
+
+// ---------------------------------------------------------------- a task
+
+let detailStale = false;
+
+function editingDetail() {
+  const el = document.activeElement;
+  const inDetail = el && $('#detail')?.contains(el) && el.matches('input, textarea, select');
+  const descOpen = $('#desc-editor') && !$('#desc-editor').hidden;
+  return inDetail || descOpen;
+}
+
+const refreshDetail = serial(async () => {
+  const d = $('#detail');
+  if (!d) return;
+  if (editingDetail()) { detailStale = true; return; }
+  let body;
+  try {
+    body = await html(`/ui/tasks/${d.dataset.id}`);
+  } catch (err) {
+    if (err.status === 404) {
+      $('#detail-region').replaceChildren(fragment('<div class="empty"><h2>This task was deleted</h2><p><a href="/">Back to your tasks</a></p></div>'));
+      return;
+    }
+    throw err;
+  }
+  const key = focusKey();
+  $('#detail-region').innerHTML = body;
+  detailStale = false;
+  initDetailState();
+  restoreFocus(key);
+});
+
+function clearErrors() {
+  for (const p of $$('#detail .field-error')) { p.hidden = true; p.textContent = ''; }
+  for (const el of $$('#detail [aria-invalid]')) el.removeAttribute('aria-invalid');
+}
+
+function showError(field, message) {
+  const p = $(`#err-${field}`);
+  if (!p) { toast(message, { kind: 'error' }); return; }
+  p.textContent = message[0].toUpperCase() + message.slice(1);
+  p.hidden = false;
+  const input = $(`#detail [aria-describedby~="err-${field}"]`);
+  input?.setAttribute('aria-invalid', 'true');
+}
+
+async function patch(fields, field) {
+  const d = $('#detail');
+  clearErrors();
+  try {
+    const task = await api('PATCH', `/tasks/${d.dataset.id}`, fields, { 'If-Match': `"${d.dataset.version}"` });
+    d.dataset.version = task.version;
+    announce('Saved');
+    document.activeElement?.blur?.();
+    $('#desc-editor')?.setAttribute('hidden', '');
+    await refreshDetail();
+    return true;
+  } catch (err) {
+    if (err.status === 412) {
+      toast('This task was changed elsewhere; here is the latest version.');
+      document.activeElement?.blur?.();
+      await refreshDetail();
+      return false;
+    }
+    const errors = err.problem?.errors;
+    if (errors?.length) for (const e of errors) showError(e.field.replace(/\[\d+\]$/, ''), e.message);
+    else showError(field, problemText(err));
+    return false;
+  }
+}
+
+function currentReminders() {
+  return $$('#reminders [data-action="remove-reminder"]').map((b) => b.dataset.value);
+}
+
+function initDetailState() {
+  const preset = $('#f-recurrence-preset');
+  if (!preset) return;
+  const current = preset.dataset.current;
+  const known = [...preset.options].some((o) => o.value === current);
+  preset.value = known ? current : 'custom';
+  $('#rrule-custom').hidden = known;
+}
+
+function initDetail() {
+  initDetailState();
+  const region = $('#detail-region');
+  region.addEventListener('change', (e) => {
+    const t = e.target;
+    if (t.id === 'f-title') { if (t.value.trim() && t.value !== t.defaultValue) patch({ title: t.value.trim() }, 'title'); }
+    else if (t.id === 'f-priority') patch({ priority: t.value }, 'priority');
+    else if (t.id === 'f-tags') patch({ tags: t.value.split(/[,\s]+/).map((s) => s.replace(/^#/, '')).filter(Boolean) }, 'tags');
+    else if (t.id === 'f-recurrence-preset') {
+      if (t.value === 'custom') { $('#rrule-custom').hidden = false; $('#f-recurrence').focus(); }
+      else patch({ recurrence: t.value || null }, 'recurrence');
+    } else if (t.id === 'f-reminder') {
+      $('#reminder-custom-row').hidden = t.value !== 'custom';
+      if (t.value === 'custom') $('#f-reminder-custom').focus();
+    }
+  });
+  region.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && e.target.matches('#f-title, #f-tags')) { e.preventDefault(); e.target.blur(); }
+    if (e.key === 'Enter' && e.target.id === 'f-recurrence') { e.preventDefault(); $('[data-action="save-rrule"]').click(); }
+    if (e.key === 'Enter' && e.target.id === 'f-reminder-custom') { e.preventDefault(); $('[data-action="add-reminder"]').click(); }
+  });
+  region.addEventListener('focusout', () => {
+    setTimeout(() => { if (detailStale && !editingDetail()) refreshDetail(); }, 0);
+  });
+  region.addEventListener('click', async (e) => {
+    const b = e.target.closest('[data-action]');
+    if (!b) return;
+    const d = $('#detail');
+    switch (b.dataset.action) {
+      case 'toggle': toggle(d); break;
+      case 'edit-desc':
+        $('#desc-editor').hidden = false;
+        $('#desc-view').hidden = true;
+        $('#f-description').focus();
+        break;
+      case 'cancel-desc':
+        $('#f-description').value = $('#f-description').defaultValue;
+        $('#desc-editor').hidden = true;
+        $('#desc-view').hidden = false;
+        refreshDetail();
+        break;
+      case 'save-desc': await patch({ description: $('#f-description').value }, 'description'); break;
+      case 'preview-desc': {
+        const box = $('#desc-preview');
+        box.innerHTML = await html('/ui/markdown', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ text: $('#f-description').value }),
+        });
+        box.hidden = false;
+        break;
+      }
+      case 'save-due': {
+        const date = $('#f-due-date').value;
+        const time = $('#f-due-time').value;
+        const tz = $('#f-due-zone').value.trim() || $('#f-due-zone').dataset.default || zone;
+        if (!date) { clearErrors(); showError('due', 'pick a date first'); return; }
+        patch({ due: time ? `${date}T${time}[${tz}]` : date }, 'due');
+        break;
+      }
+      case 'clear-due': patch({ due: null }, 'due'); break;
+      case 'save-rrule': patch({ recurrence: $('#f-recurrence').value.trim() || null }, 'recurrence'); break;
+      case 'add-reminder': {
+        let value = $('#f-reminder').value;
+        if (value === 'custom') {
+          value = $('#f-reminder-custom').value.trim();
+          if (!value) { clearErrors(); showError('reminders', 'type a reminder first'); return; }
+          // A local date and time ("2026-12-01T09:00") becomes an instant.
+          if (/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?$/.test(value)) value = new Date(value.replace(' ', 'T')).toISOString();
+        }
+        patch({ reminders: [...currentReminders(), value] }, 'reminders');
+        break;
+      }
+      case 'remove-reminder': patch({ reminders: currentReminders().filter((r) => r !== b.dataset.value) }, 'reminders'); break;
+      case 'delete':
+        try {
+          const snapshot = await remove(d.dataset.id);
+          sessionStorage.setItem('ontask:deleted', JSON.stringify(snapshot));
+          location.href = '/';
+        } catch (err) {
+          toast(problemText(err), { kind: 'error' });
+        }
+        break;
+      default:
+    }
+  });
+  if (!zoneWasKnown) refreshDetail();
+}
+
+// ---------------------------------------------------------------- notifications
+
+const bell = $('#bell');
+const panel = $('#notif-panel');
+
+function setUnread(n) {
+  const badge = $('#bell-count');
+  if (!badge) return;
+  badge.textContent = n > 99 ? '99+' : String(n);
+  badge.hidden = n === 0;
+  bell.setAttribute('aria-label', n ? `Notifications, ${n} unread` : 'Notifications');
+}
+
+async function loadNotifications() {
+  if (!bell) return;
+  const data = await api('GET', '/notifications?limit=20');
+  setUnread(data.unread_count);
+  const list = $('#notif-list');
+  list.replaceChildren();
+  if (!data.items.length) {
+    const li = document.createElement('li');
+    li.className = 'muted';
+    li.textContent = 'Nothing yet. Reminders you set on tasks show up here.';
+    list.append(li);
+  }
+  for (const n of data.items) {
+    const li = document.createElement('li');
+    if (!n.read_at) li.className = 'unread';
+    const a = document.createElement('a');
+    a.href = n.task_id ? `/tasks/${n.task_id}` : '/';
+    a.textContent = n.title;
+    a.addEventListener('click', () => { if (!n.read_at) api('POST', `/notifications/${n.id}/read`).catch(() => {}); });
+    const body = document.createElement('span');
+    body.className = 'muted';
+    body.textContent = n.body;
+    const when = document.createElement('time');
+    when.dateTime = n.created_at;
+    when.textContent = new Date(n.created_at).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
+    li.append(a, body, when);
+    list.append(li);
+  }
+  $('#notif-enable').hidden = !('Notification' in window) || Notification.permission !== 'default';
+}
+
+function openPanel(open) {
+  panel.hidden = !open;
+  bell.setAttribute('aria-expanded', String(open));
+  if (open) loadNotifications().catch(() => {});
+}
+
+if (bell) {
+  bell.addEventListener('click', () => openPanel(panel.hidden));
+  document.addEventListener('click', (e) => {
+    if (!panel.hidden && !e.target.closest('.bell-wrap')) openPanel(false);
+  });
+  $('#notif-read-all').addEventListener('click', async () => {
+    await api('POST', '/notifications/read-all');
+    loadNotifications();
+    announce('All notifications read');
+  });
+  $('#notif-enable').addEventListener('click', async () => {
+    const answer = await Notification.requestPermission();
+    $('#notif-enable').hidden = answer !== 'default';
+    if (answer === 'granted') toast('Reminders will also appear as desktop notifications.');
+  });
+  loadNotifications().catch(() => {});
+}
+
+function onReminder(n) {
+  loadNotifications().catch(() => {});
+  const open = () => { if (n.task_id) location.href = `/tasks/${n.task_id}`; };
+  toast(`Reminder: ${n.title}`, { action: 'Open', onAction: open, kind: 'reminder', timeout: 15000 });
+  if ('Notification' in window && Notification.permission === 'granted') {
+    try {
+      const shown = new Notification(`Reminder: ${n.title}`, { body: n.body, tag: n.id });
+      shown.onclick = () => { window.focus(); open(); };
+    } catch { /* some browsers only allow this from a service worker */ }
+  }
+}
+
+// ---------------------------------------------------------------- live
+
+function connect() {
+  if (!bell || !('EventSource' in window)) return;
+  const conn = $('#conn');
+  const source = new EventSource('/api/v1/stream');
+  const types = ['task.created', 'task.updated', 'task.completed', 'task.reopened', 'task.deleted', 'reminder.due', 'reminder.sent'];
+  for (const type of types) {
+    source.addEventListener(type, (ev) => {
+      let envelope;
+      try { envelope = JSON.parse(ev.data); } catch { return; }
+      if (type === 'reminder.sent') { onReminder(envelope.data?.notification || { title: envelope.data?.title || 'Reminder' }); return; }
+      if (type === 'reminder.due') return;
+      if (page === 'list') refreshList();
+      if (page === 'detail' && envelope.task_id === $('#detail')?.dataset.id) refreshDetail();
+    });
+  }
+  source.addEventListener('open', () => { conn?.classList.add('on'); document.body.dataset.live = 'on'; });
+  source.addEventListener('error', () => { conn?.classList.remove('on'); document.body.dataset.live = 'off'; });
+}
+
+// ---------------------------------------------------------------- keyboard
+
+document.addEventListener('keydown', (e) => {
+  if (e.ctrlKey || e.metaKey || e.altKey) return;
+  const typing = e.target.closest?.('input, textarea, select, [contenteditable="true"]');
+  if (e.key === 'Escape') {
+    if (panel && !panel.hidden) { openPanel(false); bell.focus(); return; }
+    if (typing) e.target.blur();
+    return;
+  }
+  if (typing || e.target.closest?.('dialog')) return;
+  if (e.key === '?') { e.preventDefault(); $('#shortcuts')?.showModal(); return; }
+  if (page === 'detail') {
+    if (e.key === 'x') { e.preventDefault(); toggle($('#detail')); }
+    if (e.key === 'e') { e.preventDefault(); $('#f-title')?.focus(); }
+    return;
+  }
+  if (page !== 'list') return;
+  const list = rows();
+  const cur = selected();
+  const at = cur ? list.indexOf(cur) : -1;
+  switch (e.key) {
+    case 'n': e.preventDefault(); $('#quick').focus(); break;
+    case '/': e.preventDefault(); $('#search').focus(); $('#search').select(); break;
+    case 'j': case 'ArrowDown':
+      if (e.key === 'ArrowDown' && !cur) return;
+      e.preventDefault(); if (list.length) select(list[Math.min(at + 1, list.length - 1)]); break;
+    case 'k': case 'ArrowUp':
+      if (e.key === 'ArrowUp' && !cur) return;
+      e.preventDefault(); if (list.length) select(list[Math.max(at - 1, 0)]); break;
+    case 'x': if (cur) { e.preventDefault(); toggle(cur); } break;
+    case 'e': if (cur) { e.preventDefault(); startEdit(cur); } break;
+    case 'Delete': if (cur) { e.preventDefault(); deleteRow(cur); } break;
+    case 'Enter':
+      if (cur && e.target === cur) { e.preventDefault(); location.href = cur.querySelector('.task-title').href; }
+      break;
+    default:
+  }
+});
+$('#shortcuts-btn')?.addEventListener('click', () => $('#shortcuts').showModal());
+
+// ---------------------------------------------------------------- start
+
+if (page === 'list') initList();
+if (page === 'detail') initDetail();
+connect();
+document.documentElement.classList.add('js');
