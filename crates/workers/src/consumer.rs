@@ -38,6 +38,11 @@ pub trait Consumer: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     fn wants(&self, event: &StoredEvent) -> bool;
     async fn handle(&self, tx: &mut WriteTx, event: &StoredEvent) -> Result<(), HandlerError>;
+
+    /// Called after a transaction with at least one applied effect committed: the
+    /// place to wake whoever reads those effects (woken earlier, they would read
+    /// the state from before the commit).
+    fn committed(&self) {}
 }
 
 /// What happened to one event.
@@ -183,6 +188,9 @@ impl ConsumerRunner {
             events::set_offset(&mut tx, name, last.seq, now).await?;
         }
         tx.commit().await?;
+        if outcomes.contains(&Outcome::Done) {
+            self.consumer.committed();
+        }
         Ok(outcomes)
     }
 
@@ -225,6 +233,9 @@ impl ConsumerRunner {
         };
         events::set_offset(&mut tx, name, event.seq, now).await?;
         tx.commit().await?;
+        if outcome == Outcome::Done {
+            self.consumer.committed();
+        }
         Ok(outcome)
     }
 

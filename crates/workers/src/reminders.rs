@@ -52,7 +52,11 @@ impl Consumer for ReminderScheduleConsumer {
             task.reminder_times().into_iter().filter(|t| *t >= made_at).collect()
         };
         reminders::replace_pending(tx, snapshot.id, snapshot.owner_id, &times).await?;
-        self.schedule_changed.notify_one();
         Ok(())
+    }
+
+    fn committed(&self) {
+        // After the commit, so the scheduler reads the new schedule.
+        self.schedule_changed.notify_one();
     }
 }
