@@ -140,6 +140,23 @@ fn check_password(password: &str) -> Result<()> {
     Ok(())
 }
 
+/// Moves a validation error into `errors`; other errors cannot happen here.
+fn collect<T>(errors: &mut ontask_domain::ValidationErrors, result: Result<T>) -> Option<T> {
+    match result {
+        Ok(v) => Some(v),
+        Err(AppError::Validation(v)) => {
+            for f in v.fields() {
+                errors.push(f.field.clone(), f.message.clone());
+            }
+            None
+        }
+        Err(other) => {
+            errors.push("body", other.to_string());
+            None
+        }
+    }
+}
+
 pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
@@ -186,12 +203,17 @@ impl Auth {
     /// Creates an account. The first account becomes an admin.
     #[tracing::instrument(skip_all)]
     pub async fn register(&self, email: &str, password: &str, name: Option<&str>) -> Result<Session> {
-        let email = normalise_email(email)?;
-        check_password(password)?;
+        // Check every field before answering, so a sign-up form can show all
+        // of its problems at once.
+        let mut errors = ontask_domain::ValidationErrors::new();
+        let email = collect(&mut errors, normalise_email(email));
+        collect(&mut errors, check_password(password));
         let name = name.unwrap_or("").trim().to_owned();
         if name.chars().count() > 100 {
-            return Err(AppError::validation("name", "must be at most 100 characters"));
+            errors.push("name", "must be at most 100 characters");
         }
+        errors.into_result()?;
+        let email = email.unwrap_or_default();
         let hash = hash_password(password.to_owned()).await?;
         let mut tx = self.db.begin().await?;
         let first = users::count(tx.conn()).await? == 0;
@@ -270,14 +292,14 @@ impl Auth {
         }
         let header = jsonwebtoken::decode_header(bearer).map_err(|_| unauthorized("malformed token"))?;
         match header.alg {
-            Algorithm::HS256 => self.authenticate_session(bearer),
+            Algorithm::HS256 => self.authenticate_session(bearer).await,
             Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 | Algorithm::ES256 | Algorithm::ES384 | Algorithm::EdDSA
             | Algorithm::PS256 => self.authenticate_external(bearer, header).await,
             _ => Err(unauthorized("unsupported token algorithm")),
         }
     }
 
-    fn authenticate_session(&self, bearer: &str) -> Result<Actor> {
+    async fn authenticate_session(&self, bearer: &str) -> Result<Actor> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "sub", "iss"]);
@@ -291,12 +313,13 @@ impl Auth {
             }
         })?;
         let user_id = UserId::parse(&data.claims.sub).map_err(|_| unauthorized("the token is not valid"))?;
-        Ok(Actor {
-            user_id,
-            role: Role::parse(data.claims.role.as_deref().unwrap_or("user")),
-            scopes: Scope::ALL.to_vec(),
-            via: "session",
-        })
+        // A well-signed token may still name an account this database does not
+        // hold (the database was reset but the secret kept): refuse it here
+        // rather than fail later on a foreign key. The stored role also wins
+        // over the one in the token, which may be stale.
+        let mut conn = self.db.read().await?;
+        let user = users::by_id(&mut conn, user_id).await?.ok_or_else(|| unauthorized("the account no longer exists"))?;
+        Ok(Actor { user_id, role: Role::parse(&user.role), scopes: Scope::ALL.to_vec(), via: "session" })
     }
 
     async fn authenticate_api_token(&self, bearer: &str) -> Result<Actor> {

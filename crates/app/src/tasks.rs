@@ -54,6 +54,7 @@ pub struct ListParams {
 pub struct TaskPage {
     pub items: Vec<TaskSnapshot>,
     /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
 
@@ -201,10 +202,16 @@ impl<'a> TaskService<'a> {
     #[tracing::instrument(skip_all, fields(user = %actor.user_id))]
     pub async fn list(&self, actor: &Actor, params: &ListParams) -> Result<TaskPage> {
         actor.require(Scope::TasksRead)?;
-        let query = params.parse(now())?;
+        let mut query = params.parse(now())?;
+        let limit = query.limit;
+        // One row more than the page tells whether another page exists, so an
+        // exactly full last page carries no cursor to an empty one.
+        query.limit += 1;
         let mut conn = self.app.db.read().await?;
-        let items = tasks::list(&mut conn, actor.user_id, &query).await?;
-        let next_cursor = (items.len() as i64 == query.limit).then(|| items.last()).flatten().map(|last| {
+        let mut items = tasks::list(&mut conn, actor.user_id, &query).await?;
+        let more = items.len() as i64 > limit;
+        items.truncate(usize::try_from(limit).unwrap_or(0));
+        let next_cursor = more.then(|| items.last()).flatten().map(|last| {
             let cursor = Cursor {
                 s: params.sort.clone().unwrap_or_else(|| "position".into()),
                 d: query.descending,
