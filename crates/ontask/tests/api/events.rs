@@ -36,16 +36,19 @@ async fn a_kill_9_mid_stream_neither_loses_nor_duplicates_an_effect() {
 
     // Complete them all concurrently; kill -9 the process once a third went through.
     let completed = Arc::new(AtomicUsize::new(0));
+    let third = Arc::new(tokio::sync::Notify::new());
     let completer = {
-        let (remote, user, ids, completed) = (remote.clone(), user.clone(), ids.clone(), completed.clone());
+        let (remote, user, ids, completed, third) = (remote.clone(), user.clone(), ids.clone(), completed.clone(), third.clone());
         tokio::spawn(async move {
             stream::iter(ids)
                 .map(|id| {
-                    let (remote, user, completed) = (remote.clone(), user.clone(), completed.clone());
+                    let (remote, user, completed, third) = (remote.clone(), user.clone(), completed.clone(), third.clone());
                     async move {
                         let response = remote.post(&format!("/api/v1/tasks/{id}/complete"), &user).send().await;
-                        if matches!(&response, Ok(r) if r.status() == StatusCode::OK) {
-                            completed.fetch_add(1, Ordering::SeqCst);
+                        if matches!(&response, Ok(r) if r.status() == StatusCode::OK)
+                            && completed.fetch_add(1, Ordering::SeqCst) + 1 == TASKS / 3
+                        {
+                            third.notify_one();
                         }
                     }
                 })
@@ -54,11 +57,7 @@ async fn a_kill_9_mid_stream_neither_loses_nor_duplicates_an_effect() {
                 .await;
         })
     };
-    eventually(Duration::from_secs(60), "a third of the completions", || {
-        let completed = completed.clone();
-        async move { (completed.load(Ordering::SeqCst) >= TASKS / 3).then_some(()) }
-    })
-    .await;
+    tokio::time::timeout(Duration::from_secs(60), third.notified()).await.expect("a third of the completions");
     app.kill().await;
     completer.await.expect("completer");
     let before_crash = completed.load(Ordering::SeqCst);
