@@ -255,8 +255,16 @@ impl Config {
             None => figment = figment.merge(Toml::file("ontask.toml")),
         }
         figment = figment
-            // ONTASK_TEST_* belongs to the test harness, not to the server.
-            .merge(Env::prefixed("ONTASK_").split("__").filter(|k| !k.as_str().starts_with("test_")))
+            // ONTASK_TEST_* belongs to the test harness, ONTASK_MCP_TOKEN to `ontask mcp`.
+            .merge(
+                Env::prefixed("ONTASK_")
+                    .split("__")
+                    // Keys keep the case they were given in (ONTASK_TEST_X is "TEST_X").
+                    .filter(|k| {
+                        let k = k.as_str().to_ascii_lowercase();
+                        !k.starts_with("test_") && k != "mcp_token"
+                    }),
+            )
             .merge(Serialized::defaults(overrides));
         let mut config: Config = figment.extract().map_err(|e| ConfigError(one_line(&e)))?;
         if config.log.is_none() {

@@ -124,6 +124,9 @@ impl Application {
             started: Instant::now(),
         };
         let mut router = if self.roles.serves_api() { ontask_api::router(state) } else { ontask_api::ops_router(state) };
+        if self.roles.agent {
+            router = router.merge(ontask_agent::router(self.app.clone(), http_shutdown.clone()));
+        }
         if self.roles.web {
             let web = ontask_web::WebConfig { cookie_secure: self.api_config.cookie_secure };
             router = router.merge(ontask_web::router(self.app.clone(), web));

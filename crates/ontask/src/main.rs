@@ -38,6 +38,15 @@ enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Serve MCP (Model Context Protocol) on stdin/stdout, so an AI assistant can
+    /// manage the tasks of the account the token belongs to.
+    Mcp {
+        /// An API token (ot_...) or session token.
+        #[arg(long, env = "ONTASK_MCP_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+        token: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Work with the event log.
     Events {
         #[command(subcommand)]
@@ -88,7 +97,7 @@ fn main() -> ExitCode {
     let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));
     let over = match &command {
         Command::Serve(s) => overrides(&s.db, Some(s)),
-        Command::Migrate(db) | Command::Token { db, .. } | Command::Events { command: EventsCommand::Replay(db) } => {
+        Command::Migrate(db) | Command::Token { db, .. } | Command::Mcp { db, .. } | Command::Events { command: EventsCommand::Replay(db) } => {
             overrides(db, None)
         }
         Command::Config { .. } => Overrides::default(),
@@ -139,6 +148,13 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 other => anyhow::anyhow!(other),
             })?;
             println!("{}", session.token);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Mcp { token, .. } => {
+            let db = ontask::open_database(&config).await?;
+            let mut app = ontask::build_app(&config, db).await?;
+            app.source = "agent".into();
+            ontask_agent::serve_stdio(app, &token).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Events { command: EventsCommand::Replay(_) } => {

@@ -39,7 +39,7 @@ pub struct DbOptions {
 
 impl DbOptions {
     pub fn new(url: impl Into<String>) -> Self {
-        Self { url: url.into(), max_connections: 8, acquire_timeout: Duration::from_secs(5) }
+        Self { url: url.into(), max_connections: 4, acquire_timeout: Duration::from_secs(5) }
     }
 }
 

@@ -1,0 +1,110 @@
+//! The agent front door: an MCP server (the official Rust SDK, `rmcp`) that lets
+//! an AI assistant manage a person's tasks. Its tools call the same application
+//! services as the REST API, so every change is validated the same way and
+//! writes the same events, with `agent` as the actor in their metadata.
+//!
+//! Two transports: stdio ([`serve_stdio`], what `ontask mcp` runs, acting for the
+//! holder of an API token) and streamable HTTP at `/mcp` ([`router`], mounted by
+//! the binary when the agent role runs, authenticated per request with
+//! `Authorization: Bearer <API token or JWT>`).
+#![forbid(unsafe_code)]
+
+pub mod mcp;
+pub mod tools;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use ontask_app::{App, AppError};
+use rmcp::ServiceExt;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio_util::sync::CancellationToken;
+
+pub use mcp::McpServer;
+pub use tools::Tools;
+
+/// The path the HTTP transport is served at.
+pub const MCP_PATH: &str = "/mcp";
+
+/// Serves MCP over this process's stdin/stdout until the client hangs up.
+/// The token is checked first, so a wrong one fails at start with a clear error.
+pub async fn serve_stdio(app: App, token: &str) -> Result<(), StdioError> {
+    app.auth.authenticate(token).await.map_err(StdioError::Auth)?;
+    let server = McpServer::with_token(app, token)
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|e| StdioError::Transport(e.to_string()))?;
+    server.waiting().await.map_err(|e| StdioError::Transport(e.to_string()))?;
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StdioError {
+    #[error("the MCP token was not accepted: {}", tools::describe_error(.0))]
+    Auth(AppError),
+    #[error("the MCP connection failed: {0}")]
+    Transport(String),
+}
+
+/// `/mcp`: MCP over streamable HTTP. Every request must carry a bearer API
+/// token or JWT; the tools act for that account with its scopes.
+///
+/// `shutdown` ends open SSE streams so the server can drain.
+pub fn router(app: App, shutdown: CancellationToken) -> Router {
+    // Host/Origin checks guard servers that trust the network (DNS rebinding);
+    // this one trusts nothing but the bearer token, and must answer on any host
+    // name it is deployed under.
+    let config = StreamableHttpServerConfig::default().disable_allowed_hosts().with_cancellation_token(shutdown);
+    let factory_app = app.clone();
+    let service = StreamableHttpService::new(
+        move || Ok(McpServer::for_requests(factory_app.clone())),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    Router::new().route_service(MCP_PATH, service).layer(axum::middleware::from_fn_with_state(app, authenticate))
+}
+
+/// Puts the caller's [`ontask_app::Actor`] into the request, or answers 401.
+async fn authenticate(State(app): State<App>, mut request: Request, next: Next) -> Response {
+    let bearer = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned);
+    let Some(bearer) = bearer else {
+        return unauthorized("send Authorization: Bearer <API token or session token>");
+    };
+    match app.auth.authenticate(&bearer).await {
+        Ok(actor) => {
+            request.extensions_mut().insert(actor);
+            next.run(request).await
+        }
+        Err(AppError::Unauthorized(m)) => unauthorized(&m),
+        Err(e) => {
+            tracing::error!(error = ?e, "authenticating an MCP request failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "authentication is unavailable").into_response()
+        }
+    }
+}
+
+fn unauthorized(detail: &str) -> Response {
+    let body = serde_json::json!({
+        "type": "https://ontask.dev/problems/unauthorized",
+        "title": "Unauthorized",
+        "status": 401,
+        "detail": detail,
+    });
+    let mut response = (StatusCode::UNAUTHORIZED, body.to_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"ontask\""));
+    response
+}
