@@ -303,6 +303,13 @@ impl<'a> TaskService<'a> {
         Ok(())
     }
 
+    /// Every tag the actor uses, with how many tasks (and open tasks) carry it.
+    pub async fn tags(&self, actor: &Actor) -> Result<Vec<tasks::TagCount>> {
+        actor.require(Scope::TasksRead)?;
+        let mut conn = self.app.db.read().await?;
+        Ok(tasks::tag_counts(&mut conn, actor.user_id).await?)
+    }
+
     /// The task's events in commit order; still readable after deletion.
     pub async fn history(&self, actor: &Actor, id: TaskId) -> Result<Vec<StoredEvent>> {
         actor.require(Scope::TasksRead)?;

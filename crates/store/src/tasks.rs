@@ -256,6 +256,32 @@ fn fts_query(text: &str) -> Option<String> {
     (!terms.is_empty()).then(|| terms.join(" "))
 }
 
+/// A tag in use, with how many of the owner's tasks carry it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagCount {
+    pub tag: String,
+    pub tasks: i64,
+    pub open: i64,
+}
+
+/// Every tag the owner uses, alphabetically, with task counts.
+pub async fn tag_counts(conn: &mut AnyConnection, owner: UserId) -> Result<Vec<TagCount>> {
+    let rows = sqlx::query(
+        "SELECT tt.tag AS tag, COUNT(*) AS tasks, \
+         SUM(CASE WHEN t.status = 'open' THEN 1 ELSE 0 END) AS open \
+         FROM task_tags tt JOIN tasks t ON t.id = tt.task_id \
+         WHERE tt.owner_id = $1 GROUP BY tt.tag ORDER BY tt.tag",
+    )
+    .bind(owner.to_string())
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(TagCount { tag: row.try_get("tag")?, tasks: row.try_get("tasks")?, open: row.try_get("open")? })
+        })
+        .collect()
+}
+
 fn decode(row: &AnyRow) -> Result<TaskSnapshot> {
     let parse_id = |s: String| uuid::Uuid::parse_str(&s).map_err(|e| StoreError::Corrupt(e.to_string()));
     let status: String = row.try_get("status")?;
