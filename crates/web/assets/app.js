@@ -441,10 +441,21 @@ function editingDetail() {
   return inDetail || descOpen;
 }
 
+// Fields just saved take the server's value; any other field someone is in the
+// middle of changing keeps what they typed across the swap.
+const justSaved = new Set();
+let forceRefresh = false;
+const SAVED_IDS = {
+  title: ['f-title'], description: ['f-description'], tags: ['f-tags'], recurrence: ['f-recurrence'],
+  due: ['f-due-date', 'f-due-time', 'f-due-zone'], reminders: ['f-reminder-custom'],
+};
+
 const refreshDetail = serial(async () => {
   const d = $('#detail');
   if (!d) return;
-  if (editingDetail()) { detailStale = true; return; }
+  const forced = forceRefresh;
+  forceRefresh = false;
+  if (!forced && editingDetail()) { detailStale = true; return; }
   let body;
   try {
     body = await html(`/ui/tasks/${d.dataset.id}`);
@@ -456,7 +467,14 @@ const refreshDetail = serial(async () => {
     throw err;
   }
   const key = focusKey();
+  const dirty = $$('#detail input, #detail textarea')
+    .filter((el) => el.id && el.value !== el.defaultValue && !justSaved.has(el.id))
+    .map((el) => [el.id, el.value]);
+  const descOpen = $('#desc-editor') && !$('#desc-editor').hidden && !justSaved.has('f-description');
   $('#detail-region').innerHTML = body;
+  for (const [id, value] of dirty) { const el = document.getElementById(id); if (el) el.value = value; }
+  if (descOpen) { $('#desc-editor').hidden = false; $('#desc-view').hidden = true; }
+  justSaved.clear();
   detailStale = false;
   initDetailState();
   restoreFocus(key);
@@ -483,14 +501,16 @@ async function patch(fields, field) {
     const task = await api('PATCH', `/tasks/${d.dataset.id}`, fields, { 'If-Match': `"${d.dataset.version}"` });
     d.dataset.version = task.version;
     announce('Saved');
-    document.activeElement?.blur?.();
-    $('#desc-editor')?.setAttribute('hidden', '');
+    for (const name of Object.keys(fields)) for (const id of SAVED_IDS[name] || []) justSaved.add(id);
+    if ('description' in fields) $('#desc-editor')?.setAttribute('hidden', '');
+    forceRefresh = true;
     await refreshDetail();
     return true;
   } catch (err) {
     if (err.status === 412) {
       toast('This task was changed elsewhere; here is the latest version.');
-      document.activeElement?.blur?.();
+      for (const name of Object.keys(fields)) for (const id of SAVED_IDS[name] || []) justSaved.add(id);
+      forceRefresh = true;
       await refreshDetail();
       return false;
     }
@@ -637,7 +657,7 @@ async function loadNotifications() {
     a.addEventListener('click', () => { if (!n.read_at) api('POST', `/notifications/${n.id}/read`).catch(() => {}); });
     const body = document.createElement('span');
     body.className = 'muted';
-    body.textContent = n.body;
+    body.textContent = readableBody(n.body);
     const when = document.createElement('time');
     when.dateTime = n.created_at;
     when.textContent = new Date(n.created_at).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
@@ -645,6 +665,15 @@ async function loadNotifications() {
     list.append(li);
   }
   $('#notif-enable').hidden = !('Notification' in window) || Notification.permission !== 'default';
+}
+
+/** "Due 2026-11-23T09:00:00Z" reads better in the person's own words. */
+function readableBody(text) {
+  const m = /^Due (\d{4}-\d{2}-\d{2})(T[^[\s]+)?/.exec(text || '');
+  if (!m) return text;
+  const when = m[2] ? new Date(m[1] + m[2]) : new Date(m[1] + 'T00:00:00');
+  if (Number.isNaN(when.getTime())) return text;
+  return 'Due ' + when.toLocaleString([], m[2] ? { dateStyle: 'medium', timeStyle: 'short' } : { dateStyle: 'medium' });
 }
 
 function openPanel(open) {
@@ -677,7 +706,7 @@ function onReminder(n) {
   toast(`Reminder: ${n.title}`, { action: 'Open', onAction: open, kind: 'reminder', timeout: 15000 });
   if ('Notification' in window && Notification.permission === 'granted') {
     try {
-      const shown = new Notification(`Reminder: ${n.title}`, { body: n.body, tag: n.id });
+      const shown = new Notification(`Reminder: ${n.title}`, { body: readableBody(n.body), tag: n.id });
       shown.onclick = () => { window.focus(); open(); };
     } catch { /* some browsers only allow this from a service worker */ }
   }

@@ -63,6 +63,7 @@ pub fn describe_rrule(rule: &str) -> String {
     let mut freq = "";
     let mut interval = 1u32;
     let mut byday: Vec<&str> = Vec::new();
+    let mut bymonthday: Option<&str> = None;
     let mut count = None;
     let mut until = None;
     let mut other = false;
@@ -72,6 +73,7 @@ pub fn describe_rrule(rule: &str) -> String {
             "FREQ" => freq = v,
             "INTERVAL" => interval = v.parse().unwrap_or(1),
             "BYDAY" => byday = v.split(',').collect(),
+            "BYMONTHDAY" => bymonthday = Some(v),
             "COUNT" => count = Some(v),
             "UNTIL" => until = Some(v),
             "WKST" => {}
@@ -120,6 +122,10 @@ pub fn describe_rrule(rule: &str) -> String {
         }
         s
     };
+    if let Some(days) = bymonthday {
+        let days: Vec<String> = days.split(',').map(|d| if d == "-1" { "the last day".to_owned() } else { format!("day {d}") }).collect();
+        out.push_str(&format!(" on {}", days.join(", ")));
+    }
     if let Some(c) = count {
         out.push_str(&format!(", {c} times"));
     }
@@ -274,6 +280,7 @@ mod tests {
         assert_eq!(describe_rrule("FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE"), "Every other week on Mon, Wed");
         assert_eq!(describe_rrule("FREQ=DAILY;INTERVAL=3;COUNT=5"), "Every 3 days, 5 times");
         assert_eq!(describe_rrule("FREQ=YEARLY;UNTIL=20300101T000000Z"), "Yearly, until 2030-01-01");
+        assert_eq!(describe_rrule("FREQ=MONTHLY;BYMONTHDAY=1"), "Monthly on day 1");
         assert_eq!(describe_rrule("nonsense"), "nonsense");
     }
 
