@@ -191,11 +191,11 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     tracing::info!(url = %url, roles = %roles, data_dir = %config.data_dir.display(), "ontask started");
     eprintln!(
         "\nontask is running at {url}  (roles: {roles})\n\
-         API docs: {url}/docs   health: {url}/health\n\
-         Sign up:  curl -X POST {url}/api/v1/auth/register -H 'content-type: application/json' \\\n\
-         \x20          -d '{{\"email\":\"you@example.com\",\"password\":\"choose-a-password\"}}'\n\
-         Then use the returned token as 'Authorization: Bearer <token>', or print one later with\n\
-         \x20 ontask token --user you@example.com\n"
+         Open it in a browser to create an account and sign in.\n\
+         API docs: {url}/docs   health: {url}/health   MCP: {url}/mcp\n\
+         From scripts: curl -X POST {url}/api/v1/auth/register -H 'content-type: application/json' \\\n\
+         \x20             -d '{{\"email\":\"you@example.com\",\"password\":\"choose-a-password\"}}'\n\
+         and send the returned token as 'Authorization: Bearer <token>' (later: ontask token --user EMAIL)\n"
     );
     application.run_until_stopped().await?;
     Ok(ExitCode::SUCCESS)
