@@ -16,18 +16,18 @@ use ontask_domain::TaskSnapshot;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CallToolResult, ContentBlock, Extensions, GetPromptRequestParams, GetPromptResponse,
-    GetPromptResult, Implementation, ListPromptsResult, ListResourcesResult, PaginatedRequestParams, Prompt,
-    PromptArgument, PromptMessage, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
-    ResourceContents, Role, ServerCapabilities, ServerConfig,
+    CallToolResult, ContentBlock, Extensions, GetPromptRequestParams, GetPromptResponse, GetPromptResult,
+    Implementation, ListPromptsResult, ListResourcesResult, PaginatedRequestParams, Prompt, PromptArgument,
+    PromptMessage, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource, ResourceContents,
+    Role, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use serde_json::{Value, json};
 
 use crate::tools::{
-    AddTaskArgs, ChangeTaskArgs, Invocation, ListTasksArgs, NoArgs, QuickAddArgs, ReminderArgs, TaskIdArgs,
-    ToolResult, Tools, UpdateTaskArgs, describe_error,
+    AddTaskArgs, ChangeTaskArgs, Invocation, ListTasksArgs, NoArgs, QuickAddArgs, ReminderArgs, TaskIdArgs, ToolResult,
+    Tools, UpdateTaskArgs, describe_error,
 };
 
 /// The label recorded as `metadata.actor` on events the agent causes.
@@ -138,7 +138,10 @@ impl McpServer {
         run!(self, ext, list_tasks, args)
     }
 
-    #[tool(description = "Get one task by id, with all its fields and its version.", annotations(title = "Get a task", read_only_hint = true))]
+    #[tool(
+        description = "Get one task by id, with all its fields and its version.",
+        annotations(title = "Get a task", read_only_hint = true)
+    )]
     async fn get_task(&self, ext: Extensions, Parameters(args): Parameters<TaskIdArgs>) -> CallToolResult {
         run!(self, ext, get_task, args)
     }
@@ -153,7 +156,12 @@ impl McpServer {
 
     #[tool(
         description = "Mark a task done. Completing a recurring task schedules its next occurrence. Completing a completed task changes nothing.",
-        annotations(title = "Complete a task", read_only_hint = false, destructive_hint = false, idempotent_hint = true)
+        annotations(
+            title = "Complete a task",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true
+        )
     )]
     async fn complete_task(&self, ext: Extensions, Parameters(args): Parameters<ChangeTaskArgs>) -> CallToolResult {
         run!(self, ext, complete_task, args)
@@ -177,7 +185,12 @@ impl McpServer {
 
     #[tool(
         description = "Add a reminder to a task: a duration before its due (\"15m\", \"2h\", \"1d\", \"PT15M\") or an RFC 3339 instant. Adding one it already has changes nothing.",
-        annotations(title = "Add a reminder", read_only_hint = false, destructive_hint = false, idempotent_hint = true)
+        annotations(
+            title = "Add a reminder",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true
+        )
     )]
     async fn add_reminder(&self, ext: Extensions, Parameters(args): Parameters<ReminderArgs>) -> CallToolResult {
         run!(self, ext, add_reminder, args)
@@ -185,13 +198,21 @@ impl McpServer {
 
     #[tool(
         description = "Remove one reminder from a task, given as it was added (\"15m\" matches \"PT15M\").",
-        annotations(title = "Remove a reminder", read_only_hint = false, destructive_hint = true, idempotent_hint = false)
+        annotations(
+            title = "Remove a reminder",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false
+        )
     )]
     async fn remove_reminder(&self, ext: Extensions, Parameters(args): Parameters<ReminderArgs>) -> CallToolResult {
         run!(self, ext, remove_reminder, args)
     }
 
-    #[tool(description = "List every tag in use, with how many tasks (and open tasks) carry it.", annotations(title = "List tags", read_only_hint = true))]
+    #[tool(
+        description = "List every tag in use, with how many tasks (and open tasks) carry it.",
+        annotations(title = "List tags", read_only_hint = true)
+    )]
     async fn list_tags(&self, ext: Extensions, Parameters(args): Parameters<NoArgs>) -> CallToolResult {
         run!(self, ext, list_tags, args)
     }
@@ -256,7 +277,10 @@ fn timezone(raw: Option<&str>) -> Result<Tz, ErrorData> {
     match raw.map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(Tz::UTC),
         Some(name) => name.parse().map_err(|_| {
-            ErrorData::invalid_params(format!("unknown time zone {name:?} (use an IANA name such as Europe/Berlin)"), None)
+            ErrorData::invalid_params(
+                format!("unknown time zone {name:?} (use an IANA name such as Europe/Berlin)"),
+                None,
+            )
         }),
     }
 }
@@ -343,7 +367,9 @@ impl ServerHandler for McpServer {
     ) -> Result<ListPromptsResult, ErrorData> {
         Ok(ListPromptsResult::with_all_items(vec![Prompt::new(
             PLAN_PROMPT,
-            Some("Plan the day: today's agenda and overdue tasks, with instructions to propose an order and time blocks."),
+            Some(
+                "Plan the day: today's agenda and overdue tasks, with instructions to propose an order and time blocks.",
+            ),
             Some(vec![
                 PromptArgument::new("timezone")
                     .with_description("IANA time zone that decides what 'today' is (default UTC)")

@@ -310,8 +310,12 @@ impl Tools {
         let clear = args.clear.unwrap_or_default();
         let mut conflicts = ontask_domain::ValidationErrors::new();
         let description = set_or_clear(&clear, ClearableField::Description, args.description, &mut conflicts);
-        let priority =
-            set_or_clear(&clear, ClearableField::Priority, args.priority.map(|p| p.as_str().to_owned()), &mut conflicts);
+        let priority = set_or_clear(
+            &clear,
+            ClearableField::Priority,
+            args.priority.map(|p| p.as_str().to_owned()),
+            &mut conflicts,
+        );
         let tags = set_or_clear(&clear, ClearableField::Tags, args.tags, &mut conflicts);
         let due = set_or_clear(&clear, ClearableField::Due, args.due, &mut conflicts);
         let reminders = set_or_clear(&clear, ClearableField::Reminders, args.reminders, &mut conflicts);
@@ -523,7 +527,8 @@ mod tests {
     #[test]
     fn unknown_arguments_are_rejected() {
         assert!(serde_json::from_value::<AddTaskArgs>(json!({"title": "a", "titel": "b"})).is_err());
-        let args: UpdateTaskArgs = serde_json::from_value(json!({"id": "x", "clear": ["due"]})).expect("valid arguments");
+        let args: UpdateTaskArgs =
+            serde_json::from_value(json!({"id": "x", "clear": ["due"]})).expect("valid arguments");
         assert_eq!(args.clear, Some(vec![ClearableField::Due]));
     }
 }

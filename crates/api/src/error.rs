@@ -70,13 +70,24 @@ impl ApiError {
                     "Service unavailable",
                     "a dependency is unavailable; try again shortly".into(),
                 ),
-                AppError::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal", "Internal error", "see the server log".into()),
+                AppError::Internal(_) => {
+                    (S::INTERNAL_SERVER_ERROR, "internal", "Internal error", "see the server log".into())
+                }
             },
             Self::BadRequest(m) => (S::BAD_REQUEST, "bad-request", "Bad request", m.clone()),
-            Self::UnsupportedMediaType(m) => (S::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type", m.clone()),
-            Self::PayloadTooLarge => (S::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large", "the request body is too large".into()),
+            Self::UnsupportedMediaType(m) => {
+                (S::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type", m.clone())
+            }
+            Self::PayloadTooLarge => {
+                (S::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large", "the request body is too large".into())
+            }
             Self::NotFound => (S::NOT_FOUND, "not-found", "Not found", "no such route".into()),
-            Self::MethodNotAllowed => (S::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", "this route does not accept that method".into()),
+            Self::MethodNotAllowed => (
+                S::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+                "this route does not accept that method".into(),
+            ),
             Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal", "Internal error", "see the server log".into()),
         }
     }
@@ -97,7 +108,13 @@ impl IntoResponse for ApiError {
             Self::App(AppError::Validation(v)) => v.fields().to_vec(),
             _ => Vec::new(),
         };
-        let problem = Problem { kind: format!("{PROBLEM_BASE}{slug}"), title: title.into(), status: status.as_u16(), detail, errors };
+        let problem = Problem {
+            kind: format!("{PROBLEM_BASE}{slug}"),
+            title: title.into(),
+            status: status.as_u16(),
+            detail,
+            errors,
+        };
         let mut response = (status, axum::Json(problem)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));

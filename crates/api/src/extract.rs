@@ -33,7 +33,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|ct| ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
-            .is_some_and(|ct| ct == "application/json" || ct == "application/merge-patch+json" || ct.ends_with("+json"));
+            .is_some_and(|ct| {
+                ct == "application/json" || ct == "application/merge-patch+json" || ct.ends_with("+json")
+            });
         if !is_json {
             return Err(ApiError::UnsupportedMediaType("send the body as application/json".into()));
         }
@@ -83,10 +85,7 @@ fn bearer(parts: &Parts) -> Option<(String, bool)> {
     let path = parts.uri.path();
     if path.ends_with("/stream") || path.ends_with("/ws") {
         let query = parts.uri.query().unwrap_or("");
-        return query
-            .split('&')
-            .find_map(|kv| kv.strip_prefix("access_token="))
-            .map(|t| (t.to_owned(), false));
+        return query.split('&').find_map(|kv| kv.strip_prefix("access_token=")).map(|t| (t.to_owned(), false));
     }
     None
 }
@@ -100,11 +99,7 @@ fn check_origin(parts: &Parts) -> Result<(), ApiError> {
     let Some(origin) = parts.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return Ok(()) };
     let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
     let origin_host = origin.split("://").nth(1).unwrap_or(origin);
-    if origin_host == host {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden("cross-site request refused".into()).into())
-    }
+    if origin_host == host { Ok(()) } else { Err(AppError::Forbidden("cross-site request refused".into()).into()) }
 }
 
 impl FromRequestParts<ApiState> for Caller {
@@ -143,9 +138,7 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
         return Ok(None);
     }
     let tag = raw.trim_start_matches("W/").trim_matches('"');
-    tag.parse::<i64>()
-        .map(Some)
-        .map_err(|_| AppError::PreconditionFailed { current: -1 }.into())
+    tag.parse::<i64>().map(Some).map_err(|_| AppError::PreconditionFailed { current: -1 }.into())
 }
 
 pub fn etag(version: i64) -> String {

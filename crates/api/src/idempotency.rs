@@ -32,7 +32,8 @@ pub async fn layer(State(state): State<ApiState>, req: Request, next: Next) -> R
 async fn handle(state: ApiState, req: Request, next: Next) -> Result<Response, Response> {
     let key = req.headers().get(HEADER).and_then(|v| v.to_str().ok()).unwrap_or("").trim().to_owned();
     if key.is_empty() || key.len() > MAX_KEY_LEN {
-        return Err(ApiError::BadRequest(format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} visible characters")).into_response());
+        return Err(ApiError::BadRequest(format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} visible characters"))
+            .into_response());
     }
     let (mut parts, body) = req.into_parts();
     // Keys are per account; a request that is not signed in runs normally.

@@ -71,7 +71,11 @@ pub async fn observe(mut req: Request, next: Next) -> Response<Body> {
     metrics::counter!(m::HTTP_REQUESTS_TOTAL, &labels).increment(1);
     metrics::histogram!(m::HTTP_REQUEST_DURATION, &labels).record(elapsed.as_secs_f64());
     span.in_scope(|| {
-        tracing::info!(status = response.status().as_u16(), duration_ms = elapsed.as_secs_f64() * 1000.0, "request finished");
+        tracing::info!(
+            status = response.status().as_u16(),
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            "request finished"
+        );
     });
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID.clone(), v);

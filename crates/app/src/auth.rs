@@ -124,7 +124,11 @@ pub fn normalise_email(raw: &str) -> Result<String> {
     let valid = email.len() <= 254
         && !email.chars().any(char::is_whitespace)
         && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@')
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
         });
     if valid { Ok(email) } else { Err(AppError::validation("email", "is not a valid e-mail address")) }
 }
@@ -227,7 +231,9 @@ impl Auth {
             created_at: now(),
         };
         users::insert(&mut tx, &user).await.map_err(|e| match e {
-            ontask_store::StoreError::Conflict(_) => AppError::Conflict("an account with this e-mail already exists".into()),
+            ontask_store::StoreError::Conflict(_) => {
+                AppError::Conflict("an account with this e-mail already exists".into())
+            }
             other => other.into(),
         })?;
         tx.commit().await?;
@@ -274,13 +280,16 @@ impl Auth {
             exp: expires_at.timestamp(),
             jti: Some(uuid::Uuid::now_v7().to_string()),
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(AppError::internal)?;
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(AppError::internal)?;
         Ok(Session { user: UserView::from(user), token, expires_at })
     }
 
     pub async fn me(&self, actor: &Actor) -> Result<UserView> {
         let mut conn = self.db.read().await?;
-        let user = users::by_id(&mut conn, actor.user_id).await?.ok_or_else(|| unauthorized("the account no longer exists"))?;
+        let user = users::by_id(&mut conn, actor.user_id)
+            .await?
+            .ok_or_else(|| unauthorized("the account no longer exists"))?;
         Ok(UserView::from(&user))
     }
 
@@ -293,7 +302,12 @@ impl Auth {
         let header = jsonwebtoken::decode_header(bearer).map_err(|_| unauthorized("malformed token"))?;
         match header.alg {
             Algorithm::HS256 => self.authenticate_session(bearer).await,
-            Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 | Algorithm::ES256 | Algorithm::ES384 | Algorithm::EdDSA
+            Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::ES256
+            | Algorithm::ES384
+            | Algorithm::EdDSA
             | Algorithm::PS256 => self.authenticate_external(bearer, header).await,
             _ => Err(unauthorized("unsupported token algorithm")),
         }
@@ -318,7 +332,8 @@ impl Auth {
         // rather than fail later on a foreign key. The stored role also wins
         // over the one in the token, which may be stale.
         let mut conn = self.db.read().await?;
-        let user = users::by_id(&mut conn, user_id).await?.ok_or_else(|| unauthorized("the account no longer exists"))?;
+        let user =
+            users::by_id(&mut conn, user_id).await?.ok_or_else(|| unauthorized("the account no longer exists"))?;
         Ok(Actor { user_id, role: Role::parse(&user.role), scopes: Scope::ALL.to_vec(), via: "session" })
     }
 
@@ -353,7 +368,9 @@ impl Auth {
         let key = match self.find_jwk(kid.as_deref(), false).await? {
             Some(key) => key,
             // The IdP may have rotated its keys since we last looked.
-            None => self.find_jwk(kid.as_deref(), true).await?.ok_or_else(|| unauthorized("no matching signing key"))?,
+            None => {
+                self.find_jwk(kid.as_deref(), true).await?.ok_or_else(|| unauthorized("no matching signing key"))?
+            }
         };
         let mut validation = Validation::new(header.alg);
         validation.set_required_spec_claims(&["exp", "sub"]);
@@ -402,12 +419,12 @@ impl Auth {
             }
         }
         let url = self.config.jwks_url.as_deref().unwrap_or_default();
-        let set: JwkSet = async { self.http.get(url).send().await?.error_for_status()?.json().await }
-            .await
-            .map_err(|e: reqwest::Error| {
+        let set: JwkSet = async { self.http.get(url).send().await?.error_for_status()?.json().await }.await.map_err(
+            |e: reqwest::Error| {
                 tracing::warn!(error = %e, "fetching the JWKS failed");
                 unauthorized("cannot verify the token right now (JWKS unavailable)")
-            })?;
+            },
+        )?;
         let key = pick_key(&set, kid);
         *self.jwks.write().await = Some((set, Instant::now()));
         Ok(key)
@@ -453,7 +470,13 @@ impl Auth {
 
     // --- API tokens ----------------------------------------------------------
 
-    pub async fn create_token(&self, actor: &Actor, name: &str, scopes: &[String], expires_in_days: Option<i64>) -> Result<TokenView> {
+    pub async fn create_token(
+        &self,
+        actor: &Actor,
+        name: &str,
+        scopes: &[String],
+        expires_in_days: Option<i64>,
+    ) -> Result<TokenView> {
         if actor.via != "session" {
             return Err(AppError::Forbidden("API tokens can only be managed from a signed-in session".into()));
         }
@@ -466,7 +489,12 @@ impl Auth {
             match Scope::parse(s) {
                 Some(scope) if !parsed.contains(&scope) => parsed.push(scope),
                 Some(_) => {}
-                None => return Err(AppError::validation("scopes", format!("unknown scope {s:?} (use tasks:read, tasks:write)"))),
+                None => {
+                    return Err(AppError::validation(
+                        "scopes",
+                        format!("unknown scope {s:?} (use tasks:read, tasks:write)"),
+                    ));
+                }
             }
         }
         if parsed.is_empty() {

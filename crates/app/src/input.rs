@@ -1,7 +1,7 @@
 //! Input as clients send it (plain strings), and its parsing into domain values
 //! with every field's error collected.
 use ontask_domain::{
-    Description, Due, Priority, Recurrence, Reminder, TaskDraft, TaskPatch, Tags, Title, ValidationErrors,
+    Description, Due, Priority, Recurrence, Reminder, Tags, TaskDraft, TaskPatch, Title, ValidationErrors,
 };
 use serde::{Deserialize, Deserializer};
 
@@ -117,7 +117,8 @@ impl TaskPatchInput {
             }
             None => None,
         };
-        let description = self.description.map(|d| e.check("description", Description::parse(d.as_deref().unwrap_or(""))));
+        let description =
+            self.description.map(|d| e.check("description", Description::parse(d.as_deref().unwrap_or(""))));
         let priority = self.priority.map(|p| e.check("priority", Priority::parse(p.as_deref().unwrap_or("none"))));
         let tags = self.tags.map(|t| e.check("tags", Tags::parse(&t.unwrap_or_default())));
         let due = self.due.map(|d| d.map(|d| e.check("due", Due::parse(&d))));
@@ -164,7 +165,8 @@ mod tests {
 
     #[test]
     fn patch_distinguishes_null_from_absent() {
-        let patch: TaskPatchInput = serde_json::from_value(serde_json::json!({"due": null, "priority": "low"})).unwrap();
+        let patch: TaskPatchInput =
+            serde_json::from_value(serde_json::json!({"due": null, "priority": "low"})).unwrap();
         let patch = patch.parse().unwrap();
         assert_eq!(patch.due, Some(None));
         assert_eq!(patch.priority, Some(Priority::Low));

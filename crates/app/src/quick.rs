@@ -75,9 +75,12 @@ impl QuickTask {
 pub fn parse_timezone(raw: Option<&str>) -> Result<Tz, ValidationErrors> {
     match raw.map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(Tz::UTC),
-        Some(name) => name
-            .parse::<Tz>()
-            .map_err(|_| ValidationErrors::single("timezone", format!("unknown time zone {name:?} (use an IANA name such as Europe/Berlin)"))),
+        Some(name) => name.parse::<Tz>().map_err(|_| {
+            ValidationErrors::single(
+                "timezone",
+                format!("unknown time zone {name:?} (use an IANA name such as Europe/Berlin)"),
+            )
+        }),
     }
 }
 
@@ -100,9 +103,7 @@ fn words(text: &str) -> Vec<Word> {
             (false, None) => start = Some(i),
             (true, Some(s)) => {
                 let raw: String = chars[s..i].iter().collect();
-                let norm = raw
-                    .trim_matches(|c: char| matches!(c, ',' | '.' | ';' | '?' | '(' | ')'))
-                    .to_lowercase();
+                let norm = raw.trim_matches(|c: char| matches!(c, ',' | '.' | ';' | '?' | '(' | ')')).to_lowercase();
                 out.push(Word { norm, raw, start: s, end: i, used: false });
                 start = None;
             }
@@ -283,7 +284,8 @@ impl Parser {
 
     fn upcoming(&self, day: Weekday) -> NaiveDate {
         let today = self.today();
-        let ahead = (i64::from(day.num_days_from_monday()) - i64::from(today.weekday().num_days_from_monday())).rem_euclid(7);
+        let ahead =
+            (i64::from(day.num_days_from_monday()) - i64::from(today.weekday().num_days_from_monday())).rem_euclid(7);
         today + Duration::days(if ahead == 0 { 7 } else { ahead })
     }
 
@@ -332,7 +334,8 @@ impl Parser {
                 Some(Unit::Minute) | None => None,
             };
             if let Some(freq) = freq {
-                let rule = if interval > 1 { format!("FREQ={freq};INTERVAL={interval}") } else { format!("FREQ={freq}") };
+                let rule =
+                    if interval > 1 { format!("FREQ={freq};INTERVAL={interval}") } else { format!("FREQ={freq}") };
                 self.take(i, j + 1, TokenKind::Recurrence, rule.clone(), &[]);
                 return Some((rule, None));
             }
@@ -542,7 +545,8 @@ impl Parser {
                 },
             };
             if let Some((m, d, used)) = month_day {
-                let explicit_year = self.norm(i + used).and_then(|y| y.parse::<i32>().ok()).filter(|y| (1970..=9999).contains(y));
+                let explicit_year =
+                    self.norm(i + used).and_then(|y| y.parse::<i32>().ok()).filter(|y| (1970..=9999).contains(y));
                 let (year, used) = match explicit_year {
                     Some(y) => (y, used + 1),
                     None => (today.year(), used),
@@ -582,7 +586,9 @@ pub fn parse(text: &str, now: DateTime<Tz>) -> QuickTask {
     let due = match (date, time) {
         (Some(When::Instant(t)), _) => Some(t.with_second(0).unwrap_or(t)),
         (Some(When::Day(d)), Some(t)) => tz.from_local_datetime(&d.and_time(t)).earliest(),
-        (Some(When::Day(d)), None) => return finish(p, literal, tags, priority, reminders, recurrence, Some(d.to_string())),
+        (Some(When::Day(d)), None) => {
+            return finish(p, literal, tags, priority, reminders, recurrence, Some(d.to_string()));
+        }
         (None, Some(t)) => {
             // A time alone is today, or tomorrow once it has passed.
             let first_day = match &recurrence {
@@ -623,13 +629,8 @@ fn finish(
     recurrence: Option<(String, Option<Weekday>)>,
     due: Option<String>,
 ) -> QuickTask {
-    let title: Vec<&str> = p
-        .words
-        .iter()
-        .zip(&literal)
-        .filter(|(w, lit)| !w.used || **lit)
-        .map(|(w, _)| w.raw.as_str())
-        .collect();
+    let title: Vec<&str> =
+        p.words.iter().zip(&literal).filter(|(w, lit)| !w.used || **lit).map(|(w, _)| w.raw.as_str()).collect();
     let mut tokens = p.tokens;
     tokens.sort_by_key(|t| t.start);
     QuickTask {
@@ -665,7 +666,10 @@ mod tests {
         assert_eq!(t.tags, ["home"]);
         assert_eq!(t.recurrence.as_deref(), Some("FREQ=MONTHLY"));
         let kinds: Vec<_> = t.tokens.iter().map(|t| t.kind).collect();
-        assert_eq!(kinds, [TokenKind::Due, TokenKind::Time, TokenKind::Priority, TokenKind::Tag, TokenKind::Recurrence]);
+        assert_eq!(
+            kinds,
+            [TokenKind::Due, TokenKind::Time, TokenKind::Priority, TokenKind::Tag, TokenKind::Recurrence]
+        );
         assert_eq!(t.tokens[0].text, "tomorrow");
         assert!(t.to_input().parse().is_ok());
     }
@@ -712,7 +716,15 @@ mod tests {
 
     #[test]
     fn priorities() {
-        for (s, p) in [("!urgent", "urgent"), ("!1", "urgent"), ("!high", "high"), ("!2", "high"), ("!med", "medium"), ("!low", "low"), ("!4", "low")] {
+        for (s, p) in [
+            ("!urgent", "urgent"),
+            ("!1", "urgent"),
+            ("!high", "high"),
+            ("!2", "high"),
+            ("!med", "medium"),
+            ("!low", "low"),
+            ("!4", "low"),
+        ] {
             let t = q(&format!("x {s}"));
             assert_eq!(t.priority.as_deref(), Some(p), "{s}");
             assert_eq!(t.title, "x");
@@ -791,7 +803,25 @@ mod tests {
 
     #[test]
     fn never_panics_on_odd_input() {
-        for s in ["", " ", "!", "#", "every", "in", "in 3", "remind", "remind me", "at", "12:", ":30pm", "13pm", "0am", "31 feb", "every 0 days", "ünïcödé tomorrow ✓"] {
+        for s in [
+            "",
+            " ",
+            "!",
+            "#",
+            "every",
+            "in",
+            "in 3",
+            "remind",
+            "remind me",
+            "at",
+            "12:",
+            ":30pm",
+            "13pm",
+            "0am",
+            "31 feb",
+            "every 0 days",
+            "ünïcödé tomorrow ✓",
+        ] {
             let _ = q(s);
         }
         assert_eq!(q("ünïcödé tomorrow ✓").title, "ünïcödé ✓");

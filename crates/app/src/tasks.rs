@@ -123,10 +123,7 @@ impl ListParams {
         }
         let sort_name = self.sort.clone().unwrap_or_else(|| "position".into());
         let after = self.cursor.as_deref().and_then(|c| {
-            let cursor = URL_SAFE_NO_PAD
-                .decode(c)
-                .ok()
-                .and_then(|bytes| serde_json::from_slice::<Cursor>(&bytes).ok());
+            let cursor = URL_SAFE_NO_PAD.decode(c).ok().and_then(|bytes| serde_json::from_slice::<Cursor>(&bytes).ok());
             match cursor {
                 Some(cur) if cur.s == sort_name && cur.d == descending => Some((cur.k, cur.id)),
                 Some(_) => {
@@ -165,7 +162,13 @@ impl<'a> TaskService<'a> {
         Self { app }
     }
 
-    fn event(&self, ctx: &Context, kind: EventType, task: &TaskSnapshot, extra: Option<(&str, serde_json::Value)>) -> EventEnvelope {
+    fn event(
+        &self,
+        ctx: &Context,
+        kind: EventType,
+        task: &TaskSnapshot,
+        extra: Option<(&str, serde_json::Value)>,
+    ) -> EventEnvelope {
         let mut data = json!({ "task": task });
         if let Some((key, value)) = extra {
             data[key] = value;
@@ -232,7 +235,7 @@ impl<'a> TaskService<'a> {
         {
             return Err(AppError::PreconditionFailed { current: snapshot.version });
         }
-        Task::try_from(&snapshot).map_err(|e| AppError::internal(e))
+        Task::try_from(&snapshot).map_err(AppError::internal)
     }
 
     async fn save(
@@ -255,7 +258,14 @@ impl<'a> TaskService<'a> {
     }
 
     #[tracing::instrument(skip_all, fields(user = %actor.user_id, task = %id))]
-    pub async fn update(&self, ctx: &Context, actor: &Actor, id: TaskId, patch: TaskPatch, if_match: Option<i64>) -> Result<TaskSnapshot> {
+    pub async fn update(
+        &self,
+        ctx: &Context,
+        actor: &Actor,
+        id: TaskId,
+        patch: TaskPatch,
+        if_match: Option<i64>,
+    ) -> Result<TaskSnapshot> {
         actor.require(Scope::TasksWrite)?;
         let mut tx = self.app.db.begin().await?;
         let mut task = self.load(&mut tx, actor, id, if_match).await?;
@@ -268,7 +278,13 @@ impl<'a> TaskService<'a> {
     }
 
     #[tracing::instrument(skip_all, fields(user = %actor.user_id, task = %id))]
-    pub async fn complete(&self, ctx: &Context, actor: &Actor, id: TaskId, if_match: Option<i64>) -> Result<TaskSnapshot> {
+    pub async fn complete(
+        &self,
+        ctx: &Context,
+        actor: &Actor,
+        id: TaskId,
+        if_match: Option<i64>,
+    ) -> Result<TaskSnapshot> {
         actor.require(Scope::TasksWrite)?;
         let mut tx = self.app.db.begin().await?;
         let mut task = self.load(&mut tx, actor, id, if_match).await?;
@@ -280,7 +296,13 @@ impl<'a> TaskService<'a> {
     }
 
     #[tracing::instrument(skip_all, fields(user = %actor.user_id, task = %id))]
-    pub async fn reopen(&self, ctx: &Context, actor: &Actor, id: TaskId, if_match: Option<i64>) -> Result<TaskSnapshot> {
+    pub async fn reopen(
+        &self,
+        ctx: &Context,
+        actor: &Actor,
+        id: TaskId,
+        if_match: Option<i64>,
+    ) -> Result<TaskSnapshot> {
         actor.require(Scope::TasksWrite)?;
         let mut tx = self.app.db.begin().await?;
         let mut task = self.load(&mut tx, actor, id, if_match).await?;

@@ -80,11 +80,7 @@ struct LogSubscription {
 impl Subscription for LogSubscription {
     async fn next(&mut self, max: usize) -> Result<Vec<StoredEvent>, BusError> {
         let position = self.position;
-        let upto = *self
-            .published
-            .wait_for(|upto| *upto > position)
-            .await
-            .map_err(|_| BusError::Closed)?;
+        let upto = *self.published.wait_for(|upto| *upto > position).await.map_err(|_| BusError::Closed)?;
         let mut conn = self.db.read().await?;
         let limit = i64::try_from(max).unwrap_or(i64::MAX);
         Ok(events::range(&mut conn, position, upto, limit).await?)

@@ -88,7 +88,9 @@ impl Due {
     pub fn reminder_anchor(&self) -> DateTime<Utc> {
         match self {
             Self::At { at, .. } => *at,
-            Self::Date(date) => Utc.from_utc_datetime(&date.and_time(NaiveTime::from_hms_opt(9, 0, 0).unwrap_or(NaiveTime::MIN))),
+            Self::Date(date) => {
+                Utc.from_utc_datetime(&date.and_time(NaiveTime::from_hms_opt(9, 0, 0).unwrap_or(NaiveTime::MIN)))
+            }
         }
     }
 
@@ -151,14 +153,8 @@ mod tests {
         assert!(matches!(Due::parse("2026-11-24T09:00[Mars/Olympus]"), Err(DueError::UnknownZone(_))));
         assert!(matches!(Due::parse("2026-11-24T09:00"), Err(DueError::Format(_))), "a local time needs a zone");
         // 02:30 on the spring-forward night does not exist in Berlin.
-        assert!(matches!(
-            Due::parse("2026-03-29T02:30[Europe/Berlin]"),
-            Err(DueError::NonexistentLocalTime(..))
-        ));
-        assert!(matches!(
-            Due::parse("2026-11-24T09:00:00+05:00[Europe/Berlin]"),
-            Err(DueError::OffsetMismatch { .. })
-        ));
+        assert!(matches!(Due::parse("2026-03-29T02:30[Europe/Berlin]"), Err(DueError::NonexistentLocalTime(..))));
+        assert!(matches!(Due::parse("2026-11-24T09:00:00+05:00[Europe/Berlin]"), Err(DueError::OffsetMismatch { .. })));
     }
 
     #[test]

@@ -28,7 +28,8 @@ impl Recurrence {
     pub fn parse(raw: &str) -> Result<Self, RecurrenceError> {
         let body = raw.trim();
         let body = body.strip_prefix("RRULE:").unwrap_or(body);
-        let rule: RRule<Unvalidated> = body.parse().map_err(|e: rrule::RRuleError| RecurrenceError::Invalid(e.to_string()))?;
+        let rule: RRule<Unvalidated> =
+            body.parse().map_err(|e: rrule::RRuleError| RecurrenceError::Invalid(e.to_string()))?;
         if rule.get_interval() == 0 {
             return Err(RecurrenceError::Invalid("INTERVAL must be at least 1".into()));
         }
@@ -36,7 +37,10 @@ impl Recurrence {
             return Err(RecurrenceError::TooFrequent);
         }
         // Validate against a fixed start; the real start is the task's due.
-        let probe = rrule::Tz::UTC.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).single().ok_or_else(|| RecurrenceError::Invalid("probe".into()))?;
+        let probe = rrule::Tz::UTC
+            .with_ymd_and_hms(2026, 1, 1, 9, 0, 0)
+            .single()
+            .ok_or_else(|| RecurrenceError::Invalid("probe".into()))?;
         // Keep the rule as written (canonicalised): validating fills in BYHOUR etc.
         // from the start, which would pin the probe's time of day into the rule.
         let canonical = rule.to_string();

@@ -2,8 +2,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Description, Due, Priority, Recurrence, Reminder, Status, Tags, Task, TaskId, Title, UserId,
-    ValidationErrors,
+    Description, Due, Priority, Recurrence, Reminder, Status, Tags, Task, TaskId, Title, UserId, ValidationErrors,
 };
 
 /// A task in plain, serialisable form: the REST representation, the `data.task` of

@@ -28,11 +28,7 @@ impl Tag {
         if trimmed.is_empty() {
             return Err(TagError::Empty);
         }
-        let normalised: String = trimmed
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join("-")
-            .to_lowercase();
+        let normalised: String = trimmed.split_whitespace().collect::<Vec<_>>().join("-").to_lowercase();
         if normalised.chars().count() > MAX_TAG_CHARS {
             return Err(TagError::TooLong(raw.to_owned()));
         }

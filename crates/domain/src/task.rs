@@ -2,8 +2,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Description, Due, Priority, Recurrence, Reminder, TaskChange, TaskId, Tags, Title, UserId,
-    ValidationErrors, reminder::MAX_REMINDERS,
+    Description, Due, Priority, Recurrence, Reminder, Tags, TaskChange, TaskId, Title, UserId, ValidationErrors,
+    reminder::MAX_REMINDERS,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]

@@ -271,7 +271,8 @@ impl Config {
             config.log = std::env::var("RUST_LOG").ok().filter(|v| !v.is_empty());
         }
         if config.telemetry.otlp_endpoint.is_none() {
-            config.telemetry.otlp_endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok().filter(|v| !v.is_empty());
+            config.telemetry.otlp_endpoint =
+                std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok().filter(|v| !v.is_empty());
         }
         if let Ok(name) = std::env::var("OTEL_SERVICE_NAME")
             && !name.is_empty()
@@ -353,11 +354,7 @@ fn one_line(e: &figment::Error) -> String {
     let mut messages: Vec<String> = Vec::new();
     for err in e.clone() {
         let key = if err.path.is_empty() { String::new() } else { format!("{}: ", err.path.join(".")) };
-        let source = err
-            .metadata
-            .as_ref()
-            .map(|m| format!(" (from {})", m.name))
-            .unwrap_or_default();
+        let source = err.metadata.as_ref().map(|m| format!(" (from {})", m.name)).unwrap_or_default();
         messages.push(format!("{key}{}{source}", err.kind));
     }
     messages.join("; ")

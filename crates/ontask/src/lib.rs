@@ -123,7 +123,8 @@ impl Application {
             shutdown: http_shutdown.clone(),
             started: Instant::now(),
         };
-        let mut router = if self.roles.serves_api() { ontask_api::router(state) } else { ontask_api::ops_router(state) };
+        let mut router =
+            if self.roles.serves_api() { ontask_api::router(state) } else { ontask_api::ops_router(state) };
         if self.roles.agent {
             router = router.merge(ontask_agent::router(self.app.clone(), http_shutdown.clone()));
         }

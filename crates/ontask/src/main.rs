@@ -9,7 +9,11 @@ use clap::{Args, Parser, Subcommand};
 use ontask::config::{Config, ConfigError, Overrides};
 
 #[derive(Parser)]
-#[command(name = "ontask", version, about = "An event-driven task service: REST API, realtime streams, reminders and recurrence, in one binary.")]
+#[command(
+    name = "ontask",
+    version,
+    about = "An event-driven task service: REST API, realtime streams, reminders and recurrence, in one binary."
+)]
 struct Cli {
     /// Configuration file (default: ./ontask.toml when present).
     #[arg(long, global = true, value_name = "FILE")]
@@ -97,9 +101,10 @@ fn main() -> ExitCode {
     let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));
     let over = match &command {
         Command::Serve(s) => overrides(&s.db, Some(s)),
-        Command::Migrate(db) | Command::Token { db, .. } | Command::Mcp { db, .. } | Command::Events { command: EventsCommand::Replay(db) } => {
-            overrides(db, None)
-        }
+        Command::Migrate(db)
+        | Command::Token { db, .. }
+        | Command::Mcp { db, .. }
+        | Command::Events { command: EventsCommand::Replay(db) } => overrides(db, None),
         Command::Config { .. } => Overrides::default(),
     };
     let config = match Config::load(cli.config.as_deref(), &over) {

@@ -44,7 +44,8 @@ pub async fn replay(db: &Db) -> anyhow::Result<ReplayReport> {
     for (id, task) in &rebuilt {
         match stored.get(id) {
             None => differences.push(format!("task {id} is in the log but not in the table")),
-            Some(s) if s != task => differences.push(format!("task {id} differs (log version {}, table version {})", task.version, s.version)),
+            Some(s) if s != task => differences
+                .push(format!("task {id} differs (log version {}, table version {})", task.version, s.version)),
             Some(_) => {}
         }
     }

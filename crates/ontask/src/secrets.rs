@@ -9,7 +9,11 @@ use rand::RngCore;
 pub fn load_or_create(path: &Path) -> anyhow::Result<Vec<u8>> {
     if let Ok(existing) = std::fs::read_to_string(path) {
         let trimmed = existing.trim();
-        anyhow::ensure!(trimmed.len() >= 32, "{} is too short to be a secret; delete it to generate a new one", path.display());
+        anyhow::ensure!(
+            trimmed.len() >= 32,
+            "{} is too short to be a secret; delete it to generate a new one",
+            path.display()
+        );
         return Ok(trimmed.as_bytes().to_vec());
     }
     if let Some(dir) = path.parent() {

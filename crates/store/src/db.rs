@@ -75,17 +75,16 @@ impl Db {
         let connect_options: AnyConnectOptions = options.url.parse().map_err(StoreError::Unavailable)?;
         let connect_options = connect_options.disable_statement_logging();
         let pool = |max: u32| {
-            AnyPoolOptions::new()
-                .max_connections(max)
-                .acquire_timeout(options.acquire_timeout)
-                .after_connect(move |conn, _meta| {
+            AnyPoolOptions::new().max_connections(max).acquire_timeout(options.acquire_timeout).after_connect(
+                move |conn, _meta| {
                     Box::pin(async move {
                         if backend == Backend::Sqlite {
                             prepare_sqlite(conn).await?;
                         }
                         Ok(())
                     })
-                })
+                },
+            )
         };
         let (read, write) = match backend {
             Backend::Sqlite => {

@@ -34,9 +34,7 @@ impl From<sqlx::Error> for StoreError {
                 Self::Unavailable(e)
             }
             // PostgreSQL: connection exceptions (08xxx), admin shutdown (57P01..03).
-            sqlx::Error::Database(ref db)
-                if db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")) =>
-            {
+            sqlx::Error::Database(ref db) if db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")) => {
                 Self::Unavailable(e)
             }
             other => Self::Database(other),

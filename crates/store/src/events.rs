@@ -17,8 +17,7 @@ pub struct StoredEvent {
     pub envelope: EventEnvelope,
 }
 
-const COLUMNS: &str =
-    "seq, event_id, event_type, event_version, occurred_at, source, user_id, task_id, data, metadata";
+const COLUMNS: &str = "seq, event_id, event_type, event_version, occurred_at, source, user_id, task_id, data, metadata";
 
 /// Appends an event in the caller's transaction; returns its log position.
 pub async fn append(tx: &mut WriteTx, e: &EventEnvelope) -> Result<i64> {
@@ -69,12 +68,10 @@ fn decode_all(rows: Vec<AnyRow>) -> Result<Vec<StoredEvent>> {
 
 /// Events not yet handed to the bus, oldest first.
 pub async fn unpublished(conn: &mut AnyConnection, limit: i64) -> Result<Vec<StoredEvent>> {
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM events WHERE published_at IS NULL ORDER BY seq LIMIT $1"
-    ))
-    .bind(limit)
-    .fetch_all(conn)
-    .await?;
+    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM events WHERE published_at IS NULL ORDER BY seq LIMIT $1"))
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
     decode_all(rows)
 }
 
@@ -101,15 +98,19 @@ pub async fn range(conn: &mut AnyConnection, after_seq: i64, upto_seq: i64, limi
 }
 
 /// A user's committed events after `after_seq` (resuming a realtime stream).
-pub async fn for_user_after(conn: &mut AnyConnection, user: UserId, after_seq: i64, limit: i64) -> Result<Vec<StoredEvent>> {
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM events WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
-    ))
-    .bind(user.to_string())
-    .bind(after_seq)
-    .bind(limit)
-    .fetch_all(conn)
-    .await?;
+pub async fn for_user_after(
+    conn: &mut AnyConnection,
+    user: UserId,
+    after_seq: i64,
+    limit: i64,
+) -> Result<Vec<StoredEvent>> {
+    let rows =
+        sqlx::query(&format!("SELECT {COLUMNS} FROM events WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"))
+            .bind(user.to_string())
+            .bind(after_seq)
+            .bind(limit)
+            .fetch_all(conn)
+            .await?;
     decode_all(rows)
 }
 
@@ -183,14 +184,13 @@ pub async fn set_offset(tx: &mut WriteTx, consumer: &str, position: i64, now: Da
 /// Records that `consumer` handles `event_id`. False when it already has: the
 /// caller must then skip the effect.
 pub async fn inbox_claim(tx: &mut WriteTx, consumer: &str, event_id: Uuid, now: DateTime<Utc>) -> Result<bool> {
-    let done = sqlx::query(
-        "INSERT INTO inbox (consumer, event_id, handled_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-    )
-    .bind(consumer)
-    .bind(event_id.to_string())
-    .bind(time::to_ms(now))
-    .execute(tx.conn())
-    .await?;
+    let done =
+        sqlx::query("INSERT INTO inbox (consumer, event_id, handled_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(consumer)
+            .bind(event_id.to_string())
+            .bind(time::to_ms(now))
+            .execute(tx.conn())
+            .await?;
     Ok(done.rows_affected() == 1)
 }
 

@@ -24,7 +24,13 @@ pub struct StoredResponse {
     pub body: String,
 }
 
-pub async fn reserve(tx: &mut WriteTx, user: UserId, key: &str, request_hash: &str, now: DateTime<Utc>) -> Result<Reservation> {
+pub async fn reserve(
+    tx: &mut WriteTx,
+    user: UserId,
+    key: &str,
+    request_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Reservation> {
     let inserted = sqlx::query(
         "INSERT INTO idempotency_keys (user_id, key, request_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
     )
@@ -37,11 +43,12 @@ pub async fn reserve(tx: &mut WriteTx, user: UserId, key: &str, request_hash: &s
     if inserted.rows_affected() == 1 {
         return Ok(Reservation::Reserved);
     }
-    let row = sqlx::query("SELECT request_hash, status, headers, body FROM idempotency_keys WHERE user_id = $1 AND key = $2")
-        .bind(user.to_string())
-        .bind(key)
-        .fetch_one(tx.conn())
-        .await?;
+    let row =
+        sqlx::query("SELECT request_hash, status, headers, body FROM idempotency_keys WHERE user_id = $1 AND key = $2")
+            .bind(user.to_string())
+            .bind(key)
+            .fetch_one(tx.conn())
+            .await?;
     let stored_hash: String = row.try_get(0)?;
     if stored_hash != request_hash {
         return Ok(Reservation::Mismatch);

@@ -57,7 +57,12 @@ pub async fn insert(tx: &mut WriteTx, n: &Notification) -> Result<bool> {
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn for_user(conn: &mut AnyConnection, user: UserId, unread_only: bool, limit: i64) -> Result<Vec<Notification>> {
+pub async fn for_user(
+    conn: &mut AnyConnection,
+    user: UserId,
+    unread_only: bool,
+    limit: i64,
+) -> Result<Vec<Notification>> {
     let filter = if unread_only { " AND read_at IS NULL" } else { "" };
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM notifications WHERE user_id = $1{filter} ORDER BY created_at DESC, id DESC LIMIT $2"

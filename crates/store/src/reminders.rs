@@ -61,11 +61,12 @@ pub async fn next_fire_at(conn: &mut AnyConnection) -> Result<Option<DateTime<Ut
 
 /// Claims a reminder for firing. True for exactly one caller.
 pub async fn claim(tx: &mut WriteTx, r: &PendingReminder, now: DateTime<Utc>) -> Result<bool> {
-    let done = sqlx::query("UPDATE reminders SET fired_at = $1 WHERE task_id = $2 AND fire_at = $3 AND fired_at IS NULL")
-        .bind(time::to_ms(now))
-        .bind(r.task_id.to_string())
-        .bind(time::to_ms(r.fire_at))
-        .execute(tx.conn())
-        .await?;
+    let done =
+        sqlx::query("UPDATE reminders SET fired_at = $1 WHERE task_id = $2 AND fire_at = $3 AND fired_at IS NULL")
+            .bind(time::to_ms(now))
+            .bind(r.task_id.to_string())
+            .bind(time::to_ms(r.fire_at))
+            .execute(tx.conn())
+            .await?;
     Ok(done.rows_affected() == 1)
 }

@@ -49,10 +49,7 @@ impl SortKey {
     /// The sort key of a task, as the cursor records it.
     pub fn key_of(self, t: &TaskSnapshot, descending: bool) -> i64 {
         match self {
-            Self::Due => t
-                .due_at
-                .map(time::to_ms)
-                .unwrap_or(if descending { NO_DUE_DESC } else { NO_DUE_ASC }),
+            Self::Due => t.due_at.map(time::to_ms).unwrap_or(if descending { NO_DUE_DESC } else { NO_DUE_ASC }),
             Self::Priority => t.priority.rank(),
             Self::Created => time::to_ms(t.created_at),
             Self::Updated => time::to_ms(t.updated_at),
@@ -273,9 +270,7 @@ pub async fn tag_counts(conn: &mut AnyConnection, owner: UserId) -> Result<Vec<T
     .fetch_all(conn)
     .await?;
     rows.iter()
-        .map(|row| {
-            Ok(TagCount { tag: row.try_get("tag")?, tasks: row.try_get("tasks")?, open: row.try_get("open")? })
-        })
+        .map(|row| Ok(TagCount { tag: row.try_get("tag")?, tasks: row.try_get("tasks")?, open: row.try_get("open")? }))
         .collect()
 }
 
@@ -313,7 +308,7 @@ mod tests {
     #[test]
     fn fts_query_quotes_every_word() {
         assert_eq!(fts_query("pay rent").as_deref(), Some("\"pay\"* \"rent\"*"));
-        assert_eq!(fts_query("\"OR\" NEAR(") .as_deref(), Some("\"OR\"* \"NEAR\"*"));
+        assert_eq!(fts_query("\"OR\" NEAR(").as_deref(), Some("\"OR\"* \"NEAR\"*"));
         assert_eq!(fts_query("  -- "), None);
     }
 }

@@ -51,10 +51,8 @@ pub async fn count(conn: &mut AnyConnection) -> Result<i64> {
 }
 
 pub async fn by_email(conn: &mut AnyConnection, email: &str) -> Result<Option<UserRow>> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE email = $1"))
-        .bind(email)
-        .fetch_optional(conn)
-        .await?;
+    let row =
+        sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE email = $1")).bind(email).fetch_optional(conn).await?;
     row.as_ref().map(decode).transpose()
 }
 

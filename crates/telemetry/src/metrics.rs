@@ -22,8 +22,7 @@ pub const BUILD_INFO: &str = "ontask_build_info";
 
 /// Latency buckets from 0.5 ms to 10 s: the API answers most requests in well
 /// under a millisecond, so the default buckets would hide everything.
-const LATENCY_BUCKETS: &[f64] =
-    &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const LATENCY_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -48,7 +47,11 @@ pub fn handle() -> &'static PrometheusHandle {
 
 fn describe() {
     describe_counter!(HTTP_REQUESTS_TOTAL, "HTTP requests answered, by method, route template and status.");
-    describe_histogram!(HTTP_REQUEST_DURATION, Unit::Seconds, "HTTP request duration, by method, route template and status.");
+    describe_histogram!(
+        HTTP_REQUEST_DURATION,
+        Unit::Seconds,
+        "HTTP request duration, by method, route template and status."
+    );
     describe_gauge!(HTTP_CONNECTIONS_ACTIVE, "HTTP requests in flight, including open event streams.");
     describe_counter!(HTTP_ERRORS_TOTAL, "HTTP error answers, by problem type.");
     describe_counter!(EVENTS_APPENDED_TOTAL, "Events appended to the log, by event type.");

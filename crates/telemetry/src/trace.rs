@@ -3,7 +3,10 @@ use anyhow::Context as _;
 use opentelemetry_otlp::WithExportConfig;
 use rand::Rng;
 
-pub(crate) fn provider(endpoint: &str, service_name: &str) -> anyhow::Result<opentelemetry_sdk::trace::SdkTracerProvider> {
+pub(crate) fn provider(
+    endpoint: &str,
+    service_name: &str,
+) -> anyhow::Result<opentelemetry_sdk::trace::SdkTracerProvider> {
     let endpoint = format!("{}/v1/traces", endpoint.trim_end_matches('/'));
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
@@ -57,7 +60,7 @@ impl TraceContext {
         };
         let flags = if self.sampled { TraceFlags::SAMPLED } else { TraceFlags::default() };
         let remote = SpanContext::new(trace_id, parent, flags, true, TraceState::default());
-        let _ = span.set_parent(opentelemetry::Context::new().with_remote_span_context(remote));
+        span.set_parent(opentelemetry::Context::new().with_remote_span_context(remote));
     }
 }
 
@@ -91,8 +94,12 @@ mod tests {
 
     #[test]
     fn starts_a_new_trace_for_bad_headers() {
-        for bad in ["", "garbage", "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-                    "00-00000000000000000000000000000000-00f067aa0ba902b7-01"] {
+        for bad in [
+            "",
+            "garbage",
+            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+        ] {
             let t = TraceContext::from_traceparent(Some(bad));
             assert_eq!(t.parent_span_id, None, "{bad}");
             assert_eq!(t.trace_id.len(), 32);

@@ -20,12 +20,12 @@ mod view;
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::{Form, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::{CookieJar, Query};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
@@ -165,10 +165,16 @@ fn error_page(state: &WebState, theme: &str, e: &AppError) -> Response {
         AppError::NotFound => (StatusCode::NOT_FOUND, "Not found", "This task does not exist, or it was deleted."),
         AppError::Validation(_) => (StatusCode::BAD_REQUEST, "That did not work", "Some of the filters are not valid."),
         AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "Not allowed", "You may not see this."),
-        AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "Unavailable", "The database is not reachable. Try again shortly."),
+        AppError::Unavailable(_) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "Unavailable", "The database is not reachable. Try again shortly.")
+        }
         _ => {
             tracing::error!(error = %e, "a web page failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Try again; if it keeps happening, the logs say why.")
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "Try again; if it keeps happening, the logs say why.",
+            )
         }
     };
     render_status(state, status, "error.html", context! { title, message, theme, signed_in => true })
@@ -242,7 +248,15 @@ struct FormErrors {
     form: Option<String>,
 }
 
-fn auth_page(state: &WebState, jar: &CookieJar, status: StatusCode, mode: &str, form: Value, errors: FormErrors, next: &str) -> Response {
+fn auth_page(
+    state: &WebState,
+    jar: &CookieJar,
+    status: StatusCode,
+    mode: &str,
+    form: Value,
+    errors: FormErrors,
+    next: &str,
+) -> Response {
     let (_, theme) = prefs(jar);
     render_status(state, status, "auth.html", context! { mode, form, errors, next, theme })
 }
@@ -312,7 +326,12 @@ async fn login(State(state): State<WebState>, jar: CookieJar, headers: HeaderMap
     }
 }
 
-async fn signup(State(state): State<WebState>, jar: CookieJar, headers: HeaderMap, Form(f): Form<AuthForm>) -> Response {
+async fn signup(
+    State(state): State<WebState>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    Form(f): Form<AuthForm>,
+) -> Response {
     if !same_origin(&headers) {
         return (StatusCode::FORBIDDEN, "cross-site request refused").into_response();
     }
@@ -405,7 +424,13 @@ impl ViewQuery {
         ListParams {
             status: (self.status() != "all").then(|| self.status().to_owned()),
             priority: non_empty(&self.priority).into_iter().collect(),
-            tag: self.tag.split([',', ' ']).map(|t| t.trim().trim_start_matches('#')).filter(|t| !t.is_empty()).map(str::to_owned).collect(),
+            tag: self
+                .tag
+                .split([',', ' '])
+                .map(|t| t.trim().trim_start_matches('#'))
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect(),
             q: non_empty(&self.q),
             due_after: date(&self.from).map(|d| local_midnight(d, tz).to_rfc3339()),
             // Inclusive: up to the end of that day, and whole-day dues of that day.
@@ -513,14 +538,20 @@ fn list_context(view: &ViewQuery, data: ListData) -> Value {
     }
 }
 
-async fn list_page(State(state): State<WebState>, jar: CookieJar, uri: axum::http::Uri, query: Result<Query<ViewQuery>, axum_extra::extract::QueryRejection>) -> Response {
+async fn list_page(
+    State(state): State<WebState>,
+    jar: CookieJar,
+    uri: axum::http::Uri,
+    query: Result<Query<ViewQuery>, axum_extra::extract::QueryRejection>,
+) -> Response {
     let Some(v) = viewer(&state, &jar).await else { return login_redirect(&uri) };
     let view = query.map(|Query(q)| q).unwrap_or_default();
     let data = match load_list(&state, &v, &view).await {
         Ok(d) => d,
         Err(e) => return error_page(&state, v.theme, &e),
     };
-    let overdue = ListParams { status: Some("open".into()), overdue: Some(true), limit: Some(PAGE), ..ListParams::default() };
+    let overdue =
+        ListParams { status: Some("open".into()), overdue: Some(true), limit: Some(PAGE), ..ListParams::default() };
     let overdue_count = state.app.tasks().list(&v.actor, &overdue).await.map(|p| p.items.len()).unwrap_or(0);
     let today = Utc::now().with_timezone(&v.tz).date_naive();
     render(
@@ -534,7 +565,11 @@ async fn list_page(State(state): State<WebState>, jar: CookieJar, uri: axum::htt
     )
 }
 
-async fn list_fragment(State(state): State<WebState>, jar: CookieJar, query: Result<Query<ViewQuery>, axum_extra::extract::QueryRejection>) -> Response {
+async fn list_fragment(
+    State(state): State<WebState>,
+    jar: CookieJar,
+    query: Result<Query<ViewQuery>, axum_extra::extract::QueryRejection>,
+) -> Response {
     let Some(v) = viewer(&state, &jar).await else { return StatusCode::UNAUTHORIZED.into_response() };
     let view = query.map(|Query(q)| q).unwrap_or_default();
     match load_list(&state, &v, &view).await {
@@ -559,7 +594,12 @@ async fn detail_context(state: &WebState, v: &Viewer, raw_id: &str) -> Result<Va
     })
 }
 
-async fn detail_page(State(state): State<WebState>, jar: CookieJar, uri: axum::http::Uri, Path(id): Path<String>) -> Response {
+async fn detail_page(
+    State(state): State<WebState>,
+    jar: CookieJar,
+    uri: axum::http::Uri,
+    Path(id): Path<String>,
+) -> Response {
     let Some(v) = viewer(&state, &jar).await else { return login_redirect(&uri) };
     match detail_context(&state, &v, &id).await {
         Ok(ctx) => render(
@@ -612,7 +652,13 @@ async fn quick_preview(State(state): State<WebState>, jar: CookieJar, Query(q): 
             Due::Date(d) => view::day_label(d, now.with_timezone(&tz).date_naive()),
             Due::At { at, .. } => view::instant_label(at, tz, now),
         };
-        let text = parsed.tokens.iter().filter(|t| matches!(t.kind, ontask_app::quick::TokenKind::Due | ontask_app::quick::TokenKind::Time)).map(|t| t.text.as_str()).collect::<Vec<_>>().join(" ");
+        let text = parsed
+            .tokens
+            .iter()
+            .filter(|t| matches!(t.kind, ontask_app::quick::TokenKind::Due | ontask_app::quick::TokenKind::Time))
+            .map(|t| t.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
         chips.push(Chip { kind: "due", label, text });
     }
     for t in &parsed.tokens {
@@ -620,13 +666,25 @@ async fn quick_preview(State(state): State<WebState>, jar: CookieJar, Query(q): 
             ontask_app::quick::TokenKind::Priority => ("priority", capitalise(&t.value)),
             ontask_app::quick::TokenKind::Tag => ("tag", format!("#{}", t.value)),
             ontask_app::quick::TokenKind::Recurrence => ("recurrence", view::describe_rrule(&t.value)),
-            ontask_app::quick::TokenKind::Reminder => ("reminder", format!("Remind {}", view::describe_reminder(&t.value, tz, now).to_lowercase())),
+            ontask_app::quick::TokenKind::Reminder => {
+                ("reminder", format!("Remind {}", view::describe_reminder(&t.value, tz, now).to_lowercase()))
+            }
             _ => continue,
         };
         chips.push(Chip { kind, label, text: t.text.clone() });
     }
     let error = parsed.to_input().parse().err().map(|e| {
-        e.fields().iter().map(|f| if f.field == "title" { "Add a few words for the title".to_owned() } else { format!("{}: {}", f.field, f.message) }).collect::<Vec<_>>().join("; ")
+        e.fields()
+            .iter()
+            .map(|f| {
+                if f.field == "title" {
+                    "Add a few words for the title".to_owned()
+                } else {
+                    format!("{}: {}", f.field, f.message)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
     });
     let empty = q.text.trim().is_empty();
     render(&state, "_preview.html", context! { title => parsed.title, chips, error, empty })
@@ -696,7 +754,13 @@ mod tests {
 
     #[test]
     fn view_query_becomes_list_params() {
-        let v = ViewQuery { to: "2026-11-24".into(), priority: "high".into(), tag: "#home, work".into(), sort: "priority".into(), ..Default::default() };
+        let v = ViewQuery {
+            to: "2026-11-24".into(),
+            priority: "high".into(),
+            tag: "#home, work".into(),
+            sort: "priority".into(),
+            ..Default::default()
+        };
         let p = v.params(Tz::UTC);
         assert_eq!(p.status.as_deref(), Some("open"));
         assert_eq!(p.priority, ["high"]);

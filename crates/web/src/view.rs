@@ -90,15 +90,21 @@ pub fn describe_rrule(rule: &str) -> String {
     };
     let names: Vec<&str> = byday
         .iter()
-        .map(|d| match d.trim_start_matches(|c: char| c == '+' || c == '-' || c.is_ascii_digit()).to_ascii_uppercase().as_str() {
-            "MO" => "Mon",
-            "TU" => "Tue",
-            "WE" => "Wed",
-            "TH" => "Thu",
-            "FR" => "Fri",
-            "SA" => "Sat",
-            "SU" => "Sun",
-            _ => "?",
+        .map(|d| {
+            match d
+                .trim_start_matches(|c: char| c == '+' || c == '-' || c.is_ascii_digit())
+                .to_ascii_uppercase()
+                .as_str()
+            {
+                "MO" => "Mon",
+                "TU" => "Tue",
+                "WE" => "Wed",
+                "TH" => "Thu",
+                "FR" => "Fri",
+                "SA" => "Sat",
+                "SU" => "Sun",
+                _ => "?",
+            }
         })
         .collect();
     let mut out = if unit == "week" && interval == 1 && names == ["Mon", "Tue", "Wed", "Thu", "Fri"] {
@@ -123,14 +129,20 @@ pub fn describe_rrule(rule: &str) -> String {
         s
     };
     if let Some(days) = bymonthday {
-        let days: Vec<String> = days.split(',').map(|d| if d == "-1" { "the last day".to_owned() } else { format!("day {d}") }).collect();
+        let days: Vec<String> =
+            days.split(',').map(|d| if d == "-1" { "the last day".to_owned() } else { format!("day {d}") }).collect();
         out.push_str(&format!(" on {}", days.join(", ")));
     }
     if let Some(c) = count {
         out.push_str(&format!(", {c} times"));
     }
     if let Some(u) = until {
-        out.push_str(&format!(", until {}", u.get(..8).and_then(|d| NaiveDate::parse_from_str(d, "%Y%m%d").ok()).map_or(u.to_owned(), |d| d.to_string())));
+        out.push_str(&format!(
+            ", until {}",
+            u.get(..8)
+                .and_then(|d| NaiveDate::parse_from_str(d, "%Y%m%d").ok())
+                .map_or(u.to_owned(), |d| d.to_string())
+        ));
     }
     if other {
         out.push_str(&format!(" ({rule})"));
@@ -219,7 +231,11 @@ pub fn task_view(t: &TaskSnapshot, tz: Tz, now: DateTime<Utc>, with_html: bool) 
         due_zone: fields.2,
         recurrence: t.recurrence.clone(),
         recurrence_label: t.recurrence.as_deref().map(describe_rrule),
-        reminders: t.reminders.iter().map(|r| ReminderView { raw: r.clone(), label: describe_reminder(r, tz, now) }).collect(),
+        reminders: t
+            .reminders
+            .iter()
+            .map(|r| ReminderView { raw: r.clone(), label: describe_reminder(r, tz, now) })
+            .collect(),
         reminders_raw: t.reminders.clone(),
         version: t.version,
         created_label: instant_label(t.created_at, tz, now),
@@ -244,7 +260,9 @@ pub fn history_item(e: &ontask_domain::EventEnvelope, tz: Tz, now: DateTime<Utc>
         .map(|a| a.iter().filter_map(|c| c.as_str().map(|s| s.replace('_', " "))).collect())
         .unwrap_or_default();
     let (label, detail) = match e.event_type.as_str() {
-        "task.created" if e.metadata.actor.as_deref() == Some("system:recurrence") => ("Next occurrence created".into(), String::new()),
+        "task.created" if e.metadata.actor.as_deref() == Some("system:recurrence") => {
+            ("Next occurrence created".into(), String::new())
+        }
         "task.created" => ("Created".into(), e.data["task"]["title"].as_str().unwrap_or("").to_owned()),
         "task.updated" => ("Changed".into(), changes.join(", ")),
         "task.completed" => ("Completed".into(), String::new()),

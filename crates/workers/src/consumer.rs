@@ -129,7 +129,12 @@ impl ConsumerRunner {
         tracing::info!(consumer = name, "consumer stopped");
     }
 
-    async fn process(&self, sub: &mut dyn Subscription, batch: Vec<StoredEvent>, cancel: &CancellationToken) -> Result<(), HandlerError> {
+    async fn process(
+        &self,
+        sub: &mut dyn Subscription,
+        batch: Vec<StoredEvent>,
+        cancel: &CancellationToken,
+    ) -> Result<(), HandlerError> {
         let Some(last) = batch.last().map(|e| e.seq) else { return Ok(()) };
         // Fast path: the whole batch in one transaction. Under load this turns
         // hundreds of commits into one; any failure rolls it all back and the
@@ -141,7 +146,9 @@ impl ConsumerRunner {
                 }
                 return sub.ack(last).await.map_err(|e| HandlerError::Permanent(e.to_string()));
             }
-            Err(e) => tracing::debug!(consumer = self.consumer.name(), error = %e, "batch failed; handling events one by one"),
+            Err(e) => {
+                tracing::debug!(consumer = self.consumer.name(), error = %e, "batch failed; handling events one by one")
+            }
         }
         let mut skipped_upto = None;
         for event in &batch {
@@ -198,7 +205,11 @@ impl ConsumerRunner {
     /// outage is retried until it ends (the event is not at fault); any other
     /// failure dead-letters the event after `max_attempts`.
     #[tracing::instrument(skip_all, fields(consumer = self.consumer.name(), seq = event.seq, event_type = %event.envelope.event_type))]
-    async fn handle_with_retries(&self, event: &StoredEvent, cancel: &CancellationToken) -> Result<Outcome, HandlerError> {
+    async fn handle_with_retries(
+        &self,
+        event: &StoredEvent,
+        cancel: &CancellationToken,
+    ) -> Result<Outcome, HandlerError> {
         let mut attempt = 0;
         loop {
             attempt += 1;

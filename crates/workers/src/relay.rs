@@ -48,7 +48,9 @@ impl Relay {
         // Flush what was committed before shutdown, so nothing waits for the next start.
         match self.drain().await {
             Ok(n) => tracing::info!(flushed = n, "relay stopped"),
-            Err(e) => tracing::warn!(error = %e, "relay stopped with events left to publish; they go out on the next start"),
+            Err(e) => {
+                tracing::warn!(error = %e, "relay stopped with events left to publish; they go out on the next start")
+            }
         }
     }
 

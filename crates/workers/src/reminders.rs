@@ -40,7 +40,8 @@ impl Consumer for ReminderScheduleConsumer {
 
     async fn handle(&self, tx: &mut WriteTx, event: &StoredEvent) -> Result<(), HandlerError> {
         let snapshot = task_of(event)?;
-        let gone = matches!(event.envelope.kind(), Some(EventType::TaskDeleted)) || snapshot.status == Status::Completed;
+        let gone =
+            matches!(event.envelope.kind(), Some(EventType::TaskDeleted)) || snapshot.status == Status::Completed;
         let times = if gone {
             Vec::new()
         } else {

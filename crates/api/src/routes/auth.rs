@@ -68,7 +68,11 @@ fn session_cookie(state: &ApiState, session: &Session) -> Cookie<'static> {
 /// Create an account and sign in. The first account becomes an admin.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
     responses((status = 201, body = Session), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
-pub async fn register(State(state): State<ApiState>, jar: CookieJar, JsonBody(req): JsonBody<RegisterRequest>) -> Result<Response, ApiError> {
+pub async fn register(
+    State(state): State<ApiState>,
+    jar: CookieJar,
+    JsonBody(req): JsonBody<RegisterRequest>,
+) -> Result<Response, ApiError> {
     let session = state.app.auth.register(&req.email, &req.password, req.name.as_deref()).await?;
     let jar = jar.add(session_cookie(&state, &session));
     Ok((StatusCode::CREATED, jar, Json(session)).into_response())
@@ -77,7 +81,11 @@ pub async fn register(State(state): State<ApiState>, jar: CookieJar, JsonBody(re
 /// Sign in with e-mail and password.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = Session), (status = 401, body = crate::error::Problem)))]
-pub async fn login(State(state): State<ApiState>, jar: CookieJar, JsonBody(req): JsonBody<LoginRequest>) -> Result<Response, ApiError> {
+pub async fn login(
+    State(state): State<ApiState>,
+    jar: CookieJar,
+    JsonBody(req): JsonBody<LoginRequest>,
+) -> Result<Response, ApiError> {
     let session = state.app.auth.login(&req.email, &req.password).await?;
     let jar = jar.add(session_cookie(&state, &session));
     Ok((jar, Json(session)).into_response())
@@ -100,7 +108,11 @@ pub async fn me(State(state): State<ApiState>, caller: Caller) -> Result<Json<Us
 /// Create a personal API token. The secret is shown only in this answer.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "auth", security(("bearer" = [])), request_body = CreateTokenRequest,
     responses((status = 201, body = TokenView), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
-pub async fn create_token(State(state): State<ApiState>, caller: Caller, JsonBody(req): JsonBody<CreateTokenRequest>) -> Result<Response, ApiError> {
+pub async fn create_token(
+    State(state): State<ApiState>,
+    caller: Caller,
+    JsonBody(req): JsonBody<CreateTokenRequest>,
+) -> Result<Response, ApiError> {
     let token = state.app.auth.create_token(&caller.actor, &req.name, &req.scopes, req.expires_in_days).await?;
     Ok((StatusCode::CREATED, Json(token)).into_response())
 }
@@ -114,7 +126,11 @@ pub async fn list_tokens(State(state): State<ApiState>, caller: Caller) -> Resul
 /// Revoke an API token.
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "auth", security(("bearer" = [])),
     params(("id" = String, Path)), responses((status = 204), (status = 404, body = crate::error::Problem)))]
-pub async fn delete_token(State(state): State<ApiState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete_token(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     state.app.auth.delete_token(&caller.actor, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

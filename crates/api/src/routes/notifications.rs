@@ -36,7 +36,11 @@ pub struct NotificationList {
 /// The newest notifications first, with the unread count.
 #[utoipa::path(get, path = "/api/v1/notifications", tag = "notifications", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, body = NotificationList)))]
-pub async fn list(State(state): State<ApiState>, caller: Caller, q: Result<Query<ListQuery>, axum_extra::extract::QueryRejection>) -> Result<Json<NotificationList>, ApiError> {
+pub async fn list(
+    State(state): State<ApiState>,
+    caller: Caller,
+    q: Result<Query<ListQuery>, axum_extra::extract::QueryRejection>,
+) -> Result<Json<NotificationList>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let (items, unread_count) =
         state.app.notifications().list(&caller.actor, q.unread.unwrap_or(false), q.limit.unwrap_or(50)).await?;
@@ -46,7 +50,11 @@ pub async fn list(State(state): State<ApiState>, caller: Caller, q: Result<Query
 /// Mark one notification read.
 #[utoipa::path(post, path = "/api/v1/notifications/{id}/read", tag = "notifications", security(("bearer" = [])),
     params(("id" = String, Path)), responses((status = 200, body = Object), (status = 404, body = crate::error::Problem)))]
-pub async fn read(State(state): State<ApiState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Notification>, ApiError> {
+pub async fn read(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Notification>, ApiError> {
     Ok(Json(state.app.notifications().mark_read(&caller.actor, &id).await?))
 }
 

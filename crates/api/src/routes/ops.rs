@@ -85,7 +85,8 @@ pub async fn health(State(state): State<ApiState>) -> Response {
     );
     let (mut event_log, heads) = log;
     if let Some((head, published)) = heads {
-        event_log.details = Some(serde_json::json!({ "head": head, "published": published, "unpublished": head - published }));
+        event_log.details =
+            Some(serde_json::json!({ "head": head, "published": published, "unpublished": head - published }));
     }
     let (mut bus_check, _) = bus;
     bus_check.details = Some(serde_json::json!({ "kind": state.bus.kind() }));
@@ -111,11 +112,13 @@ pub async fn livez() -> impl IntoResponse {
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200), (status = 503)))]
 pub async fn readyz(State(state): State<ApiState>) -> Response {
     if state.shutdown.is_cancelled() {
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "shutting down" }))).into_response();
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "shutting down" })))
+            .into_response();
     }
     match tokio::time::timeout(CHECK_TIMEOUT, state.app.db.ping()).await {
         Ok(Ok(())) => Json(serde_json::json!({ "status": "ready" })).into_response(),
-        _ => (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "database unavailable" }))).into_response(),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "database unavailable" })))
+            .into_response(),
     }
 }
 

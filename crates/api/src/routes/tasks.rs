@@ -47,7 +47,11 @@ fn with_etag(status: StatusCode, task: TaskSnapshot) -> Response {
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for a retried request")),
     responses((status = 201, body = TaskSnapshot, headers(("ETag" = String), ("Location" = String))),
               (status = 422, body = crate::error::Problem)))]
-pub async fn create(State(state): State<ApiState>, caller: Caller, JsonBody(input): JsonBody<TaskInput>) -> Result<Response, ApiError> {
+pub async fn create(
+    State(state): State<ApiState>,
+    caller: Caller,
+    JsonBody(input): JsonBody<TaskInput>,
+) -> Result<Response, ApiError> {
     let draft = input.parse()?;
     let task = state.app.tasks().create(&caller.ctx, &caller.actor, draft).await?;
     Ok(with_etag(StatusCode::CREATED, task))
@@ -56,7 +60,11 @@ pub async fn create(State(state): State<ApiState>, caller: Caller, JsonBody(inpu
 /// List tasks with filters, sorting and cursor pagination.
 #[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", security(("bearer" = [])), params(ListParams),
     responses((status = 200, body = TaskPage), (status = 422, body = crate::error::Problem)))]
-pub async fn list(State(state): State<ApiState>, caller: Caller, params: Result<Query<ListParams>, axum_extra::extract::QueryRejection>) -> Result<Json<TaskPage>, ApiError> {
+pub async fn list(
+    State(state): State<ApiState>,
+    caller: Caller,
+    params: Result<Query<ListParams>, axum_extra::extract::QueryRejection>,
+) -> Result<Json<TaskPage>, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     Ok(Json(state.app.tasks().list(&caller.actor, &params).await?))
 }
@@ -74,7 +82,13 @@ pub async fn read(State(state): State<ApiState>, caller: Caller, Path(id): Path<
     params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "The ETag you read; 412 if the task changed since")),
     responses((status = 200, body = TaskSnapshot), (status = 404, body = crate::error::Problem),
               (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
-pub async fn update(State(state): State<ApiState>, caller: Caller, Path(id): Path<String>, headers: HeaderMap, JsonBody(input): JsonBody<TaskPatchInput>) -> Result<Response, ApiError> {
+pub async fn update(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(input): JsonBody<TaskPatchInput>,
+) -> Result<Response, ApiError> {
     let id = task_id(&id)?;
     let expected = if_match(&headers)?;
     let patch = input.parse()?;
@@ -86,7 +100,12 @@ pub async fn update(State(state): State<ApiState>, caller: Caller, Path(id): Pat
 #[utoipa::path(delete, path = "/api/v1/tasks/{id}", tag = "tasks", security(("bearer" = [])),
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 204), (status = 404, body = crate::error::Problem), (status = 412, body = crate::error::Problem)))]
-pub async fn remove(State(state): State<ApiState>, caller: Caller, Path(id): Path<String>, headers: HeaderMap) -> Result<StatusCode, ApiError> {
+pub async fn remove(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
     let id = task_id(&id)?;
     state.app.tasks().delete(&caller.ctx, &caller.actor, id, if_match(&headers)?).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -96,7 +115,12 @@ pub async fn remove(State(state): State<ApiState>, caller: Caller, Path(id): Pat
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/complete", tag = "tasks", security(("bearer" = [])),
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 200, body = TaskSnapshot), (status = 404, body = crate::error::Problem)))]
-pub async fn complete(State(state): State<ApiState>, caller: Caller, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn complete(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let id = task_id(&id)?;
     let task = state.app.tasks().complete(&caller.ctx, &caller.actor, id, if_match(&headers)?).await?;
     Ok(with_etag(StatusCode::OK, task))
@@ -106,7 +130,12 @@ pub async fn complete(State(state): State<ApiState>, caller: Caller, Path(id): P
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/reopen", tag = "tasks", security(("bearer" = [])),
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 200, body = TaskSnapshot), (status = 404, body = crate::error::Problem)))]
-pub async fn reopen(State(state): State<ApiState>, caller: Caller, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn reopen(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let id = task_id(&id)?;
     let task = state.app.tasks().reopen(&caller.ctx, &caller.actor, id, if_match(&headers)?).await?;
     Ok(with_etag(StatusCode::OK, task))
@@ -135,7 +164,11 @@ pub struct History {
 /// The task's events, in commit order (also after the task was deleted).
 #[utoipa::path(get, path = "/api/v1/tasks/{id}/history", tag = "tasks", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = History), (status = 404, body = crate::error::Problem)))]
-pub async fn history(State(state): State<ApiState>, caller: Caller, Path(id): Path<String>) -> Result<Json<History>, ApiError> {
+pub async fn history(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<History>, ApiError> {
     let events = state.app.tasks().history(&caller.actor, task_id(&id)?).await?;
     Ok(Json(History { items: events.into_iter().map(EventRecord::from).collect() }))
 }
@@ -175,7 +208,12 @@ pub struct QuickPreview {
     responses((status = 201, body = TaskSnapshot, headers(("ETag" = String), ("Location" = String))),
               (status = 200, description = "with ?preview=true", body = QuickPreview),
               (status = 422, body = crate::error::Problem)))]
-pub async fn quick_add(State(state): State<ApiState>, caller: Caller, q: Result<Query<QuickQuery>, axum_extra::extract::QueryRejection>, JsonBody(req): JsonBody<QuickRequest>) -> Result<Response, ApiError> {
+pub async fn quick_add(
+    State(state): State<ApiState>,
+    caller: Caller,
+    q: Result<Query<QuickQuery>, axum_extra::extract::QueryRejection>,
+    JsonBody(req): JsonBody<QuickRequest>,
+) -> Result<Response, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let tz = ontask_app::quick::parse_timezone(req.timezone.as_deref())?;
     let parsed = ontask_app::quick::parse(&req.text, ontask_app::now().with_timezone(&tz));

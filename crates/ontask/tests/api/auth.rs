@@ -40,7 +40,8 @@ fn as_token(user: &TestUser, token: &str) -> TestUser {
 }
 
 async fn create_api_token(app: &TestApp, user: &TestUser, scopes: &[&str]) -> Value {
-    let response = app.post("/api/v1/tokens", user).json(&json!({ "name": "script", "scopes": scopes })).send().await.unwrap();
+    let response =
+        app.post("/api/v1/tokens", user).json(&json!({ "name": "script", "scopes": scopes })).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
     response.json().await.unwrap()
 }
@@ -84,18 +85,32 @@ async fn a_registered_e_mail_cannot_be_registered_again() {
 async fn bad_sign_up_input_names_the_fields() {
     let app = spawn_app().await;
     for email in ["", "ada", "ada@", "@example.com", "ada@example", "a b@example.com"] {
-        let body = assert_problem(app.register(email, "correct horse battery").await, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
+        let body = assert_problem(
+            app.register(email, "correct horse battery").await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+        )
+        .await;
         assert_eq!(body["errors"][0]["field"], "email", "{email}: {body}");
         assert!(body["errors"][0]["message"].is_string());
     }
-    let body = assert_problem(app.register("ada@example.com", "short").await, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
+    let body =
+        assert_problem(app.register("ada@example.com", "short").await, StatusCode::UNPROCESSABLE_ENTITY, "validation")
+            .await;
     assert_eq!(body["errors"][0]["field"], "password", "{body}");
     // Both wrong: both reported, so the form can show every problem at once.
-    let body = assert_problem(app.register("nope", "short").await, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
+    let body =
+        assert_problem(app.register("nope", "short").await, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
     let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["email", "password"], "{body}");
     // A missing field and an unknown one are validation errors too.
-    let response = app.client.post(app.url("/api/v1/auth/register")).json(&json!({ "email": "ada@example.com" })).send().await.unwrap();
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/register"))
+        .json(&json!({ "email": "ada@example.com" }))
+        .send()
+        .await
+        .unwrap();
     let body = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
     assert!(body["errors"][0]["field"].is_string(), "{body}");
     let response = app
@@ -129,7 +144,12 @@ async fn login_checks_the_password() {
     assert!(set_cookies(&wrong).is_empty());
     let body = assert_problem(wrong, StatusCode::UNAUTHORIZED, "unauthorized").await;
     // The same answer whether or not the account exists.
-    let unknown = assert_problem(login("nobody@example.com".into(), "wrong horse battery").await.unwrap(), StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let unknown = assert_problem(
+        login("nobody@example.com".into(), "wrong horse battery").await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
     assert_eq!(body["detail"], unknown["detail"]);
     app.stop().await;
 }
@@ -228,9 +248,17 @@ async fn api_tokens_are_shown_once_listed_without_secret_and_revocable() {
     assert!(!list.to_string().contains(secret));
     assert!(items[0]["last_used_at"].is_string(), "use is recorded: {list}");
 
-    assert_eq!(app.delete(&format!("/api/v1/tokens/{id}"), &user).send().await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.delete(&format!("/api/v1/tokens/{id}"), &user).send().await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
     assert_problem(get_with_token(&app, "/api/v1/tasks", secret).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
-    assert_problem(app.delete(&format!("/api/v1/tokens/{id}"), &user).send().await.unwrap(), StatusCode::NOT_FOUND, "not-found").await;
+    assert_problem(
+        app.delete(&format!("/api/v1/tokens/{id}"), &user).send().await.unwrap(),
+        StatusCode::NOT_FOUND,
+        "not-found",
+    )
+    .await;
     let list: Value = app.get("/api/v1/tokens", &user).send().await.unwrap().json().await.unwrap();
     assert_eq!(list["items"], json!([]));
 
@@ -240,7 +268,12 @@ async fn api_tokens_are_shown_once_listed_without_secret_and_revocable() {
     let id = created["id"].as_str().unwrap();
     let list: Value = app.get("/api/v1/tokens", &other).send().await.unwrap().json().await.unwrap();
     assert_eq!(list["items"], json!([]));
-    assert_problem(app.delete(&format!("/api/v1/tokens/{id}"), &other).send().await.unwrap(), StatusCode::NOT_FOUND, "not-found").await;
+    assert_problem(
+        app.delete(&format!("/api/v1/tokens/{id}"), &other).send().await.unwrap(),
+        StatusCode::NOT_FOUND,
+        "not-found",
+    )
+    .await;
     app.stop().await;
 }
 
@@ -263,7 +296,12 @@ async fn a_read_only_token_reads_but_cannot_write() {
     assert_problem(patch, StatusCode::FORBIDDEN, "forbidden").await;
     let complete = app.post(&format!("/api/v1/tasks/{id}/complete"), &reader).send().await.unwrap();
     assert_problem(complete, StatusCode::FORBIDDEN, "forbidden").await;
-    assert_problem(app.delete(&format!("/api/v1/tasks/{id}"), &reader).send().await.unwrap(), StatusCode::FORBIDDEN, "forbidden").await;
+    assert_problem(
+        app.delete(&format!("/api/v1/tasks/{id}"), &reader).send().await.unwrap(),
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
 
     // A write-only token cannot read.
     let created = create_api_token(&app, &user, &["tasks:write"]).await;
@@ -278,25 +316,50 @@ async fn a_token_cannot_manage_tokens_and_scopes_are_checked() {
     let user = app.new_user().await;
     let created = create_api_token(&app, &user, &["tasks:read", "tasks:write"]).await;
     let token_user = as_token(&user, created["token"].as_str().unwrap());
-    let minted = app.post("/api/v1/tokens", &token_user).json(&json!({ "name": "escalate", "scopes": ["tasks:write"] })).send().await.unwrap();
+    let minted = app
+        .post("/api/v1/tokens", &token_user)
+        .json(&json!({ "name": "escalate", "scopes": ["tasks:write"] }))
+        .send()
+        .await
+        .unwrap();
     assert_problem(minted, StatusCode::FORBIDDEN, "forbidden").await;
     let id = created["id"].as_str().unwrap();
-    assert_problem(app.delete(&format!("/api/v1/tokens/{id}"), &token_user).send().await.unwrap(), StatusCode::FORBIDDEN, "forbidden").await;
+    assert_problem(
+        app.delete(&format!("/api/v1/tokens/{id}"), &token_user).send().await.unwrap(),
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
 
-    let unknown = app.post("/api/v1/tokens", &user).json(&json!({ "name": "x", "scopes": ["tasks:admin"] })).send().await.unwrap();
+    let unknown = app
+        .post("/api/v1/tokens", &user)
+        .json(&json!({ "name": "x", "scopes": ["tasks:admin"] }))
+        .send()
+        .await
+        .unwrap();
     let body = assert_problem(unknown, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
     assert_eq!(body["errors"][0]["field"], "scopes");
     let none = app.post("/api/v1/tokens", &user).json(&json!({ "name": "x", "scopes": [] })).send().await.unwrap();
-    assert_eq!(assert_problem(none, StatusCode::UNPROCESSABLE_ENTITY, "validation").await["errors"][0]["field"], "scopes");
-    let nameless = app.post("/api/v1/tokens", &user).json(&json!({ "name": " ", "scopes": ["tasks:read"] })).send().await.unwrap();
-    assert_eq!(assert_problem(nameless, StatusCode::UNPROCESSABLE_ENTITY, "validation").await["errors"][0]["field"], "name");
+    assert_eq!(
+        assert_problem(none, StatusCode::UNPROCESSABLE_ENTITY, "validation").await["errors"][0]["field"],
+        "scopes"
+    );
+    let nameless =
+        app.post("/api/v1/tokens", &user).json(&json!({ "name": " ", "scopes": ["tasks:read"] })).send().await.unwrap();
+    assert_eq!(
+        assert_problem(nameless, StatusCode::UNPROCESSABLE_ENTITY, "validation").await["errors"][0]["field"],
+        "name"
+    );
     let forever = app
         .post("/api/v1/tokens", &user)
         .json(&json!({ "name": "x", "scopes": ["tasks:read"], "expires_in_days": 0 }))
         .send()
         .await
         .unwrap();
-    assert_eq!(assert_problem(forever, StatusCode::UNPROCESSABLE_ENTITY, "validation").await["errors"][0]["field"], "expires_in_days");
+    assert_eq!(
+        assert_problem(forever, StatusCode::UNPROCESSABLE_ENTITY, "validation").await["errors"][0]["field"],
+        "expires_in_days"
+    );
     let expiring = app
         .post("/api/v1/tokens", &user)
         .json(&json!({ "name": "x", "scopes": ["tasks:read"], "expires_in_days": 30 }))
@@ -310,8 +373,12 @@ async fn a_token_cannot_manage_tokens_and_scopes_are_checked() {
 }
 
 fn hs256(secret: &[u8], claims: &Value) -> String {
-    jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256), claims, &jsonwebtoken::EncodingKey::from_secret(secret))
-        .unwrap()
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret),
+    )
+    .unwrap()
 }
 
 fn b64(value: &Value) -> String {
@@ -324,7 +391,8 @@ async fn bad_bearer_tokens_are_all_401_problems() {
     let user = app.new_user().await;
     let secret = std::fs::read_to_string(app.data_dir.path().join("jwt_secret")).expect("the generated secret");
     let secret = secret.trim().as_bytes();
-    let claims = |exp: i64| json!({ "sub": user.id, "iss": "ontask", "iat": now_secs() - 10, "exp": exp, "role": "user" });
+    let claims =
+        |exp: i64| json!({ "sub": user.id, "iss": "ontask", "iat": now_secs() - 10, "exp": exp, "role": "user" });
 
     // A token signed with the server's secret works: the crafting is right.
     let good = hs256(secret, &claims(now_secs() + 600));
@@ -334,17 +402,26 @@ async fn bad_bearer_tokens_are_all_401_problems() {
     assert_problem(missing, StatusCode::UNAUTHORIZED, "unauthorized").await;
 
     let expired = hs256(secret, &claims(now_secs() - 3600));
-    let body = assert_problem(get_with_token(&app, "/api/v1/tasks", &expired).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let body =
+        assert_problem(get_with_token(&app, "/api/v1/tasks", &expired).await, StatusCode::UNAUTHORIZED, "unauthorized")
+            .await;
     assert!(body["detail"].as_str().unwrap().contains("expired"), "{body}");
 
     let forged = hs256(b"another secret that is long enough to be a real one", &claims(now_secs() + 600));
-    assert_problem(get_with_token(&app, "/api/v1/tasks", &forged).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    assert_problem(get_with_token(&app, "/api/v1/tasks", &forged).await, StatusCode::UNAUTHORIZED, "unauthorized")
+        .await;
 
     // The right payload with the signature cut off, and with alg=none.
     let unsigned = format!("{}.", good.rsplit_once('.').unwrap().0);
-    assert_problem(get_with_token(&app, "/api/v1/tasks", &unsigned).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    assert_problem(get_with_token(&app, "/api/v1/tasks", &unsigned).await, StatusCode::UNAUTHORIZED, "unauthorized")
+        .await;
     let payload = b64(&claims(now_secs() + 600));
-    for header in [json!({ "alg": "none" }), json!({ "alg": "none", "typ": "JWT" }), json!({ "alg": "None" }), json!({ "alg": "NONE" })] {
+    for header in [
+        json!({ "alg": "none" }),
+        json!({ "alg": "none", "typ": "JWT" }),
+        json!({ "alg": "None" }),
+        json!({ "alg": "NONE" }),
+    ] {
         let none = format!("{}.{payload}.", b64(&header));
         let response = get_with_token(&app, "/api/v1/tasks", &none).await;
         assert_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
@@ -355,14 +432,27 @@ async fn bad_bearer_tokens_are_all_401_problems() {
 
     // A well-signed token without the claims we require.
     let no_exp = hs256(secret, &json!({ "sub": user.id, "iss": "ontask" }));
-    assert_problem(get_with_token(&app, "/api/v1/tasks", &no_exp).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    assert_problem(get_with_token(&app, "/api/v1/tasks", &no_exp).await, StatusCode::UNAUTHORIZED, "unauthorized")
+        .await;
     let other_issuer = hs256(secret, &json!({ "sub": user.id, "iss": "someone-else", "exp": now_secs() + 600 }));
-    assert_problem(get_with_token(&app, "/api/v1/tasks", &other_issuer).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    assert_problem(
+        get_with_token(&app, "/api/v1/tasks", &other_issuer).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
     let bad_subject = hs256(secret, &json!({ "sub": "not-a-uuid", "iss": "ontask", "exp": now_secs() + 600 }));
-    assert_problem(get_with_token(&app, "/api/v1/tasks", &bad_subject).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    assert_problem(get_with_token(&app, "/api/v1/tasks", &bad_subject).await, StatusCode::UNAUTHORIZED, "unauthorized")
+        .await;
 
     for garbage in ["garbage", "a.b.c", "ot_nonexistent", "....", "eyJ", "\u{00e9}t\u{00e9}", &"x".repeat(5000)] {
-        let response = app.client.get(app.url("/api/v1/tasks")).header("authorization", format!("Bearer {garbage}")).send().await.unwrap();
+        let response = app
+            .client
+            .get(app.url("/api/v1/tasks"))
+            .header("authorization", format!("Bearer {garbage}"))
+            .send()
+            .await
+            .unwrap();
         assert_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
     }
     for scheme in ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Token abc"] {
@@ -385,7 +475,14 @@ async fn a_token_for_a_deleted_or_unknown_account_is_refused_on_me() {
     // A validly signed token of an account this database does not know (say,
     // after the database was reset but the secret kept) is no account at all.
     assert_problem(get_with_token(&app, "/api/v1/tasks", &ghost).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
-    let response = app.client.post(app.url("/api/v1/tasks")).bearer_auth(&ghost).json(&json!({ "title": "orphan" })).send().await.unwrap();
+    let response = app
+        .client
+        .post(app.url("/api/v1/tasks"))
+        .bearer_auth(&ghost)
+        .json(&json!({ "title": "orphan" }))
+        .send()
+        .await
+        .unwrap();
     assert_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
     app.stop().await;
 }
@@ -410,12 +507,15 @@ async fn fake_idp(keys: &[(&str, &SigningKey)]) -> FakeIdp {
             "x": URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes()),
         })).collect::<Vec<_>>()
     });
-    let router = axum::Router::new().route("/.well-known/jwks.json", axum::routing::get(move || async move { axum::Json(jwks) }));
+    let router = axum::Router::new()
+        .route("/.well-known/jwks.json", axum::routing::get(move || async move { axum::Json(jwks) }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/.well-known/jwks.json", listener.local_addr().unwrap());
     let stop = tokio_util::sync::CancellationToken::new();
     let cancelled = stop.clone();
-    tokio::spawn(async move { axum::serve(listener, router).with_graceful_shutdown(cancelled.cancelled_owned()).await });
+    tokio::spawn(
+        async move { axum::serve(listener, router).with_graceful_shutdown(cancelled.cancelled_owned()).await },
+    );
     FakeIdp { url, stop }
 }
 
@@ -446,7 +546,12 @@ async fn tokens_of_an_external_identity_provider_are_verified_against_its_jwks()
         "iat": now_secs(), "exp": now_secs() + 600,
     });
     let token = eddsa_token(&key, "key-1", &claims);
-    let alice = TestUser { id: String::new(), email: "alice@example.com".into(), password: String::new(), token: token.clone() };
+    let alice = TestUser {
+        id: String::new(),
+        email: "alice@example.com".into(),
+        password: String::new(),
+        token: token.clone(),
+    };
 
     let me = app.get("/api/v1/me", &alice).send().await.unwrap();
     assert_eq!(me.status(), StatusCode::OK);
@@ -457,7 +562,11 @@ async fn tokens_of_an_external_identity_provider_are_verified_against_its_jwks()
     let task = app.create_task(&alice, json!({ "title": "from the IdP" })).await;
     assert_eq!(task["owner_id"], me["id"]);
     // The next token of the same subject is the same account.
-    let again = eddsa_token(&key, "key-1", &json!({ "sub": "alice-123", "iss": "https://idp.example", "exp": now_secs() + 300 }));
+    let again = eddsa_token(
+        &key,
+        "key-1",
+        &json!({ "sub": "alice-123", "iss": "https://idp.example", "exp": now_secs() + 300 }),
+    );
     let me_again: Value = get_with_token(&app, "/api/v1/me", &again).await.json().await.unwrap();
     assert_eq!(me_again["id"], me["id"]);
 
@@ -465,17 +574,29 @@ async fn tokens_of_an_external_identity_provider_are_verified_against_its_jwks()
     let stranger = signing_key();
     for kid in ["key-1", "key-2"] {
         let forged = eddsa_token(&stranger, kid, &claims);
-        assert_problem(get_with_token(&app, "/api/v1/me", &forged).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+        assert_problem(get_with_token(&app, "/api/v1/me", &forged).await, StatusCode::UNAUTHORIZED, "unauthorized")
+            .await;
     }
     // Right key, but expired, or from another issuer.
-    let expired = eddsa_token(&key, "key-1", &json!({ "sub": "alice-123", "iss": "https://idp.example", "exp": now_secs() - 3600 }));
+    let expired = eddsa_token(
+        &key,
+        "key-1",
+        &json!({ "sub": "alice-123", "iss": "https://idp.example", "exp": now_secs() - 3600 }),
+    );
     assert_problem(get_with_token(&app, "/api/v1/me", &expired).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
-    let foreign = eddsa_token(&key, "key-1", &json!({ "sub": "alice-123", "iss": "https://other.example", "exp": now_secs() + 600 }));
+    let foreign = eddsa_token(
+        &key,
+        "key-1",
+        &json!({ "sub": "alice-123", "iss": "https://other.example", "exp": now_secs() + 600 }),
+    );
     assert_problem(get_with_token(&app, "/api/v1/me", &foreign).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
     // A tampered payload under a valid signature.
     let (head, rest) = token.split_once('.').unwrap();
     let signature = rest.rsplit_once('.').unwrap().1;
-    let tampered = format!("{head}.{}.{signature}", b64(&json!({ "sub": "mallory", "iss": "https://idp.example", "exp": now_secs() + 600 })));
+    let tampered = format!(
+        "{head}.{}.{signature}",
+        b64(&json!({ "sub": "mallory", "iss": "https://idp.example", "exp": now_secs() + 600 }))
+    );
     assert_problem(get_with_token(&app, "/api/v1/me", &tampered).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
     // Our own session tokens keep working beside the IdP's.
     let local = app.new_user().await;

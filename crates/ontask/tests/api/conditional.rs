@@ -39,7 +39,8 @@ async fn if_match_with_the_current_version_succeeds() {
     let task = app.create_task(&user, json!({ "title": "guarded" })).await;
     let path = format!("/api/v1/tasks/{}", task["id"].as_str().unwrap());
 
-    let response = app.patch(&path, &user).header("if-match", "\"1\"").json(&json!({ "title": "v2" })).send().await.unwrap();
+    let response =
+        app.patch(&path, &user).header("if-match", "\"1\"").json(&json!({ "title": "v2" })).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let current = etag(&response);
     assert_eq!(current, "\"2\"");
@@ -65,7 +66,13 @@ async fn a_stale_if_match_is_412_and_changes_nothing() {
     let response = app.patch(&path, &user).json(&json!({ "title": "their change" })).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
 
-    let response = app.patch(&path, &user).header("if-match", "\"1\"").json(&json!({ "title": "my change" })).send().await.unwrap();
+    let response = app
+        .patch(&path, &user)
+        .header("if-match", "\"1\"")
+        .json(&json!({ "title": "my change" }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.headers()["etag"], "\"2\"", "the 412 tells the current version");
     let problem = assert_problem(response, StatusCode::PRECONDITION_FAILED, "precondition-failed").await;
     assert!(problem["detail"].as_str().unwrap().contains('2'), "{problem}");
@@ -102,7 +109,8 @@ async fn an_if_match_that_can_never_match_is_412() {
     let task = app.create_task(&user, json!({ "title": "strict" })).await;
     let path = format!("/api/v1/tasks/{}", task["id"].as_str().unwrap());
     for garbage in ["garbage", "\"abc\"", "\"\"", "\"1\", \"2\"x", "W/", "\"-1\"", "\"99999999999999999999999\""] {
-        let response = app.patch(&path, &user).header("if-match", garbage).json(&json!({ "title": "x" })).send().await.unwrap();
+        let response =
+            app.patch(&path, &user).header("if-match", garbage).json(&json!({ "title": "x" })).send().await.unwrap();
         assert_problem(response, StatusCode::PRECONDITION_FAILED, "precondition-failed").await;
         let response = app.delete(&path, &user).header("if-match", garbage).send().await.unwrap();
         assert_problem(response, StatusCode::PRECONDITION_FAILED, "precondition-failed").await;

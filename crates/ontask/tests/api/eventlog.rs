@@ -28,7 +28,11 @@ fn must_handle(consumer: &str, e: &LoggedEvent) -> Option<bool> {
         "recurrence" => Some(t == "task.completed"),
         "notifications" => Some(t == "reminder.due"),
         "reminders" if t == "task.created" => {
-            if e.data["task"]["reminders"].as_array().is_some_and(|r| !r.is_empty()) { Some(true) } else { None }
+            if e.data["task"]["reminders"].as_array().is_some_and(|r| !r.is_empty()) {
+                Some(true)
+            } else {
+                None
+            }
         }
         "reminders" => Some(TASK_CHANGES.contains(&t)),
         _ => Some(false),
@@ -108,7 +112,14 @@ impl Remote {
     }
 
     pub async fn task_history_len(&self, user: &TestUser, id: &str) -> usize {
-        let body: Value = self.get(&format!("/api/v1/tasks/{id}/history"), user).send().await.expect("request").json().await.expect("json");
+        let body: Value = self
+            .get(&format!("/api/v1/tasks/{id}/history"), user)
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json");
         body["items"].as_array().map_or(0, Vec::len)
     }
 
@@ -149,14 +160,17 @@ impl LogDb {
             .filename(data_dir.join("ontask.db"))
             .read_only(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(2).connect_with(options).await.expect("open the SQLite file");
+        let pool =
+            SqlitePoolOptions::new().max_connections(2).connect_with(options).await.expect("open the SQLite file");
         Self { pool }
     }
 
     /// A writable connection, for tests that tamper with the data on purpose.
     pub async fn open_writable(data_dir: &Path) -> Self {
-        let options = SqliteConnectOptions::new().filename(data_dir.join("ontask.db")).busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await.expect("open the SQLite file");
+        let options =
+            SqliteConnectOptions::new().filename(data_dir.join("ontask.db")).busy_timeout(Duration::from_secs(10));
+        let pool =
+            SqlitePoolOptions::new().max_connections(1).connect_with(options).await.expect("open the SQLite file");
         Self { pool }
     }
 
@@ -261,7 +275,12 @@ impl LogDb {
                         assert!(inbox.contains(e.event_id.as_str()), "{consumer} handled {} #{}", e.event_type, e.seq);
                     }
                     Some(false) => {
-                        assert!(!inbox.contains(e.event_id.as_str()), "{consumer} did not handle {} #{}", e.event_type, e.seq)
+                        assert!(
+                            !inbox.contains(e.event_id.as_str()),
+                            "{consumer} did not handle {} #{}",
+                            e.event_type,
+                            e.seq
+                        )
                     }
                     None => {}
                 }

@@ -38,11 +38,13 @@ async fn a_kill_9_mid_stream_neither_loses_nor_duplicates_an_effect() {
     let completed = Arc::new(AtomicUsize::new(0));
     let third = Arc::new(tokio::sync::Notify::new());
     let completer = {
-        let (remote, user, ids, completed, third) = (remote.clone(), user.clone(), ids.clone(), completed.clone(), third.clone());
+        let (remote, user, ids, completed, third) =
+            (remote.clone(), user.clone(), ids.clone(), completed.clone(), third.clone());
         tokio::spawn(async move {
             stream::iter(ids)
                 .map(|id| {
-                    let (remote, user, completed, third) = (remote.clone(), user.clone(), completed.clone(), third.clone());
+                    let (remote, user, completed, third) =
+                        (remote.clone(), user.clone(), completed.clone(), third.clone());
                     async move {
                         let response = remote.post(&format!("/api/v1/tasks/{id}/complete"), &user).send().await;
                         if matches!(&response, Ok(r) if r.status() == StatusCode::OK)
@@ -161,7 +163,8 @@ async fn every_change_is_written_with_its_event_and_the_log_rebuilds_the_tasks()
         .create_task(&alice, json!({ "title": "Weekly review", "due": "2030-03-01T17:00[Europe/Berlin]", "recurrence": "FREQ=WEEKLY", "reminders": ["PT1H"] }))
         .await;
     let recurring_id = recurring["id"].as_str().expect("id");
-    let response = remote.post(&format!("/api/v1/tasks/{recurring_id}/complete"), &alice).send().await.expect("request");
+    let response =
+        remote.post(&format!("/api/v1/tasks/{recurring_id}/complete"), &alice).send().await.expect("request");
     assert_eq!(response.status(), StatusCode::OK);
 
     let reopened = remote.create_task(&bob, json!({ "title": "Reopened", "due": "2030-05-05" })).await;
@@ -173,8 +176,13 @@ async fn every_change_is_written_with_its_event_and_the_log_rebuilds_the_tasks()
 
     let deleted = remote.create_task(&bob, json!({ "title": "Short-lived" })).await;
     let deleted_id = deleted["id"].as_str().expect("id");
-    let response =
-        remote.client.delete(remote.url(&format!("/api/v1/tasks/{deleted_id}"))).bearer_auth(&bob.token).send().await.expect("request");
+    let response = remote
+        .client
+        .delete(remote.url(&format!("/api/v1/tasks/{deleted_id}")))
+        .bearer_auth(&bob.token)
+        .send()
+        .await
+        .expect("request");
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
 
     // A change that fails writes neither the row nor an event.
@@ -225,7 +233,9 @@ async fn every_change_is_written_with_its_event_and_the_log_rebuilds_the_tasks()
     }
     let last_of_deleted = events.iter().rev().find(|e| e.task_id.as_deref() == Some(deleted_id)).expect("events");
     assert_eq!(last_of_deleted.event_type, "task.deleted");
-    let types_of = |id: &str| events.iter().filter(|e| e.task_id.as_deref() == Some(id)).map(|e| e.event_type.as_str()).collect::<Vec<_>>();
+    let types_of = |id: &str| {
+        events.iter().filter(|e| e.task_id.as_deref() == Some(id)).map(|e| e.event_type.as_str()).collect::<Vec<_>>()
+    };
     assert_eq!(types_of(plain_id), ["task.created", "task.updated"]);
     assert_eq!(types_of(reopened_id), ["task.created", "task.completed", "task.reopened"]);
     assert_eq!(types_of(deleted_id), ["task.created", "task.deleted"]);

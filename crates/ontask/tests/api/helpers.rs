@@ -121,7 +121,14 @@ impl TestApp {
     }
 
     pub async fn task_history(&self, user: &TestUser, id: &str) -> Vec<Value> {
-        let body: Value = self.get(&format!("/api/v1/tasks/{id}/history"), user).send().await.expect("request").json().await.expect("json");
+        let body: Value = self
+            .get(&format!("/api/v1/tasks/{id}/history"), user)
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json");
         body["items"].as_array().cloned().unwrap_or_default()
     }
 
@@ -221,6 +228,9 @@ impl ProcessApp {
     pub async fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().expect("running");
         std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().expect("kill -TERM");
-        tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await.expect("exits within 30 s").expect("wait")
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("exits within 30 s")
+            .expect("wait")
     }
 }

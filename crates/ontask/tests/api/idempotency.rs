@@ -60,7 +60,12 @@ async fn the_same_key_with_another_body_is_refused() {
     assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "idempotency-key-reused").await;
     // The same key on another endpoint is another request too.
     let id = all_tasks(&app, &user).await[0]["id"].as_str().unwrap().to_owned();
-    let response = app.post(&format!("/api/v1/tasks/{id}/complete"), &user).header("idempotency-key", "key-2").send().await.unwrap();
+    let response = app
+        .post(&format!("/api/v1/tasks/{id}/complete"), &user)
+        .header("idempotency-key", "key-2")
+        .send()
+        .await
+        .unwrap();
     assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "idempotency-key-reused").await;
     let tasks = all_tasks(&app, &user).await;
     assert_eq!(tasks.len(), 1);
@@ -113,7 +118,12 @@ async fn a_client_error_is_replayed_and_a_bad_key_is_refused() {
     let task = app.create_task(&user, json!({ "title": "finish" })).await;
     let id = task["id"].as_str().unwrap();
     for _ in 0..2 {
-        let response = app.post(&format!("/api/v1/tasks/{id}/complete"), &user).header("idempotency-key", "done-1").send().await.unwrap();
+        let response = app
+            .post(&format!("/api/v1/tasks/{id}/complete"), &user)
+            .header("idempotency-key", "done-1")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
     }
     assert_eq!(app.task_history(&user, id).await.len(), 2);

@@ -16,7 +16,8 @@ async fn another_users_task_is_404_on_every_endpoint() {
     let app = spawn_app().await;
     let alice = app.new_user().await;
     let bob = app.new_user().await;
-    let task = app.create_task(&alice, json!({ "title": "Alice's secret", "tags": ["private"], "due": "2020-01-01" })).await;
+    let task =
+        app.create_task(&alice, json!({ "title": "Alice's secret", "tags": ["private"], "due": "2020-01-01" })).await;
     let id = task["id"].as_str().unwrap();
     let path = format!("/api/v1/tasks/{id}");
     let nonexistent = format!("/api/v1/tasks/{}", uuid::Uuid::now_v7());
@@ -25,7 +26,10 @@ async fn another_users_task_is_404_on_every_endpoint() {
     let missing = not_found(app.get(&nonexistent, &bob).send().await.unwrap()).await;
     assert_eq!(foreign, missing, "indistinguishable from a task that does not exist");
     not_found(app.patch(&path, &bob).json(&json!({ "title": "mine now" })).send().await.unwrap()).await;
-    not_found(app.patch(&path, &bob).header("if-match", "\"1\"").json(&json!({ "title": "mine now" })).send().await.unwrap()).await;
+    not_found(
+        app.patch(&path, &bob).header("if-match", "\"1\"").json(&json!({ "title": "mine now" })).send().await.unwrap(),
+    )
+    .await;
     not_found(app.post(&format!("{path}/complete"), &bob).send().await.unwrap()).await;
     not_found(app.post(&format!("{path}/reopen"), &bob).send().await.unwrap()).await;
     not_found(app.get(&format!("{path}/history"), &bob).send().await.unwrap()).await;
@@ -41,9 +45,19 @@ async fn another_users_task_is_404_on_every_endpoint() {
 
     // Bob's list never shows Alice's task, whatever the filter.
     app.create_task(&bob, json!({ "title": "Bob's own" })).await;
-    for query in ["", "?tag=private", "?q=secret", "?overdue=true", "?status=open", "?sort=due", "?due_before=2030-01-01", "?limit=200"] {
+    for query in [
+        "",
+        "?tag=private",
+        "?q=secret",
+        "?overdue=true",
+        "?status=open",
+        "?sort=due",
+        "?due_before=2030-01-01",
+        "?limit=200",
+    ] {
         let list: Value = app.get(&format!("/api/v1/tasks{query}"), &bob).send().await.unwrap().json().await.unwrap();
-        let titles: Vec<&str> = list["items"].as_array().unwrap().iter().map(|t| t["title"].as_str().unwrap()).collect();
+        let titles: Vec<&str> =
+            list["items"].as_array().unwrap().iter().map(|t| t["title"].as_str().unwrap()).collect();
         assert!(!titles.contains(&"Alice's secret"), "{query}: {titles:?}");
         for t in list["items"].as_array().unwrap() {
             assert_eq!(t["owner_id"], bob.id.as_str());
@@ -71,7 +85,8 @@ async fn a_cursor_cannot_reach_into_another_users_tasks() {
     }
     let page: Value = app.get("/api/v1/tasks?limit=1", &alice).send().await.unwrap().json().await.unwrap();
     let cursor = page["next_cursor"].as_str().unwrap();
-    let bobs: Value = app.get(&format!("/api/v1/tasks?limit=10&cursor={cursor}"), &bob).send().await.unwrap().json().await.unwrap();
+    let bobs: Value =
+        app.get(&format!("/api/v1/tasks?limit=10&cursor={cursor}"), &bob).send().await.unwrap().json().await.unwrap();
     for t in bobs["items"].as_array().unwrap() {
         assert_eq!(t["owner_id"], bob.id.as_str());
     }

@@ -1,18 +1,18 @@
 //! Integration tests: the real application on port 0 with a fresh SQLite file,
 //! driven over HTTP (and, for crash tests, the real binary as a child process).
-mod helpers;
-mod smoke;
+mod auth;
+mod conditional;
 mod eventlog;
 mod events;
+mod helpers;
+mod idempotency;
+mod isolation;
+mod ops;
+mod pagination;
+mod realtime;
 mod recurrence;
 mod reminders;
-mod realtime;
 mod shutdown;
-mod auth;
+mod smoke;
 mod tasks;
 mod validation;
-mod isolation;
-mod conditional;
-mod idempotency;
-mod pagination;
-mod ops;

@@ -129,7 +129,10 @@ async fn metrics_of_the_real_binary_are_complete_and_pass_promtool() {
         .await
         .unwrap();
     let id = task["id"].as_str().unwrap();
-    assert_eq!(client.get(server.url(&format!("/api/v1/tasks/{id}"))).bearer_auth(token).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        client.get(server.url(&format!("/api/v1/tasks/{id}"))).bearer_auth(token).send().await.unwrap().status(),
+        StatusCode::OK
+    );
     // Completing cancels reminders, so complete another task.
     let other: Value = client
         .post(server.url("/api/v1/tasks"))
@@ -142,9 +145,13 @@ async fn metrics_of_the_real_binary_are_complete_and_pass_promtool() {
         .await
         .unwrap();
     let other_id = other["id"].as_str().unwrap();
-    let completed = client.post(server.url(&format!("/api/v1/tasks/{other_id}/complete"))).bearer_auth(token).send().await.unwrap();
+    let completed =
+        client.post(server.url(&format!("/api/v1/tasks/{other_id}/complete"))).bearer_auth(token).send().await.unwrap();
     assert_eq!(completed.status(), StatusCode::OK);
-    assert_eq!(client.get(server.url("/api/v1/tasks/not-a-task")).bearer_auth(token).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        client.get(server.url("/api/v1/tasks/not-a-task")).bearer_auth(token).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(client.get(server.url("/api/v1/tasks")).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
 
     let text = eventually(Duration::from_secs(30), "every metric in /metrics", || async {
@@ -159,7 +166,9 @@ async fn metrics_of_the_real_binary_are_complete_and_pass_promtool() {
     // Routes are templates, never raw ids (which would explode cardinality).
     let requests = samples(&text, "http_requests_total");
     assert!(
-        requests.iter().any(|s| s.contains("route=\"/api/v1/tasks/{id}\"") && s.contains("method=\"GET\"") && s.contains("status=\"200\"")),
+        requests.iter().any(|s| s.contains("route=\"/api/v1/tasks/{id}\"")
+            && s.contains("method=\"GET\"")
+            && s.contains("status=\"200\"")),
         "{requests:#?}"
     );
     assert!(requests.iter().any(|s| s.contains("route=\"/api/v1/tasks/{id}/complete\"")), "{requests:#?}");
@@ -197,7 +206,11 @@ async fn metrics_of_the_real_binary_are_complete_and_pass_promtool() {
 }
 
 fn which(program: &str) -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH")?.to_str()?.split(':').map(|dir| std::path::Path::new(dir).join(program)).find(|p| p.is_file())
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|dir| std::path::Path::new(dir).join(program))
+        .find(|p| p.is_file())
 }
 
 fn ontask(args: &[&str], env: &[(&str, &str)], dir: &std::path::Path) -> std::process::Output {

@@ -60,7 +60,12 @@ async fn paging_visits_every_task_once_in_order_for_every_sort() {
     // Touch some, so updated order differs from created order.
     for i in (0..120).step_by(9).rev() {
         let id = tasks[i]["id"].as_str().unwrap().to_owned();
-        let response = app.patch(&format!("/api/v1/tasks/{id}"), &user).json(&json!({ "title": format!("touched {i}") })).send().await.unwrap();
+        let response = app
+            .patch(&format!("/api/v1/tasks/{id}"), &user)
+            .json(&json!({ "title": format!("touched {i}") }))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         tasks[i] = response.json().await.unwrap();
     }
@@ -108,7 +113,11 @@ async fn paging_visits_every_task_once_in_order_for_every_sort() {
     // A cursor only fits the sort and order it was issued for.
     let body = page(&app, &user, "sort=due&limit=25").await;
     let cursor = body["next_cursor"].as_str().unwrap().to_owned();
-    for query in [format!("sort=priority&cursor={cursor}"), format!("sort=due&order=desc&cursor={cursor}"), format!("cursor={cursor}")] {
+    for query in [
+        format!("sort=priority&cursor={cursor}"),
+        format!("sort=due&order=desc&cursor={cursor}"),
+        format!("cursor={cursor}"),
+    ] {
         let response = app.get(&format!("/api/v1/tasks?{query}"), &user).send().await.unwrap();
         let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
         assert_eq!(problem["errors"][0]["field"], "cursor");
@@ -137,10 +146,19 @@ async fn filters_combine_with_and() {
     let future = (chrono::Utc::now() + chrono::Duration::days(30)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let mut id = std::collections::HashMap::new();
     for (name, body) in [
-        ("report", json!({ "title": "Quarterly report", "description": "numbers for the board", "priority": "high", "tags": ["work", "finance"], "due": past })),
-        ("taxes", json!({ "title": "Taxes", "description": "the quarterly estimate", "priority": "urgent", "tags": ["finance", "home"], "due": "2026-01-15" })),
+        (
+            "report",
+            json!({ "title": "Quarterly report", "description": "numbers for the board", "priority": "high", "tags": ["work", "finance"], "due": past }),
+        ),
+        (
+            "taxes",
+            json!({ "title": "Taxes", "description": "the quarterly estimate", "priority": "urgent", "tags": ["finance", "home"], "due": "2026-01-15" }),
+        ),
         ("plants", json!({ "title": "Water plants", "priority": "low", "tags": ["home"], "due": future })),
-        ("reporter", json!({ "title": "Call the reporter", "priority": "medium", "tags": ["work"], "due": yesterday_date })),
+        (
+            "reporter",
+            json!({ "title": "Call the reporter", "priority": "medium", "tags": ["work"], "due": yesterday_date }),
+        ),
         ("today", json!({ "title": "Due today, all day", "due": today_date })),
         ("someday", json!({ "title": "Someday, maybe" })),
         ("done", json!({ "title": "Old report, done", "priority": "high", "tags": ["work"], "due": past })),
@@ -149,7 +167,10 @@ async fn filters_combine_with_and() {
         id.insert(name, task["id"].as_str().unwrap().to_owned());
     }
     let done = &id["done"];
-    assert_eq!(app.post(&format!("/api/v1/tasks/{done}/complete"), &user).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        app.post(&format!("/api/v1/tasks/{done}/complete"), &user).send().await.unwrap().status(),
+        StatusCode::OK
+    );
     let set = |names: &[&str]| names.iter().map(|n| id[n].clone()).collect::<HashSet<_>>();
 
     assert_eq!(ids(&app, &user, "status=completed").await, set(&["done"]));
@@ -159,7 +180,11 @@ async fn filters_combine_with_and() {
     assert_eq!(ids(&app, &user, "priority=high,urgent&status=open").await, set(&["report", "taxes"]));
     assert_eq!(ids(&app, &user, "tag=finance").await, set(&["report", "taxes"]));
     assert_eq!(ids(&app, &user, "tag=finance&tag=home").await, set(&["taxes"]), "every tag must match");
-    assert_eq!(ids(&app, &user, "tag=%23Work").await, set(&["report", "reporter", "done"]), "tags in the query are normalised");
+    assert_eq!(
+        ids(&app, &user, "tag=%23Work").await,
+        set(&["report", "reporter", "done"]),
+        "tags in the query are normalised"
+    );
     assert_eq!(ids(&app, &user, "tag=nothing").await, set(&[]));
 
     assert_eq!(ids(&app, &user, "q=report").await, set(&["report", "reporter", "done"]), "prefix match");
@@ -174,7 +199,10 @@ async fn filters_combine_with_and() {
     }
 
     let cutoff = (chrono::Utc::now() + chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    assert_eq!(ids(&app, &user, &format!("due_before={cutoff}")).await, set(&["report", "taxes", "reporter", "today", "done"]));
+    assert_eq!(
+        ids(&app, &user, &format!("due_before={cutoff}")).await,
+        set(&["report", "taxes", "reporter", "today", "done"])
+    );
     assert_eq!(ids(&app, &user, &format!("due_after={cutoff}")).await, set(&["plants"]));
     assert_eq!(ids(&app, &user, "due_after=2026-01-01&due_before=2026-02-01").await, set(&["taxes"]));
     // Tasks without a due match neither bound.

@@ -102,7 +102,8 @@ pub async fn sse(app: &TestApp, user: &TestUser) -> SseClient {
 }
 
 async fn rename(app: &TestApp, user: &TestUser, id: &str, title: &str) {
-    let response = app.patch(&format!("/api/v1/tasks/{id}"), user).json(&json!({ "title": title })).send().await.expect("request");
+    let response =
+        app.patch(&format!("/api/v1/tasks/{id}"), user).json(&json!({ "title": title })).send().await.expect("request");
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -200,10 +201,12 @@ async fn streams_need_a_valid_token_which_may_come_in_the_query() {
         other => panic!("expected 401, got {other:?}"),
     }
     // The query token is only for the streams.
-    let response = app.client.get(app.url(&format!("/api/v1/tasks?access_token={}", user.token))).send().await.expect("request");
+    let response =
+        app.client.get(app.url(&format!("/api/v1/tasks?access_token={}", user.token))).send().await.expect("request");
     assert_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
 
-    let mut stream = SseClient::open(app.client.get(app.url(&format!("/api/v1/stream?access_token={}", user.token)))).await;
+    let mut stream =
+        SseClient::open(app.client.get(app.url(&format!("/api/v1/stream?access_token={}", user.token)))).await;
     let task = app.create_task(&user, json!({ "title": "Via query token" })).await;
     assert_eq!(task_id(&stream.next().await.expect("event")), task["id"].as_str().expect("id"));
     app.stop().await;
@@ -211,7 +214,8 @@ async fn streams_need_a_valid_token_which_may_come_in_the_query() {
 
 async fn ws_next(ws: &mut (impl StreamExt<Item = Result<Message, tungstenite::Error>> + Unpin)) -> Value {
     loop {
-        let message = tokio::time::timeout(WAIT, ws.next()).await.expect("a frame in time").expect("open").expect("frame");
+        let message =
+            tokio::time::timeout(WAIT, ws.next()).await.expect("a frame in time").expect("open").expect("frame");
         if let Message::Text(text) = message {
             return serde_json::from_str(&text).expect("JSON frame");
         }
@@ -260,7 +264,8 @@ async fn events_written_by_the_workers_reach_the_stream_too() {
     let app = spawn_app().await;
     let user = app.new_user().await;
     let mut stream = sse(&app, &user).await;
-    let task = app.create_task(&user, json!({ "title": "Daily", "due": "2030-01-01", "recurrence": "FREQ=DAILY" })).await;
+    let task =
+        app.create_task(&user, json!({ "title": "Daily", "due": "2030-01-01", "recurrence": "FREQ=DAILY" })).await;
     let id = task["id"].as_str().expect("id");
     let response = app.post(&format!("/api/v1/tasks/{id}/complete"), &user).send().await.expect("request");
     assert_eq!(response.status(), StatusCode::OK);

@@ -14,7 +14,8 @@ async fn act(app: &TestApp, user: &TestUser, id: &str, action: &str) -> Value {
 }
 
 async fn tasks_of(app: &TestApp, user: &TestUser) -> Vec<Value> {
-    let body: Value = app.get("/api/v1/tasks?limit=200", user).send().await.expect("request").json().await.expect("json");
+    let body: Value =
+        app.get("/api/v1/tasks?limit=200", user).send().await.expect("request").json().await.expect("json");
     body["items"].as_array().cloned().expect("items")
 }
 
@@ -70,7 +71,12 @@ async fn completing_a_recurring_task_creates_the_next_one_at_the_same_wall_clock
     assert_eq!(next["version"], 1);
 
     // Linked by causation: the new task's task.created was caused by the completion.
-    let completion = app.task_history(&user, id).await.into_iter().find(|e| e["event_type"] == "task.completed").expect("completion");
+    let completion = app
+        .task_history(&user, id)
+        .await
+        .into_iter()
+        .find(|e| e["event_type"] == "task.completed")
+        .expect("completion");
     let next_id = next["id"].as_str().expect("id");
     let history = app.task_history(&user, next_id).await;
     assert_eq!(history.len(), 1);
@@ -93,7 +99,9 @@ async fn completing_twice_or_again_after_reopening_never_creates_two() {
     let app = spawn_app().await;
     let user = app.new_user().await;
     let db = LogDb::open(app.data_dir.path()).await;
-    let task = app.create_task(&user, json!({ "title": "Bins out", "due": "2030-01-07", "recurrence": "FREQ=WEEKLY;BYDAY=MO" })).await;
+    let task = app
+        .create_task(&user, json!({ "title": "Bins out", "due": "2030-01-07", "recurrence": "FREQ=WEEKLY;BYDAY=MO" }))
+        .await;
     let id = task["id"].as_str().expect("id");
 
     // A double completion: the second changes nothing and writes no event.
@@ -126,7 +134,12 @@ async fn count_ends_the_series() {
     let app = spawn_app().await;
     let user = app.new_user().await;
     let db = LogDb::open(app.data_dir.path()).await;
-    let first = app.create_task(&user, json!({ "title": "Course", "due": "2030-02-01T18:00:00Z", "recurrence": "FREQ=DAILY;COUNT=3" })).await;
+    let first = app
+        .create_task(
+            &user,
+            json!({ "title": "Course", "due": "2030-02-01T18:00:00Z", "recurrence": "FREQ=DAILY;COUNT=3" }),
+        )
+        .await;
     let mut id = first["id"].as_str().expect("id").to_owned();
     let mut dues = vec![first["due"].clone()];
     for _ in 0..2 {

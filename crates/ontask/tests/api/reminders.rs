@@ -74,7 +74,8 @@ async fn a_reminder_fires_and_becomes_a_notification_the_user_can_mark_read() {
     let list = notifications(&app, &user).await;
     assert_eq!(list["unread_count"], 0);
     assert_eq!(list["items"][0]["read_at"], read["read_at"]);
-    let unread: Value = app.get("/api/v1/notifications?unread=true", &user).send().await.expect("request").json().await.expect("json");
+    let unread: Value =
+        app.get("/api/v1/notifications?unread=true", &user).send().await.expect("request").json().await.expect("json");
     assert_eq!(unread["items"], json!([]));
 
     let response = app.post("/api/v1/notifications/not-a-notification/read", &user).send().await.expect("request");
@@ -86,7 +87,9 @@ async fn a_reminder_fires_and_becomes_a_notification_the_user_can_mark_read() {
 async fn an_offset_reminder_fires_before_the_due() {
     let app = spawn_app().await;
     let user = app.new_user().await;
-    let task = app.create_task(&user, json!({ "title": "Leave for the station", "due": in_secs(3), "reminders": ["PT1S"] })).await;
+    let task = app
+        .create_task(&user, json!({ "title": "Leave for the station", "due": in_secs(3), "reminders": ["PT1S"] }))
+        .await;
     let list = wait_notifications(&app, &user, 1).await;
     assert_eq!(list["items"][0]["task_id"], task["id"]);
     assert_eq!(list["items"][0]["title"], "Leave for the station");
@@ -111,33 +114,46 @@ async fn deleting_or_completing_the_task_or_setting_a_past_instant_means_no_remi
     let id = |t: &Value| t["id"].as_str().expect("id").to_owned();
     let response = app.delete(&format!("/api/v1/tasks/{}", id(&deleted)), &user).send().await.expect("request");
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let response = app.post(&format!("/api/v1/tasks/{}/complete", id(&completed)), &user).send().await.expect("request");
+    let response =
+        app.post(&format!("/api/v1/tasks/{}/complete", id(&completed)), &user).send().await.expect("request");
     assert_eq!(response.status(), StatusCode::OK);
-    let response = app.patch(&format!("/api/v1/tasks/{}", id(&cleared)), &user).json(&json!({ "reminders": [] })).send().await.expect("request");
+    let response = app
+        .patch(&format!("/api/v1/tasks/{}", id(&cleared)), &user)
+        .json(&json!({ "reminders": [] }))
+        .send()
+        .await
+        .expect("request");
     assert_eq!(response.status(), StatusCode::OK);
-    let response = app.patch(&format!("/api/v1/tasks/{}", id(&moved)), &user).json(&json!({ "reminders": [at] })).send().await.expect("request");
+    let response = app
+        .patch(&format!("/api/v1/tasks/{}", id(&moved)), &user)
+        .json(&json!({ "reminders": [at] }))
+        .send()
+        .await
+        .expect("request");
     assert_eq!(response.status(), StatusCode::OK);
     for step in ["complete", "reopen"] {
-        let response = app.post(&format!("/api/v1/tasks/{}/{step}", id(&reopened)), &user).send().await.expect("request");
+        let response =
+            app.post(&format!("/api/v1/tasks/{}/{step}", id(&reopened)), &user).send().await.expect("request");
         assert_eq!(response.status(), StatusCode::OK);
     }
 
     // Those three fire; the others, due at the same instant, do not.
     let list = wait_notifications(&app, &user, 3).await;
-    let mut notified: Vec<String> = list["items"].as_array().expect("items").iter().map(|n| n["task_id"].as_str().expect("task").to_owned()).collect();
+    let mut notified: Vec<String> = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|n| n["task_id"].as_str().expect("task").to_owned())
+        .collect();
     notified.sort();
     let mut expected = vec![id(&control), id(&moved), id(&reopened)];
     expected.sort();
     assert_eq!(notified, expected);
     // Let every consumer catch up, then nothing else may have fired.
-    eventually(Duration::from_secs(30), "the consumers to catch up", || async { db.caught_up().await.then_some(()) }).await;
-    let mut fired: Vec<String> = db
-        .events()
-        .await
-        .into_iter()
-        .filter(|e| e.event_type == "reminder.due")
-        .filter_map(|e| e.task_id)
-        .collect();
+    eventually(Duration::from_secs(30), "the consumers to catch up", || async { db.caught_up().await.then_some(()) })
+        .await;
+    let mut fired: Vec<String> =
+        db.events().await.into_iter().filter(|e| e.event_type == "reminder.due").filter_map(|e| e.task_id).collect();
     fired.sort();
     assert_eq!(fired, expected, "one reminder.due each, for these three only");
     for task in [&completed, &cleared, &past] {
@@ -155,7 +171,8 @@ async fn fires_after_restart(kill: bool) {
     let remote = Remote::of(&app);
     let user = remote.new_user().await;
     let fire_at = Utc::now() + chrono::Duration::seconds(3);
-    let body = json!({ "title": "While you were out", "reminders": [fire_at.to_rfc3339_opts(SecondsFormat::Secs, true)] });
+    let body =
+        json!({ "title": "While you were out", "reminders": [fire_at.to_rfc3339_opts(SecondsFormat::Secs, true)] });
     let task = remote.create_task(&user, body).await;
     if kill {
         app.kill().await;
@@ -174,7 +191,8 @@ async fn fires_after_restart(kill: bool) {
     let app = ProcessApp::start(dir.path(), &[]).await;
     let remote = Remote::of(&app);
     let list: Value = eventually(Duration::from_secs(30), "the missed reminder", || async {
-        let list: Value = remote.get("/api/v1/notifications", &user).send().await.expect("request").json().await.expect("json");
+        let list: Value =
+            remote.get("/api/v1/notifications", &user).send().await.expect("request").json().await.expect("json");
         (list["unread_count"] == 1).then_some(list)
     })
     .await;

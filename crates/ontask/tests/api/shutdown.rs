@@ -91,7 +91,11 @@ async fn sigterm_ends_streams_drains_writes_and_leaves_nothing_unpublished() {
     // Every acknowledged write is there, and every event gets handled once.
     let tasks = remote.all_tasks(&user).await;
     let originals = tasks.iter().filter(|t| t["recurs_from"].is_null()).count();
-    assert!(originals >= created.load(Ordering::SeqCst), "{originals} tasks for {} acknowledged creations", created.load(Ordering::SeqCst));
+    assert!(
+        originals >= created.load(Ordering::SeqCst),
+        "{originals} tasks for {} acknowledged creations",
+        created.load(Ordering::SeqCst)
+    );
     let db = LogDb::open(dir.path()).await;
     eventually(Duration::from_secs(60), "every consumer to reach the head of the log", || async {
         db.caught_up().await.then_some(())

@@ -79,8 +79,16 @@ async fn due_is_accepted_in_every_documented_form() {
         ("2026-11-24T09:00:00Z", "2026-11-24T09:00:00Z", Some("2026-11-24T09:00:00Z")),
         ("2026-11-24T09:00:00+02:00", "2026-11-24T07:00:00Z", Some("2026-11-24T07:00:00Z")),
         ("2026-11-24T09:00[Europe/Berlin]", "2026-11-24T09:00:00+01:00[Europe/Berlin]", Some("2026-11-24T08:00:00Z")),
-        ("2026-07-01T09:00:00[America/New_York]", "2026-07-01T09:00:00-04:00[America/New_York]", Some("2026-07-01T13:00:00Z")),
-        ("2026-11-24T09:00:00+01:00[Europe/Berlin]", "2026-11-24T09:00:00+01:00[Europe/Berlin]", Some("2026-11-24T08:00:00Z")),
+        (
+            "2026-07-01T09:00:00[America/New_York]",
+            "2026-07-01T09:00:00-04:00[America/New_York]",
+            Some("2026-07-01T13:00:00Z"),
+        ),
+        (
+            "2026-11-24T09:00:00+01:00[Europe/Berlin]",
+            "2026-11-24T09:00:00+01:00[Europe/Berlin]",
+            Some("2026-11-24T08:00:00Z"),
+        ),
     ];
     for (given, answered, instant) in cases {
         let task = app.create_task(&user, json!({ "title": given, "due": given })).await;
@@ -216,7 +224,8 @@ async fn complete_is_idempotent_and_reopen_undoes_it() {
     assert!(done["completed_at"].is_string());
     assert_eq!(done["version"], 2);
 
-    let again: Value = app.post(&format!("/api/v1/tasks/{id}/complete"), &user).send().await.unwrap().json().await.unwrap();
+    let again: Value =
+        app.post(&format!("/api/v1/tasks/{id}/complete"), &user).send().await.unwrap().json().await.unwrap();
     assert_eq!(again, done, "completing a completed task changes nothing");
 
     let response = app.post(&format!("/api/v1/tasks/{id}/reopen"), &user).send().await.unwrap();
@@ -225,7 +234,8 @@ async fn complete_is_idempotent_and_reopen_undoes_it() {
     assert_eq!(reopened["status"], "open");
     assert_eq!(reopened["completed_at"], Value::Null);
     assert_eq!(reopened["version"], 3);
-    let again: Value = app.post(&format!("/api/v1/tasks/{id}/reopen"), &user).send().await.unwrap().json().await.unwrap();
+    let again: Value =
+        app.post(&format!("/api/v1/tasks/{id}/reopen"), &user).send().await.unwrap().json().await.unwrap();
     assert_eq!(again, reopened, "reopening an open task changes nothing");
 
     let history = app.task_history(&user, id).await;
@@ -249,9 +259,20 @@ async fn delete_answers_204_then_404_and_keeps_the_history() {
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert!(response.bytes().await.unwrap().is_empty());
 
-    assert_problem(app.get(&format!("/api/v1/tasks/{id}"), &user).send().await.unwrap(), StatusCode::NOT_FOUND, "not-found").await;
-    assert_problem(app.delete(&format!("/api/v1/tasks/{id}"), &user).send().await.unwrap(), StatusCode::NOT_FOUND, "not-found").await;
-    let patch = app.patch(&format!("/api/v1/tasks/{id}"), &user).json(&json!({ "title": "back" })).send().await.unwrap();
+    assert_problem(
+        app.get(&format!("/api/v1/tasks/{id}"), &user).send().await.unwrap(),
+        StatusCode::NOT_FOUND,
+        "not-found",
+    )
+    .await;
+    assert_problem(
+        app.delete(&format!("/api/v1/tasks/{id}"), &user).send().await.unwrap(),
+        StatusCode::NOT_FOUND,
+        "not-found",
+    )
+    .await;
+    let patch =
+        app.patch(&format!("/api/v1/tasks/{id}"), &user).json(&json!({ "title": "back" })).send().await.unwrap();
     assert_problem(patch, StatusCode::NOT_FOUND, "not-found").await;
     for action in ["complete", "reopen"] {
         let response = app.post(&format!("/api/v1/tasks/{id}/{action}"), &user).send().await.unwrap();
@@ -277,7 +298,8 @@ async fn ids_that_name_no_task_answer_404() {
         assert_problem(response, StatusCode::NOT_FOUND, "not-found").await;
         let response = app.get(&format!("/api/v1/tasks/{id}/history"), &user).send().await.unwrap();
         assert_problem(response, StatusCode::NOT_FOUND, "not-found").await;
-        let response = app.patch(&format!("/api/v1/tasks/{id}"), &user).json(&json!({ "title": "x" })).send().await.unwrap();
+        let response =
+            app.patch(&format!("/api/v1/tasks/{id}"), &user).json(&json!({ "title": "x" })).send().await.unwrap();
         assert_problem(response, StatusCode::NOT_FOUND, "not-found").await;
     }
     app.stop().await;
@@ -294,15 +316,25 @@ async fn history_lists_every_change_in_order_with_the_full_envelope() {
         rb.header("x-request-id", request_id).header("traceparent", traceparent.clone()).send()
     };
 
-    let response = send(app.post("/api/v1/tasks", &user).json(&json!({ "title": "Tracked" })), "req-create-1").await.unwrap();
+    let response =
+        send(app.post("/api/v1/tasks", &user).json(&json!({ "title": "Tracked" })), "req-create-1").await.unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
     assert_eq!(response.headers()["x-request-id"], "req-create-1", "the request id is echoed");
     let task: Value = response.json().await.unwrap();
     let id = task["id"].as_str().unwrap().to_owned();
     let path = format!("/api/v1/tasks/{id}");
-    assert_eq!(send(app.patch(&path, &user).json(&json!({ "priority": "high" })), "req-update-2").await.unwrap().status(), StatusCode::OK);
-    assert_eq!(send(app.post(&format!("{path}/complete"), &user), "req-complete-3").await.unwrap().status(), StatusCode::OK);
-    assert_eq!(send(app.post(&format!("{path}/reopen"), &user), "req-reopen-4").await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        send(app.patch(&path, &user).json(&json!({ "priority": "high" })), "req-update-2").await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(app.post(&format!("{path}/complete"), &user), "req-complete-3").await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(app.post(&format!("{path}/reopen"), &user), "req-reopen-4").await.unwrap().status(),
+        StatusCode::OK
+    );
     assert_eq!(send(app.delete(&path, &user), "req-delete-5").await.unwrap().status(), StatusCode::NO_CONTENT);
 
     let response = app.get(&format!("{path}/history"), &user).send().await.unwrap();

@@ -19,7 +19,8 @@ async fn expect_problem(response: reqwest::Response, status: StatusCode, kind: &
 async fn assert_invalid(app: &TestApp, user: &TestUser, body: Value, fields: &[&str]) -> Value {
     let response = app.post("/api/v1/tasks", user).json(&body).send().await.unwrap();
     let problem = expect_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation", &body.to_string()).await;
-    let got: Vec<&str> = problem["errors"].as_array().expect("an errors list").iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let got: Vec<&str> =
+        problem["errors"].as_array().expect("an errors list").iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert_eq!(got, fields, "for {body}: {problem}");
     for e in problem["errors"].as_array().unwrap() {
         assert!(!e["message"].as_str().unwrap().is_empty());
@@ -60,20 +61,24 @@ async fn each_invalid_field_is_named() {
     for bad in ["tomorrow", "2026-13-01", "2026-11-24T25:00:00Z", "24.11.2026", "2026-11-24T09:00", ""] {
         assert_invalid(&app, &user, t(json!({ "due": bad })), &["due"]).await;
     }
-    let problem = assert_invalid(&app, &user, t(json!({ "due": "2026-11-24T09:00[Mars/Olympus_Mons]" })), &["due"]).await;
+    let problem =
+        assert_invalid(&app, &user, t(json!({ "due": "2026-11-24T09:00[Mars/Olympus_Mons]" })), &["due"]).await;
     assert!(problem["errors"][0]["message"].as_str().unwrap().contains("Mars/Olympus_Mons"), "{problem}");
     // 02:30 does not exist in Berlin on the day clocks go forward.
     assert_invalid(&app, &user, t(json!({ "due": "2026-03-29T02:30[Europe/Berlin]" })), &["due"]).await;
     assert_invalid(&app, &user, t(json!({ "due": "2026-11-24T09:00:00+05:00[Europe/Berlin]" })), &["due"]).await;
     assert_invalid(&app, &user, t(json!({ "due": "2026-11-24", "reminders": ["soon"] })), &["reminders[0]"]).await;
-    assert_invalid(&app, &user, t(json!({ "due": "2026-11-24", "reminders": ["PT15M", "-PT5M"] })), &["reminders[1]"]).await;
+    assert_invalid(&app, &user, t(json!({ "due": "2026-11-24", "reminders": ["PT15M", "-PT5M"] })), &["reminders[1]"])
+        .await;
     assert_invalid(&app, &user, t(json!({ "due": "2026-11-24", "reminders": ["P1Y"] })), &["reminders[0]"]).await;
     let eleven: Vec<String> = (1..=11).map(|i| format!("PT{i}M")).collect();
     assert_invalid(&app, &user, t(json!({ "due": "2026-11-24", "reminders": eleven })), &["reminders"]).await;
     assert_invalid(&app, &user, t(json!({ "reminders": ["PT15M"] })), &["reminders"]).await;
     // An absolute reminder needs no due.
     app.create_task(&user, json!({ "title": "absolute", "reminders": ["2026-11-24T08:00:00Z"] })).await;
-    for bad in ["sometimes", "FREQ=FORTNIGHTLY", "FREQ=DAILY;INTERVAL=0", "FREQ=WEEKLY;BYDAY=XX", "DTSTART:20260101T000000Z"] {
+    for bad in
+        ["sometimes", "FREQ=FORTNIGHTLY", "FREQ=DAILY;INTERVAL=0", "FREQ=WEEKLY;BYDAY=XX", "DTSTART:20260101T000000Z"]
+    {
         assert_invalid(&app, &user, t(json!({ "recurrence": bad })), &["recurrence"]).await;
     }
     // Every invalid field at once, in a stable order.
@@ -138,7 +143,8 @@ async fn wrong_json_types_and_unknown_fields_are_422_naming_the_field() {
         let problem = expect_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation", &body.to_string()).await;
         assert_eq!(problem["errors"][0]["field"], field, "{body}: {problem}");
     }
-    let response = app.post("/api/v1/tasks", &user).json(&json!({ "title": "ok", "titel": "typo" })).send().await.unwrap();
+    let response =
+        app.post("/api/v1/tasks", &user).json(&json!({ "title": "ok", "titel": "typo" })).send().await.unwrap();
     let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
     assert_eq!(problem["errors"][0]["field"], "titel", "{problem}");
     for body in [json!([]), json!("title"), json!(null), json!(42)] {
@@ -154,7 +160,8 @@ async fn transport_problems_get_their_own_status() {
     let app = spawn_app().await;
     let user = app.new_user().await;
     for raw in ["{", "{\"title\": }", "not json", "", "{\"title\": \"a\"} trailing", "\u{feff}{}"] {
-        let response = app.post("/api/v1/tasks", &user).header("content-type", "application/json").body(raw).send().await.unwrap();
+        let response =
+            app.post("/api/v1/tasks", &user).header("content-type", "application/json").body(raw).send().await.unwrap();
         assert_problem(response, StatusCode::BAD_REQUEST, "bad-request").await;
     }
     for content_type in [Some("text/plain"), Some("application/x-www-form-urlencoded"), None] {
@@ -178,10 +185,12 @@ async fn transport_problems_get_their_own_status() {
     let response = app.post("/api/v1/tasks", &user).json(&huge).send().await.unwrap();
     assert_problem(response, StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large").await;
     // Also with an Idempotency-Key (which reads the body before the handler).
-    let response = app.post("/api/v1/tasks", &user).header("idempotency-key", "big-1").json(&huge).send().await.unwrap();
+    let response =
+        app.post("/api/v1/tasks", &user).header("idempotency-key", "big-1").json(&huge).send().await.unwrap();
     assert_problem(response, StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large").await;
     let task = app.create_task(&user, json!({ "title": "small" })).await;
-    let response = app.patch(&format!("/api/v1/tasks/{}", task["id"].as_str().unwrap()), &user).json(&huge).send().await.unwrap();
+    let response =
+        app.patch(&format!("/api/v1/tasks/{}", task["id"].as_str().unwrap()), &user).json(&huge).send().await.unwrap();
     assert_problem(response, StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large").await;
     app.stop().await;
 }
@@ -221,7 +230,11 @@ async fn bad_list_parameters_are_named() {
     assert_eq!(problem["errors"].as_array().unwrap().len(), 3, "{problem}");
     // The bounds themselves are fine.
     for query in ["limit=1", "limit=200", "sort=due&order=desc", "q=", "overdue=false"] {
-        assert_eq!(app.get(&format!("/api/v1/tasks?{query}"), &user).send().await.unwrap().status(), StatusCode::OK, "{query}");
+        assert_eq!(
+            app.get(&format!("/api/v1/tasks?{query}"), &user).send().await.unwrap().status(),
+            StatusCode::OK,
+            "{query}"
+        );
     }
     app.stop().await;
 }
@@ -251,9 +264,31 @@ async fn unknown_routes_and_methods_are_problems() {
 /// Random JSON, biased towards the shapes and edge values that break parsers.
 fn junk(rng: &mut StdRng, depth: u32) -> Value {
     let strings = [
-        "", " ", "\u{0000}", "💥", "null", "PT", "P", "-P1D", "2026-02-30", "9999-12-31T23:59:59Z", "0000-01-01",
-        "2026-11-24T09:00[", "[Europe/Berlin]", "FREQ=", "FREQ=YEARLY;COUNT=-1", "FREQ=SECONDLY;INTERVAL=1",
-        "FREQ=DAILY;UNTIL=19000101", "RRULE:FREQ=DAILY", "\"", "\\", "#", "##", "a\u{202e}b", "%00", "' OR 1=1 --",
+        "",
+        " ",
+        "\u{0000}",
+        "💥",
+        "null",
+        "PT",
+        "P",
+        "-P1D",
+        "2026-02-30",
+        "9999-12-31T23:59:59Z",
+        "0000-01-01",
+        "2026-11-24T09:00[",
+        "[Europe/Berlin]",
+        "FREQ=",
+        "FREQ=YEARLY;COUNT=-1",
+        "FREQ=SECONDLY;INTERVAL=1",
+        "FREQ=DAILY;UNTIL=19000101",
+        "RRULE:FREQ=DAILY",
+        "\"",
+        "\\",
+        "#",
+        "##",
+        "a\u{202e}b",
+        "%00",
+        "' OR 1=1 --",
     ];
     match rng.gen_range(0..if depth > 2 { 6 } else { 9 }) {
         0 => Value::Null,
@@ -277,7 +312,8 @@ fn junk(rng: &mut StdRng, depth: u32) -> Value {
 }
 
 fn junk_task(rng: &mut StdRng) -> Value {
-    let fields = ["title", "description", "priority", "tags", "due", "reminders", "recurrence", "position", "status", "id"];
+    let fields =
+        ["title", "description", "priority", "tags", "due", "reminders", "recurrence", "position", "status", "id"];
     let mut body = serde_json::Map::new();
     if rng.gen_bool(0.7) {
         body.insert("title".into(), json!("junk"));
@@ -286,7 +322,14 @@ fn junk_task(rng: &mut StdRng) -> Value {
         let field = fields[rng.gen_range(0..fields.len())];
         let value = match (field, rng.gen_range(0..3)) {
             ("tags" | "reminders", 0) => json!((0..rng.gen_range(0..30)).map(|_| junk(rng, 3)).collect::<Vec<_>>()),
-            ("due", 0) => json!(format!("2026-{:02}-{:02}T{:02}:{:02}[{}]", rng.gen_range(0..14), rng.gen_range(0..33), rng.gen_range(0..26), rng.gen_range(0..61), ["Europe/Berlin", "UTC", "Etc/GMT+14", "X"][rng.gen_range(0..4)])),
+            ("due", 0) => json!(format!(
+                "2026-{:02}-{:02}T{:02}:{:02}[{}]",
+                rng.gen_range(0..14),
+                rng.gen_range(0..33),
+                rng.gen_range(0..26),
+                rng.gen_range(0..61),
+                ["Europe/Berlin", "UTC", "Etc/GMT+14", "X"][rng.gen_range(0..4)]
+            )),
             ("position", 0) => json!([i64::MIN, i64::MAX, 0, -1][rng.gen_range(0..4)]),
             _ => junk(rng, 0),
         };
@@ -308,21 +351,45 @@ async fn random_junk_never_gets_a_server_error() {
         let response = app.post("/api/v1/tasks", &user).json(&body).send().await.unwrap();
         let status = response.status();
         let text = response.text().await.unwrap();
-        assert!(status.is_success() || status.is_client_error(), "seed {seed} round {round}: POST {body} → {status} {text}");
+        assert!(
+            status.is_success() || status.is_client_error(),
+            "seed {seed} round {round}: POST {body} → {status} {text}"
+        );
 
         let body = junk_task(&mut rng);
         let response = app.patch(&path, &user).json(&body).send().await.unwrap();
         let status = response.status();
         let text = response.text().await.unwrap();
-        assert!(status.is_success() || status.is_client_error(), "seed {seed} round {round}: PATCH {body} → {status} {text}");
+        assert!(
+            status.is_success() || status.is_client_error(),
+            "seed {seed} round {round}: PATCH {body} → {status} {text}"
+        );
 
         let raw: Vec<u8> = (0..rng.gen_range(0..64)).map(|_| rng.r#gen::<u8>()).collect();
-        let response = app.post("/api/v1/tasks", &user).header("content-type", "application/json").body(raw.clone()).send().await.unwrap();
+        let response = app
+            .post("/api/v1/tasks", &user)
+            .header("content-type", "application/json")
+            .body(raw.clone())
+            .send()
+            .await
+            .unwrap();
         assert!(response.status().is_client_error(), "seed {seed} round {round}: raw {raw:?} → {}", response.status());
     }
     // Junk in list queries too.
     for round in 0..100 {
-        let keys = ["status", "priority", "tag", "q", "due_before", "due_after", "overdue", "sort", "order", "limit", "cursor"];
+        let keys = [
+            "status",
+            "priority",
+            "tag",
+            "q",
+            "due_before",
+            "due_after",
+            "overdue",
+            "sort",
+            "order",
+            "limit",
+            "cursor",
+        ];
         let query: Vec<String> = (0..rng.gen_range(1..5))
             .map(|_| {
                 let value: String = (0..rng.gen_range(0..12)).map(|_| rng.r#gen::<char>()).collect();

@@ -121,7 +121,13 @@ async fn full_text_search_and_keyset_pages() {
     let mut seen = Vec::new();
     let mut after = None;
     loop {
-        let q = TaskQuery { sort: SortKey::Created, descending: true, limit: 10, after: after.clone(), ..Default::default() };
+        let q = TaskQuery {
+            sort: SortKey::Created,
+            descending: true,
+            limit: 10,
+            after: after.clone(),
+            ..Default::default()
+        };
         let page = tasks::list(&mut conn, owner, &q).await.unwrap();
         if page.is_empty() {
             break;
