@@ -277,6 +277,7 @@ impl<'a> TaskService<'a> {
         self.save(tx, ctx, &task, previous, EventType::TaskUpdated, Some(changes)).await
     }
 
+    /// Marks a task completed; completing a completed task changes nothing.
     #[tracing::instrument(skip_all, fields(user = %actor.user_id, task = %id))]
     pub async fn complete(
         &self,
@@ -285,16 +286,10 @@ impl<'a> TaskService<'a> {
         id: TaskId,
         if_match: Option<i64>,
     ) -> Result<TaskSnapshot> {
-        actor.require(Scope::TasksWrite)?;
-        let mut tx = self.app.db.begin().await?;
-        let mut task = self.load(&mut tx, actor, id, if_match).await?;
-        let previous = task.version;
-        if !task.complete(now()) {
-            return Ok(TaskSnapshot::from(&task));
-        }
-        self.save(tx, ctx, &task, previous, EventType::TaskCompleted, None).await
+        self.transition(ctx, actor, id, if_match, EventType::TaskCompleted, Task::complete).await
     }
 
+    /// Reopens a completed task; reopening an open task changes nothing.
     #[tracing::instrument(skip_all, fields(user = %actor.user_id, task = %id))]
     pub async fn reopen(
         &self,
@@ -303,14 +298,28 @@ impl<'a> TaskService<'a> {
         id: TaskId,
         if_match: Option<i64>,
     ) -> Result<TaskSnapshot> {
+        self.transition(ctx, actor, id, if_match, EventType::TaskReopened, Task::reopen).await
+    }
+
+    /// Applies a status change that reports whether it changed anything, and
+    /// writes its event only when it did.
+    async fn transition(
+        &self,
+        ctx: &Context,
+        actor: &Actor,
+        id: TaskId,
+        if_match: Option<i64>,
+        kind: EventType,
+        change: fn(&mut Task, DateTime<Utc>) -> bool,
+    ) -> Result<TaskSnapshot> {
         actor.require(Scope::TasksWrite)?;
         let mut tx = self.app.db.begin().await?;
         let mut task = self.load(&mut tx, actor, id, if_match).await?;
         let previous = task.version;
-        if !task.reopen(now()) {
+        if !change(&mut task, now()) {
             return Ok(TaskSnapshot::from(&task));
         }
-        self.save(tx, ctx, &task, previous, EventType::TaskReopened, None).await
+        self.save(tx, ctx, &task, previous, kind, None).await
     }
 
     #[tracing::instrument(skip_all, fields(user = %actor.user_id, task = %id))]
