@@ -1,7 +1,7 @@
 """The chart sets only environment variables the binary reads
 (deploy/tests/config_keys.txt) or standard OTEL_*/DAPR_* ones, with values of
-the right shape. A later Rust-side test runs `ontask config --check` with each
-environment's rendered env; `rendered_env()` is the helper it can reuse.
+the right shape; and the real binary accepts each role's rendered environment
+(`ontask config --check`, with stand-ins for the Secret's values).
 """
 
 from __future__ import annotations
@@ -98,3 +98,39 @@ def test_self_hosted_dapr_run_sets_only_known_env_vars():
     names = set(run["common"]["env"]) | {k for a in run["apps"] for k in a.get("env", {})}
     assert names and all(allowed(n) for n in names), sorted(n for n in names if not allowed(n))
     assert not (names & SECRET_KEYS)
+
+
+# Stand-ins for what the Secret provides; shaped like real values.
+SECRET_STANDINS = {
+    "ONTASK_DATABASE_URL": "postgres://ontask:secret@postgres:5432/ontask",
+    "ONTASK_AUTH__JWT_SECRET": "x" * 48,
+    "ONTASK_DAPR__API_TOKEN": "token",
+}
+
+
+def ontask_binary() -> str:
+    import os
+
+    path = os.environ.get("ONTASK_BIN") or str(DEPLOY.parent / "target" / "debug" / "ontask")
+    assert os.access(path, os.X_OK), f"{path} is missing: build it first (cargo build -p ontask-ontask)"
+    return path
+
+
+@pytest.mark.parametrize("variant_name", ALL_VARIANTS)
+def test_the_binary_accepts_every_rendered_environment(variant_name, tmp_path):
+    """`ontask config --check` with exactly the env a pod of each role gets."""
+    import os
+    import subprocess
+
+    binary = ontask_binary()
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("ONTASK_", "OTEL_", "RUST_LOG"))}
+    for role, env in rendered_env(variant_name).items():
+        full = {**base, **SECRET_STANDINS, **env}
+        # Run where no ontask.toml lies around, as in the container.
+        done = subprocess.run([binary, "config", "--check"], env=full, cwd=tmp_path, capture_output=True, text=True)
+        assert done.returncode == 0, f"{variant_name}/{role}: {done.stderr.strip()}"
+        # And the values really arrive: the effective config names this role.
+        shown = subprocess.run([binary, "config"], env=full, cwd=tmp_path, capture_output=True, text=True)
+        assert shown.returncode == 0
+        assert f'role = "{env["ONTASK_ROLE"]}"' in shown.stdout, shown.stdout
+        assert SECRET_STANDINS["ONTASK_AUTH__JWT_SECRET"] not in shown.stdout
