@@ -88,7 +88,7 @@ async fn an_offset_reminder_fires_before_the_due() {
     let app = spawn_app().await;
     let user = app.new_user().await;
     let task = app
-        .create_task(&user, json!({ "title": "Leave for the station", "due": in_secs(3), "reminders": ["PT1S"] }))
+        .create_task(&user, json!({ "title": "Leave for the station", "due": in_secs(8), "reminders": ["PT1S"] }))
         .await;
     let list = wait_notifications(&app, &user, 1).await;
     assert_eq!(list["items"][0]["task_id"], task["id"]);
@@ -101,7 +101,9 @@ async fn deleting_or_completing_the_task_or_setting_a_past_instant_means_no_remi
     let app = spawn_app().await;
     let user = app.new_user().await;
     let db = LogDb::open(app.data_dir.path()).await;
-    let at = in_secs(3);
+    // Far enough ahead that every change below lands before the instant, even
+    // on a loaded machine.
+    let at = in_secs(8);
     let deleted = app.create_task(&user, json!({ "title": "Deleted", "reminders": [at] })).await;
     let completed = app.create_task(&user, json!({ "title": "Completed", "reminders": [at] })).await;
     let cleared = app.create_task(&user, json!({ "title": "Cleared", "reminders": [at] })).await;
@@ -170,7 +172,8 @@ async fn fires_after_restart(kill: bool) {
     let app = ProcessApp::start(dir.path(), &[]).await;
     let remote = Remote::of(&app);
     let user = remote.new_user().await;
-    let fire_at = Utc::now() + chrono::Duration::seconds(3);
+    // Far enough ahead that the process is surely down before the instant.
+    let fire_at = Utc::now() + chrono::Duration::seconds(8);
     let body =
         json!({ "title": "While you were out", "reminders": [fire_at.to_rfc3339_opts(SecondsFormat::Secs, true)] });
     let task = remote.create_task(&user, body).await;
