@@ -105,7 +105,7 @@ async fn another_users_notifications_are_invisible() {
     let alice = app.new_user().await;
     let bob = app.new_user().await;
     // A reminder a moment from now fires and notifies Alice.
-    let soon = (chrono::Utc::now() + chrono::Duration::seconds(2)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let soon = (chrono::Utc::now() + chrono::Duration::seconds(4)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
     app.create_task(&alice, json!({ "title": "Call mum", "reminders": [soon] })).await;
     let note = eventually(Duration::from_secs(20), "Alice's reminder notification", || async {
         let list = notifications(&app, &alice).await;

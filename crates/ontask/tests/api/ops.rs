@@ -117,7 +117,7 @@ async fn metrics_of_the_real_binary_are_complete_and_pass_promtool() {
         .await
         .unwrap();
     let token = signup["token"].as_str().unwrap();
-    let soon = (chrono::Utc::now() + chrono::Duration::seconds(2)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let soon = (chrono::Utc::now() + chrono::Duration::seconds(4)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let task: Value = client
         .post(server.url("/api/v1/tasks"))
         .bearer_auth(token)
