@@ -16,9 +16,7 @@ impl<'a> NotificationService<'a> {
     pub async fn list(&self, actor: &Actor, unread_only: bool, limit: i64) -> Result<(Vec<Notification>, i64)> {
         actor.require(Scope::TasksRead)?;
         let mut conn = self.app.db.read().await?;
-        let items = notifications::for_user(&mut conn, actor.user_id, unread_only, limit.clamp(1, 200)).await?;
-        let unread = notifications::unread_count(&mut conn, actor.user_id).await?;
-        Ok((items, unread))
+        Ok(notifications::page_with_unread(&mut conn, actor.user_id, unread_only, limit.clamp(1, 200)).await?)
     }
 
     pub async fn mark_read(&self, actor: &Actor, id: &str) -> Result<Notification> {

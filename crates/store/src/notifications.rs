@@ -106,3 +106,20 @@ pub async fn mark_all_read(tx: &mut WriteTx, user: UserId, now: DateTime<Utc>) -
         .await?;
     Ok(done.rows_affected())
 }
+
+/// The newest notifications and the unread count, read from one snapshot so
+/// the two always agree (a notification committed between two separate reads
+/// would be counted but not listed).
+pub async fn page_with_unread(
+    conn: &mut AnyConnection,
+    user: UserId,
+    unread_only: bool,
+    limit: i64,
+) -> Result<(Vec<Notification>, i64)> {
+    use sqlx::Connection;
+    let mut tx = conn.begin().await?;
+    let items = for_user(&mut tx, user, unread_only, limit).await?;
+    let unread = unread_count(&mut tx, user).await?;
+    tx.commit().await?;
+    Ok((items, unread))
+}
