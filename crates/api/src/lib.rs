@@ -66,6 +66,9 @@ pub fn router(state: ApiState) -> Router {
         .merge(routes::tasks::router())
         .merge(routes::notifications::router())
         .merge(routes::realtime::router())
+        // Inside the idempotency layer too, so a panicking handler becomes a 500
+        // that releases its Idempotency-Key instead of leaving it "in progress".
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::on_panic))
         .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer));
     Router::new()
         .nest("/api/v1", api)

@@ -8,11 +8,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use reqwest::{RequestBuilder, StatusCode};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::Row;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 
-use crate::helpers::{ProcessApp, TestUser, eventually};
+use crate::helpers::{ProcessApp, TestUser, create_task_at, eventually, sign_up};
 
 /// The consumers the embedded `serve` runs.
 pub const CONSUMERS: [&str; 3] = ["recurrence", "reminders", "notifications"];
@@ -64,31 +64,11 @@ impl Remote {
     }
 
     pub async fn new_user(&self) -> TestUser {
-        let email = format!("user-{}@example.com", uuid::Uuid::now_v7().simple());
-        let password = "correct horse battery".to_owned();
-        let response = self
-            .client
-            .post(self.url("/api/v1/auth/register"))
-            .json(&json!({ "email": email, "password": password }))
-            .send()
-            .await
-            .expect("request");
-        assert_eq!(response.status(), StatusCode::CREATED, "sign-up failed");
-        let body: Value = response.json().await.expect("json");
-        TestUser {
-            id: body["user"]["id"].as_str().expect("user id").to_owned(),
-            email,
-            password,
-            token: body["token"].as_str().expect("token").to_owned(),
-        }
+        sign_up(&self.client, &self.address).await
     }
 
     pub async fn create_task(&self, user: &TestUser, body: Value) -> Value {
-        let response = self.post("/api/v1/tasks", user).json(&body).send().await.expect("request");
-        let status = response.status();
-        let json: Value = response.json().await.expect("json");
-        assert_eq!(status, StatusCode::CREATED, "creating a task failed: {json}");
-        json
+        create_task_at(&self.client, &self.address, user, body).await
     }
 
     /// Every task of `user`, following the cursor.

@@ -98,26 +98,12 @@ impl TestApp {
 
     /// Signs up a new account with a unique e-mail.
     pub async fn new_user(&self) -> TestUser {
-        let email = format!("user-{}@example.com", uuid::Uuid::now_v7().simple());
-        let password = "correct horse battery".to_owned();
-        let response = self.register(&email, &password).await;
-        assert_eq!(response.status(), StatusCode::CREATED, "sign-up failed");
-        let body: Value = response.json().await.expect("json");
-        TestUser {
-            id: body["user"]["id"].as_str().expect("user id").to_owned(),
-            email,
-            password,
-            token: body["token"].as_str().expect("token").to_owned(),
-        }
+        sign_up(&self.client, &self.address).await
     }
 
     /// Creates a task and returns its JSON; panics unless the answer is 201.
     pub async fn create_task(&self, user: &TestUser, body: Value) -> Value {
-        let response = self.post("/api/v1/tasks", user).json(&body).send().await.expect("request");
-        let status = response.status();
-        let json: Value = response.json().await.expect("json");
-        assert_eq!(status, StatusCode::CREATED, "creating a task failed: {json}");
-        json
+        create_task_at(&self.client, &self.address, user, body).await
     }
 
     pub async fn task_history(&self, user: &TestUser, id: &str) -> Vec<Value> {
@@ -145,6 +131,41 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.stop.cancel();
     }
+}
+
+/// Signs up a new account with a unique e-mail on the app at `address`.
+pub async fn sign_up(client: &reqwest::Client, address: &str) -> TestUser {
+    let email = format!("user-{}@example.com", uuid::Uuid::now_v7().simple());
+    let password = "correct horse battery".to_owned();
+    let response = client
+        .post(format!("{address}/api/v1/auth/register"))
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::CREATED, "sign-up failed");
+    let body: Value = response.json().await.expect("json");
+    TestUser {
+        id: body["user"]["id"].as_str().expect("user id").to_owned(),
+        email,
+        password,
+        token: body["token"].as_str().expect("token").to_owned(),
+    }
+}
+
+/// Creates a task on the app at `address`; panics unless the answer is 201.
+pub async fn create_task_at(client: &reqwest::Client, address: &str, user: &TestUser, body: Value) -> Value {
+    let response = client
+        .post(format!("{address}/api/v1/tasks"))
+        .bearer_auth(&user.token)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status();
+    let json: Value = response.json().await.expect("json");
+    assert_eq!(status, StatusCode::CREATED, "creating a task failed: {json}");
+    json
 }
 
 /// Polls `check` until it returns `Some`, or panics after `timeout`.
