@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -150,8 +151,9 @@ pub async fn sse(
     State(state): State<ApiState>,
     caller: Caller,
     headers: HeaderMap,
-    Query(query): Query<StreamQuery>,
+    query: Result<Query<StreamQuery>, QueryRejection>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let resume = resume_position(&headers, &query)?;
     let live = state.bus.live();
     let (tx, rx) = mpsc::channel(256);
@@ -172,9 +174,10 @@ pub async fn websocket(
     State(state): State<ApiState>,
     caller: Caller,
     headers: HeaderMap,
-    Query(query): Query<StreamQuery>,
+    query: Result<Query<StreamQuery>, QueryRejection>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let resume = resume_position(&headers, &query)?;
     let user = caller.actor.user_id;
     let live = state.bus.live();

@@ -184,6 +184,8 @@ async fn sse_resumes_after_last_event_id_then_goes_on_live() {
 
     let response = app.get("/api/v1/stream", &user).header("last-event-id", "yesterday").send().await.expect("request");
     assert_problem(response, StatusCode::BAD_REQUEST, "bad-request").await;
+    let response = app.get("/api/v1/stream?last_event_id=yesterday", &user).send().await.expect("request");
+    assert_problem(response, StatusCode::BAD_REQUEST, "bad-request").await;
     app.stop().await;
 }
 
