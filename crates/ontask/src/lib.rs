@@ -3,6 +3,7 @@
 //! roles this process runs. `main.rs` only parses the command line.
 #![forbid(unsafe_code)]
 
+pub mod bus;
 pub mod config;
 pub mod replay;
 mod secrets;
@@ -14,7 +15,7 @@ use anyhow::Context as _;
 use ontask_api::{ApiConfig, ApiState};
 use ontask_app::App;
 use ontask_app::auth::{Auth, AuthConfig};
-use ontask_bus::{EventBus, LogBus};
+use ontask_bus::EventBus;
 use ontask_store::{Db, DbOptions};
 use ontask_workers::WorkerRoles;
 use tokio::net::TcpListener;
@@ -75,15 +76,9 @@ impl Application {
     /// Connects, migrates and binds the listener (port 0 picks a free port).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let roles = config.roles()?;
-        if config.bus.kind != BusKind::Log {
-            anyhow::bail!(ConfigError(format!(
-                "bus.kind = {:?} is not available in this build yet; use \"log\"",
-                config.bus.kind
-            )));
-        }
         let db = open_database(&config).await?;
         let app = build_app(&config, db.clone()).await?;
-        let bus: Arc<dyn EventBus> = Arc::new(LogBus::open(db).await.context("opening the event log")?);
+        let bus = bus::connect(&config, &db).await?;
         let addr = config.listen_addr()?;
         let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         let port = listener.local_addr()?.port();

@@ -1,0 +1,1 @@
+//! (being written) Throwaway PostgreSQL cluster for tests.
