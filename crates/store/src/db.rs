@@ -13,6 +13,7 @@ use crate::{Result, StoreError};
 const EVENTS_APPENDED_TOTAL: &str = "ontask_events_appended_total";
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -21,6 +22,11 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// The backend a connection talks to.
+    pub fn of(conn: &AnyConnection) -> Self {
+        if conn.backend_name().eq_ignore_ascii_case("postgresql") { Self::Postgres } else { Self::Sqlite }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Sqlite => "sqlite",
@@ -107,9 +113,7 @@ impl Db {
     pub async fn migrate(&self) -> Result<()> {
         let migrator = match self.inner.backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => {
-                return Err(StoreError::Corrupt("PostgreSQL migrations are not part of this build yet".into()));
-            }
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator.run(&self.inner.write).await.map_err(|e| match e {
             sqlx::migrate::MigrateError::Execute(e) => StoreError::from(e),
@@ -164,6 +168,14 @@ pub struct WriteTx {
 impl WriteTx {
     pub fn conn(&mut self) -> &mut AnyConnection {
         &mut self.tx
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.db.backend()
+    }
+
+    pub(crate) fn has_appended(&self) -> bool {
+        !self.appended.is_empty()
     }
 
     pub(crate) fn mark_appended(&mut self, event_type: &str) {

@@ -33,8 +33,12 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(ref db) if matches!(db.code().as_deref(), Some("5" | "6" | "517")) => {
                 Self::Unavailable(e)
             }
-            // PostgreSQL: connection exceptions (08xxx), admin shutdown (57P01..03).
-            sqlx::Error::Database(ref db) if db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")) => {
+            // PostgreSQL: connection exceptions (08xxx), admin shutdown (57P01..03),
+            // "cannot connect now" (57P03), serialization failure and deadlock
+            // (40001, 40P01: the transaction was rolled back and may simply be retried).
+            sqlx::Error::Database(ref db)
+                if db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c.starts_with("40")) =>
+            {
                 Self::Unavailable(e)
             }
             other => Self::Database(other),

@@ -7,7 +7,10 @@ use serde::Serialize;
 use sqlx::{AnyConnection, Row, any::AnyRow};
 use uuid::Uuid;
 
-use crate::{Result, StoreError, WriteTx, time};
+use crate::{Backend, Result, StoreError, WriteTx, time};
+
+/// The advisory lock key that serialises event appends on PostgreSQL ("ontask" in ASCII).
+const EVENT_LOG_LOCK: i64 = 0x6f6e_7461_736b;
 
 /// An event with its position in the log.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -21,6 +24,15 @@ const COLUMNS: &str = "seq, event_id, event_type, event_version, occurred_at, so
 
 /// Appends an event in the caller's transaction; returns its log position.
 pub async fn append(tx: &mut WriteTx, e: &EventEnvelope) -> Result<i64> {
+    if tx.backend() == Backend::Postgres && !tx.has_appended() {
+        // PostgreSQL hands out `seq` at insert time, not at commit, so a
+        // transaction could commit seq 11 while seq 10 is still in flight, and a
+        // reader that resumes "after 11" would never see 10. Appenders take
+        // this lock until they commit, which makes `seq` order commit order (as
+        // the single SQLite writer does). Appends come last in every write, so
+        // the lock is held only for the commit itself.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(EVENT_LOG_LOCK).execute(tx.conn()).await?;
+    }
     let row = sqlx::query(
         "INSERT INTO events (event_id, event_type, event_version, occurred_at, source, user_id, task_id, data, metadata) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING seq",

@@ -5,7 +5,7 @@ use ontask_domain::{Priority, Status, TaskId, TaskSnapshot, UserId};
 use sqlx::{AnyConnection, Row, any::AnyRow};
 
 use crate::sql::Sql;
-use crate::{Result, StoreError, WriteTx, time};
+use crate::{Backend, Result, StoreError, WriteTx, time};
 
 const COLUMNS: &str = "id, owner_id, title, description, status, completed_at, priority, tags, due, due_at, \
                        reminders, recurrence, recurrence_anchor, recurs_from, position, version, created_at, updated_at";
@@ -180,6 +180,7 @@ pub async fn find_next_occurrence(conn: &mut AnyConnection, previous: TaskId) ->
 }
 
 pub async fn list(conn: &mut AnyConnection, owner: UserId, q: &TaskQuery) -> Result<Vec<TaskSnapshot>> {
+    let backend = Backend::of(conn);
     let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM tasks WHERE owner_id = "));
     let owner_ph = sql.text(owner.to_string());
     sql.push(&owner_ph);
@@ -198,9 +199,21 @@ pub async fn list(conn: &mut AnyConnection, owner: UserId, q: &TaskQuery) -> Res
         let p = sql.text(tag.clone());
         sql.push(&format!(" AND EXISTS (SELECT 1 FROM task_tags tt WHERE tt.task_id = tasks.id AND tt.tag = {p})"));
     }
-    if let Some(text) = q.text.as_deref().and_then(fts_query) {
-        let p = sql.text(text);
-        sql.push(&format!(" AND rowid IN (SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH {p})"));
+    if let Some(text) = q.text.as_deref() {
+        match backend {
+            Backend::Sqlite => {
+                if let Some(text) = fts_query(text) {
+                    let p = sql.text(text);
+                    sql.push(&format!(" AND rowid IN (SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH {p})"));
+                }
+            }
+            Backend::Postgres => {
+                if let Some(text) = tsquery(text) {
+                    let p = sql.text(text);
+                    sql.push(&format!(" AND search @@ to_tsquery('simple', {p})"));
+                }
+            }
+        }
     }
     if let Some(before) = q.due_before {
         let p = sql.int(time::to_ms(before));
@@ -248,6 +261,17 @@ fn fts_query(text: &str) -> Option<String> {
         .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
         .collect();
     (!terms.is_empty()).then(|| terms.join(" "))
+}
+
+/// The PostgreSQL counterpart of [`fts_query`]: every word as a quoted prefix
+/// term, ANDed, so user input can never be a tsquery syntax error.
+fn tsquery(text: &str) -> Option<String> {
+    let terms: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| format!("'{}':*", w.to_lowercase()))
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" & "))
 }
 
 /// A tag in use, with how many of the owner's tasks carry it.

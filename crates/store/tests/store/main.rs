@@ -1,41 +1,79 @@
-//! Store tests against a real SQLite file.
-use chrono::{SubsecRound, Utc};
-use ontask_domain::{EventEnvelope, EventMetadata, EventType, Task, TaskDraft, TaskSnapshot, Title, UserId};
-use ontask_store::tasks::{SortKey, TaskQuery};
+//! The store's one test suite, run on both backends: every test below runs once
+//! against a real SQLite file and once against a real PostgreSQL database (a
+//! fresh database in the cluster the test command started, or in one that
+//! `ontask-testkit` starts; see `crates/testkit/src/pg.rs`).
+use chrono::{DateTime, SubsecRound, Utc};
+use ontask_domain::{
+    EventEnvelope, EventMetadata, EventType, Priority, Tags, Task, TaskDraft, TaskSnapshot, Title, UserId,
+};
 use ontask_store::users::UserRow;
-use ontask_store::{Db, DbOptions, events, tasks, users};
+use ontask_store::{Db, DbOptions, WriteTx, events, tasks, users};
 
-struct TestDb {
-    db: Db,
-    _dir: tempdir::TempDir,
+mod accounts;
+mod events_log;
+mod schedule;
+mod tasks_table;
+
+/// Defines each test once and runs it on both backends: `<module>::sqlite::<name>`
+/// and `<module>::postgres::<name>`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($(async fn $name:ident($db:ident: Db) $body:block)*) => {
+        $(async fn $name($db: Db) $body)*
+
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                let t = $crate::TestDb::sqlite().await;
+                super::$name(t.db.clone()).await;
+            })*
+        }
+
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let t = $crate::TestDb::postgres().await;
+                super::$name(t.db.clone()).await;
+            })*
+        }
+    };
 }
 
-mod tempdir {
-    /// A directory removed on drop.
-    pub struct TempDir(pub std::path::PathBuf);
-    impl TempDir {
-        pub fn new() -> Self {
-            let dir = std::env::temp_dir().join(format!("ontask-store-{}", uuid::Uuid::now_v7()));
-            std::fs::create_dir_all(&dir).expect("create temp dir");
-            Self(dir)
-        }
+/// A migrated database and what keeps it alive.
+pub struct TestDb {
+    pub db: Db,
+    _sqlite_dir: Option<tempfile::TempDir>,
+    _postgres: Option<ontask_testkit::pg::TestDatabase>,
+}
+
+impl TestDb {
+    pub async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+        Self { db: connect(&url).await, _sqlite_dir: Some(dir), _postgres: None }
     }
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
+
+    pub async fn postgres() -> Self {
+        let database = ontask_testkit::pg::database().expect("a PostgreSQL test database");
+        let mut options = DbOptions::new(database.url());
+        options.max_connections = 8;
+        let db = Db::connect(&options).await.expect("connect");
+        db.migrate().await.expect("migrate");
+        Self { db, _sqlite_dir: None, _postgres: Some(database) }
     }
 }
 
-async fn test_db() -> TestDb {
-    let dir = tempdir::TempDir::new();
-    let url = format!("sqlite://{}?mode=rwc", dir.0.join("test.db").display());
+async fn connect(url: &str) -> Db {
     let db = Db::connect(&DbOptions::new(url)).await.expect("connect");
     db.migrate().await.expect("migrate");
-    TestDb { db, _dir: dir }
+    db
 }
 
-async fn user(db: &Db) -> UserId {
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(3)
+}
+
+pub async fn user(db: &Db) -> UserId {
     let id = UserId::new();
     let mut tx = db.begin().await.unwrap();
     users::insert(
@@ -47,7 +85,7 @@ async fn user(db: &Db) -> UserId {
             password_hash: None,
             role: "user".into(),
             external_subject: None,
-            created_at: Utc::now(),
+            created_at: now(),
         },
     )
     .await
@@ -56,89 +94,42 @@ async fn user(db: &Db) -> UserId {
     id
 }
 
-fn task(owner: UserId, title: &str) -> TaskSnapshot {
-    let draft = TaskDraft { title: Some(Title::parse(title).unwrap()), ..Default::default() };
-    TaskSnapshot::from(&Task::create(owner, draft, Utc::now().trunc_subsecs(3)).unwrap())
+pub fn task(owner: UserId, title: &str) -> TaskSnapshot {
+    task_with(owner, TaskDraft { title: Some(Title::parse(title).unwrap()), ..Default::default() })
 }
 
-#[tokio::test]
-async fn task_and_event_commit_together_and_read_back() {
-    let t = test_db().await;
-    let owner = user(&t.db).await;
-    let snap = task(owner, "Pay rent");
-    let mut tx = t.db.begin().await.unwrap();
-    tasks::insert(&mut tx, &snap).await.unwrap();
-    let event = EventEnvelope::new(
+pub fn task_with(owner: UserId, draft: TaskDraft) -> TaskSnapshot {
+    TaskSnapshot::from(&Task::create(owner, draft, now()).unwrap())
+}
+
+pub fn tagged(owner: UserId, title: &str, priority: Priority, tags: &[&str]) -> TaskSnapshot {
+    task_with(
+        owner,
+        TaskDraft {
+            title: Some(Title::parse(title).unwrap()),
+            priority,
+            tags: Tags::parse(tags).unwrap(),
+            ..Default::default()
+        },
+    )
+}
+
+pub fn created_event(owner: UserId, snap: &TaskSnapshot) -> EventEnvelope {
+    EventEnvelope::new(
         EventType::TaskCreated,
         "test",
         owner,
         Some(snap.id),
-        serde_json::json!({"task": snap}),
+        serde_json::json!({ "task": snap }),
         EventMetadata { correlation_id: "c1".into(), ..Default::default() },
-    );
-    let seq = events::append(&mut tx, &event).await.unwrap();
-    tx.commit().await.unwrap();
-
-    let mut conn = t.db.read().await.unwrap();
-    assert_eq!(tasks::get(&mut conn, owner, snap.id).await.unwrap(), Some(snap.clone()));
-    let stranger = UserId::new();
-    assert_eq!(tasks::get(&mut conn, stranger, snap.id).await.unwrap(), None);
-    let pending = events::unpublished(&mut conn, 10).await.unwrap();
-    assert_eq!(pending.len(), 1);
-    assert_eq!(pending[0].seq, seq);
-    assert_eq!(pending[0].envelope, event);
+    )
 }
 
-#[tokio::test]
-async fn rolled_back_transaction_leaves_no_event() {
-    let t = test_db().await;
-    let owner = user(&t.db).await;
-    let snap = task(owner, "x");
-    let mut tx = t.db.begin().await.unwrap();
-    tasks::insert(&mut tx, &snap).await.unwrap();
-    drop(tx);
-    let mut conn = t.db.read().await.unwrap();
-    assert_eq!(tasks::get(&mut conn, owner, snap.id).await.unwrap(), None);
-    assert!(events::unpublished(&mut conn, 10).await.unwrap().is_empty());
-}
-
-#[tokio::test]
-async fn full_text_search_and_keyset_pages() {
-    let t = test_db().await;
-    let owner = user(&t.db).await;
-    let mut tx = t.db.begin().await.unwrap();
-    for i in 0..25 {
-        let title = if i % 5 == 0 { format!("Buy milk {i}") } else { format!("Other thing {i}") };
-        tasks::insert(&mut tx, &task(owner, &title)).await.unwrap();
-    }
+/// Inserts a task with its `task.created` event in one transaction.
+pub async fn insert_with_event(db: &Db, snap: &TaskSnapshot) -> i64 {
+    let mut tx: WriteTx = db.begin().await.unwrap();
+    tasks::insert(&mut tx, snap).await.unwrap();
+    let seq = events::append(&mut tx, &created_event(snap.owner_id, snap)).await.unwrap();
     tx.commit().await.unwrap();
-    let mut conn = t.db.read().await.unwrap();
-    let q = TaskQuery { text: Some("mil".into()), limit: 50, ..Default::default() };
-    assert_eq!(tasks::list(&mut conn, owner, &q).await.unwrap().len(), 5);
-    let q = TaskQuery { text: Some("\"unbalanced AND (".into()), limit: 50, ..Default::default() };
-    assert!(tasks::list(&mut conn, owner, &q).await.unwrap().is_empty());
-
-    let mut seen = Vec::new();
-    let mut after = None;
-    loop {
-        let q = TaskQuery {
-            sort: SortKey::Created,
-            descending: true,
-            limit: 10,
-            after: after.clone(),
-            ..Default::default()
-        };
-        let page = tasks::list(&mut conn, owner, &q).await.unwrap();
-        if page.is_empty() {
-            break;
-        }
-        let last = page.last().unwrap();
-        after = Some((SortKey::Created.key_of(last, true), last.id.to_string()));
-        seen.extend(page.into_iter().map(|t| t.id));
-    }
-    assert_eq!(seen.len(), 25);
-    let mut dedup = seen.clone();
-    dedup.sort();
-    dedup.dedup();
-    assert_eq!(dedup.len(), 25, "no task appears on two pages");
+    seq
 }

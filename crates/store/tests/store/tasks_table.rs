@@ -1,0 +1,196 @@
+//! The tasks table: writes with optimistic concurrency, every list filter and
+//! sort with keyset pages, search, tags and recurrence links.
+use chrono::Duration;
+use ontask_domain::{Due, Priority, Status, TaskDraft, TaskSnapshot, Title};
+use ontask_store::tasks::{self, SortKey, TaskQuery};
+use ontask_store::{Db, StoreError};
+
+use crate::{now, on_both_backends, tagged, task, task_with, user};
+
+async fn insert_all(db: &Db, all: &[TaskSnapshot]) {
+    let mut tx = db.begin().await.unwrap();
+    for t in all {
+        tasks::insert(&mut tx, t).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+async fn list(db: &Db, owner: ontask_domain::UserId, q: TaskQuery) -> Vec<String> {
+    let mut conn = db.read().await.unwrap();
+    let q = TaskQuery { limit: if q.limit == 0 { 100 } else { q.limit }, ..q };
+    tasks::list(&mut conn, owner, &q).await.unwrap().into_iter().map(|t| t.title).collect()
+}
+
+fn due_in(owner: ontask_domain::UserId, title: &str, hours: i64) -> TaskSnapshot {
+    let at = (now() + Duration::hours(hours)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    task_with(
+        owner,
+        TaskDraft {
+            title: Some(Title::parse(title).unwrap()),
+            due: Some(Due::parse(&at).unwrap()),
+            ..Default::default()
+        },
+    )
+}
+
+/// Follows the keyset cursor page by page and returns the titles in order.
+async fn walk(db: &Db, owner: ontask_domain::UserId, sort: SortKey, descending: bool, page: i64) -> Vec<String> {
+    let mut conn = db.read().await.unwrap();
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let q = TaskQuery { sort, descending, limit: page, after: after.clone(), ..Default::default() };
+        let rows = tasks::list(&mut conn, owner, &q).await.unwrap();
+        let Some(last) = rows.last() else { break };
+        after = Some((sort.key_of(last, descending), last.id.to_string()));
+        out.extend(rows.into_iter().map(|t| t.title));
+    }
+    out
+}
+
+on_both_backends! {
+    async fn full_text_search_matches_word_prefixes_and_never_fails_on_syntax(db: Db) {
+        let owner = user(&db).await;
+        let other = user(&db).await;
+        let mut all: Vec<TaskSnapshot> =
+            (0..20).map(|i| task(owner, &if i % 5 == 0 { format!("Buy milk {i}") } else { format!("Other {i}") })).collect();
+        all.push(task(other, "Buy milk for someone else"));
+        insert_all(&db, &all).await;
+        assert_eq!(list(&db, owner, TaskQuery { text: Some("mil".into()), ..Default::default() }).await.len(), 4);
+        assert_eq!(list(&db, owner, TaskQuery { text: Some("BUY Milk".into()), ..Default::default() }).await.len(), 4);
+        for hostile in ["\"unbalanced AND (", "a:* & !b | ')", "NEAR(x y)"] {
+            let found = list(&db, owner, TaskQuery { text: Some(hostile.into()), ..Default::default() }).await;
+            assert!(found.is_empty(), "{hostile:?} found {found:?}");
+        }
+        let no_words = list(&db, owner, TaskQuery { text: Some("-- ;".into()), ..Default::default() }).await;
+        assert_eq!(no_words.len(), 20, "text without words filters nothing");
+    }
+
+    async fn search_follows_title_changes(db: Db) {
+        let owner = user(&db).await;
+        let mut t = task(owner, "Draft the report");
+        insert_all(&db, std::slice::from_ref(&t)).await;
+        t.title = "Send the invoice".into();
+        t.version += 1;
+        let mut tx = db.begin().await.unwrap();
+        assert!(tasks::update(&mut tx, &t, t.version - 1).await.unwrap());
+        tx.commit().await.unwrap();
+        assert!(list(&db, owner, TaskQuery { text: Some("report".into()), ..Default::default() }).await.is_empty());
+        assert_eq!(list(&db, owner, TaskQuery { text: Some("invoice".into()), ..Default::default() }).await.len(), 1);
+    }
+
+    async fn filters_combine(db: Db) {
+        let owner = user(&db).await;
+        let mut done = tagged(owner, "done home", Priority::High, &["home"]);
+        done.status = Status::Completed;
+        done.completed_at = Some(now());
+        insert_all(&db, &[
+            tagged(owner, "home high", Priority::High, &["home", "errand"]),
+            tagged(owner, "home low", Priority::Low, &["home"]),
+            tagged(owner, "work high", Priority::High, &["work"]),
+            done,
+        ]).await;
+        let mut q = TaskQuery { tags: vec!["home".into()], ..Default::default() };
+        assert_eq!(list(&db, owner, q.clone()).await.len(), 3);
+        q.status = Some(Status::Open);
+        assert_eq!(list(&db, owner, q.clone()).await.len(), 2);
+        q.priorities = vec![Priority::High];
+        assert_eq!(list(&db, owner, q.clone()).await, vec!["home high"]);
+        let both = TaskQuery { tags: vec!["home".into(), "errand".into()], ..Default::default() };
+        assert_eq!(list(&db, owner, both).await, vec!["home high"], "every tag must match");
+        let either = TaskQuery { priorities: vec![Priority::High, Priority::Low], status: Some(Status::Open), ..Default::default() };
+        assert_eq!(list(&db, owner, either).await.len(), 3);
+
+        let mut conn = db.read().await.unwrap();
+        let counts = tasks::tag_counts(&mut conn, owner).await.unwrap();
+        let home = counts.iter().find(|c| c.tag == "home").unwrap();
+        assert_eq!((home.tasks, home.open), (3, 2));
+    }
+
+    async fn due_ranges_and_overdue(db: Db) {
+        let owner = user(&db).await;
+        let mut late_done = due_in(owner, "late but done", -3);
+        late_done.status = Status::Completed;
+        insert_all(&db, &[
+            due_in(owner, "late", -2),
+            due_in(owner, "soon", 2),
+            due_in(owner, "later", 48),
+            task(owner, "whenever"),
+            late_done,
+        ]).await;
+        let overdue = list(&db, owner, TaskQuery { overdue_at: Some(now()), ..Default::default() }).await;
+        assert_eq!(overdue, vec!["late"]);
+        let window = TaskQuery {
+            due_after: Some(now()),
+            due_before: Some(now() + Duration::hours(24)),
+            ..Default::default()
+        };
+        assert_eq!(list(&db, owner, window).await, vec!["soon"]);
+    }
+
+    async fn every_sort_pages_without_gaps_or_repeats(db: Db) {
+        let owner = user(&db).await;
+        let mut all = Vec::new();
+        for i in 0..23 {
+            let mut t = if i % 3 == 0 { task(owner, &format!("t{i:02}")) } else { due_in(owner, &format!("t{i:02}"), i % 7) };
+            t.priority = [Priority::Low, Priority::Medium, Priority::High][i as usize % 3];
+            t.position = (i * 7) % 23;
+            all.push(t);
+        }
+        insert_all(&db, &all).await;
+        for sort in [SortKey::Due, SortKey::Priority, SortKey::Created, SortKey::Updated, SortKey::Position] {
+            for descending in [false, true] {
+                let whole = list(&db, owner, TaskQuery { sort, descending, limit: 100, ..Default::default() }).await;
+                assert_eq!(whole.len(), 23);
+                let paged = walk(&db, owner, sort, descending, 4).await;
+                assert_eq!(paged, whole, "pages of 4 agree with one page ({sort:?}, descending {descending})");
+            }
+        }
+        let by_due = list(&db, owner, TaskQuery { sort: SortKey::Due, limit: 100, ..Default::default() }).await;
+        assert!(by_due[15..].iter().all(|t| ["t00", "t03", "t06", "t09", "t12", "t15", "t18", "t21"].contains(&t.as_str())),
+            "tasks without a due sort last: {by_due:?}");
+        let by_due_desc = list(&db, owner, TaskQuery { sort: SortKey::Due, descending: true, limit: 100, ..Default::default() }).await;
+        assert!(by_due_desc[15..].iter().all(|t| by_due[15..].contains(t)), "…both ways: {by_due_desc:?}");
+    }
+
+    async fn updates_are_conditional_on_the_version(db: Db) {
+        let owner = user(&db).await;
+        let mut t = task(owner, "v1");
+        insert_all(&db, std::slice::from_ref(&t)).await;
+        t.title = "v2".into();
+        t.version += 1;
+        let mut tx = db.begin().await.unwrap();
+        assert!(tasks::update(&mut tx, &t, t.version - 1).await.unwrap());
+        let mut stale = t.clone();
+        stale.title = "lost update".into();
+        assert!(!tasks::update(&mut tx, &stale, t.version - 1).await.unwrap(), "a stale version writes nothing");
+        assert!(!tasks::delete(&mut tx, ontask_domain::UserId::new(), t.id).await.unwrap(), "not the owner");
+        tx.commit().await.unwrap();
+        let mut conn = db.read().await.unwrap();
+        assert_eq!(tasks::get(&mut conn, owner, t.id).await.unwrap().unwrap().title, "v2");
+        drop(conn);
+        let mut tx = db.begin().await.unwrap();
+        assert!(tasks::delete(&mut tx, owner, t.id).await.unwrap());
+        tx.commit().await.unwrap();
+        let mut conn = db.read().await.unwrap();
+        assert_eq!(tasks::get(&mut conn, owner, t.id).await.unwrap(), None);
+    }
+
+    async fn one_next_occurrence_per_completed_task(db: Db) {
+        let owner = user(&db).await;
+        let previous = task(owner, "water plants");
+        let mut next = task(owner, "water plants");
+        next.recurs_from = Some(previous.id);
+        let mut again = task(owner, "water plants");
+        again.recurs_from = Some(previous.id);
+        insert_all(&db, &[previous.clone(), next.clone()]).await;
+        let mut tx = db.begin().await.unwrap();
+        let err = tasks::insert(&mut tx, &again).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        drop(tx);
+        let mut conn = db.read().await.unwrap();
+        assert_eq!(tasks::find_next_occurrence(&mut conn, previous.id).await.unwrap().map(|t| t.id), Some(next.id));
+        let everyone = tasks::all_after(&mut conn, None, 10).await.unwrap();
+        assert_eq!(everyone.len(), 2);
+    }
+}
