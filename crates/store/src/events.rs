@@ -78,6 +78,21 @@ fn decode_all(rows: Vec<AnyRow>) -> Result<Vec<StoredEvent>> {
     rows.iter().map(decode).collect()
 }
 
+/// The advisory lock key held by the relay that is publishing ("relay").
+const RELAY_LOCK: i64 = 0x72_656c_6179;
+
+/// Takes the relay's turn for this transaction: true for exactly one of several
+/// relay processes at a time (PostgreSQL; a SQLite file has one process). The
+/// turn ends when the transaction does, so a relay that dies mid-batch hands
+/// over at once, and two relays never publish interleaved batches.
+pub async fn relay_turn(tx: &mut WriteTx) -> Result<bool> {
+    if tx.backend() == Backend::Sqlite {
+        return Ok(true);
+    }
+    let row = sqlx::query("SELECT pg_try_advisory_xact_lock($1)").bind(RELAY_LOCK).fetch_one(tx.conn()).await?;
+    Ok(row.try_get::<bool, _>(0)?)
+}
+
 /// Events not yet handed to the bus, oldest first.
 pub async fn unpublished(conn: &mut AnyConnection, limit: i64) -> Result<Vec<StoredEvent>> {
     let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM events WHERE published_at IS NULL ORDER BY seq LIMIT $1"))

@@ -1,8 +1,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ontask_bus::EventBus;
-use ontask_store::{Db, events};
+use ontask_bus::{EventBus, StoredEvent};
+use ontask_store::{Backend, Db, events};
 use ontask_telemetry::metrics as m;
 use tokio_util::sync::CancellationToken;
 
@@ -59,20 +59,51 @@ impl Relay {
     pub async fn drain(&self) -> Result<usize, ontask_bus::BusError> {
         let mut total = 0;
         loop {
-            let batch = {
-                let mut conn = self.db.read().await?;
-                events::unpublished(&mut conn, BATCH).await?
+            let (published, full) = match self.db.backend() {
+                Backend::Sqlite => self.publish_batch().await?,
+                Backend::Postgres => self.publish_batch_in_turn().await?,
             };
-            let Some(last) = batch.last() else { return Ok(total) };
-            self.bus.publish(&batch).await?;
-            let mut tx = self.db.begin().await?;
-            events::mark_published(&mut tx, last.seq, ontask_app::now()).await?;
-            tx.commit().await?;
-            total += batch.len();
-            metrics::counter!(m::EVENTS_PUBLISHED_TOTAL).increment(batch.len() as u64);
-            if batch.len() < BATCH as usize {
+            total += published;
+            if !full {
                 return Ok(total);
             }
         }
+    }
+
+    /// SQLite: one process owns the file, and the write transaction is only
+    /// opened after publishing, so API writes never wait for the bus.
+    async fn publish_batch(&self) -> Result<(usize, bool), ontask_bus::BusError> {
+        let batch = {
+            let mut conn = self.db.read().await?;
+            events::unpublished(&mut conn, BATCH).await?
+        };
+        let Some(last) = batch.last() else { return Ok((0, false)) };
+        self.bus.publish(&batch).await?;
+        let mut tx = self.db.begin().await?;
+        events::mark_published(&mut tx, last.seq, ontask_app::now()).await?;
+        tx.commit().await?;
+        Ok(self.published(&batch))
+    }
+
+    /// PostgreSQL: several relay replicas may run. Each batch is read,
+    /// published and marked inside one transaction that holds the relay turn,
+    /// so only one replica publishes at a time and per-task order holds across
+    /// them. A replica that loses the race simply finds nothing to do.
+    async fn publish_batch_in_turn(&self) -> Result<(usize, bool), ontask_bus::BusError> {
+        let mut tx = self.db.begin().await?;
+        if !events::relay_turn(&mut tx).await? {
+            return Ok((0, false));
+        }
+        let batch = events::unpublished(tx.conn(), BATCH).await?;
+        let Some(last) = batch.last() else { return Ok((0, false)) };
+        self.bus.publish(&batch).await?;
+        events::mark_published(&mut tx, last.seq, ontask_app::now()).await?;
+        tx.commit().await?;
+        Ok(self.published(&batch))
+    }
+
+    fn published(&self, batch: &[StoredEvent]) -> (usize, bool) {
+        metrics::counter!(m::EVENTS_PUBLISHED_TOTAL).increment(batch.len() as u64);
+        (batch.len(), batch.len() == BATCH as usize)
     }
 }

@@ -610,8 +610,8 @@ async fn ontask_token_prints_a_jwt_that_works() {
     let app = spawn_app().await;
     let user = app.new_user().await;
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_ontask"))
-        .args(["token", "--user", &user.email.to_uppercase(), "--data-dir"])
-        .arg(app.data_dir.path())
+        .args(["token", "--user", &user.email.to_uppercase()])
+        .args(app.database_args())
         .current_dir(app.data_dir.path())
         .output()
         .await
@@ -625,8 +625,8 @@ async fn ontask_token_prints_a_jwt_that_works() {
     assert_eq!(me["id"], user.id.as_str());
 
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_ontask"))
-        .args(["token", "--user", "nobody@example.com", "--data-dir"])
-        .arg(app.data_dir.path())
+        .args(["token", "--user", "nobody@example.com"])
+        .args(app.database_args())
         .current_dir(app.data_dir.path())
         .output()
         .await

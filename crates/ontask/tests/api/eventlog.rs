@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::Value;
+use sqlx::AnyPool;
 use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use sqlx::any::AnyPoolOptions;
 
 use crate::helpers::{ProcessApp, TestUser, create_task_at, eventually, sign_up};
 
@@ -128,29 +129,39 @@ pub fn successors(tasks: &[Value]) -> BTreeMap<String, Vec<String>> {
     map
 }
 
-/// A read-only view of an app's SQLite file (the app may still be running: WAL
-/// lets readers in beside it).
+/// A view of an app's database: its SQLite file (the app may still be running:
+/// WAL lets readers in beside it) or its PostgreSQL database.
 pub struct LogDb {
-    pub pool: SqlitePool,
+    pub pool: AnyPool,
 }
 
 impl LogDb {
+    /// The SQLite file in `data_dir`, read-only.
     pub async fn open(data_dir: &Path) -> Self {
-        let options = SqliteConnectOptions::new()
-            .filename(data_dir.join("ontask.db"))
-            .read_only(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool =
-            SqlitePoolOptions::new().max_connections(2).connect_with(options).await.expect("open the SQLite file");
-        Self { pool }
+        Self::connect(&format!("sqlite://{}?mode=ro", data_dir.join("ontask.db").display()), 2).await
     }
 
     /// A writable connection, for tests that tamper with the data on purpose.
     pub async fn open_writable(data_dir: &Path) -> Self {
-        let options =
-            SqliteConnectOptions::new().filename(data_dir.join("ontask.db")).busy_timeout(Duration::from_secs(10));
-        let pool =
-            SqlitePoolOptions::new().max_connections(1).connect_with(options).await.expect("open the SQLite file");
+        Self::connect(&format!("sqlite://{}", data_dir.join("ontask.db").display()), 1).await
+    }
+
+    /// The database of an app running in this test process.
+    pub async fn of(app: &crate::helpers::TestApp) -> Self {
+        match &app.database {
+            Some(database) => Self::connect(database.url(), 2).await,
+            None => Self::open(app.data_dir.path()).await,
+        }
+    }
+
+    pub async fn connect(url: &str, connections: u32) -> Self {
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .max_connections(connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .expect("open the database");
         Self { pool }
     }
 
@@ -163,7 +174,7 @@ impl LogDb {
     }
 
     pub async fn offset(&self, consumer: &str) -> i64 {
-        sqlx::query("SELECT position FROM consumer_offsets WHERE consumer = ?")
+        sqlx::query("SELECT position FROM consumer_offsets WHERE consumer = $1")
             .bind(consumer)
             .fetch_optional(&self.pool)
             .await
@@ -203,7 +214,7 @@ impl LogDb {
 
     /// The event ids in `consumer`'s inbox.
     pub async fn inbox(&self, consumer: &str) -> Vec<String> {
-        sqlx::query("SELECT event_id FROM inbox WHERE consumer = ? ORDER BY event_id")
+        sqlx::query("SELECT event_id FROM inbox WHERE consumer = $1 ORDER BY event_id")
             .bind(consumer)
             .fetch_all(&self.pool)
             .await
@@ -215,7 +226,7 @@ impl LogDb {
 
     /// Whether `consumer` has handled the event (its inbox has the row).
     pub async fn has_handled(&self, consumer: &str, event_id: &str) -> bool {
-        sqlx::query("SELECT 1 FROM inbox WHERE consumer = ? AND event_id = ?")
+        sqlx::query("SELECT 1 FROM inbox WHERE consumer = $1 AND event_id = $2")
             .bind(consumer)
             .bind(event_id)
             .fetch_optional(&self.pool)

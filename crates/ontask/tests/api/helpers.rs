@@ -17,6 +17,8 @@ pub struct TestApp {
     pub port: u16,
     pub client: reqwest::Client,
     pub data_dir: tempfile::TempDir,
+    /// The PostgreSQL database when the suite runs on PostgreSQL.
+    pub database: Option<ontask_testkit::pg::TestDatabase>,
     stop: CancellationToken,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -34,6 +36,12 @@ pub fn test_config(data_dir: &Path) -> Config {
     Config { listen: "127.0.0.1:0".into(), data_dir: data_dir.to_path_buf(), ..Config::default() }
 }
 
+/// `ONTASK_TEST_BACKEND=postgres` runs the suite against PostgreSQL (the test
+/// command does both); the default is a SQLite file in a temp dir.
+pub fn on_postgres() -> bool {
+    std::env::var("ONTASK_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
@@ -42,6 +50,8 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let data_dir = tempfile::tempdir().expect("temp dir");
     let mut config = test_config(data_dir.path());
+    let database = on_postgres().then(|| ontask_testkit::pg::database().expect("a PostgreSQL test database"));
+    config.database_url = database.as_ref().map(|d| d.url().to_owned().into());
     adjust(&mut config);
     let app = ontask::Application::build(config).await.expect("the app builds");
     let port = app.port();
@@ -52,12 +62,22 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         port,
         client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
         data_dir,
+        database,
         stop,
         server: Some(server),
     }
 }
 
 impl TestApp {
+    /// The command-line flags that point `ontask` at this app's data.
+    pub fn database_args(&self) -> Vec<String> {
+        let mut args = vec!["--data-dir".to_owned(), self.data_dir.path().display().to_string()];
+        if let Some(database) = &self.database {
+            args.extend(["--database-url".to_owned(), database.url().to_owned()]);
+        }
+        args
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

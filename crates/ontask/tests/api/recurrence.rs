@@ -98,7 +98,7 @@ async fn completing_a_recurring_task_creates_the_next_one_at_the_same_wall_clock
 async fn completing_twice_or_again_after_reopening_never_creates_two() {
     let app = spawn_app().await;
     let user = app.new_user().await;
-    let db = LogDb::open(app.data_dir.path()).await;
+    let db = LogDb::of(&app).await;
     let task = app
         .create_task(&user, json!({ "title": "Bins out", "due": "2030-01-07", "recurrence": "FREQ=WEEKLY;BYDAY=MO" }))
         .await;
@@ -133,7 +133,7 @@ async fn completing_twice_or_again_after_reopening_never_creates_two() {
 async fn count_ends_the_series() {
     let app = spawn_app().await;
     let user = app.new_user().await;
-    let db = LogDb::open(app.data_dir.path()).await;
+    let db = LogDb::of(&app).await;
     let first = app
         .create_task(
             &user,
@@ -164,7 +164,7 @@ async fn count_ends_the_series() {
 async fn a_task_without_recurrence_creates_nothing_when_completed() {
     let app = spawn_app().await;
     let user = app.new_user().await;
-    let db = LogDb::open(app.data_dir.path()).await;
+    let db = LogDb::of(&app).await;
     let task = app.create_task(&user, json!({ "title": "Once", "due": "2030-02-01" })).await;
     let id = task["id"].as_str().expect("id");
     act(&app, &user, id, "complete").await;

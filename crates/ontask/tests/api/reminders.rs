@@ -100,7 +100,7 @@ async fn an_offset_reminder_fires_before_the_due() {
 async fn deleting_or_completing_the_task_or_setting_a_past_instant_means_no_reminder() {
     let app = spawn_app().await;
     let user = app.new_user().await;
-    let db = LogDb::open(app.data_dir.path()).await;
+    let db = LogDb::of(&app).await;
     // Far enough ahead that every change below lands before the instant, even
     // on a loaded machine.
     let at = in_secs(8);
