@@ -62,11 +62,13 @@ impl Cluster {
     }
 
     fn start_server(&self) -> anyhow::Result<()> {
-        // Small settings for tests: no fsync (a crashed test cluster is thrown
-        // away anyway), enough connections for several app processes, and the
+        // Settings for tests: no fsync (the OS keeps what was written when the
+        // server is killed, and a crashed machine throws the cluster away), but
+        // synchronous commits, so a committed row survives `stop -m immediate`
+        // as in production; enough connections for several app processes; the
         // socket in the data dir so no system directory is needed.
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
              -c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB",
             self.port,
             self.dir.display()

@@ -4,6 +4,7 @@ mod auth;
 mod conditional;
 mod eventlog;
 mod events;
+mod faults;
 mod helpers;
 mod idempotency;
 mod isolation;

@@ -1,0 +1,58 @@
+//! Dependencies failing under a running app: PostgreSQL stops and comes back.
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::eventlog::LogDb;
+use crate::helpers::{assert_problem, eventually, spawn_app_with};
+
+#[tokio::test]
+async fn postgres_outage_is_a_503_and_the_app_recovers_without_a_restart() {
+    // Its own cluster: this test stops the server.
+    let cluster = ontask_testkit::pg::Cluster::start().expect("a PostgreSQL cluster");
+    let database = ontask_testkit::pg::database_in(&cluster.url()).expect("a database");
+    let url = database.url().to_owned();
+    let app = spawn_app_with(|c| c.database_url = Some(url.into())).await;
+    let user = app.new_user().await;
+    let before = app.create_task(&user, json!({ "title": "before the outage" })).await;
+
+    cluster.stop().expect("stop PostgreSQL");
+
+    let response = app.get("/api/v1/tasks", &user).send().await.expect("request");
+    let problem = assert_problem(response, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+    assert!(!problem["detail"].as_str().unwrap_or("").contains("postgres://"), "no connection details leak: {problem}");
+    let response = app.post("/api/v1/tasks", &user).json(&json!({ "title": "during" })).send().await.expect("request");
+    assert_problem(response, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+    let health = app.client.get(app.url("/health")).send().await.expect("request");
+    assert_eq!(health.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let health: Value = health.json().await.expect("json");
+    assert_eq!(health["checks"]["database"]["status"], "down", "{health}");
+    let live = app.client.get(app.url("/livez")).send().await.expect("request");
+    assert_eq!(live.status(), StatusCode::OK, "the process itself is alive");
+
+    cluster.restart().expect("start PostgreSQL again");
+
+    let after = eventually(Duration::from_secs(60), "the API to answer again", || async {
+        let r = app.post("/api/v1/tasks", &user).json(&json!({ "title": "after the outage" })).send().await.ok()?;
+        (r.status() == StatusCode::CREATED).then_some(())?;
+        r.json::<Value>().await.ok()
+    })
+    .await;
+    let health = app.client.get(app.url("/health")).send().await.expect("request");
+    assert_eq!(health.status(), StatusCode::OK);
+    let listed: Value = app.get("/api/v1/tasks", &user).send().await.expect("request").json().await.expect("json");
+    let titles: Vec<&str> =
+        listed["items"].as_array().expect("items").iter().filter_map(|t| t["title"].as_str()).collect();
+    assert_eq!(titles.len(), 2, "nothing lost, nothing half-written: {titles:?}");
+    assert!(titles.contains(&"before the outage") && titles.contains(&"after the outage"));
+
+    // The background workers recovered too: every event is published and handled.
+    let log = LogDb::connect(database.url(), 2).await;
+    eventually(Duration::from_secs(30), "the relay and consumers to catch up", || async {
+        let events = log.events().await;
+        (events.len() == 2 && events.iter().all(|e| e.published) && log.caught_up().await).then_some(())
+    })
+    .await;
+    assert_ne!(before["id"], after["id"]);
+}
