@@ -7,6 +7,8 @@ use tokio::sync::{broadcast, watch};
 use crate::{BusError, EventBus, StoredEvent, Subscription};
 
 const LIVE_CAPACITY: usize = 4096;
+/// How often a subscription checks for events published by another process.
+const REMOTE_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The embedded bus. Events already sit in the `events` table, so publishing only
 /// moves the "published up to" mark forward and feeds live listeners; consumers
@@ -80,7 +82,22 @@ struct LogSubscription {
 impl Subscription for LogSubscription {
     async fn next(&mut self, max: usize) -> Result<Vec<StoredEvent>, BusError> {
         let position = self.position;
-        let upto = *self.published.wait_for(|upto| *upto > position).await.map_err(|_| BusError::Closed)?;
+        let upto = loop {
+            // This process's relay announces what it published; a relay in
+            // another process (roles split over one PostgreSQL database) is
+            // seen by reading the published head now and then.
+            let announced = async { self.published.wait_for(|upto| *upto > position).await.map(|upto| *upto) };
+            tokio::select! {
+                upto = announced => break upto.map_err(|_| BusError::Closed)?,
+                () = tokio::time::sleep(REMOTE_POLL) => {
+                    let mut conn = self.db.read().await?;
+                    let (_, published) = events::heads(&mut conn).await?;
+                    if published > position {
+                        break published;
+                    }
+                }
+            }
+        };
         let mut conn = self.db.read().await?;
         let limit = i64::try_from(max).unwrap_or(i64::MAX);
         Ok(events::range(&mut conn, position, upto, limit).await?)

@@ -226,11 +226,17 @@ pub struct ProcessApp {
 impl ProcessApp {
     /// Starts `ontask serve` on a free port with `data_dir` and extra args.
     pub async fn start(data_dir: &Path, extra_args: &[&str]) -> ProcessApp {
+        Self::start_with_env(data_dir, extra_args, &[]).await
+    }
+
+    /// Like [`ProcessApp::start`], with extra environment variables (config).
+    pub async fn start_with_env(data_dir: &Path, extra_args: &[&str], env: &[(&str, &str)]) -> ProcessApp {
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ontask"))
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(extra_args)
+            .envs(env.iter().copied())
             .env("ONTASK_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -13,6 +13,7 @@ mod pagination;
 mod realtime;
 mod recurrence;
 mod reminders;
+mod roles;
 mod shutdown;
 mod smoke;
 mod tasks;
