@@ -1,13 +1,16 @@
 //! The event bus: where the relay hands committed events, and where consumers
 //! read them. Backends: `log` (embedded: the `events` table itself is the log,
-//! delivery is in-process); Kafka and Dapr plug in behind the same traits.
+//! delivery is in-process), `kafka` (rdkafka: any Kafka-protocol broker); Dapr
+//! plugs in behind the same traits.
 #![forbid(unsafe_code)]
 
+mod kafka;
 mod log;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+pub use kafka::{KafkaBus, KafkaSettings, headers as kafka_headers, is_secret_property};
 pub use log::LogBus;
 pub use ontask_store::events::StoredEvent;
 use tokio::sync::broadcast;
@@ -40,6 +43,20 @@ pub trait EventBus: Send + Sync + 'static {
 
     /// Reachability of the bus, for `/health`.
     async fn health(&self) -> Result<(), BusError>;
+
+    /// Hands an event that `consumer` gave up on to the bus's dead-letter
+    /// channel (Kafka: `<topic>.dlq`, with the error in headers). The database
+    /// row the runner writes stays the record the admin API lists; backends
+    /// without such a channel (the embedded log) have nothing more to do.
+    async fn dead_letter(
+        &self,
+        _consumer: &str,
+        _event: &StoredEvent,
+        _error: &str,
+        _attempts: u32,
+    ) -> Result<(), BusError> {
+        Ok(())
+    }
 }
 
 #[async_trait]

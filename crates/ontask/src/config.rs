@@ -103,11 +103,98 @@ pub struct BusConfig {
     pub topic_task_updates: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KafkaConfig {
+    /// `bootstrap.servers`: `host:port[,host:port...]`.
     pub brokers: Option<String>,
+    /// Consumer groups are `<group_prefix>.<consumer>`; default `ontask`.
     pub group_prefix: Option<String>,
+    /// Partitions of the topics created on connect.
+    pub partitions: i32,
+    /// Replication factor of the topics created on connect; -1 is the broker's default.
+    pub replication_factor: i32,
+    /// Create missing topics on connect; turn off where an operator (Strimzi) owns them.
+    pub create_topics: bool,
+    /// librdkafka properties for every Kafka client (producer, consumers, admin):
+    /// `security.protocol`, `sasl.mechanism`, `sasl.username`, `sasl.password`,
+    /// `ssl.ca.location`, ... In TOML, quote the key (`"sasl.password" = "..."`);
+    /// in the environment, write `_` for `.`: `ONTASK_KAFKA__PROPERTIES__SASL_PASSWORD`.
+    /// Credentials are redacted wherever the configuration is printed.
+    pub properties: KafkaProperties,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        Self {
+            brokers: None,
+            group_prefix: None,
+            partitions: 3,
+            replication_factor: -1,
+            create_topics: true,
+            properties: KafkaProperties::default(),
+        }
+    }
+}
+
+/// librdkafka properties. Keys are normalised to librdkafka's spelling (lower
+/// case, `.` for `_`: no librdkafka key has an underscore), so environment
+/// variables can name dotted keys; values of credential keys never print.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(from = "std::collections::BTreeMap<String, PropertyValue>")]
+pub struct KafkaProperties(std::collections::BTreeMap<String, String>);
+
+impl KafkaProperties {
+    pub fn as_map(&self) -> &std::collections::BTreeMap<String, String> {
+        &self.0
+    }
+
+    fn redacted(&self) -> std::collections::BTreeMap<&str, &str> {
+        self.0
+            .iter()
+            .map(|(k, v)| (k.as_str(), if ontask_bus::is_secret_property(k) { "***" } else { v.as_str() }))
+            .collect()
+    }
+}
+
+/// A property as written: the environment layer turns `5000` into a number.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum PropertyValue {
+    Text(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl From<std::collections::BTreeMap<String, PropertyValue>> for KafkaProperties {
+    fn from(raw: std::collections::BTreeMap<String, PropertyValue>) -> Self {
+        Self(
+            raw.into_iter()
+                .map(|(key, value)| {
+                    let value = match value {
+                        PropertyValue::Text(s) => s,
+                        PropertyValue::Int(n) => n.to_string(),
+                        PropertyValue::Float(n) => n.to_string(),
+                        PropertyValue::Bool(b) => b.to_string(),
+                    };
+                    (key.to_ascii_lowercase().replace('_', "."), value)
+                })
+                .collect(),
+        )
+    }
+}
+
+impl std::fmt::Debug for KafkaProperties {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.redacted().fmt(f)
+    }
+}
+
+impl Serialize for KafkaProperties {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.redacted().serialize(s)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -326,6 +413,9 @@ impl Config {
         if self.bus.kind == BusKind::Kafka && self.kafka.brokers.as_deref().unwrap_or("").is_empty() {
             return Err(ConfigError("bus.kind = kafka needs kafka.brokers".into()));
         }
+        if self.kafka.partitions < 1 {
+            return Err(ConfigError("kafka.partitions must be at least 1".into()));
+        }
         Ok(())
     }
 
@@ -385,6 +475,31 @@ mod tests {
         c.auth.jwt_secret = Some(Secret("x".repeat(40)));
         assert!(!c.to_toml().contains("xxxx"));
         assert!(format!("{c:?}").contains("***"));
+    }
+
+    #[test]
+    fn kafka_properties_take_env_style_keys_and_hide_credentials() {
+        // What the environment layer yields for ONTASK_KAFKA__PROPERTIES__*: lower-cased
+        // keys with `_`, and numbers as numbers.
+        let toml = r#"
+            [kafka.properties]
+            security_protocol = "SASL_SSL"
+            sasl_password = "hunter2-hunter2"
+            message_timeout_ms = 5000
+            "ssl.ca.location" = "/etc/ssl/ca.pem"
+        "#;
+        let c: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(toml))
+            .extract()
+            .expect("valid config");
+        let props = c.kafka.properties.as_map();
+        assert_eq!(props["security.protocol"], "SASL_SSL");
+        assert_eq!(props["sasl.password"], "hunter2-hunter2");
+        assert_eq!(props["message.timeout.ms"], "5000");
+        assert_eq!(props["ssl.ca.location"], "/etc/ssl/ca.pem");
+        let printed = c.to_toml();
+        assert!(!printed.contains("hunter2") && !format!("{c:?}").contains("hunter2"));
+        assert!(printed.contains("SASL_SSL") && printed.contains("/etc/ssl/ca.pem"));
     }
 
     #[test]

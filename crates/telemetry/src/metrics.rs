@@ -19,6 +19,9 @@ pub const REMINDERS_FIRED_TOTAL: &str = "ontask_reminders_fired_total";
 pub const DEAD_LETTERS_TOTAL: &str = "ontask_dead_letters_total";
 pub const REALTIME_CONNECTIONS: &str = "ontask_realtime_connections";
 pub const BUILD_INFO: &str = "ontask_build_info";
+pub const KAFKA_MESSAGES_PRODUCED_TOTAL: &str = "ontask_kafka_messages_produced_total";
+pub const KAFKA_PRODUCE_DURATION: &str = "ontask_kafka_produce_duration_seconds";
+pub const KAFKA_MALFORMED_MESSAGES_TOTAL: &str = "ontask_kafka_malformed_messages_total";
 
 /// Latency buckets from 0.5 ms to 10 s: the API answers most requests in well
 /// under a millisecond, so the default buckets would hide everything.
@@ -62,6 +65,16 @@ fn describe() {
     describe_counter!(REMINDERS_FIRED_TOTAL, "Reminders fired by the scheduler.");
     describe_counter!(DEAD_LETTERS_TOTAL, "Events given up on after repeated failures, by consumer.");
     describe_gauge!(REALTIME_CONNECTIONS, "Open realtime connections, by transport (sse, websocket).");
+    describe_counter!(KAFKA_MESSAGES_PRODUCED_TOTAL, "Messages Kafka acknowledged, by topic.");
+    describe_histogram!(
+        KAFKA_PRODUCE_DURATION,
+        Unit::Seconds,
+        "Time to publish one relay batch to Kafka, until every message is acknowledged."
+    );
+    describe_counter!(
+        KAFKA_MALFORMED_MESSAGES_TOTAL,
+        "Kafka messages that were not ontask events, dead-lettered on arrival, by consumer."
+    );
     describe_gauge!(BUILD_INFO, "Always 1; the version label tells which build runs.");
     metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     // Counters appear once first incremented; register the ones dashboards and

@@ -252,6 +252,12 @@ impl ConsumerRunner {
 
     async fn dead_letter(&self, event: &StoredEvent, error: &str, attempts: u32) -> Result<Outcome, HandlerError> {
         let name = self.consumer.name();
+        // The bus's dead-letter topic first: should that fail, the event is not
+        // passed over, and the next try dead-letters it again (at least once).
+        self.bus
+            .dead_letter(name, event, error, attempts)
+            .await
+            .map_err(|e| HandlerError::Permanent(format!("dead-lettering on the bus: {e}")))?;
         let now = ontask_app::now();
         let mut tx = self.db.begin().await?;
         events::inbox_claim(&mut tx, name, event.envelope.event_id, now).await?;

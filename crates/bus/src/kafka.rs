@@ -1,0 +1,767 @@
+//! The Kafka backend (any Kafka-protocol broker: Apache Kafka, Strimzi, Redpanda,
+//! Confluent Cloud), on librdkafka.
+//!
+//! Publishing: each event goes to its topic (task events or reminders) keyed by
+//! its task id, so one task's events stay in one partition and in order; task
+//! changes also go to the updates topic, which every API replica reads for
+//! realtime fan-out. The value is the event envelope as JSON (the same JSON the
+//! SSE stream sends); CloudEvents attributes and the log position travel in
+//! headers. The producer is idempotent, so retries neither duplicate nor reorder
+//! within a partition, and `publish` returns only once every message is
+//! acknowledged by all in-sync replicas.
+//!
+//! Consuming: one consumer group per consumer. Offsets are committed only when
+//! the consumer acknowledges, which the runner does after its database
+//! transaction committed; whatever is redelivered after a crash or a rebalance
+//! is skipped by the consumer's inbox.
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use futures_util::FutureExt as _;
+use ontask_domain::EventEnvelope;
+use ontask_telemetry::metrics as m;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{BorrowedMessage, Header, Headers as _, Message as _, OwnedHeaders};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer as _};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use tokio::sync::{broadcast, watch};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::{BusError, EventBus, StoredEvent, Subscription};
+
+const LIVE_CAPACITY: usize = 4096;
+/// How long `health` and topic creation wait for the broker.
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(3);
+const WATERMARK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Header names. `ce_*` follow the CloudEvents Kafka protocol binding.
+pub mod headers {
+    pub const SPECVERSION: &str = "ce_specversion";
+    pub const ID: &str = "ce_id";
+    pub const TYPE: &str = "ce_type";
+    pub const SOURCE: &str = "ce_source";
+    pub const TIME: &str = "ce_time";
+    pub const SUBJECT: &str = "ce_subject";
+    pub const CONTENT_TYPE: &str = "content-type";
+    pub const TRACEPARENT: &str = "traceparent";
+    /// The event's position in the outbox log.
+    pub const SEQ: &str = "ontask_seq";
+    pub const ERROR: &str = "ontask_error";
+    pub const CONSUMER: &str = "ontask_consumer";
+    pub const ATTEMPTS: &str = "ontask_attempts";
+    pub const ORIGINAL_TOPIC: &str = "ontask_original_topic";
+    pub const ORIGINAL_PARTITION: &str = "ontask_original_partition";
+    pub const ORIGINAL_OFFSET: &str = "ontask_original_offset";
+}
+
+/// Where and how to reach Kafka.
+#[derive(Clone)]
+pub struct KafkaSettings {
+    /// `bootstrap.servers`: `host:port[,host:port...]`.
+    pub brokers: String,
+    /// Consumer groups are `<group_prefix>.<consumer>`.
+    pub group_prefix: String,
+    pub topic_task_events: String,
+    pub topic_reminders: String,
+    pub topic_task_updates: String,
+    /// Partitions of the topics created on connect.
+    pub partitions: i32,
+    /// Replication factor of the topics created on connect; -1 is the broker's default.
+    pub replication_factor: i32,
+    /// Create missing topics on connect (dev); in production an operator (Strimzi) does.
+    pub create_topics: bool,
+    /// librdkafka properties for every client: `security.protocol`, `sasl.*`, `ssl.*`, ...
+    pub properties: BTreeMap<String, String>,
+}
+
+impl KafkaSettings {
+    /// Defaults for the given brokers: the standard topic names, 3 partitions.
+    pub fn new(brokers: impl Into<String>) -> Self {
+        Self {
+            brokers: brokers.into(),
+            group_prefix: "ontask".into(),
+            topic_task_events: "ontask.tasks.events.v1".into(),
+            topic_reminders: "ontask.reminders.due.v1".into(),
+            topic_task_updates: "ontask.tasks.updates.v1".into(),
+            partitions: 3,
+            replication_factor: -1,
+            create_topics: true,
+            properties: BTreeMap::new(),
+        }
+    }
+
+    fn client_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", &self.brokers);
+        for (key, value) in &self.properties {
+            config.set(key, value);
+        }
+        config
+    }
+
+    /// The topic an event belongs to: reminders to the reminders topic, the rest
+    /// (task changes, and types newer than this build) to the task events topic.
+    pub fn topic_for(&self, event_type: &str) -> &str {
+        if event_type.starts_with("reminder.") { &self.topic_reminders } else { &self.topic_task_events }
+    }
+
+    fn dead_letter_topic(topic: &str) -> String {
+        format!("{topic}.dlq")
+    }
+}
+
+impl std::fmt::Debug for KafkaSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let properties: BTreeMap<&str, &str> = self
+            .properties
+            .iter()
+            .map(|(k, v)| (k.as_str(), if is_secret_property(k) { "***" } else { v.as_str() }))
+            .collect();
+        f.debug_struct("KafkaSettings")
+            .field("brokers", &self.brokers)
+            .field("group_prefix", &self.group_prefix)
+            .field("topic_task_events", &self.topic_task_events)
+            .field("topic_reminders", &self.topic_reminders)
+            .field("topic_task_updates", &self.topic_task_updates)
+            .field("partitions", &self.partitions)
+            .field("replication_factor", &self.replication_factor)
+            .field("create_topics", &self.create_topics)
+            .field("properties", &properties)
+            .finish()
+    }
+}
+
+/// Whether a librdkafka property holds a credential (`sasl.password`,
+/// `ssl.key.password`, `sasl.oauthbearer.client.secret`, `ssl.key.pem`,
+/// `sasl.jaas.config`, ...), so that it is never printed.
+pub fn is_secret_property(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["password", "secret", "jaas", ".pem", "token", "sasl.oauthbearer.config"].iter().any(|word| key.contains(word))
+}
+
+/// Publishes to and consumes from Kafka.
+pub struct KafkaBus {
+    settings: Arc<KafkaSettings>,
+    producer: FutureProducer,
+    live: broadcast::Sender<Arc<StoredEvent>>,
+    live_ready: watch::Receiver<bool>,
+    /// What each open subscription delivered and has not acknowledged yet, by
+    /// consumer: where `dead_letter` finds an event's partition and offset.
+    in_flight: Mutex<HashMap<String, Vec<Weak<Mutex<Delivered>>>>>,
+    stop: CancellationToken,
+}
+
+impl KafkaBus {
+    /// Connects: creates missing topics (when enabled), the producer, and the
+    /// consumer that feeds [`EventBus::live`]. Fails when the brokers cannot be
+    /// reached or a setting is invalid.
+    #[tracing::instrument(skip_all, fields(brokers = %settings.brokers))]
+    pub async fn connect(settings: KafkaSettings) -> Result<Self, BusError> {
+        let settings = Arc::new(settings);
+        if settings.create_topics {
+            create_topics(&settings).await?;
+        }
+        let producer: FutureProducer = settings
+            .client_config()
+            .set("client.id", "ontask-producer")
+            // Idempotence: no duplicates from retries and, with at most 5
+            // requests in flight, no reordering within a partition.
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("max.in.flight.requests.per.connection", "5")
+            // The relay batches already; a short linger lets one publish call
+            // fill a few large produce requests instead of many small ones.
+            .set("linger.ms", "5")
+            .set("compression.type", "lz4")
+            .create()
+            .map_err(config_error)?;
+        let (live, _) = broadcast::channel(LIVE_CAPACITY);
+        let (ready_tx, live_ready) = watch::channel(false);
+        let stop = CancellationToken::new();
+        let consumer = live_consumer(&settings, ready_tx)?;
+        tokio::spawn(feed_live(consumer, live.clone(), stop.clone()));
+        tracing::info!(topics = ?[&settings.topic_task_events, &settings.topic_reminders, &settings.topic_task_updates], "connected to Kafka");
+        Ok(Self { settings, producer, live, live_ready, in_flight: Mutex::new(HashMap::new()), stop })
+    }
+
+    pub fn settings(&self) -> &KafkaSettings {
+        &self.settings
+    }
+
+    /// Resolves once the live consumer has its partitions, i.e. updates published
+    /// from then on reach [`EventBus::live`] receivers of this process.
+    pub async fn live_ready(&self) {
+        let mut ready = self.live_ready.clone();
+        // An error means the live task ended; waiting longer would never end.
+        let _ = ready.wait_for(|r| *r).await;
+    }
+
+    /// Queues one message. Called in log order, so the producer keeps that order
+    /// per partition; a full local queue waits here, keeping the order too.
+    async fn enqueue(
+        &self,
+        topic: &str,
+        key: &str,
+        payload: &[u8],
+        headers: OwnedHeaders,
+    ) -> Result<DeliveryFuture, BusError> {
+        let mut record = FutureRecord::to(topic).key(key).payload(payload).headers(headers);
+        loop {
+            match self.producer.send_result(record) {
+                Ok(delivery) => return Ok(delivery),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Err((e, _)) => return Err(unavailable("queueing a message", &e)),
+            }
+        }
+    }
+
+    /// Where `consumer` got the event with `event_id` from, if one of its open
+    /// subscriptions delivered it and has not acknowledged it yet.
+    fn origin(&self, consumer: &str, event_id: Uuid) -> Option<Origin> {
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        let subscriptions = in_flight.get_mut(consumer)?;
+        subscriptions.retain(|s| s.strong_count() > 0);
+        subscriptions.iter().filter_map(Weak::upgrade).find_map(|delivered| {
+            let delivered = delivered.lock().unwrap_or_else(|e| e.into_inner());
+            delivered.entries.iter().find(|e| e.event_id == Some(event_id)).map(|e| e.origin.clone())
+        })
+    }
+}
+
+impl Drop for KafkaBus {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+#[async_trait]
+impl EventBus for KafkaBus {
+    fn kind(&self) -> &'static str {
+        "kafka"
+    }
+
+    #[tracing::instrument(skip_all, fields(events = batch.len()))]
+    async fn publish(&self, batch: &[StoredEvent]) -> Result<(), BusError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let mut deliveries = Vec::with_capacity(batch.len() * 2);
+        for event in batch {
+            let payload = serde_json::to_vec(&event.envelope).map_err(|e| BusError::Unavailable(e.to_string()))?;
+            let key = partition_key(event);
+            let topic = self.settings.topic_for(&event.envelope.event_type);
+            deliveries.push((topic, self.enqueue(topic, &key, &payload, event_headers(event)).await?));
+            if event.envelope.event_type.starts_with("task.") {
+                let updates = self.settings.topic_task_updates.as_str();
+                deliveries.push((updates, self.enqueue(updates, &key, &payload, event_headers(event)).await?));
+            }
+        }
+        let mut produced: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut failure = None;
+        // Every message is awaited, even after a failure, so none is still in
+        // flight when the relay retries the batch.
+        for (topic, delivery) in deliveries {
+            match delivery.await {
+                Ok(Ok(_)) => *produced.entry(topic).or_default() += 1,
+                Ok(Err((e, _))) => failure = Some(unavailable("publishing", &e)),
+                Err(_) => failure = Some(BusError::Unavailable("the producer dropped a message".into())),
+            }
+        }
+        for (topic, n) in produced {
+            metrics::counter!(m::KAFKA_MESSAGES_PRODUCED_TOTAL, "topic" => topic.to_owned()).increment(n);
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        metrics::histogram!(m::KAFKA_PRODUCE_DURATION).record(started.elapsed().as_secs_f64());
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(consumer))]
+    async fn subscribe(&self, consumer: &str) -> Result<Box<dyn Subscription>, BusError> {
+        let group = format!("{}.{consumer}", self.settings.group_prefix);
+        let context = GroupContext { epoch: AtomicU64::new(0) };
+        let kafka: StreamConsumer<GroupContext> = self
+            .settings
+            .client_config()
+            .set("group.id", &group)
+            .set("client.id", format!("ontask-{consumer}"))
+            // Offsets move only on `ack`, after the consumer's transaction committed.
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .create_with_context(context)
+            .map_err(config_error)?;
+        kafka
+            .subscribe(&[&self.settings.topic_task_events, &self.settings.topic_reminders])
+            .map_err(|e| unavailable("subscribing", &e))?;
+        let delivered = Arc::new(Mutex::new(Delivered::default()));
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(consumer.to_owned())
+            .or_default()
+            .push(Arc::downgrade(&delivered));
+        tracing::info!(group, "subscribed");
+        Ok(Box::new(KafkaSubscription {
+            consumer: Arc::new(kafka),
+            name: consumer.to_owned(),
+            delivered,
+            uncommitted: BTreeMap::new(),
+            committed_epoch: 0,
+            producer: self.producer.clone(),
+        }))
+    }
+
+    fn live(&self) -> broadcast::Receiver<Arc<StoredEvent>> {
+        self.live.subscribe()
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn health(&self) -> Result<(), BusError> {
+        let producer = self.producer.clone();
+        let topic = self.settings.topic_task_events.clone();
+        tokio::task::spawn_blocking(move || producer.client().fetch_metadata(Some(&topic), HEALTH_TIMEOUT))
+            .await
+            .map_err(|e| BusError::Unavailable(e.to_string()))?
+            .map(|_| ())
+            .map_err(|e| unavailable("fetching metadata", &e))
+    }
+
+    #[tracing::instrument(skip_all, fields(consumer, seq = event.seq, attempts))]
+    async fn dead_letter(
+        &self,
+        consumer: &str,
+        event: &StoredEvent,
+        error: &str,
+        attempts: u32,
+    ) -> Result<(), BusError> {
+        let origin = self.origin(consumer, event.envelope.event_id).unwrap_or_else(|| Origin {
+            topic: self.settings.topic_for(&event.envelope.event_type).to_owned(),
+            partition: None,
+            offset: None,
+        });
+        let topic = KafkaSettings::dead_letter_topic(&origin.topic);
+        let attempts = attempts.to_string();
+        let mut headers = event_headers(event)
+            .insert(Header { key: headers::ERROR, value: Some(error) })
+            .insert(Header { key: headers::CONSUMER, value: Some(consumer) })
+            .insert(Header { key: headers::ATTEMPTS, value: Some(&attempts) })
+            .insert(Header { key: headers::ORIGINAL_TOPIC, value: Some(&origin.topic) });
+        if let (Some(partition), Some(offset)) = (origin.partition, origin.offset) {
+            headers = headers
+                .insert(Header { key: headers::ORIGINAL_PARTITION, value: Some(&partition.to_string()) })
+                .insert(Header { key: headers::ORIGINAL_OFFSET, value: Some(&offset.to_string()) });
+        }
+        let payload = serde_json::to_vec(&event.envelope).map_err(|e| BusError::Unavailable(e.to_string()))?;
+        let delivery = self.enqueue(&topic, &partition_key(event), &payload, headers).await?;
+        match delivery.await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err((e, _))) => Err(unavailable("publishing a dead letter", &e)),
+            Err(_) => Err(BusError::Unavailable("the producer dropped a dead letter".into())),
+        }
+    }
+}
+
+/// The partition key: the task, so a task's events keep their order; events
+/// about no task in particular keep their user's order.
+fn partition_key(event: &StoredEvent) -> String {
+    match event.envelope.task_id {
+        Some(task) => task.to_string(),
+        None => event.envelope.user_id.to_string(),
+    }
+}
+
+fn event_headers(event: &StoredEvent) -> OwnedHeaders {
+    let e = &event.envelope;
+    let id = e.event_id.to_string();
+    let time = e.timestamp.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let seq = event.seq.to_string();
+    let mut headers = OwnedHeaders::new_with_capacity(9)
+        .insert(Header { key: headers::SPECVERSION, value: Some("1.0") })
+        .insert(Header { key: headers::ID, value: Some(&id) })
+        .insert(Header { key: headers::TYPE, value: Some(&e.event_type) })
+        .insert(Header { key: headers::SOURCE, value: Some(&e.source) })
+        .insert(Header { key: headers::TIME, value: Some(&time) })
+        .insert(Header { key: headers::CONTENT_TYPE, value: Some("application/json") })
+        .insert(Header { key: headers::SEQ, value: Some(&seq) });
+    if let Some(task) = e.task_id {
+        headers = headers.insert(Header { key: headers::SUBJECT, value: Some(&task.to_string()) });
+    }
+    if let Some(traceparent) = &e.metadata.traceparent {
+        headers = headers.insert(Header { key: headers::TRACEPARENT, value: Some(traceparent) });
+    }
+    headers
+}
+
+/// Rebuilds the stored event from a message: the envelope from the value, the
+/// log position from the `ontask_seq` header.
+fn decode(message: &BorrowedMessage<'_>) -> Result<StoredEvent, String> {
+    let payload = message.payload().ok_or("the message has no value")?;
+    let envelope: EventEnvelope =
+        serde_json::from_slice(payload).map_err(|e| format!("the value is not an event envelope: {e}"))?;
+    let seq = header(message, headers::SEQ)
+        .ok_or("the message has no ontask_seq header")?
+        .parse()
+        .map_err(|e| format!("ontask_seq is not a number: {e}"))?;
+    Ok(StoredEvent { seq, envelope })
+}
+
+fn header(message: &BorrowedMessage<'_>, key: &str) -> Option<String> {
+    let headers = message.headers()?;
+    headers.iter().find(|h| h.key == key).and_then(|h| h.value).map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+#[tracing::instrument(skip_all)]
+async fn create_topics(settings: &KafkaSettings) -> Result<(), BusError> {
+    let admin: AdminClient<DefaultClientContext> = settings.client_config().create().map_err(config_error)?;
+    let names = [
+        settings.topic_task_events.clone(),
+        settings.topic_reminders.clone(),
+        settings.topic_task_updates.clone(),
+        KafkaSettings::dead_letter_topic(&settings.topic_task_events),
+        KafkaSettings::dead_letter_topic(&settings.topic_reminders),
+    ];
+    let topics: Vec<NewTopic<'_>> = names
+        .iter()
+        .map(|name| NewTopic::new(name, settings.partitions, TopicReplication::Fixed(settings.replication_factor)))
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT)).request_timeout(Some(ADMIN_TIMEOUT));
+    let results = admin.create_topics(&topics, &options).await.map_err(|e| unavailable("creating topics", &e))?;
+    for result in results {
+        match result {
+            Ok(topic) => tracing::info!(topic, partitions = settings.partitions, "created topic"),
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            // Not fatal: without the right to create topics (typical where an
+            // operator manages them) they may well exist; producing will tell.
+            Err((topic, code)) => tracing::warn!(topic, error = %code, "cannot create topic"),
+        }
+    }
+    Ok(())
+}
+
+/// Where a delivered message came from.
+#[derive(Debug, Clone)]
+struct Origin {
+    topic: String,
+    partition: Option<i32>,
+    offset: Option<i64>,
+}
+
+/// A message handed to the consumer and not acknowledged yet.
+struct Entry {
+    /// `None` for a malformed message, which was dead-lettered on arrival and is
+    /// committed along with the next acknowledgement.
+    seq: Option<i64>,
+    event_id: Option<Uuid>,
+    origin: Origin,
+    /// The rebalance epoch it was delivered in.
+    epoch: u64,
+}
+
+#[derive(Default)]
+struct Delivered {
+    entries: VecDeque<Entry>,
+}
+
+/// Counts partition revocations, so a subscription knows which of its
+/// un-acknowledged messages belong to partitions it may no longer own.
+struct GroupContext {
+    epoch: AtomicU64,
+}
+
+impl ClientContext for GroupContext {}
+
+impl ConsumerContext for GroupContext {
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(partitions) = rebalance {
+            // Runs inside the poll that `next` drives, so every message handed
+            // out before this point is from the old epoch.
+            self.epoch.fetch_add(1, Ordering::SeqCst);
+            tracing::info!(
+                partitions = partitions.count(),
+                "partitions revoked; un-acknowledged events will be redelivered"
+            );
+        }
+    }
+}
+
+struct KafkaSubscription {
+    consumer: Arc<StreamConsumer<GroupContext>>,
+    name: String,
+    delivered: Arc<Mutex<Delivered>>,
+    /// Offsets acknowledged but not yet committed (a commit failed); merged into
+    /// the next commit.
+    uncommitted: BTreeMap<(String, i32), i64>,
+    committed_epoch: u64,
+    producer: FutureProducer,
+}
+
+impl KafkaSubscription {
+    fn epoch(&self) -> u64 {
+        self.consumer.context().epoch.load(Ordering::SeqCst)
+    }
+
+    fn delivered(&self) -> std::sync::MutexGuard<'_, Delivered> {
+        self.delivered.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records a message and returns its event, or dead-letters it when it is
+    /// not an ontask event (written by something else, or corrupted).
+    async fn take(&mut self, message: &BorrowedMessage<'_>) -> Option<StoredEvent> {
+        let origin = Origin {
+            topic: message.topic().to_owned(),
+            partition: Some(message.partition()),
+            offset: Some(message.offset()),
+        };
+        let epoch = self.epoch();
+        match decode(message) {
+            Ok(event) => {
+                self.delivered().entries.push_back(Entry {
+                    seq: Some(event.seq),
+                    event_id: Some(event.envelope.event_id),
+                    origin,
+                    epoch,
+                });
+                Some(event)
+            }
+            Err(error) => {
+                tracing::error!(topic = %origin.topic, partition = ?origin.partition, offset = ?origin.offset, error, "malformed message; dead-lettering it");
+                metrics::counter!(m::KAFKA_MALFORMED_MESSAGES_TOTAL, "consumer" => self.name.clone()).increment(1);
+                self.forward_malformed(message, &error).await;
+                self.delivered().entries.push_back(Entry { seq: None, event_id: None, origin, epoch });
+                None
+            }
+        }
+    }
+
+    async fn forward_malformed(&self, message: &BorrowedMessage<'_>, error: &str) {
+        let topic = KafkaSettings::dead_letter_topic(message.topic());
+        let partition = message.partition().to_string();
+        let offset = message.offset().to_string();
+        let mut headers = message.headers().map(|h| h.detach()).unwrap_or_else(|| OwnedHeaders::new_with_capacity(5));
+        headers = headers
+            .insert(Header { key: headers::ERROR, value: Some(error) })
+            .insert(Header { key: headers::CONSUMER, value: Some(&self.name) })
+            .insert(Header { key: headers::ATTEMPTS, value: Some("1") })
+            .insert(Header { key: headers::ORIGINAL_TOPIC, value: Some(message.topic()) })
+            .insert(Header { key: headers::ORIGINAL_PARTITION, value: Some(&partition) })
+            .insert(Header { key: headers::ORIGINAL_OFFSET, value: Some(&offset) });
+        let mut record = FutureRecord::to(&topic).headers(headers);
+        if let Some(key) = message.key() {
+            record = record.key(key);
+        }
+        if let Some(payload) = message.payload() {
+            record = record.payload(payload);
+        }
+        // Losing a dead letter of garbage is logged, not fatal: the original
+        // stays in its topic at the offset logged above.
+        if let Err((e, _)) = self.producer.send(record, Duration::from_secs(10)).await {
+            tracing::error!(error = %e, topic, "could not dead-letter a malformed message");
+        }
+    }
+
+    /// Called when a new batch is requested while messages of the last one are
+    /// still unacknowledged: the consumer failed mid-batch. Like the embedded
+    /// log, it resumes after the last acknowledged event, so the consumer
+    /// position goes back to the first unacknowledged message of each partition.
+    async fn rewind(&mut self) -> Result<(), BusError> {
+        let epoch = self.epoch();
+        let mut first: BTreeMap<(String, i32), i64> = BTreeMap::new();
+        for entry in self.delivered().entries.drain(..) {
+            // Partitions revoked since are re-read from their committed offset anyway.
+            if entry.epoch != epoch {
+                continue;
+            }
+            if let (Some(partition), Some(offset)) = (entry.origin.partition, entry.origin.offset) {
+                first.entry((entry.origin.topic, partition)).or_insert(offset);
+            }
+        }
+        if first.is_empty() {
+            return Ok(());
+        }
+        tracing::info!(consumer = self.name, partitions = first.len(), "rewinding to the first unacknowledged events");
+        let consumer = self.consumer.clone();
+        tokio::task::spawn_blocking(move || {
+            for ((topic, partition), offset) in first {
+                consumer.seek(&topic, partition, Offset::Offset(offset), ADMIN_TIMEOUT)?;
+            }
+            Ok::<_, KafkaError>(())
+        })
+        .await
+        .map_err(|e| BusError::Unavailable(e.to_string()))?
+        .map_err(|e| unavailable("rewinding", &e))
+    }
+}
+
+#[async_trait]
+impl Subscription for KafkaSubscription {
+    #[tracing::instrument(skip_all, fields(consumer = self.name))]
+    async fn next(&mut self, max: usize) -> Result<Vec<StoredEvent>, BusError> {
+        if !self.delivered().entries.iter().all(|e| e.seq.is_none()) {
+            self.rewind().await?;
+        }
+        let max = max.max(1);
+        let mut batch = Vec::new();
+        // Wait for the first event, then take what is already fetched.
+        while batch.is_empty() {
+            let consumer = self.consumer.clone();
+            let message = consumer.recv().await.map_err(|e| unavailable("consuming", &e))?;
+            batch.extend(self.take(&message).await);
+            while batch.len() < max {
+                let Some(next) = consumer.recv().now_or_never() else { break };
+                let message = next.map_err(|e| unavailable("consuming", &e))?;
+                batch.extend(self.take(&message).await);
+            }
+        }
+        Ok(batch)
+    }
+
+    #[tracing::instrument(skip_all, fields(consumer = self.name, seq))]
+    async fn ack(&mut self, seq: i64) -> Result<(), BusError> {
+        let epoch = self.epoch();
+        if epoch != self.committed_epoch {
+            // Revoked partitions may belong to another member now; their
+            // pending offsets are left for it (it redelivers, the inbox skips).
+            self.uncommitted.clear();
+            self.committed_epoch = epoch;
+        }
+        let acked: Vec<Entry> = {
+            let mut delivered = self.delivered();
+            let Some(upto) = delivered.entries.iter().position(|e| e.seq == Some(seq)) else { return Ok(()) };
+            delivered.entries.drain(..=upto).collect()
+        };
+        for entry in acked.into_iter().filter(|e| e.epoch == epoch) {
+            if let (Some(partition), Some(offset)) = (entry.origin.partition, entry.origin.offset) {
+                let next = self.uncommitted.entry((entry.origin.topic, partition)).or_insert(offset + 1);
+                *next = (*next).max(offset + 1);
+            }
+        }
+        if self.uncommitted.is_empty() {
+            return Ok(());
+        }
+        let mut offsets = TopicPartitionList::new();
+        for ((topic, partition), offset) in &self.uncommitted {
+            offsets
+                .add_partition_offset(topic, *partition, Offset::Offset(*offset))
+                .map_err(|e| unavailable("committing", &e))?;
+        }
+        let consumer = self.consumer.clone();
+        let committed = tokio::task::spawn_blocking(move || consumer.commit(&offsets, CommitMode::Sync))
+            .await
+            .map_err(|e| BusError::Unavailable(e.to_string()))?;
+        match committed {
+            Ok(()) => self.uncommitted.clear(),
+            // The effects are committed in the database, so a lost offset commit
+            // costs only a redelivery; the next acknowledgement tries again.
+            Err(e) => tracing::warn!(error = %e, "committing offsets failed; will retry with the next acknowledgement"),
+        }
+        Ok(())
+    }
+}
+
+/// Readiness of the live consumer.
+struct LiveContext {
+    ready: watch::Sender<bool>,
+}
+
+impl ClientContext for LiveContext {}
+
+impl ConsumerContext for LiveContext {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Rebalance::Assign(assigned) = rebalance else { return };
+        // `auto.offset.reset=latest` is resolved only when fetching starts, a
+        // moment after the assignment, and whatever is published in between is
+        // skipped. Pinning each partition at its high watermark now makes
+        // "ready" exact: every update published from here on is seen.
+        let mut pinned = TopicPartitionList::new();
+        for partition in assigned.elements() {
+            let (topic, p) = (partition.topic(), partition.partition());
+            let start = match consumer.fetch_watermarks(topic, p, WATERMARK_TIMEOUT) {
+                Ok((_, high)) => Offset::Offset(high),
+                Err(e) => {
+                    tracing::warn!(topic, partition = p, error = %e, "no high watermark; starting at the end");
+                    Offset::End
+                }
+            };
+            if let Err(e) = pinned.add_partition_offset(topic, p, start) {
+                tracing::warn!(topic, partition = p, error = %e, "cannot pin the live consumer's start");
+            }
+        }
+        if let Err(e) = consumer.assign(&pinned) {
+            tracing::warn!(error = %e, "cannot pin the live consumer's start; it starts at the end");
+        }
+        self.ready.send_replace(true);
+    }
+}
+
+fn live_consumer(
+    settings: &KafkaSettings,
+    ready: watch::Sender<bool>,
+) -> Result<StreamConsumer<LiveContext>, BusError> {
+    // A group of its own per process: every replica gets every update. Nothing
+    // is committed; a restarted replica starts at the end, and clients resume
+    // what they missed from the log by position.
+    let group = format!("{}.realtime.{}", settings.group_prefix, Uuid::new_v4().simple());
+    let consumer: StreamConsumer<LiveContext> = settings
+        .client_config()
+        .set("group.id", &group)
+        .set("client.id", "ontask-realtime")
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "latest")
+        .create_with_context(LiveContext { ready })
+        .map_err(config_error)?;
+    consumer.subscribe(&[&settings.topic_task_updates]).map_err(|e| unavailable("subscribing to updates", &e))?;
+    Ok(consumer)
+}
+
+async fn feed_live(
+    consumer: StreamConsumer<LiveContext>,
+    live: broadcast::Sender<Arc<StoredEvent>>,
+    stop: CancellationToken,
+) {
+    loop {
+        let received = tokio::select! {
+            () = stop.cancelled() => break,
+            received = consumer.recv() => received,
+        };
+        match received {
+            Ok(message) => match decode(&message) {
+                // No receivers is fine: nobody is listening live right now.
+                Ok(event) => drop(live.send(Arc::new(event))),
+                Err(error) => tracing::debug!(error, "skipping a malformed update"),
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the updates topic failed");
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    () = tokio::time::sleep(Duration::from_millis(500)) => {}
+                }
+            }
+        }
+    }
+    // Leaving the group blocks for a moment; keep it off the async workers.
+    let _ = tokio::task::spawn_blocking(move || drop(consumer)).await;
+}
+
+fn unavailable(doing: &str, e: &KafkaError) -> BusError {
+    BusError::Unavailable(format!("Kafka: {doing}: {e}"))
+}
+
+fn config_error(e: KafkaError) -> BusError {
+    BusError::Unavailable(format!("Kafka client configuration: {e}"))
+}
