@@ -59,6 +59,17 @@ pub fn ops_router(state: ApiState) -> Router {
         .layer(axum::middleware::from_fn(middleware::observe))
 }
 
+pub use routes::dapr::DaprRoutes;
+
+/// The routes the Dapr sidecar calls (Dapr mode), with the same observation
+/// layers as the rest; merged next to [`router`] or [`ops_router`].
+pub fn dapr_router(routes: DaprRoutes) -> Router {
+    routes::dapr::router(routes)
+        .route_layer(axum::middleware::from_fn(middleware::remember_route))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::on_panic))
+        .layer(axum::middleware::from_fn(middleware::observe))
+}
+
 /// The whole HTTP surface.
 pub fn router(state: ApiState) -> Router {
     let api = Router::new()

@@ -4,12 +4,14 @@
 //! plugs in behind the same traits.
 #![forbid(unsafe_code)]
 
+mod dapr;
 mod kafka;
 mod log;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+pub use dapr::{DaprBus, DaprRoute, DaprSettings, DaprTopics, DeliveryStatus, ProgrammaticSubscription};
 pub use kafka::{KafkaBus, KafkaSettings, headers as kafka_headers, is_secret_property};
 pub use log::LogBus;
 pub use ontask_store::events::StoredEvent;

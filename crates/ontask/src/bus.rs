@@ -2,10 +2,10 @@
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use ontask_bus::{EventBus, KafkaBus, KafkaSettings, LogBus};
+use ontask_bus::{DaprBus, DaprSettings, DaprTopics, EventBus, KafkaBus, KafkaSettings, LogBus};
 use ontask_store::Db;
 
-use crate::config::{BusKind, Config, ConfigError};
+use crate::config::{BusKind, Config};
 
 /// Connects the configured bus: the embedded log, Kafka or the Dapr sidecar.
 pub async fn connect(config: &Config, db: &Db) -> anyhow::Result<Arc<dyn EventBus>> {
@@ -15,12 +15,7 @@ pub async fn connect(config: &Config, db: &Db) -> anyhow::Result<Arc<dyn EventBu
             let bus = KafkaBus::connect(kafka_settings(config)).await.context("connecting to Kafka")?;
             Ok(Arc::new(bus))
         }
-        // Being built (issue 4): each arm is filled in by its backend.
-        BusKind::Dapr => Err(ConfigError(format!(
-            "bus.kind = {:?} is not available in this build yet; use \"log\"",
-            config.bus.kind
-        ))
-        .into()),
+        BusKind::Dapr => Ok(dapr(config)?),
     }
 }
 
@@ -38,4 +33,27 @@ pub fn kafka_settings(config: &Config) -> KafkaSettings {
     settings.create_topics = config.kafka.create_topics;
     settings.properties = config.kafka.properties.as_map().clone();
     settings
+}
+
+/// The Dapr sidecar bus. The caller keeps the concrete type: the sidecar's
+/// routes and the reminder clock (Jobs API) use more than the bus trait.
+pub fn dapr(config: &Config) -> anyhow::Result<Arc<DaprBus>> {
+    let roles = config.roles()?;
+    let token = |s: &Option<crate::config::Secret>| s.as_ref().map(|s| s.expose().to_owned()).filter(|s| !s.is_empty());
+    let settings = DaprSettings {
+        endpoint: config.dapr_endpoint(),
+        pubsub_name: config.dapr.pubsub_name.clone(),
+        broadcast_pubsub_name: config.dapr.broadcast_pubsub_name.clone(),
+        api_token: token(&config.dapr.api_token),
+        topics: DaprTopics {
+            task_events: config.bus.topic_task_events.clone(),
+            reminders: config.bus.topic_reminders.clone(),
+            task_updates: config.bus.topic_task_updates.clone(),
+        },
+        consume_events: roles.worker,
+        consume_updates: roles.serves_api(),
+        // Inside the sidecar's default app timeout, so our RETRY arrives first.
+        delivery_timeout: std::time::Duration::from_secs(5),
+    };
+    Ok(Arc::new(DaprBus::new(settings).context("setting up the Dapr bus")?))
 }

@@ -200,9 +200,22 @@ impl Serialize for KafkaProperties {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DaprConfig {
+    /// The sidecar's HTTP port on localhost (`DAPR_HTTP_PORT`, which daprd sets, also works).
     pub http_port: u16,
+    /// The sidecar's HTTP API as a URL, instead of localhost:`http_port`
+    /// (`DAPR_HTTP_ENDPOINT` also works).
+    pub http_endpoint: Option<String>,
+    /// Pub/sub component for publishing and for the consumers' topics.
     pub pubsub_name: String,
+    /// Pub/sub component (one consumer group per pod) for the realtime updates topic.
+    pub broadcast_pubsub_name: String,
+    /// Sent to the sidecar as `dapr-api-token` (`DAPR_API_TOKEN` also works).
     pub api_token: Option<Secret>,
+    /// Required from the sidecar as `dapr-api-token` on its calls to the app
+    /// (the sidecar's `APP_API_TOKEN`, which also works here).
+    pub app_api_token: Option<Secret>,
+    /// Name of the cron input binding that calls `POST /<name>` to scan for due reminders.
+    pub reminder_scan_binding: String,
 }
 
 impl Default for Config {
@@ -256,7 +269,15 @@ impl Default for BusConfig {
 
 impl Default for DaprConfig {
     fn default() -> Self {
-        Self { http_port: 3500, pubsub_name: "ontask-pubsub".into(), api_token: None }
+        Self {
+            http_port: 3500,
+            http_endpoint: None,
+            pubsub_name: "ontask-pubsub".into(),
+            broadcast_pubsub_name: "ontask-pubsub-broadcast".into(),
+            api_token: None,
+            app_api_token: None,
+            reminder_scan_binding: "ontask-reminder-scan".into(),
+        }
     }
 }
 
@@ -328,6 +349,14 @@ impl Roles {
     }
 }
 
+/// Variables the Dapr sidecar (or its SDK conventions) provide, and the keys they set.
+const DAPR_ENV: [(&str, &str); 4] = [
+    ("DAPR_HTTP_PORT", "dapr.http_port"),
+    ("DAPR_HTTP_ENDPOINT", "dapr.http_endpoint"),
+    ("DAPR_API_TOKEN", "dapr.api_token"),
+    ("APP_API_TOKEN", "dapr.app_api_token"),
+];
+
 /// A configuration problem, reported as one line with exit code 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -337,7 +366,12 @@ impl Config {
     /// Loads the layers. `file` is an explicit `--config`; otherwise
     /// `ontask.toml` in the working directory is used when present.
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
-        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        let mut figment = Figment::from(Serialized::defaults(Config::default()))
+            // What daprd gives the app it runs next to; ontask.toml and ONTASK_* still win.
+            .merge(Env::raw().only(&DAPR_ENV.map(|(var, _)| var)).map(|var| {
+                let key = DAPR_ENV.iter().find(|(v, _)| var.as_str().eq_ignore_ascii_case(v)).map_or("", |(_, k)| *k);
+                key.into()
+            }));
         match file {
             Some(path) => {
                 if !path.exists() {
@@ -397,6 +431,7 @@ impl Config {
             ("auth.jwks_url", &self.auth.jwks_url),
             ("public_url", &self.public_url),
             ("telemetry.otlp_endpoint", &self.telemetry.otlp_endpoint),
+            ("dapr.http_endpoint", &self.dapr.http_endpoint),
         ] {
             if let Some(v) = value
                 && !(v.starts_with("http://") || v.starts_with("https://"))
@@ -417,6 +452,14 @@ impl Config {
             return Err(ConfigError("kafka.partitions must be at least 1".into()));
         }
         Ok(())
+    }
+
+    /// Base URL of the Dapr sidecar's HTTP API.
+    pub fn dapr_endpoint(&self) -> String {
+        match &self.dapr.http_endpoint {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://127.0.0.1:{}", self.dapr.http_port),
+        }
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {

@@ -15,9 +15,9 @@ use anyhow::Context as _;
 use ontask_api::{ApiConfig, ApiState};
 use ontask_app::App;
 use ontask_app::auth::{Auth, AuthConfig};
-use ontask_bus::EventBus;
+use ontask_bus::{DaprBus, EventBus};
 use ontask_store::{Db, DbOptions};
-use ontask_workers::WorkerRoles;
+use ontask_workers::{ReminderClock, WorkerRoles};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -67,6 +67,8 @@ pub struct Application {
     port: u16,
     app: App,
     bus: Arc<dyn EventBus>,
+    /// Dapr mode: the sidecar's routes are served and reminders use its Jobs API.
+    dapr: Option<(Arc<DaprBus>, config::DaprConfig)>,
     roles: Roles,
     api_config: ApiConfig,
     stop: CancellationToken,
@@ -78,12 +80,19 @@ impl Application {
         let roles = config.roles()?;
         let db = open_database(&config).await?;
         let app = build_app(&config, db.clone()).await?;
-        let bus = bus::connect(&config, &db).await?;
+        let dapr = match config.bus.kind {
+            BusKind::Dapr => Some((bus::dapr(&config)?, config.dapr.clone())),
+            _ => None,
+        };
+        let bus = match &dapr {
+            Some((dapr, _)) => dapr.clone() as Arc<dyn EventBus>,
+            None => bus::connect(&config, &db).await?,
+        };
         let addr = config.listen_addr()?;
         let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         let port = listener.local_addr()?.port();
         let api_config = ApiConfig { cookie_secure: config.auth.cookie_secure, ..ApiConfig::default() };
-        Ok(Self { listener, port, app, bus, roles, api_config, stop: CancellationToken::new() })
+        Ok(Self { listener, port, app, bus, dapr, roles, api_config, stop: CancellationToken::new() })
     }
 
     pub fn port(&self) -> u16 {
@@ -101,10 +110,15 @@ impl Application {
         let _ = ontask_telemetry::metrics::handle();
         let workers_cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
-        ontask_workers::spawn(
+        let clock = match &self.dapr {
+            Some((dapr, _)) => ReminderClock::External(dapr.clone()),
+            None => ReminderClock::Poll,
+        };
+        ontask_workers::spawn_with_clock(
             &self.app,
             self.bus.clone(),
             WorkerRoles { relay: self.roles.relay, consumers: self.roles.worker, scheduler: self.roles.scheduler },
+            clock,
             &workers_cancel,
             &tracker,
         );
@@ -126,6 +140,24 @@ impl Application {
         if self.roles.web {
             let web = ontask_web::WebConfig { cookie_secure: self.api_config.cookie_secure };
             router = router.merge(ontask_web::router(self.app.clone(), web));
+        }
+        if let Some((dapr, settings)) = &self.dapr {
+            let scheduler = ontask_workers::Scheduler::new(
+                self.app.db.clone(),
+                self.app.source.clone(),
+                Arc::new(tokio::sync::Notify::new()),
+            );
+            router = router.merge(ontask_api::dapr_router(ontask_api::DaprRoutes {
+                bus: dapr.clone(),
+                scheduler: Arc::new(scheduler),
+                app_api_token: settings
+                    .app_api_token
+                    .as_ref()
+                    .map(|t| t.expose())
+                    .filter(|t| !t.is_empty())
+                    .map(Arc::from),
+                reminder_scan_binding: settings.reminder_scan_binding.clone(),
+            }));
         }
         let stop = self.stop.clone();
         let signal_stop = http_shutdown.clone();

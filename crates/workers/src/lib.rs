@@ -13,6 +13,7 @@ mod recurrence;
 mod relay;
 mod reminders;
 mod scheduler;
+mod trigger;
 
 use std::sync::Arc;
 
@@ -28,6 +29,7 @@ pub use scheduler::Scheduler;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+pub use trigger::{ReminderClock, ReminderTrigger, job_name};
 
 /// Which background loops a process runs.
 #[derive(Debug, Clone, Copy, Default)]
@@ -39,6 +41,20 @@ pub struct WorkerRoles {
 
 /// Starts the loops for the given roles on `tracker`; they stop when `cancel` fires.
 pub fn spawn(app: &App, bus: Arc<dyn EventBus>, roles: WorkerRoles, cancel: &CancellationToken, tracker: &TaskTracker) {
+    spawn_with_clock(app, bus, roles, ReminderClock::Poll, cancel, tracker);
+}
+
+/// [`spawn`], with the given way of noticing due reminders: with an external
+/// clock the scheduler role runs no polling loop; the clock's callbacks call
+/// [`Scheduler::fire_due`].
+pub fn spawn_with_clock(
+    app: &App,
+    bus: Arc<dyn EventBus>,
+    roles: WorkerRoles,
+    clock: ReminderClock,
+    cancel: &CancellationToken,
+    tracker: &TaskTracker,
+) {
     // Lets the reminder consumer wake the scheduler when the schedule changes
     // (in one process; across processes the scheduler's short poll covers it).
     let schedule_changed = Arc::new(Notify::new());
@@ -55,7 +71,7 @@ pub fn spawn(app: &App, bus: Arc<dyn EventBus>, roles: WorkerRoles, cancel: &Can
     if roles.consumers {
         let consumers: Vec<Arc<dyn Consumer>> = vec![
             Arc::new(RecurrenceConsumer::new(app.clone())),
-            Arc::new(ReminderScheduleConsumer::new(schedule_changed.clone())),
+            Arc::new(ReminderScheduleConsumer::new(schedule_changed.clone()).with_trigger(clock.trigger())),
             Arc::new(NotificationConsumer::new(app.source.clone())),
         ];
         for consumer in consumers {
@@ -63,7 +79,7 @@ pub fn spawn(app: &App, bus: Arc<dyn EventBus>, roles: WorkerRoles, cancel: &Can
             appenders.spawn(runner.run(cancel.clone()));
         }
     }
-    if roles.scheduler {
+    if roles.scheduler && matches!(clock, ReminderClock::Poll) {
         let scheduler = Scheduler::new(app.db.clone(), app.source.clone(), schedule_changed);
         appenders.spawn(scheduler.run(cancel.clone()));
     }

@@ -1,23 +1,36 @@
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use ontask_bus::StoredEvent;
 use ontask_domain::{EventType, Status, Task};
 use ontask_store::{WriteTx, reminders};
 use tokio::sync::Notify;
 
 use crate::recurrence::task_of;
-use crate::{Consumer, HandlerError};
+use crate::{Consumer, HandlerError, ReminderTrigger};
 
 /// Keeps the reminder schedule in step with the tasks: every task change
 /// replaces the task's pending reminders.
 pub struct ReminderScheduleConsumer {
     schedule_changed: Arc<Notify>,
+    trigger: Option<Arc<dyn ReminderTrigger>>,
+    /// Instants written by `handle` and not yet passed to the trigger. A
+    /// rolled-back transaction may leave some here: an extra callback only
+    /// finds nothing due.
+    unannounced: Mutex<BTreeSet<DateTime<Utc>>>,
 }
 
 impl ReminderScheduleConsumer {
     pub fn new(schedule_changed: Arc<Notify>) -> Self {
-        Self { schedule_changed }
+        Self { schedule_changed, trigger: None, unannounced: Mutex::new(BTreeSet::new()) }
+    }
+
+    /// Also tells `trigger` each reminder instant, once the change committed.
+    pub fn with_trigger(mut self, trigger: Option<Arc<dyn ReminderTrigger>>) -> Self {
+        self.trigger = trigger;
+        self
     }
 }
 
@@ -53,11 +66,28 @@ impl Consumer for ReminderScheduleConsumer {
             task.reminder_times().into_iter().filter(|t| *t >= made_at).collect()
         };
         reminders::replace_pending(tx, snapshot.id, snapshot.owner_id, &times).await?;
+        if self.trigger.is_some() {
+            self.unannounced.lock().unwrap_or_else(|p| p.into_inner()).extend(times);
+        }
         Ok(())
     }
 
     fn committed(&self) {
         // After the commit, so the scheduler reads the new schedule.
         self.schedule_changed.notify_one();
+        let Some(trigger) = self.trigger.clone() else { return };
+        let instants = std::mem::take(&mut *self.unannounced.lock().unwrap_or_else(|p| p.into_inner()));
+        if instants.is_empty() {
+            return;
+        }
+        // Off the consumer's path: a slow clock must not hold up the events.
+        tokio::spawn(async move {
+            for at in instants {
+                if let Err(e) = trigger.due_at(at).await {
+                    // The periodic scan still fires it, only later.
+                    tracing::warn!(error = %e, fire_at = %at, "cannot schedule the reminder callback");
+                }
+            }
+        });
     }
 }

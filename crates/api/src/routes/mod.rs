@@ -1,4 +1,5 @@
 pub mod auth;
+pub mod dapr;
 pub mod notifications;
 pub mod ops;
 pub mod realtime;

@@ -2,6 +2,8 @@
 //! driven over HTTP (and, for crash tests, the real binary as a child process).
 mod auth;
 mod conditional;
+mod dapr;
+mod dapr_sidecar;
 mod eventlog;
 mod events;
 mod faults;

@@ -1,0 +1,306 @@
+//! Dapr mode: the whole app with `bus.kind = dapr` against the sidecar double
+//! (`dapr_sidecar.rs`), which follows the daprd HTTP API reference.
+use std::time::Duration;
+
+use ontask::config::{BusKind, Config};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::dapr_sidecar::{DaprSidecar, SidecarOptions, Subscription};
+use crate::helpers::{TestApp, TestUser, assert_problem, eventually, spawn_app_with};
+
+const TASK_EVENTS: &str = "ontask.tasks.events.v1";
+const REMINDERS: &str = "ontask.reminders.due.v1";
+const UPDATES: &str = "ontask.tasks.updates.v1";
+
+/// Starts the double, then the app pointed at it, then lets the double read
+/// the app's subscriptions (the order daprd and its app come up in).
+async fn spawn_dapr(options: SidecarOptions, adjust: impl FnOnce(&mut Config)) -> (TestApp, DaprSidecar) {
+    let sidecar = DaprSidecar::start(options.clone()).await;
+    let endpoint = sidecar.url.clone();
+    let app = spawn_app_with(|c| {
+        c.bus.kind = BusKind::Dapr;
+        c.dapr.http_endpoint = Some(endpoint);
+        c.dapr.api_token = options.api_token.clone().map(Into::into);
+        c.dapr.app_api_token = options.app_token.clone().map(Into::into);
+        adjust(c);
+    })
+    .await;
+    sidecar.attach(&app.address).await;
+    (app, sidecar)
+}
+
+fn tokens() -> SidecarOptions {
+    SidecarOptions {
+        api_token: Some("sidecar-api-token".into()),
+        app_token: Some("app-api-token".into()),
+        ..SidecarOptions::default()
+    }
+}
+
+/// An RFC 3339 instant `secs` seconds from now.
+fn in_secs(secs: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(secs)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+async fn history_types(app: &TestApp, user: &TestUser, id: &str) -> Vec<String> {
+    app.task_history(user, id).await.iter().map(|e| e["event_type"].as_str().expect("type").to_owned()).collect()
+}
+
+#[tokio::test]
+async fn a_created_task_is_published_per_topic_with_its_partition_key_and_delivered_back() {
+    let (app, sidecar) = spawn_dapr(tokens(), |_| {}).await;
+
+    // The programmatic subscriptions: both consumer topics and the updates
+    // fan-out on the broadcast component, each with its dead-letter topic.
+    let subscriptions = sidecar.subscriptions();
+    let expect = |pubsub: &str, topic: &str, route: &str| Subscription {
+        pubsubname: pubsub.into(),
+        topic: topic.into(),
+        route: route.into(),
+        dead_letter_topic: Some(format!("{topic}.dlq")),
+    };
+    assert_eq!(
+        subscriptions,
+        [
+            expect("ontask-pubsub", TASK_EVENTS, "/dapr/events/task-events"),
+            expect("ontask-pubsub", REMINDERS, "/dapr/events/reminders"),
+            expect("ontask-pubsub-broadcast", UPDATES, "/dapr/events/task-updates"),
+        ]
+    );
+
+    let user = app.new_user().await;
+    let task = app.create_task(&user, json!({ "title": "Water the plants" })).await;
+    let id = task["id"].as_str().expect("id");
+    let history = app.task_history(&user, id).await;
+    let event_id = history[0]["event_id"].as_str().expect("event_id").to_owned();
+
+    let published = eventually(Duration::from_secs(20), "the event on both topics", || async {
+        let p: Vec<_> = sidecar.published().into_iter().filter(|p| p.cloud_event["id"] == event_id.as_str()).collect();
+        (p.len() == 2).then_some(p)
+    })
+    .await;
+    let topics: Vec<&str> = published.iter().map(|p| p.topic.as_str()).collect();
+    assert_eq!(topics, [TASK_EVENTS, UPDATES]);
+    for p in &published {
+        assert_eq!(p.pubsub, "ontask-pubsub");
+        assert_eq!(p.content_type, "application/cloudevents+json");
+        assert_eq!(p.metadata.get("partitionKey").map(String::as_str), Some(id));
+        let ce = &p.cloud_event;
+        assert_eq!(ce["specversion"], "1.0");
+        assert_eq!(ce["type"], "task.created");
+        assert_eq!(ce["datacontenttype"], "application/json");
+        assert_eq!(ce["data"]["event_id"], event_id.as_str());
+        assert_eq!(ce["data"]["data"]["task"]["title"], "Water the plants");
+    }
+    // Every call to the sidecar's API carried its token.
+    assert!(sidecar.api_requests().iter().all(|(_, token)| token.as_deref() == Some("sidecar-api-token")));
+
+    // Delivered back to the consumers' route, and handled.
+    eventually(Duration::from_secs(20), "the delivery acknowledged", || async {
+        sidecar
+            .deliveries()
+            .iter()
+            .any(|d| d.id == event_id && d.route == "/dapr/events/task-events" && d.status == "SUCCESS")
+            .then_some(())
+    })
+    .await;
+    eventually(Duration::from_secs(20), "the update fanned out", || async {
+        sidecar
+            .deliveries()
+            .iter()
+            .any(|d| d.id == event_id && d.route == "/dapr/events/task-updates" && d.status == "SUCCESS")
+            .then_some(())
+    })
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn completing_a_recurring_task_creates_the_next_one_once_although_every_message_comes_twice() {
+    let options = SidecarOptions { duplicate_deliveries: 2, ..tokens() };
+    let (app, sidecar) = spawn_dapr(options, |_| {}).await;
+    let user = app.new_user().await;
+    let task = app
+        .create_task(&user, json!({ "title": "Bins out", "due": "2030-01-07", "recurrence": "FREQ=WEEKLY;BYDAY=MO" }))
+        .await;
+    let id = task["id"].as_str().expect("id").to_owned();
+    let response = app.post(&format!("/api/v1/tasks/{id}/complete"), &user).send().await.expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    let completion = app
+        .task_history(&user, &id)
+        .await
+        .into_iter()
+        .find(|e| e["event_type"] == "task.completed")
+        .expect("task.completed");
+    let completion_id = completion["event_id"].as_str().expect("event_id").to_owned();
+
+    // The same CloudEvent reached the consumers twice, and both times they said SUCCESS.
+    eventually(Duration::from_secs(30), "task.completed delivered twice", || async {
+        let n = sidecar
+            .deliveries()
+            .iter()
+            .filter(|d| d.id == completion_id && d.route == "/dapr/events/task-events" && d.status == "SUCCESS")
+            .count();
+        (n == 2).then_some(())
+    })
+    .await;
+    let tasks: Value =
+        app.get("/api/v1/tasks?limit=200", &user).send().await.expect("request").json().await.expect("json");
+    let next: Vec<&Value> =
+        tasks["items"].as_array().expect("items").iter().filter(|t| t["recurs_from"] == id.as_str()).collect();
+    assert_eq!(next.len(), 1, "exactly one next occurrence: {tasks}");
+    assert_eq!(next[0]["due"], "2030-01-14");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_reminder_is_scheduled_with_the_jobs_api_and_fires_once_from_the_callback() {
+    let (app, sidecar) = spawn_dapr(tokens(), |_| {}).await;
+    let user = app.new_user().await;
+    let task = app.create_task(&user, json!({ "title": "Call the plumber", "reminders": [in_secs(3)] })).await;
+    let id = task["id"].as_str().expect("id").to_owned();
+
+    // The reminder consumer asked the sidecar for a callback at the instant.
+    let job = eventually(Duration::from_secs(20), "a job scheduled", || async {
+        sidecar.scheduled().into_iter().find(|j| j.name.starts_with("ontask-reminders-"))
+    })
+    .await;
+    assert!(job.data["fire_at"].is_string(), "the job carries its instant: {:?}", job.data);
+
+    // No scheduler polls in Dapr mode: the callback is what fires it.
+    eventually(Duration::from_secs(30), "reminder.due in the history", || async {
+        history_types(&app, &user, &id).await.iter().any(|t| t == "reminder.due").then_some(())
+    })
+    .await;
+    assert!(sidecar.job_calls().iter().any(|c| c.name == job.name && c.http_status == 200));
+
+    // A repeated callback (a retrying sidecar) fires nothing more.
+    assert_eq!(sidecar.call_job(&job.name, &job.data).await, 200);
+    let history = history_types(&app, &user, &id).await;
+    assert_eq!(history.iter().filter(|t| *t == "reminder.due").count(), 1, "{history:?}");
+
+    // reminder.due went to the reminders topic and came back to the consumers:
+    // the notification consumer turned it into reminder.sent.
+    eventually(Duration::from_secs(20), "reminder.sent", || async {
+        history_types(&app, &user, &id).await.iter().any(|t| t == "reminder.sent").then_some(())
+    })
+    .await;
+    assert!(sidecar.published().iter().any(|p| p.topic == REMINDERS && p.cloud_event["type"] == "reminder.due"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_reminder_scan_binding_fires_due_reminders_too() {
+    let (app, _sidecar) = spawn_dapr(tokens(), |_| {}).await;
+    // The cron binding's call, as daprd makes it (with the app token).
+    let scan = || app.client.post(app.url("/ontask-reminder-scan")).header("dapr-api-token", "app-api-token").send();
+    assert_eq!(scan().await.expect("request").status(), StatusCode::OK);
+    // daprd probes input binding routes with OPTIONS: anything but 404 means "listening".
+    let probe = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/ontask-reminder-scan"))
+        .header("dapr-api-token", "app-api-token")
+        .send()
+        .await
+        .expect("request");
+    assert_ne!(probe.status(), StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_retry_answer_makes_the_sidecar_deliver_again_and_undecodable_messages_are_dead_lettered() {
+    // A process without consumers (api and relay only) that still gets task
+    // events, as a worker does while its consumers are starting: it must not
+    // take the message, so it answers RETRY.
+    let options = SidecarOptions {
+        max_attempts: 3,
+        declarative: vec![Subscription {
+            pubsubname: "ontask-pubsub".into(),
+            topic: TASK_EVENTS.into(),
+            route: "/dapr/events/task-events".into(),
+            dead_letter_topic: Some(format!("{TASK_EVENTS}.dlq")),
+        }],
+        ..tokens()
+    };
+    let (app, sidecar) = spawn_dapr(options, |c| c.role = "api,relay".into()).await;
+    let user = app.new_user().await;
+    let task = app.create_task(&user, json!({ "title": "Retry me" })).await;
+    let id = task["id"].as_str().expect("id");
+    let event_id = app.task_history(&user, id).await[0]["event_id"].as_str().expect("event_id").to_owned();
+
+    let attempts = eventually(Duration::from_secs(30), "three attempts", || async {
+        let a: Vec<_> =
+            sidecar.deliveries().into_iter().filter(|d| d.id == event_id && d.topic == TASK_EVENTS).collect();
+        (a.len() == 3).then_some(a)
+    })
+    .await;
+    assert!(attempts.iter().all(|d| d.http_status == 200 && d.status == "RETRY"), "{attempts:?}");
+    // Retries exhausted: the sidecar moved it to the dead-letter topic.
+    eventually(Duration::from_secs(10), "the dead letter", || async {
+        sidecar
+            .dead_letters()
+            .iter()
+            .any(|(t, ce)| t == &format!("{TASK_EVENTS}.dlq") && ce["id"] == event_id.as_str())
+            .then_some(())
+    })
+    .await;
+
+    // Something that is not an event: DROP, which the sidecar dead-letters at once.
+    let response = app
+        .client
+        .post(app.url("/dapr/events/task-events"))
+        .header("dapr-api-token", "app-api-token")
+        .header("content-type", "application/cloudevents+json")
+        .body(
+            json!({ "specversion": "1.0", "id": "x", "source": "s", "type": "t", "data": { "hello": 1 } }).to_string(),
+        )
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.json::<Value>().await.expect("json"), json!({ "status": "DROP" }));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn calls_without_the_sidecars_app_token_are_refused() {
+    let (app, _sidecar) = spawn_dapr(tokens(), |_| {}).await;
+    let wrong = app
+        .client
+        .post(app.url("/dapr/events/task-events"))
+        .header("dapr-api-token", "guess")
+        .header("content-type", "application/cloudevents+json")
+        .body("{}")
+        .send()
+        .await
+        .expect("request");
+    assert_problem(wrong, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    for (method, path) in [
+        (reqwest::Method::GET, "/dapr/subscribe"),
+        (reqwest::Method::POST, "/job/x"),
+        (reqwest::Method::POST, "/ontask-reminder-scan"),
+    ] {
+        let missing = app.client.request(method, app.url(path)).send().await.expect("request");
+        assert_problem(missing, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    }
+    let right = app.client.get(app.url("/dapr/subscribe")).header("dapr-api-token", "app-api-token").send().await;
+    assert_eq!(right.expect("request").status(), StatusCode::OK);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn health_shows_the_sidecar_and_reports_it_down_when_it_stops() {
+    let (app, mut sidecar) = spawn_dapr(tokens(), |_| {}).await;
+    let health: Value = app.client.get(app.url("/health")).send().await.expect("request").json().await.expect("json");
+    assert_eq!(health["checks"]["bus"]["status"], "up", "{health}");
+    assert_eq!(health["checks"]["bus"]["details"]["kind"], "dapr");
+
+    sidecar.stop().await;
+    let response = app.client.get(app.url("/health")).send().await.expect("request");
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let health: Value = response.json().await.expect("json");
+    assert_eq!(health["status"], "unhealthy");
+    assert_eq!(health["checks"]["bus"]["status"], "down", "{health}");
+    app.stop().await;
+}
