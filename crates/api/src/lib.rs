@@ -76,6 +76,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(routes::auth::router())
         .merge(routes::tasks::router())
         .merge(routes::notifications::router())
+        .merge(routes::webhooks::router())
         .merge(routes::realtime::router())
         // Inside the idempotency layer too, so a panicking handler becomes a 500
         // that releases its Idempotency-Key instead of leaving it "in progress".

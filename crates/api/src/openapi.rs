@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_scalar::{Scalar, Servable};
 
 use crate::ApiState;
-use crate::routes::{auth, notifications, ops, realtime, tasks};
+use crate::routes::{auth, notifications, ops, realtime, tasks, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,6 +16,7 @@ use crate::routes::{auth, notifications, ops, realtime, tasks};
         auth::register, auth::login, auth::logout, auth::me, auth::create_token, auth::list_tokens, auth::delete_token,
         tasks::create, tasks::list, tasks::read, tasks::update, tasks::remove, tasks::complete, tasks::reopen, tasks::history, tasks::quick_add,
         notifications::list, notifications::read, notifications::read_all,
+        webhooks::create, webhooks::list, webhooks::read, webhooks::remove, webhooks::deliveries, webhooks::delivery,
         realtime::sse, realtime::websocket,
         ops::health, ops::livez, ops::readyz, ops::metrics_text,
     ),
@@ -25,6 +26,7 @@ use crate::routes::{auth, notifications, ops, realtime, tasks};
         (name = "tasks", description = "Tasks and their history"),
         (name = "auth", description = "Accounts, sessions and API tokens"),
         (name = "notifications", description = "In-app notifications"),
+        (name = "webhooks", description = "Signed webhooks (Standard Webhooks) and their delivery log"),
         (name = "realtime", description = "Live events over SSE and WebSocket"),
         (name = "operations", description = "Health and metrics"),
     )

@@ -11,6 +11,7 @@ pub mod input;
 pub mod notifications;
 pub mod quick;
 pub mod tasks;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -33,15 +34,28 @@ pub struct App {
     pub auth: Arc<auth::Auth>,
     /// The role name written as `source` on events.
     pub source: Arc<str>,
+    /// Webhook and e-mail settings.
+    pub outbound: Arc<webhooks::OutboundSettings>,
 }
 
 impl App {
     pub fn new(db: Db, auth: auth::Auth, source: &str) -> Self {
-        Self { db, auth: Arc::new(auth), source: source.into() }
+        Self { db, auth: Arc::new(auth), source: source.into(), outbound: Arc::default() }
+    }
+
+    /// Sets how webhooks and e-mails go out (default: webhooks to public
+    /// addresses only, no e-mail).
+    pub fn with_outbound(mut self, outbound: webhooks::OutboundSettings) -> Self {
+        self.outbound = Arc::new(outbound);
+        self
     }
 
     pub fn tasks(&self) -> tasks::TaskService<'_> {
         tasks::TaskService::new(self)
+    }
+
+    pub fn webhooks(&self) -> webhooks::WebhookService<'_> {
+        webhooks::WebhookService::new(self)
     }
 
     pub fn notifications(&self) -> notifications::NotificationService<'_> {

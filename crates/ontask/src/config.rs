@@ -59,6 +59,8 @@ pub struct Config {
     pub bus: BusConfig,
     pub kafka: KafkaConfig,
     pub dapr: DaprConfig,
+    pub webhooks: WebhooksConfig,
+    pub smtp: SmtpConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -233,6 +235,8 @@ impl Default for Config {
             bus: BusConfig::default(),
             kafka: KafkaConfig::default(),
             dapr: DaprConfig::default(),
+            webhooks: WebhooksConfig::default(),
+            smtp: SmtpConfig::default(),
         }
     }
 }
@@ -278,6 +282,61 @@ impl Default for DaprConfig {
             app_api_token: None,
             reminder_scan_binding: "ontask-reminder-scan".into(),
         }
+    }
+}
+
+/// Outgoing webhooks (`[webhooks]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Let users register and receive webhooks on loopback, private (RFC 1918),
+    /// link-local, unique-local and similar addresses. Off: such targets are
+    /// refused at registration and at delivery (after DNS resolution).
+    pub allow_private_targets: bool,
+    /// Timeout of one delivery attempt.
+    pub timeout_secs: u64,
+    /// Attempts per delivery before it counts as failed.
+    pub max_attempts: u32,
+    /// First retry delay; it doubles per attempt (with jitter) up to `retry_max_secs`.
+    pub retry_base_ms: u64,
+    pub retry_max_secs: u64,
+    /// Consecutive failed deliveries after which an endpoint is disabled.
+    pub disable_after_failures: u32,
+    /// Deliveries in flight at once, per worker process.
+    pub concurrency: usize,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            allow_private_targets: false,
+            timeout_secs: 10,
+            max_attempts: 8,
+            retry_base_ms: 5000,
+            retry_max_secs: 3600,
+            disable_after_failures: 5,
+            concurrency: 8,
+        }
+    }
+}
+
+/// Reminder e-mails (`[smtp]`); off unless `url` and `from` are set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    /// The relay, in lettre's URL format: `smtp://host:25` (plain),
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS), `smtps://user:pass@host` (TLS).
+    pub url: Option<Secret>,
+    /// The `From:` mailbox: `ontask <noreply@example.com>`.
+    pub from: Option<String>,
+    pub timeout_secs: u64,
+    /// Attempts per e-mail before it is given up (permanent SMTP errors give up at once).
+    pub max_attempts: u32,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self { url: None, from: None, timeout_secs: 30, max_attempts: 8 }
     }
 }
 
@@ -445,6 +504,38 @@ impl Config {
         if let Some(filter) = &self.log {
             ontask_telemetry::validate_filter(filter).map_err(|e| ConfigError(format!("log: {e}")))?;
         }
+        let w = &self.webhooks;
+        for (key, value) in [
+            ("webhooks.timeout_secs", w.timeout_secs),
+            ("webhooks.max_attempts", u64::from(w.max_attempts)),
+            ("webhooks.retry_base_ms", w.retry_base_ms),
+            ("webhooks.retry_max_secs", w.retry_max_secs),
+            ("webhooks.disable_after_failures", u64::from(w.disable_after_failures)),
+            ("webhooks.concurrency", w.concurrency as u64),
+            ("smtp.timeout_secs", self.smtp.timeout_secs),
+            ("smtp.max_attempts", u64::from(self.smtp.max_attempts)),
+        ] {
+            if value == 0 {
+                return Err(ConfigError(format!("{key} must be at least 1")));
+            }
+        }
+        match (&self.smtp.url, &self.smtp.from) {
+            (None, None) => {}
+            (Some(url), Some(from)) => {
+                let url = url.expose();
+                if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                    return Err(ConfigError(format!(
+                        "smtp.url must start with smtp:// or smtps:// (got {:?})",
+                        ontask_store::redact(url)
+                    )));
+                }
+                if !from.contains('@') {
+                    return Err(ConfigError(format!("smtp.from must be a mailbox like noreply@example.com (got {from:?})")));
+                }
+            }
+            (Some(_), None) => return Err(ConfigError("smtp.url is set but smtp.from is not".into())),
+            (None, Some(_)) => return Err(ConfigError("smtp.from is set but smtp.url is not".into())),
+        }
         if self.bus.kind == BusKind::Kafka && self.kafka.brokers.as_deref().unwrap_or("").is_empty() {
             return Err(ConfigError("bus.kind = kafka needs kafka.brokers".into()));
         }
@@ -452,6 +543,33 @@ impl Config {
             return Err(ConfigError("kafka.partitions must be at least 1".into()));
         }
         Ok(())
+    }
+
+    /// The settings of webhooks and e-mail, for the application services.
+    pub fn outbound(&self) -> ontask_app::webhooks::OutboundSettings {
+        use std::time::Duration;
+        let w = &self.webhooks;
+        let webhooks = ontask_app::webhooks::WebhookSettings {
+            allow_private_targets: w.allow_private_targets,
+            timeout: Duration::from_secs(w.timeout_secs),
+            max_attempts: w.max_attempts,
+            retry_base: Duration::from_millis(w.retry_base_ms),
+            retry_max: Duration::from_secs(w.retry_max_secs),
+            disable_after: w.disable_after_failures,
+            concurrency: w.concurrency,
+        };
+        let smtp = match (&self.smtp.url, &self.smtp.from) {
+            (Some(url), Some(from)) => Some(ontask_app::webhooks::SmtpSettings {
+                url: url.expose().to_owned(),
+                from: from.clone(),
+                timeout: Duration::from_secs(self.smtp.timeout_secs),
+                max_attempts: self.smtp.max_attempts,
+                retry_base: Duration::from_secs(5),
+                retry_max: Duration::from_secs(3600),
+            }),
+            _ => None,
+        };
+        ontask_app::webhooks::OutboundSettings { webhooks, smtp }
     }
 
     /// Base URL of the Dapr sidecar's HTTP API.
@@ -543,6 +661,19 @@ mod tests {
         let printed = c.to_toml();
         assert!(!printed.contains("hunter2") && !format!("{c:?}").contains("hunter2"));
         assert!(printed.contains("SASL_SSL") && printed.contains("/etc/ssl/ca.pem"));
+    }
+
+    #[test]
+    fn smtp_needs_url_and_from_and_hides_the_url() {
+        let mut c = Config::default();
+        c.smtp.url = Some(Secret("smtp://user:hunter2@mail.example.com:587".into()));
+        assert!(c.validate().unwrap_err().0.contains("smtp.from"));
+        c.smtp.from = Some("ontask <noreply@example.com>".into());
+        assert!(c.validate().is_ok());
+        assert!(!c.to_toml().contains("hunter2") && !format!("{c:?}").contains("hunter2"));
+        assert!(c.outbound().smtp.is_some());
+        c.smtp.url = Some(Secret("http://mail.example.com".into()));
+        assert!(c.validate().unwrap_err().0.starts_with("smtp.url"));
     }
 
     #[test]

@@ -58,7 +58,7 @@ pub async fn build_app(config: &Config, db: Db) -> anyhow::Result<App> {
             jwt_audience: config.auth.jwt_audience.clone(),
         },
     );
-    Ok(App::new(db, auth, roles.source()))
+    Ok(App::new(db, auth, roles.source()).with_outbound(config.outbound()))
 }
 
 /// A built, bound, not yet running server.

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod db;
+pub mod email;
 mod error;
 pub mod events;
 pub mod idempotency;
@@ -17,6 +18,7 @@ pub mod tasks;
 pub mod time;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 pub use db::{Backend, Db, DbOptions, WriteTx, redact};
 pub use error::StoreError;

@@ -19,6 +19,9 @@ pub const REMINDERS_FIRED_TOTAL: &str = "ontask_reminders_fired_total";
 pub const DEAD_LETTERS_TOTAL: &str = "ontask_dead_letters_total";
 pub const REALTIME_CONNECTIONS: &str = "ontask_realtime_connections";
 pub const BUILD_INFO: &str = "ontask_build_info";
+pub const WEBHOOK_DELIVERIES_TOTAL: &str = "ontask_webhook_deliveries_total";
+pub const WEBHOOK_DELIVERY_DURATION: &str = "ontask_webhook_delivery_duration_seconds";
+pub const EMAILS_SENT_TOTAL: &str = "ontask_emails_sent_total";
 pub const KAFKA_MESSAGES_PRODUCED_TOTAL: &str = "ontask_kafka_messages_produced_total";
 pub const KAFKA_PRODUCE_DURATION: &str = "ontask_kafka_produce_duration_seconds";
 pub const KAFKA_MALFORMED_MESSAGES_TOTAL: &str = "ontask_kafka_malformed_messages_total";
@@ -35,6 +38,8 @@ pub fn handle() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
         let recorder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Full(HTTP_REQUEST_DURATION.into()), LATENCY_BUCKETS)
+            .expect("bucket list is not empty")
+            .set_buckets_for_metric(Matcher::Full(WEBHOOK_DELIVERY_DURATION.into()), LATENCY_BUCKETS)
             .expect("bucket list is not empty")
             .build_recorder();
         let handle = recorder.handle();
@@ -75,6 +80,12 @@ fn describe() {
         KAFKA_MALFORMED_MESSAGES_TOTAL,
         "Kafka messages that were not ontask events, dead-lettered on arrival, by consumer."
     );
+    describe_counter!(
+        WEBHOOK_DELIVERIES_TOTAL,
+        "Webhook delivery attempts, by outcome (delivered, retry, failed: gave up)."
+    );
+    describe_histogram!(WEBHOOK_DELIVERY_DURATION, Unit::Seconds, "Duration of one webhook delivery attempt.");
+    describe_counter!(EMAILS_SENT_TOTAL, "Reminder e-mail attempts, by outcome (sent, retry, failed: gave up).");
     describe_gauge!(BUILD_INFO, "Always 1; the version label tells which build runs.");
     metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     // Counters appear once first incremented; register the ones dashboards and

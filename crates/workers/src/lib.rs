@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod consumer;
+mod email;
 mod lag;
 mod notifications;
 mod recurrence;
@@ -14,10 +15,12 @@ mod relay;
 mod reminders;
 mod scheduler;
 mod trigger;
+mod webhooks;
 
 use std::sync::Arc;
 
 pub use consumer::{Consumer, ConsumerRunner, HandlerError, Outcome, RetryPolicy};
+pub use email::{EmailConsumer, Mailer};
 pub use lag::run_lag_monitor;
 pub use notifications::NotificationConsumer;
 use ontask_app::App;
@@ -29,6 +32,7 @@ pub use scheduler::Scheduler;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+pub use webhooks::{WebhookConsumer, WebhookDeliverer};
 pub use trigger::{ReminderClock, ReminderTrigger, job_name};
 
 /// Which background loops a process runs.
@@ -69,11 +73,12 @@ pub fn spawn_with_clock(
         tracker.spawn(run_lag_monitor(app.db.clone(), cancel.clone()));
     }
     if roles.consumers {
-        let consumers: Vec<Arc<dyn Consumer>> = vec![
+        let mut consumers: Vec<Arc<dyn Consumer>> = vec![
             Arc::new(RecurrenceConsumer::new(app.clone())),
             Arc::new(ReminderScheduleConsumer::new(schedule_changed.clone()).with_trigger(clock.trigger())),
             Arc::new(NotificationConsumer::new(app.source.clone())),
         ];
+        consumers.extend(spawn_outbound(app, cancel, tracker));
         for consumer in consumers {
             let runner = ConsumerRunner::new(app.db.clone(), bus.clone(), consumer, RetryPolicy::default());
             appenders.spawn(runner.run(cancel.clone()));
@@ -90,6 +95,32 @@ pub fn spawn_with_clock(
         appenders.wait().await;
         relay_cancel.cancel();
     });
+}
+
+/// Starts the webhook delivery loop and, with SMTP configured, the mailer;
+/// returns the consumers that feed them. They append no events, so they stop
+/// with the other loops rather than before the relay.
+fn spawn_outbound(app: &App, cancel: &CancellationToken, tracker: &TaskTracker) -> Vec<Arc<dyn Consumer>> {
+    let mut consumers: Vec<Arc<dyn Consumer>> = Vec::new();
+    let wake = Arc::new(Notify::new());
+    match WebhookDeliverer::new(app.db.clone(), app.outbound.webhooks.clone(), wake.clone()) {
+        Ok(deliverer) => {
+            consumers.push(Arc::new(WebhookConsumer::new(wake)));
+            tracker.spawn(deliverer.run(cancel.clone()));
+        }
+        Err(e) => tracing::error!(error = %e, "cannot build the webhook HTTP client; webhooks are not delivered"),
+    }
+    if let Some(smtp) = &app.outbound.smtp {
+        let wake = Arc::new(Notify::new());
+        match Mailer::new(app.db.clone(), smtp.clone(), wake.clone()) {
+            Ok(mailer) => {
+                consumers.push(Arc::new(EmailConsumer::new(wake)));
+                tracker.spawn(mailer.run(cancel.clone()));
+            }
+            Err(e) => tracing::error!(error = %e, "cannot set up SMTP; reminder e-mails are not sent"),
+        }
+    }
+    consumers
 }
 
 /// Exponential backoff with full jitter: a random delay in `[0, min(cap, base * 2^attempt)]`.

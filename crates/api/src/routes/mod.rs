@@ -4,3 +4,4 @@ pub mod notifications;
 pub mod ops;
 pub mod realtime;
 pub mod tasks;
+pub mod webhooks;

@@ -1,0 +1,234 @@
+//! Webhook endpoints and their delivery log. Each user sees only their own
+//! endpoints; anyone else's answer 404, as if they did not exist.
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use axum_extra::extract::Query;
+use chrono::{DateTime, Utc};
+use ontask_app::webhooks::NewEndpoint;
+use ontask_store::webhooks::{Attempt, Delivery, Endpoint};
+use serde::{Deserialize, Serialize};
+
+use crate::extract::{Caller, JsonBody};
+use crate::{ApiError, ApiState};
+
+pub fn router() -> Router<ApiState> {
+    Router::new()
+        .route("/webhooks", get(list).post(create))
+        .route("/webhooks/{id}", get(read).delete(remove))
+        .route("/webhooks/{id}/deliveries", get(deliveries))
+        .route("/webhooks/{id}/deliveries/{delivery_id}", get(delivery))
+}
+
+/// A webhook registration.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookInput {
+    /// Where events are POSTed: an http(s) URL on a public address.
+    url: String,
+    /// Event filters: an event type (`task.created`), a domain (`task.*`), or
+    /// `*`. Default: every event.
+    #[serde(default)]
+    events: Option<Vec<String>>,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+/// A webhook endpoint.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct WebhookView {
+    id: String,
+    url: String,
+    description: String,
+    events: Vec<String>,
+    /// `active`, or `disabled` after repeated failed deliveries.
+    status: String,
+    disabled_reason: Option<String>,
+    /// Deliveries that failed every attempt since the last success.
+    consecutive_failures: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    /// The signing secret (`whsec_` + base64): only in the answer to the
+    /// registration. Verify deliveries with it as Standard Webhooks describes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
+}
+
+impl WebhookView {
+    fn new(e: Endpoint, with_secret: bool) -> Self {
+        Self {
+            id: e.id,
+            url: e.url,
+            description: e.description,
+            events: e.events,
+            status: e.status,
+            disabled_reason: e.disabled_reason,
+            consecutive_failures: e.consecutive_failures,
+            created_at: e.created_at,
+            updated_at: e.updated_at,
+            secret: with_secret.then_some(e.secret),
+        }
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct WebhookList {
+    items: Vec<WebhookView>,
+}
+
+/// One event's delivery to an endpoint.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DeliveryView {
+    id: String,
+    /// Also the `webhook-id` header, the same on every attempt.
+    event_id: String,
+    event_type: String,
+    /// `pending`, `delivered` or `failed` (gave up, or the endpoint was disabled).
+    status: String,
+    attempts: i64,
+    /// The HTTP status of the last attempt, if it got an answer.
+    last_status_code: Option<i64>,
+    last_error: Option<String>,
+    next_attempt_at: Option<DateTime<Utc>>,
+    delivered_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<Delivery> for DeliveryView {
+    fn from(d: Delivery) -> Self {
+        let pending = d.status == ontask_store::webhooks::DELIVERY_PENDING;
+        Self {
+            id: d.id,
+            event_id: d.event_id,
+            event_type: d.event_type,
+            status: d.status,
+            attempts: d.attempts,
+            last_status_code: d.last_status,
+            last_error: d.last_error,
+            next_attempt_at: if pending { d.next_attempt_at } else { None },
+            delivered_at: d.delivered_at,
+            created_at: d.created_at,
+        }
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DeliveryPage {
+    items: Vec<DeliveryView>,
+    /// Pass as `cursor` for older deliveries; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AttemptView {
+    attempt: i64,
+    status_code: Option<i64>,
+    error: Option<String>,
+    duration_ms: i64,
+    attempted_at: DateTime<Utc>,
+}
+
+impl From<Attempt> for AttemptView {
+    fn from(a: Attempt) -> Self {
+        Self {
+            attempt: a.attempt,
+            status_code: a.status_code,
+            error: a.error,
+            duration_ms: a.duration_ms,
+            attempted_at: a.attempted_at,
+        }
+    }
+}
+
+/// A delivery with every attempt.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DeliveryDetail {
+    #[serde(flatten)]
+    delivery: DeliveryView,
+    attempt_log: Vec<AttemptView>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveryQuery {
+    /// 1..=200, default 50.
+    limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// Register a webhook endpoint. The answer carries the signing secret, shown only this once.
+#[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks", security(("bearer" = [])), request_body = WebhookInput,
+    responses((status = 201, body = WebhookView), (status = 409, body = crate::error::Problem),
+              (status = 422, body = crate::error::Problem, description = "Invalid URL (e.g. a private address) or event filter")))]
+pub async fn create(
+    State(state): State<ApiState>,
+    caller: Caller,
+    JsonBody(input): JsonBody<WebhookInput>,
+) -> Result<(StatusCode, Json<WebhookView>), ApiError> {
+    let new = NewEndpoint { url: input.url, events: input.events, description: input.description };
+    let endpoint = state.app.webhooks().create(&caller.actor, new).await?;
+    Ok((StatusCode::CREATED, Json(WebhookView::new(endpoint, true))))
+}
+
+/// Your webhook endpoints (without their secrets).
+#[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", security(("bearer" = [])),
+    responses((status = 200, body = WebhookList)))]
+pub async fn list(State(state): State<ApiState>, caller: Caller) -> Result<Json<WebhookList>, ApiError> {
+    let items = state.app.webhooks().list(&caller.actor).await?;
+    Ok(Json(WebhookList { items: items.into_iter().map(|e| WebhookView::new(e, false)).collect() }))
+}
+
+/// One webhook endpoint.
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "webhooks", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = WebhookView), (status = 404, body = crate::error::Problem)))]
+pub async fn read(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<WebhookView>, ApiError> {
+    Ok(Json(WebhookView::new(state.app.webhooks().get(&caller.actor, &id).await?, false)))
+}
+
+/// Delete a webhook endpoint and its delivery log; nothing more is sent to it.
+#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = crate::error::Problem)))]
+pub async fn remove(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.app.webhooks().delete(&caller.actor, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The endpoint's deliveries, newest first, in pages.
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries", tag = "webhooks", security(("bearer" = [])),
+    params(("id" = String, Path), DeliveryQuery),
+    responses((status = 200, body = DeliveryPage), (status = 404, body = crate::error::Problem),
+              (status = 422, body = crate::error::Problem)))]
+pub async fn deliveries(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    q: Result<Query<DeliveryQuery>, axum_extra::extract::QueryRejection>,
+) -> Result<Json<DeliveryPage>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let page = state.app.webhooks().deliveries(&caller.actor, &id, q.cursor.as_deref(), q.limit.unwrap_or(50)).await?;
+    Ok(Json(DeliveryPage { items: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
+}
+
+/// One delivery with the log of its attempts.
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries/{delivery_id}", tag = "webhooks", security(("bearer" = [])),
+    params(("id" = String, Path), ("delivery_id" = String, Path)),
+    responses((status = 200, body = DeliveryDetail), (status = 404, body = crate::error::Problem)))]
+pub async fn delivery(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((id, delivery_id)): Path<(String, String)>,
+) -> Result<Json<DeliveryDetail>, ApiError> {
+    let (delivery, attempts) = state.app.webhooks().delivery(&caller.actor, &id, &delivery_id).await?;
+    Ok(Json(DeliveryDetail { delivery: delivery.into(), attempt_log: attempts.into_iter().map(Into::into).collect() }))
+}

@@ -1,0 +1,349 @@
+//! Webhooks: registration, Standard Webhooks signatures (verified with the
+//! standard's own Rust library), event filters, retries, disabling after
+//! repeated failure, SSRF protection and isolation between users. The receiver
+//! is a real HTTP server on loopback, so these apps allow private targets.
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestUser, assert_problem, eventually, spawn_app, spawn_app_with};
+
+/// One request the receiver got.
+#[derive(Clone, Debug)]
+pub struct Hit {
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Hit {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("the payload is JSON")
+    }
+
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+}
+
+/// A webhook receiver on loopback that answers with the scripted status codes
+/// in turn, then 200.
+pub struct Receiver {
+    pub url: String,
+    hits: Arc<Mutex<Vec<Hit>>>,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+impl Receiver {
+    pub async fn start(script: &[u16]) -> Receiver {
+        let hits: Arc<Mutex<Vec<Hit>>> = Arc::default();
+        let script: Arc<Mutex<VecDeque<u16>>> = Arc::new(Mutex::new(script.iter().copied().collect()));
+        let (h, s) = (hits.clone(), script.clone());
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+                let (hits, script) = (h.clone(), s.clone());
+                async move {
+                    hits.lock().expect("lock").push(Hit { headers, body });
+                    let code = script.lock().expect("lock").pop_front().unwrap_or(200);
+                    AxumStatus::from_u16(code).expect("status")
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("receiver");
+        });
+        Receiver { url: format!("http://127.0.0.1:{port}/hook"), hits, _server: server }
+    }
+
+    /// A receiver that always fails.
+    pub async fn failing() -> Receiver {
+        Receiver::start(&[500; 1000]).await
+    }
+
+    pub fn hits(&self) -> Vec<Hit> {
+        self.hits.lock().expect("lock").clone()
+    }
+
+    /// Waits for a request about `event_type` and returns every request so far.
+    pub async fn wait_for(&self, what: &str, check: impl Fn(&[Hit]) -> bool) -> Vec<Hit> {
+        eventually(Duration::from_secs(30), what, || async {
+            let hits = self.hits();
+            check(&hits).then_some(hits)
+        })
+        .await
+    }
+}
+
+fn event_types(hits: &[Hit]) -> Vec<String> {
+    hits.iter().map(|h| h.json()["event_type"].as_str().expect("event_type").to_owned()).collect()
+}
+
+/// An app that may deliver to the loopback receiver, retrying quickly.
+async fn app_allowing_loopback(adjust: impl FnOnce(&mut ontask::Config)) -> TestApp {
+    spawn_app_with(|c| {
+        c.webhooks.allow_private_targets = true;
+        c.webhooks.retry_base_ms = 20;
+        c.webhooks.retry_max_secs = 1;
+        adjust(c);
+    })
+    .await
+}
+
+async fn register(app: &TestApp, user: &TestUser, body: Value) -> Value {
+    let response = app.post("/api/v1/webhooks", user).json(&body).send().await.expect("request");
+    let status = response.status();
+    let json: Value = response.json().await.expect("json");
+    assert_eq!(status, StatusCode::CREATED, "{json}");
+    json
+}
+
+async fn get_json(app: &TestApp, user: &TestUser, path: &str) -> Value {
+    let response = app.get(path, user).send().await.expect("request");
+    assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+    response.json().await.expect("json")
+}
+
+async fn deliveries(app: &TestApp, user: &TestUser, endpoint: &str) -> Vec<Value> {
+    let page = get_json(app, user, &format!("/api/v1/webhooks/{endpoint}/deliveries")).await;
+    page["items"].as_array().cloned().unwrap_or_default()
+}
+
+/// Verifies a request the way a receiver following the standard would.
+fn verify(secret: &str, hit: &Hit) {
+    let webhook = standardwebhooks::Webhook::new(secret).expect("a whsec_ secret");
+    webhook.verify(&hit.body, &hit.headers).expect("the signature verifies");
+}
+
+#[tokio::test]
+async fn a_registered_endpoint_receives_signed_events() {
+    let app = app_allowing_loopback(|_| {}).await;
+    let user = app.new_user().await;
+    let receiver = Receiver::start(&[]).await;
+    let endpoint = register(&app, &user, json!({ "url": receiver.url, "description": "CI" })).await;
+    let id = endpoint["id"].as_str().expect("id");
+    let secret = endpoint["secret"].as_str().expect("the secret, shown once");
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    assert_eq!(endpoint["events"], json!(["*"]), "all events by default");
+    assert_eq!(endpoint["status"], "active");
+    assert_eq!(endpoint["description"], "CI");
+
+    // Never shown again.
+    let list = get_json(&app, &user, "/api/v1/webhooks").await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
+    assert!(list["items"][0].get("secret").is_none(), "{list}");
+    assert!(get_json(&app, &user, &format!("/api/v1/webhooks/{id}")).await.get("secret").is_none());
+
+    let task = app.create_task(&user, json!({ "title": "Ship the webhooks" })).await;
+    let hits = receiver.wait_for("task.created", |h| !h.is_empty()).await;
+    let hit = &hits[0];
+    verify(secret, hit);
+    let payload = hit.json();
+    assert_eq!(payload["event_type"], "task.created");
+    assert_eq!(payload["data"]["task"]["title"], "Ship the webhooks", "{payload}");
+    assert_eq!(payload["task_id"], task["id"]);
+    assert_eq!(payload["user_id"], user.id.as_str());
+    assert_eq!(hit.header("webhook-id"), payload["event_id"].as_str().expect("event_id"));
+    assert_eq!(hit.header("content-type"), "application/json");
+
+    // A signature made with another secret, or over another body, does not verify.
+    let other = standardwebhooks::Webhook::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").expect("secret");
+    assert!(other.verify(&hit.body, &hit.headers).is_err());
+    let tampered = [&hit.body[..], b" "].concat();
+    assert!(standardwebhooks::Webhook::new(secret).expect("secret").verify(&tampered, &hit.headers).is_err());
+
+    let log = eventually(Duration::from_secs(10), "the delivery logged", || async {
+        let log = deliveries(&app, &user, id).await;
+        (log.first().is_some_and(|d| d["status"] == "delivered")).then_some(log)
+    })
+    .await;
+    assert_eq!(log[0]["event_id"], payload["event_id"]);
+    assert_eq!(log[0]["event_type"], "task.created");
+    assert_eq!(log[0]["attempts"], 1);
+    assert_eq!(log[0]["last_status_code"], 200);
+    assert!(log[0]["delivered_at"].is_string());
+    assert!(log[0]["last_error"].is_null());
+}
+
+#[tokio::test]
+async fn the_event_filter_is_respected() {
+    let app = app_allowing_loopback(|_| {}).await;
+    let user = app.new_user().await;
+    let completions = Receiver::start(&[]).await;
+    let tasks = Receiver::start(&[]).await;
+    let only_completed = register(&app, &user, json!({ "url": completions.url, "events": ["task.completed"] })).await;
+    register(&app, &user, json!({ "url": tasks.url, "events": ["task.*"] })).await;
+
+    let task = app.create_task(&user, json!({ "title": "Filter me" })).await;
+    let id = task["id"].as_str().expect("id");
+    let response = app.post(&format!("/api/v1/tasks/{id}/complete"), &user).send().await.expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let hits = tasks.wait_for("task.created and task.completed", |h| h.len() == 2).await;
+    let mut types = event_types(&hits);
+    types.sort();
+    assert_eq!(types, ["task.completed", "task.created"]);
+    let hits = completions.wait_for("task.completed", |h| !h.is_empty()).await;
+    assert_eq!(event_types(&hits), ["task.completed"]);
+    // Both events were fanned out in log order, so once task.completed is
+    // queued, task.created was already passed over for this endpoint.
+    let log = deliveries(&app, &user, only_completed["id"].as_str().expect("id")).await;
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0]["event_type"], "task.completed");
+}
+
+#[tokio::test]
+async fn failed_attempts_are_retried_and_logged_until_one_succeeds() {
+    let app = app_allowing_loopback(|_| {}).await;
+    let user = app.new_user().await;
+    let receiver = Receiver::start(&[500, 500]).await;
+    let endpoint = register(&app, &user, json!({ "url": receiver.url, "events": ["task.created"] })).await;
+    let id = endpoint["id"].as_str().expect("id");
+    let secret = endpoint["secret"].as_str().expect("secret");
+    app.create_task(&user, json!({ "title": "Flaky receiver" })).await;
+
+    let log = eventually(Duration::from_secs(30), "the delivery to succeed", || async {
+        let log = deliveries(&app, &user, id).await;
+        log.first().is_some_and(|d| d["status"] == "delivered").then_some(log)
+    })
+    .await;
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0]["attempts"], 3);
+    assert_eq!(log[0]["last_status_code"], 200);
+
+    let hits = receiver.hits();
+    assert_eq!(hits.len(), 3, "three attempts");
+    let event_id = log[0]["event_id"].as_str().expect("event_id");
+    for hit in &hits {
+        // The same webhook-id every time (receivers deduplicate on it), and
+        // each attempt signed afresh.
+        assert_eq!(hit.header("webhook-id"), event_id);
+        verify(secret, hit);
+        assert_eq!(hit.body, hits[0].body, "every attempt sends the same payload");
+    }
+
+    let delivery = log[0]["id"].as_str().expect("id");
+    let detail = get_json(&app, &user, &format!("/api/v1/webhooks/{id}/deliveries/{delivery}")).await;
+    let attempts = detail["attempt_log"].as_array().expect("attempt_log");
+    let codes: Vec<&Value> = attempts.iter().map(|a| &a["status_code"]).collect();
+    assert_eq!(codes, [&json!(500), &json!(500), &json!(200)], "{detail}");
+    assert!(attempts[0]["error"].as_str().is_some_and(|e| e.contains("500")), "{detail}");
+    assert!(attempts[2]["error"].is_null());
+    assert_eq!(get_json(&app, &user, &format!("/api/v1/webhooks/{id}")).await["consecutive_failures"], 0);
+}
+
+#[tokio::test]
+async fn an_endpoint_that_keeps_failing_is_disabled() {
+    let app = app_allowing_loopback(|c| {
+        c.webhooks.max_attempts = 2;
+        c.webhooks.disable_after_failures = 2;
+    })
+    .await;
+    let user = app.new_user().await;
+    let broken = Receiver::failing().await;
+    let endpoint = register(&app, &user, json!({ "url": broken.url, "events": ["task.created"] })).await;
+    let id = endpoint["id"].as_str().expect("id");
+    app.create_task(&user, json!({ "title": "one" })).await;
+    app.create_task(&user, json!({ "title": "two" })).await;
+
+    let disabled = eventually(Duration::from_secs(30), "the endpoint disabled", || async {
+        let e = get_json(&app, &user, &format!("/api/v1/webhooks/{id}")).await;
+        (e["status"] == "disabled").then_some(e)
+    })
+    .await;
+    let reason = disabled["disabled_reason"].as_str().expect("a reason");
+    assert!(reason.contains("2 consecutive failed deliveries") && reason.contains("500"), "{reason}");
+    let log = deliveries(&app, &user, id).await;
+    assert_eq!(log.len(), 2);
+    for d in &log {
+        assert_eq!(d["status"], "failed", "{d}");
+        assert_eq!(d["attempts"], 2);
+        assert_eq!(d["last_status_code"], 500);
+        assert!(d["next_attempt_at"].is_null());
+    }
+    assert_eq!(broken.hits().len(), 4, "two attempts for each of two deliveries");
+
+    // Nothing more is queued for it: a healthy endpoint registered now gets the
+    // next event, fanned out in the same transaction as the disabled one's would be.
+    let healthy = Receiver::start(&[]).await;
+    register(&app, &user, json!({ "url": healthy.url, "events": ["task.created"] })).await;
+    app.create_task(&user, json!({ "title": "three" })).await;
+    healthy.wait_for("the third task", |h| !h.is_empty()).await;
+    assert_eq!(deliveries(&app, &user, id).await.len(), 2);
+}
+
+#[tokio::test]
+async fn private_and_local_targets_are_refused_unless_allowed() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    for url in [
+        "http://127.0.0.1/",
+        "http://10.0.0.1/",
+        "http://[::1]/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://192.168.1.10:8080/hook",
+        "http://[fd00::1]/",
+        "http://localhost:8080/",
+        "http://0.0.0.0/",
+    ] {
+        let response = app.post("/api/v1/webhooks", &user).json(&json!({ "url": url })).send().await.expect("request");
+        let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
+        assert_eq!(problem["errors"][0]["field"], "url", "{url}: {problem}");
+    }
+    for (body, field) in [
+        (json!({ "url": "ftp://example.com/" }), "url"),
+        (json!({ "url": "not a url" }), "url"),
+        (json!({ "url": "https://example.com/", "events": ["task.exploded"] }), "events"),
+        (json!({ "url": "https://example.com/", "events": [] }), "events"),
+    ] {
+        let response = app.post("/api/v1/webhooks", &user).json(&body).send().await.expect("request");
+        let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
+        assert_eq!(problem["errors"][0]["field"], field, "{body}: {problem}");
+    }
+    let list = get_json(&app, &user, "/api/v1/webhooks").await;
+    assert_eq!(list["items"], json!([]));
+
+    // With the admin setting on, loopback is fine.
+    let open = app_allowing_loopback(|_| {}).await;
+    let user = open.new_user().await;
+    register(&open, &user, json!({ "url": "http://127.0.0.1:9/hook" })).await;
+}
+
+#[tokio::test]
+async fn nobody_else_sees_or_deletes_your_endpoint() {
+    let app = app_allowing_loopback(|_| {}).await;
+    let owner = app.new_user().await;
+    let other = app.new_user().await;
+    let receiver = Receiver::start(&[]).await;
+    let endpoint = register(&app, &owner, json!({ "url": receiver.url })).await;
+    let id = endpoint["id"].as_str().expect("id");
+
+    assert_eq!(get_json(&app, &other, "/api/v1/webhooks").await["items"], json!([]));
+    for path in [format!("/api/v1/webhooks/{id}"), format!("/api/v1/webhooks/{id}/deliveries")] {
+        let response = app.get(&path, &other).send().await.expect("request");
+        assert_problem(response, StatusCode::NOT_FOUND, "not-found").await;
+    }
+    let response = app.delete(&format!("/api/v1/webhooks/{id}"), &other).send().await.expect("request");
+    assert_problem(response, StatusCode::NOT_FOUND, "not-found").await;
+
+    // The other user's events never reach it.
+    app.create_task(&other, json!({ "title": "not yours" })).await;
+    app.create_task(&owner, json!({ "title": "yours" })).await;
+    let hits = receiver.wait_for("the owner's task", |h| !h.is_empty()).await;
+    assert!(hits.iter().all(|h| h.json()["user_id"] == owner.id.as_str()));
+
+    let response = app.delete(&format!("/api/v1/webhooks/{id}"), &owner).send().await.expect("request");
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let response = app.get(&format!("/api/v1/webhooks/{id}"), &owner).send().await.expect("request");
+    assert_problem(response, StatusCode::NOT_FOUND, "not-found").await;
+
+    // Without a token: 401.
+    let response = app.request(reqwest::Method::GET, "/api/v1/webhooks", None).send().await.expect("request");
+    assert_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+}

@@ -1,0 +1,230 @@
+//! Reminder e-mails over SMTP. The consumer turns `reminder.due` into an
+//! outbox row keyed by the event id, in the same transaction as its inbox row,
+//! so each reminder queues exactly one e-mail. The mailer claims a row's
+//! attempt with a conditional update, sends, then marks it sent.
+//!
+//! A crash between the relay accepting the message and the mark would send it
+//! again after the claim lapses: the send is at least once, never "at most". The
+//! message carries a `Message-ID` derived from the event id, so the second copy
+//! is the same message, which mail systems and clients treat as a duplicate.
+//! Marking before sending would instead risk losing the e-mail: a reminder that
+//! never arrives is worse than one shown twice.
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use lettre::message::{Mailbox, header::ContentType};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use ontask_app::webhooks::SmtpSettings;
+use ontask_bus::StoredEvent;
+use ontask_domain::EventType;
+use ontask_store::email::{self, DueEmail, NewEmail};
+use ontask_store::{Db, StoreError, WriteTx, users};
+use ontask_telemetry::metrics as m;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::{Consumer, HandlerError};
+
+const MAX_SLEEP: Duration = Duration::from_secs(1);
+const BATCH: i64 = 50;
+const LEASE_MARGIN: Duration = Duration::from_secs(30);
+/// A reminder older than this is not e-mailed: when SMTP is configured on an
+/// existing installation, the consumer starts at the beginning of the log and
+/// must not mail every reminder of the past.
+const MAX_AGE: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+/// Queues a reminder e-mail to the task's owner.
+pub struct EmailConsumer {
+    wake: Arc<Notify>,
+}
+
+impl EmailConsumer {
+    pub fn new(wake: Arc<Notify>) -> Self {
+        Self { wake }
+    }
+}
+
+#[async_trait]
+impl Consumer for EmailConsumer {
+    fn name(&self) -> &'static str {
+        "email"
+    }
+
+    fn wants(&self, event: &StoredEvent) -> bool {
+        event.envelope.kind() == Some(EventType::ReminderDue)
+    }
+
+    async fn handle(&self, tx: &mut WriteTx, event: &StoredEvent) -> Result<(), HandlerError> {
+        let e = &event.envelope;
+        let now = ontask_app::now();
+        if now - e.timestamp > MAX_AGE {
+            return Ok(());
+        }
+        let Some(user) = users::by_id(tx.conn(), e.user_id).await? else { return Ok(()) };
+        let title = e.data["title"].as_str().unwrap_or("A task");
+        let mut body = format!("Reminder: {title}\n");
+        if let Some(due) = e.data["due"].as_str() {
+            body.push_str(&format!("Due: {due}\n"));
+        }
+        body.push_str("\nYou get this e-mail because you set a reminder on this task in ontask.\n");
+        let mail = NewEmail {
+            event_id: e.event_id.to_string(),
+            user_id: e.user_id,
+            recipient: user.email,
+            subject: format!("Reminder: {title}"),
+            body,
+        };
+        email::enqueue(tx, &mail, now).await?;
+        Ok(())
+    }
+
+    fn committed(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// Why the mailer cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum MailerError {
+    #[error("smtp.url: {0}")]
+    Url(#[from] lettre::transport::smtp::Error),
+    #[error("smtp.from: {0}")]
+    From(#[from] lettre::address::AddressError),
+}
+
+/// Sends queued e-mails.
+pub struct Mailer {
+    db: Db,
+    settings: SmtpSettings,
+    from: Mailbox,
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    wake: Arc<Notify>,
+}
+
+impl Mailer {
+    pub fn new(db: Db, settings: SmtpSettings, wake: Arc<Notify>) -> Result<Self, MailerError> {
+        let transport =
+            AsyncSmtpTransport::<Tokio1Executor>::from_url(&settings.url)?.timeout(Some(settings.timeout)).build();
+        let from: Mailbox = settings.from.parse()?;
+        Ok(Self { db, settings, from, transport, wake })
+    }
+
+    pub async fn run(self, cancel: CancellationToken) {
+        tracing::info!(relay = %ontask_store::redact(&self.settings.url), "mailer started");
+        loop {
+            let sleep = match self.send_due().await {
+                Ok(next) => next,
+                Err(e) => {
+                    tracing::warn!(error = %e, "sending e-mail failed; retrying");
+                    MAX_SLEEP
+                }
+            };
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(sleep) => {}
+            }
+        }
+        tracing::info!("mailer stopped");
+    }
+
+    /// Sends every due e-mail, one at a time (reminder mail is light); returns
+    /// how long to sleep.
+    pub async fn send_due(&self) -> Result<Duration, StoreError> {
+        loop {
+            let now = ontask_app::now();
+            let due = {
+                let mut conn = self.db.read().await?;
+                email::due(&mut conn, now, BATCH).await?
+            };
+            let lease_until =
+                now + chrono::Duration::from_std(self.settings.timeout + LEASE_MARGIN).unwrap_or_default();
+            for mail in &due {
+                let mut tx = self.db.begin().await?;
+                let claimed = email::claim(&mut tx, &mail.event_id, mail.attempts, now, lease_until).await?;
+                tx.commit().await?;
+                if claimed {
+                    self.send(mail).await?;
+                }
+            }
+            if (due.len() as i64) < BATCH {
+                break;
+            }
+        }
+        let mut conn = self.db.read().await?;
+        let now = ontask_app::now();
+        Ok(match email::next_due_at(&mut conn).await? {
+            Some(at) if at > now => (at - now).to_std().unwrap_or(MAX_SLEEP).min(MAX_SLEEP),
+            Some(_) => Duration::from_millis(50),
+            None => MAX_SLEEP,
+        })
+    }
+
+    #[tracing::instrument(skip_all, fields(event_id = %mail.event_id, attempt = mail.attempts + 1))]
+    async fn send(&self, mail: &DueEmail) -> Result<(), StoreError> {
+        let attempt = mail.attempts + 1;
+        let result = match self.message(mail) {
+            Ok(message) => self.transport.send(message).await.map(|_| ()).map_err(|e| {
+                let permanent = e.is_permanent();
+                (error_chain(&e), permanent)
+            }),
+            Err(e) => Err((e, true)),
+        };
+        let now = ontask_app::now();
+        let outcome = match &result {
+            Ok(()) => Ok(()),
+            Err((error, permanent)) => {
+                let retry_at = (!permanent && attempt < i64::from(self.settings.max_attempts)).then(|| {
+                    let delay = crate::backoff(
+                        u32::try_from(attempt).unwrap_or(u32::MAX),
+                        self.settings.retry_base,
+                        self.settings.retry_max,
+                    );
+                    now + chrono::Duration::from_std(delay).unwrap_or_default()
+                });
+                Err((error.as_str(), retry_at))
+            }
+        };
+        let label = match &outcome {
+            Ok(()) => "sent",
+            Err((_, Some(_))) => "retry",
+            Err((_, None)) => "failed",
+        };
+        metrics::counter!(m::EMAILS_SENT_TOTAL, "outcome" => label).increment(1);
+        match &outcome {
+            Ok(()) => tracing::info!("reminder e-mail sent"),
+            Err((error, _)) => tracing::warn!(error, outcome = label, "sending a reminder e-mail failed"),
+        }
+        let mut tx = self.db.begin().await?;
+        email::finish(&mut tx, &mail.event_id, attempt, outcome, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    fn message(&self, mail: &DueEmail) -> Result<Message, String> {
+        let to: Mailbox = mail.recipient.parse().map_err(|e| format!("recipient {:?}: {e}", mail.recipient))?;
+        let domain = self.from.email.domain().to_owned();
+        Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(&mail.subject)
+            // Stable across retries: a resend after a crash is the same message.
+            .message_id(Some(format!("<{}@{domain}>", mail.event_id)))
+            .date(std::time::SystemTime::from(mail.created_at))
+            .header(ContentType::TEXT_PLAIN)
+            .body(mail.body.clone())
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
