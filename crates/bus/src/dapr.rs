@@ -238,21 +238,29 @@ impl DaprBus {
         }
     }
 
-    /// The topics an event goes to, in publishing order.
-    fn topics_for(&self, event: &StoredEvent) -> [&str; 2] {
+    /// The topic consumers read an event from.
+    fn main_topic(&self, event: &StoredEvent) -> &str {
         let t = &self.settings.topics;
-        let main = match event.envelope.kind() {
+        match event.envelope.kind() {
             Some(EventType::ReminderDue | EventType::ReminderSent) => &t.reminders,
             _ if event.envelope.event_type.starts_with("reminder.") => &t.reminders,
             _ => &t.task_events,
-        };
+        }
+    }
+
+    /// The topics an event goes to, in publishing order.
+    fn topics_for(&self, event: &StoredEvent) -> [&str; 2] {
         // The updates topic carries every event: realtime streams show a user
         // all of their events (reminders too), as they do in the embedded mode.
-        [main, &t.task_updates]
+        [self.main_topic(event), &self.settings.topics.task_updates]
     }
 
     #[tracing::instrument(skip_all, fields(topic, seq = event.seq))]
     async fn publish_one(&self, topic: &str, event: &StoredEvent) -> Result<(), BusError> {
+        self.publish_cloud_event(topic, event, cloud_event(event)).await
+    }
+
+    async fn publish_cloud_event(&self, topic: &str, event: &StoredEvent, ce: Value) -> Result<(), BusError> {
         let e = &event.envelope;
         // Kafka-backed components partition by this key, which keeps each task's
         // events in order.
@@ -262,7 +270,7 @@ impl DaprBus {
             .request(reqwest::Method::POST, &path)
             .query(&[("metadata.partitionKey", key.as_str())])
             .header(reqwest::header::CONTENT_TYPE, "application/cloudevents+json")
-            .body(cloud_event(event).to_string())
+            .body(ce.to_string())
             .send()
             .await
             .map_err(|e| BusError::Unavailable(format!("publishing to {topic}: {e}")))?;
@@ -323,6 +331,26 @@ impl EventBus for DaprBus {
 
     fn live(&self) -> broadcast::Receiver<Arc<StoredEvent>> {
         self.live.subscribe()
+    }
+
+    /// Publishes the event to `<topic>.dlq`, the subscriptions' dead-letter
+    /// topic, with why in CloudEvents extension attributes. The delivery itself
+    /// is then acknowledged (SUCCESS), so the sidecar does not retry it.
+    #[tracing::instrument(skip_all, fields(consumer, seq = event.seq))]
+    async fn dead_letter(
+        &self,
+        consumer: &str,
+        event: &StoredEvent,
+        error: &str,
+        attempts: u32,
+    ) -> Result<(), BusError> {
+        let topic = self.main_topic(event);
+        let mut ce = cloud_event(event);
+        ce["ontaskerror"] = Value::String(error.to_owned());
+        ce["ontaskconsumer"] = Value::String(consumer.to_owned());
+        ce["ontaskattempts"] = Value::String(attempts.to_string());
+        ce["ontaskoriginaltopic"] = Value::String(topic.to_owned());
+        self.publish_cloud_event(&format!("{topic}.dlq"), event, ce).await
     }
 
     #[tracing::instrument(skip_all)]

@@ -304,3 +304,54 @@ async fn health_shows_the_sidecar_and_reports_it_down_when_it_stops() {
     assert_eq!(health["checks"]["bus"]["status"], "down", "{health}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_event_a_consumer_gives_up_on_goes_to_the_dead_letter_topic_through_the_sidecar() {
+    let (app, sidecar) = spawn_dapr(tokens(), |_| {}).await;
+    let user = app.new_user().await;
+    // Another publisher's task.completed whose data is not a task: the
+    // recurrence consumer can never handle it (a permanent failure).
+    let event_id = uuid::Uuid::now_v7().to_string();
+    let poisoned = json!({
+        "specversion": "1.0", "id": event_id, "source": "elsewhere", "type": "task.completed",
+        "datacontenttype": "application/json",
+        "data": {
+            "seq": 1, "event_id": event_id, "event_type": "task.completed", "event_version": "1",
+            "timestamp": chrono::Utc::now().to_rfc3339(), "source": "elsewhere", "user_id": user.id,
+            "task_id": uuid::Uuid::now_v7().to_string(), "data": { "task": 42 },
+            "metadata": { "correlation_id": "poisoned" },
+        },
+    });
+    let response = app
+        .client
+        .post(format!("{}/v1.0/publish/ontask-pubsub/{TASK_EVENTS}", sidecar.url))
+        .header("dapr-api-token", "sidecar-api-token")
+        .header("content-type", "application/cloudevents+json")
+        .body(poisoned.to_string())
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+
+    let dead = eventually(Duration::from_secs(30), "the recurrence consumer's dead letter", || async {
+        sidecar
+            .published()
+            .into_iter()
+            .find(|p| p.topic == format!("{TASK_EVENTS}.dlq") && p.cloud_event["ontaskconsumer"] == "recurrence")
+    })
+    .await;
+    assert_eq!(dead.cloud_event["id"], event_id.as_str());
+    assert_eq!(dead.cloud_event["ontaskoriginaltopic"], TASK_EVENTS);
+    assert!(dead.cloud_event["ontaskerror"].as_str().is_some_and(|e| !e.is_empty()), "{:?}", dead.cloud_event);
+    // Handled as far as the sidecar is concerned: no redelivery, no sidecar dead letter.
+    eventually(Duration::from_secs(20), "the delivery acknowledged", || async {
+        sidecar
+            .deliveries()
+            .iter()
+            .any(|d| d.id == event_id && d.topic == TASK_EVENTS && d.status == "SUCCESS")
+            .then_some(())
+    })
+    .await;
+    assert!(sidecar.dead_letters().is_empty());
+    app.stop().await;
+}
