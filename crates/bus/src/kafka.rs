@@ -99,11 +99,23 @@ impl KafkaSettings {
         }
     }
 
-    fn client_config(&self) -> ClientConfig {
+    /// A client's configuration: `defaults` that `properties` may override,
+    /// then the settings ontask's guarantees rest on (`required`), which they may not.
+    fn client_config(&self, defaults: &[(&str, &str)], required: &[(&str, &str)]) -> ClientConfig {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", &self.brokers);
+        for (key, value) in defaults {
+            config.set(*key, *value);
+        }
         for (key, value) in &self.properties {
+            if required.iter().any(|(k, _)| k == key) {
+                tracing::warn!(property = key, "ignoring a Kafka property that ontask must set itself");
+                continue;
+            }
             config.set(key, value);
+        }
+        for (key, value) in required {
+            config.set(*key, *value);
         }
         config
     }
@@ -171,17 +183,21 @@ impl KafkaBus {
             create_topics(&settings).await?;
         }
         let producer: FutureProducer = settings
-            .client_config()
-            .set("client.id", "ontask-producer")
-            // Idempotence: no duplicates from retries and, with at most 5
-            // requests in flight, no reordering within a partition.
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("max.in.flight.requests.per.connection", "5")
-            // The relay batches already; a short linger lets one publish call
-            // fill a few large produce requests instead of many small ones.
-            .set("linger.ms", "5")
-            .set("compression.type", "lz4")
+            .client_config(
+                &[
+                    ("client.id", "ontask-producer"),
+                    // The relay batches already; a short linger lets one publish
+                    // call fill a few large produce requests instead of many small ones.
+                    ("linger.ms", "5"),
+                    ("compression.type", "lz4"),
+                    // A relay batch waits for its slowest message; give up (and
+                    // retry the batch) after 30 s rather than librdkafka's 5 min.
+                    ("message.timeout.ms", "30000"),
+                ],
+                // Idempotence: no duplicates from retries and, with at most 5
+                // requests in flight, no reordering within a partition.
+                &[("enable.idempotence", "true"), ("acks", "all"), ("max.in.flight.requests.per.connection", "5")],
+            )
             .create()
             .map_err(config_error)?;
         let (live, _) = broadcast::channel(LIVE_CAPACITY);
@@ -294,15 +310,14 @@ impl EventBus for KafkaBus {
     async fn subscribe(&self, consumer: &str) -> Result<Box<dyn Subscription>, BusError> {
         let group = format!("{}.{consumer}", self.settings.group_prefix);
         let context = GroupContext { epoch: AtomicU64::new(0) };
+        let client_id = format!("ontask-{consumer}");
         let kafka: StreamConsumer<GroupContext> = self
             .settings
-            .client_config()
-            .set("group.id", &group)
-            .set("client.id", format!("ontask-{consumer}"))
-            // Offsets move only on `ack`, after the consumer's transaction committed.
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("auto.offset.reset", "earliest")
+            .client_config(
+                &[("client.id", &client_id), ("auto.offset.reset", "earliest")],
+                // Offsets move only on `ack`, after the consumer's transaction committed.
+                &[("group.id", &group), ("enable.auto.commit", "false"), ("enable.auto.offset.store", "false")],
+            )
             .create_with_context(context)
             .map_err(config_error)?;
         kafka
@@ -427,7 +442,8 @@ fn header(message: &BorrowedMessage<'_>, key: &str) -> Option<String> {
 
 #[tracing::instrument(skip_all)]
 async fn create_topics(settings: &KafkaSettings) -> Result<(), BusError> {
-    let admin: AdminClient<DefaultClientContext> = settings.client_config().create().map_err(config_error)?;
+    let admin: AdminClient<DefaultClientContext> =
+        settings.client_config(&[("client.id", "ontask-admin")], &[]).create().map_err(config_error)?;
     let names = [
         settings.topic_task_events.clone(),
         settings.topic_reminders.clone(),
@@ -623,8 +639,15 @@ impl Subscription for KafkaSubscription {
             batch.extend(self.take(&message).await);
             while batch.len() < max {
                 let Some(next) = consumer.recv().now_or_never() else { break };
-                let message = next.map_err(|e| unavailable("consuming", &e))?;
-                batch.extend(self.take(&message).await);
+                match next {
+                    Ok(message) => batch.extend(self.take(&message).await),
+                    // Hand out what arrived; the error shows again on the next call.
+                    Err(e) if !batch.is_empty() => {
+                        tracing::debug!(error = %e, "consuming stopped early");
+                        break;
+                    }
+                    Err(e) => return Err(unavailable("consuming", &e)),
+                }
             }
         }
         Ok(batch)
@@ -717,12 +740,15 @@ fn live_consumer(
     // what they missed from the log by position.
     let group = format!("{}.realtime.{}", settings.group_prefix, Uuid::new_v4().simple());
     let consumer: StreamConsumer<LiveContext> = settings
-        .client_config()
-        .set("group.id", &group)
-        .set("client.id", "ontask-realtime")
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "latest")
+        .client_config(
+            &[("client.id", "ontask-realtime")],
+            &[
+                ("group.id", &group),
+                ("enable.auto.commit", "false"),
+                ("enable.auto.offset.store", "false"),
+                ("auto.offset.reset", "latest"),
+            ],
+        )
         .create_with_context(LiveContext { ready })
         .map_err(config_error)?;
     consumer.subscribe(&[&settings.topic_task_updates]).map_err(|e| unavailable("subscribing to updates", &e))?;
@@ -764,4 +790,46 @@ fn unavailable(doing: &str, e: &KafkaError) -> BusError {
 
 fn config_error(e: KafkaError) -> BusError {
     BusError::Unavailable(format!("Kafka client configuration: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn properties_override_defaults_but_not_what_the_guarantees_rest_on() {
+        let mut s = KafkaSettings::new("k1:9092,k2:9092");
+        s.properties.insert("linger.ms".into(), "50".into());
+        s.properties.insert("enable.auto.commit".into(), "true".into());
+        s.properties.insert("security.protocol".into(), "SASL_SSL".into());
+        let c = s.client_config(&[("linger.ms", "5")], &[("enable.auto.commit", "false")]);
+        assert_eq!(c.get("bootstrap.servers"), Some("k1:9092,k2:9092"));
+        assert_eq!(c.get("linger.ms"), Some("50"));
+        assert_eq!(c.get("enable.auto.commit"), Some("false"));
+        assert_eq!(c.get("security.protocol"), Some("SASL_SSL"));
+    }
+
+    #[test]
+    fn reminders_have_their_own_topic_and_the_rest_go_to_task_events() {
+        let s = KafkaSettings::new("k:9092");
+        assert_eq!(s.topic_for("reminder.due"), "ontask.reminders.due.v1");
+        assert_eq!(s.topic_for("reminder.sent"), "ontask.reminders.due.v1");
+        assert_eq!(s.topic_for("task.completed"), "ontask.tasks.events.v1");
+        assert_eq!(s.topic_for("task.archived"), "ontask.tasks.events.v1", "a type newer than this build");
+    }
+
+    #[test]
+    fn credentials_never_print() {
+        let mut s = KafkaSettings::new("k:9092");
+        s.properties.insert("sasl.username".into(), "svc-ontask".into());
+        s.properties.insert("sasl.password".into(), "hunter2-hunter2".into());
+        s.properties.insert("ssl.key.password".into(), "pem-pass-phrase".into());
+        s.properties.insert("sasl.oauthbearer.client.secret".into(), "oauth-client-secret".into());
+        let printed = format!("{s:?}");
+        assert!(printed.contains("svc-ontask"));
+        for secret in ["hunter2", "pem-pass-phrase", "oauth-client-secret"] {
+            assert!(!printed.contains(secret), "{secret} printed: {printed}");
+        }
+        assert!(!is_secret_property("security.protocol") && !is_secret_property("ssl.ca.location"));
+    }
 }
