@@ -355,3 +355,35 @@ async fn an_event_a_consumer_gives_up_on_goes_to_the_dead_letter_topic_through_t
     assert!(sidecar.dead_letters().is_empty());
     app.stop().await;
 }
+
+/// `ontask config` with exactly `env` (no ONTASK_*/DAPR_* from the caller).
+fn effective_config(env: &[(&str, &str)]) -> toml::Value {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ontask"));
+    command.arg("config").current_dir(dir.path());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ONTASK_") || k.starts_with("DAPR_") || k == "APP_API_TOKEN" {
+            command.env_remove(k);
+        }
+    }
+    command.envs(env.iter().copied());
+    let output = command.output().expect("run ontask");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    toml::from_str(&String::from_utf8(output.stdout).expect("utf-8")).expect("TOML")
+}
+
+#[test]
+fn the_variables_daprd_gives_its_app_configure_dapr_mode_and_ontask_ones_win() {
+    let config = effective_config(&[
+        ("DAPR_HTTP_PORT", "3999"),
+        ("DAPR_API_TOKEN", "from-the-injector"),
+        ("APP_API_TOKEN", "the-app-token"),
+    ]);
+    assert_eq!(config["dapr"]["http_port"].as_integer(), Some(3999));
+    assert_eq!(config["dapr"]["api_token"].as_str(), Some("***"));
+    assert_eq!(config["dapr"]["app_api_token"].as_str(), Some("***"));
+
+    let config = effective_config(&[("DAPR_HTTP_PORT", "3999"), ("ONTASK_DAPR__HTTP_PORT", "3501")]);
+    assert_eq!(config["dapr"]["http_port"].as_integer(), Some(3501));
+    assert!(config["dapr"].get("api_token").is_none());
+}
