@@ -13,8 +13,10 @@ ARG DEBIAN_SUITE=bookworm
 
 FROM rust:${RUST_VERSION}-${DEBIAN_SUITE} AS chef
 # Build tools for crates with native parts (rdkafka's cmake build, ring, zstd).
+# librdkafka 2.12 includes curl.h even when built without curl (librdkafka#5135);
+# only the header is used, the binary links no libcurl.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends cmake pkg-config libssl-dev libsasl2-dev protobuf-compiler \
+ && apt-get install -y --no-install-recommends cmake pkg-config libssl-dev libsasl2-dev libcurl4-openssl-dev protobuf-compiler \
  && rm -rf /var/lib/apt/lists/*
 RUN cargo install cargo-chef --locked --version ^0.1
 WORKDIR /src
