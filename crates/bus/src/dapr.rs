@@ -263,8 +263,14 @@ impl DaprBus {
     async fn publish_cloud_event(&self, topic: &str, event: &StoredEvent, ce: Value) -> Result<(), BusError> {
         let e = &event.envelope;
         // Kafka-backed components partition by this key, which keeps each task's
-        // events in order.
-        let key = e.task_id.map(|t| t.to_string()).unwrap_or_else(|| e.user_id.to_string());
+        // events in order for the consumers. The updates topic is keyed by user:
+        // a stream shows one user's events in log order and skips positions it
+        // has passed, so they must not overtake each other across partitions.
+        let key = if topic == self.settings.topics.task_updates {
+            e.user_id.to_string()
+        } else {
+            e.task_id.map(|t| t.to_string()).unwrap_or_else(|| e.user_id.to_string())
+        };
         let path = format!("/v1.0/publish/{}/{topic}", self.settings.pubsub_name);
         let response = self
             .request(reqwest::Method::POST, &path)
