@@ -3,12 +3,15 @@
 //! services as the REST API, so every change is validated the same way and
 //! writes the same events, with `agent` as the actor in their metadata.
 //!
+//! The chat agent ([`chat`]) runs a model's tool loop over the same tools.
+//!
 //! Two transports: stdio ([`serve_stdio`], what `ontask mcp` runs, acting for the
 //! holder of an API token) and streamable HTTP at `/mcp` ([`router`], mounted by
 //! the binary when the agent role runs, authenticated per request with
 //! `Authorization: Bearer <API token or JWT>`).
 #![forbid(unsafe_code)]
 
+pub mod chat;
 pub mod mcp;
 pub mod tools;
 

@@ -228,10 +228,54 @@ pub struct ReminderArgs {
 #[serde(deny_unknown_fields)]
 pub struct NoArgs {}
 
+/// A tool as a model sees it. The MCP server's definitions (name, description,
+/// JSON schema, annotations) are the one source: the chat agent offers exactly
+/// these and runs them through [`Tools::call`].
+#[derive(Debug, Clone)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    /// JSON Schema of the arguments.
+    pub parameters: Value,
+    /// Only reads; safe to run without asking.
+    pub read_only: bool,
+    /// Removes something; the chat agent asks before running it.
+    pub destructive: bool,
+}
+
+/// Every tool, in the order the MCP server lists them.
+pub fn catalog() -> &'static [ToolSpec] {
+    static CATALOG: std::sync::LazyLock<Vec<ToolSpec>> = std::sync::LazyLock::new(|| {
+        crate::McpServer::tool_definitions()
+            .into_iter()
+            .map(|t| {
+                let mut parameters = Value::Object((*t.input_schema).clone());
+                // A draft marker some OpenAI-compatible servers refuse; the schema is plain without it.
+                if let Some(o) = parameters.as_object_mut() {
+                    o.remove("$schema");
+                }
+                let hints = t.annotations.as_ref();
+                ToolSpec {
+                    name: t.name.to_string(),
+                    description: t.description.as_deref().unwrap_or_default().to_owned(),
+                    parameters,
+                    read_only: hints.and_then(|a| a.read_only_hint).unwrap_or(false),
+                    destructive: hints.and_then(|a| a.destructive_hint).unwrap_or(false),
+                }
+            })
+            .collect()
+    });
+    &CATALOG
+}
+
+pub fn spec(name: &str) -> Option<&'static ToolSpec> {
+    catalog().iter().find(|t| t.name == name)
+}
+
 /// How many times a read-modify-write retries when the task changed in between.
 const MAX_ATTEMPTS: usize = 3;
 
-fn parse_id(raw: &str) -> Result<TaskId, AppError> {
+pub fn parse_id(raw: &str) -> Result<TaskId, AppError> {
     raw.trim()
         .parse::<uuid::Uuid>()
         .map(TaskId::from_uuid)
@@ -435,6 +479,22 @@ impl Tools {
         Ok(json!({ "items": items }))
     }
 
+    /// The names [`Tools::call`] runs (a unit test holds them equal to the published tools).
+    pub const CALLABLE: [&'static str; 12] = [
+        "add_task",
+        "quick_add",
+        "list_tasks",
+        "get_task",
+        "update_task",
+        "complete_task",
+        "reopen_task",
+        "delete_task",
+        "add_reminder",
+        "remove_reminder",
+        "list_tags",
+        "task_history",
+    ];
+
     /// Runs a tool by name with JSON arguments (what the chat agent's model asks for).
     pub async fn call(&self, inv: &Invocation, name: &str, args: Value) -> ToolResult {
         fn args_of<T: serde::de::DeserializeOwned>(args: Value) -> Result<T, AppError> {
@@ -522,6 +582,20 @@ mod tests {
         assert!(parse_id("01890a5d-ac96-774b-bcce-b302099a8057").is_ok());
         let err = parse_id("task-1").expect_err("not a uuid");
         assert!(describe_error(&err).contains("id: \"task-1\" is not a task id"), "{}", describe_error(&err));
+    }
+
+    #[test]
+    fn every_published_tool_is_callable_by_name() {
+        // `call` must know every tool the MCP server publishes (and so the chat
+        // agent offers): an unknown name is the only error that mentions "there is no tool".
+        let names: Vec<&str> = catalog().iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names.len(), 12, "{names:?}");
+        assert!(spec("delete_task").is_some_and(|t| t.destructive && !t.read_only));
+        assert!(spec("list_tasks").is_some_and(|t| t.read_only));
+        assert!(spec("add_task").is_some_and(|t| t.parameters["properties"]["title"].is_object()));
+        for name in names {
+            assert!(Tools::CALLABLE.contains(&name), "{name} is published but Tools::call does not run it");
+        }
     }
 
     #[test]

@@ -33,6 +33,10 @@ pub enum ApiError {
     NotFound,
     MethodNotAllowed,
     Internal(String),
+    /// An upstream service (the chat model) failed; the detail is for the client.
+    BadGateway(String),
+    /// An upstream service (the chat model) did not answer in time.
+    GatewayTimeout(String),
 }
 
 impl From<AppError> for ApiError {
@@ -89,7 +93,19 @@ impl ApiError {
                 "this route does not accept that method".into(),
             ),
             Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal", "Internal error", "see the server log".into()),
+            Self::BadGateway(m) => (S::BAD_GATEWAY, "bad-gateway", "Bad gateway", m.clone()),
+            Self::GatewayTimeout(m) => (S::GATEWAY_TIMEOUT, "gateway-timeout", "Gateway timeout", m.clone()),
         }
+    }
+
+    /// The problem document this error answers with (also sent inside event streams).
+    pub fn problem(&self) -> Problem {
+        let (status, slug, title, detail) = self.parts();
+        let errors = match self {
+            Self::App(AppError::Validation(v)) => v.fields().to_vec(),
+            _ => Vec::new(),
+        };
+        Problem { kind: format!("{PROBLEM_BASE}{slug}"), title: title.into(), status: status.as_u16(), detail, errors }
     }
 }
 

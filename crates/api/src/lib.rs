@@ -70,6 +70,19 @@ pub fn dapr_router(routes: DaprRoutes) -> Router {
         .layer(axum::middleware::from_fn(middleware::observe))
 }
 
+/// The chat agent's routes (`/api/v1/chat`, `/api/v1/conversations`), served
+/// by the agent role; no fallback, so it merges with [`router`] or [`ops_router`].
+pub fn chat_router(state: ApiState, agent: ontask_agent::chat::ChatAgent) -> Router {
+    Router::new()
+        .nest("/api/v1", routes::chat::router())
+        .layer(axum::Extension(agent))
+        .route_layer(axum::middleware::from_fn(middleware::remember_route))
+        .with_state(state.clone())
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::on_panic))
+        .layer(axum::extract::DefaultBodyLimit::max(state.config.body_limit))
+        .layer(axum::middleware::from_fn(middleware::observe))
+}
+
 /// The whole HTTP surface.
 pub fn router(state: ApiState) -> Router {
     let api = Router::new()

@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_scalar::{Scalar, Servable};
 
 use crate::ApiState;
-use crate::routes::{auth, notifications, ops, realtime, tasks, webhooks};
+use crate::routes::{auth, chat, notifications, ops, realtime, tasks, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,7 @@ use crate::routes::{auth, notifications, ops, realtime, tasks, webhooks};
         notifications::list, notifications::read, notifications::read_all,
         webhooks::create, webhooks::list, webhooks::read, webhooks::remove, webhooks::deliveries, webhooks::delivery,
         realtime::sse, realtime::websocket,
+        chat::chat, chat::list, chat::read,
         ops::health, ops::livez, ops::readyz, ops::metrics_text,
     ),
     components(schemas(crate::error::Problem, ontask_domain::Status, ontask_domain::EventMetadata)),
@@ -29,6 +30,7 @@ use crate::routes::{auth, notifications, ops, realtime, tasks, webhooks};
         (name = "webhooks", description = "Signed webhooks (Standard Webhooks) and their delivery log"),
         (name = "realtime", description = "Live events over SSE and WebSocket"),
         (name = "operations", description = "Health and metrics"),
+        (name = "chat", description = "The chat agent and its conversations"),
     )
 )]
 pub struct ApiDoc;

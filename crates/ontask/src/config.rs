@@ -59,6 +59,7 @@ pub struct Config {
     pub bus: BusConfig,
     pub kafka: KafkaConfig,
     pub dapr: DaprConfig,
+    pub agent: AgentConfig,
     pub webhooks: WebhooksConfig,
     pub smtp: SmtpConfig,
 }
@@ -235,6 +236,7 @@ impl Default for Config {
             bus: BusConfig::default(),
             kafka: KafkaConfig::default(),
             dapr: DaprConfig::default(),
+            agent: AgentConfig::default(),
             webhooks: WebhooksConfig::default(),
             smtp: SmtpConfig::default(),
         }
@@ -337,6 +339,43 @@ pub struct SmtpConfig {
 impl Default for SmtpConfig {
     fn default() -> Self {
         Self { url: None, from: None, timeout_secs: 30, max_attempts: 8 }
+    }
+}
+
+/// The chat agent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentConfig {
+    /// Model calls per chat turn before the agent stops and says so.
+    pub max_steps: usize,
+    pub llm: LlmConfig,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self { max_steps: 8, llm: LlmConfig::default() }
+    }
+}
+
+/// An OpenAI-compatible Chat Completions endpoint with tool calling (OpenAI,
+/// Ollama, vLLM, llama.cpp's server). Without `base_url` the chat runs plain
+/// commands only.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LlmConfig {
+    /// e.g. `https://api.openai.com/v1` or `http://localhost:11434/v1` (Ollama).
+    pub base_url: Option<String>,
+    /// e.g. `gpt-4o-mini`, `qwen2.5:7b`.
+    pub model: Option<String>,
+    /// Sent as a bearer token; local servers usually need none.
+    pub api_key: Option<Secret>,
+    /// For each model request, the whole answer included.
+    pub timeout_secs: u64,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        Self { base_url: None, model: None, api_key: None, timeout_secs: 60 }
     }
 }
 
@@ -491,6 +530,7 @@ impl Config {
             ("public_url", &self.public_url),
             ("telemetry.otlp_endpoint", &self.telemetry.otlp_endpoint),
             ("dapr.http_endpoint", &self.dapr.http_endpoint),
+            ("agent.llm.base_url", &self.agent.llm.base_url),
         ] {
             if let Some(v) = value
                 && !(v.starts_with("http://") || v.starts_with("https://"))
@@ -538,6 +578,15 @@ impl Config {
         }
         if self.bus.kind == BusKind::Kafka && self.kafka.brokers.as_deref().unwrap_or("").is_empty() {
             return Err(ConfigError("bus.kind = kafka needs kafka.brokers".into()));
+        }
+        if self.agent.llm.base_url.is_some() && self.agent.llm.model.as_deref().unwrap_or("").trim().is_empty() {
+            return Err(ConfigError("agent.llm.base_url needs agent.llm.model".into()));
+        }
+        if !(1..=600).contains(&self.agent.llm.timeout_secs) {
+            return Err(ConfigError("agent.llm.timeout_secs must be between 1 and 600".into()));
+        }
+        if !(1..=100).contains(&self.agent.max_steps) {
+            return Err(ConfigError("agent.max_steps must be between 1 and 100".into()));
         }
         if self.kafka.partitions < 1 {
             return Err(ConfigError("kafka.partitions must be at least 1".into()));

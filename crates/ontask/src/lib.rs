@@ -61,6 +61,21 @@ pub async fn build_app(config: &Config, db: Db) -> anyhow::Result<App> {
     Ok(App::new(db, auth, roles.source()).with_outbound(config.outbound()))
 }
 
+/// The chat agent's model settings; no model when `agent.llm.base_url` is unset.
+pub fn chat_settings(config: &Config) -> ontask_agent::chat::ChatSettings {
+    let llm = &config.agent.llm;
+    let model = match (&llm.base_url, &llm.model) {
+        (Some(base_url), Some(model)) => Some(ontask_agent::chat::llm::LlmConfig {
+            base_url: base_url.clone(),
+            model: model.clone(),
+            api_key: llm.api_key.as_ref().map(|k| k.expose().to_owned()),
+            timeout: Duration::from_secs(llm.timeout_secs),
+        }),
+        _ => None,
+    };
+    ontask_agent::chat::ChatSettings { llm: model, max_steps: config.agent.max_steps }
+}
+
 /// A built, bound, not yet running server.
 pub struct Application {
     listener: TcpListener,
@@ -72,6 +87,8 @@ pub struct Application {
     roles: Roles,
     api_config: ApiConfig,
     stop: CancellationToken,
+    /// The chat agent (served with the agent role).
+    chat: ontask_agent::chat::ChatAgent,
 }
 
 impl Application {
@@ -92,7 +109,9 @@ impl Application {
         let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         let port = listener.local_addr()?.port();
         let api_config = ApiConfig { cookie_secure: config.auth.cookie_secure, ..ApiConfig::default() };
-        Ok(Self { listener, port, app, bus, dapr, roles, api_config, stop: CancellationToken::new() })
+        let chat = ontask_agent::chat::ChatAgent::new(app.clone(), chat_settings(&config))
+            .context("cannot set up the chat model client")?;
+        Ok(Self { listener, port, app, bus, dapr, roles, api_config, stop: CancellationToken::new(), chat })
     }
 
     pub fn port(&self) -> u16 {
@@ -132,10 +151,14 @@ impl Application {
             shutdown: http_shutdown.clone(),
             started: Instant::now(),
         };
-        let mut router =
-            if self.roles.serves_api() { ontask_api::router(state) } else { ontask_api::ops_router(state) };
+        let mut router = if self.roles.serves_api() {
+            ontask_api::router(state.clone())
+        } else {
+            ontask_api::ops_router(state.clone())
+        };
         if self.roles.agent {
             router = router.merge(ontask_agent::router(self.app.clone(), http_shutdown.clone()));
+            router = router.merge(ontask_api::chat_router(state, self.chat.clone()));
         }
         if self.roles.web {
             let web = ontask_web::WebConfig { cookie_secure: self.api_config.cookie_secure };

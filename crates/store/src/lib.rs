@@ -6,6 +6,7 @@
 //! repositories run on SQLite (the embedded default) and PostgreSQL.
 #![forbid(unsafe_code)]
 
+pub mod conversations;
 mod db;
 pub mod email;
 mod error;

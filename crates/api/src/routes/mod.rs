@@ -1,5 +1,6 @@
 pub mod auth;
 pub mod dapr;
+pub mod chat;
 pub mod notifications;
 pub mod ops;
 pub mod realtime;

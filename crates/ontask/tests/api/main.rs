@@ -1,6 +1,7 @@
 //! Integration tests: the real application on port 0 with a fresh SQLite file,
 //! driven over HTTP (and, for crash tests, the real binary as a child process).
 mod auth;
+mod chat;
 mod conditional;
 mod dapr;
 mod dapr_sidecar;

@@ -1,0 +1,1091 @@
+//! The chat agent: a person talks, a model (any OpenAI-compatible Chat
+//! Completions endpoint with tool calling) answers, calling the same tools as
+//! the MCP server ([`crate::tools`]) until it has a reply or the step limit is
+//! reached. Every change it makes is an ordinary application-service call, so
+//! it writes the usual events, with `agent` as the actor and the conversation
+//! id in their metadata.
+//!
+//! Deleting (any tool the MCP server marks destructive) and changing more than
+//! [`BULK_LIMIT`] tasks in one turn are not applied at once: the agent replies
+//! with a dry-run summary and keeps the calls as the conversation's pending
+//! action; the next message applies them if it is a "yes" (or names the action
+//! with `confirm`), and cancels them otherwise.
+//!
+//! Without a model the chat still runs plain commands ([`commands`]) through
+//! the same tools, and says that no model is configured.
+//!
+//! Conversations, their messages (in Chat Completions shape) and the pending
+//! action persist in the database, so any replica can continue a conversation.
+pub mod commands;
+pub mod llm;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use ontask_app::{Actor, App, AppError, Context, Scope};
+use ontask_domain::TaskSnapshot;
+use ontask_store::conversations::{self, Conversation, Message};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::sync::mpsc::UnboundedSender;
+
+use self::commands::{Command, Which};
+use self::llm::{LlmClient, LlmConfig, LlmError, WireFunction, WireMessage, WireTool, WireToolCall, WireToolFunction};
+use crate::mcp::ACTOR;
+use crate::tools::{Invocation, Tools, catalog, describe_error, parse_id, spec};
+
+/// More changes than this in one turn wait for confirmation.
+pub const BULK_LIMIT: usize = 3;
+pub const DEFAULT_MAX_STEPS: usize = 8;
+/// Messages of the history sent to the model (the newest).
+const HISTORY_LIMIT: usize = 80;
+/// A tool result longer than this is cut before it goes to the model.
+const TOOL_RESULT_LIMIT: usize = 16_000;
+const MAX_MESSAGE_CHARS: usize = 8_000;
+pub const MAX_PAGE: i64 = 100;
+
+pub const NO_MODEL_NOTICE: &str = "No language model is configured (agent.llm.base_url and agent.llm.model), \
+so I understand only simple commands.";
+
+/// How the agent is set up.
+#[derive(Debug, Clone)]
+pub struct ChatSettings {
+    /// `None`: no model; only commands.
+    pub llm: Option<LlmConfig>,
+    /// Model calls per turn before the agent gives up.
+    pub max_steps: usize,
+}
+
+impl Default for ChatSettings {
+    fn default() -> Self {
+        Self { llm: None, max_steps: DEFAULT_MAX_STEPS }
+    }
+}
+
+/// A person's message (or confirmation).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ChatRequest {
+    /// Continue this conversation; omit to start a new one.
+    #[serde(default)]
+    pub conversation_id: Option<String>,
+    /// What the person says.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Apply the conversation's pending action with this id (the same as answering "yes").
+    #[serde(default)]
+    pub confirm: Option<String>,
+    /// IANA time zone for words like "tomorrow" (default UTC).
+    #[serde(default)]
+    pub timezone: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum CallStatus {
+    /// Running (only in streamed `tool_call` events).
+    Started,
+    Ok,
+    Error,
+    /// Held for confirmation; see `pending_action`.
+    Proposed,
+}
+
+/// One tool call the agent made (or proposed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ToolCallRecord {
+    pub id: String,
+    pub name: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub arguments: Value,
+    pub status: CallStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub result: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A change waiting for the person's confirmation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PendingAction {
+    /// Send as `confirm` to apply it.
+    pub id: String,
+    /// What would happen, one line per change.
+    pub summary: String,
+    pub calls: Vec<ProposedCall>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProposedCall {
+    pub id: String,
+    pub name: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub arguments: Value,
+    /// The dry run: what this call would change.
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// A model answered.
+    Model,
+    /// No model is configured; the command grammar answered.
+    Commands,
+}
+
+/// The assistant's answer to one message.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChatReply {
+    pub conversation_id: String,
+    pub reply: String,
+    /// Every tool call of this turn, in order.
+    pub tool_calls: Vec<ToolCallRecord>,
+    /// Set when the reply proposes a change that needs confirmation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_action: Option<PendingAction>,
+    pub mode: Mode,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Said when no model is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
+    /// The turn ended at the step limit rather than with the model's answer.
+    pub step_limit_reached: bool,
+}
+
+/// What a streamed reply sends as it happens (one server-sent event each).
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum ChatEvent {
+    Conversation {
+        conversation_id: String,
+    },
+    /// A tool call starts.
+    ToolCall(ToolCallRecord),
+    /// A tool call finished (or was held for confirmation).
+    ToolResult(ToolCallRecord),
+    /// A piece of the reply's text.
+    Delta {
+        text: String,
+    },
+    Done(Box<ChatReply>),
+}
+
+impl ChatEvent {
+    /// The SSE `event:` name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Conversation { .. } => "conversation",
+            Self::ToolCall(_) => "tool_call",
+            Self::ToolResult(_) => "tool_result",
+            Self::Delta { .. } => "delta",
+            Self::Done(_) => "done",
+        }
+    }
+}
+
+pub type Sink = UnboundedSender<ChatEvent>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    #[error(transparent)]
+    App(#[from] AppError),
+    #[error(transparent)]
+    Llm(#[from] LlmError),
+}
+
+impl From<ontask_store::StoreError> for ChatError {
+    fn from(e: ontask_store::StoreError) -> Self {
+        Self::App(e.into())
+    }
+}
+
+/// A conversation in a list.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConversationSummary {
+    pub id: String,
+    pub title: String,
+    pub has_pending_action: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConversationPage {
+    pub items: Vec<ConversationSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// A conversation with every message.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConversationView {
+    pub id: String,
+    pub title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_action: Option<PendingAction>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub messages: Vec<MessageView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MessageView {
+    pub seq: i64,
+    /// `user`, `assistant` or `tool`.
+    pub role: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<ToolCallRecord>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The chat agent, cheap to clone.
+#[derive(Clone)]
+pub struct ChatAgent {
+    tools: Tools,
+    llm: Option<LlmClient>,
+    max_steps: usize,
+    offered: Arc<Vec<WireTool>>,
+}
+
+impl ChatAgent {
+    pub fn new(app: App, settings: ChatSettings) -> Result<Self, LlmError> {
+        let llm = settings.llm.map(LlmClient::new).transpose()?;
+        let offered = catalog()
+            .iter()
+            .map(|t| WireTool {
+                kind: "function",
+                function: WireToolFunction {
+                    name: t.name.clone(),
+                    description: t.description.clone(),
+                    parameters: t.parameters.clone(),
+                },
+            })
+            .collect();
+        Ok(Self { tools: Tools::new(app), llm, max_steps: settings.max_steps.max(1), offered: Arc::new(offered) })
+    }
+
+    /// The configured model's name, if any.
+    pub fn model(&self) -> Option<&str> {
+        self.llm.as_ref().map(LlmClient::model)
+    }
+
+    fn app(&self) -> &App {
+        self.tools.app()
+    }
+
+    /// Answers one message. `base` carries the request's correlation id and
+    /// trace; `sink`, when given, receives the turn's events as they happen.
+    #[tracing::instrument(skip_all, fields(user = %actor.user_id, conversation))]
+    pub async fn chat(
+        &self,
+        actor: &Actor,
+        base: &Context,
+        request: ChatRequest,
+        sink: Option<Sink>,
+    ) -> Result<ChatReply, ChatError> {
+        actor.require(Scope::TasksRead)?;
+        let message = request.message.as_deref().map(str::trim).filter(|m| !m.is_empty()).map(str::to_owned);
+        let confirm = request.confirm.as_deref().map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned);
+        if message.is_none() && confirm.is_none() {
+            return Err(AppError::validation(
+                "message",
+                "must not be empty (or send confirm with a pending action's id)",
+            ))?;
+        }
+        if message.as_ref().is_some_and(|m| m.chars().count() > MAX_MESSAGE_CHARS) {
+            return Err(AppError::validation("message", format!("must be at most {MAX_MESSAGE_CHARS} characters")))?;
+        }
+        let tz = ontask_app::quick::parse_timezone(request.timezone.as_deref()).map_err(AppError::from)?;
+        let conversation = match request.conversation_id.as_deref() {
+            Some(id) => self.load(actor, id).await?,
+            None => self.create(actor, message.as_deref().unwrap_or("Confirmation")).await?,
+        };
+        tracing::Span::current().record("conversation", conversation.id.as_str());
+        if let Some(sink) = &sink {
+            let _ = sink.send(ChatEvent::Conversation { conversation_id: conversation.id.clone() });
+        }
+        let mut ctx = base.clone();
+        ctx.actor = ACTOR.into();
+        ctx.conversation_id = Some(conversation.id.clone());
+        let mut turn = Turn {
+            agent: self,
+            inv: Invocation { ctx, actor: actor.clone() },
+            conversation: conversation.id.clone(),
+            tz,
+            sink,
+            calls: Vec::new(),
+            pending: None,
+            step_limit_reached: false,
+        };
+        let pending = match conversation.pending_action.as_deref() {
+            Some(raw) => {
+                Some((raw.to_owned(), serde_json::from_str::<PendingAction>(raw).map_err(AppError::internal)?))
+            }
+            None => None,
+        };
+        let said = message.clone().unwrap_or_else(|| "yes".into());
+        let mut prefix = String::new();
+        match (pending, confirm) {
+            (Some((raw, p)), Some(c)) if c == p.id => {
+                let applied = turn.apply(&raw, p, &said).await;
+                return turn.finish(applied).await;
+            }
+            (Some((raw, p)), None) if commands::is_yes(&said) => {
+                let applied = turn.apply(&raw, p, &said).await;
+                return turn.finish(applied).await;
+            }
+            (Some((_, p)), Some(c)) => {
+                return Err(AppError::Conflict(format!(
+                    "the pending action of this conversation is {}, not {c}",
+                    p.id
+                )))?;
+            }
+            (None, Some(c)) => {
+                return Err(AppError::Conflict(format!(
+                    "there is no pending action {c} in this conversation (it was applied, cancelled or replaced)"
+                )))?;
+            }
+            (Some((raw, _)), None) => {
+                let mut tx = self.app().db.begin().await?;
+                let taken = conversations::take_pending(&mut tx, &turn.conversation, &raw).await?;
+                tx.commit().await?;
+                if taken {
+                    prefix = "Cancelled the proposed change; nothing was changed.".into();
+                }
+                if commands::is_no(&said) {
+                    let reply =
+                        if prefix.is_empty() { "There was nothing to cancel.".to_owned() } else { prefix.clone() };
+                    turn.save(vec![user(&said), assistant_text(&reply)], None).await?;
+                    return turn.finish(Ok(reply)).await;
+                }
+            }
+            (None, None) => {}
+        }
+        turn.save(vec![user(&said)], None).await?;
+        let result = match &self.llm {
+            Some(llm) => turn.run_model(llm).await,
+            None => turn.run_command(&said).await,
+        };
+        let result = result.map(|reply| if prefix.is_empty() { reply } else { format!("{prefix}\n\n{reply}") });
+        turn.finish(result).await
+    }
+
+    async fn load(&self, actor: &Actor, id: &str) -> Result<Conversation, ChatError> {
+        let mut conn = self.app().db.read().await?;
+        conversations::get(&mut conn, actor.user_id, id).await?.ok_or(ChatError::App(AppError::NotFound))
+    }
+
+    async fn create(&self, actor: &Actor, first_message: &str) -> Result<Conversation, ChatError> {
+        let now = ontask_app::now();
+        let mut title: String = first_message.chars().take(80).collect();
+        if first_message.chars().count() > 80 {
+            title.push('…');
+        }
+        let conversation = Conversation {
+            id: uuid::Uuid::now_v7().to_string(),
+            user_id: actor.user_id,
+            title,
+            pending_action: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut tx = self.app().db.begin().await?;
+        conversations::insert(&mut tx, &conversation).await?;
+        tx.commit().await?;
+        Ok(conversation)
+    }
+
+    /// The person's conversations, most recently active first.
+    #[tracing::instrument(skip_all, fields(user = %actor.user_id))]
+    pub async fn conversations(
+        &self,
+        actor: &Actor,
+        cursor: Option<&str>,
+        limit: Option<i64>,
+    ) -> Result<ConversationPage, AppError> {
+        actor.require(Scope::TasksRead)?;
+        let limit = limit.unwrap_or(50);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(AppError::validation("limit", format!("must be between 1 and {MAX_PAGE}")));
+        }
+        let before = match cursor {
+            None => None,
+            Some(c) => Some(
+                c.split_once('.')
+                    .and_then(|(ms, id)| Some((DateTime::from_timestamp_millis(ms.parse().ok()?)?, id.to_owned())))
+                    .ok_or_else(|| AppError::validation("cursor", "is not a cursor this server issued"))?,
+            ),
+        };
+        let mut conn = self.app().db.read().await?;
+        let mut rows = conversations::list(&mut conn, actor.user_id, before, limit + 1).await?;
+        let more = rows.len() as i64 > limit;
+        rows.truncate(usize::try_from(limit).unwrap_or(0));
+        let next_cursor =
+            more.then(|| rows.last()).flatten().map(|c| format!("{}.{}", c.updated_at.timestamp_millis(), c.id));
+        let items = rows
+            .into_iter()
+            .map(|c| ConversationSummary {
+                has_pending_action: c.pending_action.is_some(),
+                id: c.id,
+                title: c.title,
+                created_at: c.created_at,
+                updated_at: c.updated_at,
+            })
+            .collect();
+        Ok(ConversationPage { items, next_cursor })
+    }
+
+    /// One conversation with its messages.
+    #[tracing::instrument(skip_all, fields(user = %actor.user_id, conversation = %id))]
+    pub async fn conversation(&self, actor: &Actor, id: &str) -> Result<ConversationView, AppError> {
+        actor.require(Scope::TasksRead)?;
+        let mut conn = self.app().db.read().await?;
+        let c = conversations::get(&mut conn, actor.user_id, id).await?.ok_or(AppError::NotFound)?;
+        let messages = conversations::messages(&mut conn, &c.id).await?;
+        let pending = c.pending_action.as_deref().and_then(|raw| serde_json::from_str(raw).ok());
+        Ok(ConversationView {
+            id: c.id,
+            title: c.title,
+            pending_action: pending,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            messages: messages
+                .into_iter()
+                .map(|m| MessageView {
+                    seq: m.seq,
+                    role: m.role,
+                    content: m.content,
+                    tool_calls: m.tool_calls.as_deref().and_then(|t| serde_json::from_str(t).ok()),
+                    tool_call_id: m.tool_call_id,
+                    name: m.name,
+                    created_at: m.created_at,
+                })
+                .collect(),
+        })
+    }
+}
+
+/// One turn of a conversation: the person's message and everything it causes.
+struct Turn<'a> {
+    agent: &'a ChatAgent,
+    inv: Invocation,
+    conversation: String,
+    tz: Tz,
+    sink: Option<Sink>,
+    calls: Vec<ToolCallRecord>,
+    pending: Option<PendingAction>,
+    step_limit_reached: bool,
+}
+
+/// A tool call the model asked for, before it runs.
+struct Planned {
+    id: String,
+    name: String,
+    arguments: Result<Value, String>,
+}
+
+impl Turn<'_> {
+    fn emit(&self, event: ChatEvent) {
+        if let Some(sink) = &self.sink {
+            // A closed stream only means the client left; the turn still completes.
+            let _ = sink.send(event);
+        }
+    }
+
+    async fn finish(&mut self, result: Result<String, ChatError>) -> Result<ChatReply, ChatError> {
+        let reply = result?;
+        let llm = self.agent.llm.as_ref();
+        let out = ChatReply {
+            conversation_id: self.conversation.clone(),
+            reply,
+            tool_calls: std::mem::take(&mut self.calls),
+            pending_action: self.pending.take(),
+            mode: if llm.is_some() { Mode::Model } else { Mode::Commands },
+            model: llm.map(|l| l.model().to_owned()),
+            notice: llm.is_none().then(|| NO_MODEL_NOTICE.to_owned()),
+            step_limit_reached: self.step_limit_reached,
+        };
+        self.emit(ChatEvent::Done(Box::new(out.clone())));
+        Ok(out)
+    }
+
+    /// Appends messages (and sets or keeps the pending action) in one transaction.
+    async fn save(&self, messages: Vec<Message>, pending: Option<&PendingAction>) -> Result<(), ChatError> {
+        let mut tx = self.agent.app().db.begin().await?;
+        conversations::append(&mut tx, &self.conversation, &messages, ontask_app::now()).await?;
+        if let Some(p) = pending {
+            let raw = serde_json::to_string(p).map_err(AppError::internal)?;
+            conversations::set_pending(&mut tx, &self.conversation, Some(&raw)).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Runs one tool call and records it; returns what the model reads back.
+    async fn execute(&mut self, id: String, name: &str, arguments: Value) -> (ToolCallRecord, String) {
+        let started = ToolCallRecord {
+            id: id.clone(),
+            name: name.to_owned(),
+            arguments: arguments.clone(),
+            status: CallStatus::Started,
+            result: None,
+            error: None,
+        };
+        self.emit(ChatEvent::ToolCall(started.clone()));
+        let (record, content) = match self.agent.tools.call(&self.inv, name, arguments).await {
+            Ok(value) => {
+                let content = truncate(value.to_string());
+                (ToolCallRecord { status: CallStatus::Ok, result: Some(value), ..started }, content)
+            }
+            Err(e) => {
+                let message = describe_error(&e);
+                let content = format!("error: {message}");
+                (ToolCallRecord { status: CallStatus::Error, error: Some(message), ..started }, content)
+            }
+        };
+        self.emit(ChatEvent::ToolResult(record.clone()));
+        self.calls.push(record.clone());
+        (record, content)
+    }
+
+    /// Records a call that could not run at all (unknown tool, broken arguments).
+    fn reject(&mut self, id: String, name: &str, arguments: Value, message: String) -> (ToolCallRecord, String) {
+        let record = ToolCallRecord {
+            id,
+            name: name.to_owned(),
+            arguments,
+            status: CallStatus::Error,
+            result: None,
+            error: Some(message.clone()),
+        };
+        self.emit(ChatEvent::ToolResult(record.clone()));
+        self.calls.push(record.clone());
+        (record, format!("error: {message}"))
+    }
+
+    fn propose(&mut self, id: String, name: &str, arguments: Value, description: String) -> ProposedCall {
+        let record = ToolCallRecord {
+            id: id.clone(),
+            name: name.to_owned(),
+            arguments: arguments.clone(),
+            status: CallStatus::Proposed,
+            result: None,
+            error: None,
+        };
+        self.emit(ChatEvent::ToolResult(record.clone()));
+        self.calls.push(record);
+        ProposedCall { id, name: name.to_owned(), arguments, description }
+    }
+
+    /// Stores the proposal and returns its reply.
+    async fn hold(
+        &mut self,
+        mut messages: Vec<Message>,
+        proposals: Vec<ProposedCall>,
+        before: &str,
+    ) -> Result<String, ChatError> {
+        let summary = proposals.iter().map(|p| format!("- {}", p.description)).collect::<Vec<_>>().join("\n");
+        let pending = PendingAction {
+            id: format!("act_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+            summary: summary.clone(),
+            calls: proposals,
+            created_at: ontask_app::now(),
+        };
+        let mut reply = String::new();
+        if !before.trim().is_empty() {
+            reply.push_str(before.trim());
+            reply.push_str("\n\n");
+        }
+        reply.push_str(&format!(
+            "This needs your confirmation — nothing has changed yet:\n{summary}\nReply \"yes\" to apply it, or anything else to cancel. (action {})",
+            pending.id
+        ));
+        messages.push(assistant_text(&reply));
+        self.save(messages, Some(&pending)).await?;
+        self.emit(ChatEvent::Delta { text: reply.clone() });
+        self.pending = Some(pending);
+        Ok(reply)
+    }
+
+    /// Applies a confirmed pending action.
+    async fn apply(&mut self, raw: &str, pending: PendingAction, said: &str) -> Result<String, ChatError> {
+        let mut tx = self.agent.app().db.begin().await?;
+        let taken = conversations::take_pending(&mut tx, &self.conversation, raw).await?;
+        tx.commit().await?;
+        if !taken {
+            return Err(AppError::Conflict("this action was already applied or cancelled".into()))?;
+        }
+        let mut lines = Vec::new();
+        for call in pending.calls {
+            let (record, _) = self.execute(call.id, &call.name, call.arguments).await;
+            match record.status {
+                CallStatus::Ok => lines.push(format!("- {}", past(&call.description))),
+                _ => lines.push(format!(
+                    "- could not {}: {}",
+                    call.description,
+                    record.error.as_deref().unwrap_or("it failed")
+                )),
+            }
+        }
+        let reply = format!("Done:\n{}", lines.join("\n"));
+        // The calls' own tool messages were written when they were proposed; the
+        // outcome goes into the conversation as the assistant's words.
+        let record_calls: Vec<ToolCallRecord> = self.calls.iter().map(without_result).collect();
+        let mut confirmation = assistant_text(&reply);
+        confirmation.tool_calls = serde_json::to_string(&record_calls).ok();
+        self.save(vec![user(said), confirmation], None).await?;
+        self.emit(ChatEvent::Delta { text: reply.clone() });
+        Ok(reply)
+    }
+
+    /// The model's tool loop.
+    async fn run_model(&mut self, llm: &LlmClient) -> Result<String, ChatError> {
+        let mut applied = 0;
+        for _ in 0..self.agent.max_steps {
+            let history = self.history().await?;
+            let answer = match self.sink.clone() {
+                Some(sink) => {
+                    let mut on_text = move |t: &str| {
+                        let _ = sink.send(ChatEvent::Delta { text: t.to_owned() });
+                    };
+                    llm.complete(&history, &self.agent.offered, Some(&mut on_text)).await?
+                }
+                None => llm.complete(&history, &self.agent.offered, None).await?,
+            };
+            if answer.tool_calls.is_empty() {
+                let text = if answer.content.trim().is_empty() {
+                    "(The model returned an empty answer.)".to_owned()
+                } else {
+                    answer.content
+                };
+                self.save(vec![assistant_text(&text)], None).await?;
+                return Ok(text);
+            }
+            let planned: Vec<Planned> = answer
+                .tool_calls
+                .into_iter()
+                .map(|c| Planned {
+                    id: if c.id.is_empty() { format!("call_{}", uuid::Uuid::now_v7().simple()) } else { c.id },
+                    arguments: parse_arguments(&c.function.arguments),
+                    name: c.function.name,
+                })
+                .collect();
+            let changes = planned.iter().filter(|p| spec(&p.name).is_some_and(|s| !s.read_only)).count();
+            let destructive = planned.iter().any(|p| spec(&p.name).is_some_and(|s| s.destructive));
+            let hold = destructive || applied + changes > BULK_LIMIT;
+            let mut records = Vec::new();
+            let mut replies = Vec::new();
+            let mut proposals = Vec::new();
+            for p in planned {
+                let (record, content) = match (spec(&p.name), p.arguments) {
+                    (None, args) => {
+                        let args = args.unwrap_or(Value::Null);
+                        self.reject(p.id, &p.name, args, format!("there is no tool {:?}", p.name))
+                    }
+                    (Some(_), Err(e)) => self.reject(p.id, &p.name, Value::Null, e),
+                    (Some(s), Ok(args)) if hold && !s.read_only => match self.describe(&p.name, &args).await {
+                        Ok(description) => {
+                            let proposal = self.propose(p.id, &p.name, args, description);
+                            let content = "not applied yet: this change waits for the person's confirmation; \
+                                           tell them nothing changed until they answer yes"
+                                .to_owned();
+                            let record = proposal_record(&proposal);
+                            proposals.push(proposal);
+                            (record, content)
+                        }
+                        Err(e) => self.reject(p.id, &p.name, args, describe_error(&e)),
+                    },
+                    (Some(s), Ok(args)) => {
+                        let (record, content) = self.execute(p.id, &p.name, args).await;
+                        if !s.read_only && record.status == CallStatus::Ok {
+                            applied += 1;
+                        }
+                        (record, content)
+                    }
+                };
+                replies.push(tool_message(&record, content));
+                records.push(without_result(&record));
+            }
+            let mut messages = vec![assistant_calls(&answer.content, &records)];
+            messages.extend(replies);
+            if !proposals.is_empty() {
+                return self.hold(messages, proposals, "").await;
+            }
+            self.save(messages, None).await?;
+        }
+        self.step_limit_reached = true;
+        let reply = format!(
+            "I stopped after {} steps without finishing (the step limit, agent.max_steps). The tool calls above \
+             were made; tell me to continue if there is more to do.",
+            self.agent.max_steps
+        );
+        self.save(vec![assistant_text(&reply)], None).await?;
+        self.emit(ChatEvent::Delta { text: reply.clone() });
+        Ok(reply)
+    }
+
+    /// The conversation as the model reads it: the instructions, then the
+    /// newest messages, starting at a person's message.
+    async fn history(&self) -> Result<Vec<WireMessage>, ChatError> {
+        let stored = {
+            let mut conn = self.agent.app().db.read().await?;
+            conversations::messages(&mut conn, &self.conversation).await?
+        };
+        let start = stored.len().saturating_sub(HISTORY_LIMIT);
+        let mut recent = &stored[start..];
+        while let Some(first) = recent.first()
+            && first.role != "user"
+        {
+            recent = &recent[1..];
+        }
+        // Only calls that have their result message go back to the model; the
+        // protocol rejects an assistant call without one.
+        let answered: HashSet<&str> = recent.iter().filter_map(|m| m.tool_call_id.as_deref()).collect();
+        let mut wire = vec![WireMessage::text("system", self.instructions())];
+        for m in recent {
+            match m.role.as_str() {
+                "assistant" => {
+                    let calls: Vec<ToolCallRecord> =
+                        m.tool_calls.as_deref().and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default();
+                    let calls: Vec<WireToolCall> = calls
+                        .into_iter()
+                        .filter(|c| answered.contains(c.id.as_str()))
+                        .map(|c| WireToolCall {
+                            id: c.id,
+                            kind: "function".into(),
+                            function: WireFunction {
+                                name: c.name,
+                                arguments: match c.arguments {
+                                    Value::Null => "{}".into(),
+                                    other => other.to_string(),
+                                },
+                            },
+                        })
+                        .collect();
+                    wire.push(WireMessage {
+                        role: "assistant".into(),
+                        content: m.content.clone().filter(|c| !c.is_empty()),
+                        tool_calls: (!calls.is_empty()).then_some(calls),
+                        tool_call_id: None,
+                    });
+                }
+                "tool" => wire.push(WireMessage {
+                    role: "tool".into(),
+                    content: Some(m.content.clone().unwrap_or_default()),
+                    tool_calls: None,
+                    tool_call_id: m.tool_call_id.clone(),
+                }),
+                _ => wire.push(WireMessage::text("user", m.content.clone().unwrap_or_default())),
+            }
+        }
+        Ok(wire)
+    }
+
+    fn instructions(&self) -> String {
+        let now = Utc::now().with_timezone(&self.tz);
+        format!(
+            "You are ontask's assistant and manage the person's tasks with the tools; you see tasks only \
+             through them. Now is {now} ({weekday}), time zone {tz}.\n\
+             - Look tasks up (list_tasks, get_task) before changing them and use the ids the tools return; \
+             never invent ids.\n\
+             - quick_add takes one natural sentence (\"Pay rent tomorrow 9am !high #home every month\"); \
+             add_task takes the fields.\n\
+             - Deleting, and changing more than {BULK_LIMIT} tasks in one turn, is held by the server until \
+             the person confirms: call the tools as usual and do not ask for confirmation yourself.\n\
+             - Answer briefly, in the person's language, and say what you changed.",
+            now = now.format("%Y-%m-%d %H:%M"),
+            weekday = now.format("%A"),
+            tz = self.tz.name(),
+        )
+    }
+
+    /// The dry run of a change: what it would do, in words. Fails when the
+    /// call could not succeed (no such task), so nothing doomed is proposed.
+    async fn describe(&self, name: &str, args: &Value) -> Result<String, AppError> {
+        let text = |key: &str| args.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let target = || async {
+            let id = parse_id(&text("id"))?;
+            self.agent.app().tasks().get(&self.inv.actor, id).await
+        };
+        Ok(match name {
+            "add_task" => format!("add \"{}\"", text("title")),
+            "quick_add" => format!("add \"{}\"", text("text")),
+            "delete_task" => format!("delete {}", label(&target().await?)),
+            "complete_task" => format!("complete {}", label(&target().await?)),
+            "reopen_task" => format!("reopen {}", label(&target().await?)),
+            "update_task" => {
+                let fields: Vec<&str> = args
+                    .as_object()
+                    .map(|o| {
+                        o.keys().map(String::as_str).filter(|k| !matches!(*k, "id" | "expected_version")).collect()
+                    })
+                    .unwrap_or_default();
+                format!("change {} of {}", fields.join(", "), label(&target().await?))
+            }
+            "add_reminder" => format!("add the reminder {} to {}", text("reminder"), label(&target().await?)),
+            "remove_reminder" => {
+                format!("remove the reminder {} from {}", text("reminder"), label(&target().await?))
+            }
+            other => format!("{other} {args}"),
+        })
+    }
+
+    /// No model: one command per message.
+    async fn run_command(&mut self, message: &str) -> Result<String, ChatError> {
+        let id = || format!("call_{}", uuid::Uuid::now_v7().simple());
+        let (name, arguments) = match commands::parse(message) {
+            Command::Help => return self.say(commands::HELP.to_owned()).await,
+            Command::Unknown => {
+                return self
+                    .say(format!("{NO_MODEL_NOTICE} I did not recognise a command there.\n{}", commands::HELP))
+                    .await;
+            }
+            Command::Add(text) => ("quick_add", json!({ "text": text, "timezone": self.tz.name() })),
+            Command::List { which, tags } => {
+                let mut args = json!({ "sort": "due", "limit": 50 });
+                match which {
+                    Which::Open => args["status"] = json!("open"),
+                    Which::Completed => args["status"] = json!("completed"),
+                    Which::Overdue => args["overdue"] = json!(true),
+                    Which::All => {}
+                }
+                if !tags.is_empty() {
+                    args["tags"] = json!(tags);
+                }
+                ("list_tasks", args)
+            }
+            Command::Complete(reference) => match self.resolve(&reference, Some("open")).await? {
+                Ok(task) => ("complete_task", json!({ "id": task.id })),
+                Err(reply) => return self.say(reply).await,
+            },
+            Command::Reopen(reference) => match self.resolve(&reference, Some("completed")).await? {
+                Ok(task) => ("reopen_task", json!({ "id": task.id })),
+                Err(reply) => return self.say(reply).await,
+            },
+            Command::Delete(reference) => match self.resolve(&reference, None).await? {
+                Ok(task) => {
+                    let call = id();
+                    let arguments = json!({ "id": task.id });
+                    let proposal = self.propose(call, "delete_task", arguments, format!("delete {}", label(&task)));
+                    let record = proposal_record(&proposal);
+                    let content = "not applied yet: waits for the person's confirmation".to_owned();
+                    let messages =
+                        vec![assistant_calls("", std::slice::from_ref(&record)), tool_message(&record, content)];
+                    return self.hold(messages, vec![proposal], "").await;
+                }
+                Err(reply) => return self.say(reply).await,
+            },
+        };
+        let (record, content) = self.execute(id(), name, arguments).await;
+        let reply = match (&record.status, &record.result) {
+            (CallStatus::Ok, Some(result)) => command_reply(name, result),
+            _ => format!("That did not work: {}", record.error.as_deref().unwrap_or("unknown error")),
+        };
+        let messages = vec![
+            assistant_calls("", &[without_result(&record)]),
+            tool_message(&record, content),
+            assistant_text(&reply),
+        ];
+        self.save(messages, None).await?;
+        self.emit(ChatEvent::Delta { text: reply.clone() });
+        Ok(reply)
+    }
+
+    /// Replies without calling anything.
+    async fn say(&mut self, reply: String) -> Result<String, ChatError> {
+        self.save(vec![assistant_text(&reply)], None).await?;
+        self.emit(ChatEvent::Delta { text: reply.clone() });
+        Ok(reply)
+    }
+
+    /// A task named by id or by words of its title; `Err` is a reply saying why not.
+    async fn resolve(&self, reference: &str, status: Option<&str>) -> Result<Result<TaskSnapshot, String>, ChatError> {
+        let reference = reference.trim().trim_matches('"');
+        let tasks = self.agent.app().tasks();
+        if let Ok(id) = parse_id(reference) {
+            return Ok(match tasks.get(&self.inv.actor, id).await {
+                Ok(task) => Ok(task),
+                Err(AppError::NotFound) => Err(format!("There is no task with the id {reference}.")),
+                Err(e) => return Err(e.into()),
+            });
+        }
+        let params = ontask_app::tasks::ListParams {
+            status: status.map(str::to_owned),
+            limit: Some(ontask_app::tasks::MAX_PAGE),
+            ..Default::default()
+        };
+        let all = tasks.list(&self.inv.actor, &params).await?.items;
+        let wanted = reference.to_lowercase();
+        let exact: Vec<&TaskSnapshot> = all.iter().filter(|t| t.title.to_lowercase() == wanted).collect();
+        let matches = if exact.is_empty() {
+            all.iter().filter(|t| t.title.to_lowercase().contains(&wanted)).collect()
+        } else {
+            exact
+        };
+        let kind = status.map(|s| format!("{s} ")).unwrap_or_default();
+        Ok(match matches.as_slice() {
+            [] => Err(format!("No {kind}task matches \"{reference}\".")),
+            [one] => Ok((*one).clone()),
+            several => Err(format!(
+                "Several {kind}tasks match \"{reference}\"; say which by its id:\n{}",
+                several.iter().map(|t| format!("- {}", label(t))).collect::<Vec<_>>().join("\n")
+            )),
+        })
+    }
+}
+
+fn label(t: &TaskSnapshot) -> String {
+    format!("\"{}\" ({})", t.title, t.id)
+}
+
+/// "delete \"X\"" → "deleted \"X\"".
+fn past(description: &str) -> String {
+    let (verb, rest) = description.split_once(' ').unwrap_or((description, ""));
+    let done = match verb {
+        "add" => "added",
+        "delete" => "deleted",
+        "complete" => "completed",
+        "reopen" => "reopened",
+        "change" => "changed",
+        "remove" => "removed",
+        other => other,
+    };
+    format!("{done} {rest}")
+}
+
+fn command_reply(name: &str, result: &Value) -> String {
+    let task = |v: &Value| -> Option<TaskSnapshot> { serde_json::from_value(v.get("task")?.clone()).ok() };
+    match name {
+        "quick_add" => match task(result) {
+            Some(t) => {
+                let mut s = format!("Added {}", label(&t));
+                if let Some(due) = &t.due {
+                    s.push_str(&format!(", due {due}"));
+                }
+                if t.priority != ontask_domain::Priority::None {
+                    s.push_str(&format!(", priority {}", t.priority));
+                }
+                if !t.tags.is_empty() {
+                    s.push_str(&format!(", tags {}", t.tags.join(" ")));
+                }
+                s.push('.');
+                s
+            }
+            None => "Added.".into(),
+        },
+        "list_tasks" => {
+            let items: Vec<TaskSnapshot> =
+                result.get("items").and_then(|i| serde_json::from_value(i.clone()).ok()).unwrap_or_default();
+            if items.is_empty() {
+                "No tasks.".into()
+            } else {
+                let lines: Vec<String> = items
+                    .iter()
+                    .map(|t| {
+                        let due = t.due.as_deref().map(|d| format!(", due {d}")).unwrap_or_default();
+                        let done = if t.status == ontask_domain::Status::Completed { " ✓" } else { "" };
+                        format!("- {}{due}{done}", label(t))
+                    })
+                    .collect();
+                format!("{} task(s):\n{}", items.len(), lines.join("\n"))
+            }
+        }
+        "complete_task" => task(result).map(|t| format!("Completed {}.", label(&t))).unwrap_or_else(|| "Done.".into()),
+        "reopen_task" => task(result).map(|t| format!("Reopened {}.", label(&t))).unwrap_or_else(|| "Done.".into()),
+        _ => "Done.".into(),
+    }
+}
+
+fn parse_arguments(raw: &str) -> Result<Value, String> {
+    if raw.trim().is_empty() {
+        return Ok(json!({}));
+    }
+    serde_json::from_str(raw).map_err(|e| format!("the arguments are not valid JSON: {e}"))
+}
+
+fn truncate(mut s: String) -> String {
+    if s.len() > TOOL_RESULT_LIMIT {
+        let mut end = TOOL_RESULT_LIMIT;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push_str(" …(cut; ask for fewer items)");
+    }
+    s
+}
+
+fn without_result(r: &ToolCallRecord) -> ToolCallRecord {
+    ToolCallRecord { result: None, ..r.clone() }
+}
+
+fn proposal_record(p: &ProposedCall) -> ToolCallRecord {
+    ToolCallRecord {
+        id: p.id.clone(),
+        name: p.name.clone(),
+        arguments: p.arguments.clone(),
+        status: CallStatus::Proposed,
+        result: None,
+        error: None,
+    }
+}
+
+fn message(role: &str) -> Message {
+    Message {
+        seq: 0,
+        role: role.into(),
+        content: None,
+        tool_calls: None,
+        tool_call_id: None,
+        name: None,
+        created_at: ontask_app::now(),
+    }
+}
+
+fn user(text: &str) -> Message {
+    Message { content: Some(text.into()), ..message("user") }
+}
+
+fn assistant_text(text: &str) -> Message {
+    Message { content: Some(text.into()), ..message("assistant") }
+}
+
+fn assistant_calls(text: &str, records: &[ToolCallRecord]) -> Message {
+    Message {
+        content: (!text.is_empty()).then(|| text.to_owned()),
+        tool_calls: serde_json::to_string(records).ok(),
+        ..message("assistant")
+    }
+}
+
+fn tool_message(record: &ToolCallRecord, content: String) -> Message {
+    Message {
+        content: Some(content),
+        tool_call_id: Some(record.id.clone()),
+        name: Some(record.name.clone()),
+        ..message("tool")
+    }
+}
