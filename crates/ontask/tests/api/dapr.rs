@@ -389,3 +389,32 @@ fn the_variables_daprd_gives_its_app_configure_dapr_mode_and_ontask_ones_win() {
     assert_eq!(config["dapr"]["http_port"].as_integer(), Some(3501));
     assert!(config["dapr"].get("api_token").is_none());
 }
+
+#[tokio::test]
+async fn streams_get_their_users_events_from_the_updates_topic() {
+    let (app, sidecar) = spawn_dapr(tokens(), |_| {}).await;
+    let user = app.new_user().await;
+    let mut stream = crate::realtime::SseClient::open(app.get("/api/v1/stream", &user)).await;
+    let task = app.create_task(&user, json!({ "title": "Stream me" })).await;
+    let id = task["id"].as_str().expect("id");
+    let response = app.post(&format!("/api/v1/tasks/{id}/complete"), &user).send().await.expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let events = stream.take(2).await;
+    let types: Vec<_> = events.iter().map(|e| e.event.as_deref().unwrap_or_default()).collect();
+    assert_eq!(types, ["task.created", "task.completed"]);
+    assert!(events[0].id < events[1].id, "in log order");
+    // They came through the sidecar's delivery to the updates route (recorded
+    // once the app answered it, which may be just after the stream got it).
+    let ids: Vec<String> = events.iter().map(|e| e.data["event_id"].as_str().expect("event_id").to_owned()).collect();
+    eventually(Duration::from_secs(20), "both updates delivered", || async {
+        let delivered = sidecar.deliveries();
+        ids.iter()
+            .all(|id| {
+                delivered.iter().any(|d| &d.id == id && d.route == "/dapr/events/task-updates" && d.status == "SUCCESS")
+            })
+            .then_some(())
+    })
+    .await;
+    app.stop().await;
+}
