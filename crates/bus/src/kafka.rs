@@ -751,7 +751,11 @@ fn live_consumer(
         )
         .create_with_context(LiveContext { ready })
         .map_err(config_error)?;
-    consumer.subscribe(&[&settings.topic_task_updates]).map_err(|e| unavailable("subscribing to updates", &e))?;
+    // Reminders too: the browser shows `reminder.sent` as it happens, and
+    // reminders are not task changes, so they are not on the updates topic.
+    consumer
+        .subscribe(&[&settings.topic_task_updates, &settings.topic_reminders])
+        .map_err(|e| unavailable("subscribing to updates", &e))?;
     Ok(consumer)
 }
 
