@@ -90,6 +90,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(routes::tasks::router())
         .merge(routes::notifications::router())
         .merge(routes::webhooks::router())
+        .merge(routes::admin::router())
         .merge(routes::realtime::router())
         // Inside the idempotency layer too, so a panicking handler becomes a 500
         // that releases its Idempotency-Key instead of leaving it "in progress".

@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_scalar::{Scalar, Servable};
 
 use crate::ApiState;
-use crate::routes::{auth, chat, notifications, ops, realtime, tasks, webhooks};
+use crate::routes::{admin, auth, chat, notifications, ops, realtime, tasks, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,6 +20,7 @@ use crate::routes::{auth, chat, notifications, ops, realtime, tasks, webhooks};
         realtime::sse, realtime::websocket,
         chat::chat, chat::list, chat::read,
         ops::health, ops::livez, ops::readyz, ops::metrics_text,
+        admin::dead_letters,
     ),
     components(schemas(crate::error::Problem, ontask_domain::Status, ontask_domain::EventMetadata)),
     modifiers(&BearerAuth),

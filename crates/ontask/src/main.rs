@@ -56,6 +56,26 @@ enum Command {
         #[command(subcommand)]
         command: EventsCommand,
     },
+    /// Dead letters: events a consumer gave up on.
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DlqCommand {
+    /// List dead letters, newest first (one JSON object per line).
+    List(DbArgs),
+    /// Hand dead letters back to the consumer that gave up on them, once the
+    /// cause is fixed. Exit 1 when one fails again.
+    Redrive {
+        /// Only this dead letter (repeatable); default: all.
+        #[arg(long, value_name = "ID")]
+        id: Vec<String>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -104,7 +124,8 @@ fn main() -> ExitCode {
         Command::Migrate(db)
         | Command::Token { db, .. }
         | Command::Mcp { db, .. }
-        | Command::Events { command: EventsCommand::Replay(db) } => overrides(db, None),
+        | Command::Events { command: EventsCommand::Replay(db) }
+        | Command::Dlq { command: DlqCommand::List(db) | DlqCommand::Redrive { db, .. } } => overrides(db, None),
         Command::Config { .. } => Overrides::default(),
     };
     let config = match Config::load(cli.config.as_deref(), &over) {
@@ -176,7 +197,42 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         }
+        Command::Dlq { command } => dlq(command, config).await,
         Command::Config { .. } => Ok(ExitCode::SUCCESS),
+    }
+}
+
+async fn dlq(command: DlqCommand, config: Config) -> anyhow::Result<ExitCode> {
+    use ontask_store::events;
+    let db = ontask::open_database(&config).await?;
+    let dead_letters = {
+        let mut conn = db.read().await?;
+        events::dead_letters(&mut conn, i64::MAX).await?
+    };
+    match command {
+        DlqCommand::List(_) => {
+            for d in &dead_letters {
+                println!("{}", serde_json::to_string(d)?);
+            }
+            eprintln!("ontask: {} dead letter(s)", dead_letters.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        DlqCommand::Redrive { id, .. } => {
+            let app = ontask::build_app(&config, db).await?;
+            let chosen: Vec<_> = dead_letters.iter().filter(|d| id.is_empty() || id.contains(&d.id)).collect();
+            if let Some(missing) = id.iter().find(|i| !dead_letters.iter().any(|d| &&d.id == i)) {
+                anyhow::bail!("no dead letter with the id {missing:?} (see `ontask dlq list`)");
+            }
+            let mut failed = 0;
+            for dead in chosen {
+                let outcome = ontask_workers::redrive(&app, dead).await?;
+                if matches!(outcome, ontask_workers::Redriven::FailedAgain(_)) {
+                    failed += 1;
+                }
+                println!("{} {} {}: {outcome:?}", dead.id, dead.consumer, dead.event_id);
+            }
+            Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
     }
 }
 

@@ -284,3 +284,35 @@ pub async fn dead_letters(conn: &mut AnyConnection, limit: i64) -> Result<Vec<De
         })
         .collect()
 }
+
+/// One event by its id.
+pub async fn by_event_id(conn: &mut AnyConnection, event_id: &str) -> Result<Option<StoredEvent>> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM events WHERE event_id = $1"))
+        .bind(event_id)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(decode).transpose()
+}
+
+/// Takes a dead letter out for another try: removes it and the consumer's
+/// inbox row (written when it was dead-lettered), so handling it again in the
+/// same transaction counts once. Returns false when it was already taken.
+pub async fn take_dead_letter(tx: &mut WriteTx, dead: &DeadLetter) -> Result<bool> {
+    let done = sqlx::query("DELETE FROM dead_letters WHERE id = $1").bind(&dead.id).execute(tx.conn()).await?;
+    sqlx::query("DELETE FROM inbox WHERE consumer = $1 AND event_id = $2")
+        .bind(&dead.consumer)
+        .bind(&dead.event_id)
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records another failed try of a dead letter.
+pub async fn dead_letter_failed_again(tx: &mut WriteTx, id: &str, error: &str) -> Result<()> {
+    sqlx::query("UPDATE dead_letters SET error = $1, attempts = attempts + 1 WHERE id = $2")
+        .bind(error)
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}

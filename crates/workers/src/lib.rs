@@ -11,6 +11,7 @@ mod email;
 mod lag;
 mod notifications;
 mod recurrence;
+mod redrive;
 mod relay;
 mod reminders;
 mod scheduler;
@@ -26,14 +27,15 @@ pub use notifications::NotificationConsumer;
 use ontask_app::App;
 use ontask_bus::EventBus;
 pub use recurrence::RecurrenceConsumer;
+pub use redrive::{Redriven, consumer_named, redrive};
 pub use relay::Relay;
 pub use reminders::ReminderScheduleConsumer;
 pub use scheduler::Scheduler;
+pub use trigger::{ReminderClock, ReminderTrigger, job_name};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 pub use webhooks::{WebhookConsumer, WebhookDeliverer};
-pub use trigger::{ReminderClock, ReminderTrigger, job_name};
 
 /// Which background loops a process runs.
 #[derive(Debug, Clone, Copy, Default)]

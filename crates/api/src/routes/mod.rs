@@ -1,6 +1,7 @@
+pub mod admin;
 pub mod auth;
-pub mod dapr;
 pub mod chat;
+pub mod dapr;
 pub mod notifications;
 pub mod ops;
 pub mod realtime;

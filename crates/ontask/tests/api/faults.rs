@@ -56,3 +56,48 @@ async fn postgres_outage_is_a_503_and_the_app_recovers_without_a_restart() {
     .await;
     assert_ne!(before["id"], after["id"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_broker_killed_and_restarted_mid_stream_loses_and_duplicates_nothing() {
+    // Its own broker: this test kills it.
+    let mut broker = ontask_testkit::kafka::Broker::start().expect("a Kafka broker");
+    let database = ontask_testkit::pg::database().expect("a PostgreSQL database");
+    let env = crate::roles::kafka_env(&broker.bootstrap());
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let app = crate::helpers::ProcessApp::start_with_env(dir.path(), &["--database-url", database.url()], &env).await;
+    let client = reqwest::Client::new();
+    let user = crate::helpers::sign_up(&client, &app.address).await;
+
+    let mut ids = Vec::new();
+    for i in 0..60 {
+        if i == 20 {
+            broker.kill9().expect("kill -9 the broker");
+            eventually(Duration::from_secs(60), "/health to report the bus down", || async {
+                let health: Value = client.get(app.url("/health")).send().await.ok()?.json().await.ok()?;
+                (health["checks"]["bus"]["status"] == "down").then_some(())
+            })
+            .await;
+        }
+        if i == 40 {
+            broker.restart().expect("restart the broker");
+        }
+        // The API keeps working while the broker is down: the outbox holds the events.
+        let body = json!({ "title": format!("Plant {i}"), "due": "2030-01-01T09:00:00Z", "recurrence": "FREQ=DAILY" });
+        let task = crate::helpers::create_task_at(&client, &app.address, &user, body).await;
+        let id = task["id"].as_str().unwrap().to_owned();
+        let r = client.post(app.url(&format!("/api/v1/tasks/{id}/complete"))).bearer_auth(&user.token).send().await;
+        assert!(r.unwrap().status().is_success());
+        ids.push(id);
+    }
+    let log = LogDb::connect(database.url(), 2).await;
+    eventually(Duration::from_secs(120), "every event published and handled after the broker is back", || async {
+        log.all_handled().await.then_some(())
+    })
+    .await;
+    log.assert_handled_exactly_once_by_inbox().await;
+    let events = log.events().await;
+    let successors =
+        events.iter().filter(|e| e.event_type == "task.created" && e.data["task"]["recurs_from"].is_string()).count();
+    assert_eq!(successors, ids.len(), "one next occurrence per completed task");
+}
