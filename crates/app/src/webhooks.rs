@@ -316,6 +316,19 @@ impl<'a> WebhookService<'a> {
         Ok(())
     }
 
+    /// Re-enables an endpoint (after fixing the receiver that got it disabled).
+    #[tracing::instrument(skip_all, fields(user = %actor.user_id, endpoint = id))]
+    pub async fn enable(&self, actor: &Actor, id: &str) -> Result<Endpoint> {
+        actor.require(Scope::TasksWrite)?;
+        let mut tx = self.app.db.begin().await?;
+        if !webhooks::enable_endpoint(&mut tx, actor.user_id, id, now()).await? {
+            return Err(AppError::NotFound);
+        }
+        let endpoint = webhooks::endpoint(tx.conn(), actor.user_id, id).await?.ok_or(AppError::NotFound)?;
+        tx.commit().await?;
+        Ok(endpoint)
+    }
+
     /// The endpoint's deliveries, newest first; `cursor` is a previous page's `next_cursor`.
     pub async fn deliveries(&self, actor: &Actor, id: &str, cursor: Option<&str>, limit: i64) -> Result<DeliveryPage> {
         actor.require(Scope::TasksRead)?;

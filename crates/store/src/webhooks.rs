@@ -148,6 +148,22 @@ pub async fn delete_endpoint(tx: &mut WriteTx, user: UserId, id: &str) -> Result
     Ok(done.rows_affected() == 1)
 }
 
+/// Puts a disabled endpoint back in service with a clean failure count; false
+/// if it is not the user's. Deliveries already given up on stay failed.
+pub async fn enable_endpoint(tx: &mut WriteTx, user: UserId, id: &str, now: DateTime<Utc>) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE webhook_endpoints SET status = $1, disabled_reason = NULL, consecutive_failures = 0, updated_at = $2 \
+         WHERE id = $3 AND user_id = $4",
+    )
+    .bind(STATUS_ACTIVE)
+    .bind(time::to_ms(now))
+    .bind(id)
+    .bind(user.to_string())
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 // --- deliveries ------------------------------------------------------------------
 
 pub const DELIVERY_PENDING: &str = "pending";

@@ -2,7 +2,7 @@
 //! endpoints; anyone else's answer 404, as if they did not exist.
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use axum_extra::extract::Query;
 use chrono::{DateTime, Utc};
@@ -17,6 +17,7 @@ pub fn router() -> Router<ApiState> {
     Router::new()
         .route("/webhooks", get(list).post(create))
         .route("/webhooks/{id}", get(read).delete(remove))
+        .route("/webhooks/{id}/enable", post(enable))
         .route("/webhooks/{id}/deliveries", get(deliveries))
         .route("/webhooks/{id}/deliveries/{delivery_id}", get(delivery))
 }
@@ -202,6 +203,17 @@ pub async fn remove(
 ) -> Result<StatusCode, ApiError> {
     state.app.webhooks().delete(&caller.actor, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Put a disabled endpoint back in service (failed deliveries are not resent).
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/enable", tag = "webhooks", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = WebhookView), (status = 404, body = crate::error::Problem)))]
+pub async fn enable(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<WebhookView>, ApiError> {
+    Ok(Json(WebhookView::new(state.app.webhooks().enable(&caller.actor, &id).await?, false)))
 }
 
 /// The endpoint's deliveries, newest first, in pages.

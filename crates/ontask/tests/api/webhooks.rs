@@ -276,6 +276,14 @@ async fn an_endpoint_that_keeps_failing_is_disabled() {
     app.create_task(&user, json!({ "title": "three" })).await;
     healthy.wait_for("the third task", |h| !h.is_empty()).await;
     assert_eq!(deliveries(&app, &user, id).await.len(), 2);
+
+    // Its owner can put it back in service.
+    let response = app.post(&format!("/api/v1/webhooks/{id}/enable"), &user).send().await.expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    let enabled: Value = response.json().await.expect("json");
+    assert_eq!(enabled["status"], "active");
+    assert!(enabled["disabled_reason"].is_null() && enabled["secret"].is_null(), "{enabled}");
+    assert_eq!(enabled["consecutive_failures"], 0);
 }
 
 #[tokio::test]
@@ -316,6 +324,25 @@ async fn private_and_local_targets_are_refused_unless_allowed() {
 }
 
 #[tokio::test]
+async fn the_openapi_document_lists_the_webhook_paths() {
+    let app = spawn_app().await;
+    let doc: Value =
+        app.client.get(app.url("/openapi.json")).send().await.expect("request").json().await.expect("json");
+    for (path, methods) in [
+        ("/api/v1/webhooks", &["get", "post"][..]),
+        ("/api/v1/webhooks/{id}", &["get", "delete"]),
+        ("/api/v1/webhooks/{id}/enable", &["post"]),
+        ("/api/v1/webhooks/{id}/deliveries", &["get"]),
+        ("/api/v1/webhooks/{id}/deliveries/{delivery_id}", &["get"]),
+    ] {
+        for method in methods {
+            assert!(doc["paths"][path][method].is_object(), "{method} {path} is documented");
+        }
+    }
+    assert!(doc["components"]["schemas"]["WebhookView"].is_object());
+}
+
+#[tokio::test]
 async fn nobody_else_sees_or_deletes_your_endpoint() {
     let app = app_allowing_loopback(|_| {}).await;
     let owner = app.new_user().await;
@@ -341,6 +368,9 @@ async fn nobody_else_sees_or_deletes_your_endpoint() {
     let response = app.delete(&format!("/api/v1/webhooks/{id}"), &owner).send().await.expect("request");
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     let response = app.get(&format!("/api/v1/webhooks/{id}"), &owner).send().await.expect("request");
+    assert_problem(response, StatusCode::NOT_FOUND, "not-found").await;
+
+    let response = app.post(&format!("/api/v1/webhooks/{id}/enable"), &other).send().await.expect("request");
     assert_problem(response, StatusCode::NOT_FOUND, "not-found").await;
 
     // Without a token: 401.
