@@ -688,6 +688,20 @@ mod tests {
     }
 
     #[test]
+    fn the_model_key_is_redacted_and_a_model_url_needs_a_model() {
+        let mut c = Config::default();
+        c.agent.llm.base_url = Some("http://127.0.0.1:11434/v1".into());
+        c.agent.llm.api_key = Some(Secret("sk-very-secret".into()));
+        assert!(c.validate().expect_err("no model").0.contains("agent.llm.model"));
+        c.agent.llm.model = Some("qwen2.5:7b".into());
+        c.validate().expect("valid");
+        assert!(!c.to_toml().contains("sk-very-secret"));
+        assert!(!format!("{c:?}").contains("sk-very-secret"));
+        c.agent.max_steps = 0;
+        assert!(c.validate().expect_err("no steps").0.contains("agent.max_steps"));
+    }
+
+    #[test]
     fn kafka_properties_take_env_style_keys_and_hide_credentials() {
         // What the environment layer yields for ONTASK_KAFKA__PROPERTIES__*: lower-cased
         // keys with `_`, and numbers as numbers.
