@@ -1,0 +1,222 @@
+//! Webhook deliveries and the e-mail outbox: enqueued once per event, each
+//! attempt claimed by exactly one worker, endpoints disabled after repeated
+//! failure, and nothing of an endpoint left behind when it is deleted.
+use chrono::Duration;
+use ontask_domain::UserId;
+use ontask_store::email::{self, NewEmail};
+use ontask_store::webhooks::{self, AttemptResult, EndpointChange, NewDelivery, Next};
+use ontask_store::{Db, webhooks::Endpoint};
+
+use crate::{now, on_both_backends, user};
+
+fn endpoint(user: UserId, events: &[&str]) -> Endpoint {
+    Endpoint {
+        id: uuid::Uuid::now_v7().to_string(),
+        user_id: user,
+        url: "https://hooks.example.com/ontask".into(),
+        description: String::new(),
+        events: events.iter().map(|e| (*e).to_owned()).collect(),
+        secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+        status: webhooks::STATUS_ACTIVE.into(),
+        disabled_reason: None,
+        consecutive_failures: 0,
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+async fn register(db: &Db, e: &Endpoint) {
+    let mut tx = db.begin().await.unwrap();
+    webhooks::insert_endpoint(&mut tx, e).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// Enqueues a delivery of a fresh event; returns the event id.
+async fn enqueue(db: &Db, e: &Endpoint) -> String {
+    let event_id = uuid::Uuid::now_v7().to_string();
+    let mut tx = db.begin().await.unwrap();
+    let d = NewDelivery {
+        endpoint_id: &e.id,
+        user_id: e.user_id,
+        event_id: &event_id,
+        event_type: "task.created",
+        payload: "{}",
+    };
+    assert!(webhooks::enqueue(&mut tx, &d, now()).await.unwrap());
+    tx.commit().await.unwrap();
+    event_id
+}
+
+/// Claims and records one attempt of every due delivery with the given outcome.
+async fn attempt_all(db: &Db, next: Next, status: Option<i64>, disable_after: i64) -> Vec<EndpointChange> {
+    let due = webhooks::due(&mut db.read().await.unwrap(), now() + Duration::seconds(1), 100).await.unwrap();
+    let mut changes = Vec::new();
+    for d in due {
+        let mut tx = db.begin().await.unwrap();
+        assert!(
+            webhooks::claim(&mut tx, &d.id, d.attempts, now() + Duration::seconds(1), now() + Duration::minutes(1))
+                .await
+                .unwrap()
+        );
+        let result = AttemptResult {
+            attempt: d.attempts + 1,
+            status_code: status,
+            error: (next != Next::Delivered).then(|| "the endpoint answered HTTP 500".to_owned()),
+            duration_ms: 3,
+            at: now(),
+        };
+        changes.push(webhooks::record_attempt(&mut tx, &d, &result, next, disable_after).await.unwrap());
+        tx.commit().await.unwrap();
+    }
+    changes
+}
+
+on_both_backends! {
+    async fn a_delivery_is_enqueued_once_and_each_attempt_claimed_by_one_worker(db: Db) {
+        let owner = user(&db).await;
+        let e = endpoint(owner, &["*"]);
+        register(&db, &e).await;
+        let event_id = enqueue(&db, &e).await;
+        // The same event again (a redelivery that slipped past the inbox) changes nothing.
+        let mut tx = db.begin().await.unwrap();
+        let again = NewDelivery { endpoint_id: &e.id, user_id: owner, event_id: &event_id, event_type: "task.created", payload: "{}" };
+        assert!(!webhooks::enqueue(&mut tx, &again, now()).await.unwrap());
+        tx.commit().await.unwrap();
+
+        let due = webhooks::due(&mut db.read().await.unwrap(), now() + Duration::seconds(1), 10).await.unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!((due[0].attempts, due[0].url.as_str()), (0, e.url.as_str()));
+
+        // Two workers that read the same state race for attempt 1: one wins.
+        let claim = |db: Db, id: String| async move {
+            let mut tx = db.begin().await.unwrap();
+            let won = webhooks::claim(&mut tx, &id, 0, now() + Duration::seconds(1), now() + Duration::minutes(1))
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            won
+        };
+        let (a, b) = tokio::join!(
+            tokio::spawn(claim(db.clone(), due[0].id.clone())),
+            tokio::spawn(claim(db.clone(), due[0].id.clone()))
+        );
+        assert!(a.unwrap() ^ b.unwrap(), "exactly one claim wins");
+        // While claimed, it is not due for anyone else.
+        assert!(webhooks::due(&mut db.read().await.unwrap(), now() + Duration::seconds(1), 10).await.unwrap().is_empty());
+        let log = webhooks::deliveries(&mut db.read().await.unwrap(), &e.id, None, 10).await.unwrap();
+        assert_eq!((log[0].attempts, log[0].status.as_str()), (1, webhooks::DELIVERY_PENDING));
+    }
+
+    async fn failed_deliveries_disable_the_endpoint_and_a_success_resets_the_count(db: Db) {
+        let owner = user(&db).await;
+        let e = endpoint(owner, &["task.*"]);
+        register(&db, &e).await;
+
+        // A retry keeps it pending; a success resets the failure count.
+        enqueue(&db, &e).await;
+        let later = now() + Duration::seconds(30);
+        attempt_all(&db, Next::RetryAt(later), Some(500), 2).await;
+        let log = webhooks::deliveries(&mut db.read().await.unwrap(), &e.id, None, 10).await.unwrap();
+        assert_eq!(log[0].next_attempt_at, Some(later));
+        assert_eq!(log[0].last_status, Some(500));
+        let mut conn = db.read().await.unwrap();
+        assert_eq!(webhooks::next_due_at(&mut conn).await.unwrap(), Some(later));
+        drop(conn);
+
+        enqueue(&db, &e).await;
+        assert_eq!(attempt_all(&db, Next::GiveUp, Some(500), 2).await, [EndpointChange::None]);
+        let failures = |db: Db, id: String| async move {
+            webhooks::endpoint(&mut db.read().await.unwrap(), owner, &id).await.unwrap().unwrap()
+        };
+        assert_eq!(failures(db.clone(), e.id.clone()).await.consecutive_failures, 1);
+        enqueue(&db, &e).await;
+        attempt_all(&db, Next::Delivered, Some(204), 2).await;
+        assert_eq!(failures(db.clone(), e.id.clone()).await.consecutive_failures, 0);
+
+        // Two failed deliveries in a row disable it; what was queued is failed too.
+        enqueue(&db, &e).await;
+        enqueue(&db, &e).await;
+        let changes = attempt_all(&db, Next::GiveUp, None, 2).await;
+        assert!(matches!(&changes[..], [EndpointChange::None, EndpointChange::Disabled(reason)] if reason.contains("2 consecutive")), "{changes:?}");
+        let disabled = failures(db.clone(), e.id.clone()).await;
+        assert_eq!(disabled.status, webhooks::STATUS_DISABLED);
+        let log = webhooks::deliveries(&mut db.read().await.unwrap(), &e.id, None, 10).await.unwrap();
+        assert!(log.iter().all(|d| d.status != webhooks::DELIVERY_PENDING), "{log:?}");
+        assert!(webhooks::active_endpoints_of(&mut db.read().await.unwrap(), owner).await.unwrap().is_empty());
+
+        // Re-enabled, it is active with a clean count.
+        let mut tx = db.begin().await.unwrap();
+        assert!(webhooks::enable_endpoint(&mut tx, owner, &e.id, now()).await.unwrap());
+        tx.commit().await.unwrap();
+        let enabled = failures(db.clone(), e.id.clone()).await;
+        assert_eq!((enabled.status.as_str(), enabled.consecutive_failures), (webhooks::STATUS_ACTIVE, 0));
+    }
+
+    async fn the_delivery_log_pages_and_goes_with_its_endpoint(db: Db) {
+        let owner = user(&db).await;
+        let stranger = user(&db).await;
+        let e = endpoint(owner, &["*"]);
+        register(&db, &e).await;
+        for _ in 0..3 {
+            enqueue(&db, &e).await;
+        }
+        attempt_all(&db, Next::Delivered, Some(200), 5).await;
+        let mut conn = db.read().await.unwrap();
+        let first = webhooks::deliveries(&mut conn, &e.id, None, 2).await.unwrap();
+        let rest = webhooks::deliveries(&mut conn, &e.id, Some(&first[1].id), 2).await.unwrap();
+        assert_eq!((first.len(), rest.len()), (2, 1));
+        assert!(first[0].id > first[1].id && first[1].id > rest[0].id, "newest first");
+        let attempts = webhooks::attempts(&mut conn, &rest[0].id).await.unwrap();
+        assert_eq!(attempts.len(), 1);
+        assert_eq!(attempts[0].status_code, Some(200));
+        drop(conn);
+
+        let mut tx = db.begin().await.unwrap();
+        assert!(!webhooks::delete_endpoint(&mut tx, stranger, &e.id).await.unwrap(), "not the stranger's");
+        assert!(webhooks::delete_endpoint(&mut tx, owner, &e.id).await.unwrap());
+        tx.commit().await.unwrap();
+        let mut conn = db.read().await.unwrap();
+        assert!(webhooks::endpoint(&mut conn, owner, &e.id).await.unwrap().is_none());
+        assert!(webhooks::deliveries(&mut conn, &e.id, None, 10).await.unwrap().is_empty());
+        assert!(webhooks::attempts(&mut conn, &rest[0].id).await.unwrap().is_empty());
+    }
+
+    async fn an_e_mail_is_queued_once_per_event_and_sent_once(db: Db) {
+        let owner = user(&db).await;
+        let mail = NewEmail {
+            event_id: uuid::Uuid::now_v7().to_string(),
+            user_id: owner,
+            recipient: "someone@example.com".into(),
+            subject: "Reminder: Pay rent".into(),
+            body: "Reminder: Pay rent\n".into(),
+        };
+        let mut tx = db.begin().await.unwrap();
+        assert!(email::enqueue(&mut tx, &mail, now()).await.unwrap());
+        assert!(!email::enqueue(&mut tx, &mail, now()).await.unwrap(), "one e-mail per event");
+        tx.commit().await.unwrap();
+
+        let soon = now() + Duration::seconds(1);
+        let due = email::due(&mut db.read().await.unwrap(), soon, 10).await.unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].subject, "Reminder: Pay rent");
+        let mut tx = db.begin().await.unwrap();
+        assert!(email::claim(&mut tx, &mail.event_id, 0, soon, soon + Duration::minutes(1)).await.unwrap());
+        assert!(!email::claim(&mut tx, &mail.event_id, 0, soon, soon + Duration::minutes(1)).await.unwrap());
+        // A transient failure schedules a retry ...
+        let retry_at = now() + Duration::seconds(2);
+        email::finish(&mut tx, &mail.event_id, 1, Err(("421 try later", Some(retry_at))), now()).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(email::next_due_at(&mut db.read().await.unwrap()).await.unwrap(), Some(retry_at));
+
+        // ... and the next attempt, once sent, leaves nothing due.
+        let later = retry_at + Duration::seconds(1);
+        let due = email::due(&mut db.read().await.unwrap(), later, 10).await.unwrap();
+        assert_eq!(due[0].attempts, 1);
+        let mut tx = db.begin().await.unwrap();
+        assert!(email::claim(&mut tx, &mail.event_id, 1, later, later + Duration::minutes(1)).await.unwrap());
+        email::finish(&mut tx, &mail.event_id, 2, Ok(()), now()).await.unwrap();
+        tx.commit().await.unwrap();
+        assert!(email::due(&mut db.read().await.unwrap(), later + Duration::hours(1), 10).await.unwrap().is_empty());
+        assert_eq!(email::next_due_at(&mut db.read().await.unwrap()).await.unwrap(), None);
+    }
+}
