@@ -38,7 +38,7 @@ def rendered_env(variant: str) -> dict[str, dict[str, str]]:
 
 
 def test_config_keys_file_is_the_documented_list():
-    assert len(KEYS) == len(set(KEYS)) == 23
+    assert len(KEYS) == len(set(KEYS)) == 25
     assert all(re.fullmatch(r"ONTASK_[A-Z_]+", k) for k in KEYS)
     assert SECRET_KEYS <= set(KEYS)
 
@@ -75,6 +75,9 @@ def test_env_values_have_the_shape_the_binary_accepts(variant_name):
             assert env["ONTASK_KAFKA__BROKERS"] and env["ONTASK_KAFKA__GROUP_PREFIX"]
         if env["ONTASK_BUS__KIND"] == "dapr":
             assert env["ONTASK_DAPR__HTTP_PORT"].isdigit() and env["ONTASK_DAPR__PUBSUB_NAME"]
+            # The names the chart gives its Dapr components are the ones the binary uses.
+            assert env["ONTASK_DAPR__BROADCAST_PUBSUB_NAME"] == "ontask-pubsub-broadcast"
+            assert env["ONTASK_DAPR__REMINDER_SCAN_BINDING"] == "ontask-reminder-scan"
         for v in env.values():
             assert isinstance(v, str) and v == v.strip()
 

@@ -147,6 +147,10 @@ def test_fr_009_dapr_annotations_only_when_enabled(variant_name):
             assert ann["dapr.io/app-port"] == "8080"
             assert ann["dapr.io/config"] == "ontask-dapr"
             assert ann["dapr.io/log-level"] in ("debug", "info", "warn", "error")
+            # The injector turns these into DAPR_API_TOKEN / APP_API_TOKEN, which the binary reads.
+            if r.values["dapr"].get("appTokenSecret"):
+                assert ann["dapr.io/app-token-secret"] == r.values["dapr"]["appTokenSecret"]
+                assert ann["dapr.io/api-token-secret"] == r.values["dapr"]["apiTokenSecret"]
         else:
             assert not dapr_keys, (role, dapr_keys)
     assert bool(r.kind("Component")) == enabled

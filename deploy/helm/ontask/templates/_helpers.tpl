@@ -194,6 +194,8 @@ Only variables the binary documents (deploy/tests/config_keys.txt) or OTEL_*.
 {{- if eq $bus "dapr" }}
 {{- $_ := set $env "ONTASK_DAPR__HTTP_PORT" (toString $v.dapr.httpPort) }}
 {{- $_ := set $env "ONTASK_DAPR__PUBSUB_NAME" $v.dapr.pubsub.name }}
+{{- $_ := set $env "ONTASK_DAPR__BROADCAST_PUBSUB_NAME" $v.dapr.pubsub.broadcastName }}
+{{- $_ := set $env "ONTASK_DAPR__REMINDER_SCAN_BINDING" $v.dapr.reminderScan.name }}
 {{- end }}
 {{- range $k, $val := $v.config.extraEnv }}{{ $_ := set $env $k (toString $val) }}{{ end }}
 {{- range $k, $val := (.c.env | default dict) }}{{ $_ := set $env $k (toString $val) }}{{ end }}
