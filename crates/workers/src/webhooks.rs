@@ -345,6 +345,35 @@ fn truncate(mut s: String) -> String {
 mod tests {
     use super::*;
 
+    /// A one-request HTTP server on loopback; returns its port.
+    async fn one_shot_server() -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let _ = socket.write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n").await;
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn names_that_resolve_to_private_addresses_are_not_connected_to() {
+        let port = one_shot_server().await;
+        let guarded = http_client(&WebhookSettings::default()).unwrap();
+        let err = guarded.post(format!("http://localhost:{port}/")).send().await.unwrap_err();
+        let chain = error_chain(&err);
+        assert!(chain.contains("may not reach") && chain.contains("loopback"), "{chain}");
+
+        // The same request with private targets allowed reaches the server.
+        let open = http_client(&WebhookSettings { allow_private_targets: true, ..Default::default() }).unwrap();
+        let response = open.post(format!("http://localhost:{port}/")).send().await.unwrap();
+        assert_eq!(response.status(), 204);
+    }
+
     /// The example from the Standard Webhooks specification's reference tests.
     #[test]
     fn signature_matches_the_reference_implementation() {
