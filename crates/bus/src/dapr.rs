@@ -255,7 +255,7 @@ impl DaprBus {
         [self.main_topic(event), &self.settings.topics.task_updates]
     }
 
-    #[tracing::instrument(skip_all, fields(topic, seq = event.seq))]
+    #[tracing::instrument(skip_all, fields(topic = %topic, seq = event.seq))]
     async fn publish_one(&self, topic: &str, event: &StoredEvent) -> Result<(), BusError> {
         self.publish_cloud_event(topic, event, cloud_event(event)).await
     }
@@ -319,6 +319,7 @@ impl EventBus for DaprBus {
         "dapr"
     }
 
+    #[tracing::instrument(skip_all, fields(events = batch.len()))]
     async fn publish(&self, batch: &[StoredEvent]) -> Result<(), BusError> {
         // One at a time: the relay's order is the order per task on the topics.
         for event in batch {
@@ -342,7 +343,7 @@ impl EventBus for DaprBus {
     /// Publishes the event to `<topic>.dlq`, the subscriptions' dead-letter
     /// topic, with why in CloudEvents extension attributes. The delivery itself
     /// is then acknowledged (SUCCESS), so the sidecar does not retry it.
-    #[tracing::instrument(skip_all, fields(consumer, seq = event.seq))]
+    #[tracing::instrument(skip_all, fields(consumer = %consumer, seq = event.seq))]
     async fn dead_letter(
         &self,
         consumer: &str,
