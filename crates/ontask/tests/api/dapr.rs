@@ -418,3 +418,23 @@ async fn streams_get_their_users_events_from_the_updates_topic() {
     .await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn with_a_misnamed_pubsub_component_events_stay_in_the_outbox() {
+    let (app, sidecar) = spawn_dapr(tokens(), |c| c.dapr.pubsub_name = "ontask-pubsub-typo".into()).await;
+    let user = app.new_user().await;
+    app.create_task(&user, json!({ "title": "Not lost" })).await;
+    // The sidecar answered 404 (no such component); the relay keeps the event and retries.
+    eventually(Duration::from_secs(20), "a refused publish", || async {
+        sidecar
+            .api_requests()
+            .iter()
+            .any(|(path, _)| path.starts_with("/v1.0/publish/ontask-pubsub-typo/"))
+            .then_some(())
+    })
+    .await;
+    assert!(sidecar.published().is_empty());
+    let health: Value = app.client.get(app.url("/health")).send().await.expect("request").json().await.expect("json");
+    assert!(health["checks"]["event_log"]["details"]["unpublished"].as_i64() >= Some(1), "{health}");
+    app.stop().await;
+}
