@@ -385,3 +385,73 @@ async fn publishing_resumes_after_the_broker_is_killed_and_restarted() {
     assert_eq!(got, vec![before, after], "both, once each, in order");
     assert_eq!(got.iter().map(|e| e.envelope.event_id).collect::<BTreeSet<_>>().len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_rebalance_the_unacknowledged_events_come_again_and_the_acknowledged_do_not() {
+    let bus = connect().await;
+    let user = UserId::new();
+    // 36 tasks: every partition gets some (all but certainly: 3 * (2/3)^36).
+    let all: Vec<StoredEvent> =
+        (1..=36).map(|seq| event(seq, EventType::TaskUpdated, user, Some(TaskId::new()))).collect();
+    bus.publish(&all).await.expect("publish");
+
+    // One member owns every partition and handles the first two events it got;
+    // from then on it fails on everything (it reads, never acknowledges).
+    let mut first = bus.subscribe("rebalance").await.expect("subscribe");
+    let delivered = peek(&mut first, all.len()).await;
+    first.ack(delivered[1].seq).await.expect("ack");
+    let acked: BTreeSet<i64> = delivered[..2].iter().map(|e| e.seq).collect();
+    let unacked: BTreeSet<i64> = delivered[2..].iter().map(|e| e.seq).collect();
+    // A second member joins: the partitions are split between the two, and it
+    // gets what the first did not acknowledge in the partitions it takes over.
+    let second = bus.subscribe("rebalance").await.expect("second member");
+
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<(&'static str, i64)>::new()));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut members = Vec::new();
+    for (name, mut sub, acks) in [("first", first, false), ("second", second, true)] {
+        let (seen, stop) = (seen.clone(), stop.clone());
+        members.push(tokio::spawn(async move {
+            loop {
+                let batch = tokio::select! {
+                    () = stop.cancelled() => return,
+                    batch = sub.next(500) => batch.expect("reading the bus"),
+                };
+                seen.lock().expect("lock").extend(batch.iter().map(|e| (name, e.seq)));
+                if acks {
+                    sub.ack(batch.last().expect("at least one").seq).await.expect("ack");
+                } else {
+                    // Failing again at once would only spin.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }));
+    }
+    let (mut taken_over, mut redelivered) = (BTreeSet::new(), BTreeSet::new());
+    for _ in 0..1200 {
+        {
+            let seen = seen.lock().expect("lock");
+            taken_over = seen.iter().filter(|(member, _)| *member == "second").map(|(_, seq)| *seq).collect();
+            redelivered = seen.iter().map(|(_, seq)| *seq).collect();
+        }
+        if !taken_over.is_empty() && unacked.is_subset(&redelivered) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.cancel();
+    for member in members {
+        member.await.expect("member ran");
+    }
+    assert!(!taken_over.is_empty(), "the second member took over partitions with unacknowledged events");
+    assert!(taken_over.is_subset(&unacked), "it got only unacknowledged events: {taken_over:?}");
+    assert!(
+        unacked.is_subset(&redelivered),
+        "every unacknowledged event comes again: missing {unacked:?} - {redelivered:?}"
+    );
+    assert!(
+        acked.is_disjoint(&redelivered),
+        "no acknowledged event comes again: {:?}",
+        acked.intersection(&redelivered)
+    );
+}
