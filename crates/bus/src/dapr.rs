@@ -35,7 +35,7 @@ pub struct DaprTopics {
 }
 
 /// How to reach the sidecar and what this process subscribes to.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DaprSettings {
     /// Base URL of the sidecar's HTTP API, e.g. `http://127.0.0.1:3500`.
     pub endpoint: String,
@@ -54,6 +54,22 @@ pub struct DaprSettings {
     /// How long a delivery waits for the local consumers before it asks the
     /// sidecar to retry. Below the sidecar's own app timeout (resiliency).
     pub delivery_timeout: Duration,
+}
+
+impl std::fmt::Debug for DaprSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The API token never reaches a log.
+        f.debug_struct("DaprSettings")
+            .field("endpoint", &self.endpoint)
+            .field("pubsub_name", &self.pubsub_name)
+            .field("broadcast_pubsub_name", &self.broadcast_pubsub_name)
+            .field("api_token", &self.api_token.as_ref().map(|_| "***"))
+            .field("topics", &self.topics)
+            .field("consume_events", &self.consume_events)
+            .field("consume_updates", &self.consume_updates)
+            .field("delivery_timeout", &self.delivery_timeout)
+            .finish()
+    }
 }
 
 /// The routes the sidecar delivers to.
