@@ -14,7 +14,7 @@ import yaml
 from conftest import ALL_VARIANTS, DEPLOY, ROLES, TESTS, container, render, rendered
 
 KEYS = [line.strip() for line in (TESTS / "config_keys.txt").read_text().splitlines() if line.strip()]
-SECRET_KEYS = {"ONTASK_DATABASE_URL", "ONTASK_AUTH__JWT_SECRET", "ONTASK_DAPR__API_TOKEN"}
+SECRET_KEYS = {"ONTASK_DATABASE_URL", "ONTASK_AUTH__JWT_SECRET", "ONTASK_DAPR__API_TOKEN", "ONTASK_SMTP__URL"}
 STANDARD = re.compile(r"^(OTEL|DAPR)_[A-Z0-9_]+$")
 
 
@@ -38,7 +38,7 @@ def rendered_env(variant: str) -> dict[str, dict[str, str]]:
 
 
 def test_config_keys_file_is_the_documented_list():
-    assert len(KEYS) == len(set(KEYS)) == 25
+    assert len(KEYS) == len(set(KEYS)) == 36
     assert all(re.fullmatch(r"ONTASK_[A-Z_]+", k) for k in KEYS)
     assert SECRET_KEYS <= set(KEYS)
 
@@ -83,7 +83,8 @@ def test_env_values_have_the_shape_the_binary_accepts(variant_name):
 
 
 def test_secret_keys_are_config_keys():
-    out = render({"secrets": {"create": True, "databaseUrl": "postgres://db/ontask", "jwtSecret": "j" * 40, "daprApiToken": "t" * 20}})
+    out = render({"secrets": {"create": True, "databaseUrl": "postgres://db/ontask", "jwtSecret": "j" * 40, "daprApiToken": "t" * 20,
+                  "smtpUrl": "smtps://ontask:secret@mail.example.com"}})
     secret = yaml.safe_load(out["ontask/templates/secret.yaml"])
     assert set(secret["data"]) == SECRET_KEYS
 
@@ -137,3 +138,27 @@ def test_the_binary_accepts_every_rendered_environment(variant_name, tmp_path):
         assert shown.returncode == 0
         assert f'role = "{env["ONTASK_ROLE"]}"' in shown.stdout, shown.stdout
         assert SECRET_STANDINS["ONTASK_AUTH__JWT_SECRET"] not in shown.stdout
+
+
+def test_reminder_e_mail_and_webhook_settings_reach_the_binary(tmp_path):
+    """config.smtp.from and config.webhooks reach every component; with the
+    relay's URL from the Secret, the binary accepts the result."""
+    import os
+    import subprocess
+
+    out = render({"config": {"smtp": {"from": "ontask <noreply@example.com>"}, "webhooks": {"allowPrivateTargets": True}}})
+    docs = [d for d in yaml.safe_load_all(out["ontask/templates/configmap.yaml"]) if d]
+    assert docs
+    for cm in docs:
+        assert cm["data"]["ONTASK_SMTP__FROM"] == "ontask <noreply@example.com>"
+        assert cm["data"]["ONTASK_WEBHOOKS__ALLOW_PRIVATE_TARGETS"] == "true"
+    # Off by default: nothing rendered.
+    default = [d for d in yaml.safe_load_all(render({})["ontask/templates/configmap.yaml"]) if d]
+    assert not any("ONTASK_SMTP__FROM" in d["data"] or "ONTASK_WEBHOOKS__ALLOW_PRIVATE_TARGETS" in d["data"] for d in default)
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("ONTASK_", "OTEL_", "RUST_LOG"))}
+    env = {**base, **SECRET_STANDINS, "ONTASK_SMTP__URL": "smtps://ontask:hunter2-secret@mail.example.com", **docs[0]["data"]}
+    done = subprocess.run([ontask_binary(), "config"], env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "noreply@example.com" in done.stdout and "allow_private_targets = true" in done.stdout
+    assert "hunter2-secret" not in done.stdout, "the relay's URL is a secret"
