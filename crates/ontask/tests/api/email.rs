@@ -40,10 +40,17 @@ impl SmtpSink {
                 o.push('\n');
             }
         });
-        eventually(Duration::from_secs(30), "aiosmtpd listening", || async {
-            tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok().map(|_| ())
-        })
-        .await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "aiosmtpd exited ({status}); install it with \
+                     `python3 -m pip install -r crates/ontask/tests/api/requirements.txt` (.ci/run does)"
+                );
+            }
+            assert!(tokio::time::Instant::now() < deadline, "aiosmtpd did not start listening");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
         SmtpSink { port, output, _child: child }
     }
 
