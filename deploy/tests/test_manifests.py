@@ -251,6 +251,7 @@ def test_prometheus_rule_slo_burn_rate_alerts(all_enabled):
     assert "ontask:http_slow:ratio_rate1h" in records
     assert "ontask_consumer_lag_events" in alerts["OntaskConsumerLagHigh"]["expr"]
     assert "ontask_dead_letters_total" in alerts["OntaskDeadLettersGrowing"]["expr"]
+    assert "ontask_emails_sent_total" in alerts["OntaskReminderEmailsFailing"]["expr"]
     assert "{{ $labels.consumer }}" in alerts["OntaskConsumerLagHigh"]["annotations"]["summary"]
     for a in alerts.values():
         assert a["labels"]["severity"] in ("critical", "warning")
@@ -267,6 +268,7 @@ def test_prometheus_rule_metric_names_exported_by_binary(all_enabled):
         "ontask_events_appended_total", "ontask_events_published_total", "ontask_events_handled_total",
         "ontask_relay_lag_events", "ontask_consumer_lag_events", "ontask_reminders_fired_total",
         "ontask_dead_letters_total", "ontask_realtime_connections", "ontask_build_info", "up",
+        "ontask_emails_sent_total", "ontask_webhook_deliveries_total",
     }
     text = json.dumps(all_enabled.kind("PrometheusRule")[0]["spec"])
     used = set(re.findall(r"\b((?:http|ontask)_[a-z_]+|up)\{", text))
