@@ -25,6 +25,9 @@ pub const EMAILS_SENT_TOTAL: &str = "ontask_emails_sent_total";
 pub const KAFKA_MESSAGES_PRODUCED_TOTAL: &str = "ontask_kafka_messages_produced_total";
 pub const KAFKA_PRODUCE_DURATION: &str = "ontask_kafka_produce_duration_seconds";
 pub const KAFKA_MALFORMED_MESSAGES_TOTAL: &str = "ontask_kafka_malformed_messages_total";
+pub const CHAT_TURNS_TOTAL: &str = "ontask_chat_turns_total";
+pub const CHAT_TOOL_CALLS_TOTAL: &str = "ontask_chat_tool_calls_total";
+pub const CHAT_MODEL_REQUEST_DURATION: &str = "ontask_chat_model_request_duration_seconds";
 
 /// Latency buckets from 0.5 ms to 10 s: the API answers most requests in well
 /// under a millisecond, so the default buckets would hide everything.
@@ -86,6 +89,19 @@ fn describe() {
     );
     describe_histogram!(WEBHOOK_DELIVERY_DURATION, Unit::Seconds, "Duration of one webhook delivery attempt.");
     describe_counter!(EMAILS_SENT_TOTAL, "Reminder e-mail attempts, by outcome (sent, retry, failed: gave up).");
+    describe_counter!(
+        CHAT_TURNS_TOTAL,
+        "Chat turns, by mode (model, commands) and outcome (replied, proposed, step_limit, error)."
+    );
+    describe_counter!(
+        CHAT_TOOL_CALLS_TOTAL,
+        "Tool calls the chat agent made, by tool and status (ok, error, proposed)."
+    );
+    describe_histogram!(
+        CHAT_MODEL_REQUEST_DURATION,
+        Unit::Seconds,
+        "Duration of one request to the chat model, by outcome (ok, error)."
+    );
     describe_gauge!(BUILD_INFO, "Always 1; the version label tells which build runs.");
     metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     // Counters appear once first incremented; register the ones dashboards and

@@ -16,6 +16,8 @@ const input = $('#chat-input');
 const notice = $('#chat-notice');
 
 let conversation = sessionStorage.getItem(KEY);
+// The current turn's tool calls by id (models may reuse ids across turns).
+let calls = new Map();
 let busy = false;
 let loaded = false;
 
@@ -30,6 +32,7 @@ function scrollDown() {
 }
 
 function bubble(role, text = '') {
+  if (role === 'user') calls = new Map();
   const li = document.createElement('li');
   li.className = `chat-msg chat-${role}`;
   li.textContent = text;
@@ -41,11 +44,12 @@ function bubble(role, text = '') {
 const STATUS = { started: 'running…', ok: 'done', error: 'failed', proposed: 'needs your confirmation' };
 
 function toolItem(call) {
-  let li = log.querySelector(`li[data-call-id="${CSS.escape(call.id)}"]`);
+  let li = calls.get(call.id);
   if (!li) {
     li = document.createElement('li');
     li.className = 'chat-tool';
     li.dataset.callId = call.id;
+    calls.set(call.id, li);
     const name = document.createElement('code');
     name.className = 'chat-tool-name';
     const status = document.createElement('span');

@@ -13,6 +13,10 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// Same name as `ontask_telemetry::metrics::CHAT_MODEL_REQUEST_DURATION` (the
+/// agent stays free of the telemetry stack).
+const MODEL_REQUEST_DURATION: &str = "ontask_chat_model_request_duration_seconds";
+
 /// Where the model is and how long to wait for it.
 #[derive(Clone)]
 pub struct LlmConfig {
@@ -78,9 +82,18 @@ pub struct WireToolCall {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct WireFunction {
     pub name: String,
-    /// A JSON document, as a string.
-    #[serde(default)]
+    /// A JSON document, as a string. (Some servers send the object itself;
+    /// it is taken as its text.)
+    #[serde(default, deserialize_with = "text_or_json")]
     pub arguments: String,
+}
+
+fn text_or_json<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => s,
+        Value::Null => String::new(),
+        other => other.to_string(),
+    })
 }
 
 fn function_type() -> String {
@@ -205,6 +218,19 @@ impl LlmClient {
     /// streamed and each piece of text is handed over as it arrives.
     #[tracing::instrument(skip_all, fields(model = %self.config.model, stream = on_text.is_some()))]
     pub async fn complete(
+        &self,
+        messages: &[WireMessage],
+        tools: &[WireTool],
+        on_text: Option<&mut (dyn FnMut(&str) + Send)>,
+    ) -> Result<Answer, LlmError> {
+        let started = std::time::Instant::now();
+        let answer = self.request(messages, tools, on_text).await;
+        let outcome = if answer.is_ok() { "ok" } else { "error" };
+        metrics::histogram!(MODEL_REQUEST_DURATION, "outcome" => outcome).record(started.elapsed().as_secs_f64());
+        answer
+    }
+
+    async fn request(
         &self,
         messages: &[WireMessage],
         tools: &[WireTool],
@@ -404,6 +430,15 @@ mod tests {
         assert_eq!(answer.tool_calls[0].function.name, "add_task");
         assert_eq!(answer.tool_calls[0].function.arguments, r#"{"title":"Milk"}"#);
         assert!(text.is_empty());
+    }
+
+    #[test]
+    fn arguments_sent_as_an_object_are_taken_as_text() {
+        let answer = parse_completion(
+            r#"{"choices":[{"message":{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"list_tasks","arguments":{"status":"open"}}}]}}]}"#,
+        )
+        .expect("valid");
+        assert_eq!(answer.tool_calls[0].function.arguments, r#"{"status":"open"}"#);
     }
 
     #[test]

@@ -46,6 +46,11 @@ const TOOL_RESULT_LIMIT: usize = 16_000;
 const MAX_MESSAGE_CHARS: usize = 8_000;
 pub const MAX_PAGE: i64 = 100;
 
+/// Same names as `ontask_telemetry::metrics::CHAT_*` (the agent stays free of
+/// the telemetry stack).
+const TURNS_TOTAL: &str = "ontask_chat_turns_total";
+const TOOL_CALLS_TOTAL: &str = "ontask_chat_tool_calls_total";
+
 pub const NO_MODEL_NOTICE: &str = "No language model is configured (agent.llm.base_url and agent.llm.model), \
 so I understand only simple commands.";
 
@@ -516,8 +521,16 @@ impl Turn<'_> {
     }
 
     async fn finish(&mut self, result: Result<String, ChatError>) -> Result<ChatReply, ChatError> {
-        let reply = result?;
         let llm = self.agent.llm.as_ref();
+        let outcome = match &result {
+            Err(_) => "error",
+            Ok(_) if self.pending.is_some() => "proposed",
+            Ok(_) if self.step_limit_reached => "step_limit",
+            Ok(_) => "replied",
+        };
+        let mode = if llm.is_some() { "model" } else { "commands" };
+        metrics::counter!(TURNS_TOTAL, "mode" => mode, "outcome" => outcome).increment(1);
+        let reply = result?;
         let out = ChatReply {
             conversation_id: self.conversation.clone(),
             reply,
@@ -544,6 +557,21 @@ impl Turn<'_> {
         Ok(())
     }
 
+    /// Reports a finished (or held) call and keeps it for the reply.
+    fn record(&mut self, record: &ToolCallRecord) {
+        let status = match record.status {
+            CallStatus::Started => "started",
+            CallStatus::Ok => "ok",
+            CallStatus::Error => "error",
+            CallStatus::Proposed => "proposed",
+        };
+        // Only known tool names become label values, so a model cannot grow the series.
+        let tool = spec(&record.name).map_or("unknown", |s| s.name.as_str());
+        metrics::counter!(TOOL_CALLS_TOTAL, "tool" => tool, "status" => status).increment(1);
+        self.emit(ChatEvent::ToolResult(record.clone()));
+        self.calls.push(record.clone());
+    }
+
     /// Runs one tool call and records it; returns what the model reads back.
     async fn execute(&mut self, id: String, name: &str, arguments: Value) -> (ToolCallRecord, String) {
         let started = ToolCallRecord {
@@ -566,8 +594,7 @@ impl Turn<'_> {
                 (ToolCallRecord { status: CallStatus::Error, error: Some(message), ..started }, content)
             }
         };
-        self.emit(ChatEvent::ToolResult(record.clone()));
-        self.calls.push(record.clone());
+        self.record(&record);
         (record, content)
     }
 
@@ -581,8 +608,7 @@ impl Turn<'_> {
             result: None,
             error: Some(message.clone()),
         };
-        self.emit(ChatEvent::ToolResult(record.clone()));
-        self.calls.push(record.clone());
+        self.record(&record);
         (record, format!("error: {message}"))
     }
 
@@ -595,8 +621,7 @@ impl Turn<'_> {
             result: None,
             error: None,
         };
-        self.emit(ChatEvent::ToolResult(record.clone()));
-        self.calls.push(record);
+        self.record(&record);
         ProposedCall { id, name: name.to_owned(), arguments, description }
     }
 
@@ -664,6 +689,7 @@ impl Turn<'_> {
     /// The model's tool loop.
     async fn run_model(&mut self, llm: &LlmClient) -> Result<String, ChatError> {
         let mut applied = 0;
+        let mut seen = HashSet::new();
         for _ in 0..self.agent.max_steps {
             let history = self.history().await?;
             let answer = match self.sink.clone() {
@@ -684,13 +710,18 @@ impl Turn<'_> {
                 self.save(vec![assistant_text(&text)], None).await?;
                 return Ok(text);
             }
+            // Ids come from the model; a missing or repeated one gets ours, since
+            // results, confirmations and the UI find calls by id.
             let planned: Vec<Planned> = answer
                 .tool_calls
                 .into_iter()
-                .map(|c| Planned {
-                    id: if c.id.is_empty() { format!("call_{}", uuid::Uuid::now_v7().simple()) } else { c.id },
-                    arguments: parse_arguments(&c.function.arguments),
-                    name: c.function.name,
+                .map(|c| {
+                    let id = if c.id.is_empty() || !seen.insert(c.id.clone()) {
+                        format!("call_{}", uuid::Uuid::now_v7().simple())
+                    } else {
+                        c.id
+                    };
+                    Planned { id, arguments: parse_arguments(&c.function.arguments), name: c.function.name }
                 })
                 .collect();
             let changes = planned.iter().filter(|p| spec(&p.name).is_some_and(|s| !s.read_only)).count();

@@ -518,6 +518,13 @@ async fn without_a_model_plain_commands_work_and_the_reply_says_no_model_is_conf
         assert_eq!(event["metadata"]["conversation_id"], conversation.as_str());
     }
 
+    // The endpoints are in the OpenAPI document.
+    let doc: Value = app.client.get(app.url("/openapi.json")).send().await.expect("get").json().await.expect("json");
+    for path in ["/api/v1/chat", "/api/v1/conversations", "/api/v1/conversations/{id}"] {
+        assert!(doc["paths"][path].is_object(), "{path} is missing from the OpenAPI document");
+    }
+    assert!(doc["components"]["schemas"]["ChatReply"].is_object());
+
     // Bad requests are problems.
     let response = app.post("/api/v1/chat", &user).json(&json!({"message": "  "})).send().await.expect("request");
     assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
