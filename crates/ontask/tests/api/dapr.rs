@@ -424,7 +424,7 @@ async fn with_a_misnamed_pubsub_component_events_stay_in_the_outbox() {
     let (app, sidecar) = spawn_dapr(tokens(), |c| c.dapr.pubsub_name = "ontask-pubsub-typo".into()).await;
     let user = app.new_user().await;
     app.create_task(&user, json!({ "title": "Not lost" })).await;
-    // The sidecar answered 404 (no such component); the relay keeps the event and retries.
+    // The sidecar answered 400 ERR_PUBSUB_NOT_FOUND; the relay keeps the event and retries.
     eventually(Duration::from_secs(20), "a refused publish", || async {
         sidecar
             .api_requests()

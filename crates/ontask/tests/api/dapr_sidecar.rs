@@ -2,9 +2,11 @@
 //! a random port, exactly the parts of the daprd HTTP API that ontask uses, as
 //! the Dapr API reference describes them:
 //!
-//! - `POST /v1.0/publish/{pubsub}/{topic}[?metadata.*]`: 204; 404 for an
-//!   unknown pub/sub component; 401 without the `dapr-api-token` when one is
-//!   configured; `application/cloudevents+json` bodies are kept as the
+//! - `POST /v1.0/publish/{pubsub}/{topic}[?metadata.*]`: 204; 400
+//!   `ERR_PUBSUB_NOT_FOUND` for an unknown pub/sub component (as daprd's own
+//!   tests have it; the 404 of the reference is for a path without pub/sub or
+//!   topic, which the router answers here); 401 without the `dapr-api-token`
+//!   when one is configured; `application/cloudevents+json` bodies are kept as the
 //!   CloudEvent (their `id` survives), other bodies are wrapped in a new one;
 //!   `topic`, `pubsubname`, `traceid`/`traceparent` are filled in.
 //! - Subscriptions: reads the app's `GET /dapr/subscribe` when attached (plus
@@ -284,7 +286,7 @@ async fn publish(
         return *r;
     }
     if !inner.options.components.contains(&pubsub) {
-        return error(StatusCode::NOT_FOUND, "ERR_PUBSUB_NOT_FOUND", format!("pubsub {pubsub} not found"));
+        return error(StatusCode::BAD_REQUEST, "ERR_PUBSUB_NOT_FOUND", format!("pubsub '{pubsub}' not found"));
     }
     // Unless specified, daprd assumes text/plain.
     let content_type = headers
