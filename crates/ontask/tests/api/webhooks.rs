@@ -324,6 +324,41 @@ async fn private_and_local_targets_are_refused_unless_allowed() {
 }
 
 #[tokio::test]
+async fn the_delivery_log_is_paged_newest_first() {
+    let app = app_allowing_loopback(|_| {}).await;
+    let user = app.new_user().await;
+    let receiver = Receiver::start(&[]).await;
+    let endpoint = register(&app, &user, json!({ "url": receiver.url, "events": ["task.created"] })).await;
+    let id = endpoint["id"].as_str().expect("id");
+    for title in ["first", "second", "third"] {
+        app.create_task(&user, json!({ "title": title })).await;
+    }
+    receiver.wait_for("three deliveries", |h| h.len() == 3).await;
+
+    let path = format!("/api/v1/webhooks/{id}/deliveries");
+    let page = get_json(&app, &user, &format!("{path}?limit=2")).await;
+    let items = page["items"].as_array().expect("items");
+    assert_eq!(items.len(), 2);
+    let cursor = page["next_cursor"].as_str().expect("a next page");
+    let rest = get_json(&app, &user, &format!("{path}?limit=2&cursor={cursor}")).await;
+    assert_eq!(rest["items"].as_array().map(Vec::len), Some(1));
+    assert!(rest.get("next_cursor").is_none(), "{rest}");
+    // Newest first: the pages hold the events in reverse log order.
+    let ids: Vec<&str> = items
+        .iter()
+        .chain(rest["items"].as_array().expect("items"))
+        .map(|d| d["event_id"].as_str().expect("id"))
+        .collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(ids, sorted);
+
+    let response = app.get(&format!("{path}?cursor=bogus"), &user).send().await.expect("request");
+    let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
+    assert_eq!(problem["errors"][0]["field"], "cursor");
+}
+
+#[tokio::test]
 async fn the_openapi_document_lists_the_webhook_paths() {
     let app = spawn_app().await;
     let doc: Value =
