@@ -113,7 +113,8 @@ async fn scan(routes: &DaprRoutes) -> Response {
 }
 
 /// The instant a job was scheduled for, from its data (`{"fire_at": ...}`),
-/// whether the sidecar sends the data itself or wrapped in `data`/`value`.
+/// whether the sidecar sends the data itself, as a JSON string, or wrapped in
+/// `data`. Anything else (an older sidecar's protobuf `Any`) just skips the wait.
 fn fire_at(body: &[u8]) -> Option<DateTime<Utc>> {
     let v: Value = serde_json::from_slice(body).ok()?;
     let v = match v {
@@ -134,6 +135,9 @@ mod tests {
         let want = DateTime::parse_from_rfc3339(at).unwrap().with_timezone(&Utc);
         assert_eq!(fire_at(json!({ "fire_at": at }).to_string().as_bytes()), Some(want));
         assert_eq!(fire_at(json!({ "data": { "fire_at": at } }).to_string().as_bytes()), Some(want));
+        // Some sidecar versions send the data JSON-encoded once more, as a string.
+        let encoded = Value::String(json!({ "fire_at": at }).to_string());
+        assert_eq!(fire_at(encoded.to_string().as_bytes()), Some(want));
         assert_eq!(fire_at(b"nope"), None);
     }
 }
