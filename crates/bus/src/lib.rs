@@ -1,7 +1,7 @@
 //! The event bus: where the relay hands committed events, and where consumers
 //! read them. Backends: `log` (embedded: the `events` table itself is the log,
-//! delivery is in-process), `kafka` (rdkafka: any Kafka-protocol broker); Dapr
-//! plugs in behind the same traits.
+//! delivery is in-process), `kafka` (rdkafka: any Kafka-protocol broker) and
+//! `dapr` (the Dapr sidecar's HTTP API, push delivery).
 #![forbid(unsafe_code)]
 
 mod dapr;
