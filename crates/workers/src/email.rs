@@ -29,19 +29,29 @@ use crate::{Consumer, HandlerError};
 const MAX_SLEEP: Duration = Duration::from_secs(1);
 const BATCH: i64 = 50;
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
-/// A reminder older than this is not e-mailed: when SMTP is configured on an
-/// existing installation, the consumer starts at the beginning of the log and
+/// A reminder older than this is not e-mailed: on an installation that ran a
+/// version without e-mail, the consumer starts at the beginning of the log and
 /// must not mail every reminder of the past.
 const MAX_AGE: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 
 /// Queues a reminder e-mail to the task's owner.
+///
+/// It runs with e-mail off too, wanting nothing: its offset keeps up with the
+/// log, so its lag reads true and turning e-mail on later starts from now.
 pub struct EmailConsumer {
     wake: Arc<Notify>,
+    enabled: bool,
 }
 
 impl EmailConsumer {
     pub fn new(wake: Arc<Notify>) -> Self {
-        Self { wake }
+        Self { wake, enabled: true }
+    }
+
+    /// With `false`, the consumer takes no event (e-mail is off).
+    pub fn enabled(mut self, enabled: bool) -> Self {
+        self.enabled = enabled;
+        self
     }
 }
 
@@ -52,7 +62,7 @@ impl Consumer for EmailConsumer {
     }
 
     fn wants(&self, event: &StoredEvent) -> bool {
-        event.envelope.kind() == Some(EventType::ReminderDue)
+        self.enabled && event.envelope.kind() == Some(EventType::ReminderDue)
     }
 
     async fn handle(&self, tx: &mut WriteTx, event: &StoredEvent) -> Result<(), HandlerError> {

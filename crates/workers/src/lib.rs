@@ -31,10 +31,10 @@ pub use redrive::{Redriven, consumer_named, redrive};
 pub use relay::Relay;
 pub use reminders::ReminderScheduleConsumer;
 pub use scheduler::Scheduler;
-pub use trigger::{ReminderClock, ReminderTrigger, job_name};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+pub use trigger::{ReminderClock, ReminderTrigger, job_name};
 pub use webhooks::{WebhookConsumer, WebhookDeliverer};
 
 /// Which background loops a process runs.
@@ -100,8 +100,9 @@ pub fn spawn_with_clock(
 }
 
 /// Starts the webhook delivery loop and, with SMTP configured, the mailer;
-/// returns the consumers that feed them. They append no events, so they stop
-/// with the other loops rather than before the relay.
+/// returns the consumers that feed them (the e-mail one runs idle without
+/// SMTP). They append no events, so they stop with the other loops rather than
+/// before the relay.
 fn spawn_outbound(app: &App, cancel: &CancellationToken, tracker: &TaskTracker) -> Vec<Arc<dyn Consumer>> {
     let mut consumers: Vec<Arc<dyn Consumer>> = Vec::new();
     let wake = Arc::new(Notify::new());
@@ -112,15 +113,18 @@ fn spawn_outbound(app: &App, cancel: &CancellationToken, tracker: &TaskTracker) 
         }
         Err(e) => tracing::error!(error = %e, "cannot build the webhook HTTP client; webhooks are not delivered"),
     }
-    if let Some(smtp) = &app.outbound.smtp {
-        let wake = Arc::new(Notify::new());
-        match Mailer::new(app.db.clone(), smtp.clone(), wake.clone()) {
-            Ok(mailer) => {
-                consumers.push(Arc::new(EmailConsumer::new(wake)));
-                tracker.spawn(mailer.run(cancel.clone()));
+    let wake = Arc::new(Notify::new());
+    let mailer =
+        app.outbound.smtp.as_ref().and_then(|smtp| match Mailer::new(app.db.clone(), smtp.clone(), wake.clone()) {
+            Ok(mailer) => Some(mailer),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot set up SMTP; reminder e-mails are not sent");
+                None
             }
-            Err(e) => tracing::error!(error = %e, "cannot set up SMTP; reminder e-mails are not sent"),
-        }
+        });
+    consumers.push(Arc::new(EmailConsumer::new(wake).enabled(mailer.is_some())));
+    if let Some(mailer) = mailer {
+        tracker.spawn(mailer.run(cancel.clone()));
     }
     consumers
 }
