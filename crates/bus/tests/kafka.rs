@@ -351,7 +351,10 @@ async fn publishing_resumes_after_the_broker_is_killed_and_restarted() {
         .await
         .expect("join")
         .expect("a broker of its own");
-    let bus = Arc::new(KafkaBus::connect(settings(&broker.bootstrap())).await.expect("connect"));
+    let mut settings = settings(&broker.bootstrap());
+    // librdkafka waits up to 10 s between reconnects by default; properties pass through.
+    settings.properties.insert("reconnect.backoff.max.ms".into(), "500".into());
+    let bus = Arc::new(KafkaBus::connect(settings).await.expect("connect"));
     let user = UserId::new();
     let task = TaskId::new();
     let before = event(1, EventType::TaskCreated, user, Some(task));

@@ -120,8 +120,10 @@ impl Broker {
         let (port, controller) = (self.port, self.controller_port);
         let data = dir.join("data");
         // Sized for a test: one node, so every replication factor and ISR is 1;
-        // no rebalance delay, so a consumer group forms at once; 3 partitions for
-        // auto-created topics, so per-key ordering is actually exercised.
+        // no rebalance delay, so a consumer group forms at once; a short broker
+        // session, so a node restarted after `kill9` is unfenced in seconds, not
+        // after the 9 s default; 3 partitions for auto-created topics, so per-key
+        // ordering is actually exercised.
         let properties = format!(
             "process.roles=broker,controller\n\
              node.id=1\n\
@@ -143,6 +145,8 @@ impl Broker {
              share.coordinator.state.topic.replication.factor=1\n\
              share.coordinator.state.topic.min.isr=1\n\
              group.initial.rebalance.delay.ms=0\n\
+             broker.heartbeat.interval.ms=500\n\
+             broker.session.timeout.ms=3000\n\
              auto.create.topics.enable=true\n\
              delete.topic.enable=true\n\
              log.flush.interval.messages=9223372036854775807\n\
