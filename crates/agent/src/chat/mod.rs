@@ -323,12 +323,36 @@ impl ChatAgent {
         if message.as_ref().is_some_and(|m| m.chars().count() > MAX_MESSAGE_CHARS) {
             return Err(AppError::validation("message", format!("must be at most {MAX_MESSAGE_CHARS} characters")))?;
         }
+        if confirm.is_some() && request.conversation_id.is_none() {
+            return Err(AppError::validation("conversation_id", "is needed to confirm a pending action"))?;
+        }
         let tz = ontask_app::quick::parse_timezone(request.timezone.as_deref()).map_err(AppError::from)?;
         let conversation = match request.conversation_id.as_deref() {
             Some(id) => self.load(actor, id).await?,
             None => self.create(actor, message.as_deref().unwrap_or("Confirmation")).await?,
         };
         tracing::Span::current().record("conversation", conversation.id.as_str());
+        let pending = match conversation.pending_action.as_deref() {
+            Some(raw) => {
+                Some((raw.to_owned(), serde_json::from_str::<PendingAction>(raw).map_err(AppError::internal)?))
+            }
+            None => None,
+        };
+        // A confirmation of anything but the pending action changes nothing.
+        match (&pending, &confirm) {
+            (Some((_, p)), Some(c)) if *c != p.id => {
+                return Err(AppError::Conflict(format!(
+                    "the pending action of this conversation is {}, not {c}",
+                    p.id
+                )))?;
+            }
+            (None, Some(c)) => {
+                return Err(AppError::Conflict(format!(
+                    "there is no pending action {c} in this conversation (it was applied, cancelled or replaced)"
+                )))?;
+            }
+            _ => {}
+        }
         if let Some(sink) = &sink {
             let _ = sink.send(ChatEvent::Conversation { conversation_id: conversation.id.clone() });
         }
@@ -345,35 +369,18 @@ impl ChatAgent {
             pending: None,
             step_limit_reached: false,
         };
-        let pending = match conversation.pending_action.as_deref() {
-            Some(raw) => {
-                Some((raw.to_owned(), serde_json::from_str::<PendingAction>(raw).map_err(AppError::internal)?))
-            }
-            None => None,
-        };
         let said = message.clone().unwrap_or_else(|| "yes".into());
         let mut prefix = String::new();
-        match (pending, confirm) {
-            (Some((raw, p)), Some(c)) if c == p.id => {
+        match (pending, confirm.is_some()) {
+            (Some((raw, p)), true) => {
                 let applied = turn.apply(&raw, p, &said).await;
                 return turn.finish(applied).await;
             }
-            (Some((raw, p)), None) if commands::is_yes(&said) => {
+            (Some((raw, p)), false) if commands::is_yes(&said) => {
                 let applied = turn.apply(&raw, p, &said).await;
                 return turn.finish(applied).await;
             }
-            (Some((_, p)), Some(c)) => {
-                return Err(AppError::Conflict(format!(
-                    "the pending action of this conversation is {}, not {c}",
-                    p.id
-                )))?;
-            }
-            (None, Some(c)) => {
-                return Err(AppError::Conflict(format!(
-                    "there is no pending action {c} in this conversation (it was applied, cancelled or replaced)"
-                )))?;
-            }
-            (Some((raw, _)), None) => {
+            (Some((raw, _)), false) => {
                 let mut tx = self.app().db.begin().await?;
                 let taken = conversations::take_pending(&mut tx, &turn.conversation, &raw).await?;
                 tx.commit().await?;
@@ -387,7 +394,8 @@ impl ChatAgent {
                     return turn.finish(Ok(reply)).await;
                 }
             }
-            (None, None) => {}
+            // (A confirm without a pending action was refused above.)
+            (None, _) => {}
         }
         turn.save(vec![user(&said)], None).await?;
         let result = match &self.llm {

@@ -431,6 +431,18 @@ async fn changes_to_more_than_a_few_tasks_wait_for_confirmation_and_anything_els
         .await
         .expect("request");
     assert_problem(response, StatusCode::CONFLICT, "conflict").await;
+    // Also when streaming: the refusal is a 409 answer, not an event.
+    let response = app
+        .post("/api/v1/chat", &user)
+        .header("accept", "text/event-stream")
+        .json(&json!({"conversation_id": conversation, "confirm": action}))
+        .send()
+        .await
+        .expect("request");
+    assert_problem(response, StatusCode::CONFLICT, "conflict").await;
+    // Confirming needs the conversation.
+    let response = app.post("/api/v1/chat", &user).json(&json!({"confirm": action})).send().await.expect("request");
+    assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
 }
 
 #[tokio::test]
