@@ -30,8 +30,11 @@ impl Hit {
     }
 }
 
+/// In a receiver's script: do not answer at all.
+const HANG: u16 = 0;
+
 /// A webhook receiver on loopback that answers with the scripted status codes
-/// in turn, then 200.
+/// in turn (or not at all, for [`HANG`]), then 200.
 pub struct Receiver {
     pub url: String,
     hits: Arc<Mutex<Vec<Hit>>>,
@@ -50,6 +53,9 @@ impl Receiver {
                 async move {
                     hits.lock().expect("lock").push(Hit { headers, body });
                     let code = script.lock().expect("lock").pop_front().unwrap_or(200);
+                    if code == HANG {
+                        std::future::pending::<()>().await;
+                    }
                     AxumStatus::from_u16(code).expect("status")
                 }
             }),
@@ -236,6 +242,30 @@ async fn failed_attempts_are_retried_and_logged_until_one_succeeds() {
     assert!(attempts[0]["error"].as_str().is_some_and(|e| e.contains("500")), "{detail}");
     assert!(attempts[2]["error"].is_null());
     assert_eq!(get_json(&app, &user, &format!("/api/v1/webhooks/{id}")).await["consecutive_failures"], 0);
+}
+
+#[tokio::test]
+async fn a_receiver_that_does_not_answer_times_out_and_is_tried_again() {
+    let app = app_allowing_loopback(|c| c.webhooks.timeout_secs = 1).await;
+    let user = app.new_user().await;
+    let receiver = Receiver::start(&[HANG]).await;
+    let endpoint = register(&app, &user, json!({ "url": receiver.url, "events": ["task.created"] })).await;
+    let id = endpoint["id"].as_str().expect("id");
+    app.create_task(&user, json!({ "title": "Slow receiver" })).await;
+
+    let log = eventually(Duration::from_secs(30), "the second attempt to succeed", || async {
+        let log = deliveries(&app, &user, id).await;
+        log.first().is_some_and(|d| d["status"] == "delivered").then_some(log)
+    })
+    .await;
+    assert_eq!(log[0]["attempts"], 2);
+    let delivery = log[0]["id"].as_str().expect("id");
+    let detail = get_json(&app, &user, &format!("/api/v1/webhooks/{id}/deliveries/{delivery}")).await;
+    let first = &detail["attempt_log"][0];
+    assert!(first["status_code"].is_null(), "{detail}");
+    assert!(first["error"].as_str().is_some_and(|e| e.contains("timed out")), "{detail}");
+    assert!(!first["error"].as_str().unwrap_or("").contains("127.0.0.1"), "no URL in the error: {detail}");
+    assert_eq!(detail["attempt_log"][1]["status_code"], 200);
 }
 
 #[tokio::test]
