@@ -420,6 +420,10 @@ mod tests {
             assert!(check_target(url, false).await.is_err(), "{url}");
             assert!(check_target(url, true).await.is_ok(), "{url}");
         }
+        // Other spellings of loopback normalise to it and are refused as well.
+        for url in ["http://2130706433/", "http://0x7f.1/", "http://127.1/", "http://[::ffff:127.0.0.1]/"] {
+            assert!(check_target(url, false).await.is_err(), "{url}");
+        }
         assert!(check_target("ftp://example.com/", true).await.is_err());
         assert!(check_target("https://u:p@example.com/", true).await.is_err());
         assert!(check_target("https://93.184.216.34/hook", false).await.is_ok());
