@@ -2,9 +2,9 @@
 //! Confluent Cloud), on librdkafka.
 //!
 //! Publishing: each event goes to its topic (task events or reminders) keyed by
-//! its task id, so one task's events stay in one partition and in order; task
-//! changes also go to the updates topic, which every API replica reads for
-//! realtime fan-out. The value is the event envelope as JSON (the same JSON the
+//! its task id, so one task's events stay in one partition and in order; every
+//! event also goes to the updates topic keyed by its user, which every API
+//! replica reads for realtime fan-out (one user's events in log order). The value is the event envelope as JSON (the same JSON the
 //! SSE stream sends); CloudEvents attributes and the log position travel in
 //! headers. The producer is idempotent, so retries neither duplicate nor reorder
 //! within a partition, and `publish` returns only once every message is
@@ -280,10 +280,13 @@ impl EventBus for KafkaBus {
             let key = partition_key(event);
             let topic = self.settings.topic_for(&event.envelope.event_type);
             deliveries.push((topic, self.enqueue(topic, &key, &payload, event_headers(event)).await?));
-            if event.envelope.event_type.starts_with("task.") {
-                let updates = self.settings.topic_task_updates.as_str();
-                deliveries.push((updates, self.enqueue(updates, &key, &payload, event_headers(event)).await?));
-            }
+            // Every event a user's stream shows also goes to the updates topic,
+            // keyed by the user: one partition per user keeps the user's events
+            // in log order, which the streams rely on (they resume by position
+            // and drop anything at or below the last position sent).
+            let updates = self.settings.topic_task_updates.as_str();
+            let user = event.envelope.user_id.to_string();
+            deliveries.push((updates, self.enqueue(updates, &user, &payload, event_headers(event)).await?));
         }
         let mut produced: BTreeMap<&str, u64> = BTreeMap::new();
         let mut failure = None;
@@ -751,11 +754,11 @@ fn live_consumer(
         )
         .create_with_context(LiveContext { ready })
         .map_err(config_error)?;
-    // Reminders too: the browser shows `reminder.sent` as it happens, and
-    // reminders are not task changes, so they are not on the updates topic.
-    consumer
-        .subscribe(&[&settings.topic_task_updates, &settings.topic_reminders])
-        .map_err(|e| unavailable("subscribing to updates", &e))?;
+    // The updates topic alone: it carries every event (reminders too, which
+    // the browser shows as they happen), keyed by user, so each user's events
+    // arrive in log order. Reading the reminders topic as well would interleave
+    // two topics with no order between them.
+    consumer.subscribe(&[&settings.topic_task_updates]).map_err(|e| unavailable("subscribing to updates", &e))?;
     Ok(consumer)
 }
 

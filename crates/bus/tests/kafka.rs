@@ -222,7 +222,7 @@ async fn every_replica_sees_every_update_live() {
 
     let user = UserId::new();
     let task = TaskId::new();
-    // Task changes come through the updates topic, reminders through theirs.
+    // Task changes and reminders both come through the updates topic.
     let reminder = event(1, EventType::ReminderSent, user, Some(task));
     let update = event(2, EventType::TaskUpdated, user, Some(task));
     a.publish(&[reminder.clone(), update.clone()]).await.expect("publish");
