@@ -745,7 +745,7 @@ impl Turn<'_> {
                         self.reject(p.id, &p.name, args, format!("there is no tool {:?}", p.name))
                     }
                     (Some(_), Err(e)) => self.reject(p.id, &p.name, Value::Null, e),
-                    (Some(s), Ok(args)) if hold && !s.read_only => match self.describe(&p.name, &args).await {
+                    (Some(s), Ok(mut args)) if hold && !s.read_only => match self.dry_run(&p.name, &mut args).await {
                         Ok(description) => {
                             let proposal = self.propose(p.id, &p.name, args, description);
                             let content = "not applied yet: this change waits for the person's confirmation; \
@@ -863,18 +863,22 @@ impl Turn<'_> {
 
     /// The dry run of a change: what it would do, in words. Fails when the
     /// call could not succeed (no such task), so nothing doomed is proposed.
-    async fn describe(&self, name: &str, args: &Value) -> Result<String, AppError> {
+    ///
+    /// Changes that take `expected_version` are pinned to the version the dry
+    /// run read: confirming applies them to the task as it was shown, and
+    /// fails (saying so) if it changed in between.
+    async fn dry_run(&self, name: &str, args: &mut Value) -> Result<String, AppError> {
         let text = |key: &str| args.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
-        let target = || async {
-            let id = parse_id(&text("id"))?;
-            self.agent.app().tasks().get(&self.inv.actor, id).await
+        let target = match name {
+            "add_task" => return Ok(format!("add \"{}\"", text("title"))),
+            "quick_add" => return Ok(format!("add \"{}\"", text("text"))),
+            _ => self.agent.app().tasks().get(&self.inv.actor, parse_id(&text("id"))?).await?,
         };
-        Ok(match name {
-            "add_task" => format!("add \"{}\"", text("title")),
-            "quick_add" => format!("add \"{}\"", text("text")),
-            "delete_task" => format!("delete {}", label(&target().await?)),
-            "complete_task" => format!("complete {}", label(&target().await?)),
-            "reopen_task" => format!("reopen {}", label(&target().await?)),
+        let task = label(&target);
+        let description = match name {
+            "delete_task" => format!("delete {task}"),
+            "complete_task" => format!("complete {task}"),
+            "reopen_task" => format!("reopen {task}"),
             "update_task" => {
                 let fields: Vec<&str> = args
                     .as_object()
@@ -882,14 +886,18 @@ impl Turn<'_> {
                         o.keys().map(String::as_str).filter(|k| !matches!(*k, "id" | "expected_version")).collect()
                     })
                     .unwrap_or_default();
-                format!("change {} of {}", fields.join(", "), label(&target().await?))
+                format!("change {} of {task}", fields.join(", "))
             }
-            "add_reminder" => format!("add the reminder {} to {}", text("reminder"), label(&target().await?)),
-            "remove_reminder" => {
-                format!("remove the reminder {} from {}", text("reminder"), label(&target().await?))
-            }
+            "add_reminder" => format!("add the reminder {} to {task}", text("reminder")),
+            "remove_reminder" => format!("remove the reminder {} from {task}", text("reminder")),
             other => format!("{other} {args}"),
-        })
+        };
+        if matches!(name, "delete_task" | "complete_task" | "reopen_task" | "update_task")
+            && let Some(fields) = args.as_object_mut()
+        {
+            fields.entry("expected_version").or_insert(json!(target.version));
+        }
+        Ok(description)
     }
 
     /// No model: one command per message.
@@ -927,7 +935,7 @@ impl Turn<'_> {
             Command::Delete(reference) => match self.resolve(&reference, None).await? {
                 Ok(task) => {
                     let call = id();
-                    let arguments = json!({ "id": task.id });
+                    let arguments = json!({ "id": task.id, "expected_version": task.version });
                     let proposal = self.propose(call, "delete_task", arguments, format!("delete {}", label(&task)));
                     let record = proposal_record(&proposal);
                     let content = "not applied yet: waits for the person's confirmation".to_owned();

@@ -563,3 +563,28 @@ async fn without_a_model_plain_commands_work_and_the_reply_says_no_model_is_conf
         .expect("request");
     assert_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }
+
+#[tokio::test]
+async fn a_confirmed_change_applies_only_to_the_task_as_the_dry_run_showed_it() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let task = app.create_task(&user, json!({"title": "Old report"})).await;
+    let id = task["id"].as_str().expect("id").to_owned();
+    let reply = say(&app, &user, json!({"message": "delete old report"})).await;
+    let conversation = reply["conversation_id"].as_str().expect("id").to_owned();
+    assert_eq!(reply["pending_action"]["calls"][0]["arguments"]["expected_version"], task["version"]);
+
+    // Someone edits the task before the person confirms.
+    let response = app
+        .patch(&format!("/api/v1/tasks/{id}"), &user)
+        .json(&json!({"title": "Quarterly report"}))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let reply = say(&app, &user, json!({"conversation_id": conversation, "message": "yes"})).await;
+    assert_eq!(reply["tool_calls"][0]["status"], "error");
+    assert!(reply["reply"].as_str().expect("reply").contains("could not delete"), "{reply}");
+    assert_eq!(task_status(&app, &user, &id).await, StatusCode::OK);
+}
