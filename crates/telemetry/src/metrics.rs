@@ -44,6 +44,8 @@ pub fn handle() -> &'static PrometheusHandle {
             .expect("bucket list is not empty")
             .set_buckets_for_metric(Matcher::Full(WEBHOOK_DELIVERY_DURATION.into()), LATENCY_BUCKETS)
             .expect("bucket list is not empty")
+            .set_buckets_for_metric(Matcher::Full(KAFKA_PRODUCE_DURATION.into()), LATENCY_BUCKETS)
+            .expect("bucket list is not empty")
             .build_recorder();
         let handle = recorder.handle();
         // Another recorder may already be installed (tests starting several apps
