@@ -581,6 +581,7 @@ impl Turn<'_> {
     }
 
     /// Runs one tool call and records it; returns what the model reads back.
+    #[tracing::instrument(skip_all, fields(tool = %name, call = %id))]
     async fn execute(&mut self, id: String, name: &str, arguments: Value) -> (ToolCallRecord, String) {
         let started = ToolCallRecord {
             id: id.clone(),
@@ -664,6 +665,7 @@ impl Turn<'_> {
     }
 
     /// Applies a confirmed pending action.
+    #[tracing::instrument(skip_all, fields(action = %pending.id))]
     async fn apply(&mut self, raw: &str, pending: PendingAction, said: &str) -> Result<String, ChatError> {
         let mut tx = self.agent.app().db.begin().await?;
         let taken = conversations::take_pending(&mut tx, &self.conversation, raw).await?;
@@ -695,6 +697,7 @@ impl Turn<'_> {
     }
 
     /// The model's tool loop.
+    #[tracing::instrument(skip_all, fields(model = %llm.model()))]
     async fn run_model(&mut self, llm: &LlmClient) -> Result<String, ChatError> {
         let mut applied = 0;
         let mut seen = HashSet::new();
@@ -901,6 +904,7 @@ impl Turn<'_> {
     }
 
     /// No model: one command per message.
+    #[tracing::instrument(skip_all)]
     async fn run_command(&mut self, message: &str) -> Result<String, ChatError> {
         let id = || format!("call_{}", uuid::Uuid::now_v7().simple());
         let (name, arguments) = match commands::parse(message) {
