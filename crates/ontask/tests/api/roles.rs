@@ -111,6 +111,24 @@ async fn kafka_deployment_two_apis_one_relay_one_worker_two_schedulers() {
         }
     };
     assert_eq!(seen.data["event_type"], "task.created");
+    // A burst: every event reaches the other replica's stream, in log order.
+    let mut burst = Vec::new();
+    for i in 0..30 {
+        let body = json!({ "title": format!("Burst {i}") });
+        burst.push(create_task_at(&client, &api1.address, &user, body).await["id"].clone());
+    }
+    let mut streamed = Vec::new();
+    let mut last = seen.id.expect("an id");
+    while streamed.len() < burst.len() {
+        let event = stream.next().await.expect("the stream goes on");
+        let id = event.id.expect("an id");
+        assert!(id > last, "positions only grow on a stream ({id} after {last})");
+        last = id;
+        if event.data["event_type"] == "task.created" {
+            streamed.push(event.data["task_id"].clone());
+        }
+    }
+    assert_eq!(streamed, burst, "every created task, in order");
 
     // 2. A reminder fires exactly once although two schedulers run.
     let at = (chrono::Utc::now() + chrono::Duration::seconds(4)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
