@@ -4,11 +4,12 @@
 //! Publishing: each event goes to its topic (task events or reminders) keyed by
 //! its task id, so one task's events stay in one partition and in order; every
 //! event also goes to the updates topic keyed by its user, which every API
-//! replica reads for realtime fan-out (one user's events in log order). The value is the event envelope as JSON (the same JSON the
-//! SSE stream sends); CloudEvents attributes and the log position travel in
-//! headers. The producer is idempotent, so retries neither duplicate nor reorder
-//! within a partition, and `publish` returns only once every message is
-//! acknowledged by all in-sync replicas.
+//! replica reads for realtime fan-out (one user's events in log order). The
+//! value is the event envelope as JSON (the same JSON the SSE stream sends);
+//! CloudEvents attributes and the log position travel in headers. The producer
+//! is idempotent, so retries neither duplicate nor reorder within a partition,
+//! and `publish` returns only once every message is acknowledged by all in-sync
+//! replicas.
 //!
 //! Consuming: one consumer group per consumer. Offsets are committed only when
 //! the consumer acknowledges, which the runner does after its database
