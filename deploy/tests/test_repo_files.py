@@ -117,7 +117,8 @@ def test_workflow_ci_fmt_clippy_tests_with_postgres():
     text = runs(wf)
     assert "cargo fmt --all -- --check" in text
     assert "cargo clippy" in text and "-D warnings" in text
-    assert "cargo test --workspace --locked" in text
+    assert "cargo nextest run --workspace --locked" in text
+    assert "ONTASK_TEST_BACKEND" in str(wf["jobs"]["test"]), "the HTTP suite runs on PostgreSQL too"
     assert wf["jobs"]["test"]["services"]["postgres"]["image"].startswith("postgres:")
     assert "python3 -m pytest -q deploy/tests" in text
 
