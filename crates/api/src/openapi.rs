@@ -18,7 +18,7 @@ use crate::routes::{admin, auth, chat, notifications, ops, realtime, tasks, webh
         notifications::list, notifications::read, notifications::read_all,
         webhooks::create, webhooks::list, webhooks::read, webhooks::remove, webhooks::enable, webhooks::deliveries, webhooks::delivery,
         realtime::sse, realtime::websocket,
-        chat::chat, chat::list, chat::read,
+        chat::chat, chat::list, chat::read, chat::remove,
         ops::health, ops::livez, ops::readyz, ops::metrics_text,
         admin::dead_letters,
     ),

@@ -164,6 +164,23 @@ async fn touch(tx: &mut WriteTx, conversation: &str, now: DateTime<Utc>) -> Resu
     Ok(())
 }
 
+/// Deletes the user's conversation and its messages; false if there is none.
+pub async fn delete(tx: &mut WriteTx, user: UserId, id: &str) -> Result<bool> {
+    // Messages first: no reliance on the database enforcing the foreign key.
+    let owned = sqlx::query("SELECT id FROM conversations WHERE id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(user.to_string())
+        .fetch_optional(tx.conn())
+        .await?
+        .is_some();
+    if !owned {
+        return Ok(false);
+    }
+    sqlx::query("DELETE FROM conversation_messages WHERE conversation_id = $1").bind(id).execute(tx.conn()).await?;
+    sqlx::query("DELETE FROM conversations WHERE id = $1").bind(id).execute(tx.conn()).await?;
+    Ok(true)
+}
+
 /// Sets (or with `None` clears) the change awaiting confirmation.
 pub async fn set_pending(tx: &mut WriteTx, conversation: &str, pending: Option<&str>) -> Result<()> {
     sqlx::query("UPDATE conversations SET pending_action = $1 WHERE id = $2")

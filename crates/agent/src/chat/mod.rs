@@ -471,6 +471,19 @@ impl ChatAgent {
         Ok(ConversationPage { items, next_cursor })
     }
 
+    /// Forgets a conversation: its messages and any pending action. The events
+    /// of the changes made in it stay (they are the tasks' history).
+    #[tracing::instrument(skip_all, fields(user = %actor.user_id, conversation = %id))]
+    pub async fn delete_conversation(&self, actor: &Actor, id: &str) -> Result<(), AppError> {
+        actor.require(Scope::TasksWrite)?;
+        let mut tx = self.app().db.begin().await?;
+        if !conversations::delete(&mut tx, actor.user_id, id).await? {
+            return Err(AppError::NotFound);
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// One conversation with its messages.
     #[tracing::instrument(skip_all, fields(user = %actor.user_id, conversation = %id))]
     pub async fn conversation(&self, actor: &Actor, id: &str) -> Result<ConversationView, AppError> {

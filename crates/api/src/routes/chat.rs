@@ -7,7 +7,7 @@
 use std::convert::Infallible;
 
 use axum::extract::{Extension, Path};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -23,7 +23,10 @@ use crate::extract::{Caller, JsonBody};
 use crate::{ApiError, ApiState};
 
 pub fn router() -> Router<ApiState> {
-    Router::new().route("/chat", post(chat)).route("/conversations", get(list)).route("/conversations/{id}", get(read))
+    Router::new()
+        .route("/chat", post(chat))
+        .route("/conversations", get(list))
+        .route("/conversations/{id}", get(read).delete(remove))
 }
 
 fn chat_error(e: ChatError) -> ApiError {
@@ -146,4 +149,17 @@ pub async fn read(
     Path(id): Path<String>,
 ) -> Result<Json<ConversationView>, ApiError> {
     Ok(Json(agent.conversation(&caller.actor, &id).await?))
+}
+
+/// Delete a conversation and its messages. The events of changes made in it stay in the tasks' history.
+#[utoipa::path(delete, path = "/api/v1/conversations/{id}", tag = "chat", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = crate::error::Problem)))]
+pub async fn remove(
+    Extension(agent): Extension<ChatAgent>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    agent.delete_conversation(&caller.actor, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -369,10 +369,22 @@ async fn scripted_conversation(streaming: bool) {
     assert_eq!(called, ["add_task", "list_tasks", "complete_task", "delete_task", "delete_task"]);
     assert_eq!(messages.iter().filter(|m| m["role"] == "tool").count(), 4);
 
-    // Another person cannot read it.
+    // Another person cannot read or delete it.
     let other = app.new_user().await;
     let response = app.get(&format!("/api/v1/conversations/{conversation}"), &other).send().await.expect("get");
     assert_problem(response, StatusCode::NOT_FOUND, "not-found").await;
+    let response = app.delete(&format!("/api/v1/conversations/{conversation}"), &other).send().await.expect("delete");
+    assert_problem(response, StatusCode::NOT_FOUND, "not-found").await;
+
+    // Its owner can; the tasks' history keeps the conversation id.
+    let response = app.delete(&format!("/api/v1/conversations/{conversation}"), &user).send().await.expect("delete");
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let response = app.get(&format!("/api/v1/conversations/{conversation}"), &user).send().await.expect("get");
+    assert_problem(response, StatusCode::NOT_FOUND, "not-found").await;
+    let list: Value = app.get("/api/v1/conversations", &user).send().await.expect("get").json().await.expect("json");
+    assert_eq!(list["items"], json!([]));
+    let history = app.task_history(&user, &task_id).await;
+    assert_eq!(history[0]["metadata"]["conversation_id"], conversation.as_str());
 }
 
 #[tokio::test]
@@ -587,4 +599,38 @@ async fn a_confirmed_change_applies_only_to_the_task_as_the_dry_run_showed_it() 
     assert_eq!(reply["tool_calls"][0]["status"], "error");
     assert!(reply["reply"].as_str().expect("reply").contains("could not delete"), "{reply}");
     assert_eq!(task_status(&app, &user, &id).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn conversations_are_listed_newest_first_in_pages() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let reply = say(&app, &user, json!({"message": format!("help {n}")})).await;
+        ids.push(reply["conversation_id"].as_str().expect("id").to_owned());
+    }
+    // Activity in an older conversation reorders the list; paging still returns each one exactly once.
+    say(&app, &user, json!({"conversation_id": ids[0], "message": "help"})).await;
+    let page: Value =
+        app.get("/api/v1/conversations?limit=2", &user).send().await.expect("get").json().await.expect("json");
+    let mut seen: Vec<String> =
+        page["items"].as_array().expect("items").iter().filter_map(|c| c["id"].as_str().map(str::to_owned)).collect();
+    assert_eq!(seen.len(), 2);
+    let cursor = page["next_cursor"].as_str().expect("a next page");
+    let page: Value = app
+        .get(&format!("/api/v1/conversations?limit=2&cursor={cursor}"), &user)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert!(page.get("next_cursor").is_none());
+    seen.extend(page["items"].as_array().expect("items").iter().filter_map(|c| c["id"].as_str().map(str::to_owned)));
+    seen.sort();
+    ids.sort();
+    assert_eq!(seen, ids, "every conversation exactly once");
+    let response = app.get("/api/v1/conversations?limit=0", &user).send().await.expect("get");
+    assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
 }
