@@ -138,7 +138,11 @@ async function send(body, shown) {
     }
     for await (const [name, data] of events(response)) {
       if (name === 'conversation') setConversation(data.conversation_id);
-      else if (name === 'tool_call' || name === 'tool_result') toolItem(data);
+      else if (name === 'tool_call' || name === 'tool_result') {
+        toolItem(data);
+        // Text the model wrote before calling tools stays where it was.
+        reply = null;
+      }
       else if (name === 'delta') {
         reply ??= bubble('assistant');
         reply.textContent += data.text;
