@@ -25,15 +25,15 @@ function freePort() {
   });
 }
 
-/** Runs `target/debug/ontask serve` (or $ONTASK_BIN) until `stop()`. */
-export async function startServer() {
+/** Runs `target/debug/ontask serve` (or $ONTASK_BIN) until `stop()`; `env` adds variables (ONTASK_*). */
+export async function startServer(env = {}) {
   const bin = process.env.ONTASK_BIN || path.join(repoRoot, 'target/debug/ontask');
   const dataDir = mkdtempSync(path.join(tmpdir(), 'ontask-e2e-'));
   const port = await freePort();
   const log = openSync(path.join(dataDir, 'server.log'), 'a');
   const child = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
     stdio: ['ignore', log, log],
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' },
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn', ...env },
   });
   let exited = null;
   child.on('exit', (code) => { exited = code; });
