@@ -82,6 +82,9 @@ pub struct KafkaSettings {
     pub create_topics: bool,
     /// librdkafka properties for every client: `security.protocol`, `sasl.*`, `ssl.*`, ...
     pub properties: BTreeMap<String, String>,
+    /// Read the updates topic for [`EventBus::live`]: only processes that serve
+    /// realtime streams need it (each costs a consumer group member).
+    pub live_updates: bool,
 }
 
 impl KafkaSettings {
@@ -97,6 +100,7 @@ impl KafkaSettings {
             replication_factor: -1,
             create_topics: true,
             properties: BTreeMap::new(),
+            live_updates: true,
         }
     }
 
@@ -149,6 +153,7 @@ impl std::fmt::Debug for KafkaSettings {
             .field("replication_factor", &self.replication_factor)
             .field("create_topics", &self.create_topics)
             .field("properties", &properties)
+            .field("live_updates", &self.live_updates)
             .finish()
     }
 }
@@ -204,8 +209,10 @@ impl KafkaBus {
         let (live, _) = broadcast::channel(LIVE_CAPACITY);
         let (ready_tx, live_ready) = watch::channel(false);
         let stop = CancellationToken::new();
-        let consumer = live_consumer(&settings, ready_tx)?;
-        tokio::spawn(feed_live(consumer, live.clone(), stop.clone()));
+        if settings.live_updates {
+            let consumer = live_consumer(&settings, ready_tx)?;
+            tokio::spawn(feed_live(consumer, live.clone(), stop.clone()));
+        }
         tracing::info!(topics = ?[&settings.topic_task_events, &settings.topic_reminders, &settings.topic_task_updates], "connected to Kafka");
         Ok(Self { settings, producer, live, live_ready, in_flight: Mutex::new(HashMap::new()), stop })
     }

@@ -32,6 +32,8 @@ pub fn kafka_settings(config: &Config) -> KafkaSettings {
     settings.replication_factor = config.kafka.replication_factor;
     settings.create_topics = config.kafka.create_topics;
     settings.properties = config.kafka.properties.as_map().clone();
+    // Worker, relay and scheduler processes serve no realtime streams.
+    settings.live_updates = config.roles().map_or(true, |r| r.serves_api());
     settings
 }
 

@@ -570,7 +570,9 @@ impl Config {
                     )));
                 }
                 if !from.contains('@') {
-                    return Err(ConfigError(format!("smtp.from must be a mailbox like noreply@example.com (got {from:?})")));
+                    return Err(ConfigError(format!(
+                        "smtp.from must be a mailbox like noreply@example.com (got {from:?})"
+                    )));
                 }
             }
             (Some(_), None) => return Err(ConfigError("smtp.url is set but smtp.from is not".into())),

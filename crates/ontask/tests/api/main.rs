@@ -3,9 +3,9 @@
 mod auth;
 mod chat;
 mod conditional;
-mod deadletters;
 mod dapr;
 mod dapr_sidecar;
+mod deadletters;
 mod email;
 mod eventlog;
 mod events;
