@@ -477,6 +477,26 @@ async fn create_topics(settings: &KafkaSettings) -> Result<(), BusError> {
             Err((topic, code)) => tracing::warn!(topic, error = %code, "cannot create topic"),
         }
     }
+    // A new topic takes a moment to reach every broker's metadata. A consumer
+    // that subscribes before then gets no partitions and only learns of them
+    // at its next metadata refresh, minutes later: wait until they are known.
+    tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + ADMIN_TIMEOUT;
+        for name in &names[..3] {
+            loop {
+                let known = admin
+                    .inner()
+                    .fetch_metadata(Some(name), WATERMARK_TIMEOUT)
+                    .is_ok_and(|m| m.topics().iter().any(|t| t.error().is_none() && !t.partitions().is_empty()));
+                if known || Instant::now() >= deadline {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    })
+    .await
+    .map_err(|e| BusError::Unavailable(format!("waiting for topic metadata: {e}")))?;
     Ok(())
 }
 
@@ -717,6 +737,10 @@ impl ClientContext for LiveContext {}
 impl ConsumerContext for LiveContext {
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         let Rebalance::Assign(assigned) = rebalance else { return };
+        if assigned.count() == 0 {
+            // The topic is not in the metadata yet; the real assignment follows.
+            return;
+        }
         // `auto.offset.reset=latest` is resolved only when fetching starts, a
         // moment after the assignment, and whatever is published in between is
         // skipped. Pinning each partition at its high watermark now makes

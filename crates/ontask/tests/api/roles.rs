@@ -77,7 +77,7 @@ pub fn kafka_env(brokers: &str) -> Vec<(String, String)> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kafka_deployment_two_apis_one_relay_one_worker_two_schedulers() {
+async fn kafka_deployment_two_apis_two_relays_one_worker_two_schedulers() {
     let database = ontask_testkit::pg::database().expect("a PostgreSQL database");
     let brokers = ontask_testkit::kafka::shared().expect("a Kafka broker");
     let env = kafka_env(&brokers);
@@ -92,7 +92,10 @@ async fn kafka_deployment_two_apis_one_relay_one_worker_two_schedulers() {
     assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
     let api1 = role(&dir, "api", url, &env).await;
     let api2 = role(&dir, "api", url, &env).await;
-    let _relay = role(&dir, "relay", url, &env).await;
+    // Two relays take turns (an advisory lock per batch): one publishes at a
+    // time, so per-task and per-user order hold across them.
+    let _relay1 = role(&dir, "relay", url, &env).await;
+    let _relay2 = role(&dir, "relay", url, &env).await;
     let mut worker = role(&dir, "worker", url, &env).await;
     let _scheduler1 = role(&dir, "scheduler", url, &env).await;
     let _scheduler2 = role(&dir, "scheduler", url, &env).await;
