@@ -102,6 +102,19 @@ pub async fn unpublished(conn: &mut AnyConnection, limit: i64) -> Result<Vec<Sto
     decode_all(rows)
 }
 
+/// Events not yet handed to the bus after `after_seq`, oldest first (the
+/// relay reads ahead while the previous batch is still on its way).
+pub async fn unpublished_after(conn: &mut AnyConnection, after_seq: i64, limit: i64) -> Result<Vec<StoredEvent>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM events WHERE published_at IS NULL AND seq > $1 ORDER BY seq LIMIT $2"
+    ))
+    .bind(after_seq)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    decode_all(rows)
+}
+
 /// Marks every event up to and including `seq` as published.
 pub async fn mark_published(tx: &mut WriteTx, upto_seq: i64, at: DateTime<Utc>) -> Result<u64> {
     let done = sqlx::query("UPDATE events SET published_at = $1 WHERE published_at IS NULL AND seq <= $2")

@@ -7,10 +7,12 @@ use ontask_telemetry::metrics as m;
 use tokio_util::sync::CancellationToken;
 
 const BATCH: i64 = 1000;
-/// Larger on PostgreSQL, where each batch pays a transaction, the relay lock
-/// and a round trip to the brokers: 5000 relays ~40k events/s to Kafka where
-/// 1000 did ~28k (bench/scripts/relay-throughput.sh).
+/// Larger on PostgreSQL, where reading and marking rows costs more than
+/// publishing them (bench/scripts/relay-throughput.sh).
 const POSTGRES_BATCH: i64 = 5000;
+/// Batches per relay turn: what a crash mid-turn publishes again (consumers'
+/// inboxes absorb it), and how long another replica waits for its turn.
+const TURN_BATCHES: usize = 10;
 /// Even without a wake-up (e.g. a commit made by another process), look again this often.
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
@@ -86,28 +88,51 @@ impl Relay {
         let mut tx = self.db.begin().await?;
         events::mark_published(&mut tx, last.seq, ontask_app::now()).await?;
         tx.commit().await?;
-        Ok(self.published(&batch, BATCH))
+        let count = self.published(&batch);
+        Ok((count, count as i64 == BATCH))
     }
 
-    /// PostgreSQL: several relay replicas may run. Each batch is read,
-    /// published and marked inside one transaction that holds the relay turn,
-    /// so only one replica publishes at a time and per-task order holds across
-    /// them. A replica that loses the race simply finds nothing to do.
+    /// PostgreSQL: several relay replicas may run. A turn (one transaction
+    /// holding the relay lock) publishes up to `TURN_BATCHES` batches, so only
+    /// one replica publishes at a time and per-task order holds across them; a
+    /// replica that loses the race finds nothing to do. Within the turn three
+    /// things overlap: publishing a batch, marking it (in the turn's
+    /// transaction, undone with it if publishing fails) and reading the next
+    /// batch on another connection.
     async fn publish_batch_in_turn(&self) -> Result<(usize, bool), ontask_bus::BusError> {
         let mut tx = self.db.begin().await?;
         if !events::relay_turn(&mut tx).await? {
             return Ok((0, false));
         }
-        let batch = events::unpublished(tx.conn(), POSTGRES_BATCH).await?;
-        let Some(last) = batch.last() else { return Ok((0, false)) };
-        self.bus.publish(&batch).await?;
-        events::mark_published(&mut tx, last.seq, ontask_app::now()).await?;
+        let mut batch = events::unpublished(tx.conn(), POSTGRES_BATCH).await?;
+        let mut total = 0;
+        let mut full = false;
+        for _ in 0..TURN_BATCHES {
+            let Some(last) = batch.last().map(|e| e.seq) else { break };
+            full = batch.len() as i64 == POSTGRES_BATCH;
+            let read_ahead = async {
+                if !full {
+                    return Ok(Vec::new());
+                }
+                let mut conn = self.db.read().await?;
+                events::unpublished_after(&mut conn, last, POSTGRES_BATCH).await
+            };
+            let (published, marked, next) = tokio::join!(
+                self.bus.publish(&batch),
+                events::mark_published(&mut tx, last, ontask_app::now()),
+                read_ahead
+            );
+            published?;
+            marked?;
+            total += self.published(&batch);
+            batch = next?;
+        }
         tx.commit().await?;
-        Ok(self.published(&batch, POSTGRES_BATCH))
+        Ok((total, full))
     }
 
-    fn published(&self, batch: &[StoredEvent], limit: i64) -> (usize, bool) {
+    fn published(&self, batch: &[StoredEvent]) -> usize {
         metrics::counter!(m::EVENTS_PUBLISHED_TOTAL).increment(batch.len() as u64);
-        (batch.len(), batch.len() as i64 == limit)
+        batch.len()
     }
 }

@@ -54,6 +54,9 @@ on_both_backends! {
         assert_eq!(events::unpublished_count(&mut conn).await.unwrap(), 2);
         let rest: Vec<i64> = events::unpublished(&mut conn, 10).await.unwrap().iter().map(|e| e.seq).collect();
         assert_eq!(rest, seqs[3..]);
+        let ahead: Vec<i64> =
+            events::unpublished_after(&mut conn, seqs[3], 10).await.unwrap().iter().map(|e| e.seq).collect();
+        assert_eq!(ahead, seqs[4..], "reading ahead of a batch still on its way");
         let middle: Vec<i64> = events::range(&mut conn, seqs[0], seqs[3], 10).await.unwrap().iter().map(|e| e.seq).collect();
         assert_eq!(middle, seqs[1..=3]);
         assert_eq!(events::all_after(&mut conn, 0, 2).await.unwrap().len(), 2);
