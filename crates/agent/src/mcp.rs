@@ -293,18 +293,7 @@ fn protocol_error(e: AppError) -> ErrorData {
 }
 
 fn line(t: &TaskSnapshot) -> String {
-    let mut s = format!("- {} (id {}", t.title, t.id);
-    if let Some(due) = &t.due {
-        s.push_str(&format!(", due {due}"));
-    }
-    if t.priority != ontask_domain::Priority::None {
-        s.push_str(&format!(", priority {}", t.priority));
-    }
-    if !t.tags.is_empty() {
-        s.push_str(&format!(", tags {}", t.tags.join(" ")));
-    }
-    s.push(')');
-    s
+    format!("- {} (id {}{})", t.title, t.id, crate::tools::task_details(t))
 }
 
 fn lines(items: &Value) -> String {

@@ -244,6 +244,22 @@ pub struct ToolSpec {
 }
 
 /// Every tool, in the order the MCP server lists them.
+/// ", due …, priority …, tags …" for the fields a task has set: the part of a
+/// one-line task summary that MCP listings and chat replies share.
+pub fn task_details(t: &TaskSnapshot) -> String {
+    let mut s = String::new();
+    if let Some(due) = &t.due {
+        s.push_str(&format!(", due {due}"));
+    }
+    if t.priority != ontask_domain::Priority::None {
+        s.push_str(&format!(", priority {}", t.priority));
+    }
+    if !t.tags.is_empty() {
+        s.push_str(&format!(", tags {}", t.tags.join(" ")));
+    }
+    s
+}
+
 pub fn catalog() -> &'static [ToolSpec] {
     static CATALOG: std::sync::LazyLock<Vec<ToolSpec>> = std::sync::LazyLock::new(|| {
         crate::McpServer::tool_definitions()

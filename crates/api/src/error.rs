@@ -4,6 +4,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ontask_app::AppError;
 use ontask_domain::FieldError;
+use ontask_telemetry::error_chain;
 use ontask_telemetry::metrics as m;
 use serde::Serialize;
 
@@ -144,16 +145,4 @@ impl IntoResponse for ApiError {
         }
         response
     }
-}
-
-/// The error and its sources, on one line.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }

@@ -45,6 +45,19 @@ impl Drop for TelemetryGuard {
     }
 }
 
+/// The error and its sources on one line (`outer: inner: root cause`), for
+/// logging the whole chain once, where the error is handled.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
 /// Checks a log filter (`info`, `ontask=debug,sqlx=warn`) without installing it.
 pub fn validate_filter(filter: &str) -> Result<(), String> {
     EnvFilter::try_new(filter).map(drop).map_err(|e| format!("invalid filter {filter:?}: {e}"))

@@ -25,6 +25,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::{Consumer, HandlerError};
+use ontask_telemetry::error_chain;
 
 const MAX_SLEEP: Duration = Duration::from_secs(1);
 const BATCH: i64 = 50;
@@ -226,15 +227,4 @@ impl Mailer {
             .body(mail.body.clone())
             .map_err(|e| e.to_string())
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }

@@ -21,6 +21,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::{Consumer, HandlerError};
+use ontask_telemetry::error_chain;
 
 /// The longest the delivery loop sleeps without looking at the queue, so that
 /// deliveries queued by another process are picked up promptly.
@@ -319,17 +320,6 @@ impl WebhookDeliverer {
             .map_err(|e| truncate(error_chain(&e.without_url())))?;
         Ok(response.status().as_u16())
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 fn truncate(mut s: String) -> String {

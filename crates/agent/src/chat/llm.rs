@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use ontask_telemetry::error_chain;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -294,17 +295,6 @@ impl LlmClient {
             LlmError::Unreachable(error_chain(&e))
         }
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 /// `{"error": {"message": ...}}` as OpenAI-style servers send it, else the body's start.

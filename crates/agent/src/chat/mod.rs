@@ -1044,20 +1044,7 @@ fn command_reply(name: &str, result: &Value) -> String {
     let task = |v: &Value| -> Option<TaskSnapshot> { serde_json::from_value(v.get("task")?.clone()).ok() };
     match name {
         "quick_add" => match task(result) {
-            Some(t) => {
-                let mut s = format!("Added {}", label(&t));
-                if let Some(due) = &t.due {
-                    s.push_str(&format!(", due {due}"));
-                }
-                if t.priority != ontask_domain::Priority::None {
-                    s.push_str(&format!(", priority {}", t.priority));
-                }
-                if !t.tags.is_empty() {
-                    s.push_str(&format!(", tags {}", t.tags.join(" ")));
-                }
-                s.push('.');
-                s
-            }
+            Some(t) => format!("Added {}{}.", label(&t), crate::tools::task_details(&t)),
             None => "Added.".into(),
         },
         "list_tasks" => {
