@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Relay throughput to Kafka: N events waiting in the outbox of an empty
 # PostgreSQL database, one `ontask serve --role relay`, and the rate at which it
-# publishes them (from the first to the last `published_at`, so start-up and
-# topic creation are not counted). It creates tasks' events directly in SQL:
-# the relay only reads, publishes and marks them.
+# publishes them: from the first move of the relay's position to the last (so
+# start-up, topic creation and the first batch are not counted). It creates
+# tasks' events directly in SQL: the relay only reads and publishes them.
 #
 #   DATABASE_URL=postgres://.../empty KAFKA_BROKERS=127.0.0.1:9092 N=50000 \
 #     bench/scripts/relay-throughput.sh
@@ -34,13 +34,20 @@ ONTASK_BUS__KIND=kafka ONTASK_KAFKA__BROKERS="$KAFKA_BROKERS" ONTASK_LOG=warn \
     "$bin" serve --role relay --listen 127.0.0.1:0 --database-url "$DATABASE_URL" >/dev/null &
 relay=$!
 trap 'kill $relay 2>/dev/null || true' EXIT
-until [ "$(psql "$DATABASE_URL" -tA -c 'SELECT count(*) FROM events WHERE published_at IS NULL')" = 0 ]; do
+position() { psql "$DATABASE_URL" -tA -F ' ' -c 'SELECT seq, published_at FROM relay_position'; }
+read -r first first_ms < <(position)
+until [ "$first" -gt 0 ]; do
+    kill -0 $relay || { echo "the relay exited" >&2; exit 1; }
+    sleep 0.02
+    read -r first first_ms < <(position)
+done
+head=$(psql "$DATABASE_URL" -tA -c 'SELECT max(seq) FROM events')
+read -r last last_ms < <(position)
+until [ "$last" = "$head" ]; do
     kill -0 $relay || { echo "the relay exited" >&2; exit 1; }
     sleep 0.1
+    read -r last last_ms < <(position)
 done
-psql "$DATABASE_URL" -tA -F ' ' -c \
-    "SELECT count(*), max(published_at) - min(published_at) FROM events" | {
-    read -r count ms
-    # Each event goes to two topics (task events, and updates for realtime).
-    echo "relayed $count events in $ms ms: $(( count * 1000 / (ms > 0 ? ms : 1) )) events/s ($(( 2 * count * 1000 / (ms > 0 ? ms : 1) )) Kafka messages/s)"
-}
+count=$((last - first)) ms=$((last_ms - first_ms))
+# Each event goes to two topics (task events, and updates for realtime).
+echo "relayed $count events in $ms ms: $(( count * 1000 / (ms > 0 ? ms : 1) )) events/s ($(( 2 * count * 1000 / (ms > 0 ? ms : 1) )) Kafka messages/s)"

@@ -1,5 +1,5 @@
 //! The event log: append inside the writer's transaction, read back in order,
-//! and the bookkeeping of the relay (published marks) and of consumers (offsets,
+//! and the bookkeeping of the relay (its position) and of consumers (offsets,
 //! inbox, dead letters).
 use chrono::{DateTime, Utc};
 use ontask_domain::{EventEnvelope, TaskId, UserId};
@@ -93,36 +93,33 @@ pub async fn relay_turn(tx: &mut WriteTx) -> Result<bool> {
     Ok(row.try_get::<bool, _>(0)?)
 }
 
+/// Where the relay is: every event up to this position has been handed to the bus.
+const RELAY_POSITION: &str = "(SELECT seq FROM relay_position WHERE id = 1)";
+
 /// Events not yet handed to the bus, oldest first.
 pub async fn unpublished(conn: &mut AnyConnection, limit: i64) -> Result<Vec<StoredEvent>> {
-    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM events WHERE published_at IS NULL ORDER BY seq LIMIT $1"))
+    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM events WHERE seq > {RELAY_POSITION} ORDER BY seq LIMIT $1"))
         .bind(limit)
         .fetch_all(conn)
         .await?;
     decode_all(rows)
 }
 
-/// Events not yet handed to the bus after `after_seq`, oldest first (the
-/// relay reads ahead while the previous batch is still on its way).
+/// Events after `after_seq`, oldest first: the relay reads the next batch
+/// while the previous one is still on its way, before its position moves.
 pub async fn unpublished_after(conn: &mut AnyConnection, after_seq: i64, limit: i64) -> Result<Vec<StoredEvent>> {
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM events WHERE published_at IS NULL AND seq > $1 ORDER BY seq LIMIT $2"
-    ))
-    .bind(after_seq)
-    .bind(limit)
-    .fetch_all(conn)
-    .await?;
-    decode_all(rows)
+    all_after(conn, after_seq, limit).await
 }
 
-/// Marks every event up to and including `seq` as published.
-pub async fn mark_published(tx: &mut WriteTx, upto_seq: i64, at: DateTime<Utc>) -> Result<u64> {
-    let done = sqlx::query("UPDATE events SET published_at = $1 WHERE published_at IS NULL AND seq <= $2")
-        .bind(time::to_ms(at))
+/// Records that every event up to and including `upto_seq` is published. The
+/// position only moves forward.
+pub async fn mark_published(tx: &mut WriteTx, upto_seq: i64, at: DateTime<Utc>) -> Result<()> {
+    sqlx::query("UPDATE relay_position SET seq = $1, published_at = $2 WHERE id = 1 AND seq < $1")
         .bind(upto_seq)
+        .bind(time::to_ms(at))
         .execute(tx.conn())
         .await?;
-    Ok(done.rows_affected())
+    Ok(())
 }
 
 /// Events with `after_seq < seq <= upto_seq`, in log order: what a consumer of
@@ -176,16 +173,15 @@ pub async fn all_after(conn: &mut AnyConnection, after_seq: i64, limit: i64) -> 
 
 /// The highest log position, and the highest published one (0 when empty).
 pub async fn heads(conn: &mut AnyConnection) -> Result<(i64, i64)> {
-    let row = sqlx::query(
-        "SELECT COALESCE(MAX(seq), 0), COALESCE((SELECT MAX(seq) FROM events WHERE published_at IS NOT NULL), 0) FROM events",
-    )
-    .fetch_one(conn)
-    .await?;
+    let row = sqlx::query(&format!("SELECT COALESCE((SELECT MAX(seq) FROM events), 0), {RELAY_POSITION}"))
+        .fetch_one(conn)
+        .await?;
     Ok((row.try_get(0)?, row.try_get(1)?))
 }
 
+/// How many events wait for the relay (exact: PostgreSQL's `seq` can have gaps).
 pub async fn unpublished_count(conn: &mut AnyConnection) -> Result<i64> {
-    let row = sqlx::query("SELECT COUNT(*) FROM events WHERE published_at IS NULL").fetch_one(conn).await?;
+    let row = sqlx::query(&format!("SELECT COUNT(*) FROM events WHERE seq > {RELAY_POSITION}")).fetch_one(conn).await?;
     Ok(row.try_get(0)?)
 }
 

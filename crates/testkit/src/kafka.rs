@@ -31,6 +31,7 @@ const CLUSTER_ID: &str = "b250YXNrLXRlc3RrYWZrYQ";
 
 /// A 2-core machine shared with a build can take a while to start a JVM.
 const START_TIMEOUT: Duration = Duration::from_secs(120);
+const RESTART_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// An Apache Kafka broker this process started; killed (and its data deleted)
 /// on drop.
@@ -101,18 +102,19 @@ impl Broker {
     pub fn restart(&mut self) -> anyhow::Result<()> {
         self.kill9()?;
         let libs = libs()?;
-        // Right after a SIGKILL the port can still be held briefly; retry the bind.
-        let mut last_error = None;
-        for _ in 0..5 {
+        // Right after a SIGKILL the ports can still be held for a while (longer
+        // on a loaded machine); retry the launch until they are free.
+        let deadline = Instant::now() + RESTART_TIMEOUT;
+        loop {
             match self.launch(&libs) {
                 Ok(()) => return Ok(()),
+                Err(e) if Instant::now() > deadline => return Err(e.context("the broker did not restart")),
                 Err(e) => {
-                    last_error = Some(e);
+                    tracing::warn!(error = %e, "the broker did not restart yet; trying again");
                     std::thread::sleep(Duration::from_millis(500));
                 }
             }
         }
-        Err(last_error.unwrap_or_else(|| anyhow::anyhow!("the broker did not restart")))
     }
 
     fn write_config(&self) -> anyhow::Result<()> {

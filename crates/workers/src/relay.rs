@@ -17,7 +17,7 @@ const TURN_BATCHES: usize = 10;
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
 /// Moves committed events from the outbox to the bus, in log order, and marks
-/// them published. At-least-once: a crash between publishing and marking
+/// them published by moving its position. At-least-once: a crash between publishing and marking
 /// publishes the batch again, which consumers' inboxes absorb.
 pub struct Relay {
     db: Db,

@@ -204,21 +204,25 @@ impl LogDb {
 
     /// Every event of the log as `(seq, event_id, event_type, task_id, metadata, data)`.
     pub async fn events(&self) -> Vec<LoggedEvent> {
-        sqlx::query("SELECT seq, event_id, event_type, task_id, data, metadata, published_at FROM events ORDER BY seq")
-            .fetch_all(&self.pool)
-            .await
-            .expect("query")
-            .iter()
-            .map(|r| LoggedEvent {
-                seq: r.get(0),
-                event_id: r.get(1),
-                event_type: r.get(2),
-                task_id: r.get(3),
-                data: serde_json::from_str(&r.get::<String, _>(4)).expect("data json"),
-                metadata: serde_json::from_str(&r.get::<String, _>(5)).expect("metadata json"),
-                published: r.get::<Option<i64>, _>(6).is_some(),
-            })
-            .collect()
+        sqlx::query(
+            "SELECT seq, event_id, event_type, task_id, data, metadata, \
+                    CASE WHEN seq <= (SELECT seq FROM relay_position) THEN 1 ELSE 0 END \
+             FROM events ORDER BY seq",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .expect("query")
+        .iter()
+        .map(|r| LoggedEvent {
+            seq: r.get(0),
+            event_id: r.get(1),
+            event_type: r.get(2),
+            task_id: r.get(3),
+            data: serde_json::from_str(&r.get::<String, _>(4)).expect("data json"),
+            metadata: serde_json::from_str(&r.get::<String, _>(5)).expect("metadata json"),
+            published: r.get::<i64, _>(6) == 1,
+        })
+        .collect()
     }
 
     /// The event ids in `consumer`'s inbox.
