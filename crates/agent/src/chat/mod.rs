@@ -126,6 +126,20 @@ pub struct PendingAction {
     pub summary: String,
     pub calls: Vec<ProposedCall>,
     pub created_at: DateTime<Utc>,
+    /// After this, "yes" no longer applies it: a confirmation should answer a
+    /// proposal the person just read, not one from last week. (Held before
+    /// expiry existed? Then it counts as expired.)
+    #[serde(default)]
+    pub expires_at: DateTime<Utc>,
+}
+
+/// How long a proposed change waits for its confirmation.
+pub const PENDING_ACTION_TTL: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
+
+impl PendingAction {
+    fn expired(&self, now: DateTime<Utc>) -> bool {
+        now >= self.expires_at
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -332,12 +346,27 @@ impl ChatAgent {
             None => self.create(actor, message.as_deref().unwrap_or("Confirmation")).await?,
         };
         tracing::Span::current().record("conversation", conversation.id.as_str());
-        let pending = match conversation.pending_action.as_deref() {
+        let mut pending = match conversation.pending_action.as_deref() {
             Some(raw) => {
                 Some((raw.to_owned(), serde_json::from_str::<PendingAction>(raw).map_err(AppError::internal)?))
             }
             None => None,
         };
+        // An expired proposal is dropped before anything else looks at it.
+        let mut expired = None;
+        if let Some((raw, p)) = pending.take_if(|(_, p)| p.expired(ontask_app::now())) {
+            let mut tx = self.app().db.begin().await?;
+            conversations::take_pending(&mut tx, &conversation.id, &raw).await?;
+            tx.commit().await?;
+            if confirm.as_deref() == Some(p.id.as_str()) {
+                return Err(AppError::Conflict(format!(
+                    "the proposed change {} expired after {} minutes; nothing was changed (ask again for a new proposal)",
+                    p.id,
+                    PENDING_ACTION_TTL.num_minutes()
+                )))?;
+            }
+            expired = Some(p);
+        }
         // A confirmation of anything but the pending action changes nothing.
         match (&pending, &confirm) {
             (Some((_, p)), Some(c)) if *c != p.id => {
@@ -393,6 +422,14 @@ impl ChatAgent {
                     turn.save(vec![user(&said), assistant_text(&reply)], None).await?;
                     return turn.finish(Ok(reply)).await;
                 }
+            }
+            (None, false) if expired.is_some() && commands::is_yes(&said) => {
+                let reply = format!(
+                    "The proposed change expired after {} minutes, so nothing was changed. Ask again and I will propose it anew.",
+                    PENDING_ACTION_TTL.num_minutes()
+                );
+                turn.save(vec![user(&said), assistant_text(&reply)], None).await?;
+                return turn.finish(Ok(reply)).await;
             }
             // (A confirm without a pending action was refused above.)
             (None, _) => {}
@@ -660,6 +697,7 @@ impl Turn<'_> {
             summary: summary.clone(),
             calls: proposals,
             created_at: ontask_app::now(),
+            expires_at: ontask_app::now() + PENDING_ACTION_TTL,
         };
         let mut reply = String::new();
         if !before.trim().is_empty() {
@@ -667,7 +705,8 @@ impl Turn<'_> {
             reply.push_str("\n\n");
         }
         reply.push_str(&format!(
-            "This needs your confirmation — nothing has changed yet:\n{summary}\nReply \"yes\" to apply it, or anything else to cancel. (action {})",
+            "This needs your confirmation — nothing has changed yet:\n{summary}\nReply \"yes\" within {} minutes to apply it, or anything else to cancel. (action {})",
+            PENDING_ACTION_TTL.num_minutes(),
             pending.id
         ));
         messages.push(assistant_text(&reply));

@@ -458,6 +458,80 @@ async fn changes_to_more_than_a_few_tasks_wait_for_confirmation_and_anything_els
 }
 
 #[tokio::test]
+async fn a_proposal_left_too_long_expires_and_yes_no_longer_applies_it() {
+    let model = FakeModel::default();
+    let app = app_with_model(&model, |_| {}).await;
+    let user = app.new_user().await;
+    let task = app.create_task(&user, json!({"title": "Old plan"})).await;
+    let task_id = task["id"].as_str().expect("id").to_owned();
+    let propose = |model: &FakeModel| {
+        let id = task_id.clone();
+        model.then(move |_| Step::Calls(vec![("delete_task", json!({ "id": id }))]));
+    };
+
+    propose(&model);
+    let reply = say(&app, &user, json!({"message": "Delete the old plan"})).await;
+    let expires: chrono::DateTime<chrono::Utc> =
+        reply["pending_action"]["expires_at"].as_str().expect("expires_at").parse().expect("an instant");
+    let created: chrono::DateTime<chrono::Utc> =
+        reply["pending_action"]["created_at"].as_str().expect("created_at").parse().expect("an instant");
+    assert_eq!(expires - created, chrono::TimeDelta::minutes(15));
+    let conversation = reply["conversation_id"].as_str().expect("id").to_owned();
+    let action = reply["pending_action"]["id"].as_str().expect("action").to_owned();
+
+    // Fifteen minutes later (the stored proposal's expiry moved into the past).
+    let age = || async {
+        let db = crate::eventlog::LogDb::writable_of(&app).await;
+        let raw: String = sqlx::query_scalar("SELECT pending_action FROM conversations WHERE id = $1")
+            .bind(&conversation)
+            .fetch_one(&db.pool)
+            .await
+            .expect("the pending action");
+        let mut pending: Value = serde_json::from_str(&raw).expect("json");
+        pending["expires_at"] = json!("2020-01-01T00:00:00Z");
+        sqlx::query("UPDATE conversations SET pending_action = $1 WHERE id = $2")
+            .bind(pending.to_string())
+            .bind(&conversation)
+            .execute(&db.pool)
+            .await
+            .expect("update");
+        db.close().await;
+    };
+    age().await;
+    let asked = model.requests().len();
+    let reply = say(&app, &user, json!({"conversation_id": conversation, "message": "yes"})).await;
+    assert!(reply["reply"].as_str().expect("reply").contains("expired"), "{reply}");
+    assert!(reply.get("pending_action").is_none(), "{reply}");
+    assert_eq!(model.requests().len(), asked, "the model is not asked to act on a stale yes");
+    assert_eq!(task_status(&app, &user, &task_id).await, StatusCode::OK, "nothing was deleted");
+
+    // An explicit confirm of an expired action is a conflict, and changes nothing either.
+    propose(&model);
+    let reply = say(&app, &user, json!({"conversation_id": conversation, "message": "Delete it after all"})).await;
+    let action_again = reply["pending_action"]["id"].as_str().expect("a new action").to_owned();
+    assert_ne!(action_again, action);
+    age().await;
+    let response = app
+        .post("/api/v1/chat", &user)
+        .json(&json!({"conversation_id": conversation, "confirm": action_again}))
+        .send()
+        .await
+        .expect("request");
+    let problem = assert_problem(response, StatusCode::CONFLICT, "conflict").await;
+    assert!(problem["detail"].as_str().expect("detail").contains("expired"), "{problem}");
+    assert_eq!(task_status(&app, &user, &task_id).await, StatusCode::OK);
+    let stored: Value = app
+        .get(&format!("/api/v1/conversations/{conversation}"), &user)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert!(stored.get("pending_action").is_none(), "the expired proposal is gone: {stored}");
+}
+
+#[tokio::test]
 async fn the_step_limit_ends_a_turn_with_a_clear_reply() {
     let model = FakeModel::default();
     *model.forever.lock().expect("lock") = Some(Box::new(|_| Step::Calls(vec![("list_tasks", json!({}))])));
