@@ -16,7 +16,7 @@ use crate::routes::{admin, auth, chat, notifications, ops, realtime, tasks, webh
         auth::register, auth::login, auth::logout, auth::me, auth::create_token, auth::list_tokens, auth::delete_token,
         tasks::create, tasks::list, tasks::read, tasks::update, tasks::remove, tasks::complete, tasks::reopen, tasks::history, tasks::quick_add,
         notifications::list, notifications::read, notifications::read_all,
-        webhooks::create, webhooks::list, webhooks::read, webhooks::remove, webhooks::enable, webhooks::deliveries, webhooks::delivery,
+        webhooks::create, webhooks::list, webhooks::read, webhooks::remove, webhooks::enable, webhooks::rotate_secret, webhooks::deliveries, webhooks::delivery,
         realtime::sse, realtime::websocket,
         chat::chat, chat::list, chat::read, chat::remove,
         ops::health, ops::livez, ops::readyz, ops::metrics_text,

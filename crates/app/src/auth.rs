@@ -204,6 +204,11 @@ impl Auth {
         self.config.session_ttl
     }
 
+    /// The server secret, from which other keys are derived (see [`crate::sealed`]).
+    pub(crate) fn server_secret(&self) -> &[u8] {
+        &self.config.jwt_secret
+    }
+
     /// Creates an account. The first account becomes an admin.
     #[tracing::instrument(skip_all)]
     pub async fn register(&self, email: &str, password: &str, name: Option<&str>) -> Result<Session> {

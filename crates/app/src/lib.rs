@@ -10,6 +10,7 @@ mod error;
 pub mod input;
 pub mod notifications;
 pub mod quick;
+pub mod sealed;
 pub mod tasks;
 pub mod webhooks;
 
@@ -36,11 +37,14 @@ pub struct App {
     pub source: Arc<str>,
     /// Webhook and e-mail settings.
     pub outbound: Arc<webhooks::OutboundSettings>,
+    /// Seals the webhook secrets stored in the database.
+    pub sealer: sealed::Sealer,
 }
 
 impl App {
     pub fn new(db: Db, auth: auth::Auth, source: &str) -> Self {
-        Self { db, auth: Arc::new(auth), source: source.into(), outbound: Arc::default() }
+        let sealer = sealed::Sealer::from_server_secret(auth.server_secret());
+        Self { db, auth: Arc::new(auth), source: source.into(), outbound: Arc::default(), sealer }
     }
 
     /// Sets how webhooks and e-mails go out (default: webhooks to public

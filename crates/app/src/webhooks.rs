@@ -287,7 +287,8 @@ impl<'a> WebhookService<'a> {
         if webhooks::endpoints_of(tx.conn(), actor.user_id).await?.len() >= MAX_ENDPOINTS_PER_USER {
             return Err(AppError::Conflict(format!("at most {MAX_ENDPOINTS_PER_USER} webhook endpoints per user")));
         }
-        webhooks::insert_endpoint(&mut tx, &endpoint).await?;
+        let stored = Endpoint { secret: self.app.sealer.seal(&endpoint.secret), ..endpoint.clone() };
+        webhooks::insert_endpoint(&mut tx, &stored).await?;
         tx.commit().await?;
         tracing::info!(endpoint = %endpoint.id, "webhook endpoint registered");
         Ok(endpoint)
@@ -327,6 +328,23 @@ impl<'a> WebhookService<'a> {
         let endpoint = webhooks::endpoint(tx.conn(), actor.user_id, id).await?.ok_or(AppError::NotFound)?;
         tx.commit().await?;
         Ok(endpoint)
+    }
+
+    /// Gives the endpoint a new signing secret, returned (like at registration)
+    /// only in this answer. Deliveries attempted from now on are signed with it;
+    /// the old one stops working at once.
+    #[tracing::instrument(skip_all, fields(user = %actor.user_id, endpoint = id))]
+    pub async fn rotate_secret(&self, actor: &Actor, id: &str) -> Result<Endpoint> {
+        actor.require(Scope::TasksWrite)?;
+        let secret = new_secret();
+        let mut tx = self.app.db.begin().await?;
+        if !webhooks::set_secret(&mut tx, actor.user_id, id, &self.app.sealer.seal(&secret), now()).await? {
+            return Err(AppError::NotFound);
+        }
+        let endpoint = webhooks::endpoint(tx.conn(), actor.user_id, id).await?.ok_or(AppError::NotFound)?;
+        tx.commit().await?;
+        tracing::info!("webhook secret rotated");
+        Ok(Endpoint { secret, ..endpoint })
     }
 
     /// The endpoint's deliveries, newest first; `cursor` is a previous page's `next_cursor`.

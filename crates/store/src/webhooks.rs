@@ -164,6 +164,18 @@ pub async fn enable_endpoint(tx: &mut WriteTx, user: UserId, id: &str, now: Date
     Ok(done.rows_affected() == 1)
 }
 
+/// Replaces the endpoint's signing secret (as stored); false if it is not the user's.
+pub async fn set_secret(tx: &mut WriteTx, user: UserId, id: &str, secret: &str, now: DateTime<Utc>) -> Result<bool> {
+    let done = sqlx::query("UPDATE webhook_endpoints SET secret = $1, updated_at = $2 WHERE id = $3 AND user_id = $4")
+        .bind(secret)
+        .bind(time::to_ms(now))
+        .bind(id)
+        .bind(user.to_string())
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 // --- deliveries ------------------------------------------------------------------
 
 pub const DELIVERY_PENDING: &str = "pending";

@@ -106,7 +106,7 @@ pub fn spawn_with_clock(
 fn spawn_outbound(app: &App, cancel: &CancellationToken, tracker: &TaskTracker) -> Vec<Arc<dyn Consumer>> {
     let mut consumers: Vec<Arc<dyn Consumer>> = Vec::new();
     let wake = Arc::new(Notify::new());
-    match WebhookDeliverer::new(app.db.clone(), app.outbound.webhooks.clone(), wake.clone()) {
+    match WebhookDeliverer::new(app.db.clone(), app.outbound.webhooks.clone(), app.sealer.clone(), wake.clone()) {
         Ok(deliverer) => {
             consumers.push(Arc::new(WebhookConsumer::new(wake)));
             tracker.spawn(deliverer.run(cancel.clone()));

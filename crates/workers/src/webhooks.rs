@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
+use ontask_app::sealed::Sealer;
 use ontask_app::webhooks::{WebhookSettings, forbidden_reason};
 use ontask_bus::StoredEvent;
 use ontask_store::webhooks::{self, AttemptResult, DueDelivery, EndpointChange, NewDelivery, Next};
@@ -157,14 +158,16 @@ pub fn http_client(settings: &WebhookSettings) -> reqwest::Result<reqwest::Clien
 pub struct WebhookDeliverer {
     db: Db,
     settings: WebhookSettings,
+    /// Unseals the endpoints' signing secrets (stored sealed).
+    sealer: Sealer,
     client: reqwest::Client,
     wake: Arc<Notify>,
 }
 
 impl WebhookDeliverer {
-    pub fn new(db: Db, settings: WebhookSettings, wake: Arc<Notify>) -> reqwest::Result<Self> {
+    pub fn new(db: Db, settings: WebhookSettings, sealer: Sealer, wake: Arc<Notify>) -> reqwest::Result<Self> {
         let client = http_client(&settings)?;
-        Ok(Self { db, settings, client, wake })
+        Ok(Self { db, settings, sealer, client, wake })
     }
 
     pub async fn run(self, cancel: CancellationToken) {
@@ -304,7 +307,8 @@ impl WebhookDeliverer {
             return Err(format!("blocked: {host} is {reason}"));
         }
         let timestamp = chrono::Utc::now().timestamp();
-        let signature = sign(&d.secret, &d.event_id, timestamp, d.payload.as_bytes())?;
+        let secret = self.sealer.unseal(&d.secret).map_err(|e| e.to_string())?;
+        let signature = sign(&secret, &d.event_id, timestamp, d.payload.as_bytes())?;
         let response = self
             .client
             .post(url)

@@ -18,6 +18,7 @@ pub fn router() -> Router<ApiState> {
         .route("/webhooks", get(list).post(create))
         .route("/webhooks/{id}", get(read).delete(remove))
         .route("/webhooks/{id}/enable", post(enable))
+        .route("/webhooks/{id}/secret", post(rotate_secret))
         .route("/webhooks/{id}/deliveries", get(deliveries))
         .route("/webhooks/{id}/deliveries/{delivery_id}", get(delivery))
 }
@@ -203,6 +204,18 @@ pub async fn remove(
 ) -> Result<StatusCode, ApiError> {
     state.app.webhooks().delete(&caller.actor, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Rotate the endpoint's signing secret. The answer carries the new secret, shown only
+/// this once; deliveries from now on are signed with it, and the old one no longer verifies.
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/secret", tag = "webhooks", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = WebhookView), (status = 404, body = crate::error::Problem)))]
+pub async fn rotate_secret(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<WebhookView>, ApiError> {
+    Ok(Json(WebhookView::new(state.app.webhooks().rotate_secret(&caller.actor, &id).await?, true)))
 }
 
 /// Put a disabled endpoint back in service (failed deliveries are not resent).

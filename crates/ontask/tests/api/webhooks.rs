@@ -178,6 +178,56 @@ async fn a_registered_endpoint_receives_signed_events() {
 }
 
 #[tokio::test]
+async fn secrets_are_stored_sealed_and_a_rotated_secret_signs_from_then_on() {
+    let app = app_allowing_loopback(|_| {}).await;
+    let user = app.new_user().await;
+    let receiver = Receiver::start(&[]).await;
+    let endpoint = register(&app, &user, json!({ "url": receiver.url })).await;
+    let id = endpoint["id"].as_str().expect("id");
+    let first = endpoint["secret"].as_str().expect("the secret").to_owned();
+
+    // The database never holds the secret itself.
+    let stored_secret = || async {
+        let db = crate::eventlog::LogDb::of(&app).await;
+        let stored: String = sqlx::query_scalar("SELECT secret FROM webhook_endpoints WHERE id = $1")
+            .bind(id)
+            .fetch_one(&db.pool)
+            .await
+            .expect("the endpoint row");
+        db.close().await;
+        stored
+    };
+    let sealed = stored_secret().await;
+    assert!(sealed.starts_with("sealed:v1:"), "{sealed}");
+    assert!(!sealed.contains(first.trim_start_matches("whsec_")), "{sealed}");
+
+    app.create_task(&user, json!({ "title": "Before the rotation" })).await;
+    let hits = receiver.wait_for("the first delivery", |h| h.len() == 1).await;
+    verify(&first, &hits[0]);
+
+    let response = app.post(&format!("/api/v1/webhooks/{id}/secret"), &user).send().await.expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    let rotated: Value = response.json().await.expect("json");
+    let second = rotated["secret"].as_str().expect("the new secret, shown once").to_owned();
+    assert!(second.starts_with("whsec_") && second != first, "{rotated}");
+    assert_eq!(rotated["id"], id);
+    assert_ne!(stored_secret().await, sealed, "the stored (sealed) secret changed");
+    assert!(get_json(&app, &user, &format!("/api/v1/webhooks/{id}")).await.get("secret").is_none());
+
+    app.create_task(&user, json!({ "title": "After the rotation" })).await;
+    let hits = receiver.wait_for("the second delivery", |h| h.len() == 2).await;
+    let after = hits.iter().find(|h| h.json()["data"]["task"]["title"] == "After the rotation").expect("the delivery");
+    verify(&second, after);
+    let old = standardwebhooks::Webhook::new(&first).expect("secret");
+    assert!(old.verify(&after.body, &after.headers).is_err(), "the old secret no longer verifies");
+
+    // Someone else's endpoint, or none: 404.
+    let stranger = app.new_user().await;
+    let response = app.post(&format!("/api/v1/webhooks/{id}/secret"), &stranger).send().await.expect("request");
+    crate::helpers::assert_problem(response, StatusCode::NOT_FOUND, "not-found").await;
+}
+
+#[tokio::test]
 async fn the_event_filter_is_respected() {
     let app = app_allowing_loopback(|_| {}).await;
     let user = app.new_user().await;

@@ -1,0 +1,106 @@
+//! Secrets the server must read back (webhook signing secrets) are stored
+//! sealed: XChaCha20-Poly1305 under a key derived with HKDF-SHA256 from the
+//! server secret (`auth.jwt_secret`). A copy of the database alone no longer
+//! lets anyone forge deliveries.
+//!
+//! Stored form: `sealed:v1:` + base64(24-byte nonce ‖ ciphertext ‖ tag). A
+//! value without the prefix is a secret stored before sealing existed and is
+//! used as it is.
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hkdf::Hkdf;
+use sha2::Sha256;
+
+const PREFIX: &str = "sealed:v1:";
+/// HKDF "info": a key for this purpose only, unrelated to the session-token key.
+const PURPOSE: &[u8] = b"ontask/webhook-secrets/v1";
+const NONCE_LEN: usize = 24;
+
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the stored secret cannot be unsealed: it was sealed under another server secret \
+     (was auth.jwt_secret changed?) or it is damaged; rotate the endpoint's secret"
+)]
+pub struct UnsealError;
+
+/// Seals and unseals stored secrets.
+#[derive(Clone)]
+pub struct Sealer {
+    cipher: XChaCha20Poly1305,
+}
+
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sealer(..)")
+    }
+}
+
+impl Sealer {
+    pub fn from_server_secret(server_secret: &[u8]) -> Self {
+        let mut key = [0u8; 32];
+        Hkdf::<Sha256>::new(None, server_secret)
+            .expand(PURPOSE, &mut key)
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        Self { cipher: XChaCha20Poly1305::new(&key.into()) }
+    }
+
+    pub fn seal(&self, plain: &str) -> String {
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let sealed = self.cipher.encrypt(&nonce, plain.as_bytes()).expect("encrypting in memory cannot fail");
+        let mut bytes = nonce.to_vec();
+        bytes.extend_from_slice(&sealed);
+        format!("{PREFIX}{}", STANDARD.encode(bytes))
+    }
+
+    pub fn unseal(&self, stored: &str) -> Result<String, UnsealError> {
+        let Some(encoded) = stored.strip_prefix(PREFIX) else { return Ok(stored.to_owned()) };
+        let bytes = STANDARD.decode(encoded).map_err(|_| UnsealError)?;
+        if bytes.len() < NONCE_LEN {
+            return Err(UnsealError);
+        }
+        let (nonce, sealed) = bytes.split_at(NONCE_LEN);
+        let plain = self.cipher.decrypt(XNonce::from_slice(nonce), sealed).map_err(|_| UnsealError)?;
+        String::from_utf8(plain).map_err(|_| UnsealError)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_secrets_round_trip_and_never_show_the_secret() {
+        let sealer = Sealer::from_server_secret(&[7; 40]);
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let once = sealer.seal(secret);
+        let twice = sealer.seal(secret);
+        assert!(once.starts_with(PREFIX), "{once}");
+        assert!(!once.contains("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
+        assert_ne!(once, twice, "a fresh nonce each time");
+        assert_eq!(sealer.unseal(&once).unwrap(), secret);
+        assert_eq!(sealer.unseal(&twice).unwrap(), secret);
+    }
+
+    #[test]
+    fn another_server_secret_or_a_damaged_value_cannot_unseal() {
+        let sealed = Sealer::from_server_secret(&[7; 40]).seal("whsec_abc");
+        let other = Sealer::from_server_secret(&[8; 40]);
+        assert!(other.unseal(&sealed).is_err());
+        let mine = Sealer::from_server_secret(&[7; 40]);
+        let at = PREFIX.len() + 30;
+        let flipped = if &sealed[at..=at] == "A" { "B" } else { "A" };
+        let mut damaged = sealed.clone();
+        damaged.replace_range(at..=at, flipped);
+        assert!(mine.unseal(&damaged).is_err(), "a changed byte fails authentication");
+        assert!(mine.unseal("sealed:v1:bm9wZQ==").is_err(), "shorter than a nonce");
+        assert!(mine.unseal("sealed:v1:***").is_err(), "not base64");
+    }
+
+    #[test]
+    fn secrets_stored_before_sealing_are_used_as_they_are() {
+        let sealer = Sealer::from_server_secret(&[7; 40]);
+        assert_eq!(sealer.unseal("whsec_abc").unwrap(), "whsec_abc");
+    }
+}
