@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use ontask_domain::UserId;
 use sqlx::{AnyConnection, Row};
 
+use crate::sql::skip_locked;
 use crate::{Result, WriteTx, time};
 
 pub const PENDING: &str = "pending";
@@ -131,4 +132,23 @@ pub async fn next_due_at(conn: &mut AnyConnection) -> Result<Option<DateTime<Utc
         .fetch_one(conn)
         .await?;
     time::from_opt_ms(row.try_get(0)?)
+}
+
+/// Deletes e-mails that were sent or given up on and queued before `before`,
+/// at most `limit` per call (the caller repeats until a call deletes fewer);
+/// returns how many it deleted. Pending e-mails stay, however old.
+#[tracing::instrument(skip_all, fields(limit = limit))]
+pub async fn purge_finished(tx: &mut WriteTx, before: DateTime<Utc>, limit: i64) -> Result<u64> {
+    // The statuses are literals, not parameters, so that both planners can
+    // match the partial index `email_outbox_finished` (0005_retention.sql).
+    let done = sqlx::query(&format!(
+        "DELETE FROM email_outbox WHERE event_id IN \
+         (SELECT event_id FROM email_outbox WHERE status IN ('{SENT}', '{FAILED}') AND created_at < $1 LIMIT $2{})",
+        skip_locked(tx.backend())
+    ))
+    .bind(time::to_ms(before))
+    .bind(limit)
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected())
 }

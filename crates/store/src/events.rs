@@ -7,6 +7,7 @@ use serde::Serialize;
 use sqlx::{AnyConnection, Row, any::AnyRow};
 use uuid::Uuid;
 
+use crate::sql::skip_locked;
 use crate::{Backend, Result, StoreError, WriteTx, time};
 
 /// The advisory lock key that serialises event appends on PostgreSQL ("ontask" in ASCII).
@@ -235,6 +236,26 @@ pub async fn inbox_claim(tx: &mut WriteTx, consumer: &str, event_id: Uuid, now: 
 pub async fn inbox_count(conn: &mut AnyConnection, consumer: &str) -> Result<i64> {
     let row = sqlx::query("SELECT COUNT(*) FROM inbox WHERE consumer = $1").bind(consumer).fetch_one(conn).await?;
     Ok(row.try_get(0)?)
+}
+
+/// Forgets that consumers handled events before `before`, at most `limit`
+/// rows per call (the caller repeats until a call deletes fewer); returns how
+/// many it deleted. The inbox only has to outlive redelivery: the relay
+/// republishing a batch after a crash, or the bus handing out a message again
+/// after a rebalance. An event redelivered after its row is gone would be
+/// handled again.
+#[tracing::instrument(skip_all, fields(limit = limit))]
+pub async fn purge_inbox(tx: &mut WriteTx, before: DateTime<Utc>, limit: i64) -> Result<u64> {
+    let done = sqlx::query(&format!(
+        "DELETE FROM inbox WHERE (consumer, event_id) IN \
+         (SELECT consumer, event_id FROM inbox WHERE handled_at < $1 LIMIT $2{})",
+        skip_locked(tx.backend())
+    ))
+    .bind(time::to_ms(before))
+    .bind(limit)
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected())
 }
 
 #[derive(Debug, Clone, Serialize)]

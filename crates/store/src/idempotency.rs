@@ -1,8 +1,9 @@
 //! Stored answers for `Idempotency-Key` requests.
 use chrono::{DateTime, Utc};
 use ontask_domain::UserId;
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 
+use crate::sql::skip_locked;
 use crate::{Result, WriteTx, time};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,11 +84,19 @@ pub async fn release(tx: &mut WriteTx, user: UserId, key: &str) -> Result<()> {
     Ok(())
 }
 
-/// Drops answers older than `before` (keys are kept for 24 hours).
-pub async fn purge(conn: &mut AnyConnection, before: DateTime<Utc>) -> Result<u64> {
-    let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
-        .bind(time::to_ms(before))
-        .execute(conn)
-        .await?;
+/// Forgets keys first used before `before`, at most `limit` per call (the
+/// caller repeats until a call deletes fewer); returns how many it deleted.
+/// A request with a forgotten key runs again.
+#[tracing::instrument(skip_all, fields(limit = limit))]
+pub async fn purge(tx: &mut WriteTx, before: DateTime<Utc>, limit: i64) -> Result<u64> {
+    let done = sqlx::query(&format!(
+        "DELETE FROM idempotency_keys WHERE (user_id, key) IN \
+         (SELECT user_id, key FROM idempotency_keys WHERE created_at < $1 LIMIT $2{})",
+        skip_locked(tx.backend())
+    ))
+    .bind(time::to_ms(before))
+    .bind(limit)
+    .execute(tx.conn())
+    .await?;
     Ok(done.rows_affected())
 }

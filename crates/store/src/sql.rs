@@ -49,3 +49,14 @@ impl Sql {
         q
     }
 }
+
+/// What a batched delete's subquery ends with so that several housekeepers can
+/// run at once: on PostgreSQL each one skips the rows another has already
+/// locked, instead of waiting for them (or deadlocking on them in a different
+/// order). SQLite has one writer at a time and no row locks.
+pub(crate) fn skip_locked(backend: crate::Backend) -> &'static str {
+    match backend {
+        crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        crate::Backend::Sqlite => "",
+    }
+}

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use ontask_domain::UserId;
 use sqlx::{AnyConnection, Row, any::AnyRow};
 
+use crate::sql::{Sql, skip_locked};
 use crate::{Result, StoreError, WriteTx, time};
 
 pub const STATUS_ACTIVE: &str = "active";
@@ -512,6 +513,51 @@ pub async fn next_due_at(conn: &mut AnyConnection) -> Result<Option<DateTime<Utc
     .fetch_one(conn)
     .await?;
     time::from_opt_ms(row.try_get(0)?)
+}
+
+/// What one call of [`purge_finished`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgedDeliveries {
+    pub deliveries: u64,
+    /// The attempt log of those deliveries.
+    pub attempts: u64,
+}
+
+/// Deletes deliveries that were delivered or given up on and enqueued before
+/// `before`, with their attempt log: at most `limit` deliveries per call (the
+/// caller repeats until a call deletes fewer). Pending deliveries stay,
+/// however old.
+#[tracing::instrument(skip_all, fields(limit = limit))]
+pub async fn purge_finished(tx: &mut WriteTx, before: DateTime<Utc>, limit: i64) -> Result<PurgedDeliveries> {
+    // The batch is picked once (and, on PostgreSQL, locked) so that the
+    // attempts and the deliveries deleted next are of the same deliveries.
+    // The statuses are literals, not parameters, so that both planners can
+    // match the partial index `webhook_deliveries_finished` (0005_retention.sql).
+    let rows = sqlx::query(&format!(
+        "SELECT id FROM webhook_deliveries WHERE status IN ('{DELIVERY_DELIVERED}', '{DELIVERY_FAILED}') \
+         AND created_at < $1 LIMIT $2{}",
+        skip_locked(tx.backend())
+    ))
+    .bind(time::to_ms(before))
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?;
+    if rows.is_empty() {
+        return Ok(PurgedDeliveries::default());
+    }
+    let ids = rows.iter().map(|r| r.try_get::<String, _>(0)).collect::<Result<Vec<_>, _>>()?;
+    let delete = |statement: &str| {
+        let mut sql = Sql::new(statement);
+        let placeholders: Vec<String> = ids.iter().map(|id| sql.text(id.as_str())).collect();
+        sql.push(&placeholders.join(", ")).push(")");
+        sql
+    };
+    // Explicitly rather than by cascade alone, as in `delete_endpoint`.
+    let attempts = delete("DELETE FROM webhook_attempts WHERE delivery_id IN (");
+    let attempts = attempts.query().execute(tx.conn()).await?.rows_affected();
+    let deliveries = delete("DELETE FROM webhook_deliveries WHERE id IN (");
+    let deliveries = deliveries.query().execute(tx.conn()).await?.rows_affected();
+    Ok(PurgedDeliveries { deliveries, attempts })
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use ontask_store::{Db, DbOptions, WriteTx, events, tasks, users};
 mod accounts;
 mod events_log;
 mod outbound;
+mod retention;
 mod schedule;
 mod tasks_table;
 

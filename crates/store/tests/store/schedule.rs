@@ -107,8 +107,7 @@ on_both_backends! {
         assert_eq!(idempotency::reserve(&mut tx, owner, "k2", "h2", now()).await.unwrap(), Reservation::Reserved);
         idempotency::release(&mut tx, owner, "k2").await.unwrap();
         assert_eq!(idempotency::reserve(&mut tx, owner, "k2", "h3", now()).await.unwrap(), Reservation::Reserved);
+        assert_eq!(idempotency::purge(&mut tx, now() + Duration::seconds(1), 100).await.unwrap(), 2);
         tx.commit().await.unwrap();
-        let mut conn = db.read().await.unwrap();
-        assert_eq!(idempotency::purge(&mut conn, now() + Duration::seconds(1)).await.unwrap(), 2);
     }
 }
