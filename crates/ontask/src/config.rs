@@ -62,6 +62,7 @@ pub struct Config {
     pub agent: AgentConfig,
     pub webhooks: WebhooksConfig,
     pub smtp: SmtpConfig,
+    pub retention: RetentionConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -239,6 +240,7 @@ impl Default for Config {
             agent: AgentConfig::default(),
             webhooks: WebhooksConfig::default(),
             smtp: SmtpConfig::default(),
+            retention: RetentionConfig::default(),
         }
     }
 }
@@ -339,6 +341,33 @@ pub struct SmtpConfig {
 impl Default for SmtpConfig {
     fn default() -> Self {
         Self { url: None, from: None, timeout_secs: 30, max_attempts: 8 }
+    }
+}
+
+/// Housekeeping (`[retention]`): how long rows that only the recent past needs
+/// are kept. The scheduler role deletes older ones every `interval_secs`. The
+/// event log and dead letters are never deleted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// How often housekeeping runs; the first run comes 30 s after start (sooner
+    /// if the interval is shorter).
+    pub interval_secs: u64,
+    /// The consumers' record of handled events, which absorbs redeliveries.
+    /// Keep it longer than the bus can redeliver (Kafka: the topics' retention).
+    pub inbox_days: u64,
+    /// How long an `Idempotency-Key` replays its answer; after that the key is new again.
+    pub idempotency_hours: u64,
+    /// Delivered or failed webhook deliveries (with their attempt log) and sent
+    /// or failed e-mails, from when they were queued. Pending ones are kept.
+    pub deliveries_days: u64,
+    /// In-app notifications, from when they were read. Unread ones are kept.
+    pub notifications_days: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self { interval_secs: 3600, inbox_days: 14, idempotency_hours: 24, deliveries_days: 30, notifications_days: 90 }
     }
 }
 
@@ -578,6 +607,19 @@ impl Config {
             (Some(_), None) => return Err(ConfigError("smtp.url is set but smtp.from is not".into())),
             (None, Some(_)) => return Err(ConfigError("smtp.from is set but smtp.url is not".into())),
         }
+        let r = &self.retention;
+        // Upper bounds keep every cutoff a representable time; nobody means more.
+        for (key, value, max) in [
+            ("retention.interval_secs", r.interval_secs, 86_400),
+            ("retention.inbox_days", r.inbox_days, 36_500),
+            ("retention.idempotency_hours", r.idempotency_hours, 876_000),
+            ("retention.deliveries_days", r.deliveries_days, 36_500),
+            ("retention.notifications_days", r.notifications_days, 36_500),
+        ] {
+            if !(1..=max).contains(&value) {
+                return Err(ConfigError(format!("{key} must be between 1 and {max} (got {value})")));
+            }
+        }
         if self.bus.kind == BusKind::Kafka && self.kafka.brokers.as_deref().unwrap_or("").is_empty() {
             return Err(ConfigError("bus.kind = kafka needs kafka.brokers".into()));
         }
@@ -621,6 +663,21 @@ impl Config {
             _ => None,
         };
         ontask_app::webhooks::OutboundSettings { webhooks, smtp }
+    }
+
+    /// What housekeeping keeps, for the scheduler role.
+    pub fn retention(&self) -> ontask_workers::Retention {
+        use std::time::Duration;
+        const HOUR: u64 = 3600;
+        const DAY: u64 = 24 * HOUR;
+        let r = &self.retention;
+        ontask_workers::Retention {
+            interval: Duration::from_secs(r.interval_secs),
+            inbox: Duration::from_secs(r.inbox_days * DAY),
+            idempotency_keys: Duration::from_secs(r.idempotency_hours * HOUR),
+            deliveries: Duration::from_secs(r.deliveries_days * DAY),
+            read_notifications: Duration::from_secs(r.notifications_days * DAY),
+        }
     }
 
     /// Base URL of the Dapr sidecar's HTTP API.
@@ -739,6 +796,36 @@ mod tests {
         assert!(c.outbound().smtp.is_some());
         c.smtp.url = Some(Secret("http://mail.example.com".into()));
         assert!(c.validate().unwrap_err().0.starts_with("smtp.url"));
+    }
+
+    #[test]
+    fn retention_is_configurable_and_checked() {
+        let c = Config::default();
+        assert_eq!(c.retention(), ontask_workers::Retention::default(), "the defaults agree");
+        assert!(c.to_toml().contains("[retention]\ninterval_secs = 3600\ninbox_days = 14\n"), "{}", c.to_toml());
+
+        let toml = "[retention]\ninterval_secs = 60\ninbox_days = 7\nidempotency_hours = 48\n";
+        let c: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(toml))
+            .extract()
+            .expect("valid config");
+        c.validate().expect("valid");
+        let r = c.retention();
+        assert_eq!(r.interval, std::time::Duration::from_secs(60));
+        assert_eq!(r.inbox, std::time::Duration::from_secs(7 * 24 * 3600));
+        assert_eq!(r.idempotency_keys, std::time::Duration::from_secs(48 * 3600));
+        assert_eq!(r.deliveries, std::time::Duration::from_secs(30 * 24 * 3600), "unset keys keep their default");
+
+        let mut c = Config::default();
+        c.retention.inbox_days = 0;
+        assert_eq!(c.validate().unwrap_err().0, "retention.inbox_days must be between 1 and 36500 (got 0)");
+        c.retention.inbox_days = 14;
+        c.retention.interval_secs = 86_401;
+        assert!(c.validate().unwrap_err().0.starts_with("retention.interval_secs"));
+        let typo = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string("[retention]\ninbox = 14\n"))
+            .extract::<Config>();
+        assert!(typo.is_err(), "unknown keys are refused");
     }
 
     #[test]

@@ -89,6 +89,8 @@ pub struct Application {
     stop: CancellationToken,
     /// The chat agent (served with the agent role).
     chat: ontask_agent::chat::ChatAgent,
+    /// What housekeeping keeps (run with the scheduler role).
+    retention: ontask_workers::Retention,
 }
 
 impl Application {
@@ -111,7 +113,8 @@ impl Application {
         let api_config = ApiConfig { cookie_secure: config.auth.cookie_secure, ..ApiConfig::default() };
         let chat = ontask_agent::chat::ChatAgent::new(app.clone(), chat_settings(&config))
             .context("cannot set up the chat model client")?;
-        Ok(Self { listener, port, app, bus, dapr, roles, api_config, stop: CancellationToken::new(), chat })
+        let retention = config.retention();
+        Ok(Self { listener, port, app, bus, dapr, roles, api_config, stop: CancellationToken::new(), chat, retention })
     }
 
     pub fn port(&self) -> u16 {
@@ -138,6 +141,7 @@ impl Application {
             self.bus.clone(),
             WorkerRoles { relay: self.roles.relay, consumers: self.roles.worker, scheduler: self.roles.scheduler },
             clock,
+            self.retention.clone(),
             &workers_cancel,
             &tracker,
         );

@@ -25,6 +25,7 @@ pub const EMAILS_SENT_TOTAL: &str = "ontask_emails_sent_total";
 pub const KAFKA_MESSAGES_PRODUCED_TOTAL: &str = "ontask_kafka_messages_produced_total";
 pub const KAFKA_PRODUCE_DURATION: &str = "ontask_kafka_produce_duration_seconds";
 pub const KAFKA_MALFORMED_MESSAGES_TOTAL: &str = "ontask_kafka_malformed_messages_total";
+pub const HOUSEKEEPING_DELETED_TOTAL: &str = "ontask_housekeeping_deleted_total";
 pub const CHAT_TURNS_TOTAL: &str = "ontask_chat_turns_total";
 pub const CHAT_TOOL_CALLS_TOTAL: &str = "ontask_chat_tool_calls_total";
 pub const CHAT_MODEL_REQUEST_DURATION: &str = "ontask_chat_model_request_duration_seconds";
@@ -91,6 +92,7 @@ fn describe() {
     );
     describe_histogram!(WEBHOOK_DELIVERY_DURATION, Unit::Seconds, "Duration of one webhook delivery attempt.");
     describe_counter!(EMAILS_SENT_TOTAL, "Reminder e-mail attempts, by outcome (sent, retry, failed: gave up).");
+    describe_counter!(HOUSEKEEPING_DELETED_TOTAL, "Rows housekeeping deleted after their retention, by table.");
     describe_counter!(
         CHAT_TURNS_TOTAL,
         "Chat turns, by mode (model, commands) and outcome (replied, proposed, step_limit, error)."

@@ -1,6 +1,7 @@
 //! The background side of ontask: the relay that moves committed events from the
 //! outbox to the bus, the consumers that react to them (recurrence, reminder
-//! scheduling, notifications), and the scheduler that fires due reminders.
+//! scheduling, notifications), the scheduler that fires due reminders, and the
+//! housekeeping that deletes what has outlived its retention.
 //!
 //! Every loop takes a cancellation token and finishes the item in hand before it
 //! stops. Consumers return an explicit [`Outcome`] for each event.
@@ -8,6 +9,7 @@
 
 mod consumer;
 mod email;
+mod housekeeping;
 mod lag;
 mod notifications;
 mod recurrence;
@@ -22,6 +24,7 @@ use std::sync::Arc;
 
 pub use consumer::{Consumer, ConsumerRunner, HandlerError, Outcome, RetryPolicy};
 pub use email::{EmailConsumer, Mailer};
+pub use housekeeping::{Deleted, Housekeeping, Retention};
 pub use lag::run_lag_monitor;
 pub use notifications::NotificationConsumer;
 use ontask_app::App;
@@ -47,17 +50,18 @@ pub struct WorkerRoles {
 
 /// Starts the loops for the given roles on `tracker`; they stop when `cancel` fires.
 pub fn spawn(app: &App, bus: Arc<dyn EventBus>, roles: WorkerRoles, cancel: &CancellationToken, tracker: &TaskTracker) {
-    spawn_with_clock(app, bus, roles, ReminderClock::Poll, cancel, tracker);
+    spawn_with_clock(app, bus, roles, ReminderClock::Poll, Retention::default(), cancel, tracker);
 }
 
-/// [`spawn`], with the given way of noticing due reminders: with an external
-/// clock the scheduler role runs no polling loop; the clock's callbacks call
-/// [`Scheduler::fire_due`].
+/// [`spawn`], with the given way of noticing due reminders and retention: with
+/// an external clock the scheduler role runs no polling loop (the clock's
+/// callbacks call [`Scheduler::fire_due`]), but still runs housekeeping.
 pub fn spawn_with_clock(
     app: &App,
     bus: Arc<dyn EventBus>,
     roles: WorkerRoles,
     clock: ReminderClock,
+    retention: Retention,
     cancel: &CancellationToken,
     tracker: &TaskTracker,
 ) {
@@ -89,6 +93,10 @@ pub fn spawn_with_clock(
     if roles.scheduler && matches!(clock, ReminderClock::Poll) {
         let scheduler = Scheduler::new(app.db.clone(), app.source.clone(), schedule_changed);
         appenders.spawn(scheduler.run(cancel.clone()));
+    }
+    if roles.scheduler {
+        // Appends no events, so it need not finish before the relay's last flush.
+        tracker.spawn(Housekeeping::new(app.db.clone(), retention).run(cancel.clone()));
     }
     appenders.close();
     let cancel = cancel.clone();

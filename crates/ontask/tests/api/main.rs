@@ -11,6 +11,7 @@ mod eventlog;
 mod events;
 mod faults;
 mod helpers;
+mod housekeeping;
 mod idempotency;
 mod isolation;
 mod ops;

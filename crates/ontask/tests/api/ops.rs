@@ -74,7 +74,7 @@ async fn the_openapi_document_is_3_1_and_lists_the_task_paths() {
     app.stop().await;
 }
 
-const METRICS: [&str; 11] = [
+const METRICS: [&str; 12] = [
     "http_requests_total",
     "http_request_duration_seconds_bucket",
     "http_connections_active",
@@ -85,6 +85,7 @@ const METRICS: [&str; 11] = [
     "ontask_relay_lag_events",
     "ontask_consumer_lag_events",
     "ontask_reminders_fired_total",
+    "ontask_housekeeping_deleted_total",
     "ontask_build_info",
 ];
 
