@@ -38,7 +38,7 @@ def rendered_env(variant: str) -> dict[str, dict[str, str]]:
 
 
 def test_config_keys_file_is_the_documented_list():
-    assert len(KEYS) == len(set(KEYS)) == 36
+    assert len(KEYS) == len(set(KEYS)) == 41
     assert all(re.fullmatch(r"ONTASK_[A-Z_]+", k) for k in KEYS)
     assert SECRET_KEYS <= set(KEYS)
 
@@ -162,3 +162,24 @@ def test_reminder_e_mail_and_webhook_settings_reach_the_binary(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "noreply@example.com" in done.stdout and "allow_private_targets = true" in done.stdout
     assert "hunter2-secret" not in done.stdout, "the relay's URL is a secret"
+
+
+def test_retention_settings_pass_through_extra_env_and_reach_the_binary(tmp_path):
+    """The scheduler's housekeeping is tuned with config.extraEnv; the binary
+    reads the values and refuses a bad one."""
+    import os
+    import subprocess
+
+    out = render({"config": {"extraEnv": {"ONTASK_RETENTION__INBOX_DAYS": 21, "ONTASK_RETENTION__INTERVAL_SECS": 600}}})
+    docs = {d["metadata"]["name"]: d for d in yaml.safe_load_all(out["ontask/templates/configmap.yaml"]) if d}
+    scheduler = docs["ontask-scheduler"]["data"]
+    assert scheduler["ONTASK_RETENTION__INBOX_DAYS"] == "21"
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("ONTASK_", "OTEL_", "RUST_LOG"))}
+    env = {**base, **SECRET_STANDINS, **scheduler}
+    done = subprocess.run([ontask_binary(), "config"], env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "inbox_days = 21" in done.stdout and "interval_secs = 600" in done.stdout
+    bad = {**env, "ONTASK_RETENTION__INBOX_DAYS": "0"}
+    done = subprocess.run([ontask_binary(), "config", "--check"], env=bad, cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 2 and "retention.inbox_days" in done.stderr

@@ -124,12 +124,6 @@ impl Deleted {
     }
 }
 
-/// Whether a table was cleaned up to its cutoff.
-enum Finished {
-    Done,
-    Cancelled,
-}
-
 /// The housekeeping loop of the scheduler role.
 pub struct Housekeeping {
     db: Db,
@@ -168,20 +162,19 @@ impl Housekeeping {
         let mut deleted = Deleted::default();
         let mut failed = 0;
         for table in Table::ALL {
+            if cancel.is_cancelled() {
+                break;
+            }
             let Some(before) = cutoff(now, table.retention(&self.retention)) else {
                 continue;
             };
-            match self.clean(table, before, &mut deleted, cancel).await {
-                Ok(Finished::Done) => {}
-                Ok(Finished::Cancelled) => break,
-                Err(e) => {
-                    failed += 1;
-                    tracing::warn!(
-                        table = table.name(),
-                        error = %error_chain(&e),
-                        "housekeeping failed on a table; retrying on the next run"
-                    );
-                }
+            if let Err(e) = self.clean(table, before, &mut deleted, cancel).await {
+                failed += 1;
+                tracing::warn!(
+                    table = table.name(),
+                    error = %error_chain(&e),
+                    "housekeeping failed on a table; retrying on the next run"
+                );
             }
         }
         tracing::info!(
@@ -209,7 +202,7 @@ impl Housekeeping {
         before: DateTime<Utc>,
         deleted: &mut Deleted,
         cancel: &CancellationToken,
-    ) -> Result<Finished, StoreError> {
+    ) -> Result<(), StoreError> {
         loop {
             let batch = self.delete_batch(table, before).await?;
             deleted.add(table, batch);
@@ -218,10 +211,10 @@ impl Housekeeping {
                 metrics::counter!(m::HOUSEKEEPING_DELETED_TOTAL, "table" => WEBHOOK_ATTEMPTS).increment(batch.attempts);
             }
             if batch.rows < BATCH_SIZE as u64 {
-                return Ok(Finished::Done);
+                return Ok(());
             }
             tokio::select! {
-                () = cancel.cancelled() => return Ok(Finished::Cancelled),
+                () = cancel.cancelled() => return Ok(()),
                 () = tokio::time::sleep(PAUSE_BETWEEN_BATCHES) => {}
             }
         }

@@ -11,6 +11,8 @@ use crate::helpers::{TestApp, eventually, spawn_app_with};
 
 const HOUR_MS: i64 = 3600 * 1000;
 const DAY_MS: i64 = 24 * HOUR_MS;
+/// Old inbox rows besides "old-inbox": two and a half batches.
+const BULK_INBOX_ROWS: usize = 2500;
 
 /// Rows of each kind, some past their (default) retention and some not, with
 /// the id each kind is told apart by: "old-..." ones must go, "kept-..." ones stay.
@@ -24,6 +26,15 @@ async fn insert_rows(log: &LogDb, user_id: &str, now: i64) {
             .execute(&mut *tx)
             .await
             .expect("insert an inbox row");
+    }
+    // More than one batch's worth, so that housekeeping goes on past a full batch.
+    for chunk in 0..BULK_INBOX_ROWS / 500 {
+        let values: Vec<String> = (0..500).map(|i| format!("('recurrence', 'old-bulk-{chunk}-{i}', $1)")).collect();
+        sqlx::query(&format!("INSERT INTO inbox (consumer, event_id, handled_at) VALUES {}", values.join(", ")))
+            .bind(now - 20 * DAY_MS)
+            .execute(&mut *tx)
+            .await
+            .expect("insert inbox rows");
     }
     // Notifications: 90 days after they were read; unread ones stay.
     for (id, created_at, read_at) in [
@@ -121,7 +132,7 @@ async fn insert_rows(log: &LogDb, user_id: &str, now: i64) {
 async fn remaining(log: &LogDb) -> Vec<(&'static str, Vec<String>)> {
     let mut out = Vec::new();
     for (table, sql) in [
-        ("inbox", "SELECT event_id FROM inbox WHERE event_id LIKE '%-inbox'"),
+        ("inbox", "SELECT event_id FROM inbox WHERE event_id LIKE 'old-%' OR event_id LIKE 'kept-%'"),
         ("idempotency_keys", "SELECT key FROM idempotency_keys"),
         ("webhook_deliveries", "SELECT id FROM webhook_deliveries"),
         ("webhook_attempts", "SELECT delivery_id FROM webhook_attempts"),
@@ -174,14 +185,20 @@ async fn housekeeping_deletes_what_outlived_its_retention_and_counts_it() {
     assert!(log.scalar("SELECT COUNT(*) FROM events").await >= events_before, "the event log is never pruned");
     assert_eq!(app.task_history(&user, task["id"].as_str().unwrap()).await.len(), 1);
 
-    // One old row of each kind, each counted once, by table.
+    // Each deleted row counted once, by table.
     let text = eventually(Duration::from_secs(10), "the deletions in /metrics", || async {
         let text = metrics(&app).await;
         text.contains("ontask_housekeeping_deleted_total{table=\"notifications\"} 1").then_some(text)
     })
     .await;
-    for table in ["inbox", "idempotency_keys", "webhook_deliveries", "webhook_attempts", "email_outbox"] {
-        let sample = format!("ontask_housekeeping_deleted_total{{table=\"{table}\"}} 1\n");
+    for (table, count) in [
+        ("inbox", BULK_INBOX_ROWS + 1),
+        ("idempotency_keys", 1),
+        ("webhook_deliveries", 1),
+        ("webhook_attempts", 1),
+        ("email_outbox", 1),
+    ] {
+        let sample = format!("ontask_housekeeping_deleted_total{{table=\"{table}\"}} {count}\n");
         assert!(text.contains(&sample), "{sample} missing from:\n{text}");
     }
     app.stop().await;
