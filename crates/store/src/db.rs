@@ -106,7 +106,11 @@ impl Db {
                 (p.clone(), p)
             }
         };
-        Ok(Self { inner: Arc::new(Inner { read, write, backend, appended: Notify::new() }) })
+        let inner = Arc::new(Inner { read, write, backend, appended: Notify::new() });
+        if backend == Backend::Sqlite {
+            spawn_checkpointer(Arc::downgrade(&inner));
+        }
+        Ok(Self { inner })
     }
 
     #[tracing::instrument(skip_all)]
@@ -198,12 +202,43 @@ impl WriteTx {
 async fn prepare_sqlite(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
     // WAL lets readers run beside the writer; NORMAL sync is durable across
     // process crashes (a power cut may lose the last commits, never corrupt).
+    // No automatic checkpoints: they would run inside the writer's commit and
+    // stall every write queued behind it; `spawn_checkpointer` does them aside.
     conn.execute(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-         PRAGMA busy_timeout = 5000; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32000;",
+         PRAGMA busy_timeout = 5000; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32000; \
+         PRAGMA wal_autocheckpoint = 0;",
     )
     .await?;
     Ok(())
+}
+
+/// How often the WAL is copied back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Checkpoints the SQLite WAL from a reader connection. PASSIVE never waits for
+/// the writer (nor makes it wait), so the copying and its fsync happen beside
+/// the writes instead of inside one of them. Ends when the database is dropped
+/// or closed.
+fn spawn_checkpointer(inner: std::sync::Weak<Inner>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(inner) = inner.upgrade() else { return };
+            if inner.read.is_closed() {
+                return;
+            }
+            let checkpoint = async {
+                let mut conn = inner.read.acquire().await?;
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").await
+            };
+            if let Err(e) = checkpoint.await {
+                tracing::debug!(error = %e, "WAL checkpoint skipped");
+            }
+        }
+    });
 }
 
 /// The URL without its password, for messages.
