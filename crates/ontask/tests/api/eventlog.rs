@@ -312,18 +312,21 @@ impl LogDb {
     /// True once every event is published and every consumer handled every
     /// event it must (by its inbox).
     pub async fn all_handled(&self) -> bool {
+        // Inboxes first, the log after: an event a consumer appends while this
+        // runs (a next occurrence) then shows up unhandled, so the answer can
+        // be a late "no" but never an early "yes".
+        let mut inboxes = Vec::new();
+        for consumer in CONSUMERS {
+            inboxes.push((consumer, self.inbox(consumer).await));
+        }
         let events = self.events().await;
         if !events.iter().all(|e| e.published) {
             return false;
         }
-        for consumer in CONSUMERS {
-            let inbox = self.inbox(consumer).await;
+        inboxes.iter().all(|(consumer, inbox)| {
             let inbox: BTreeSet<&str> = inbox.iter().map(String::as_str).collect();
-            if events.iter().any(|e| must_handle(consumer, e) == Some(true) && !inbox.contains(e.event_id.as_str())) {
-                return false;
-            }
-        }
-        true
+            events.iter().all(|e| must_handle(consumer, e) != Some(true) || inbox.contains(e.event_id.as_str()))
+        })
     }
 
     pub async fn close(self) {
