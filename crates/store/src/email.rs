@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use ontask_domain::UserId;
 use sqlx::{AnyConnection, Row};
 
-use crate::sql::skip_locked;
+use crate::sql::delete_batch;
 use crate::{Result, WriteTx, time};
 
 pub const PENDING: &str = "pending";
@@ -141,14 +141,6 @@ pub async fn next_due_at(conn: &mut AnyConnection) -> Result<Option<DateTime<Utc
 pub async fn purge_finished(tx: &mut WriteTx, before: DateTime<Utc>, limit: i64) -> Result<u64> {
     // The statuses are literals, not parameters, so that both planners can
     // match the partial index `email_outbox_finished` (0005_retention.sql).
-    let done = sqlx::query(&format!(
-        "DELETE FROM email_outbox WHERE event_id IN \
-         (SELECT event_id FROM email_outbox WHERE status IN ('{SENT}', '{FAILED}') AND created_at < $1 LIMIT $2{})",
-        skip_locked(tx.backend())
-    ))
-    .bind(time::to_ms(before))
-    .bind(limit)
-    .execute(tx.conn())
-    .await?;
-    Ok(done.rows_affected())
+    let finished = format!("status IN ('{SENT}', '{FAILED}') AND created_at < $1");
+    delete_batch(tx, "email_outbox", &["event_id"], &finished, before, limit).await
 }

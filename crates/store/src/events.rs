@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::{AnyConnection, Row, any::AnyRow};
 use uuid::Uuid;
 
-use crate::sql::skip_locked;
+use crate::sql::delete_batch;
 use crate::{Backend, Result, StoreError, WriteTx, time};
 
 /// The advisory lock key that serialises event appends on PostgreSQL ("ontask" in ASCII).
@@ -246,16 +246,7 @@ pub async fn inbox_count(conn: &mut AnyConnection, consumer: &str) -> Result<i64
 /// handled again.
 #[tracing::instrument(skip_all, fields(limit = limit))]
 pub async fn purge_inbox(tx: &mut WriteTx, before: DateTime<Utc>, limit: i64) -> Result<u64> {
-    let done = sqlx::query(&format!(
-        "DELETE FROM inbox WHERE (consumer, event_id) IN \
-         (SELECT consumer, event_id FROM inbox WHERE handled_at < $1 LIMIT $2{})",
-        skip_locked(tx.backend())
-    ))
-    .bind(time::to_ms(before))
-    .bind(limit)
-    .execute(tx.conn())
-    .await?;
-    Ok(done.rows_affected())
+    delete_batch(tx, "inbox", &["consumer", "event_id"], "handled_at < $1", before, limit).await
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 use ontask_domain::UserId;
 use sqlx::Row;
 
-use crate::sql::skip_locked;
+use crate::sql::delete_batch;
 use crate::{Result, WriteTx, time};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,14 +89,5 @@ pub async fn release(tx: &mut WriteTx, user: UserId, key: &str) -> Result<()> {
 /// A request with a forgotten key runs again.
 #[tracing::instrument(skip_all, fields(limit = limit))]
 pub async fn purge(tx: &mut WriteTx, before: DateTime<Utc>, limit: i64) -> Result<u64> {
-    let done = sqlx::query(&format!(
-        "DELETE FROM idempotency_keys WHERE (user_id, key) IN \
-         (SELECT user_id, key FROM idempotency_keys WHERE created_at < $1 LIMIT $2{})",
-        skip_locked(tx.backend())
-    ))
-    .bind(time::to_ms(before))
-    .bind(limit)
-    .execute(tx.conn())
-    .await?;
-    Ok(done.rows_affected())
+    delete_batch(tx, "idempotency_keys", &["user_id", "key"], "created_at < $1", before, limit).await
 }

@@ -4,7 +4,7 @@ use ontask_domain::{TaskId, UserId};
 use serde::Serialize;
 use sqlx::{AnyConnection, Row, any::AnyRow};
 
-use crate::sql::skip_locked;
+use crate::sql::delete_batch;
 use crate::{Result, StoreError, WriteTx, time};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -115,16 +115,7 @@ pub async fn mark_all_read(tx: &mut WriteTx, user: UserId, now: DateTime<Utc>) -
 pub async fn purge_read(tx: &mut WriteTx, before: DateTime<Utc>, limit: i64) -> Result<u64> {
     // `read_at IS NOT NULL` spelled out: it is the partial index's predicate
     // (`notifications_read`, 0005_retention.sql), which SQLite matches by form.
-    let done = sqlx::query(&format!(
-        "DELETE FROM notifications WHERE id IN \
-         (SELECT id FROM notifications WHERE read_at IS NOT NULL AND read_at < $1 LIMIT $2{})",
-        skip_locked(tx.backend())
-    ))
-    .bind(time::to_ms(before))
-    .bind(limit)
-    .execute(tx.conn())
-    .await?;
-    Ok(done.rows_affected())
+    delete_batch(tx, "notifications", &["id"], "read_at IS NOT NULL AND read_at < $1", before, limit).await
 }
 
 /// The newest notifications and the unread count, read from one snapshot so

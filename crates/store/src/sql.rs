@@ -60,3 +60,25 @@ pub(crate) fn skip_locked(backend: crate::Backend) -> &'static str {
         crate::Backend::Sqlite => "",
     }
 }
+
+/// Deletes at most `limit` rows of `table` whose `condition` holds for the
+/// cutoff `before` (bound as `$1`); returns how many it deleted. `key` lists
+/// the columns that identify a row. Callers repeat until a call deletes fewer
+/// than `limit`, so no single statement holds the (SQLite) writer for long.
+pub(crate) async fn delete_batch(
+    tx: &mut crate::WriteTx,
+    table: &str,
+    key: &[&str],
+    condition: &str,
+    before: chrono::DateTime<chrono::Utc>,
+    limit: i64,
+) -> crate::Result<u64> {
+    let columns = key.join(", ");
+    let row = if key.len() == 1 { columns.clone() } else { format!("({columns})") };
+    let statement = format!(
+        "DELETE FROM {table} WHERE {row} IN (SELECT {columns} FROM {table} WHERE {condition} LIMIT $2{})",
+        skip_locked(tx.backend())
+    );
+    let done = sqlx::query(&statement).bind(crate::time::to_ms(before)).bind(limit).execute(tx.conn()).await?;
+    Ok(done.rows_affected())
+}
