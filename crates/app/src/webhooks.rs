@@ -229,6 +229,9 @@ pub fn parse_filters(raw: Option<Vec<String>>) -> std::result::Result<Vec<String
     Ok(filters)
 }
 
+/// How long a rotated-out secret keeps signing beside its successor.
+pub const PREVIOUS_SECRET_GRACE: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
 /// A new signing secret: `whsec_` and 32 random bytes in base64 (Standard Webhooks).
 pub fn new_secret() -> String {
     let mut key = [0u8; 32];
@@ -331,14 +334,17 @@ impl<'a> WebhookService<'a> {
     }
 
     /// Gives the endpoint a new signing secret, returned (like at registration)
-    /// only in this answer. Deliveries attempted from now on are signed with it;
-    /// the old one stops working at once.
+    /// only in this answer. Attempts from now on are signed with it and, for
+    /// [`PREVIOUS_SECRET_GRACE`], with the old one too, so the receiver can
+    /// switch over without rejecting a delivery.
     #[tracing::instrument(skip_all, fields(user = %actor.user_id, endpoint = id))]
     pub async fn rotate_secret(&self, actor: &Actor, id: &str) -> Result<Endpoint> {
         actor.require(Scope::TasksWrite)?;
         let secret = new_secret();
         let mut tx = self.app.db.begin().await?;
-        if !webhooks::set_secret(&mut tx, actor.user_id, id, &self.app.sealer.seal(&secret), now()).await? {
+        let now = now();
+        let sealed = self.app.sealer.seal(&secret);
+        if !webhooks::set_secret(&mut tx, actor.user_id, id, &sealed, now + PREVIOUS_SECRET_GRACE, now).await? {
             return Err(AppError::NotFound);
         }
         let endpoint = webhooks::endpoint(tx.conn(), actor.user_id, id).await?.ok_or(AppError::NotFound)?;

@@ -165,15 +165,28 @@ pub async fn enable_endpoint(tx: &mut WriteTx, user: UserId, id: &str, now: Date
     Ok(done.rows_affected() == 1)
 }
 
-/// Replaces the endpoint's signing secret (as stored); false if it is not the user's.
-pub async fn set_secret(tx: &mut WriteTx, user: UserId, id: &str, secret: &str, now: DateTime<Utc>) -> Result<bool> {
-    let done = sqlx::query("UPDATE webhook_endpoints SET secret = $1, updated_at = $2 WHERE id = $3 AND user_id = $4")
-        .bind(secret)
-        .bind(time::to_ms(now))
-        .bind(id)
-        .bind(user.to_string())
-        .execute(tx.conn())
-        .await?;
+/// Replaces the endpoint's signing secret (as stored); the replaced one keeps
+/// signing beside it until `previous_until`. False if it is not the user's.
+pub async fn set_secret(
+    tx: &mut WriteTx,
+    user: UserId,
+    id: &str,
+    secret: &str,
+    previous_until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    // The right-hand `secret` is the value before this update (in both SQL dialects).
+    let done = sqlx::query(
+        "UPDATE webhook_endpoints SET previous_secret = secret, previous_secret_expires_at = $1, secret = $2, \
+         updated_at = $3 WHERE id = $4 AND user_id = $5",
+    )
+    .bind(time::to_ms(previous_until))
+    .bind(secret)
+    .bind(time::to_ms(now))
+    .bind(id)
+    .bind(user.to_string())
+    .execute(tx.conn())
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -320,12 +333,15 @@ pub struct DueDelivery {
     pub attempts: i64,
     pub url: String,
     pub secret: String,
+    /// The secret replaced by a rotation, while it still signs too.
+    pub previous_secret: Option<String>,
 }
 
 /// Pending deliveries to active endpoints whose next attempt is due.
 pub async fn due(conn: &mut AnyConnection, now: DateTime<Utc>, limit: i64) -> Result<Vec<DueDelivery>> {
     let rows = sqlx::query(
-        "SELECT d.id, d.endpoint_id, d.event_id, d.event_type, d.payload, d.attempts, e.url, e.secret \
+        "SELECT d.id, d.endpoint_id, d.event_id, d.event_type, d.payload, d.attempts, e.url, e.secret, \
+                CASE WHEN e.previous_secret_expires_at > $2 THEN e.previous_secret END \
          FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id \
          WHERE d.status = $1 AND d.next_attempt_at <= $2 AND e.status = $3 \
          ORDER BY d.next_attempt_at, d.id LIMIT $4",
@@ -347,6 +363,7 @@ pub async fn due(conn: &mut AnyConnection, now: DateTime<Utc>, limit: i64) -> Re
                 attempts: r.try_get(5)?,
                 url: r.try_get(6)?,
                 secret: r.try_get(7)?,
+                previous_secret: r.try_get(8)?,
             })
         })
         .collect()

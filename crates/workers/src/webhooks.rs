@@ -308,7 +308,14 @@ impl WebhookDeliverer {
         }
         let timestamp = chrono::Utc::now().timestamp();
         let secret = self.sealer.unseal(&d.secret).map_err(|e| e.to_string())?;
-        let signature = sign(&secret, &d.event_id, timestamp, d.payload.as_bytes())?;
+        let mut signature = sign(&secret, &d.event_id, timestamp, d.payload.as_bytes())?;
+        // After a rotation the old secret signs too: Standard Webhooks receivers
+        // accept several space-separated signatures if one verifies. One that
+        // cannot be unsealed (rotated because the server secret changed) is skipped.
+        if let Some(previous) = d.previous_secret.as_deref().and_then(|p| self.sealer.unseal(p).ok()) {
+            signature.push(' ');
+            signature.push_str(&sign(&previous, &d.event_id, timestamp, d.payload.as_bytes())?);
+        }
         let response = self
             .client
             .post(url)

@@ -178,7 +178,7 @@ async fn a_registered_endpoint_receives_signed_events() {
 }
 
 #[tokio::test]
-async fn secrets_are_stored_sealed_and_a_rotated_secret_signs_from_then_on() {
+async fn secrets_are_stored_sealed_and_a_rotated_out_secret_signs_beside_the_new_one_for_a_day() {
     let app = app_allowing_loopback(|_| {}).await;
     let user = app.new_user().await;
     let receiver = Receiver::start(&[]).await;
@@ -214,12 +214,29 @@ async fn secrets_are_stored_sealed_and_a_rotated_secret_signs_from_then_on() {
     assert_ne!(stored_secret().await, sealed, "the stored (sealed) secret changed");
     assert!(get_json(&app, &user, &format!("/api/v1/webhooks/{id}")).await.get("secret").is_none());
 
+    // For a day both secrets sign, so a receiver still on the old one keeps verifying.
     app.create_task(&user, json!({ "title": "After the rotation" })).await;
     let hits = receiver.wait_for("the second delivery", |h| h.len() == 2).await;
     let after = hits.iter().find(|h| h.json()["data"]["task"]["title"] == "After the rotation").expect("the delivery");
+    assert_eq!(after.header("webhook-signature").split(' ').count(), 2, "two signatures");
     verify(&second, after);
+    verify(&first, after);
+
+    // Once the grace period is over, only the new secret signs.
+    let db = crate::eventlog::LogDb::writable_of(&app).await;
+    sqlx::query("UPDATE webhook_endpoints SET previous_secret_expires_at = 0 WHERE id = $1")
+        .bind(id)
+        .execute(&db.pool)
+        .await
+        .expect("end the grace period");
+    db.close().await;
+    app.create_task(&user, json!({ "title": "A day later" })).await;
+    let hits = receiver.wait_for("the third delivery", |h| h.len() == 3).await;
+    let later = hits.iter().find(|h| h.json()["data"]["task"]["title"] == "A day later").expect("the delivery");
+    assert_eq!(later.header("webhook-signature").split(' ').count(), 1, "one signature");
+    verify(&second, later);
     let old = standardwebhooks::Webhook::new(&first).expect("secret");
-    assert!(old.verify(&after.body, &after.headers).is_err(), "the old secret no longer verifies");
+    assert!(old.verify(&later.body, &later.headers).is_err(), "the old secret no longer verifies");
 
     // Someone else's endpoint, or none: 404.
     let stranger = app.new_user().await;
