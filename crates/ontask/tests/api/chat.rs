@@ -202,6 +202,11 @@ async fn chat(app: &TestApp, user: &TestUser, body: Value, streaming: bool) -> (
     if streaming { say_streaming(app, user, body).await } else { (Vec::new(), say(app, user, body).await) }
 }
 
+/// The conversation as `GET /api/v1/conversations/{id}` shows it.
+async fn stored_conversation(app: &TestApp, user: &TestUser, id: &str) -> Value {
+    app.get(&format!("/api/v1/conversations/{id}"), user).send().await.expect("get").json().await.expect("json")
+}
+
 async fn task_status(app: &TestApp, user: &TestUser, id: &str) -> StatusCode {
     app.get(&format!("/api/v1/tasks/{id}"), user).send().await.expect("request").status()
 }
@@ -311,14 +316,7 @@ async fn scripted_conversation(streaming: bool) {
         assert!(events.iter().any(|(n, d)| n == "tool_result" && d["status"] == "proposed"), "{events:?}");
     }
     assert_eq!(task_status(&app, &user, &task_id).await, StatusCode::OK, "nothing is deleted before confirmation");
-    let stored: Value = app
-        .get(&format!("/api/v1/conversations/{conversation}"), &user)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let stored = stored_conversation(&app, &user, &conversation).await;
     assert_eq!(stored["pending_action"]["id"], action.as_str());
 
     // 5. Confirm: applied without asking the model.
@@ -344,14 +342,7 @@ async fn scripted_conversation(streaming: bool) {
     assert_eq!(list["items"][0]["id"], conversation.as_str());
     assert_eq!(list["items"][0]["title"], "Remind me to buy milk on 15 Jan 2030");
     assert_eq!(list["items"][0]["has_pending_action"], false);
-    let stored: Value = app
-        .get(&format!("/api/v1/conversations/{conversation}"), &user)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let stored = stored_conversation(&app, &user, &conversation).await;
     assert!(stored.get("pending_action").is_none());
     let messages = stored["messages"].as_array().expect("messages");
     let users: Vec<&str> =
@@ -520,14 +511,7 @@ async fn a_proposal_left_too_long_expires_and_yes_no_longer_applies_it() {
     let problem = assert_problem(response, StatusCode::CONFLICT, "conflict").await;
     assert!(problem["detail"].as_str().expect("detail").contains("expired"), "{problem}");
     assert_eq!(task_status(&app, &user, &task_id).await, StatusCode::OK);
-    let stored: Value = app
-        .get(&format!("/api/v1/conversations/{conversation}"), &user)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let stored = stored_conversation(&app, &user, &conversation).await;
     assert!(stored.get("pending_action").is_none(), "the expired proposal is gone: {stored}");
 }
 

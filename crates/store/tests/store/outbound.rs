@@ -9,7 +9,8 @@ use ontask_store::{Db, webhooks::Endpoint};
 
 use crate::{now, on_both_backends, user};
 
-fn endpoint(user: UserId, events: &[&str]) -> Endpoint {
+/// An active endpoint of `user` taking `events` (not yet stored).
+pub(crate) fn endpoint(user: UserId, events: &[&str]) -> Endpoint {
     Endpoint {
         id: uuid::Uuid::now_v7().to_string(),
         user_id: user,

@@ -35,19 +35,7 @@ async fn handled(db: &Db, consumer: &str, event: Uuid, at: DateTime<Utc>) {
 }
 
 async fn endpoint(db: &Db, owner: UserId) -> Endpoint {
-    let e = Endpoint {
-        id: Uuid::now_v7().to_string(),
-        user_id: owner,
-        url: "https://hooks.example.com/ontask".into(),
-        description: String::new(),
-        events: vec!["*".into()],
-        secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
-        status: webhooks::STATUS_ACTIVE.into(),
-        disabled_reason: None,
-        consecutive_failures: 0,
-        created_at: now(),
-        updated_at: now(),
-    };
+    let e = crate::outbound::endpoint(owner, &["*"]);
     let mut tx = db.begin().await.unwrap();
     webhooks::insert_endpoint(&mut tx, &e).await.unwrap();
     tx.commit().await.unwrap();
