@@ -7,8 +7,22 @@ const VERBS: [&str; 16] = [
     "update", "schedule", "check",
 ];
 const NOUNS: [&str; 16] = [
-    "report", "invoice", "dentist", "roadmap", "budget", "groceries", "slides", "contract", "release", "newsletter",
-    "garden", "taxes", "meeting", "backlog", "proposal", "car",
+    "report",
+    "invoice",
+    "dentist",
+    "roadmap",
+    "budget",
+    "groceries",
+    "slides",
+    "contract",
+    "release",
+    "newsletter",
+    "garden",
+    "taxes",
+    "meeting",
+    "backlog",
+    "proposal",
+    "car",
 ];
 /// `tag=work` matches 1 task in 8.
 pub const TAGS: [&str; 8] = ["work", "home", "errand", "health", "finance", "family", "reading", "someday"];

@@ -18,7 +18,14 @@ pub struct Seeded {
 }
 
 /// Creates `count` tasks with `concurrency` clients, then completes one in five.
-pub async fn seed(client: &Client, base: &Url, token: &str, count: u64, concurrency: usize, probe: &Probe) -> Result<Seeded> {
+pub async fn seed(
+    client: &Client,
+    base: &Url,
+    token: &str,
+    count: u64,
+    concurrency: usize,
+    probe: &Probe,
+) -> Result<Seeded> {
     let now = chrono::Utc::now();
     let tasks_url = base.join("/api/v1/tasks")?;
     let make: Maker = {
@@ -33,9 +40,11 @@ pub async fn seed(client: &Client, base: &Url, token: &str, count: u64, concurre
         let to_complete = to_complete.clone();
         Arc::new(move |i, body: &[u8]| {
             if data::completes(i)
-                && let Some(id) = serde_json::from_slice::<Value>(body).ok().and_then(|v| v["id"].as_str().map(str::to_owned)) {
-                    to_complete.lock().expect("not poisoned").push(id);
-                }
+                && let Some(id) =
+                    serde_json::from_slice::<Value>(body).ok().and_then(|v| v["id"].as_str().map(str::to_owned))
+            {
+                to_complete.lock().expect("not poisoned").push(id);
+            }
         })
     };
     let created = load::closed_loop(
@@ -121,7 +130,15 @@ async fn get_page(client: &Client, url: &Url, token: &str) -> Result<Value> {
     Ok(serde_json::from_slice(&body)?)
 }
 
-async fn time_query(client: &Client, url: Url, token: &str, name: &str, query: String, warmup: usize, samples: usize) -> Result<QueryResult> {
+async fn time_query(
+    client: &Client,
+    url: Url,
+    token: &str,
+    name: &str,
+    query: String,
+    warmup: usize,
+    samples: usize,
+) -> Result<QueryResult> {
     let first = get_page(client, &url, token).await.with_context(|| format!("query {name}"))?;
     let items = first["items"].as_array().map_or(0, Vec::len);
     let mut latency = stats::histogram();
@@ -146,7 +163,14 @@ async fn time_query(client: &Client, url: Url, token: &str, name: &str, query: S
 
 /// Times each query sequentially (one request in flight), then page 2 of two
 /// of them through `next_cursor`.
-pub async fn run_queries(client: &Client, base: &Url, token: &str, limit: u32, warmup: usize, samples: usize) -> Result<Vec<QueryResult>> {
+pub async fn run_queries(
+    client: &Client,
+    base: &Url,
+    token: &str,
+    limit: u32,
+    warmup: usize,
+    samples: usize,
+) -> Result<Vec<QueryResult>> {
     let mut out = Vec::new();
     let with_limit = |q: &str| if q.is_empty() { format!("limit={limit}") } else { format!("{q}&limit={limit}") };
     for (name, q) in queries() {
@@ -155,23 +179,45 @@ pub async fn run_queries(client: &Client, base: &Url, token: &str, limit: u32, w
         url.set_query(Some(&q));
         out.push(time_query(client, url, token, name, q, warmup, samples).await?);
     }
-    for (name, q) in [("status=open&sort=due, page 2 (cursor)", "status=open&sort=due"), ("q=report, page 2 (cursor)", "q=report")] {
+    for (name, q) in
+        [("status=open&sort=due, page 2 (cursor)", "status=open&sort=due"), ("q=report, page 2 (cursor)", "q=report")]
+    {
         let q = with_limit(q);
         let mut url = base.join("/api/v1/tasks")?;
         url.set_query(Some(&q));
         let page1 = get_page(client, &url, token).await?;
         let cursor = page1["next_cursor"].as_str().context("page 1 has no next_cursor")?.to_owned();
         url.query_pairs_mut().append_pair("cursor", &cursor);
-        out.push(time_query(client, url, token, name, format!("{q}&cursor=<page 1 next_cursor>"), warmup, samples).await?);
+        out.push(
+            time_query(client, url, token, name, format!("{q}&cursor=<page 1 next_cursor>"), warmup, samples).await?,
+        );
     }
     Ok(out)
 }
 
 /// Listing throughput: `concurrency` clients on one query for `duration`.
-pub async fn list_throughput(client: &Client, base: &Url, token: &str, query: &str, concurrency: usize, duration: Duration, probe: &Probe) -> Result<RunResult> {
+pub async fn list_throughput(
+    client: &Client,
+    base: &Url,
+    token: &str,
+    query: &str,
+    concurrency: usize,
+    duration: Duration,
+    probe: &Probe,
+) -> Result<RunResult> {
     let mut url = base.join("/api/v1/tasks")?;
     url.set_query(Some(query));
     let token = token.to_owned();
     let make: Maker = Arc::new(move |c: &Client, _| c.get(url.clone()).bearer_auth(&token));
-    Ok(load::closed_loop(&format!("list {query}"), client, make, StatusCode::OK, concurrency, Limit::Time(duration), None, probe).await)
+    Ok(load::closed_loop(
+        &format!("list {query}"),
+        client,
+        make,
+        StatusCode::OK,
+        concurrency,
+        Limit::Time(duration),
+        None,
+        probe,
+    )
+    .await)
 }

@@ -141,7 +141,8 @@ impl Sample {
         let d = |a: Option<f64>, b: Option<f64>| Some(b? - a?);
         r.server_cpu_s = d(self.server, later.server);
         r.client_cpu_s = d(self.client, later.client);
-        r.other_cpu_s = d(self.machine, later.machine).map(|m| (m - r.server_cpu_s.unwrap_or(0.0) - r.client_cpu_s.unwrap_or(0.0)).max(0.0));
+        r.other_cpu_s = d(self.machine, later.machine)
+            .map(|m| (m - r.server_cpu_s.unwrap_or(0.0) - r.client_cpu_s.unwrap_or(0.0)).max(0.0));
     }
 }
 

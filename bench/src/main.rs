@@ -43,7 +43,7 @@ struct Cli {
     /// Keep the started server's data directory.
     #[arg(long)]
     keep_data: bool,
-    /// Scenarios to run, in order: create, max, list, sse.
+    /// Scenarios to run, in order: create, max, list, sse, sustained.
     #[arg(long, value_delimiter = ',', default_value = "create,max,list,sse")]
     scenarios: Vec<String>,
     /// Open-loop create rates (requests/s).
@@ -79,6 +79,12 @@ struct Cli {
     /// Create rates (requests/s) for the commit-to-SSE runs.
     #[arg(long, value_delimiter = ',', default_value = "500,2000")]
     sse_rates: Vec<f64>,
+    /// Minutes of the sustained run (closed loop at full rate).
+    #[arg(long, default_value_t = 5)]
+    sustained_minutes: u64,
+    /// Clients of the sustained run.
+    #[arg(long, default_value_t = 64)]
+    sustained_clients: usize,
     /// Tokio worker threads for the load generator (it shares the machine with the server).
     #[arg(long, default_value_t = 2)]
     client_threads: usize,
@@ -91,7 +97,7 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     for s in &cli.scenarios {
         if !["create", "max", "list", "sse"].contains(&s.as_str()) {
-            bail!("unknown scenario {s:?} (create, max, list, sse)");
+            bail!("unknown scenario {s:?} (create, max, list, sse, sustained)");
         }
     }
     tokio::runtime::Builder::new_multi_thread()
@@ -147,7 +153,11 @@ fn server_build(bin: Option<&PathBuf>) -> Value {
     };
     let dirty = run("git", &["status", "--porcelain", "--", "crates", "Cargo.lock"]).map(|s| s.lines().count());
     let version = bin.and_then(|b| {
-        std::process::Command::new(b).arg("--version").output().ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        std::process::Command::new(b)
+            .arg("--version")
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
     });
     json!({"git_head": run("git", &["rev-parse", "--short", "HEAD"]), "uncommitted_files_in_crates": dirty, "version": version})
 }
@@ -173,7 +183,9 @@ impl Ctx {
     }
 
     fn memory_json(&self) -> Value {
-        self.server.memory().map_or(Value::Null, |m| json!({"rss_mib": round3(m.rss_mib), "hwm_mib": round3(m.hwm_mib)}))
+        self.server
+            .memory()
+            .map_or(Value::Null, |m| json!({"rss_mib": round3(m.rss_mib), "hwm_mib": round3(m.hwm_mib)}))
     }
 }
 
@@ -230,7 +242,10 @@ fn print_load_row(first: &str, r: &RunResult) {
 async fn run(cli: Cli) -> Result<()> {
     let started = chrono::Utc::now();
     let load_at_start = loadavg();
-    let bin = cli.bin.clone().unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/ontask")));
+    let bin = cli
+        .bin
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/ontask")));
     let build = server_build(cli.url.is_none().then_some(&bin));
     let server = match &cli.url {
         Some(url) => Server::external(url.clone(), cli.server_pid)?,
@@ -238,7 +253,11 @@ async fn run(cli: Cli) -> Result<()> {
             let envs = cli
                 .server_env
                 .iter()
-                .map(|kv| kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())).context("--server-env wants KEY=VALUE"))
+                .map(|kv| {
+                    kv.split_once('=')
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .context("--server-env wants KEY=VALUE")
+                })
                 .collect::<Result<Vec<_>>>()?;
             Server::spawn(&bin, &envs, cli.keep_data).await?
         }
@@ -275,7 +294,8 @@ async fn run(cli: Cli) -> Result<()> {
     if let Some(b) = data_bytes {
         println!("data directory: {:.1} MiB", b as f64 / 1048576.0);
     }
-    results["server_memory_end"] = memory.map_or(Value::Null, |m| json!({"rss_mib": round3(m.rss_mib), "hwm_mib": round3(m.hwm_mib)}));
+    results["server_memory_end"] =
+        memory.map_or(Value::Null, |m| json!({"rss_mib": round3(m.rss_mib), "hwm_mib": round3(m.hwm_mib)}));
     results["data_dir_mib"] = json!(data_bytes.map(|b| round3(b as f64 / 1048576.0)));
     results["started_at"] = json!(started.to_rfc3339());
     results["finished_at"] = json!(chrono::Utc::now().to_rfc3339());
@@ -310,8 +330,12 @@ async fn scenarios(cli: &Cli, ctx: &Ctx) -> Result<Value> {
                     "\n== create, open loop: POST /api/v1/tasks at fixed rates, {} s each, up to {} connections",
                     cli.duration, cli.connections
                 );
-                println!("   latency in ms from the scheduled send time (no coordinated omission); svc = from the actual send;");
-                println!("   srv/cli/oth = CPU cores used by the server / this client / other processes (2 cores in all)");
+                println!(
+                    "   latency in ms from the scheduled send time (no coordinated omission); svc = from the actual send;"
+                );
+                println!(
+                    "   srv/cli/oth = CPU cores used by the server / this client / other processes (2 cores in all)"
+                );
                 print_load_header("target/s");
                 let mut runs = Vec::new();
                 for &rate in &cli.rates {
@@ -364,9 +388,13 @@ async fn scenarios(cli: &Cli, ctx: &Ctx) -> Result<Value> {
             }
             "list" => {
                 let token = register(&ctx.client, &ctx.base, "list").await?;
-                println!("\n== listing: seeding {} tasks with {} clients (one user; 1 in 5 then completed)", cli.tasks, cli.seed_concurrency);
+                println!(
+                    "\n== listing: seeding {} tasks with {} clients (one user; 1 in 5 then completed)",
+                    cli.tasks, cli.seed_concurrency
+                );
                 let t = Instant::now();
-                let seeded = list::seed(&ctx.client, &ctx.base, &token, cli.tasks, cli.seed_concurrency, &ctx.probe()).await?;
+                let seeded =
+                    list::seed(&ctx.client, &ctx.base, &token, cli.tasks, cli.seed_concurrency, &ctx.probe()).await?;
                 print_load_header("seed");
                 print_load_row("create", &seeded.created);
                 print_load_row("complete", &seeded.completed);
@@ -376,8 +404,12 @@ async fn scenarios(cli: &Cli, ctx: &Ctx) -> Result<Value> {
                     "\n   GET /api/v1/tasks, limit={}, one request at a time, {} samples each (ms)",
                     cli.list_limit, cli.list_samples
                 );
-                println!("{:<40} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8}", "query", "items", "p50", "p90", "p99", "max", "errors");
-                let queries = list::run_queries(&ctx.client, &ctx.base, &token, cli.list_limit, 20, cli.list_samples).await?;
+                println!(
+                    "{:<40} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8}",
+                    "query", "items", "p50", "p90", "p99", "max", "errors"
+                );
+                let queries =
+                    list::run_queries(&ctx.client, &ctx.base, &token, cli.list_limit, 20, cli.list_samples).await?;
                 for q in &queries {
                     let s = Summary::of(&q.latency);
                     println!(
@@ -399,7 +431,16 @@ async fn scenarios(cli: &Cli, ctx: &Ctx) -> Result<Value> {
                 });
                 if cli.list_concurrency > 0 {
                     let q = format!("status=open&sort=due&limit={}", cli.list_limit);
-                    let r = list::list_throughput(&ctx.client, &ctx.base, &token, &q, cli.list_concurrency, Duration::from_secs(5), &ctx.probe()).await?;
+                    let r = list::list_throughput(
+                        &ctx.client,
+                        &ctx.base,
+                        &token,
+                        &q,
+                        cli.list_concurrency,
+                        Duration::from_secs(5),
+                        &ctx.probe(),
+                    )
+                    .await?;
                     println!("\n   listing throughput, {} clients for 5 s on ?{q}", cli.list_concurrency);
                     print_load_header("clients");
                     print_load_row(&cli.list_concurrency.to_string(), &r);
@@ -413,14 +454,23 @@ async fn scenarios(cli: &Cli, ctx: &Ctx) -> Result<Value> {
                 println!("\n== commit-to-SSE: one SSE client; creates at a fixed rate for {} s; ms", cli.duration);
                 println!(
                     "{:>8} {:>9} {:>8} {:>8} | {:>25} | {:>25} | {:>17}",
-                    "rate/s", "achieved", "events", "missing", "send->event p50/p99/max", "commit->event p50/p99/max", "POST p50/p99"
+                    "rate/s",
+                    "achieved",
+                    "events",
+                    "missing",
+                    "send->event p50/p99/max",
+                    "commit->event p50/p99/max",
+                    "POST p50/p99"
                 );
                 let mut runs = Vec::new();
                 for &rate in &cli.sse_rates {
                     // A fresh user per rate, so the stream carries only this run's events.
                     let token = register(&ctx.client, &ctx.base, &format!("sse{}", rate as u64)).await?;
-                    let r = sse::run(&ctx.client, &ctx.base, &token, rate, duration, cli.connections.min(64), &ctx.probe()).await?;
-                    let (a, b, p) = (Summary::of(&r.send_to_event), Summary::of(&r.commit_to_event), Summary::of(&r.load.latency));
+                    let r =
+                        sse::run(&ctx.client, &ctx.base, &token, rate, duration, cli.connections.min(64), &ctx.probe())
+                            .await?;
+                    let (a, b, p) =
+                        (Summary::of(&r.send_to_event), Summary::of(&r.commit_to_event), Summary::of(&r.load.latency));
                     println!(
                         "{:>8.0} {:>9.0} {:>8} {:>8} | {:>25} | {:>25} | {:>17}",
                         rate,
@@ -439,8 +489,73 @@ async fn scenarios(cli: &Cli, ctx: &Ctx) -> Result<Value> {
                 }
                 results["sse"] = json!(runs);
             }
+            "sustained" => results["sustained"] = sustained(cli, ctx).await?,
             _ => unreachable!("checked in main"),
         }
     }
     Ok(results)
 }
+
+/// Creates at full rate for minutes, one closed-loop second at a time, sampling
+/// throughput and the WAL's size each second: does the WAL stay bounded, and
+/// does throughput hold as the database grows?
+async fn sustained(cli: &Cli, ctx: &Ctx) -> Result<Value> {
+    let token = register(&ctx.client, &ctx.base, "sustained").await?;
+    let seconds = cli.sustained_minutes * 60;
+    println!(
+        "\n== sustained: {} clients creating back to back for {} min; WAL size and throughput each second",
+        cli.sustained_clients, cli.sustained_minutes
+    );
+    println!("{:>6} {:>10} {:>12} {:>12} {:>8}", "second", "creates/s", "WAL MiB", "disk MiB", "errors");
+    let mut samples = Vec::new();
+    let (mut peak_wal, mut created) = (0u64, 0u64);
+    for second in 0..seconds {
+        let make = create_maker(&ctx.base, &token, &format!("s{second}-"))?;
+        let r = load::closed_loop(
+            "sustained",
+            &ctx.client,
+            make,
+            StatusCode::CREATED,
+            cli.sustained_clients,
+            Limit::Time(Duration::from_secs(1)),
+            None,
+            &ctx.probe(),
+        )
+        .await;
+        created += r.ok;
+        let wal = ctx.server.wal_bytes().unwrap_or(0);
+        let disk = ctx.server.data_bytes().unwrap_or(0);
+        peak_wal = peak_wal.max(wal);
+        if second % 10 == 9 || second + 1 == seconds {
+            println!(
+                "{:>6} {:>10.0} {:>12.1} {:>12.1} {:>8}",
+                second + 1,
+                r.achieved_rate(),
+                wal as f64 / MIB,
+                disk as f64 / MIB,
+                r.error_count()
+            );
+        }
+        samples.push(json!({ "second": second + 1, "rate": round3(r.achieved_rate()), "wal_bytes": wal, "disk_bytes": disk, "errors": r.error_count() }));
+    }
+    let rate_of =
+        |part: &[Value]| part.iter().filter_map(|s| s["rate"].as_f64()).sum::<f64>() / part.len().max(1) as f64;
+    let tenth = (samples.len() / 10).max(1);
+    let (first, last) = (rate_of(&samples[..tenth]), rate_of(&samples[samples.len() - tenth..]));
+    ctx.settle().await;
+    let disk = ctx.server.data_bytes().unwrap_or(0);
+    println!(
+        "peak WAL {:.1} MiB; creates/s first tenth {first:.0}, last tenth {last:.0} ({:+.0}%); {} tasks, {:.0} bytes on disk per task after settling",
+        peak_wal as f64 / MIB,
+        (last / first.max(1e-9) - 1.0) * 100.0,
+        created,
+        disk as f64 / created.max(1) as f64
+    );
+    Ok(json!({
+        "clients": cli.sustained_clients, "seconds": seconds, "created": created, "peak_wal_bytes": peak_wal,
+        "rate_first_tenth": round3(first), "rate_last_tenth": round3(last), "disk_bytes": disk, "samples": samples,
+        "server_memory": ctx.memory_json(),
+    }))
+}
+
+const MIB: f64 = 1024.0 * 1024.0;

@@ -24,8 +24,8 @@ pub fn check_loopback(url: &Url) -> Result<()> {
         bail!("--url must be http:// (the benchmark speaks plain HTTP to a loopback server)");
     }
     let host = url.host_str().unwrap_or("").trim_start_matches('[').trim_end_matches(']');
-    let loopback = host.eq_ignore_ascii_case("localhost")
-        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    let loopback =
+        host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
     if !loopback {
         bail!("--url must point at a loopback address (127.0.0.1, ::1 or localhost), not {url}");
     }
@@ -42,10 +42,7 @@ impl Server {
     /// until `/readyz` answers.
     pub async fn spawn(bin: &Path, envs: &[(String, String)], keep_data: bool) -> Result<Self> {
         if !bin.is_file() {
-            bail!(
-                "no server binary at {}; build it first: cargo build --release -p ontask-ontask",
-                bin.display()
-            );
+            bail!("no server binary at {}; build it first: cargo build --release -p ontask-ontask", bin.display());
         }
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S");
         let data_dir = std::env::temp_dir().join(format!("ontask-bench-{stamp}-{}", std::process::id()));
@@ -101,9 +98,10 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(r) = client.get(self.url.join("/readyz")?).send().await
-                && r.status().is_success() {
-                    return Ok(());
-                }
+                && r.status().is_success()
+            {
+                return Ok(());
+            }
             if Instant::now() > deadline {
                 bail!("the server at {} did not become ready within 30 s", self.url);
             }
@@ -122,6 +120,12 @@ impl Server {
                 .and_then(|v| v.parse::<f64>().ok())
         };
         Some(Memory { rss_mib: kib("VmRSS:")? / 1024.0, hwm_mib: kib("VmHWM:")? / 1024.0 })
+    }
+
+    /// Size of SQLite's write-ahead log file (0 when there is none).
+    pub fn wal_bytes(&self) -> Option<u64> {
+        let dir = self.data_dir.as_ref()?;
+        Some(std::fs::metadata(dir.join("ontask.db-wal")).map_or(0, |m| m.len()))
     }
 
     /// Bytes in the data directory (database, WAL).

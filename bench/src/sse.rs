@@ -77,8 +77,8 @@ fn handle_frame(frame: &str, pending: &Mutex<HashMap<String, Instant>>, seen: &M
     seen.received += 1;
     stats::record(seen.send_to_event.as_mut().expect("histogram"), arrived - sent);
     if let Some(ts) = envelope["timestamp"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()) {
-        let committed = SystemTime::UNIX_EPOCH
-            + Duration::from_micros(u64::try_from(ts.timestamp_micros()).unwrap_or(0));
+        let committed =
+            SystemTime::UNIX_EPOCH + Duration::from_micros(u64::try_from(ts.timestamp_micros()).unwrap_or(0));
         if let Ok(d) = arrived_wall.duration_since(committed) {
             stats::record(seen.commit_to_event.as_mut().expect("histogram"), d);
         }
@@ -95,7 +95,12 @@ pub async fn run(
     connections: usize,
     probe: &Probe,
 ) -> Result<SseResult> {
-    let stream = client.get(base.join("/api/v1/stream")?).bearer_auth(token).header("accept", "text/event-stream").send().await?;
+    let stream = client
+        .get(base.join("/api/v1/stream")?)
+        .bearer_auth(token)
+        .header("accept", "text/event-stream")
+        .send()
+        .await?;
     if stream.status() != StatusCode::OK {
         bail!("GET /api/v1/stream answered {}", stream.status());
     }

@@ -137,3 +137,66 @@ def container(deployment: dict[str, Any]) -> dict[str, Any]:
     containers = deployment["spec"]["template"]["spec"]["containers"]
     assert len(containers) == 1
     return containers[0]
+
+
+# What the kubelet knows of a pod that the chart cannot: the values of the
+# downward API fields the chart asks for, and the Services' cluster IPs.
+POD_FIELDS = {
+    "metadata.name": "ontask-api-7d9c6b5f4-x2x7q",
+    "metadata.namespace": NAMESPACE,
+    "spec.nodeName": "node-1",
+    "spec.serviceAccountName": "ontask",
+    "status.podIP": "10.244.1.17",
+    "status.hostIP": "10.0.0.4",
+}
+# The API server's own Service, which every pod gets links for, whatever enableServiceLinks says.
+API_SERVER = {"metadata": {"name": "kubernetes"}, "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "protocol": "TCP"}]}}
+
+
+def service_links(service: dict[str, Any], cluster_ip: str) -> dict[str, str]:
+    """The docker-link style variables the kubelet derives from one Service
+    (pkg/kubelet/envvars): NAME_SERVICE_HOST, NAME_SERVICE_PORT[_PORTNAME],
+    NAME_PORT, NAME_PORT_<port>_<PROTO>[_PROTO|_PORT|_ADDR]."""
+    prefix = service["metadata"]["name"].upper().replace("-", "_")
+    ports = service["spec"]["ports"]
+    env = {f"{prefix}_SERVICE_HOST": cluster_ip, f"{prefix}_SERVICE_PORT": str(ports[0]["port"])}
+    for p in ports:
+        if p.get("name"):
+            env[f"{prefix}_SERVICE_PORT_{p['name'].upper().replace('-', '_')}"] = str(p["port"])
+    first = ports[0]
+    env[f"{prefix}_PORT"] = f"{first.get('protocol', 'TCP').lower()}://{cluster_ip}:{first['port']}"
+    for p in ports:
+        proto = p.get("protocol", "TCP")
+        base = f"{prefix}_PORT_{p['port']}_{proto}"
+        env[base] = f"{proto.lower()}://{cluster_ip}:{p['port']}"
+        env[f"{base}_PROTO"] = proto.lower()
+        env[f"{base}_PORT"] = str(p["port"])
+        env[f"{base}_ADDR"] = cluster_ip
+    return env
+
+
+def pod_env(r: Rendered, deployment: dict[str, Any], secret_values: dict[str, str]) -> dict[str, str]:
+    """The environment the kubelet gives the container of `deployment`'s pods:
+    envFrom (the ConfigMap, and `secret_values` for the Secret), then env with
+    downward API fields and $(VAR) expanded, then service links for the API
+    server and for every Service the release renders (as if enableServiceLinks
+    were left on: another release's Services in the namespace look the same)."""
+    import re
+
+    c = container(deployment)
+    env: dict[str, str] = {}
+    for src in c.get("envFrom", []):
+        if "configMapRef" in src:
+            env.update(r.one("ConfigMap", src["configMapRef"]["name"])["data"])
+        if "secretRef" in src:
+            env.update(secret_values)
+    for e in c.get("env", []):
+        if "valueFrom" in e:
+            env[e["name"]] = POD_FIELDS[e["valueFrom"]["fieldRef"]["fieldPath"]]
+        else:
+            env[e["name"]] = re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env.get(m[1], m[0]), e.get("value", ""))
+    links: dict[str, str] = {}
+    for i, service in enumerate([API_SERVER] + r.kind("Service")):
+        links.update(service_links(service, service["spec"].get("clusterIP") or f"10.96.{i}.{10 + i}"))
+    # The container's own variables win over service links of the same name.
+    return {**links, **env}

@@ -11,30 +11,24 @@ import re
 import pytest
 import yaml
 
-from conftest import ALL_VARIANTS, DEPLOY, ROLES, TESTS, container, render, rendered
+from conftest import ALL_VARIANTS, DEPLOY, ROLES, TESTS, pod_env, render, rendered
 
 KEYS = [line.strip() for line in (TESTS / "config_keys.txt").read_text().splitlines() if line.strip()]
 SECRET_KEYS = {"ONTASK_DATABASE_URL", "ONTASK_AUTH__JWT_SECRET", "ONTASK_DAPR__API_TOKEN", "ONTASK_SMTP__URL"}
-STANDARD = re.compile(r"^(OTEL|DAPR)_[A-Z0-9_]+$")
+# OTEL_* and DAPR_* are standard; K8S_* carry the downward API into OTEL_RESOURCE_ATTRIBUTES.
+STANDARD = re.compile(r"^(OTEL|DAPR|K8S)_[A-Z0-9_]+$")
 
 
 def allowed(name: str) -> bool:
     return name in KEYS or bool(STANDARD.match(name))
 
 
-def rendered_env(variant: str) -> dict[str, dict[str, str]]:
-    """role -> the non-secret environment the chart gives that role's container."""
+def rendered_env(variant: str, secret_values: dict[str, str] | None = None) -> dict[str, dict[str, str]]:
+    """role -> the environment a pod of that role gets from the kubelet: the
+    chart's ConfigMap and env, `secret_values` for the Secret, the downward API,
+    and service links."""
     r = rendered(variant)
-    out = {}
-    for role, d in r.deployments.items():
-        c = container(d)
-        env = {}
-        for src in c["envFrom"]:
-            if "configMapRef" in src:
-                env.update(r.one("ConfigMap", src["configMapRef"]["name"])["data"])
-        env.update({e["name"]: e.get("value", "") for e in c.get("env", [])})
-        out[role] = env
-    return out
+    return {role: pod_env(r, d, secret_values or {}) for role, d in r.deployments.items()}
 
 
 def test_config_keys_file_is_the_documented_list():
@@ -128,8 +122,11 @@ def test_the_binary_accepts_every_rendered_environment(variant_name, tmp_path):
 
     binary = ontask_binary()
     base = {k: v for k, v in os.environ.items() if not k.startswith(("ONTASK_", "OTEL_", "RUST_LOG"))}
-    for role, env in rendered_env(variant_name).items():
-        full = {**base, **SECRET_STANDINS, **env}
+    for role, env in rendered_env(variant_name, SECRET_STANDINS).items():
+        # The release's own Services (ontask-api, ...) give ONTASK_* service links.
+        assert any(k.startswith("ONTASK_") and k.endswith("_SERVICE_HOST") for k in env), sorted(env)
+        assert env["KUBERNETES_SERVICE_HOST"] and env["K8S_POD_NAME"]
+        full = {**base, **env}
         # Run where no ontask.toml lies around, as in the container.
         done = subprocess.run([binary, "config", "--check"], env=full, cwd=tmp_path, capture_output=True, text=True)
         assert done.returncode == 0, f"{variant_name}/{role}: {done.stderr.strip()}"
@@ -138,6 +135,37 @@ def test_the_binary_accepts_every_rendered_environment(variant_name, tmp_path):
         assert shown.returncode == 0
         assert f'role = "{env["ONTASK_ROLE"]}"' in shown.stdout, shown.stdout
         assert SECRET_STANDINS["ONTASK_AUTH__JWT_SECRET"] not in shown.stdout
+
+
+@pytest.mark.parametrize("variant_name", ALL_VARIANTS)
+def test_pods_get_no_service_links(variant_name):
+    r = rendered(variant_name)
+    pods = [d["spec"]["template"]["spec"] for d in r.kind("Deployment")] + [p["spec"] for p in r.kind("Pod")]
+    assert pods and all(spec["enableServiceLinks"] is False for spec in pods)
+
+
+def test_a_mistyped_key_still_fails_beside_service_links(tmp_path):
+    """Service links are ignored by their shape; a real key's typo, even one that
+    looks like a port, is still refused with its name."""
+    import os
+    import subprocess
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("ONTASK_", "OTEL_", "RUST_LOG"))}
+    env = rendered_env("production", SECRET_STANDINS)["api"]
+    for typo, value in [("ONTASK_LISTEN_PORT", "8080"), ("ONTASK_API_PORT", "8080"), ("ONTASK_RETENTION__INBOX", "7")]:
+        done = subprocess.run([ontask_binary(), "config", "--check"], env={**base, **env, typo: value}, cwd=tmp_path,
+                              capture_output=True, text=True)
+        assert done.returncode == 2, f"{typo}: {done.stdout}"
+        key = typo.removeprefix("ONTASK_").lower().replace("__", ".").rsplit(".", 1)[-1]
+        assert f"unknown field: found `{key}`" in done.stderr, done.stderr
+
+
+def test_spans_name_the_pod_they_come_from():
+    for role, env in rendered_env("production").items():
+        attrs = dict(kv.split("=", 1) for kv in env["OTEL_RESOURCE_ATTRIBUTES"].split(","))
+        assert attrs["k8s.pod.name"] == env["K8S_POD_NAME"] and attrs["k8s.namespace.name"] == "ontask"
+        assert attrs["k8s.deployment.name"] == f"ontask-{role}" and attrs["deployment.environment"] == "production"
+        assert "$(" not in env["OTEL_RESOURCE_ATTRIBUTES"]
 
 
 def test_reminder_e_mail_and_webhook_settings_reach_the_binary(tmp_path):

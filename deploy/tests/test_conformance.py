@@ -415,7 +415,8 @@ def test_fr_029_distributed_tracing(all_enabled):
         assert data["ONTASK_TELEMETRY__OTLP_ENDPOINT"].startswith("http")
         assert data["ONTASK_TELEMETRY__SERVICE_NAME"] == f"ontask-{role}"
         assert data["OTEL_SERVICE_NAME"] == f"ontask-{role}"
-        assert "deployment.environment=production" in data["OTEL_RESOURCE_ATTRIBUTES"]
+        attributes = next(e["value"] for e in container(d)["env"] if e["name"] == "OTEL_RESOURCE_ATTRIBUTES")
+        assert "deployment.environment=production" in attributes and "k8s.pod.name=$(K8S_POD_NAME)" in attributes
 
 
 def test_fr_030_json_logs_level_from_env(env):

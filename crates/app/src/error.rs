@@ -49,7 +49,7 @@ impl From<StoreError> for AppError {
         match e {
             StoreError::NotFound => Self::NotFound,
             StoreError::Conflict(m) => Self::Conflict(m),
-            e @ StoreError::Unavailable(_) => Self::Unavailable(e),
+            e if e.is_unavailable() => Self::Unavailable(e),
             other => Self::internal(other),
         }
     }

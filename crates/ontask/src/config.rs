@@ -63,6 +63,23 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     pub smtp: SmtpConfig,
     pub retention: RetentionConfig,
+    pub sqlite: SqliteConfig,
+}
+
+/// The embedded database (when `database_url` is SQLite).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SqliteConfig {
+    /// The most the write-ahead log may grow to before a checkpoint empties it
+    /// (writes pause for that checkpoint); `/health` reports the database
+    /// degraded while it is larger.
+    pub wal_limit_mib: u64,
+}
+
+impl Default for SqliteConfig {
+    fn default() -> Self {
+        Self { wal_limit_mib: ontask_store::DEFAULT_WAL_LIMIT_BYTES >> 20 }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -241,6 +258,7 @@ impl Default for Config {
             webhooks: WebhooksConfig::default(),
             smtp: SmtpConfig::default(),
             retention: RetentionConfig::default(),
+            sqlite: SqliteConfig::default(),
         }
     }
 }
@@ -484,6 +502,62 @@ const DAPR_ENV: [(&str, &str); 4] = [
     ("APP_API_TOKEN", "dapr.app_api_token"),
 ];
 
+/// Whether `name=value` (`name` without the `ONTASK_` prefix) is a variable the
+/// kubelet gives every pod for every Service in its namespace ("service links").
+/// With a release named `ontask`, the Service `ontask-api` yields
+/// `ONTASK_API_SERVICE_HOST`, `ONTASK_API_SERVICE_PORT[_HTTP]`,
+/// `ONTASK_API_PORT=tcp://10.0.0.1:8080` and `ONTASK_API_PORT_8080_TCP[_PROTO|_PORT|_ADDR]`.
+/// The chart turns them off (`enableServiceLinks: false`), but other Services in
+/// the namespace or an override bring them back. Both the name and the value must
+/// have the kubelet's shape, so a mistyped real key (`ONTASK_LISTEN_PORT=8080`)
+/// is still refused.
+fn is_service_link(name: &str, value: &str) -> bool {
+    // The kubelet upper-cases the Service's name and turns `-` into `_`.
+    if !name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
+        return false;
+    }
+    // The Service's part of the name is free: try every `_` it could end at.
+    std::iter::once(name)
+        .chain(name.match_indices('_').map(|(at, _)| &name[at + 1..]))
+        .any(|suffix| service_link_shape(suffix, value))
+}
+
+/// `suffix` is what follows the Service's name: `SERVICE_HOST`, `PORT_8080_TCP_ADDR`, ...
+fn service_link_shape(suffix: &str, value: &str) -> bool {
+    use std::net::IpAddr;
+    let is_ip = |v: &str| v.parse::<IpAddr>().is_ok();
+    let is_port = |v: &str| v.parse::<u16>().is_ok_and(|p| p > 0);
+    // `tcp://10.0.0.1:8080`, `udp://[fd00::1]:53`; `port` pins the port when given.
+    let is_url = |v: &str, port: Option<&str>| {
+        v.split_once("://").is_some_and(|(proto, addr)| {
+            matches!(proto, "tcp" | "udp" | "sctp")
+                && addr.parse::<SocketAddr>().is_ok_and(|a| port.is_none_or(|p| a.port().to_string() == p))
+        })
+    };
+    if suffix == "SERVICE_HOST" {
+        return is_ip(value);
+    }
+    if let Some(port_name) = suffix.strip_prefix("SERVICE_PORT") {
+        return (port_name.is_empty() || port_name.len() > 1 && port_name.starts_with('_')) && is_port(value);
+    }
+    if suffix == "PORT" {
+        return is_url(value, None);
+    }
+    let Some(rest) = suffix.strip_prefix("PORT_") else { return false };
+    let mut parts = rest.splitn(3, '_');
+    let (Some(port), Some(proto)) = (parts.next(), parts.next()) else { return false };
+    if !is_port(port) || !matches!(proto, "TCP" | "UDP" | "SCTP") {
+        return false;
+    }
+    match parts.next() {
+        None => is_url(value, Some(port)),
+        Some("PROTO") => value == proto.to_ascii_lowercase(),
+        Some("PORT") => value == port,
+        Some("ADDR") => is_ip(value),
+        Some(_) => false,
+    }
+}
+
 /// A configuration problem, reported as one line with exit code 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -512,8 +586,12 @@ impl Config {
             // ONTASK_TEST_* belongs to the test harness, ONTASK_MCP_TOKEN to `ontask mcp`.
             .merge(
                 Env::prefixed("ONTASK_")
-                    .split("__")
                     // Keys keep the case they were given in (ONTASK_TEST_X is "TEST_X").
+                    .filter(|k| {
+                        let value = std::env::var(format!("ONTASK_{k}")).unwrap_or_default();
+                        !is_service_link(k.as_str(), &value)
+                    })
+                    .split("__")
                     .filter(|k| {
                         let k = k.as_str().to_ascii_lowercase();
                         !k.starts_with("test_") && k != "mcp_token"
@@ -631,6 +709,12 @@ impl Config {
         }
         if !(1..=100).contains(&self.agent.max_steps) {
             return Err(ConfigError("agent.max_steps must be between 1 and 100".into()));
+        }
+        if !(4..=65_536).contains(&self.sqlite.wal_limit_mib) {
+            return Err(ConfigError(format!(
+                "sqlite.wal_limit_mib must be between 4 and 65536 (got {})",
+                self.sqlite.wal_limit_mib
+            )));
         }
         if self.kafka.partitions < 1 {
             return Err(ConfigError("kafka.partitions must be at least 1".into()));
@@ -826,6 +910,46 @@ mod tests {
             .merge(Toml::string("[retention]\ninbox = 14\n"))
             .extract::<Config>();
         assert!(typo.is_err(), "unknown keys are refused");
+    }
+
+    #[test]
+    fn kubernetes_service_links_are_told_from_keys() {
+        for (name, value) in [
+            ("API_SERVICE_HOST", "10.96.12.7"),
+            ("API_SERVICE_PORT", "8080"),
+            ("API_SERVICE_PORT_HTTP", "8080"),
+            ("API_PORT", "tcp://10.96.12.7:8080"),
+            ("API_PORT_8080_TCP", "tcp://10.96.12.7:8080"),
+            ("API_PORT_8080_TCP_PROTO", "tcp"),
+            ("API_PORT_8080_TCP_PORT", "8080"),
+            ("API_PORT_8080_TCP_ADDR", "10.96.12.7"),
+            // A Service named after the release alone, and one on IPv6.
+            ("SERVICE_HOST", "fd00::7"),
+            ("PORT", "tcp://[fd00::7]:80"),
+            ("PORT_53_UDP_PROTO", "udp"),
+            // A Service whose own name holds a shape word.
+            ("SERVICE_PORT_SERVICE_HOST", "10.0.0.1"),
+            ("DAPR_PORT_PORT_3500_TCP_PORT", "3500"),
+        ] {
+            assert!(is_service_link(name, value), "{name}={value} is a service link");
+        }
+        for (name, value) in [
+            // Real keys and their typos keep reaching the loader.
+            ("LISTEN", "0.0.0.0:8080"),
+            ("DAPR__HTTP_PORT", "3500"),
+            ("LISTEN_PORT", "8080"),
+            ("API_PORT", "8080"),
+            ("API_SERVICE_HOST", "api.example.com"),
+            ("API_SERVICE_PORT", "http"),
+            ("API_SERVICE_PORT_", "8080"),
+            ("API_PORT_8080_TCP", "tcp://10.96.12.7:9090"),
+            ("API_PORT_8080_TCP_PROTO", "udp"),
+            ("API_PORT_8080_HTTP_ADDR", "10.96.12.7"),
+            ("API_PORT_8080_TCP_HOST", "10.96.12.7"),
+            ("api_service_host", "10.96.12.7"),
+        ] {
+            assert!(!is_service_link(name, value), "{name}={value} is not a service link");
+        }
     }
 
     #[test]

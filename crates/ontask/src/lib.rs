@@ -34,7 +34,9 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
             .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
     }
     let url = config.database_url();
-    let db = Db::connect(&DbOptions::new(url.clone()))
+    let mut options = DbOptions::new(url.clone());
+    options.wal_limit_bytes = config.sqlite.wal_limit_mib << 20;
+    let db = Db::connect(&options)
         .await
         .with_context(|| format!("cannot open the database {}", ontask_store::redact(&url)))?;
     db.migrate().await.context("migrating the database failed")?;

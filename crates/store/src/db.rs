@@ -6,6 +6,8 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Connection, Executor, Transaction};
 use tokio::sync::Notify;
 
+use crate::checkpoint::{self, Wal, WalStatus};
+use crate::writer::{BatchLimits, GroupWriter, Member};
 use crate::{Result, StoreError};
 
 /// Same name as `ontask_telemetry::metrics::EVENTS_APPENDED_TOTAL` (the store
@@ -35,17 +37,30 @@ impl Backend {
     }
 }
 
+/// 64 MiB: a few seconds of writes at full rate between two checkpoints.
+pub const DEFAULT_WAL_LIMIT_BYTES: u64 = 64 << 20;
+
 #[derive(Debug, Clone)]
 pub struct DbOptions {
     pub url: String,
     /// Connections for reads (and, on PostgreSQL, for writes too).
     pub max_connections: u32,
     pub acquire_timeout: Duration,
+    /// When a group commit (SQLite) stops taking members.
+    pub batch_limits: BatchLimits,
+    /// The most the SQLite write-ahead log may grow to (`checkpoint`).
+    pub wal_limit_bytes: u64,
 }
 
 impl DbOptions {
     pub fn new(url: impl Into<String>) -> Self {
-        Self { url: url.into(), max_connections: 4, acquire_timeout: Duration::from_secs(5) }
+        Self {
+            url: url.into(),
+            max_connections: 4,
+            acquire_timeout: Duration::from_secs(5),
+            batch_limits: BatchLimits::default(),
+            wal_limit_bytes: DEFAULT_WAL_LIMIT_BYTES,
+        }
     }
 }
 
@@ -56,9 +71,13 @@ pub struct Db {
     inner: Arc<Inner>,
 }
 
-struct Inner {
-    read: AnyPool,
+pub(crate) struct Inner {
+    pub(crate) read: AnyPool,
     write: AnyPool,
+    /// SQLite: every write, group-committed on the one write connection.
+    pub(crate) group: Option<GroupWriter>,
+    /// SQLite: the write-ahead log's size and bound.
+    pub(crate) wal: Wal,
     backend: Backend,
     appended: Notify,
 }
@@ -80,12 +99,13 @@ impl Db {
         tracing::Span::current().record("backend", backend.as_str());
         let connect_options: AnyConnectOptions = options.url.parse().map_err(StoreError::Unavailable)?;
         let connect_options = connect_options.disable_statement_logging();
+        let wal_limit_bytes = options.wal_limit_bytes;
         let pool = |max: u32| {
             AnyPoolOptions::new().max_connections(max).acquire_timeout(options.acquire_timeout).after_connect(
                 move |conn, _meta| {
                     Box::pin(async move {
                         if backend == Backend::Sqlite {
-                            prepare_sqlite(conn).await?;
+                            prepare_sqlite(conn, wal_limit_bytes).await?;
                         }
                         Ok(())
                     })
@@ -106,9 +126,19 @@ impl Db {
                 (p.clone(), p)
             }
         };
-        let inner = Arc::new(Inner { read, write, backend, appended: Notify::new() });
+        let limit = options.wal_limit_bytes;
+        let wal_file = match backend {
+            Backend::Sqlite => checkpoint::wal_file(&read).await?,
+            Backend::Postgres => None,
+        };
+        let group = (backend == Backend::Sqlite).then(|| {
+            let bound = wal_file.clone().map(|f| (f, limit));
+            GroupWriter::new(write.clone(), options.batch_limits, bound, options.acquire_timeout)
+        });
+        let wal = Wal::new(wal_file, limit);
+        let inner = Arc::new(Inner { read, write, group, wal, backend, appended: Notify::new() });
         if backend == Backend::Sqlite {
-            spawn_checkpointer(Arc::downgrade(&inner));
+            checkpoint::spawn(Arc::downgrade(&inner));
         }
         Ok(Self { inner })
     }
@@ -129,9 +159,20 @@ impl Db {
         self.inner.backend
     }
 
-    /// Starts a write transaction. On SQLite this waits for the single writer.
+    /// The SQLite write-ahead log's size as last measured, and its bound;
+    /// `None` on PostgreSQL.
+    pub fn wal(&self) -> Option<WalStatus> {
+        (self.inner.backend == Backend::Sqlite).then(|| self.inner.wal.status())
+    }
+
+    /// Starts a write transaction. On SQLite this waits for the single writer,
+    /// and the write is group-committed with the others waiting for it
+    /// (`writer`): `commit` returns once the batch it joined has committed.
     pub async fn begin(&self) -> Result<WriteTx> {
-        let tx = self.inner.write.begin().await?;
+        let tx = match &self.inner.group {
+            Some(group) => Tx::Member(group.join().await?),
+            None => Tx::Own(self.inner.write.begin().await?),
+        };
         Ok(WriteTx { tx, db: self.clone(), appended: Vec::new() })
     }
 
@@ -163,15 +204,25 @@ impl Db {
 
 /// A write transaction. Commit it explicitly; dropping it rolls back.
 pub struct WriteTx {
-    tx: Transaction<'static, Any>,
+    tx: Tx,
     db: Db,
     /// Types of the events appended in this transaction, counted once it commits.
     appended: Vec<String>,
 }
 
+enum Tx {
+    /// A transaction of its own (PostgreSQL, where writers run in parallel).
+    Own(Transaction<'static, Any>),
+    /// A savepoint in the group-committed batch (SQLite).
+    Member(Member),
+}
+
 impl WriteTx {
     pub fn conn(&mut self) -> &mut AnyConnection {
-        &mut self.tx
+        match &mut self.tx {
+            Tx::Own(tx) => tx,
+            Tx::Member(member) => member.conn(),
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -187,7 +238,10 @@ impl WriteTx {
     }
 
     pub async fn commit(self) -> Result<()> {
-        self.tx.commit().await?;
+        match self.tx {
+            Tx::Own(tx) => tx.commit().await?,
+            Tx::Member(member) => member.commit().await?,
+        }
         if !self.appended.is_empty() {
             for event_type in &self.appended {
                 metrics::counter!(EVENTS_APPENDED_TOTAL, "event_type" => event_type.clone()).increment(1);
@@ -199,46 +253,20 @@ impl WriteTx {
     }
 }
 
-async fn prepare_sqlite(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+async fn prepare_sqlite(conn: &mut AnyConnection, wal_limit_bytes: u64) -> Result<(), sqlx::Error> {
     // WAL lets readers run beside the writer; NORMAL sync is durable across
     // process crashes (a power cut may lose the last commits, never corrupt).
     // No automatic checkpoints: they would run inside the writer's commit and
-    // stall every write queued behind it; `spawn_checkpointer` does them aside.
+    // stall every write queued behind it; `checkpoint` does them aside.
     conn.execute(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
          PRAGMA busy_timeout = 5000; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32000; \
          PRAGMA wal_autocheckpoint = 0;",
     )
     .await?;
+    // When the WAL starts over, a file grown past its bound is cut back to it.
+    conn.execute(format!("PRAGMA journal_size_limit = {wal_limit_bytes}").as_str()).await?;
     Ok(())
-}
-
-/// How often the WAL is copied back into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
-
-/// Checkpoints the SQLite WAL from a reader connection. PASSIVE never waits for
-/// the writer (nor makes it wait), so the copying and its fsync happen beside
-/// the writes instead of inside one of them. Ends when the database is dropped
-/// or closed.
-fn spawn_checkpointer(inner: std::sync::Weak<Inner>) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let Some(inner) = inner.upgrade() else { return };
-            if inner.read.is_closed() {
-                return;
-            }
-            let checkpoint = async {
-                let mut conn = inner.read.acquire().await?;
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").await
-            };
-            if let Err(e) = checkpoint.await {
-                tracing::debug!(error = %e, "WAL checkpoint skipped");
-            }
-        }
-    });
 }
 
 /// The URL without its password, for messages.

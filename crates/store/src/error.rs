@@ -13,11 +13,19 @@ pub enum StoreError {
     Database(#[source] sqlx::Error),
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
+    /// The group commit this write belonged to failed: none of it was
+    /// committed. Every member of the batch gets the same cause.
+    #[error("the write's batch was not committed")]
+    Batch(#[source] std::sync::Arc<StoreError>),
 }
 
 impl StoreError {
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, Self::Unavailable(_))
+        match self {
+            Self::Unavailable(_) => true,
+            Self::Batch(cause) => cause.is_unavailable(),
+            _ => false,
+        }
     }
 }
 

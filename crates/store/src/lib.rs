@@ -6,6 +6,7 @@
 //! repositories run on SQLite (the embedded default) and PostgreSQL.
 #![forbid(unsafe_code)]
 
+mod checkpoint;
 pub mod conversations;
 mod db;
 pub mod email;
@@ -20,9 +21,12 @@ pub mod time;
 pub mod tokens;
 pub mod users;
 pub mod webhooks;
+mod writer;
 
-pub use db::{Backend, Db, DbOptions, WriteTx, redact};
+pub use checkpoint::WalStatus;
+pub use db::{Backend, DEFAULT_WAL_LIMIT_BYTES, Db, DbOptions, WriteTx, redact};
 pub use error::StoreError;
 pub use sqlx::AnyConnection;
+pub use writer::BatchLimits;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

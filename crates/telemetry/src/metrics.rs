@@ -29,6 +29,12 @@ pub const HOUSEKEEPING_DELETED_TOTAL: &str = "ontask_housekeeping_deleted_total"
 pub const CHAT_TURNS_TOTAL: &str = "ontask_chat_turns_total";
 pub const CHAT_TOOL_CALLS_TOTAL: &str = "ontask_chat_tool_calls_total";
 pub const CHAT_MODEL_REQUEST_DURATION: &str = "ontask_chat_model_request_duration_seconds";
+pub const WRITE_BATCH_MEMBERS: &str = "ontask_write_batch_members";
+pub const SQLITE_WAL_BYTES: &str = "ontask_sqlite_wal_bytes";
+pub const SQLITE_CHECKPOINT_SECONDS: &str = "ontask_sqlite_checkpoint_seconds";
+
+/// Writes per group commit, from one (an idle server) to the batch limit.
+const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
 
 /// Latency buckets from 0.5 ms to 10 s: the API answers most requests in well
 /// under a millisecond, so the default buckets would hide everything.
@@ -46,6 +52,10 @@ pub fn handle() -> &'static PrometheusHandle {
             .set_buckets_for_metric(Matcher::Full(WEBHOOK_DELIVERY_DURATION.into()), LATENCY_BUCKETS)
             .expect("bucket list is not empty")
             .set_buckets_for_metric(Matcher::Full(KAFKA_PRODUCE_DURATION.into()), LATENCY_BUCKETS)
+            .expect("bucket list is not empty")
+            .set_buckets_for_metric(Matcher::Full(SQLITE_CHECKPOINT_SECONDS.into()), LATENCY_BUCKETS)
+            .expect("bucket list is not empty")
+            .set_buckets_for_metric(Matcher::Full(WRITE_BATCH_MEMBERS.into()), BATCH_BUCKETS)
             .expect("bucket list is not empty")
             .build_recorder();
         let handle = recorder.handle();
@@ -105,6 +115,13 @@ fn describe() {
         CHAT_MODEL_REQUEST_DURATION,
         Unit::Seconds,
         "Duration of one request to the chat model, by outcome (ok, error)."
+    );
+    describe_histogram!(WRITE_BATCH_MEMBERS, "Writes committed together in one group commit (SQLite).");
+    describe_gauge!(SQLITE_WAL_BYTES, Unit::Bytes, "Size of the SQLite write-ahead log file.");
+    describe_histogram!(
+        SQLITE_CHECKPOINT_SECONDS,
+        Unit::Seconds,
+        "Duration of one SQLite WAL checkpoint, by mode (passive, truncate, truncate_at_bound)."
     );
     describe_gauge!(BUILD_INFO, "Always 1; the version label tells which build runs.");
     metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);

@@ -26,7 +26,7 @@ pub fn router() -> Router<ApiState> {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Check {
-    /// `up` or `down`.
+    /// `up`, `degraded` (working, but past a bound: the SQLite WAL) or `down`.
     status: &'static str,
     latency_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -45,7 +45,7 @@ pub struct Checks {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct HealthReport {
-    /// `healthy` or `unhealthy`.
+    /// `healthy`, `degraded` (answers 200; a check is degraded) or `unhealthy` (503).
     status: &'static str,
     timestamp: DateTime<Utc>,
     version: &'static str,
@@ -83,6 +83,14 @@ pub async fn health(State(state): State<ApiState>) -> Response {
         }),
         check(state.bus.health()),
     );
+    let (mut database, _) = database;
+    // A WAL over its bound: writes go on, but the disk fills until a checkpoint catches up.
+    if let Some(wal) = state.app.db.wal() {
+        if database.status == "up" && wal.over_limit() {
+            database.status = "degraded";
+        }
+        database.details = Some(serde_json::json!({ "wal_bytes": wal.bytes, "wal_limit_bytes": wal.limit }));
+    }
     let (mut event_log, heads) = log;
     if let Some((head, published)) = heads {
         event_log.details =
@@ -90,13 +98,18 @@ pub async fn health(State(state): State<ApiState>) -> Response {
     }
     let (mut bus_check, _) = bus;
     bus_check.details = Some(serde_json::json!({ "kind": state.bus.kind() }));
-    let healthy = database.0.status == "up" && event_log.status == "up" && bus_check.status == "up";
+    let healthy = database.status != "down" && event_log.status == "up" && bus_check.status == "up";
+    let degraded = database.status == "degraded";
     let report = HealthReport {
-        status: if healthy { "healthy" } else { "unhealthy" },
+        status: match (healthy, degraded) {
+            (false, _) => "unhealthy",
+            (true, true) => "degraded",
+            (true, false) => "healthy",
+        },
         timestamp: Utc::now(),
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: state.started.elapsed().as_secs(),
-        checks: Checks { database: database.0, event_log, bus: bus_check },
+        checks: Checks { database, event_log, bus: bus_check },
     };
     let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, [(header::CACHE_CONTROL, "no-store")], Json(report)).into_response()

@@ -257,3 +257,118 @@ async fn every_change_is_written_with_its_event_and_the_log_rebuilds_the_tasks()
     assert_eq!(code, Some(1), "replay: {out}");
     assert!(out.contains(&format!("task {plain_id} differs")), "{out}");
 }
+
+/// A burst of writes group-committed together (64 at once), with members that
+/// fail inside the transaction (a stale `If-Match`), cut by `kill -9`: after a
+/// restart every answered create is there with its one event, handled exactly
+/// once; a failed member changed nothing; nothing was written that nobody asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_9_during_a_group_committed_burst_keeps_every_answered_write() {
+    const BURST: usize = 3000;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = ProcessApp::start(dir.path(), &[]).await;
+    let remote = Remote::of(&app);
+    let user = remote.new_user().await;
+    let target = remote.create_task(&user, json!({ "title": "Target of stale updates" })).await;
+    let target_id = target["id"].as_str().expect("id").to_owned();
+
+    let answered = Arc::new(AtomicUsize::new(0));
+    let enough = Arc::new(tokio::sync::Notify::new());
+    let burst = {
+        let (remote, user, answered, enough, target_id) =
+            (remote.clone(), user.clone(), answered.clone(), enough.clone(), target_id.clone());
+        tokio::spawn(async move {
+            stream::iter(0..BURST)
+                .map(|i| {
+                    let (remote, user, answered, enough, target_id) =
+                        (remote.clone(), user.clone(), answered.clone(), enough.clone(), target_id.clone());
+                    async move {
+                        let response = if i % 5 == 4 {
+                            // Fails inside its transaction: the version it names is not the task's.
+                            remote
+                                .client
+                                .patch(remote.url(&format!("/api/v1/tasks/{target_id}")))
+                                .bearer_auth(&user.token)
+                                .header("if-match", "\"99\"")
+                                .json(&json!({ "title": format!("stale {i}") }))
+                                .send()
+                                .await
+                        } else {
+                            remote
+                                .post("/api/v1/tasks", &user)
+                                .json(&json!({ "title": format!("burst {i}") }))
+                                .send()
+                                .await
+                        };
+                        let outcome = match response {
+                            Ok(r) => {
+                                let status = r.status();
+                                let body: Value = r.json().await.unwrap_or(Value::Null);
+                                Some((status, body))
+                            }
+                            Err(_) => None,
+                        };
+                        if answered.fetch_add(1, Ordering::SeqCst) + 1 == BURST / 3 {
+                            enough.notify_one();
+                        }
+                        (i, outcome)
+                    }
+                })
+                .buffer_unordered(64)
+                .collect::<Vec<_>>()
+                .await
+        })
+    };
+    tokio::time::timeout(Duration::from_secs(120), enough.notified()).await.expect("a third of the burst answered");
+    app.kill().await;
+    let outcomes = burst.await.expect("burst");
+
+    let mut created = std::collections::BTreeSet::new();
+    let mut unanswered = 0;
+    for (i, outcome) in &outcomes {
+        match outcome {
+            Some((StatusCode::CREATED, body)) => {
+                created.insert(body["id"].as_str().expect("id").to_owned());
+            }
+            Some((StatusCode::PRECONDITION_FAILED, _)) => assert_eq!(i % 5, 4, "only the stale updates fail"),
+            Some((status, body)) => panic!("request {i}: unexpected {status} {body}"),
+            None => unanswered += 1,
+        }
+    }
+    assert!(unanswered > 0 && !created.is_empty(), "the kill came mid-burst ({} created)", created.len());
+
+    let app = ProcessApp::start(dir.path(), &[]).await;
+    let remote = Remote::of(&app);
+    let tasks = remote.all_tasks(&user).await;
+    let stored: std::collections::BTreeSet<String> = tasks
+        .iter()
+        .filter(|t| t["id"] != target_id.as_str())
+        .map(|t| t["id"].as_str().expect("id").to_owned())
+        .collect();
+    assert!(created.is_subset(&stored), "every answered create survived the kill");
+    assert!(stored.len() <= created.len() + unanswered, "nothing was written that nobody asked for");
+    let target = tasks.iter().find(|t| t["id"] == target_id.as_str()).expect("target");
+    assert_eq!(target["title"], "Target of stale updates", "a failed member changed nothing");
+    assert_eq!(target["version"], 1);
+
+    let db = LogDb::open(dir.path()).await;
+    let events = db.events().await;
+    let mut created_events: BTreeMap<String, usize> = BTreeMap::new();
+    for e in events.iter().filter(|e| e.event_type == "task.created") {
+        *created_events.entry(e.task_id.clone().expect("task id")).or_default() += 1;
+    }
+    for id in &stored {
+        assert_eq!(created_events.get(id), Some(&1), "task {id} has exactly one task.created");
+    }
+    assert!(!events.iter().any(|e| e.event_type == "task.updated"), "the stale updates appended nothing");
+    let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "the log is in order");
+    eventually(Duration::from_secs(60), "every consumer to reach the head of the log", || async {
+        db.caught_up().await.then_some(())
+    })
+    .await;
+    remote.wait_published().await;
+    db.assert_handled_exactly_once().await;
+    db.close().await;
+    assert!(app.terminate().await.success());
+}

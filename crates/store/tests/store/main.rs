@@ -11,6 +11,7 @@ use ontask_store::{Db, DbOptions, WriteTx, events, tasks, users};
 
 mod accounts;
 mod events_log;
+mod group_commit;
 mod outbound;
 mod retention;
 mod schedule;

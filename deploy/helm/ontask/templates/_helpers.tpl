@@ -183,7 +183,6 @@ Only variables the binary documents (deploy/tests/config_keys.txt) or OTEL_*.
 {{- $service := printf "ontask-%s" .name }}
 {{- $_ := set $env "ONTASK_TELEMETRY__SERVICE_NAME" $service }}
 {{- $_ := set $env "OTEL_SERVICE_NAME" $service }}
-{{- $_ := set $env "OTEL_RESOURCE_ATTRIBUTES" (printf "deployment.environment=%s,service.namespace=%s,service.version=%s" $v.environment $v.metadata.partOf (include "ontask.version" .root)) }}
 {{- $bus := include "ontask.busKind" .root }}
 {{- $_ := set $env "ONTASK_BUS__KIND" $bus }}
 {{- $_ := set $env "ONTASK_BUS__TOPIC_TASK_EVENTS" $v.topics.taskEvents }}
@@ -204,6 +203,18 @@ Only variables the binary documents (deploy/tests/config_keys.txt) or OTEL_*.
 {{- range $k := keys $env | sortAlpha }}
 {{ $k }}: {{ get $env $k | quote }}
 {{- end }}
+{{- end }}
+
+{{/*
+OTEL_RESOURCE_ATTRIBUTES of a component's pods: the release's attributes, and
+where the pod runs from the downward API variables K8S_* (the kubelet expands
+$(VAR) in an env value).
+*/}}
+{{- define "ontask.resourceAttributes" -}}
+{{- $v := .root.Values }}
+{{- $attrs := list (printf "deployment.environment=%s" $v.environment) (printf "service.namespace=%s" $v.metadata.partOf) (printf "service.version=%s" (include "ontask.version" .root)) }}
+{{- $attrs = concat $attrs (list (printf "k8s.deployment.name=%s" (include "ontask.componentName" .)) "k8s.namespace.name=$(K8S_NAMESPACE)" "k8s.pod.name=$(K8S_POD_NAME)" "k8s.node.name=$(K8S_NODE_NAME)") }}
+{{- join "," $attrs }}
 {{- end }}
 
 {{/* Names of enabled components, sorted, as a list. */}}

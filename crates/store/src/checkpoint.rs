@@ -1,0 +1,113 @@
+//! Keeps SQLite's write-ahead log within its bound.
+//!
+//! Automatic checkpoints are off (they would run inside a writer's commit and
+//! stall every write queued behind it). Instead a task beside the writer runs a
+//! PASSIVE checkpoint every tick: it never waits for the writer nor makes it
+//! wait, so the copying happens beside the writes. PASSIVE alone cannot bound
+//! the file, though: the WAL only starts over from its beginning when a writer
+//! finds every frame copied and no reader still on an old snapshot, which a
+//! busy server rarely offers. So once the file passes half its bound, the task
+//! holds the writer between two batches and runs a TRUNCATE checkpoint, which
+//! waits for the readers of old snapshots (they are short) and empties the file.
+//! The pause is what PASSIVE left to copy, usually little.
+use std::path::PathBuf;
+use std::sync::Weak;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use sqlx::{AnyPool, Executor, Row};
+
+use crate::Result;
+use crate::db::Inner;
+
+/// Same names as in `ontask_telemetry::metrics` (the store stays free of the telemetry stack).
+const SQLITE_WAL_BYTES: &str = "ontask_sqlite_wal_bytes";
+const SQLITE_CHECKPOINT_SECONDS: &str = "ontask_sqlite_checkpoint_seconds";
+
+/// How often the WAL is copied back into the database file.
+const EVERY: Duration = Duration::from_millis(250);
+
+/// The WAL's size as last measured, and its bound.
+#[derive(Debug)]
+pub(crate) struct Wal {
+    file: Option<PathBuf>,
+    bytes: AtomicU64,
+    limit: u64,
+}
+
+/// What `/health` shows of the WAL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalStatus {
+    pub bytes: u64,
+    pub limit: u64,
+}
+
+impl WalStatus {
+    pub fn over_limit(&self) -> bool {
+        self.bytes > self.limit
+    }
+}
+
+impl Wal {
+    pub fn new(file: Option<PathBuf>, limit: u64) -> Self {
+        Self { file, bytes: AtomicU64::new(0), limit }
+    }
+
+    pub fn status(&self) -> WalStatus {
+        WalStatus { bytes: self.bytes.load(Ordering::Relaxed), limit: self.limit }
+    }
+
+    fn record(&self, bytes: u64) {
+        self.bytes.store(bytes, Ordering::Relaxed);
+        metrics::gauge!(SQLITE_WAL_BYTES).set(bytes as f64);
+    }
+}
+
+/// Runs until the database is dropped or closed.
+pub(crate) fn spawn(inner: Weak<Inner>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(inner) = inner.upgrade() else { return };
+            if inner.read.is_closed() {
+                return;
+            }
+            if let Err(e) = round(&inner).await {
+                tracing::debug!(error = %e, "WAL checkpoint skipped");
+            }
+        }
+    });
+}
+
+/// The `-wal` file beside the main database file; `None` for an in-memory database.
+pub(crate) async fn wal_file(pool: &AnyPool) -> Result<Option<PathBuf>> {
+    let mut conn = pool.acquire().await?;
+    let row = sqlx::query("SELECT file FROM pragma_database_list WHERE name = 'main'").fetch_one(&mut *conn).await?;
+    let file: String = row.try_get(0)?;
+    Ok((!file.is_empty()).then(|| PathBuf::from(format!("{file}-wal"))))
+}
+
+async fn round(inner: &Inner) -> Result<()> {
+    let size = || inner.wal.file.as_ref().and_then(|f| std::fs::metadata(f).ok()).map_or(0, |m| m.len());
+    checkpoint(inner, "PASSIVE").await?;
+    let bytes = size();
+    inner.wal.record(bytes);
+    if bytes > inner.wal.limit / 2
+        && let Some(group) = &inner.group
+    {
+        group.exclusive(checkpoint(inner, "TRUNCATE")).await?;
+        inner.wal.record(size());
+    }
+    Ok(())
+}
+
+async fn checkpoint(inner: &Inner, mode: &str) -> Result<()> {
+    let started = Instant::now();
+    let mut conn = inner.read.acquire().await?;
+    conn.execute(format!("PRAGMA wal_checkpoint({mode})").as_str()).await?;
+    let mode = mode.to_ascii_lowercase();
+    metrics::histogram!(SQLITE_CHECKPOINT_SECONDS, "mode" => mode).record(started.elapsed().as_secs_f64());
+    Ok(())
+}

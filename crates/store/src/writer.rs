@@ -1,0 +1,329 @@
+//! Group commit for the single SQLite writer.
+//!
+//! Every write of the process goes through one connection. A write (a
+//! *member*) runs inside its own `SAVEPOINT` of a shared transaction (the
+//! *batch*): one that fails rolls back alone, and the others keep their work.
+//! A member that finishes while others are already waiting for the connection
+//! leaves the transaction open for them; the last member of a batch commits for
+//! all, and every member learns the batch's outcome before its caller does, so
+//! nothing is answered before it is committed. With nobody waiting a member
+//! commits at once, so an idle server adds no latency, and batches form by
+//! themselves under load. The pages a batch's members share (index leaves, the
+//! events table's last page) are written to the WAL once per batch instead of
+//! once per write, and the commit's own cost is paid once.
+//!
+//! Log order holds: members run one after another on one connection, so
+//! `seq` order is the order of the work, and a batch commits as a whole.
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Executor};
+use tokio::sync::{Mutex, OwnedMutexGuard, watch};
+
+use crate::{Result, StoreError};
+
+/// Same names as in `ontask_telemetry::metrics` (the store stays free of the telemetry stack).
+const WRITE_BATCH_MEMBERS: &str = "ontask_write_batch_members";
+const SQLITE_CHECKPOINT_SECONDS: &str = "ontask_sqlite_checkpoint_seconds";
+
+/// When a batch commits even though more writes are waiting: it bounds how
+/// long the first member of a batch waits for the others.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchLimits {
+    pub max_members: usize,
+    pub max_age: Duration,
+}
+
+impl Default for BatchLimits {
+    fn default() -> Self {
+        Self { max_members: 256, max_age: Duration::from_millis(20) }
+    }
+}
+
+/// What every member of a batch learns once it committed or failed.
+type Outcome = Option<Result<(), Arc<StoreError>>>;
+
+pub(crate) struct GroupWriter {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    pool: AnyPool,
+    state: Arc<Mutex<State>>,
+    /// Writes waiting for the connection: while there are any, a finished
+    /// member leaves the batch open for them.
+    waiting: AtomicUsize,
+    limits: BatchLimits,
+    /// The WAL file and its bound: a commit that leaves the file past it
+    /// empties it at once (`checkpoint` normally keeps it well below).
+    wal: Option<(PathBuf, u64)>,
+    /// How long a write waits for the connection before it is told the
+    /// database is unavailable (a write that waits on another of its own
+    /// would otherwise hang for ever).
+    acquire_timeout: Duration,
+}
+
+#[derive(Default)]
+struct State {
+    open: Option<OpenBatch>,
+    /// A member was dropped without committing and without a runtime to roll
+    /// it back on: the next holder of the connection undoes its savepoint.
+    abandoned: bool,
+}
+
+struct OpenBatch {
+    conn: PoolConnection<Any>,
+    /// Members whose work is in the transaction, waiting for its commit.
+    members: usize,
+    started: Instant,
+    outcome: watch::Sender<Outcome>,
+}
+
+const SAVEPOINT: &str = "SAVEPOINT ontask_write";
+const RELEASE: &str = "RELEASE ontask_write";
+const ROLLBACK_TO: &str = "ROLLBACK TO ontask_write; RELEASE ontask_write";
+
+impl GroupWriter {
+    pub fn new(pool: AnyPool, limits: BatchLimits, wal: Option<(PathBuf, u64)>, acquire_timeout: Duration) -> Self {
+        let shared = Shared {
+            pool,
+            state: Arc::new(Mutex::new(State::default())),
+            waiting: AtomicUsize::new(0),
+            limits,
+            wal,
+            acquire_timeout,
+        };
+        Self { shared: Arc::new(shared) }
+    }
+
+    /// Waits for the connection and starts a member: the batch's transaction
+    /// (opened when none is) and a savepoint of its own.
+    pub async fn join(&self) -> Result<Member> {
+        let waiting = Waiting::new(&self.shared);
+        let locked = tokio::time::timeout(self.shared.acquire_timeout, self.shared.state.clone().lock_owned()).await;
+        let Ok(mut state) = locked else {
+            return Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut));
+        };
+        waiting.admitted();
+        if let Err(e) = state.start_member(&self.shared.pool).await {
+            let e = Arc::new(e);
+            state.fail_batch(e.clone()).await;
+            return Err(StoreError::Batch(e));
+        }
+        let outcome = state.open.as_ref().map(|b| b.outcome.subscribe());
+        Ok(Member { state: Some(state), shared: self.shared.clone(), outcome })
+    }
+}
+
+/// Counts a write among the waiting until it holds the connection. A write
+/// that gives up waiting (its request was cancelled) may have been the one a
+/// finished member left the batch open for, so it makes sure someone commits.
+struct Waiting<'a> {
+    shared: &'a Arc<Shared>,
+    admitted: bool,
+}
+
+impl<'a> Waiting<'a> {
+    fn new(shared: &'a Arc<Shared>) -> Self {
+        shared.waiting.fetch_add(1, Ordering::SeqCst);
+        Self { shared, admitted: false }
+    }
+
+    fn admitted(mut self) {
+        self.admitted = true;
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.shared.waiting.fetch_sub(1, Ordering::SeqCst);
+        if !self.admitted
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let shared = self.shared.clone();
+            runtime.spawn(async move {
+                let mut state = shared.state.clone().lock_owned().await;
+                state.settle(&shared).await;
+            });
+        }
+    }
+}
+
+impl State {
+    fn conn(&mut self) -> Option<&mut AnyConnection> {
+        self.open.as_mut().map(|b| &mut *b.conn)
+    }
+
+    async fn start_member(&mut self, pool: &AnyPool) -> Result<()> {
+        self.roll_back_abandoned().await?;
+        if self.open.is_none() {
+            let mut conn = pool.acquire().await?;
+            // IMMEDIATE takes the write lock now, so a member's reads and its
+            // writes see one state even when another process writes the file.
+            conn.execute("BEGIN IMMEDIATE").await?;
+            let (outcome, _) = watch::channel(None);
+            self.open = Some(OpenBatch { conn, members: 0, started: Instant::now(), outcome });
+        }
+        let conn = self.conn().ok_or_else(|| StoreError::Corrupt("no open write batch".into()))?;
+        conn.execute(SAVEPOINT).await?;
+        Ok(())
+    }
+
+    async fn roll_back_abandoned(&mut self) -> Result<()> {
+        if std::mem::take(&mut self.abandoned) {
+            self.roll_back_member().await?;
+        }
+        Ok(())
+    }
+
+    /// Undoes the current member's savepoint. A batch with no member left in
+    /// it is rolled back whole.
+    async fn roll_back_member(&mut self) -> Result<()> {
+        let Some(batch) = self.open.as_mut() else { return Ok(()) };
+        let undo = if batch.members == 0 { "ROLLBACK" } else { ROLLBACK_TO };
+        match batch.conn.execute(undo).await {
+            Ok(_) if batch.members == 0 => {
+                self.open = None;
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = Arc::new(StoreError::from(e));
+                self.fail_batch(e.clone()).await;
+                Err(StoreError::Batch(e))
+            }
+        }
+    }
+
+    /// Commits the open batch unless more writes are waiting to join it and it
+    /// is still within its limits.
+    async fn settle(&mut self, shared: &Shared) {
+        if self.roll_back_abandoned().await.is_err() {
+            return;
+        }
+        let Some(batch) = &self.open else { return };
+        let full = batch.members >= shared.limits.max_members || batch.started.elapsed() >= shared.limits.max_age;
+        if full || shared.waiting.load(Ordering::SeqCst) == 0 {
+            self.commit_batch(shared).await;
+        }
+    }
+
+    async fn commit_batch(&mut self, shared: &Shared) {
+        let Some(mut batch) = self.open.take() else { return };
+        let committed = batch.conn.execute("COMMIT").await;
+        let outcome = match committed {
+            Ok(_) => {
+                metrics::histogram!(WRITE_BATCH_MEMBERS).record(batch.members as f64);
+                if let Some((file, limit)) = &shared.wal
+                    && std::fs::metadata(file).is_ok_and(|m| m.len() > *limit)
+                {
+                    // The members are answered first; the next write waits for this.
+                    batch.outcome.send_replace(Some(Ok(())));
+                    let started = Instant::now();
+                    if let Err(e) = batch.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").await {
+                        tracing::warn!(error = %e, "the WAL is past its bound and could not be emptied");
+                    }
+                    metrics::histogram!(SQLITE_CHECKPOINT_SECONDS, "mode" => "truncate_at_bound")
+                        .record(started.elapsed().as_secs_f64());
+                }
+                Ok(())
+            }
+            Err(e) => {
+                // Whatever state the transaction is left in, this connection
+                // does not go back to the pool with it.
+                let _ = batch.conn.execute("ROLLBACK").await;
+                batch.conn.close_on_drop();
+                Err(Arc::new(StoreError::from(e)))
+            }
+        };
+        batch.outcome.send_replace(Some(outcome));
+    }
+
+    /// Ends the open batch with `error`, for every member in it: the
+    /// connection failed outside any one member's work.
+    async fn fail_batch(&mut self, error: Arc<StoreError>) {
+        let Some(mut batch) = self.open.take() else { return };
+        let _ = batch.conn.execute("ROLLBACK").await;
+        batch.conn.close_on_drop();
+        batch.outcome.send_replace(Some(Err(error)));
+    }
+}
+
+impl GroupWriter {
+    /// Runs `work` while no write runs: the open batch, if any, commits first
+    /// (its members get their answer), and the next write waits until `work`
+    /// is done.
+    pub async fn exclusive<F: Future>(&self, work: F) -> F::Output {
+        let mut state = self.shared.state.clone().lock_owned().await;
+        let _ = state.roll_back_abandoned().await;
+        state.commit_batch(&self.shared).await;
+        work.await
+    }
+}
+
+/// One write in a batch: it holds the connection from `join` until `commit`
+/// (or until dropped, which rolls back its savepoint).
+pub(crate) struct Member {
+    state: Option<OwnedMutexGuard<State>>,
+    shared: Arc<Shared>,
+    outcome: Option<watch::Receiver<Outcome>>,
+}
+
+impl Member {
+    pub fn conn(&mut self) -> &mut AnyConnection {
+        // `state` is Some and holds an open batch from `join` until `commit`
+        // consumes the member; both are only taken there and in drop.
+        self.state.as_mut().and_then(|s| s.conn()).expect("a member holds an open batch")
+    }
+
+    /// Keeps the member's work in the batch and waits until the batch commits.
+    pub async fn commit(mut self) -> Result<()> {
+        let (Some(mut state), Some(mut outcome)) = (self.state.take(), self.outcome.take()) else {
+            return Err(StoreError::Corrupt("write committed twice".into()));
+        };
+        let released = match state.conn() {
+            Some(conn) => conn.execute(RELEASE).await.map(drop).map_err(StoreError::from),
+            None => Err(StoreError::Corrupt("no open write batch".into())),
+        };
+        if let Err(e) = released {
+            // The member's own failure (e.g. an aborted statement): undo it alone.
+            let _ = state.roll_back_member().await;
+            state.settle(&self.shared).await;
+            return Err(e);
+        }
+        if let Some(batch) = state.open.as_mut() {
+            batch.members += 1;
+        }
+        state.settle(&self.shared).await;
+        drop(state);
+        let settled = outcome.wait_for(Option::is_some).await;
+        match settled.as_deref() {
+            Ok(Some(Ok(()))) => Ok(()),
+            Ok(Some(Err(e))) => Err(StoreError::Batch(e.clone())),
+            // The writer went away before the batch ended: nothing of it committed.
+            Ok(None) | Err(_) => Err(StoreError::Unavailable(sqlx::Error::PoolClosed)),
+        }
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        let Some(mut state) = self.state.take() else { return };
+        match tokio::runtime::Handle::try_current() {
+            // The guard moves into the task, so no other write gets the
+            // connection before the savepoint is undone.
+            Ok(runtime) => {
+                let shared = self.shared.clone();
+                runtime.spawn(async move {
+                    if state.roll_back_member().await.is_ok() {
+                        state.settle(&shared).await;
+                    }
+                });
+            }
+            Err(_) => state.abandoned = true,
+        }
+    }
+}

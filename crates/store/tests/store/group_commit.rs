@@ -1,0 +1,139 @@
+//! Many writers at once, some of them failing: each keeps its own outcome, and
+//! the log stays in commit order. On SQLite the writes are group-committed
+//! (one transaction, a savepoint each); on PostgreSQL each has its own
+//! transaction. The tests hold for both.
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use ontask_store::{Db, DbOptions, StoreError, events, tasks};
+use tokio::sync::Barrier;
+
+use crate::{created_event, insert_with_event, on_both_backends, task, user};
+
+const WRITERS: usize = 48;
+
+/// One writer's work: a task and its event; every third writer then fails
+/// (a duplicate id, as a constraint violation would) or drops its transaction.
+async fn write(
+    db: Db,
+    n: usize,
+    owner: ontask_domain::UserId,
+    taken: ontask_domain::TaskSnapshot,
+) -> Result<i64, StoreError> {
+    let snap = task(owner, &format!("writer {n}"));
+    let mut tx = db.begin().await?;
+    tasks::insert(&mut tx, &snap).await?;
+    let seq = events::append(&mut tx, &created_event(owner, &snap)).await?;
+    match n % 3 {
+        // A member whose second statement fails: its first one must go too.
+        1 => {
+            tasks::insert(&mut tx, &taken).await?;
+            unreachable!("the duplicate insert is refused");
+        }
+        // A member that gives up (an error elsewhere, a cancelled request).
+        2 => {
+            drop(tx);
+            Err(StoreError::Conflict(format!("writer {n} gave up")))
+        }
+        _ => {
+            tx.commit().await?;
+            Ok(seq)
+        }
+    }
+}
+
+on_both_backends! {
+    async fn concurrent_writers_keep_their_own_outcome(db: Db) {
+        let owner = user(&db).await;
+        let taken = task(owner, "already there");
+        insert_with_event(&db, &taken).await;
+        let before = events::heads(&mut db.read().await.unwrap()).await.unwrap().0;
+
+        let start = Arc::new(Barrier::new(WRITERS));
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|n| {
+                let (db, start, taken) = (db.clone(), start.clone(), taken.clone());
+                tokio::spawn(async move {
+                    start.wait().await;
+                    (n, write(db, n, owner, taken).await)
+                })
+            })
+            .collect();
+        let mut committed = Vec::new();
+        for writer in writers {
+            let (n, outcome) = writer.await.expect("writer task");
+            match (n % 3, outcome) {
+                (0, Ok(seq)) => committed.push((n, seq)),
+                (1, Err(StoreError::Conflict(_))) | (2, Err(StoreError::Conflict(_))) => {}
+                (_, other) => panic!("writer {n}: unexpected outcome {other:?}"),
+            }
+        }
+        assert_eq!(committed.len(), WRITERS / 3);
+
+        // Exactly the committed writers' tasks and events are there, nothing of the failed ones.
+        let mut conn = db.read().await.unwrap();
+        let log = events::range(&mut conn, before, i64::MAX, 1000).await.unwrap();
+        let titles: HashSet<String> =
+            log.iter().map(|e| e.envelope.data["task"]["title"].as_str().unwrap().to_owned()).collect();
+        let expected: HashSet<String> = committed.iter().map(|(n, _)| format!("writer {n}")).collect();
+        assert_eq!(titles, expected);
+        // Each writer's answer names its own event, and the log has no holes.
+        let seqs: HashSet<i64> = committed.iter().map(|(_, seq)| *seq).collect();
+        assert_eq!(seqs, log.iter().map(|e| e.seq).collect::<HashSet<_>>());
+        let query = tasks::TaskQuery { limit: 1000, ..Default::default() };
+        let listed = tasks::list(&mut conn, owner, &query).await.unwrap();
+        assert_eq!(listed.len(), committed.len() + 1, "the committed tasks and the first one");
+    }
+
+    async fn a_write_after_a_dropped_one_starts_clean(db: Db) {
+        let owner = user(&db).await;
+        let dropped = task(owner, "dropped");
+        {
+            let mut tx = db.begin().await.unwrap();
+            tasks::insert(&mut tx, &dropped).await.unwrap();
+        }
+        let kept = task(owner, "kept");
+        insert_with_event(&db, &kept).await;
+        let mut conn = db.read().await.unwrap();
+        assert!(tasks::get(&mut conn, owner, dropped.id).await.unwrap().is_none());
+        assert!(tasks::get(&mut conn, owner, kept.id).await.unwrap().is_some());
+    }
+}
+
+/// Bursts of writes with a small WAL bound: the file never grows far past it,
+/// though the writes add up to many times the bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqlite_wal_stays_within_its_bound() {
+    const LIMIT: u64 = 4 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wal.db");
+    let mut options = DbOptions::new(format!("sqlite://{}?mode=rwc", path.display()));
+    options.wal_limit_bytes = LIMIT;
+    let db = Db::connect(&options).await.unwrap();
+    db.migrate().await.unwrap();
+    let owner = user(&db).await;
+    let wal = dir.path().join("wal.db-wal");
+    let mut peak = 0;
+    for round in 0..60 {
+        let writers: Vec<_> = (0..64)
+            .map(|n| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    let mut snap = task(owner, &format!("round {round} writer {n}"));
+                    snap.description = "x".repeat(2000);
+                    insert_with_event(&db, &snap).await
+                })
+            })
+            .collect();
+        for w in writers {
+            w.await.unwrap();
+        }
+        peak = peak.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+    }
+    let database = std::fs::metadata(&path).unwrap().len();
+    assert!(database > 2 * LIMIT, "the writes ({database} bytes) outgrew the bound, so it was tested");
+    // A commit that passes the bound empties the file before the next write:
+    // at most one batch past it.
+    assert!(peak <= 2 * LIMIT, "WAL peaked at {peak} bytes with a bound of {LIMIT}");
+    assert!(db.wal().is_some_and(|w| w.limit == LIMIT));
+}
