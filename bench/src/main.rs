@@ -96,7 +96,7 @@ struct Cli {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     for s in &cli.scenarios {
-        if !["create", "max", "list", "sse"].contains(&s.as_str()) {
+        if !["create", "max", "list", "sse", "sustained"].contains(&s.as_str()) {
             bail!("unknown scenario {s:?} (create, max, list, sse, sustained)");
         }
     }
