@@ -109,6 +109,10 @@ impl GroupWriter {
         };
         waiting.admitted();
         if let Err(e) = state.start_member(&self.shared.pool).await {
+            // No batch to fail: the transaction could not even begin.
+            if state.open.is_none() {
+                return Err(e);
+            }
             let e = Arc::new(e);
             state.fail_batch(e.clone()).await;
             return Err(StoreError::Batch(e));
