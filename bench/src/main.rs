@@ -8,6 +8,7 @@
 mod data;
 mod list;
 mod load;
+mod reference;
 mod server;
 mod sse;
 mod stats;
@@ -43,8 +44,8 @@ struct Cli {
     /// Keep the started server's data directory.
     #[arg(long)]
     keep_data: bool,
-    /// Scenarios to run, in order: create, max, list, sse, sustained.
-    #[arg(long, value_delimiter = ',', default_value = "create,max,list,sse")]
+    /// Scenarios to run, in order: reference, create, max, list, sse, sustained.
+    #[arg(long, value_delimiter = ',', default_value = "reference,create,max,list,sse")]
     scenarios: Vec<String>,
     /// Open-loop create rates (requests/s).
     #[arg(long, value_delimiter = ',', default_value = "1000,5000,10000,20000")]
@@ -96,8 +97,8 @@ struct Cli {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     for s in &cli.scenarios {
-        if !["create", "max", "list", "sse", "sustained"].contains(&s.as_str()) {
-            bail!("unknown scenario {s:?} (create, max, list, sse, sustained)");
+        if !["reference", "create", "max", "list", "sse", "sustained"].contains(&s.as_str()) {
+            bail!("unknown scenario {s:?} (reference, create, max, list, sse, sustained)");
         }
     }
     tokio::runtime::Builder::new_multi_thread()
@@ -322,8 +323,21 @@ async fn run(cli: Cli) -> Result<()> {
 async fn scenarios(cli: &Cli, ctx: &Ctx) -> Result<Value> {
     let mut results = json!({});
     let duration = Duration::from_secs(cli.duration);
+    // Creates/s of the naive loop, when `reference` ran: the create figures are printed as ratios to it.
+    let mut reference = None;
     for scenario in &cli.scenarios {
         match scenario.as_str() {
+            "reference" => {
+                println!(
+                    "\n== reference: one transaction per create (task row, 4 indexes, event row), SQLite WAL, synchronous=NORMAL, {} s",
+                    cli.duration
+                );
+                let dir = std::env::temp_dir();
+                let rate = tokio::task::spawn_blocking(move || reference::creates_per_second(&dir, duration)).await??;
+                println!("reference: {rate:.0} creates/s");
+                reference = Some(rate);
+                results["reference"] = json!({ "creates_per_second": round3(rate) });
+            }
             "create" => {
                 let token = register(&ctx.client, &ctx.base, "create").await?;
                 println!(
@@ -380,6 +394,10 @@ async fn scenarios(cli: &Cli, ctx: &Ctx) -> Result<Value> {
                     .await;
                     print_load_row(&c.to_string(), &r);
                     let mut j = r.json();
+                    if let Some(rate) = reference {
+                        println!("{:>10} {:.2}x the reference", "", r.achieved_rate() / rate);
+                        j["ratio_to_reference"] = json!(round3(r.achieved_rate() / rate));
+                    }
                     j["server_memory"] = ctx.memory_json();
                     runs.push(j);
                     ctx.settle().await;
@@ -489,7 +507,7 @@ async fn scenarios(cli: &Cli, ctx: &Ctx) -> Result<Value> {
                 }
                 results["sse"] = json!(runs);
             }
-            "sustained" => results["sustained"] = sustained(cli, ctx).await?,
+            "sustained" => results["sustained"] = sustained(cli, ctx, reference).await?,
             _ => unreachable!("checked in main"),
         }
     }
@@ -499,7 +517,7 @@ async fn scenarios(cli: &Cli, ctx: &Ctx) -> Result<Value> {
 /// Creates at full rate for minutes, one closed-loop second at a time, sampling
 /// throughput and the WAL's size each second: does the WAL stay bounded, and
 /// does throughput hold as the database grows?
-async fn sustained(cli: &Cli, ctx: &Ctx) -> Result<Value> {
+async fn sustained(cli: &Cli, ctx: &Ctx, reference: Option<f64>) -> Result<Value> {
     let token = register(&ctx.client, &ctx.base, "sustained").await?;
     let seconds = cli.sustained_minutes * 60;
     println!(
@@ -551,8 +569,13 @@ async fn sustained(cli: &Cli, ctx: &Ctx) -> Result<Value> {
         created,
         disk as f64 / created.max(1) as f64
     );
+    let average = created as f64 / seconds.max(1) as f64;
+    if let Some(rate) = reference {
+        println!("average {average:.0} creates/s: {:.2}x the reference", average / rate);
+    }
     Ok(json!({
         "clients": cli.sustained_clients, "seconds": seconds, "created": created, "peak_wal_bytes": peak_wal,
+        "ratio_to_reference": reference.map(|rate| round3(average / rate)),
         "rate_first_tenth": round3(first), "rate_last_tenth": round3(last), "disk_bytes": disk, "samples": samples,
         "server_memory": ctx.memory_json(),
     }))
