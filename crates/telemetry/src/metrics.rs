@@ -129,4 +129,12 @@ fn describe() {
     // alerts divide by, so they exist (at zero) from the start.
     metrics::counter!(EVENTS_PUBLISHED_TOTAL).absolute(0);
     metrics::counter!(REMINDERS_FIRED_TOTAL).absolute(0);
+    // And the ones alerts and the dashboard read before anything happened, so
+    // their queries find a series (deploy/tests/test_prometheus.py checks it).
+    metrics::counter!(DEAD_LETTERS_TOTAL).absolute(0);
+    metrics::counter!(EMAILS_SENT_TOTAL).absolute(0);
+    metrics::counter!(HTTP_ERRORS_TOTAL).absolute(0);
+    for transport in ["sse", "websocket"] {
+        metrics::gauge!(REALTIME_CONNECTIONS, "transport" => transport).increment(0.0);
+    }
 }
