@@ -399,7 +399,7 @@ def test_fr_028_metrics_endpoint_scraped(all_enabled):
     rules = json.dumps(all_enabled.kind("PrometheusRule")[0]["spec"])
     for metric in ("http_request_duration_seconds_bucket", "http_requests_total"):
         assert metric in rules
-    dashboard = (DEPLOY / "monitoring" / "grafana" / "ontask-overview.json").read_text()
+    dashboard = (CHART / "dashboards" / "ontask-overview.json").read_text()
     for metric in ("http_request_duration_seconds_bucket", "http_requests_total", "http_connections_active", "http_errors_total"):
         assert metric in dashboard
 

@@ -22,6 +22,7 @@ from conftest import (
     DEPLOY,
     ENVIRONMENTS,
     PUBLIC_ROLES,
+    REPO,
     ROLES,
     TESTS,
     VARIANTS,
@@ -336,3 +337,23 @@ def test_helm_test_pod_and_notes(variant):
     assert len(pods) == 1
     assert "helm test ontask" in variant.notes
     assert "ontask-secrets" in variant.notes
+
+
+def test_the_grafana_dashboard_ships_as_a_configmap_for_the_sidecar():
+    board = CHART / "dashboards" / "ontask-overview.json"
+    out = render({"monitoring": {"grafanaDashboard": {"enabled": True, "namespace": "monitoring"}}})
+    cm = yaml.safe_load(out["ontask/templates/monitoring/dashboard.yaml"])
+    assert cm["kind"] == "ConfigMap" and cm["metadata"]["name"] == "ontask-dashboard"
+    assert cm["metadata"]["namespace"] == "monitoring"
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(cm["data"]["ontask-overview.json"]) == json.loads(board.read_text())
+    # Off by default.
+    assert not [c for c in rendered("all-enabled").kind("ConfigMap") if c["metadata"]["name"] == "ontask-dashboard"]
+
+
+def test_the_chart_icon_is_in_the_repo():
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    prefix = "https://raw.githubusercontent.com/ontask/ontask/main/"
+    assert chart["icon"].startswith(prefix)
+    icon = REPO / chart["icon"].removeprefix(prefix)
+    assert icon.is_file() and icon.read_text().lstrip().startswith("<svg")

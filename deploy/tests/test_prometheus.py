@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import DEPLOY, NAMESPACE, rendered
+from conftest import CHART, NAMESPACE, rendered
 from test_config_keys import ontask_binary
 
-DASHBOARD = DEPLOY / "monitoring" / "grafana" / "ontask-overview.json"
+DASHBOARD = CHART / "dashboards" / "ontask-overview.json"
 # The labels the ServiceMonitor's relabelling gives an api pod's series.
 TARGET_LABELS = {"namespace": NAMESPACE, "component": "api", "pod": "ontask-api-0"}
 DEADLINE = 60.0

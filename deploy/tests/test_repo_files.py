@@ -17,7 +17,7 @@ from conftest import CHART, DEPLOY, REPO, ROLES
 
 DOCKERFILE = REPO / "Dockerfile"
 WORKFLOWS = REPO / ".github" / "workflows"
-DASHBOARD = DEPLOY / "monitoring" / "grafana" / "ontask-overview.json"
+DASHBOARD = CHART / "dashboards" / "ontask-overview.json"
 
 METRICS = {
     "http_requests_total", "http_request_duration_seconds_bucket", "http_request_duration_seconds_sum",
