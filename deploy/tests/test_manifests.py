@@ -357,3 +357,25 @@ def test_the_chart_icon_is_in_the_repo():
     assert chart["icon"].startswith(prefix)
     icon = REPO / chart["icon"].removeprefix(prefix)
     assert icon.is_file() and icon.read_text().lstrip().startswith("<svg")
+
+
+def test_the_httproute_routes_what_the_ingress_routes():
+    out = render({"ingress": {"enabled": True}, "httpRoute": {"enabled": True, "parentRefs": [{"name": "public", "namespace": "gateways", "sectionName": "https"}]}})
+    ingress = yaml.safe_load(out["ontask/templates/ingress.yaml"])
+    route = yaml.safe_load(out["ontask/templates/httproute.yaml"])
+    assert route["apiVersion"] == "gateway.networking.k8s.io/v1" and route["kind"] == "HTTPRoute"
+    assert route["spec"]["parentRefs"] == [{"name": "public", "namespace": "gateways", "sectionName": "https"}]
+    assert route["spec"]["hostnames"] == [ingress["spec"]["rules"][0]["host"]]
+    by_ingress = {(p["path"], p["backend"]["service"]["name"], p["backend"]["service"]["port"]["number"])
+                  for p in ingress["spec"]["rules"][0]["http"]["paths"]}
+    by_route = {(m["path"]["value"], b["name"], b["port"])
+                for rule in route["spec"]["rules"] for m in rule["matches"] for b in rule["backendRefs"]}
+    assert by_route == by_ingress and by_route
+    assert all(m["path"]["type"] == "PathPrefix" for rule in route["spec"]["rules"] for m in rule["matches"])
+    # Off by default.
+    assert "ontask/templates/httproute.yaml" not in render({}) or not render({})["ontask/templates/httproute.yaml"].strip()
+
+
+def test_an_httproute_needs_a_gateway():
+    with pytest.raises(Exception, match="parentRefs"):
+        render({"httpRoute": {"enabled": True, "parentRefs": []}})
