@@ -356,6 +356,10 @@ impl EventBus for KafkaBus {
         self.live.subscribe()
     }
 
+    fn live_feed_ready(&self) -> bool {
+        !self.settings.live_updates || *self.live_ready.borrow()
+    }
+
     #[tracing::instrument(skip_all)]
     async fn health(&self) -> Result<(), BusError> {
         let producer = self.producer.clone();

@@ -46,6 +46,13 @@ pub trait EventBus: Send + Sync + 'static {
     /// Reachability of the bus, for `/health`.
     async fn health(&self) -> Result<(), BusError>;
 
+    /// Whether every update published from now on reaches [`EventBus::live`]
+    /// receivers of this process (`/readyz`): on Kafka, once the live consumer
+    /// has its partitions, so a stream opened earlier could miss the first updates.
+    fn live_feed_ready(&self) -> bool {
+        true
+    }
+
     /// Hands an event that `consumer` gave up on to the bus's dead-letter
     /// channel (Kafka: `<topic>.dlq`, with the error in headers). The database
     /// row the runner writes stays the record the admin API lists; backends

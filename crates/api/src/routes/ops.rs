@@ -121,11 +121,17 @@ pub async fn livez() -> impl IntoResponse {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
-/// Ready for traffic: the database answers and shutdown has not begun.
+/// Ready for traffic: the database answers, the live feed of event streams
+/// sees every update (Kafka: the updates topic is assigned), and shutdown has
+/// not begun.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200), (status = 503)))]
 pub async fn readyz(State(state): State<ApiState>) -> Response {
     if state.shutdown.is_cancelled() {
         return (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "shutting down" })))
+            .into_response();
+    }
+    if !state.bus.live_feed_ready() {
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "live feed not ready" })))
             .into_response();
     }
     match tokio::time::timeout(CHECK_TIMEOUT, state.app.db.ping()).await {

@@ -100,6 +100,15 @@ async fn kafka_deployment_two_apis_two_relays_one_worker_two_schedulers() {
     let _scheduler1 = role(&dir, "scheduler", url, &env).await;
     let _scheduler2 = role(&dir, "scheduler", url, &env).await;
     let client = reqwest::Client::new();
+    // Ready means each API's live feed has its partitions, so a stream opened
+    // now sees every update from here on.
+    for api in [&api1, &api2] {
+        eventually(Duration::from_secs(60), "the API's live feed to be ready", || async {
+            let r = client.get(api.url("/readyz")).send().await.ok()?;
+            (r.status() == reqwest::StatusCode::OK).then_some(())
+        })
+        .await;
+    }
     let user = sign_up(&client, &api1.address).await;
 
     // 1. A change made through api #1 reaches an SSE client of api #2 (through
