@@ -3,7 +3,9 @@
 //! consumer offsets and inbox that make event handling exactly-once in effect.
 //!
 //! Queries go through sqlx's `Any` driver with portable SQL, so the same
-//! repositories run on SQLite (the embedded default) and PostgreSQL.
+//! repositories run on SQLite (the embedded default) and PostgreSQL. On SQLite
+//! every write is group-committed on the one write connection (`writer`), and
+//! a task beside it keeps the write-ahead log within its bound (`checkpoint`).
 #![forbid(unsafe_code)]
 
 mod checkpoint;
