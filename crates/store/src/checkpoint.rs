@@ -57,9 +57,16 @@ impl Wal {
         WalStatus { bytes: self.bytes.load(Ordering::Relaxed), limit: self.limit }
     }
 
-    fn record(&self, bytes: u64) {
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// Reads the file's size now (0 when there is none), and records it.
+    pub fn measure(&self) -> u64 {
+        let bytes = self.file.as_ref().and_then(|f| std::fs::metadata(f).ok()).map_or(0, |m| m.len());
         self.bytes.store(bytes, Ordering::Relaxed);
         metrics::gauge!(SQLITE_WAL_BYTES).set(bytes as f64);
+        bytes
     }
 }
 
@@ -90,15 +97,12 @@ pub(crate) async fn wal_file(pool: &AnyPool) -> Result<Option<PathBuf>> {
 }
 
 async fn round(inner: &Inner) -> Result<()> {
-    let size = || inner.wal.file.as_ref().and_then(|f| std::fs::metadata(f).ok()).map_or(0, |m| m.len());
     checkpoint(inner, "PASSIVE").await?;
-    let bytes = size();
-    inner.wal.record(bytes);
-    if bytes > inner.wal.limit / 2
+    if inner.wal.measure() > inner.wal.limit / 2
         && let Some(group) = &inner.group
     {
         group.exclusive(checkpoint(inner, "TRUNCATE")).await?;
-        inner.wal.record(size());
+        inner.wal.measure();
     }
     Ok(())
 }

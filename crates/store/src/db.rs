@@ -77,7 +77,7 @@ pub(crate) struct Inner {
     /// SQLite: every write, group-committed on the one write connection.
     pub(crate) group: Option<GroupWriter>,
     /// SQLite: the write-ahead log's size and bound.
-    pub(crate) wal: Wal,
+    pub(crate) wal: Arc<Wal>,
     backend: Backend,
     appended: Notify,
 }
@@ -131,11 +131,9 @@ impl Db {
             Backend::Sqlite => checkpoint::wal_file(&read).await?,
             Backend::Postgres => None,
         };
-        let group = (backend == Backend::Sqlite).then(|| {
-            let bound = wal_file.clone().map(|f| (f, limit));
-            GroupWriter::new(write.clone(), options.batch_limits, bound, options.acquire_timeout)
-        });
-        let wal = Wal::new(wal_file, limit);
+        let wal = Arc::new(Wal::new(wal_file, limit));
+        let group = (backend == Backend::Sqlite)
+            .then(|| GroupWriter::new(write.clone(), options.batch_limits, wal.clone(), options.acquire_timeout));
         let inner = Arc::new(Inner { read, write, group, wal, backend, appended: Notify::new() });
         if backend == Backend::Sqlite {
             checkpoint::spawn(Arc::downgrade(&inner));

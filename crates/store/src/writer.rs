@@ -14,7 +14,6 @@
 //!
 //! Log order holds: members run one after another on one connection, so
 //! `seq` order is the order of the work, and a batch commits as a whole.
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -23,6 +22,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Executor};
 use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 
+use crate::checkpoint::Wal;
 use crate::{Result, StoreError};
 
 /// Same names as in `ontask_telemetry::metrics` (the store stays free of the telemetry stack).
@@ -57,9 +57,9 @@ struct Shared {
     /// member leaves the batch open for them.
     waiting: AtomicUsize,
     limits: BatchLimits,
-    /// The WAL file and its bound: a commit that leaves the file past it
-    /// empties it at once (`checkpoint` normally keeps it well below).
-    wal: Option<(PathBuf, u64)>,
+    /// The WAL and its bound: a commit that leaves the file past it empties
+    /// it at once (`checkpoint` normally keeps it well below).
+    wal: Arc<Wal>,
     /// How long a write waits for the connection before it is told the
     /// database is unavailable (a write that waits on another of its own
     /// would otherwise hang for ever).
@@ -87,7 +87,7 @@ const RELEASE: &str = "RELEASE ontask_write";
 const ROLLBACK_TO: &str = "ROLLBACK TO ontask_write; RELEASE ontask_write";
 
 impl GroupWriter {
-    pub fn new(pool: AnyPool, limits: BatchLimits, wal: Option<(PathBuf, u64)>, acquire_timeout: Duration) -> Self {
+    pub fn new(pool: AnyPool, limits: BatchLimits, wal: Arc<Wal>, acquire_timeout: Duration) -> Self {
         let shared = Shared {
             pool,
             state: Arc::new(Mutex::new(State::default())),
@@ -221,9 +221,7 @@ impl State {
         let outcome = match committed {
             Ok(_) => {
                 metrics::histogram!(WRITE_BATCH_MEMBERS).record(batch.members as f64);
-                if let Some((file, limit)) = &shared.wal
-                    && std::fs::metadata(file).is_ok_and(|m| m.len() > *limit)
-                {
+                if shared.wal.measure() > shared.wal.limit() {
                     // The members are answered first; the next write waits for this.
                     batch.outcome.send_replace(Some(Ok(())));
                     let started = Instant::now();
@@ -232,6 +230,7 @@ impl State {
                     }
                     metrics::histogram!(SQLITE_CHECKPOINT_SECONDS, "mode" => "truncate_at_bound")
                         .record(started.elapsed().as_secs_f64());
+                    shared.wal.measure();
                 }
                 Ok(())
             }
