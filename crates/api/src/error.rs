@@ -112,7 +112,8 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, slug, title, detail) = self.parts();
+        let (status, slug, _, _) = self.parts();
+        let problem = self.problem();
         match &self {
             Self::App(e @ (AppError::Internal(_) | AppError::Unavailable(_))) => {
                 tracing::error!(error = %error_chain(e), "request failed");
@@ -121,17 +122,6 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         metrics::counter!(m::HTTP_ERRORS_TOTAL, "type" => slug).increment(1);
-        let errors = match &self {
-            Self::App(AppError::Validation(v)) => v.fields().to_vec(),
-            _ => Vec::new(),
-        };
-        let problem = Problem {
-            kind: format!("{PROBLEM_BASE}{slug}"),
-            title: title.into(),
-            status: status.as_u16(),
-            detail,
-            errors,
-        };
         let mut response = (status, axum::Json(problem)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));

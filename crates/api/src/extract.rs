@@ -56,14 +56,23 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         return Err(ApiError::BadRequest(format!("malformed JSON: {e}")));
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." { "body".to_owned() } else { path };
-        let inner = e.into_inner().to_string();
-        // serde's message ends with " at line 1 column 9": not useful to clients.
-        let message = inner.split(" at line ").next().unwrap_or(&inner).to_owned();
-        ApiError::from(ontask_domain::ValidationErrors::single(field, message))
-    })
+    serde_path_to_error::deserialize(de).map_err(|e| ApiError::from(field_error(e)))
+}
+
+/// Reads one item of a JSON document already parsed (an element of a bulk
+/// request), with the same errors as a whole body would get.
+pub fn parse_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ontask_domain::ValidationErrors> {
+    serde_path_to_error::deserialize(value).map_err(field_error)
+}
+
+/// A deserialisation error as the invalid field and why.
+fn field_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> ontask_domain::ValidationErrors {
+    let path = e.path().to_string();
+    let field = if path == "." { "body".to_owned() } else { path };
+    let inner = e.into_inner().to_string();
+    // serde's message ends with " at line 1 column 9": not useful to clients.
+    let message = inner.split(" at line ").next().unwrap_or(&inner).to_owned();
+    ontask_domain::ValidationErrors::single(field, message)
 }
 
 /// The authenticated caller and the context its changes are recorded with.

@@ -14,7 +14,7 @@ use crate::routes::{admin, auth, chat, notifications, ops, realtime, tasks, webh
     info(title = "ontask", description = "Event-driven task service. Every change is recorded as an event; see /api/v1/tasks/{id}/history."),
     paths(
         auth::register, auth::login, auth::logout, auth::me, auth::create_token, auth::list_tokens, auth::delete_token,
-        tasks::create, tasks::list, tasks::read, tasks::update, tasks::remove, tasks::complete, tasks::reopen, tasks::history, tasks::quick_add,
+        tasks::create, tasks::list, tasks::read, tasks::update, tasks::remove, tasks::complete, tasks::reopen, tasks::history, tasks::quick_add, tasks::create_batch,
         notifications::list, notifications::read, notifications::read_all,
         webhooks::create, webhooks::list, webhooks::read, webhooks::remove, webhooks::enable, webhooks::rotate_secret, webhooks::deliveries, webhooks::delivery,
         realtime::sse, realtime::websocket,

@@ -188,11 +188,38 @@ impl<'a> TaskService<'a> {
         Ok(snapshot)
     }
 
+    /// Creates many tasks at once, one `task.created` event each (the bulk
+    /// endpoint, imports). Every item is checked on its own and keeps its own
+    /// outcome: an invalid one (a draft that did not parse, or one the domain
+    /// refuses) gets its errors back and is not written; the valid ones are
+    /// written in one transaction, so either all of them commit or, when the
+    /// write fails, none does and the whole call fails.
+    pub async fn create_all(
+        &self,
+        ctx: &Context,
+        actor: &Actor,
+        drafts: Vec<std::result::Result<TaskDraft, ValidationErrors>>,
+    ) -> Result<Vec<std::result::Result<TaskSnapshot, ValidationErrors>>> {
+        actor.require(Scope::TasksWrite)?;
+        let at = now();
+        let outcomes: Vec<_> = drafts
+            .into_iter()
+            .map(|draft| draft.and_then(|d| Task::create(actor.user_id, d, at)).map(|t| TaskSnapshot::from(&t)))
+            .collect();
+        if outcomes.iter().any(std::result::Result::is_ok) {
+            let mut tx = self.app.db.begin().await?;
+            for snapshot in outcomes.iter().flatten() {
+                self.insert_in(&mut tx, ctx, snapshot).await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(outcomes)
+    }
+
     /// Inserts a task and its `task.created` event in the caller's transaction.
     pub async fn insert_in(&self, tx: &mut WriteTx, ctx: &Context, snapshot: &TaskSnapshot) -> Result<StoredEvent> {
-        tasks::insert(tx, snapshot).await?;
         let event = self.event(ctx, EventType::TaskCreated, snapshot, None);
-        let seq = events::append(tx, &event).await?;
+        let seq = tasks::insert_with_event(tx, snapshot, &event).await?;
         Ok(StoredEvent { seq, envelope: event })
     }
 

@@ -1,13 +1,15 @@
 //! The event log: append inside the writer's transaction, read back in order,
 //! and the bookkeeping of the relay (its position) and of consumers (offsets,
 //! inbox, dead letters).
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use ontask_domain::{EventEnvelope, TaskId, UserId};
 use serde::Serialize;
 use sqlx::{AnyConnection, Row, any::AnyRow};
 use uuid::Uuid;
 
-use crate::sql::delete_batch;
+use crate::sql::{Script, Sql, delete_batch};
 use crate::{Backend, Result, StoreError, WriteTx, time};
 
 /// The advisory lock key that serialises event appends on PostgreSQL ("ontask" in ASCII).
@@ -25,6 +27,15 @@ const COLUMNS: &str = "seq, event_id, event_type, event_version, occurred_at, so
 
 /// Appends an event in the caller's transaction; returns its log position.
 pub async fn append(tx: &mut WriteTx, e: &EventEnvelope) -> Result<i64> {
+    let mut script = Script::new(tx.backend());
+    push_append(&mut script, tx, e)?;
+    let rows = script.run(tx).await?;
+    appended(tx, e, &rows)
+}
+
+/// Adds the statements that append `e` to a script; the script's last row is
+/// the event's position (`appended` reads it).
+pub(crate) fn push_append(script: &mut Script, tx: &WriteTx, e: &EventEnvelope) -> Result<()> {
     if tx.backend() == Backend::Postgres && !tx.has_appended() {
         // PostgreSQL hands out `seq` at insert time, not at commit, so a
         // transaction could commit seq 11 while seq 10 is still in flight, and a
@@ -32,23 +43,34 @@ pub async fn append(tx: &mut WriteTx, e: &EventEnvelope) -> Result<i64> {
         // this lock until they commit, which makes `seq` order commit order (as
         // the single SQLite writer does). Appends come last in every write, so
         // the lock is held only for the commit itself.
-        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(EVENT_LOG_LOCK).execute(tx.conn()).await?;
+        let sql = script.statement();
+        let key = sql.int(EVENT_LOG_LOCK);
+        sql.push(&format!("SELECT pg_advisory_xact_lock({key})"));
     }
-    let row = sqlx::query(
+    let sql = script.statement();
+    sql.push(
         "INSERT INTO events (event_id, event_type, event_version, occurred_at, source, user_id, task_id, data, metadata) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING seq",
-    )
-    .bind(e.event_id.to_string())
-    .bind(&e.event_type)
-    .bind(&e.event_version)
-    .bind(e.timestamp.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
-    .bind(&e.source)
-    .bind(e.user_id.to_string())
-    .bind(e.task_id.map(|t| t.to_string()))
-    .bind(serde_json::to_string(&e.data)?)
-    .bind(serde_json::to_string(&e.metadata)?)
-    .fetch_one(tx.conn())
-    .await?;
+         VALUES (",
+    );
+    let values = [
+        sql.text(e.event_id.to_string()),
+        sql.text(e.event_type.as_str()),
+        sql.text(e.event_version.as_str()),
+        sql.text(e.timestamp.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+        sql.text(e.source.as_str()),
+        sql.text(e.user_id.to_string()),
+        sql.maybe_text(e.task_id.map(|t| t.to_string())),
+        sql.text(serde_json::to_string(&e.data)?),
+        sql.text(serde_json::to_string(&e.metadata)?),
+    ];
+    sql.push(&values.join(", ")).push(") RETURNING seq");
+    Ok(())
+}
+
+/// Records the append of `e` in the transaction and returns its position, the
+/// last of the rows its script answered.
+pub(crate) fn appended(tx: &mut WriteTx, e: &EventEnvelope, rows: &[AnyRow]) -> Result<i64> {
+    let row = rows.last().ok_or_else(|| StoreError::Corrupt("an event append returned no position".into()))?;
     tx.mark_appended(&e.event_type);
     Ok(row.try_get::<i64, _>(0)?)
 }
@@ -229,6 +251,37 @@ pub async fn inbox_claim(tx: &mut WriteTx, consumer: &str, event_id: Uuid, now: 
             .execute(tx.conn())
             .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Records that `consumer` handles each of `event_ids` (in one statement per
+/// chunk, so a consumer's batch costs one round trip, not one per event).
+/// Returns the ids it had not handled before: the caller applies the effect of
+/// exactly those.
+pub async fn inbox_claim_all(
+    tx: &mut WriteTx,
+    consumer: &str,
+    event_ids: &[Uuid],
+    now: DateTime<Utc>,
+) -> Result<HashSet<Uuid>> {
+    // Three binds per row keeps a chunk far below SQLite's and PostgreSQL's
+    // limits on bound parameters.
+    const CHUNK: usize = 500;
+    let mut claimed = HashSet::with_capacity(event_ids.len());
+    for chunk in event_ids.chunks(CHUNK) {
+        let mut sql = Sql::new("INSERT INTO inbox (consumer, event_id, handled_at) VALUES ");
+        let consumer_ph = sql.text(consumer);
+        let at_ph = sql.int(time::to_ms(now));
+        for (i, id) in chunk.iter().enumerate() {
+            let id_ph = sql.text(id.to_string());
+            sql.push(if i == 0 { "" } else { ", " }).push(&format!("({consumer_ph}, {id_ph}, {at_ph})"));
+        }
+        sql.push(" ON CONFLICT DO NOTHING RETURNING event_id");
+        for row in sql.query().fetch_all(tx.conn()).await? {
+            let id: String = row.try_get(0)?;
+            claimed.insert(Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+        }
+    }
+    Ok(claimed)
 }
 
 /// How many inbox rows a consumer has for an event (tests use it to prove

@@ -6,6 +6,10 @@ use sqlx::query::Query;
 pub(crate) enum Arg {
     I64(i64),
     Text(String),
+    /// NULL or an integer.
+    MaybeI64(Option<i64>),
+    /// NULL or a text.
+    MaybeText(Option<String>),
 }
 
 #[derive(Default)]
@@ -38,15 +42,66 @@ impl Sql {
         self.arg(Arg::Text(v.into()))
     }
 
+    pub fn maybe_int(&mut self, v: Option<i64>) -> String {
+        self.arg(Arg::MaybeI64(v))
+    }
+
+    pub fn maybe_text(&mut self, v: Option<impl Into<String>>) -> String {
+        self.arg(Arg::MaybeText(v.map(Into::into)))
+    }
+
     pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
         let mut q = sqlx::query(&self.text);
         for a in &self.args {
             q = match a {
                 Arg::I64(v) => q.bind(*v),
                 Arg::Text(s) => q.bind(s.as_str()),
+                Arg::MaybeI64(v) => q.bind(*v),
+                Arg::MaybeText(s) => q.bind(s.as_deref()),
             };
         }
         q
+    }
+}
+
+/// Statements that go to the database together. On SQLite a message to the
+/// connection's thread and back costs about as much as a small insert, and the
+/// single writer waits for each one, so a script travels as one message: its
+/// statements share one list of numbered arguments, which sqlx's SQLite
+/// driver binds to every statement by number. PostgreSQL prepares one statement
+/// per message, so there they go one by one, each numbered from `$1`.
+pub(crate) struct Script {
+    backend: crate::Backend,
+    statements: Vec<Sql>,
+}
+
+impl Script {
+    pub fn new(backend: crate::Backend) -> Self {
+        Self { backend, statements: Vec::new() }
+    }
+
+    /// Starts the next statement; add its text and arguments to what this returns.
+    pub fn statement(&mut self) -> &mut Sql {
+        match (self.backend, self.statements.is_empty()) {
+            (crate::Backend::Sqlite, false) => {}
+            _ => self.statements.push(Sql::default()),
+        }
+        let sql = self.statements.last_mut().expect("a statement was just pushed");
+        if !sql.text.is_empty() {
+            sql.push(";\n");
+        }
+        sql
+    }
+
+    /// Runs every statement in order and returns the rows they answered.
+    pub async fn run(&self, tx: &mut crate::WriteTx) -> crate::Result<Vec<sqlx::any::AnyRow>> {
+        let mut rows = Vec::new();
+        for sql in &self.statements {
+            // `fetch_all` drives every statement of a SQLite script (a
+            // `fetch_one` would stop at the first row).
+            rows.extend(sql.query().fetch_all(tx.conn()).await?);
+        }
+        Ok(rows)
     }
 }
 

@@ -1,11 +1,11 @@
 //! The tasks table: rows are written from a valid [`Task`](ontask_domain::Task)
 //! and read back as [`TaskSnapshot`]s without re-parsing (the hot read path).
 use chrono::{DateTime, Utc};
-use ontask_domain::{Priority, Status, TaskId, TaskSnapshot, UserId};
+use ontask_domain::{EventEnvelope, Priority, Status, TaskId, TaskSnapshot, UserId};
 use sqlx::{AnyConnection, Row, any::AnyRow};
 
-use crate::sql::Sql;
-use crate::{Backend, Result, StoreError, WriteTx, time};
+use crate::sql::{Script, Sql};
+use crate::{Backend, Result, StoreError, WriteTx, events, time};
 
 const COLUMNS: &str = "id, owner_id, title, description, status, completed_at, priority, tags, due, due_at, \
                        reminders, recurrence, recurrence_anchor, recurs_from, position, version, created_at, updated_at";
@@ -79,30 +79,48 @@ pub struct TaskQuery {
 }
 
 pub async fn insert(tx: &mut WriteTx, t: &TaskSnapshot) -> Result<()> {
-    sqlx::query(&format!(
-        "INSERT INTO tasks ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
-    ))
-    .bind(t.id.to_string())
-    .bind(t.owner_id.to_string())
-    .bind(&t.title)
-    .bind(&t.description)
-    .bind(t.status.as_str())
-    .bind(t.completed_at.map(time::to_ms))
-    .bind(t.priority.rank())
-    .bind(serde_json::to_string(&t.tags)?)
-    .bind(t.due.as_deref())
-    .bind(t.due_at.map(time::to_ms))
-    .bind(serde_json::to_string(&t.reminders)?)
-    .bind(t.recurrence.as_deref())
-    .bind(t.recurrence_anchor.as_deref())
-    .bind(t.recurs_from.map(|id| id.to_string()))
-    .bind(t.position)
-    .bind(t.version)
-    .bind(time::to_ms(t.created_at))
-    .bind(time::to_ms(t.updated_at))
-    .execute(tx.conn())
-    .await?;
-    write_tags(tx, t).await
+    let mut script = Script::new(tx.backend());
+    push_insert(&mut script, t)?;
+    script.run(tx).await?;
+    Ok(())
+}
+
+/// Inserts a task and appends its event, in one round trip on SQLite (the
+/// hot path of every create); returns the event's log position.
+pub async fn insert_with_event(tx: &mut WriteTx, t: &TaskSnapshot, event: &EventEnvelope) -> Result<i64> {
+    let mut script = Script::new(tx.backend());
+    push_insert(&mut script, t)?;
+    events::push_append(&mut script, tx, event)?;
+    let rows = script.run(tx).await?;
+    events::appended(tx, event, &rows)
+}
+
+fn push_insert(script: &mut Script, t: &TaskSnapshot) -> Result<()> {
+    let sql = script.statement();
+    sql.push(&format!("INSERT INTO tasks ({COLUMNS}) VALUES ("));
+    let values = [
+        sql.text(t.id.to_string()),
+        sql.text(t.owner_id.to_string()),
+        sql.text(t.title.as_str()),
+        sql.text(t.description.as_str()),
+        sql.text(t.status.as_str()),
+        sql.maybe_int(t.completed_at.map(time::to_ms)),
+        sql.int(t.priority.rank()),
+        sql.text(serde_json::to_string(&t.tags)?),
+        sql.maybe_text(t.due.as_deref()),
+        sql.maybe_int(t.due_at.map(time::to_ms)),
+        sql.text(serde_json::to_string(&t.reminders)?),
+        sql.maybe_text(t.recurrence.as_deref()),
+        sql.maybe_text(t.recurrence_anchor.as_deref()),
+        sql.maybe_text(t.recurs_from.map(|id| id.to_string())),
+        sql.int(t.position),
+        sql.int(t.version),
+        sql.int(time::to_ms(t.created_at)),
+        sql.int(time::to_ms(t.updated_at)),
+    ];
+    sql.push(&values.join(", ")).push(")");
+    push_tags(script, t);
+    Ok(())
 }
 
 /// Writes a changed task if its stored version is still `expected_version`.
@@ -135,21 +153,28 @@ pub async fn update(tx: &mut WriteTx, t: &TaskSnapshot, expected_version: i64) -
     if done.rows_affected() == 0 {
         return Ok(false);
     }
-    sqlx::query("DELETE FROM task_tags WHERE task_id = $1").bind(t.id.to_string()).execute(tx.conn()).await?;
-    write_tags(tx, t).await?;
+    let mut script = Script::new(tx.backend());
+    let sql = script.statement();
+    let id = sql.text(t.id.to_string());
+    sql.push(&format!("DELETE FROM task_tags WHERE task_id = {id}"));
+    push_tags(&mut script, t);
+    script.run(tx).await?;
     Ok(true)
 }
 
-async fn write_tags(tx: &mut WriteTx, t: &TaskSnapshot) -> Result<()> {
-    for tag in &t.tags {
-        sqlx::query("INSERT INTO task_tags (task_id, owner_id, tag) VALUES ($1, $2, $3)")
-            .bind(t.id.to_string())
-            .bind(t.owner_id.to_string())
-            .bind(tag)
-            .execute(tx.conn())
-            .await?;
+/// The task's tag rows, in one statement whatever their number.
+fn push_tags(script: &mut Script, t: &TaskSnapshot) {
+    if t.tags.is_empty() {
+        return;
     }
-    Ok(())
+    let sql = script.statement();
+    sql.push("INSERT INTO task_tags (task_id, owner_id, tag) VALUES ");
+    let task = sql.text(t.id.to_string());
+    let owner = sql.text(t.owner_id.to_string());
+    for (i, tag) in t.tags.iter().enumerate() {
+        let p = sql.text(tag.clone());
+        sql.push(if i == 0 { "" } else { ", " }).push(&format!("({task}, {owner}, {p})"));
+    }
 }
 
 pub async fn delete(tx: &mut WriteTx, owner: UserId, id: TaskId) -> Result<bool> {

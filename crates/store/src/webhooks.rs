@@ -110,6 +110,24 @@ pub async fn active_endpoints_of(conn: &mut AnyConnection, user: UserId) -> Resu
     rows.iter().map(decode_endpoint).collect()
 }
 
+/// The active endpoints of each of `users`, in one query (a consumer's batch
+/// holds events of many users). Users without any are absent.
+pub async fn active_endpoints_of_users(conn: &mut AnyConnection, users: &[UserId]) -> Result<Vec<Endpoint>> {
+    if users.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new(&format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE status = "));
+    let status = sql.text(STATUS_ACTIVE);
+    sql.push(&status).push(" AND user_id IN (");
+    for (i, user) in users.iter().enumerate() {
+        let p = sql.text(user.to_string());
+        sql.push(if i == 0 { "" } else { ", " }).push(&p);
+    }
+    sql.push(") ORDER BY id");
+    let rows = sql.query().fetch_all(conn).await?;
+    rows.iter().map(decode_endpoint).collect()
+}
+
 /// One endpoint, if it is the user's.
 pub async fn endpoint(conn: &mut AnyConnection, user: UserId, id: &str) -> Result<Option<Endpoint>> {
     let row = sqlx::query(&format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1 AND user_id = $2"))

@@ -80,10 +80,26 @@ struct OpenBatch {
     members: usize,
     started: Instant,
     outcome: watch::Sender<Outcome>,
+    /// A savepoint that no member owns yet: a member that leaves the batch open
+    /// for the next opens the next one's savepoint in the same round trip as
+    /// releasing its own.
+    spare_savepoint: bool,
 }
 
+impl OpenBatch {
+    fn is_full(&self, limits: &BatchLimits) -> bool {
+        self.members >= limits.max_members || self.started.elapsed() >= limits.max_age
+    }
+}
+
+// Statements go to SQLite's thread one message at a time, so the writer sends
+// what belongs together in one: each round trip costs about what a small insert does.
+// IMMEDIATE takes the write lock now, so a member's reads and its writes see
+// one state even when another process writes the file.
+const BEGIN: &str = "BEGIN IMMEDIATE; SAVEPOINT ontask_write";
 const SAVEPOINT: &str = "SAVEPOINT ontask_write";
-const RELEASE: &str = "RELEASE ontask_write";
+const RELEASE_AND_COMMIT: &str = "RELEASE ontask_write; COMMIT";
+const RELEASE_AND_NEXT: &str = "RELEASE ontask_write; SAVEPOINT ontask_write";
 const ROLLBACK_TO: &str = "ROLLBACK TO ontask_write; RELEASE ontask_write";
 
 impl GroupWriter {
@@ -163,16 +179,21 @@ impl State {
 
     async fn start_member(&mut self, pool: &AnyPool) -> Result<()> {
         self.roll_back_abandoned().await?;
-        if self.open.is_none() {
+        let Some(batch) = self.open.as_mut() else {
             let mut conn = pool.acquire().await?;
-            // IMMEDIATE takes the write lock now, so a member's reads and its
-            // writes see one state even when another process writes the file.
-            conn.execute("BEGIN IMMEDIATE").await?;
+            if let Err(e) = conn.execute(BEGIN).await {
+                // The transaction may have begun before the savepoint failed.
+                let _ = conn.execute("ROLLBACK").await;
+                return Err(e.into());
+            }
             let (outcome, _) = watch::channel(None);
-            self.open = Some(OpenBatch { conn, members: 0, started: Instant::now(), outcome });
+            let started = Instant::now();
+            self.open = Some(OpenBatch { conn, members: 0, started, outcome, spare_savepoint: false });
+            return Ok(());
+        };
+        if !std::mem::take(&mut batch.spare_savepoint) {
+            batch.conn.execute(SAVEPOINT).await?;
         }
-        let conn = self.conn().ok_or_else(|| StoreError::Corrupt("no open write batch".into()))?;
-        conn.execute(SAVEPOINT).await?;
         Ok(())
     }
 
@@ -209,17 +230,22 @@ impl State {
             return;
         }
         let Some(batch) = &self.open else { return };
-        let full = batch.members >= shared.limits.max_members || batch.started.elapsed() >= shared.limits.max_age;
-        if full || shared.waiting.load(Ordering::SeqCst) == 0 {
+        if batch.is_full(&shared.limits) || shared.waiting.load(Ordering::SeqCst) == 0 {
             self.commit_batch(shared).await;
         }
     }
 
     async fn commit_batch(&mut self, shared: &Shared) {
         let Some(mut batch) = self.open.take() else { return };
-        let committed = batch.conn.execute("COMMIT").await;
+        let committed = batch.conn.execute("COMMIT").await.map(drop);
+        Self::end_batch(batch, committed, shared).await;
+    }
+
+    /// Tells every member of a batch how its commit went; a committed batch
+    /// that left the WAL past its bound empties it before the next write.
+    async fn end_batch(mut batch: OpenBatch, committed: std::result::Result<(), sqlx::Error>, shared: &Shared) {
         let outcome = match committed {
-            Ok(_) => {
+            Ok(()) => {
                 metrics::histogram!(WRITE_BATCH_MEMBERS).record(batch.members as f64);
                 if shared.wal.measure() > shared.wal.limit() {
                     // The members are answered first; the next write waits for this.
@@ -287,20 +313,32 @@ impl Member {
         let (Some(mut state), Some(mut outcome)) = (self.state.take(), self.outcome.take()) else {
             return Err(StoreError::Corrupt("write committed twice".into()));
         };
-        let released = match state.conn() {
-            Some(conn) => conn.execute(RELEASE).await.map(drop).map_err(StoreError::from),
-            None => Err(StoreError::Corrupt("no open write batch".into())),
+        let Some(batch) = state.open.as_mut() else {
+            return Err(StoreError::Corrupt("no open write batch".into()));
         };
-        if let Err(e) = released {
-            // The member's own failure (e.g. an aborted statement): undo it alone.
-            let _ = state.roll_back_member().await;
-            state.settle(&self.shared).await;
-            return Err(e);
+        batch.members += 1;
+        let commit_now = batch.is_full(&self.shared.limits) || self.shared.waiting.load(Ordering::SeqCst) == 0;
+        let statement = if commit_now { RELEASE_AND_COMMIT } else { RELEASE_AND_NEXT };
+        match batch.conn.execute(statement).await {
+            Ok(_) if commit_now => {
+                if let Some(batch) = state.open.take() {
+                    State::end_batch(batch, Ok(()), &self.shared).await;
+                }
+            }
+            Ok(_) => batch.spare_savepoint = true,
+            Err(e) => {
+                batch.members -= 1;
+                // The member's savepoint is still there when its own release
+                // failed (e.g. an aborted statement): it is undone alone. When
+                // it is gone, what failed was the commit, which ends the batch
+                // for every member.
+                if batch.conn.execute(ROLLBACK_TO).await.is_ok() {
+                    state.settle(&self.shared).await;
+                    return Err(e.into());
+                }
+                state.fail_batch(Arc::new(e.into())).await;
+            }
         }
-        if let Some(batch) = state.open.as_mut() {
-            batch.members += 1;
-        }
-        state.settle(&self.shared).await;
         drop(state);
         let settled = outcome.wait_for(Option::is_some).await;
         match settled.as_deref() {

@@ -39,6 +39,16 @@ pub trait Consumer: Send + Sync + 'static {
     fn wants(&self, event: &StoredEvent) -> bool;
     async fn handle(&self, tx: &mut WriteTx, event: &StoredEvent) -> Result<(), HandlerError>;
 
+    /// Handles the events of a batch that this consumer has not handled before,
+    /// in log order, in one transaction. One by one unless a consumer can do
+    /// better (one lookup for the whole batch instead of one per event).
+    async fn handle_all(&self, tx: &mut WriteTx, events: &[&StoredEvent]) -> Result<(), HandlerError> {
+        for event in events {
+            self.handle(tx, event).await?;
+        }
+        Ok(())
+    }
+
     /// Called after a transaction with at least one applied effect committed: the
     /// place to wake whoever reads those effects (woken earlier, they would read
     /// the state from before the commit).
@@ -182,15 +192,24 @@ impl ConsumerRunner {
         let name = self.consumer.name();
         let now = ontask_app::now();
         let mut tx = self.db.begin().await?;
-        let mut outcomes = Vec::new();
-        for event in batch.iter().filter(|e| self.consumer.wants(e)) {
-            if events::inbox_claim(&mut tx, name, event.envelope.event_id, now).await? {
-                self.consumer.handle(&mut tx, event).await?;
-                outcomes.push(Outcome::Done);
-            } else {
-                outcomes.push(Outcome::Skipped);
-            }
-        }
+        let wanted: Vec<&StoredEvent> = batch.iter().filter(|e| self.consumer.wants(e)).collect();
+        let ids: Vec<_> = wanted.iter().map(|e| e.envelope.event_id).collect();
+        let mut claimed = events::inbox_claim_all(&mut tx, name, &ids, now).await?;
+        // Taking each claimed id out as it is used handles an event that the
+        // bus delivered twice within one batch only once.
+        let mut fresh = Vec::with_capacity(wanted.len());
+        let outcomes = wanted
+            .into_iter()
+            .map(|event| {
+                if claimed.remove(&event.envelope.event_id) {
+                    fresh.push(event);
+                    Outcome::Done
+                } else {
+                    Outcome::Skipped
+                }
+            })
+            .collect::<Vec<_>>();
+        self.consumer.handle_all(&mut tx, &fresh).await?;
         if let Some(last) = batch.last() {
             events::set_offset(&mut tx, name, last.seq, now).await?;
         }

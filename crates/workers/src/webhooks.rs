@@ -13,7 +13,7 @@ use hmac::{Hmac, Mac};
 use ontask_app::sealed::Sealer;
 use ontask_app::webhooks::{WebhookSettings, forbidden_reason};
 use ontask_bus::StoredEvent;
-use ontask_store::webhooks::{self, AttemptResult, DueDelivery, EndpointChange, NewDelivery, Next};
+use ontask_store::webhooks::{self, AttemptResult, DueDelivery, Endpoint, EndpointChange, NewDelivery, Next};
 use ontask_store::{Db, StoreError, WriteTx};
 use ontask_telemetry::metrics as m;
 use sha2::Sha256;
@@ -57,28 +57,17 @@ impl Consumer for WebhookConsumer {
     }
 
     async fn handle(&self, tx: &mut WriteTx, event: &StoredEvent) -> Result<(), HandlerError> {
-        let e = &event.envelope;
-        let endpoints = webhooks::active_endpoints_of(tx.conn(), e.user_id).await?;
-        let mut payload = None;
-        for endpoint in endpoints.iter().filter(|ep| ep.wants(&e.event_type)) {
-            // Only what happened after the endpoint was registered: a consumer
-            // catching up on old events must not replay history to a new endpoint.
-            if e.timestamp < endpoint.created_at {
-                continue;
-            }
-            let payload = match &payload {
-                Some(p) => p,
-                None => payload.insert(serde_json::to_string(e).map_err(|e| HandlerError::Permanent(e.to_string()))?),
-            };
-            let event_id = e.event_id.to_string();
-            let delivery = NewDelivery {
-                endpoint_id: &endpoint.id,
-                user_id: e.user_id,
-                event_id: &event_id,
-                event_type: &e.event_type,
-                payload,
-            };
-            webhooks::enqueue(tx, &delivery, ontask_app::now()).await?;
+        let endpoints = webhooks::active_endpoints_of(tx.conn(), event.envelope.user_id).await?;
+        enqueue_for(tx, event, &endpoints).await
+    }
+
+    async fn handle_all(&self, tx: &mut WriteTx, events: &[&StoredEvent]) -> Result<(), HandlerError> {
+        let mut users: Vec<_> = events.iter().map(|e| e.envelope.user_id).collect();
+        users.sort_unstable();
+        users.dedup();
+        let endpoints = webhooks::active_endpoints_of_users(tx.conn(), &users).await?;
+        for event in events {
+            enqueue_for(tx, event, &endpoints).await?;
         }
         Ok(())
     }
@@ -86,6 +75,34 @@ impl Consumer for WebhookConsumer {
     fn committed(&self) {
         self.wake.notify_one();
     }
+}
+
+/// Queues one delivery of `event` per endpoint among `endpoints` that belongs
+/// to the event's user and whose filter takes it.
+async fn enqueue_for(tx: &mut WriteTx, event: &StoredEvent, endpoints: &[Endpoint]) -> Result<(), HandlerError> {
+    let e = &event.envelope;
+    let mut payload = None;
+    for endpoint in endpoints.iter().filter(|ep| ep.user_id == e.user_id && ep.wants(&e.event_type)) {
+        // Only what happened after the endpoint was registered: a consumer
+        // catching up on old events must not replay history to a new endpoint.
+        if e.timestamp < endpoint.created_at {
+            continue;
+        }
+        let payload = match &payload {
+            Some(p) => p,
+            None => payload.insert(serde_json::to_string(e).map_err(|e| HandlerError::Permanent(e.to_string()))?),
+        };
+        let event_id = e.event_id.to_string();
+        let delivery = NewDelivery {
+            endpoint_id: &endpoint.id,
+            user_id: e.user_id,
+            event_id: &event_id,
+            event_type: &e.event_type,
+            payload,
+        };
+        webhooks::enqueue(tx, &delivery, ontask_app::now()).await?;
+    }
+    Ok(())
 }
 
 /// The Standard Webhooks signature header value: `v1,` and the base64

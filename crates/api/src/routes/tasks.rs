@@ -1,4 +1,4 @@
-//! `/tasks`: create, read, list, change, complete, reopen, delete, history.
+//! `/tasks`: create (one or many), read, list, change, complete, reopen, delete, history.
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -11,13 +11,15 @@ use ontask_domain::{TaskId, TaskSnapshot};
 use ontask_store::events::StoredEvent;
 use serde::{Deserialize, Serialize};
 
-use crate::extract::{Caller, JsonBody, etag, if_match};
+use crate::error::Problem;
+use crate::extract::{Caller, JsonBody, etag, if_match, parse_value};
 use crate::{ApiError, ApiState};
 
 pub fn router() -> Router<ApiState> {
     Router::new()
         .route("/tasks", post(create).get(list))
         .route("/tasks/quick", post(quick_add))
+        .route("/tasks/batch", post(create_batch))
         .route("/tasks/{id}", get(read).patch(update).delete(remove))
         .route("/tasks/{id}/complete", post(complete))
         .route("/tasks/{id}/reopen", post(reopen))
@@ -55,6 +57,78 @@ pub async fn create(
     let draft = input.parse()?;
     let task = state.app.tasks().create(&caller.ctx, &caller.actor, draft).await?;
     Ok(with_etag(StatusCode::CREATED, task))
+}
+
+/// The most tasks one bulk request may carry.
+pub const MAX_BATCH: usize = 1000;
+
+/// Many new tasks at once.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// 1 to 1,000 tasks, each as `POST /api/v1/tasks` takes it. Each item is
+    /// read on its own, so one malformed item fails alone.
+    #[schema(value_type = Vec<TaskInput>)]
+    pub tasks: Vec<serde_json::Value>,
+}
+
+/// What became of each item of a bulk request.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct BatchResult {
+    /// How many tasks were created.
+    pub created: usize,
+    /// How many items were refused.
+    pub failed: usize,
+    /// One per item, in request order.
+    pub items: Vec<BatchItem>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct BatchItem {
+    /// 201 when the task was created, 422 when the item was refused.
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task: Option<TaskSnapshot>,
+    /// Why the item was refused: the problem `POST /api/v1/tasks` would answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<Problem>,
+}
+
+/// Create up to 1,000 tasks in one request (imports, scripts). Not all or
+/// nothing: each item is validated on its own and answered in `items`, and an
+/// invalid item is not created; the valid ones are committed together, one
+/// `task.created` event each, so either all of them are created or, when the
+/// write fails (503), none is. With an `Idempotency-Key` a retry gets the same
+/// answer and creates nothing again.
+#[utoipa::path(post, path = "/api/v1/tasks/batch", tag = "tasks", security(("bearer" = [])), request_body = BatchRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for a retried request")),
+    responses((status = 200, body = BatchResult, description = "Every item answered; see each item's status"),
+              (status = 413, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
+              (status = 503, body = crate::error::Problem)))]
+pub async fn create_batch(
+    State(state): State<ApiState>,
+    caller: Caller,
+    JsonBody(request): JsonBody<BatchRequest>,
+) -> Result<Json<BatchResult>, ApiError> {
+    let count = request.tasks.len();
+    if !(1..=MAX_BATCH).contains(&count) {
+        let message = format!("send 1 to {MAX_BATCH} tasks (got {count})");
+        return Err(ontask_domain::ValidationErrors::single("tasks", message).into());
+    }
+    let drafts = request.tasks.into_iter().map(|item| parse_value::<TaskInput>(item).and_then(|i| i.parse())).collect();
+    let outcomes = state.app.tasks().create_all(&caller.ctx, &caller.actor, drafts).await?;
+    let items: Vec<BatchItem> = outcomes
+        .into_iter()
+        .map(|outcome| match outcome {
+            Ok(task) => BatchItem { status: StatusCode::CREATED.as_u16(), task: Some(task), problem: None },
+            Err(errors) => {
+                let problem = ApiError::from(errors).problem();
+                BatchItem { status: problem.status, task: None, problem: Some(problem) }
+            }
+        })
+        .collect();
+    let created = items.iter().filter(|i| i.task.is_some()).count();
+    Ok(Json(BatchResult { created, failed: items.len() - created, items }))
 }
 
 /// List tasks with filters, sorting and cursor pagination.

@@ -412,3 +412,81 @@ async fn without_request_id_or_traceparent_the_server_makes_them() {
     assert_ne!(response.headers()["x-request-id"], "has spaces in it");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_bulk_create_answers_every_item_and_creates_only_the_valid_ones() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let body = json!({ "tasks": [
+        { "title": "First", "tags": ["home"], "due": "2026-12-24T18:00[Europe/Berlin]" },
+        { "title": "" },
+        { "title": "Third", "colour": "red" },
+        { "description": "no title" },
+        { "title": "Fifth", "priority": "high", "due": "2026-12-25", "reminders": ["PT1H"] },
+    ]});
+    let response = app.post("/api/v1/tasks/batch", &user).json(&body).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let result: Value = response.json().await.unwrap();
+    assert_eq!((result["created"].as_u64(), result["failed"].as_u64()), (Some(2), Some(3)), "{result}");
+    let items = result["items"].as_array().unwrap();
+    let statuses: Vec<_> = items.iter().map(|i| i["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, [201, 422, 422, 422, 201]);
+    // Each refused item carries the problem a single create would answer.
+    let single = app.post("/api/v1/tasks", &user).json(&json!({ "title": "" })).send().await.unwrap();
+    let single = assert_problem(single, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
+    assert_eq!(items[1]["problem"], single);
+    assert_eq!(items[2]["problem"]["errors"][0]["field"], "colour", "{}", items[2]);
+    assert_eq!(items[3]["problem"]["errors"][0]["field"], "title", "{}", items[3]);
+    assert_eq!(items[0]["task"]["due"], "2026-12-24T18:00:00+01:00[Europe/Berlin]");
+    assert_eq!(items[4]["task"]["priority"], "high");
+
+    // Exactly the valid ones exist, in the order they were sent, one event each.
+    let listed: Value = app.get("/api/v1/tasks?limit=10", &user).send().await.unwrap().json().await.unwrap();
+    let titles: Vec<_> = listed["items"].as_array().unwrap().iter().map(|t| t["title"].as_str().unwrap()).collect();
+    assert_eq!(titles, ["First", "Fifth"]);
+    for item in [&items[0], &items[4]] {
+        let history = app.task_history(&user, item["task"]["id"].as_str().unwrap()).await;
+        let kinds: Vec<_> = history.iter().map(|e| e["event_type"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["task.created"]);
+    }
+}
+
+#[tokio::test]
+async fn a_bulk_create_is_bounded_and_replays_with_its_idempotency_key() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    for tasks in [json!([]), json!(vec![json!({ "title": "t" }); 1001])] {
+        let response = app.post("/api/v1/tasks/batch", &user).json(&json!({ "tasks": tasks })).send().await.unwrap();
+        let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
+        assert_eq!(problem["errors"][0]["field"], "tasks", "{problem}");
+    }
+    let response = app.post("/api/v1/tasks/batch", &user).json(&json!({ "task": [] })).send().await.unwrap();
+    assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
+
+    let thousand: Vec<Value> = (0..1000).map(|n| json!({ "title": format!("Imported {n}") })).collect();
+    let send = || {
+        app.post("/api/v1/tasks/batch", &user)
+            .header("Idempotency-Key", "import-1")
+            .json(&json!({ "tasks": thousand }))
+            .send()
+    };
+    let first = send().await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(first["created"], 1000);
+    let again = send().await.unwrap();
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json::<Value>().await.unwrap(), first, "the retry gets the first answer");
+    let mut seen = 0;
+    let mut cursor = String::new();
+    loop {
+        let page: Value =
+            app.get(&format!("/api/v1/tasks?limit=200{cursor}"), &user).send().await.unwrap().json().await.unwrap();
+        seen += page["items"].as_array().unwrap().len();
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, 1000, "the retry created nothing");
+}

@@ -83,6 +83,26 @@ on_both_backends! {
         assert!(events::for_task(&mut conn, bob, a1.id).await.unwrap().is_empty(), "another user's task history");
     }
 
+    async fn a_batch_claims_each_event_once(db: Db) {
+        let handled = uuid::Uuid::now_v7();
+        let (fresh, twice) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        let mut tx = db.begin().await.unwrap();
+        assert!(events::inbox_claim(&mut tx, "webhooks", handled, now()).await.unwrap());
+        // One handled before, one new, one delivered twice within the batch.
+        let claimed = events::inbox_claim_all(&mut tx, "webhooks", &[handled, fresh, twice, twice], now()).await.unwrap();
+        assert_eq!(claimed, HashSet::from([fresh, twice]));
+        let again = events::inbox_claim_all(&mut tx, "webhooks", &[fresh, twice], now()).await.unwrap();
+        assert!(again.is_empty(), "claimed already: {again:?}");
+        assert_eq!(events::inbox_claim_all(&mut tx, "reminders", &[handled], now()).await.unwrap().len(), 1);
+        assert!(events::inbox_claim_all(&mut tx, "reminders", &[], now()).await.unwrap().is_empty());
+        // More ids than one statement takes.
+        let many: Vec<_> = (0..1200).map(|_| uuid::Uuid::now_v7()).collect();
+        assert_eq!(events::inbox_claim_all(&mut tx, "webhooks", &many, now()).await.unwrap().len(), many.len());
+        tx.commit().await.unwrap();
+        let mut conn = db.read().await.unwrap();
+        assert_eq!(events::inbox_count(&mut conn, "webhooks").await.unwrap(), 3 + 1200);
+    }
+
     async fn offsets_inbox_and_dead_letters(db: Db) {
         let owner = user(&db).await;
         let seq = insert_with_event(&db, &task(owner, "t")).await;

@@ -7,7 +7,7 @@ use ontask_domain::{
     EventEnvelope, EventMetadata, EventType, Priority, Tags, Task, TaskDraft, TaskSnapshot, Title, UserId,
 };
 use ontask_store::users::UserRow;
-use ontask_store::{Db, DbOptions, WriteTx, events, tasks, users};
+use ontask_store::{Db, DbOptions, WriteTx, tasks, users};
 
 mod accounts;
 mod events_log;
@@ -131,8 +131,7 @@ pub fn created_event(owner: UserId, snap: &TaskSnapshot) -> EventEnvelope {
 /// Inserts a task with its `task.created` event in one transaction.
 pub async fn insert_with_event(db: &Db, snap: &TaskSnapshot) -> i64 {
     let mut tx: WriteTx = db.begin().await.unwrap();
-    tasks::insert(&mut tx, snap).await.unwrap();
-    let seq = events::append(&mut tx, &created_event(snap.owner_id, snap)).await.unwrap();
+    let seq = tasks::insert_with_event(&mut tx, snap, &created_event(snap.owner_id, snap)).await.unwrap();
     tx.commit().await.unwrap();
     seq
 }
