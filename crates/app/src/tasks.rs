@@ -182,9 +182,8 @@ impl<'a> TaskService<'a> {
         actor.require(Scope::TasksWrite)?;
         let task = Task::create(actor.user_id, draft, now())?;
         let snapshot = TaskSnapshot::from(&task);
-        let mut tx = self.app.db.begin().await?;
-        self.insert_in(&mut tx, ctx, &snapshot).await?;
-        tx.commit().await?;
+        let event = self.event(ctx, EventType::TaskCreated, &snapshot, None);
+        tasks::create(&self.app.db, &snapshot, &event).await?;
         Ok(snapshot)
     }
 

@@ -6,7 +6,10 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Connection, Executor, Transaction};
 use tokio::sync::Notify;
 
+use sqlx::any::AnyRow;
+
 use crate::checkpoint::{self, Wal, WalStatus};
+use crate::sql::Script;
 use crate::writer::{BatchLimits, GroupWriter, Member};
 use crate::{Result, StoreError};
 
@@ -174,6 +177,37 @@ impl Db {
         Ok(WriteTx { tx, db: self.clone(), appended: Vec::new() })
     }
 
+    /// Runs a write made of statements alone (nothing read in between to
+    /// decide on) and returns their rows once it has committed. On SQLite it
+    /// is queued for the writer, which runs all queued writes of a batch in
+    /// one message to SQLite's thread; elsewhere it is a transaction of its
+    /// own. Not while the caller holds a [`WriteTx`]: on SQLite it would wait
+    /// for itself.
+    pub(crate) async fn run_alone(&self, script: Script) -> Result<Vec<AnyRow>> {
+        let Some(group) = &self.inner.group else {
+            let mut tx = self.begin().await?;
+            let rows = script.run(&mut tx).await?;
+            tx.commit().await?;
+            return Ok(rows);
+        };
+        let appended = script.appended.clone();
+        let rows = group.submit(script).await?;
+        self.committed(&appended);
+        Ok(rows)
+    }
+
+    /// Counts the events a committed write appended and wakes the relay.
+    fn committed(&self, appended: &[String]) {
+        if appended.is_empty() {
+            return;
+        }
+        for event_type in appended {
+            metrics::counter!(EVENTS_APPENDED_TOTAL, "event_type" => event_type.clone()).increment(1);
+        }
+        self.inner.appended.notify_waiters();
+        self.inner.appended.notify_one();
+    }
+
     pub async fn read(&self) -> Result<PoolConnection<Any>> {
         Ok(self.inner.read.acquire().await?)
     }
@@ -240,13 +274,7 @@ impl WriteTx {
             Tx::Own(tx) => tx.commit().await?,
             Tx::Member(member) => member.commit().await?,
         }
-        if !self.appended.is_empty() {
-            for event_type in &self.appended {
-                metrics::counter!(EVENTS_APPENDED_TOTAL, "event_type" => event_type.clone()).increment(1);
-            }
-            self.db.inner.appended.notify_waiters();
-            self.db.inner.appended.notify_one();
-        }
+        self.db.committed(&self.appended);
         Ok(())
     }
 }

@@ -28,15 +28,16 @@ const COLUMNS: &str = "seq, event_id, event_type, event_version, occurred_at, so
 /// Appends an event in the caller's transaction; returns its log position.
 pub async fn append(tx: &mut WriteTx, e: &EventEnvelope) -> Result<i64> {
     let mut script = Script::new(tx.backend());
-    push_append(&mut script, tx, e)?;
+    push_append(&mut script, tx.has_appended(), e)?;
     let rows = script.run(tx).await?;
-    appended(tx, e, &rows)
+    position(&rows)
 }
 
 /// Adds the statements that append `e` to a script; the script's last row is
-/// the event's position (`appended` reads it).
-pub(crate) fn push_append(script: &mut Script, tx: &WriteTx, e: &EventEnvelope) -> Result<()> {
-    if tx.backend() == Backend::Postgres && !tx.has_appended() {
+/// the event's position (`position` reads it). `locked`: the transaction has
+/// appended before, so it holds the log's lock already.
+pub(crate) fn push_append(script: &mut Script, locked: bool, e: &EventEnvelope) -> Result<()> {
+    if script.backend() == Backend::Postgres && !locked && script.appended.is_empty() {
         // PostgreSQL hands out `seq` at insert time, not at commit, so a
         // transaction could commit seq 11 while seq 10 is still in flight, and a
         // reader that resumes "after 11" would never see 10. Appenders take
@@ -64,14 +65,13 @@ pub(crate) fn push_append(script: &mut Script, tx: &WriteTx, e: &EventEnvelope) 
         sql.text(serde_json::to_string(&e.metadata)?),
     ];
     sql.push(&values.join(", ")).push(") RETURNING seq");
+    script.appended.push(e.event_type.clone());
     Ok(())
 }
 
-/// Records the append of `e` in the transaction and returns its position, the
-/// last of the rows its script answered.
-pub(crate) fn appended(tx: &mut WriteTx, e: &EventEnvelope, rows: &[AnyRow]) -> Result<i64> {
+/// The position of the event a script appended last: its last row.
+pub(crate) fn position(rows: &[AnyRow]) -> Result<i64> {
     let row = rows.last().ok_or_else(|| StoreError::Corrupt("an event append returned no position".into()))?;
-    tx.mark_appended(&e.event_type);
     Ok(row.try_get::<i64, _>(0)?)
 }
 
@@ -227,10 +227,12 @@ pub async fn all_offsets(conn: &mut AnyConnection) -> Result<Vec<(String, i64)>>
     rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
 }
 
+/// Moves a consumer's offset to `position`; it only ever moves forward.
 pub async fn set_offset(tx: &mut WriteTx, consumer: &str, position: i64, now: DateTime<Utc>) -> Result<()> {
     sqlx::query(
         "INSERT INTO consumer_offsets (consumer, position, updated_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (consumer) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
+         ON CONFLICT (consumer) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at \
+         WHERE consumer_offsets.position < excluded.position",
     )
     .bind(consumer)
     .bind(position)

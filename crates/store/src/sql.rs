@@ -3,6 +3,7 @@
 use sqlx::any::{Any, AnyArguments};
 use sqlx::query::Query;
 
+#[derive(Clone)]
 pub(crate) enum Arg {
     I64(i64),
     Text(String),
@@ -50,6 +51,23 @@ impl Sql {
         self.arg(Arg::MaybeText(v.map(Into::into)))
     }
 
+    /// Appends `other`'s statements and arguments, its placeholders moved past
+    /// this one's arguments. Sound because SQL text here never holds a `$` but
+    /// in a placeholder: every value is bound.
+    pub fn append_renumbered(&mut self, other: &Sql) {
+        let offset = self.args.len();
+        let mut rest = other.text.as_str();
+        while let Some(at) = rest.find('$') {
+            self.text.push_str(&rest[..=at]);
+            let digits = rest[at + 1..].bytes().take_while(u8::is_ascii_digit).count();
+            let number: usize = rest[at + 1..at + 1 + digits].parse().unwrap_or(0);
+            self.text.push_str(&(number + offset).to_string());
+            rest = &rest[at + 1 + digits..];
+        }
+        self.text.push_str(rest);
+        self.args.extend(other.args.iter().cloned());
+    }
+
     pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
         let mut q = sqlx::query(&self.text);
         for a in &self.args {
@@ -73,11 +91,25 @@ impl Sql {
 pub(crate) struct Script {
     backend: crate::Backend,
     statements: Vec<Sql>,
+    /// The types of the events it appends, counted once it commits.
+    pub(crate) appended: Vec<String>,
 }
 
 impl Script {
     pub fn new(backend: crate::Backend) -> Self {
-        Self { backend, statements: Vec::new() }
+        Self { backend, statements: Vec::new(), appended: Vec::new() }
+    }
+
+    pub fn backend(&self) -> crate::Backend {
+        self.backend
+    }
+
+    /// The whole script as one `Sql` (SQLite only: there it is one already).
+    pub fn as_one(&self) -> Option<&Sql> {
+        match self.statements.as_slice() {
+            [one] if self.backend == crate::Backend::Sqlite => Some(one),
+            _ => None,
+        }
     }
 
     /// Starts the next statement; add its text and arguments to what this returns.
@@ -93,8 +125,12 @@ impl Script {
         sql
     }
 
-    /// Runs every statement in order and returns the rows they answered.
+    /// Runs every statement in order in the caller's transaction and returns
+    /// the rows they answered.
     pub async fn run(&self, tx: &mut crate::WriteTx) -> crate::Result<Vec<sqlx::any::AnyRow>> {
+        for event_type in &self.appended {
+            tx.mark_appended(event_type);
+        }
         let mut rows = Vec::new();
         for sql in &self.statements {
             // `fetch_all` drives every statement of a SQLite script (a

@@ -5,7 +5,7 @@ use ontask_domain::{EventEnvelope, Priority, Status, TaskId, TaskSnapshot, UserI
 use sqlx::{AnyConnection, Row, any::AnyRow};
 
 use crate::sql::{Script, Sql};
-use crate::{Backend, Result, StoreError, WriteTx, events, time};
+use crate::{Backend, Db, Result, StoreError, WriteTx, events, time};
 
 const COLUMNS: &str = "id, owner_id, title, description, status, completed_at, priority, tags, due, due_at, \
                        reminders, recurrence, recurrence_anchor, recurs_from, position, version, created_at, updated_at";
@@ -90,9 +90,21 @@ pub async fn insert(tx: &mut WriteTx, t: &TaskSnapshot) -> Result<()> {
 pub async fn insert_with_event(tx: &mut WriteTx, t: &TaskSnapshot, event: &EventEnvelope) -> Result<i64> {
     let mut script = Script::new(tx.backend());
     push_insert(&mut script, t)?;
-    events::push_append(&mut script, tx, event)?;
+    events::push_append(&mut script, tx.has_appended(), event)?;
     let rows = script.run(tx).await?;
-    events::appended(tx, event, &rows)
+    events::position(&rows)
+}
+
+/// Creates a task with its event in a write of its own; returns the event's
+/// log position once committed. On SQLite the writer runs it with the other
+/// creates waiting, without a round trip to the caller between them (see
+/// `Db::run_alone`). Not while the caller holds a [`WriteTx`].
+pub async fn create(db: &Db, t: &TaskSnapshot, event: &EventEnvelope) -> Result<i64> {
+    let mut script = Script::new(db.backend());
+    push_insert(&mut script, t)?;
+    events::push_append(&mut script, false, event)?;
+    let rows = db.run_alone(script).await?;
+    events::position(&rows)
 }
 
 fn push_insert(script: &mut Script, t: &TaskSnapshot) -> Result<()> {

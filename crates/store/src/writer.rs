@@ -25,6 +25,8 @@ use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 use crate::checkpoint::Wal;
 use crate::{Result, StoreError};
 
+mod queued;
+
 /// Same names as in `ontask_telemetry::metrics` (the store stays free of the telemetry stack).
 const WRITE_BATCH_MEMBERS: &str = "ontask_write_batch_members";
 const SQLITE_CHECKPOINT_SECONDS: &str = "ontask_sqlite_checkpoint_seconds";
@@ -64,6 +66,10 @@ struct Shared {
     /// database is unavailable (a write that waits on another of its own
     /// would otherwise hang for ever).
     acquire_timeout: Duration,
+    /// Writes that are statements alone, waiting for the writer to run them
+    /// (`queued`), and the signal that there are some.
+    queue: std::sync::Mutex<std::collections::VecDeque<queued::Queued>>,
+    queued: Arc<tokio::sync::Notify>,
 }
 
 #[derive(Default)]
@@ -97,7 +103,9 @@ impl OpenBatch {
 // IMMEDIATE takes the write lock now, so a member's reads and its writes see
 // one state even when another process writes the file.
 const BEGIN: &str = "BEGIN IMMEDIATE; SAVEPOINT ontask_write";
+const BEGIN_ONLY: &str = "BEGIN IMMEDIATE";
 const SAVEPOINT: &str = "SAVEPOINT ontask_write";
+const RELEASE: &str = "RELEASE ontask_write";
 const RELEASE_AND_COMMIT: &str = "RELEASE ontask_write; COMMIT";
 const RELEASE_AND_NEXT: &str = "RELEASE ontask_write; SAVEPOINT ontask_write";
 const ROLLBACK_TO: &str = "ROLLBACK TO ontask_write; RELEASE ontask_write";
@@ -111,8 +119,12 @@ impl GroupWriter {
             limits,
             wal,
             acquire_timeout,
+            queue: Default::default(),
+            queued: Default::default(),
         };
-        Self { shared: Arc::new(shared) }
+        let shared = Arc::new(shared);
+        tokio::spawn(queued::run(Arc::downgrade(&shared), shared.queued.clone()));
+        Self { shared }
     }
 
     /// Waits for the connection and starts a member: the batch's transaction
@@ -340,13 +352,17 @@ impl Member {
             }
         }
         drop(state);
-        let settled = outcome.wait_for(Option::is_some).await;
-        match settled.as_deref() {
-            Ok(Some(Ok(()))) => Ok(()),
-            Ok(Some(Err(e))) => Err(StoreError::Batch(e.clone())),
-            // The writer went away before the batch ended: nothing of it committed.
-            Ok(None) | Err(_) => Err(StoreError::Unavailable(sqlx::Error::PoolClosed)),
-        }
+        settled(&mut outcome).await
+    }
+}
+
+/// Waits until the batch a write joined has committed or failed.
+async fn settled(outcome: &mut watch::Receiver<Outcome>) -> Result<()> {
+    match outcome.wait_for(Option::is_some).await.as_deref() {
+        Ok(Some(Ok(()))) => Ok(()),
+        Ok(Some(Err(e))) => Err(StoreError::Batch(e.clone())),
+        // The writer went away before the batch ended: nothing of it committed.
+        Ok(None) | Err(_) => Err(StoreError::Unavailable(sqlx::Error::PoolClosed)),
     }
 }
 

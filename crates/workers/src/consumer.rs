@@ -39,6 +39,18 @@ pub trait Consumer: Send + Sync + 'static {
     fn wants(&self, event: &StoredEvent) -> bool;
     async fn handle(&self, tx: &mut WriteTx, event: &StoredEvent) -> Result<(), HandlerError>;
 
+    /// Of the events of a batch it wants, those this consumer will act on:
+    /// only these are claimed in its inbox and handled. All of them, unless
+    /// the database tells that some have no effect (a user without webhooks),
+    /// which spares the inbox a row per event.
+    async fn acting_on<'a>(
+        &self,
+        _tx: &mut WriteTx,
+        wanted: Vec<&'a StoredEvent>,
+    ) -> Result<Vec<&'a StoredEvent>, HandlerError> {
+        Ok(wanted)
+    }
+
     /// Handles the events of a batch that this consumer has not handled before,
     /// in log order, in one transaction. One by one unless a consumer can do
     /// better (one lookup for the whole batch instead of one per event).
@@ -53,6 +65,37 @@ pub trait Consumer: Send + Sync + 'static {
     /// place to wake whoever reads those effects (woken earlier, they would read
     /// the state from before the commit).
     fn committed(&self) {}
+}
+
+/// Writes the offset that batches which changed nothing left behind, every
+/// `OFFSET_EVERY` until shutdown (the runner stores the last one itself).
+async fn store_pending_offsets(
+    db: Db,
+    name: &'static str,
+    pending: Arc<std::sync::Mutex<Option<i64>>>,
+    cancel: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(OFFSET_EVERY) => store_pending_offset(&db, name, &pending).await,
+        }
+    }
+}
+
+/// Writes the pending offset, if any. Offsets only move forward, so this never
+/// undoes a newer one the consumer wrote meanwhile.
+async fn store_pending_offset(db: &Db, name: &'static str, pending: &std::sync::Mutex<Option<i64>>) {
+    let Some(seq) = pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() else { return };
+    let stored = async {
+        let mut tx = db.begin().await?;
+        events::set_offset(&mut tx, name, seq, ontask_app::now()).await?;
+        tx.commit().await
+    };
+    if let Err(e) = stored.await {
+        tracing::warn!(consumer = name, error = %ontask_telemetry::error_chain(&e), "could not store the offset");
+        pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get_or_insert(seq);
+    }
 }
 
 /// What happened to one event.
@@ -90,16 +133,45 @@ impl Default for RetryPolicy {
     }
 }
 
+/// How stale a consumer's stored offset may get while it only passes over
+/// events: the offset is where it resumes after a restart (passing over the
+/// same events again costs nothing) and what lag is read from, so it need not
+/// be written for every batch that changed nothing.
+const OFFSET_EVERY: Duration = Duration::from_secs(1);
+
 pub struct ConsumerRunner {
     db: Db,
     bus: Arc<dyn EventBus>,
     consumer: Arc<dyn Consumer>,
     policy: RetryPolicy,
+    /// When the offset was last written (`OFFSET_EVERY`).
+    offset_written: std::sync::Mutex<Option<tokio::time::Instant>>,
+    /// The offset a batch that changed nothing left unwritten: written within
+    /// `OFFSET_EVERY` by `store_pending_offsets`, so lag reads true when
+    /// events stop coming.
+    pending_offset: Arc<std::sync::Mutex<Option<i64>>>,
 }
 
 impl ConsumerRunner {
     pub fn new(db: Db, bus: Arc<dyn EventBus>, consumer: Arc<dyn Consumer>, policy: RetryPolicy) -> Self {
-        Self { db, bus, consumer, policy }
+        Self { db, bus, consumer, policy, offset_written: Default::default(), pending_offset: Default::default() }
+    }
+
+    /// Whether a batch that changes nothing may leave the stored offset where it is.
+    fn offset_is_fresh(&self) -> bool {
+        let written = self.offset_written.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        written.is_some_and(|at| at.elapsed() < OFFSET_EVERY)
+    }
+
+    /// Leaves the offset past a batch that changed nothing for the flusher.
+    fn leave_offset(&self, seq: Option<i64>) {
+        let mut pending = self.pending_offset.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *pending = pending.max(seq);
+    }
+
+    fn offset_stored(&self) {
+        *self.offset_written.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some(tokio::time::Instant::now());
     }
 
     pub async fn run(self, cancel: CancellationToken) {
@@ -117,6 +189,8 @@ impl ConsumerRunner {
             }
         };
         tracing::info!(consumer = name, "consumer started");
+        let flusher =
+            tokio::spawn(store_pending_offsets(self.db.clone(), name, self.pending_offset.clone(), cancel.clone()));
         loop {
             let batch = tokio::select! {
                 () = cancel.cancelled() => break,
@@ -136,6 +210,8 @@ impl ConsumerRunner {
                 tracing::warn!(consumer = name, error = %e, "consumer stopped mid-batch; it resumes from its offset");
             }
         }
+        let _ = flusher.await;
+        store_pending_offset(&self.db, name, &self.pending_offset).await;
         tracing::info!(consumer = name, "consumer stopped");
     }
 
@@ -191,14 +267,24 @@ impl ConsumerRunner {
     async fn try_batch(&self, batch: &[StoredEvent]) -> Result<Vec<Outcome>, HandlerError> {
         let name = self.consumer.name();
         let now = ontask_app::now();
-        let mut tx = self.db.begin().await?;
         let wanted: Vec<&StoredEvent> = batch.iter().filter(|e| self.consumer.wants(e)).collect();
-        let ids: Vec<_> = wanted.iter().map(|e| e.envelope.event_id).collect();
+        let last = batch.last().map(|e| e.seq);
+        if wanted.is_empty() && self.offset_is_fresh() {
+            self.leave_offset(last);
+            return Ok(Vec::new());
+        }
+        let mut tx = self.db.begin().await?;
+        // Events it passes over count as done, as events it wants nothing of
+        // when it handles them one by one.
+        let passed_over = wanted.len();
+        let acting = self.consumer.acting_on(&mut tx, wanted).await?;
+        let passed_over = passed_over - acting.len();
+        let ids: Vec<_> = acting.iter().map(|e| e.envelope.event_id).collect();
         let mut claimed = events::inbox_claim_all(&mut tx, name, &ids, now).await?;
         // Taking each claimed id out as it is used handles an event that the
         // bus delivered twice within one batch only once.
-        let mut fresh = Vec::with_capacity(wanted.len());
-        let outcomes = wanted
+        let mut fresh = Vec::with_capacity(acting.len());
+        let mut outcomes = acting
             .into_iter()
             .map(|event| {
                 if claimed.remove(&event.envelope.event_id) {
@@ -209,12 +295,19 @@ impl ConsumerRunner {
                 }
             })
             .collect::<Vec<_>>();
+        outcomes.extend(std::iter::repeat_n(Outcome::Done, passed_over));
+        if fresh.is_empty() && self.offset_is_fresh() {
+            // Nothing to write: the savepoint is let go.
+            self.leave_offset(last);
+            return Ok(outcomes);
+        }
         self.consumer.handle_all(&mut tx, &fresh).await?;
         if let Some(last) = batch.last() {
             events::set_offset(&mut tx, name, last.seq, now).await?;
         }
         tx.commit().await?;
-        if outcomes.contains(&Outcome::Done) {
+        self.offset_stored();
+        if !fresh.is_empty() {
             self.consumer.committed();
         }
         Ok(outcomes)

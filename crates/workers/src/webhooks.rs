@@ -61,11 +61,20 @@ impl Consumer for WebhookConsumer {
         enqueue_for(tx, event, &endpoints).await
     }
 
+    async fn acting_on<'a>(
+        &self,
+        tx: &mut WriteTx,
+        wanted: Vec<&'a StoredEvent>,
+    ) -> Result<Vec<&'a StoredEvent>, HandlerError> {
+        let endpoints = endpoints_of(tx, &wanted).await?;
+        Ok(wanted.into_iter().filter(|e| endpoints.iter().any(|ep| takes(ep, e))).collect())
+    }
+
     async fn handle_all(&self, tx: &mut WriteTx, events: &[&StoredEvent]) -> Result<(), HandlerError> {
-        let mut users: Vec<_> = events.iter().map(|e| e.envelope.user_id).collect();
-        users.sort_unstable();
-        users.dedup();
-        let endpoints = webhooks::active_endpoints_of_users(tx.conn(), &users).await?;
+        if events.is_empty() {
+            return Ok(());
+        }
+        let endpoints = endpoints_of(tx, events).await?;
         for event in events {
             enqueue_for(tx, event, &endpoints).await?;
         }
@@ -77,17 +86,27 @@ impl Consumer for WebhookConsumer {
     }
 }
 
-/// Queues one delivery of `event` per endpoint among `endpoints` that belongs
-/// to the event's user and whose filter takes it.
+/// The active endpoints of the users of `events`, in one query.
+async fn endpoints_of(tx: &mut WriteTx, events: &[&StoredEvent]) -> Result<Vec<Endpoint>, HandlerError> {
+    let mut users: Vec<_> = events.iter().map(|e| e.envelope.user_id).collect();
+    users.sort_unstable();
+    users.dedup();
+    Ok(webhooks::active_endpoints_of_users(tx.conn(), &users).await?)
+}
+
+/// Whether `endpoint` gets a delivery of `event`: it is the event's user's, its
+/// filter takes the event, and it was registered before the event happened (a
+/// consumer catching up on old events must not replay history to a new endpoint).
+fn takes(endpoint: &Endpoint, event: &StoredEvent) -> bool {
+    let e = &event.envelope;
+    endpoint.user_id == e.user_id && endpoint.wants(&e.event_type) && e.timestamp >= endpoint.created_at
+}
+
+/// Queues one delivery of `event` per endpoint among `endpoints` that takes it.
 async fn enqueue_for(tx: &mut WriteTx, event: &StoredEvent, endpoints: &[Endpoint]) -> Result<(), HandlerError> {
     let e = &event.envelope;
     let mut payload = None;
-    for endpoint in endpoints.iter().filter(|ep| ep.user_id == e.user_id && ep.wants(&e.event_type)) {
-        // Only what happened after the endpoint was registered: a consumer
-        // catching up on old events must not replay history to a new endpoint.
-        if e.timestamp < endpoint.created_at {
-            continue;
-        }
+    for endpoint in endpoints.iter().filter(|ep| takes(ep, event)) {
         let payload = match &payload {
             Some(p) => p,
             None => payload.insert(serde_json::to_string(e).map_err(|e| HandlerError::Permanent(e.to_string()))?),

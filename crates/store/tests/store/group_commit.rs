@@ -12,10 +12,12 @@ use crate::{created_event, insert_with_event, on_both_backends, task, user};
 
 const WRITERS: usize = 48;
 
-/// One writer's work: a task and its event. Of every four writers one
+/// One writer's work: a task and its event. Of every six writers one
 /// commits, one fails after it (a duplicate id, as a constraint violation
 /// would), one drops its transaction, and one fails inside the create itself
-/// (its event's id is taken, so the task row sent in the same round trip must go).
+/// (its event's id is taken, so the task row sent in the same round trip must
+/// go); the other two create through the writer's queue (`tasks::create`),
+/// one of them with a taken event id.
 async fn write(
     db: Db,
     n: usize,
@@ -25,12 +27,15 @@ async fn write(
 ) -> Result<i64, StoreError> {
     let snap = task(owner, &format!("writer {n}"));
     let mut event = created_event(owner, &snap);
-    if n % 4 == 3 {
+    if n % 6 == 3 || n % 6 == 5 {
         event.event_id = taken_event;
+    }
+    if n % 6 >= 4 {
+        return tasks::create(&db, &snap, &event).await;
     }
     let mut tx = db.begin().await?;
     let seq = tasks::insert_with_event(&mut tx, &snap, &event).await?;
-    match n % 4 {
+    match n % 6 {
         // A member whose second statement fails: its first one must go too.
         1 => {
             tasks::insert(&mut tx, &taken).await?;
@@ -72,13 +77,13 @@ on_both_backends! {
         let mut committed = Vec::new();
         for writer in writers {
             let (n, outcome) = writer.await.expect("writer task");
-            match (n % 4, outcome) {
-                (0, Ok(seq)) => committed.push((n, seq)),
-                (1..=3, Err(StoreError::Conflict(_))) => {}
+            match (n % 6, outcome) {
+                (0 | 4, Ok(seq)) => committed.push((n, seq)),
+                (1..=3 | 5, Err(StoreError::Conflict(_))) => {}
                 (_, other) => panic!("writer {n}: unexpected outcome {other:?}"),
             }
         }
-        assert_eq!(committed.len(), WRITERS / 4);
+        assert_eq!(committed.len(), WRITERS / 3);
 
         // Exactly the committed writers' tasks and events are there, nothing of the failed ones.
         let mut conn = db.read().await.unwrap();
