@@ -185,6 +185,15 @@ async fn metrics_of_the_real_binary_are_complete_and_pass_promtool() {
     assert!(text.contains("# TYPE http_request_duration_seconds histogram"));
     assert!(text.contains("# HELP http_requests_total"));
 
+    // Once events stop, every consumer's stored offset catches up, also of
+    // those that only passed over them (their offset is written lazily).
+    eventually(Duration::from_secs(30), "every consumer's lag back to 0", || async {
+        let text = client.get(server.url("/metrics")).send().await.ok()?.text().await.ok()?;
+        let lags = samples(&text, "ontask_consumer_lag_events");
+        (lags.len() >= 4 && lags.iter().all(|s| value(s) == 0.0)).then_some(())
+    })
+    .await;
+
     let promtool = which("promtool").unwrap_or_else(|| {
         panic!("promtool is not installed: it is in the Debian package `prometheus` (apt-get install -y prometheus); this test needs it")
     });
