@@ -51,21 +51,10 @@ impl Sql {
         self.arg(Arg::MaybeText(v.map(Into::into)))
     }
 
-    /// Appends `other`'s statements and arguments, its placeholders moved past
-    /// this one's arguments. Sound because SQL text here never holds a `$` but
-    /// in a placeholder: every value is bound.
-    pub fn append_renumbered(&mut self, other: &Sql) {
-        let offset = self.args.len();
-        let mut rest = other.text.as_str();
-        while let Some(at) = rest.find('$') {
-            self.text.push_str(&rest[..=at]);
-            let digits = rest[at + 1..].bytes().take_while(u8::is_ascii_digit).count();
-            let number: usize = rest[at + 1..at + 1 + digits].parse().unwrap_or(0);
-            self.text.push_str(&(number + offset).to_string());
-            rest = &rest[at + 1 + digits..];
-        }
-        self.text.push_str(rest);
-        self.args.extend(other.args.iter().cloned());
+    /// The same statements with `before` and `after` around them (statements
+    /// without arguments of their own, so the placeholders stay valid).
+    pub fn wrapped(&self, before: &str, after: &str) -> Sql {
+        Sql { text: format!("{before}{}{after}", self.text), args: self.args.clone() }
     }
 
     pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {

@@ -18,7 +18,7 @@ use sqlx::{Either, Executor};
 use tokio::sync::{Notify, oneshot, watch};
 
 use super::{GroupWriter, Outcome, ROLLBACK_TO, Shared, State, Waiting, settled};
-use crate::sql::{Script, Sql};
+use crate::sql::Script;
 use crate::{Result, StoreError};
 
 pub(crate) struct Queued {
@@ -115,10 +115,7 @@ impl State {
             let _ = item.reply.send(Err(StoreError::Corrupt("a queued write is one SQLite script".into())));
             return;
         };
-        let mut sql = Sql::new(super::SAVEPOINT);
-        sql.push(";\n");
-        sql.append_renumbered(script);
-        sql.push(";\n").push(super::RELEASE);
+        let sql = script.wrapped(&format!("{};\n", super::SAVEPOINT), &format!(";\n{}", super::RELEASE));
         let mut rows = Vec::new();
         let mut finished = 0;
         let mut failure = None;
