@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -261,3 +263,35 @@ def test_no_machine_paths_in_deploy_files():
     for f in files:
         text = f.read_text()
         assert not re.search(r"(?<![\w.])/(work|root|home)/", text), f
+
+
+# --- supply chain ---------------------------------------------------------------------
+
+
+def tracked(*patterns: str) -> list[Path]:
+    out = subprocess.run(["git", "ls-files", *patterns], cwd=REPO, check=True, capture_output=True, text=True).stdout
+    return [REPO / line for line in out.splitlines()]
+
+
+def test_dependabot_watches_every_dependency_manifest():
+    config = yaml.safe_load((REPO / ".github" / "dependabot.yml").read_text())
+    assert config["version"] == 2
+    watched = {(u["package-ecosystem"], u["directory"]) for u in config["updates"]}
+    assert all(u["schedule"]["interval"] for u in config["updates"])
+    expected = {("github-actions", "/"), ("docker", "/")}
+    for ecosystem, pattern in (("cargo", "Cargo.toml"), ("pip", "requirements.txt"), ("npm", "package.json")):
+        for manifest in tracked(pattern, f"**/{pattern}"):
+            if ecosystem == "cargo" and "[workspace]" not in manifest.read_text():
+                continue  # a workspace member: its workspace root is watched
+            directory = "/" + manifest.parent.relative_to(REPO).as_posix()
+            expected.add((ecosystem, "/" if directory == "/." else directory))
+    assert ("cargo", "/") in expected and ("npm", "/crates/web/e2e") in expected, expected
+    assert expected <= watched, expected - watched
+
+
+def test_the_licence_file_is_the_one_cargo_declares():
+    declared = tomllib.loads((REPO / "Cargo.toml").read_text())["workspace"]["package"]["license"]
+    assert declared == "Apache-2.0"
+    text = (REPO / "LICENSE").read_text()
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
+    assert text.rstrip().endswith("END OF TERMS AND CONDITIONS")
