@@ -145,6 +145,17 @@ fn check_password(password: &str) -> Result<()> {
 }
 
 /// Moves a validation error into `errors`; other errors cannot happen here.
+/// Why a JWT was refused, in words for the client.
+fn token_refused(e: jsonwebtoken::errors::Error) -> AppError {
+    use jsonwebtoken::errors::ErrorKind;
+    match e.kind() {
+        ErrorKind::ExpiredSignature => unauthorized("the token has expired"),
+        ErrorKind::ImmatureSignature => unauthorized("the token is not valid yet"),
+        ErrorKind::InvalidSignature => unauthorized("the token signature is invalid"),
+        _ => unauthorized("the token is not valid"),
+    }
+}
+
 fn collect<T>(errors: &mut ontask_domain::ValidationErrors, result: Result<T>) -> Option<T> {
     match result {
         Ok(v) => Some(v),
@@ -323,14 +334,9 @@ impl Auth {
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "sub", "iss"]);
         validation.leeway = 5;
-        let data = jsonwebtoken::decode::<Claims>(bearer, &self.decoding, &validation).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind;
-            match e.kind() {
-                ErrorKind::ExpiredSignature => unauthorized("the token has expired"),
-                ErrorKind::InvalidSignature => unauthorized("the token signature is invalid"),
-                _ => unauthorized("the token is not valid"),
-            }
-        })?;
+        // A token not valid yet (`nbf` ahead, beyond the leeway) is refused.
+        validation.validate_nbf = true;
+        let data = jsonwebtoken::decode::<Claims>(bearer, &self.decoding, &validation).map_err(token_refused)?;
         let user_id = UserId::parse(&data.claims.sub).map_err(|_| unauthorized("the token is not valid"))?;
         // A well-signed token may still name an account this database does not
         // hold (the database was reset but the secret kept): refuse it here
@@ -380,6 +386,7 @@ impl Auth {
         let mut validation = Validation::new(header.alg);
         validation.set_required_spec_claims(&["exp", "sub"]);
         validation.leeway = 30;
+        validation.validate_nbf = true;
         match &self.config.jwt_issuer {
             Some(iss) => validation.set_issuer(&[iss]),
             None => validation.iss = None,
@@ -398,13 +405,7 @@ impl Auth {
             #[serde(default)]
             name: Option<String>,
         }
-        let data = jsonwebtoken::decode::<External>(bearer, &key, &validation).map_err(|e| {
-            if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature) {
-                unauthorized("the token has expired")
-            } else {
-                unauthorized("the token is not valid")
-            }
-        })?;
+        let data = jsonwebtoken::decode::<External>(bearer, &key, &validation).map_err(token_refused)?;
         let c = data.claims;
         let subject = format!("{}|{}", c.iss.as_deref().unwrap_or(""), c.sub);
         let user = self.provision_external(&subject, c.email.as_deref(), c.name.as_deref()).await?;

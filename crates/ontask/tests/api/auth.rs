@@ -407,6 +407,14 @@ async fn bad_bearer_tokens_are_all_401_problems() {
             .await;
     assert!(body["detail"].as_str().unwrap().contains("expired"), "{body}");
 
+    let mut early = claims(now_secs() + 7200);
+    early["nbf"] = json!(now_secs() + 3600);
+    let early = hs256(secret, &early);
+    let body =
+        assert_problem(get_with_token(&app, "/api/v1/tasks", &early).await, StatusCode::UNAUTHORIZED, "unauthorized")
+            .await;
+    assert!(body["detail"].as_str().unwrap().contains("not valid yet"), "{body}");
+
     let forged = hs256(b"another secret that is long enough to be a real one", &claims(now_secs() + 600));
     assert_problem(get_with_token(&app, "/api/v1/tasks", &forged).await, StatusCode::UNAUTHORIZED, "unauthorized")
         .await;
