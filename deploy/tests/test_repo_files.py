@@ -295,3 +295,11 @@ def test_the_licence_file_is_the_one_cargo_declares():
     text = (REPO / "LICENSE").read_text()
     assert "Apache License" in text and "Version 2.0, January 2004" in text
     assert text.rstrip().endswith("END OF TERMS AND CONDITIONS")
+
+
+def test_ci_checks_the_dependency_graph_with_cargo_deny():
+    ci = (REPO / ".ci" / "run").read_text()
+    assert "cargo deny check licenses bans sources" in ci
+    deny = tomllib.loads((REPO / "deny.toml").read_text())
+    assert "Apache-2.0" in deny["licenses"]["allow"]
+    assert deny["sources"]["unknown-git"] == "deny" and deny["sources"]["unknown-registry"] == "deny"
