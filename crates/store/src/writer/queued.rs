@@ -10,6 +10,7 @@
 //! and commits them as one batch. Each keeps its own outcome, as members do:
 //! one that fails is rolled back to its savepoint alone, and every write is
 //! answered only once the batch it ran in has committed.
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, PoisonError, Weak};
 
 use futures_util::StreamExt;
@@ -21,8 +22,15 @@ use super::{GroupWriter, Outcome, ROLLBACK_TO, Shared, State, Waiting, settled};
 use crate::sql::Script;
 use crate::{Result, StoreError};
 
+/// Who has a queued write: still in the queue, taken by the writer (it will
+/// run), or given up by its caller after waiting too long (it never runs).
+const WAITING: u8 = 0;
+const TAKEN: u8 = 1;
+const GIVEN_UP: u8 = 2;
+
 pub(crate) struct Queued {
     script: Script,
+    state: Arc<AtomicU8>,
     /// The rows the script answered and the outcome of its batch to wait for,
     /// or why it failed on its own.
     reply: oneshot::Sender<Result<(Vec<AnyRow>, watch::Receiver<Outcome>)>>,
@@ -31,11 +39,24 @@ pub(crate) struct Queued {
 impl GroupWriter {
     /// Queues a write for the writer and returns its rows once its batch has
     /// committed.
+    /// A write the writer has not taken within the acquire timeout is given
+    /// up and never runs, so its caller's error leaves nothing behind (as a
+    /// member that cannot get the connection in time).
     pub async fn submit(&self, script: Script) -> Result<Vec<AnyRow>> {
-        let (reply, answer) = oneshot::channel();
-        self.shared.queue.lock().unwrap_or_else(PoisonError::into_inner).push_back(Queued { script, reply });
+        let (reply, mut answer) = oneshot::channel();
+        let state = Arc::new(AtomicU8::new(WAITING));
+        let queued = Queued { script, state: state.clone(), reply };
+        self.shared.queue.lock().unwrap_or_else(PoisonError::into_inner).push_back(queued);
         self.shared.queued.notify_one();
-        let (rows, mut outcome) = answer.await.map_err(|_| StoreError::Unavailable(sqlx::Error::PoolClosed))??;
+        let answered = match tokio::time::timeout(self.shared.acquire_timeout, &mut answer).await {
+            Ok(answered) => answered,
+            Err(_) if state.compare_exchange(WAITING, GIVEN_UP, Ordering::SeqCst, Ordering::SeqCst).is_ok() => {
+                return Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut));
+            }
+            // Taken meanwhile: it runs, so its answer is awaited.
+            Err(_) => answer.await,
+        };
+        let (rows, mut outcome) = answered.map_err(|_| StoreError::Unavailable(sqlx::Error::PoolClosed))??;
         settled(&mut outcome).await?;
         Ok(rows)
     }
@@ -148,11 +169,13 @@ impl State {
     }
 }
 
-/// The oldest queued write whose caller still waits for it.
+/// The oldest queued write whose caller still waits for it, taken: from now
+/// on it runs.
 fn take_one(shared: &Shared) -> Option<Queued> {
     let mut queue = shared.queue.lock().unwrap_or_else(PoisonError::into_inner);
     while let Some(item) = queue.pop_front() {
-        if !item.reply.is_closed() {
+        let taken = item.state.compare_exchange(WAITING, TAKEN, Ordering::SeqCst, Ordering::SeqCst).is_ok();
+        if taken && !item.reply.is_closed() {
             return Some(item);
         }
     }

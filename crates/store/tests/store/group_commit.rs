@@ -115,6 +115,30 @@ on_both_backends! {
     }
 }
 
+/// A queued create that the writer cannot take in time fails as unavailable
+/// and never runs later: the error leaves nothing behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_create_that_waits_too_long_is_given_up_and_never_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = DbOptions::new(format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()));
+    options.acquire_timeout = std::time::Duration::from_millis(300);
+    let db = Db::connect(&options).await.unwrap();
+    db.migrate().await.unwrap();
+    let owner = user(&db).await;
+    // A write holds the connection longer than the queued create may wait.
+    let holder = db.begin().await.unwrap();
+    let late = task(owner, "late");
+    let err = tasks::create(&db, &late, &created_event(owner, &late)).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    holder.commit().await.unwrap();
+    // The next create goes through, and the given-up one is not there.
+    let next = task(owner, "next");
+    tasks::create(&db, &next, &created_event(owner, &next)).await.unwrap();
+    let mut conn = db.read().await.unwrap();
+    assert!(tasks::get(&mut conn, owner, late.id).await.unwrap().is_none());
+    assert!(tasks::get(&mut conn, owner, next.id).await.unwrap().is_some());
+}
+
 /// Bursts of writes with a small WAL bound: the file never grows far past it,
 /// though the writes add up to many times the bound.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
