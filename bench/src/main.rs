@@ -44,7 +44,7 @@ struct Cli {
     /// Keep the started server's data directory.
     #[arg(long)]
     keep_data: bool,
-    /// Scenarios to run, in order: reference, create, max, list, sse, sustained.
+    /// Scenarios to run, in order: reference, http, create, max, list, sse, sustained.
     #[arg(long, value_delimiter = ',', default_value = "reference,create,max,list,sse")]
     scenarios: Vec<String>,
     /// Open-loop create rates (requests/s).
@@ -97,8 +97,8 @@ struct Cli {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     for s in &cli.scenarios {
-        if !["reference", "create", "max", "list", "sse", "sustained"].contains(&s.as_str()) {
-            bail!("unknown scenario {s:?} (reference, create, max, list, sse, sustained)");
+        if !["reference", "http", "create", "max", "list", "sse", "sustained"].contains(&s.as_str()) {
+            bail!("unknown scenario {s:?} (reference, http, create, max, list, sse, sustained)");
         }
     }
     tokio::runtime::Builder::new_multi_thread()
@@ -373,6 +373,31 @@ async fn scenarios(cli: &Cli, ctx: &Ctx) -> Result<Value> {
                     ctx.settle().await;
                 }
                 results["create_open_loop"] = json!(runs);
+            }
+            "http" => {
+                // What a request that does nothing costs here, with the client
+                // on the same cores: the ceiling for any endpoint.
+                println!("\n== HTTP ceiling: GET /livez, closed loop, {} s", cli.duration);
+                print_load_header("clients");
+                let url = ctx.base.join("/livez")?;
+                let mut runs = Vec::new();
+                for &c in &cli.max_concurrency {
+                    let url = url.clone();
+                    let make: Maker = Arc::new(move |c: &Client, _| c.get(url.clone()));
+                    let name = format!("livez, {c} clients");
+                    let probe = ctx.probe();
+                    let r = load::closed_loop(&name, &ctx.client, make, StatusCode::OK, c, Limit::Time(duration), None, &probe)
+                        .await;
+                    print_load_row(&c.to_string(), &r);
+                    let mut j = r.json();
+                    if let Some(rate) = reference {
+                        println!("{:>10} {:.2}x the reference", "", r.achieved_rate() / rate);
+                        j["ratio_to_reference"] = json!(round3(r.achieved_rate() / rate));
+                    }
+                    runs.push(j);
+                    ctx.settle().await;
+                }
+                results["http_ceiling"] = json!(runs);
             }
             "max" => {
                 let token = register(&ctx.client, &ctx.base, "max").await?;

@@ -10,15 +10,15 @@
 //! holds the writer between two batches and runs a TRUNCATE checkpoint, which
 //! waits for the readers of old snapshots (they are short) and empties the file.
 //! The pause is what PASSIVE left to copy, usually little.
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Weak;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use sqlx::{AnyPool, Executor, Row};
 
-use crate::Result;
 use crate::db::Inner;
+use crate::{Result, StoreError};
 
 /// Same names as in `ontask_telemetry::metrics` (the store stays free of the telemetry stack).
 const SQLITE_WAL_BYTES: &str = "ontask_sqlite_wal_bytes";
@@ -88,12 +88,23 @@ pub(crate) fn spawn(inner: Weak<Inner>) {
     });
 }
 
-/// The `-wal` file beside the main database file; `None` for an in-memory database.
-pub(crate) async fn wal_file(pool: &AnyPool) -> Result<Option<PathBuf>> {
+/// The main database file. The writer thread opens it too, so a database
+/// only in memory (which no second connection can see) is refused.
+pub(crate) async fn database_file(pool: &AnyPool) -> Result<PathBuf> {
     let mut conn = pool.acquire().await?;
     let row = sqlx::query("SELECT file FROM pragma_database_list WHERE name = 'main'").fetch_one(&mut *conn).await?;
     let file: String = row.try_get(0)?;
-    Ok((!file.is_empty()).then(|| PathBuf::from(format!("{file}-wal"))))
+    if file.is_empty() {
+        return Err(StoreError::Corrupt("SQLite needs a database file: an in-memory database is not supported".into()));
+    }
+    Ok(PathBuf::from(file))
+}
+
+/// The `-wal` file beside a database file.
+pub(crate) fn wal_of(file: &Path) -> PathBuf {
+    let mut wal = file.as_os_str().to_owned();
+    wal.push("-wal");
+    PathBuf::from(wal)
 }
 
 async fn round(inner: &Inner) -> Result<()> {

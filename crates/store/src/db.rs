@@ -3,10 +3,8 @@ use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Connection, Executor, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Connection, Executor, Row, Transaction};
 use tokio::sync::Notify;
-
-use sqlx::any::AnyRow;
 
 use crate::checkpoint::{self, Wal, WalStatus};
 use crate::sql::Script;
@@ -100,7 +98,8 @@ impl Db {
             )));
         };
         tracing::Span::current().record("backend", backend.as_str());
-        let connect_options: AnyConnectOptions = options.url.parse().map_err(StoreError::Unavailable)?;
+        let connect_options: AnyConnectOptions =
+            options.url.parse().map_err(|e: sqlx::Error| StoreError::Unavailable(e.into()))?;
         let connect_options = connect_options.disable_statement_logging();
         let wal_limit_bytes = options.wal_limit_bytes;
         let pool = |max: u32| {
@@ -130,13 +129,17 @@ impl Db {
             }
         };
         let limit = options.wal_limit_bytes;
-        let wal_file = match backend {
-            Backend::Sqlite => checkpoint::wal_file(&read).await?,
+        let file = match backend {
+            Backend::Sqlite => Some(checkpoint::database_file(&read).await?),
             Backend::Postgres => None,
         };
-        let wal = Arc::new(Wal::new(wal_file, limit));
-        let group = (backend == Backend::Sqlite)
-            .then(|| GroupWriter::new(write.clone(), options.batch_limits, wal.clone(), options.acquire_timeout));
+        let wal = Arc::new(Wal::new(file.as_deref().map(checkpoint::wal_of), limit));
+        let group = match &file {
+            Some(file) => {
+                Some(GroupWriter::new(write.clone(), file, options.batch_limits, wal.clone(), options.acquire_timeout)?)
+            }
+            None => None,
+        };
         let inner = Arc::new(Inner { read, write, group, wal, backend, appended: Notify::new() });
         if backend == Backend::Sqlite {
             checkpoint::spawn(Arc::downgrade(&inner));
@@ -178,22 +181,25 @@ impl Db {
     }
 
     /// Runs a write made of statements alone (nothing read in between to
-    /// decide on) and returns their rows once it has committed. On SQLite it
-    /// is queued for the writer, which runs all queued writes of a batch in
-    /// one message to SQLite's thread; elsewhere it is a transaction of its
-    /// own. Not while the caller holds a [`WriteTx`]: on SQLite it would wait
+    /// decide on) once it has committed. On SQLite it is queued for the
+    /// writer, whose thread runs all queued writes of a batch at once;
+    /// elsewhere it is a transaction of its own. Not while the caller holds a [`WriteTx`]: on SQLite it would wait
     /// for itself.
-    pub(crate) async fn run_alone(&self, script: Script) -> Result<Vec<AnyRow>> {
+    /// What it returns is the first column of every row its statements
+    /// answered, as integers (an event append's `seq`).
+    pub(crate) async fn run_alone(&self, script: Script) -> Result<Vec<i64>> {
         let Some(group) = &self.inner.group else {
             let mut tx = self.begin().await?;
             let rows = script.run(&mut tx).await?;
             tx.commit().await?;
-            return Ok(rows);
+            // PostgreSQL's event-log lock answers a row of NULL first.
+            let returned = rows.iter().map(|row| row.try_get::<Option<i64>, _>(0)).collect::<Result<Vec<_>, _>>()?;
+            return Ok(returned.into_iter().flatten().collect());
         };
         let appended = script.appended.clone();
-        let rows = group.submit(script).await?;
+        let returned = group.submit(script).await?;
         self.committed(&appended);
-        Ok(rows)
+        Ok(returned)
     }
 
     /// Counts the events a committed write appended and wakes the relay.

@@ -10,7 +10,7 @@ use sqlx::{AnyConnection, Row, any::AnyRow};
 use uuid::Uuid;
 
 use crate::sql::{Script, Sql, delete_batch};
-use crate::{Backend, Result, StoreError, WriteTx, time};
+use crate::{Backend, Db, Result, StoreError, WriteTx, time};
 
 /// The advisory lock key that serialises event appends on PostgreSQL ("ontask" in ASCII).
 const EVENT_LOG_LOCK: i64 = 0x6f6e_7461_736b;
@@ -137,12 +137,24 @@ pub async fn unpublished_after(conn: &mut AnyConnection, after_seq: i64, limit: 
 /// Records that every event up to and including `upto_seq` is published. The
 /// position only moves forward.
 pub async fn mark_published(tx: &mut WriteTx, upto_seq: i64, at: DateTime<Utc>) -> Result<()> {
-    sqlx::query("UPDATE relay_position SET seq = $1, published_at = $2 WHERE id = 1 AND seq < $1")
-        .bind(upto_seq)
-        .bind(time::to_ms(at))
-        .execute(tx.conn())
-        .await?;
+    published_script(tx.backend(), upto_seq, at).run(tx).await?;
     Ok(())
+}
+
+/// As `mark_published`, in a write of its own: on SQLite the writer runs it
+/// with the creates waiting, instead of the relay holding the writer for a
+/// transaction after every batch it publishes.
+pub async fn record_published(db: &Db, upto_seq: i64, at: DateTime<Utc>) -> Result<()> {
+    db.run_alone(published_script(db.backend(), upto_seq, at)).await?;
+    Ok(())
+}
+
+fn published_script(backend: Backend, upto_seq: i64, at: DateTime<Utc>) -> Script {
+    let mut script = Script::new(backend);
+    let sql = script.statement();
+    let (seq, at) = (sql.int(upto_seq), sql.int(time::to_ms(at)));
+    sql.push(&format!("UPDATE relay_position SET seq = {seq}, published_at = {at} WHERE id = 1 AND seq < {seq}"));
+    script
 }
 
 /// Events with `after_seq < seq <= upto_seq`, in log order: what a consumer of

@@ -27,7 +27,7 @@ mod writer;
 
 pub use checkpoint::WalStatus;
 pub use db::{Backend, DEFAULT_WAL_LIMIT_BYTES, Db, DbOptions, WriteTx, redact};
-pub use error::StoreError;
+pub use error::{DriverError, StoreError};
 pub use sqlx::AnyConnection;
 pub use writer::BatchLimits;
 

@@ -51,10 +51,8 @@ impl Sql {
         self.arg(Arg::MaybeText(v.map(Into::into)))
     }
 
-    /// The same statements with `before` and `after` around them (statements
-    /// without arguments of their own, so the placeholders stay valid).
-    pub fn wrapped(&self, before: &str, after: &str) -> Sql {
-        Sql { text: format!("{before}{}{after}", self.text), args: self.args.clone() }
+    pub fn args(&self) -> &[Arg] {
+        &self.args
     }
 
     pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
@@ -71,6 +69,8 @@ impl Sql {
     }
 }
 
+const STATEMENT_SEPARATOR: &str = ";\n";
+
 /// Statements that go to the database together. On SQLite a message to the
 /// connection's thread and back costs about as much as a small insert, and the
 /// single writer waits for each one, so a script travels as one message: its
@@ -80,25 +80,57 @@ impl Sql {
 pub(crate) struct Script {
     backend: crate::Backend,
     statements: Vec<Sql>,
+    /// SQLite: where each statement of the one `Sql` starts, so the writer
+    /// thread can prepare (and cache) them one at a time.
+    starts: Vec<usize>,
+    /// SQLite: the statements (by position) that index inserted tasks' text,
+    /// which the writer thread does once per batch instead (`text_index`).
+    text_index: Vec<usize>,
     /// The types of the events it appends, counted once it commits.
     pub(crate) appended: Vec<String>,
 }
 
 impl Script {
     pub fn new(backend: crate::Backend) -> Self {
-        Self { backend, statements: Vec::new(), appended: Vec::new() }
+        Self { backend, statements: Vec::new(), starts: Vec::new(), text_index: Vec::new(), appended: Vec::new() }
     }
 
     pub fn backend(&self) -> crate::Backend {
         self.backend
     }
 
-    /// The whole script as one `Sql` (SQLite only: there it is one already).
-    pub fn as_one(&self) -> Option<&Sql> {
-        match self.statements.as_slice() {
-            [one] if self.backend == crate::Backend::Sqlite => Some(one),
-            _ => None,
+    /// SQLite: each statement's text, and the arguments they share, without
+    /// the statements that index inserted tasks' text (see `text_index`).
+    pub fn sqlite_statements(&self) -> Option<(Vec<&str>, &[Arg])> {
+        let [one] = self.statements.as_slice() else { return None };
+        if self.backend != crate::Backend::Sqlite {
+            return None;
         }
+        let ends = self.starts.iter().skip(1).map(|next| next - STATEMENT_SEPARATOR.len()).chain([one.text.len()]);
+        let texts = self
+            .starts
+            .iter()
+            .zip(ends)
+            .enumerate()
+            .filter(|(i, _)| !self.text_index.contains(i))
+            .map(|(_, (&start, end))| &one.text[start..end])
+            .collect();
+        Some((texts, one.args()))
+    }
+
+    /// Whether the script inserts tasks whose text is still to be indexed.
+    pub fn indexes_text(&self) -> bool {
+        !self.text_index.is_empty()
+    }
+
+    /// Starts a statement that indexes the text of tasks the script inserted
+    /// (SQLite's `tasks_fts`). It runs with the others, except on the writer
+    /// thread, which indexes every task its batch inserted in one statement
+    /// (FTS5 writes its pending terms out at every statement that touches it,
+    /// so one statement per task would make one index segment per task).
+    pub fn text_index_statement(&mut self) -> &mut Sql {
+        self.text_index.push(self.starts.len());
+        self.statement()
     }
 
     /// Starts the next statement; add its text and arguments to what this returns.
@@ -109,7 +141,10 @@ impl Script {
         }
         let sql = self.statements.last_mut().expect("a statement was just pushed");
         if !sql.text.is_empty() {
-            sql.push(";\n");
+            sql.push(STATEMENT_SEPARATOR);
+        }
+        if self.backend == crate::Backend::Sqlite {
+            self.starts.push(sql.text.len());
         }
         sql
     }
@@ -161,4 +196,27 @@ pub(crate) async fn delete_batch(
     );
     let done = sqlx::query(&statement).bind(crate::time::to_ms(before)).bind(limit).execute(tx.conn()).await?;
     Ok(done.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sqlite_script_splits_into_its_statements_with_shared_numbered_arguments_and_its_text_index_aside() {
+        let mut script = Script::new(crate::Backend::Sqlite);
+        let first = script.statement();
+        let id = first.text("a");
+        first.push(&format!("INSERT INTO t (id) VALUES ({id})"));
+        let second = script.statement();
+        let n = second.int(7);
+        second.push(&format!("INSERT INTO u (id, n) VALUES ($1, {n}) RETURNING n"));
+        let index = script.text_index_statement();
+        index.push("INSERT INTO t_fts (rowid) SELECT rowid FROM t WHERE id = $1");
+        let (statements, args) = script.sqlite_statements().unwrap();
+        assert_eq!(statements, ["INSERT INTO t (id) VALUES ($1)", "INSERT INTO u (id, n) VALUES ($1, $2) RETURNING n"]);
+        assert_eq!(args.len(), 2);
+        assert!(script.indexes_text());
+        assert!(Script::new(crate::Backend::Postgres).sqlite_statements().is_none());
+    }
 }

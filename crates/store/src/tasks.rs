@@ -103,9 +103,17 @@ pub async fn create(db: &Db, t: &TaskSnapshot, event: &EventEnvelope) -> Result<
     let mut script = Script::new(db.backend());
     push_insert(&mut script, t)?;
     events::push_append(&mut script, false, event)?;
-    let rows = db.run_alone(script).await?;
-    events::position(&rows)
+    let returned = db.run_alone(script).await?;
+    returned.last().copied().ok_or_else(|| StoreError::Corrupt("an event append returned no position".into()))
 }
+
+/// How the SQLite writer thread indexes the text of every task a batch
+/// inserted, in one statement (see `Script::text_index_statement`): the last
+/// rowid before the batch, then every task after it. A new row's rowid is
+/// always past the largest one.
+pub(crate) const LAST_ROWID: &str = "SELECT coalesce(max(rowid), 0) FROM tasks";
+pub(crate) const INDEX_TEXT_AFTER_ROWID: &str =
+    "INSERT INTO tasks_fts (rowid, title, description) SELECT rowid, title, description FROM tasks WHERE rowid > $1";
 
 fn push_insert(script: &mut Script, t: &TaskSnapshot) -> Result<()> {
     let sql = script.statement();
@@ -131,6 +139,14 @@ fn push_insert(script: &mut Script, t: &TaskSnapshot) -> Result<()> {
         sql.int(time::to_ms(t.updated_at)),
     ];
     sql.push(&values.join(", ")).push(")");
+    let id = values[0].clone();
+    if script.backend() == Backend::Sqlite {
+        // PostgreSQL keeps its search column itself.
+        let index = script.text_index_statement();
+        index.push(&format!(
+            "INSERT INTO tasks_fts (rowid, title, description) SELECT rowid, title, description FROM tasks WHERE id = {id}"
+        ));
+    }
     push_tags(script, t);
     Ok(())
 }

@@ -26,6 +26,7 @@ use crate::checkpoint::Wal;
 use crate::{Result, StoreError};
 
 mod queued;
+mod thread;
 
 /// Same names as in `ontask_telemetry::metrics` (the store stays free of the telemetry stack).
 const WRITE_BATCH_MEMBERS: &str = "ontask_write_batch_members";
@@ -70,6 +71,8 @@ struct Shared {
     /// (`queued`), and the signal that there are some.
     queue: std::sync::Mutex<std::collections::VecDeque<queued::Queued>>,
     queued: Arc<tokio::sync::Notify>,
+    /// The thread that runs them.
+    thread: std::sync::mpsc::Sender<thread::Turn>,
 }
 
 #[derive(Default)]
@@ -103,15 +106,21 @@ impl OpenBatch {
 // IMMEDIATE takes the write lock now, so a member's reads and its writes see
 // one state even when another process writes the file.
 const BEGIN: &str = "BEGIN IMMEDIATE; SAVEPOINT ontask_write";
-const BEGIN_ONLY: &str = "BEGIN IMMEDIATE";
 const SAVEPOINT: &str = "SAVEPOINT ontask_write";
-const RELEASE: &str = "RELEASE ontask_write";
 const RELEASE_AND_COMMIT: &str = "RELEASE ontask_write; COMMIT";
 const RELEASE_AND_NEXT: &str = "RELEASE ontask_write; SAVEPOINT ontask_write";
 const ROLLBACK_TO: &str = "ROLLBACK TO ontask_write; RELEASE ontask_write";
 
 impl GroupWriter {
-    pub fn new(pool: AnyPool, limits: BatchLimits, wal: Arc<Wal>, acquire_timeout: Duration) -> Self {
+    /// `file` is the database file, which the writer thread opens too.
+    pub fn new(
+        pool: AnyPool,
+        file: &std::path::Path,
+        limits: BatchLimits,
+        wal: Arc<Wal>,
+        acquire_timeout: Duration,
+    ) -> Result<Self> {
+        let thread = thread::spawn(file, wal.clone(), acquire_timeout)?;
         let shared = Shared {
             pool,
             state: Arc::new(Mutex::new(State::default())),
@@ -121,10 +130,11 @@ impl GroupWriter {
             acquire_timeout,
             queue: Default::default(),
             queued: Default::default(),
+            thread,
         };
         let shared = Arc::new(shared);
         tokio::spawn(queued::run(Arc::downgrade(&shared), shared.queued.clone()));
-        Self { shared }
+        Ok(Self { shared })
     }
 
     /// Waits for the connection and starts a member: the batch's transaction
@@ -133,7 +143,7 @@ impl GroupWriter {
         let waiting = Waiting::new(&self.shared);
         let locked = tokio::time::timeout(self.shared.acquire_timeout, self.shared.state.clone().lock_owned()).await;
         let Ok(mut state) = locked else {
-            return Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut));
+            return Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut.into()));
         };
         waiting.admitted();
         if let Err(e) = state.start_member(&self.shared.pool).await {
@@ -247,6 +257,12 @@ impl State {
         }
     }
 
+    /// Commits the open batch, if any, whoever is waiting.
+    async fn commit_open(&mut self, shared: &Shared) {
+        let _ = self.roll_back_abandoned().await;
+        self.commit_batch(shared).await;
+    }
+
     async fn commit_batch(&mut self, shared: &Shared) {
         let Some(mut batch) = self.open.take() else { return };
         let committed = batch.conn.execute("COMMIT").await.map(drop);
@@ -298,9 +314,11 @@ impl GroupWriter {
     /// (its members get their answer), and the next write waits until `work`
     /// is done.
     pub async fn exclusive<F: Future>(&self, work: F) -> F::Output {
+        // Counted among the waiting, so the writer thread ends its turn.
+        let waiting = Waiting::new(&self.shared);
         let mut state = self.shared.state.clone().lock_owned().await;
-        let _ = state.roll_back_abandoned().await;
-        state.commit_batch(&self.shared).await;
+        waiting.admitted();
+        state.commit_open(&self.shared).await;
         work.await
     }
 }
@@ -362,7 +380,7 @@ async fn settled(outcome: &mut watch::Receiver<Outcome>) -> Result<()> {
         Ok(Some(Ok(()))) => Ok(()),
         Ok(Some(Err(e))) => Err(StoreError::Batch(e.clone())),
         // The writer went away before the batch ended: nothing of it committed.
-        Ok(None) | Err(_) => Err(StoreError::Unavailable(sqlx::Error::PoolClosed)),
+        Ok(None) | Err(_) => Err(StoreError::Unavailable(sqlx::Error::PoolClosed.into())),
     }
 }
 

@@ -85,9 +85,7 @@ impl Relay {
         };
         let Some(last) = batch.last() else { return Ok((0, false)) };
         self.bus.publish(&batch).await?;
-        let mut tx = self.db.begin().await?;
-        events::mark_published(&mut tx, last.seq, ontask_app::now()).await?;
-        tx.commit().await?;
+        events::record_published(&self.db, last.seq, ontask_app::now()).await?;
         let count = self.published(&batch);
         Ok((count, count as i64 == BATCH))
     }

@@ -100,6 +100,51 @@ on_both_backends! {
         assert_eq!(listed.len(), committed.len() + 1, "the committed tasks and the first one");
     }
 
+    // More queued creates than one batch takes, every seventh with a taken
+    // event id: those fail alone, with nothing of theirs left, and the rest
+    // commit with their own positions.
+    async fn queued_creates_beyond_a_batch_with_failures_keep_their_own_outcome(db: Db) {
+        const CREATES: usize = 300;
+        let owner = user(&db).await;
+        let taken = task(owner, "already there");
+        let taken_event = created_event(owner, &taken);
+        let mut tx = db.begin().await.unwrap();
+        tasks::insert_with_event(&mut tx, &taken, &taken_event).await.unwrap();
+        tx.commit().await.unwrap();
+        let before = events::heads(&mut db.read().await.unwrap()).await.unwrap().0;
+        let creates: Vec<_> = (0..CREATES)
+            .map(|n| {
+                let db = db.clone();
+                let taken_event = taken_event.event_id;
+                tokio::spawn(async move {
+                    let snap = task(owner, &format!("queued {n}"));
+                    let mut event = created_event(owner, &snap);
+                    if n % 7 == 3 {
+                        event.event_id = taken_event;
+                    }
+                    (n, snap.id, tasks::create(&db, &snap, &event).await)
+                })
+            })
+            .collect();
+        let mut conn = db.read().await.unwrap();
+        let mut positions = HashSet::new();
+        for create in creates {
+            let (n, id, outcome) = create.await.expect("create task");
+            let stored = tasks::get(&mut conn, owner, id).await.unwrap();
+            match outcome {
+                Ok(seq) if n % 7 != 3 => {
+                    assert!(stored.is_some(), "create {n} answered {seq} and is there");
+                    positions.insert(seq);
+                }
+                Err(StoreError::Conflict(_)) if n % 7 == 3 => assert!(stored.is_none(), "create {n} left its task"),
+                other => panic!("create {n}: unexpected outcome {other:?}"),
+            }
+        }
+        let log = events::range(&mut conn, before, i64::MAX, 1000).await.unwrap();
+        assert_eq!(positions, log.iter().map(|e| e.seq).collect::<HashSet<_>>());
+        assert_eq!(positions.len(), (0..CREATES).filter(|n| n % 7 != 3).count());
+    }
+
     async fn a_write_after_a_dropped_one_starts_clean(db: Db) {
         let owner = user(&db).await;
         let dropped = task(owner, "dropped");
@@ -160,7 +205,12 @@ async fn the_sqlite_wal_stays_within_its_bound() {
                 tokio::spawn(async move {
                     let mut snap = task(owner, &format!("round {round} writer {n}"));
                     snap.description = "x".repeat(2000);
-                    insert_with_event(&db, &snap).await
+                    // Half are members, half go through the writer's queue.
+                    if n % 2 == 0 {
+                        insert_with_event(&db, &snap).await;
+                    } else {
+                        tasks::create(&db, &snap, &created_event(owner, &snap)).await.unwrap();
+                    }
                 })
             })
             .collect();

@@ -3,9 +3,9 @@
 use chrono::Duration;
 use ontask_domain::{Due, Priority, Status, TaskDraft, TaskSnapshot, Title};
 use ontask_store::tasks::{self, SortKey, TaskQuery};
-use ontask_store::{Db, StoreError};
+use ontask_store::{Backend, Db, StoreError};
 
-use crate::{now, on_both_backends, tagged, task, task_with, user};
+use crate::{created_event, now, on_both_backends, tagged, task, task_with, user};
 
 async fn insert_all(db: &Db, all: &[TaskSnapshot]) {
     let mut tx = db.begin().await.unwrap();
@@ -77,6 +77,49 @@ on_both_backends! {
         tx.commit().await.unwrap();
         assert!(list(&db, owner, TaskQuery { text: Some("report".into()), ..Default::default() }).await.is_empty());
         assert_eq!(list(&db, owner, TaskQuery { text: Some("invoice".into()), ..Default::default() }).await.len(), 1);
+    }
+
+    // Tasks created through the writer's queue (whose thread indexes a batch's
+    // text at once) and as members (indexed by their own statement) are all
+    // found, also after a change and a delete, and SQLite's text index agrees
+    // with the table row for row.
+    async fn search_finds_tasks_however_they_were_written(db: Db) {
+        let owner = user(&db).await;
+        let queued: Vec<_> = (0..40)
+            .map(|i| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    let t = task(owner, &format!("Queued errand {i}"));
+                    tasks::create(&db, &t, &created_event(owner, &t)).await.unwrap();
+                    t
+                })
+            })
+            .collect();
+        let mut created = Vec::new();
+        for q in queued {
+            created.push(q.await.unwrap());
+        }
+        insert_all(&db, &[task(owner, "Member errand")]).await;
+        let mut renamed = created[0].clone();
+        renamed.title = "Renamed chore".into();
+        renamed.version += 1;
+        let mut tx = db.begin().await.unwrap();
+        assert!(tasks::update(&mut tx, &renamed, renamed.version - 1).await.unwrap());
+        assert!(tasks::delete(&mut tx, owner, created[1].id).await.unwrap());
+        tx.commit().await.unwrap();
+
+        let search = |text: &str| TaskQuery { text: Some(text.into()), limit: 100, ..Default::default() };
+        assert_eq!(list(&db, owner, search("errand")).await.len(), 39, "38 queued and the member");
+        assert_eq!(list(&db, owner, search("chore")).await.len(), 1);
+        assert_eq!(list(&db, owner, search("queued 17")).await.len(), 1);
+        if db.backend() == Backend::Sqlite {
+            let mut tx = db.begin().await.unwrap();
+            sqlx::query("INSERT INTO tasks_fts (tasks_fts, rank) VALUES ('integrity-check', 1)")
+                .execute(tx.conn())
+                .await
+                .expect("the text index matches the tasks table");
+            tx.commit().await.unwrap();
+        }
     }
 
     async fn filters_combine(db: Db) {

@@ -1,0 +1,243 @@
+//! The thread that runs queued writes: it owns a connection of its own to the
+//! database file and runs a whole batch of them synchronously, in one
+//! transaction.
+//!
+//! sqlx runs each SQLite connection on a worker thread of its own and talks to
+//! it by messages, so every statement is a hop to that thread and back, and
+//! with the request tasks competing for the same two cores the hops, not
+//! SQLite, took most of a create's time. Here a batch costs no hop at all: the
+//! runner gives the thread a turn with the writer's lock held (so no member
+//! writes meanwhile), and the thread takes the queued writes itself, runs them
+//! as one transaction, answers each once it has committed, and goes on with
+//! those that queued meanwhile until none is left or a member waits for the
+//! lock. The request tasks handle the answers of one batch while the thread
+//! already runs the next.
+//! It links the same SQLite library as sqlx (one copy in the process, so
+//! SQLite's file locks see both connections).
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::oneshot;
+
+use super::queued::{Queued, take};
+use super::{SQLITE_CHECKPOINT_SECONDS, Shared, WRITE_BATCH_MEMBERS};
+use crate::checkpoint::Wal;
+use crate::sql::Arg;
+use crate::{Result, StoreError, tasks};
+
+/// The thread's turn at the writer: the runner holds the lock until `done`
+/// (every batch committed and answered, and the WAL back within its bound).
+pub(super) struct Turn {
+    pub shared: Arc<Shared>,
+    pub done: oneshot::Sender<()>,
+}
+
+/// Prepared statements kept: a create is three (the task, its tags, its
+/// event), and the tag insert differs by the number of tags.
+const STATEMENT_CACHE: usize = 64;
+
+/// Opens the connection and starts the thread; it ends when the sender is dropped.
+pub(super) fn spawn(file: &Path, wal: Arc<Wal>, busy_timeout: Duration) -> Result<mpsc::Sender<Turn>> {
+    let conn = open(file, wal.limit(), busy_timeout)?;
+    let (turns, received) = mpsc::channel::<Turn>();
+    std::thread::Builder::new()
+        .name("ontask-writer".into())
+        .spawn(move || {
+            while let Ok(Turn { shared, done }) = received.recv() {
+                loop {
+                    let items = take(&shared);
+                    if items.is_empty() {
+                        break;
+                    }
+                    run(&conn, items, &wal);
+                    if shared.waiting.load(Ordering::SeqCst) > 0 {
+                        break;
+                    }
+                }
+                // The shared state goes before the runner hears of it.
+                drop(shared);
+                let _ = done.send(());
+            }
+        })
+        .map_err(|e| StoreError::Unavailable(e.into()))?;
+    Ok(turns)
+}
+
+fn open(file: &Path, wal_limit_bytes: u64, busy_timeout: Duration) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(file, flags)?;
+    // As the pool's connections (`db::prepare_sqlite`); the file is in WAL
+    // mode already, which persists.
+    conn.busy_timeout(busy_timeout)?;
+    conn.execute_batch(
+        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
+         PRAGMA cache_size = -32000; PRAGMA wal_autocheckpoint = 0;",
+    )?;
+    conn.query_row(&format!("PRAGMA journal_size_limit = {wal_limit_bytes}"), [], |_| Ok(()))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+/// Runs one batch, answers each write, and empties the WAL if the batch left
+/// it past its bound (after the answers; the next write waits for it).
+fn run(conn: &Connection, items: Vec<Queued>, wal: &Wal) {
+    match run_batch(conn, &items) {
+        Ok(results) => {
+            metrics::histogram!(WRITE_BATCH_MEMBERS).record(items.len() as f64);
+            for (item, result) in items.into_iter().zip(results) {
+                let _ = item.reply.send(result);
+            }
+            if wal.measure() > wal.limit() {
+                truncate_checkpoint(conn);
+                wal.measure();
+            }
+        }
+        Err(e) => {
+            let e = Arc::new(e);
+            for item in items {
+                let _ = item.reply.send(Err(StoreError::Batch(e.clone())));
+            }
+        }
+    }
+}
+
+/// What each write returned, or why it failed alone; `Err` when the batch as
+/// a whole was not committed.
+type Results = Vec<Result<Vec<i64>>>;
+
+/// Most batches have no failing write, so they run without a savepoint per
+/// write (FTS5 writes its pending terms out at every savepoint, a good part of
+/// a create's cost). A write that fails undoes the whole transaction, and the
+/// batch runs again with a savepoint per write, so each keeps its own outcome.
+fn run_batch(conn: &Connection, items: &[Queued]) -> Result<Results> {
+    match together(conn, items)? {
+        Some(rows) => Ok(rows.into_iter().map(Ok).collect()),
+        None => one_by_one(conn, items),
+    }
+}
+
+/// All writes in one transaction; `None` (and nothing written) if one failed.
+fn together(conn: &Connection, items: &[Queued]) -> Result<Option<Vec<Vec<i64>>>> {
+    let text_after = begin(conn, items)?;
+    let mut all = Vec::with_capacity(items.len());
+    for item in items {
+        match run_script(conn, item) {
+            Ok(rows) => all.push(rows),
+            Err(_) => {
+                roll_back(conn)?;
+                return Ok(None);
+            }
+        }
+    }
+    commit(conn, text_after)?;
+    Ok(Some(all))
+}
+
+/// Each write in a savepoint of its own, so one that fails is undone alone.
+fn one_by_one(conn: &Connection, items: &[Queued]) -> Result<Results> {
+    let text_after = begin(conn, items)?;
+    let mut results = Vec::with_capacity(items.len());
+    for item in items {
+        if let Err(e) = conn.execute_batch("SAVEPOINT ontask_queued") {
+            roll_back(conn)?;
+            return Err(e.into());
+        }
+        let result = run_script(conn, item);
+        let end =
+            if result.is_ok() { "RELEASE ontask_queued" } else { "ROLLBACK TO ontask_queued; RELEASE ontask_queued" };
+        // Undoing a savepoint fails when SQLite already rolled the whole
+        // transaction back (a full disk, an I/O error): then nothing commits.
+        if let Err(e) = conn.execute_batch(end) {
+            roll_back(conn)?;
+            return Err(e.into());
+        }
+        results.push(result.map_err(StoreError::from));
+    }
+    commit(conn, text_after)?;
+    Ok(results)
+}
+
+/// Begins the batch's transaction. When its writes insert tasks, returns the
+/// last task rowid before them: their text is indexed at the commit.
+fn begin(conn: &Connection, items: &[Queued]) -> Result<Option<i64>> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    if !items.iter().any(|item| item.script.indexes_text()) {
+        return Ok(None);
+    }
+    match conn.query_row(tasks::LAST_ROWID, [], |row| row.get(0)) {
+        Ok(last) => Ok(Some(last)),
+        Err(e) => {
+            roll_back(conn)?;
+            Err(e.into())
+        }
+    }
+}
+
+/// Indexes the text of the tasks the batch inserted (all in one statement)
+/// and commits.
+fn commit(conn: &Connection, text_after: Option<i64>) -> Result<()> {
+    let index_and_commit = || {
+        if let Some(after) = text_after {
+            conn.prepare_cached(tasks::INDEX_TEXT_AFTER_ROWID)?.execute([after])?;
+        }
+        conn.execute_batch("COMMIT")
+    };
+    if let Err(e) = index_and_commit() {
+        roll_back(conn)?;
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+fn roll_back(conn: &Connection) -> Result<()> {
+    if !conn.is_autocommit() {
+        conn.execute_batch("ROLLBACK")?;
+    }
+    Ok(())
+}
+
+/// Runs a queued write's statements and returns the first column of every
+/// row they answered (an event append's `RETURNING seq`).
+fn run_script(conn: &Connection, item: &Queued) -> rusqlite::Result<Vec<i64>> {
+    let Some((statements, args)) = item.script.sqlite_statements() else {
+        return Err(rusqlite::Error::InvalidQuery);
+    };
+    let mut returned = Vec::new();
+    for text in statements {
+        let mut statement = conn.prepare_cached(text)?;
+        // Placeholders are `$N`, numbered across the script's statements.
+        for index in 1..=statement.parameter_count() {
+            let name = statement.parameter_name(index).unwrap_or_default();
+            let arg = name
+                .strip_prefix('$')
+                .and_then(|n| n.parse::<usize>().ok())
+                .and_then(|n| n.checked_sub(1))
+                .and_then(|i| args.get(i))
+                .ok_or_else(|| rusqlite::Error::InvalidParameterName(name.to_owned()))?;
+            match arg {
+                Arg::I64(v) => statement.raw_bind_parameter(index, v)?,
+                Arg::Text(s) => statement.raw_bind_parameter(index, s.as_str())?,
+                Arg::MaybeI64(v) => statement.raw_bind_parameter(index, v)?,
+                Arg::MaybeText(s) => statement.raw_bind_parameter(index, s.as_deref())?,
+            }
+        }
+        let mut rows = statement.raw_query();
+        while let Some(row) = rows.next()? {
+            returned.push(row.get(0)?);
+        }
+    }
+    Ok(returned)
+}
+
+fn truncate_checkpoint(conn: &Connection) {
+    let started = Instant::now();
+    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+        tracing::warn!(error = %e, "the WAL is past its bound and could not be emptied");
+    }
+    metrics::histogram!(SQLITE_CHECKPOINT_SECONDS, "mode" => "truncate_at_bound")
+        .record(started.elapsed().as_secs_f64());
+}
