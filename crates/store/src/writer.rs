@@ -38,11 +38,17 @@ const SQLITE_CHECKPOINT_SECONDS: &str = "ontask_sqlite_checkpoint_seconds";
 pub struct BatchLimits {
     pub max_members: usize,
     pub max_age: Duration,
+    /// How long the writer thread lets a batch of queued writes gather, while
+    /// writes keep coming, until it is as large as the one before: the pages
+    /// a batch's writes share are written once, so under load a batch of 40
+    /// writes about half the pages per write that a batch of 10 does. An idle
+    /// server (the batch before had one write) does not wait.
+    pub gather: Duration,
 }
 
 impl Default for BatchLimits {
     fn default() -> Self {
-        Self { max_members: 256, max_age: Duration::from_millis(20) }
+        Self { max_members: 256, max_age: Duration::from_millis(20), gather: Duration::from_millis(2) }
     }
 }
 
@@ -71,6 +77,8 @@ struct Shared {
     /// (`queued`), and the signal that there are some.
     queue: std::sync::Mutex<std::collections::VecDeque<queued::Queued>>,
     queued: Arc<tokio::sync::Notify>,
+    /// Tells the writer thread, while it lets a batch gather, that one more came.
+    arrived: std::sync::Condvar,
     /// The thread that runs them.
     thread: std::sync::mpsc::Sender<thread::Turn>,
 }
@@ -130,6 +138,7 @@ impl GroupWriter {
             acquire_timeout,
             queue: Default::default(),
             queued: Default::default(),
+            arrived: Default::default(),
             thread,
         };
         let shared = Arc::new(shared);

@@ -14,7 +14,7 @@ use ontask_app::sealed::Sealer;
 use ontask_app::webhooks::{WebhookSettings, forbidden_reason};
 use ontask_bus::StoredEvent;
 use ontask_store::webhooks::{self, AttemptResult, DueDelivery, Endpoint, EndpointChange, NewDelivery, Next};
-use ontask_store::{Db, StoreError, WriteTx};
+use ontask_store::{AnyConnection, Db, StoreError, WriteTx};
 use ontask_telemetry::metrics as m;
 use sha2::Sha256;
 use tokio::sync::{Notify, Semaphore};
@@ -63,10 +63,13 @@ impl Consumer for WebhookConsumer {
 
     async fn acting_on<'a>(
         &self,
-        tx: &mut WriteTx,
+        conn: &mut AnyConnection,
         wanted: Vec<&'a StoredEvent>,
     ) -> Result<Vec<&'a StoredEvent>, HandlerError> {
-        let endpoints = endpoints_of(tx, &wanted).await?;
+        // Read outside the batch's transaction, it sees what a read inside it
+        // would: both come after the events committed, and an endpoint only
+        // takes events from after its registration (`takes`).
+        let endpoints = endpoints_of(conn, &wanted).await?;
         Ok(wanted.into_iter().filter(|e| endpoints.iter().any(|ep| takes(ep, e))).collect())
     }
 
@@ -74,7 +77,7 @@ impl Consumer for WebhookConsumer {
         if events.is_empty() {
             return Ok(());
         }
-        let endpoints = endpoints_of(tx, events).await?;
+        let endpoints = endpoints_of(tx.conn(), events).await?;
         for event in events {
             enqueue_for(tx, event, &endpoints).await?;
         }
@@ -87,11 +90,11 @@ impl Consumer for WebhookConsumer {
 }
 
 /// The active endpoints of the users of `events`, in one query.
-async fn endpoints_of(tx: &mut WriteTx, events: &[&StoredEvent]) -> Result<Vec<Endpoint>, HandlerError> {
+async fn endpoints_of(conn: &mut AnyConnection, events: &[&StoredEvent]) -> Result<Vec<Endpoint>, HandlerError> {
     let mut users: Vec<_> = events.iter().map(|e| e.envelope.user_id).collect();
     users.sort_unstable();
     users.dedup();
-    Ok(webhooks::active_endpoints_of_users(tx.conn(), &users).await?)
+    Ok(webhooks::active_endpoints_of_users(conn, &users).await?)
 }
 
 /// Whether `endpoint` gets a delivery of `event`: it is the event's user's, its

@@ -45,6 +45,7 @@ impl GroupWriter {
         let state = Arc::new(AtomicU8::new(WAITING));
         let queued = Queued { script, state: state.clone(), reply };
         self.shared.queue.lock().unwrap_or_else(PoisonError::into_inner).push_back(queued);
+        self.shared.arrived.notify_one();
         self.shared.queued.notify_one();
         let answered = match tokio::time::timeout(self.shared.acquire_timeout, &mut answer).await {
             Ok(answered) => answered,
@@ -88,7 +89,27 @@ pub(super) async fn run(shared: Weak<Shared>, queued: Arc<Notify>) {
 /// The oldest queued writes whose callers still wait for them, up to a
 /// batch, taken: from now on they run.
 pub(super) fn take(shared: &Shared) -> Vec<Queued> {
+    take_from(shared, &mut shared.queue.lock().unwrap_or_else(PoisonError::into_inner))
+}
+
+/// As `take`, once the writer thread has let the batch gather: while writes
+/// keep coming (the batch before had more than one) and no member waits, it
+/// waits up to `BatchLimits::gather` for as many as the batch before had.
+pub(super) fn gather(shared: &Shared, before: usize) -> Vec<Queued> {
+    let deadline = std::time::Instant::now() + shared.limits.gather;
     let mut queue = shared.queue.lock().unwrap_or_else(PoisonError::into_inner);
+    let wanted = before.min(shared.limits.max_members);
+    while before > 1 && queue.len() < wanted && shared.waiting.load(Ordering::SeqCst) == 0 {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        queue = shared.arrived.wait_timeout(queue, left).unwrap_or_else(PoisonError::into_inner).0;
+    }
+    take_from(shared, &mut queue)
+}
+
+fn take_from(shared: &Shared, queue: &mut std::collections::VecDeque<Queued>) -> Vec<Queued> {
     let mut taken = Vec::new();
     while taken.len() < shared.limits.max_members
         && let Some(item) = queue.pop_front()

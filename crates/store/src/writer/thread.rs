@@ -9,9 +9,11 @@
 //! runner gives the thread a turn with the writer's lock held (so no member
 //! writes meanwhile), and the thread takes the queued writes itself, runs them
 //! as one transaction, answers each once it has committed, and goes on with
-//! those that queued meanwhile until none is left or a member waits for the
-//! lock. The request tasks handle the answers of one batch while the thread
-//! already runs the next.
+//! those that queued meanwhile (letting a batch gather for a moment while
+//! writes keep coming, `BatchLimits::gather`) until none is left or a member
+//! waits for the lock. The request tasks handle the answers of one batch
+//! while the thread already runs the next.
+//!
 //! It links the same SQLite library as sqlx (one copy in the process, so
 //! SQLite's file locks see both connections).
 use std::path::Path;
@@ -23,7 +25,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
-use super::queued::{Queued, take};
+use super::queued::{Queued, gather, take};
 use super::{SQLITE_CHECKPOINT_SECONDS, Shared, WRITE_BATCH_MEMBERS};
 use crate::checkpoint::Wal;
 use crate::sql::Arg;
@@ -48,15 +50,14 @@ pub(super) fn spawn(file: &Path, wal: Arc<Wal>, busy_timeout: Duration) -> Resul
         .name("ontask-writer".into())
         .spawn(move || {
             while let Ok(Turn { shared, done }) = received.recv() {
-                loop {
-                    let items = take(&shared);
-                    if items.is_empty() {
-                        break;
-                    }
+                let mut items = take(&shared);
+                while !items.is_empty() {
+                    let before = items.len();
                     run(&conn, items, &wal);
                     if shared.waiting.load(Ordering::SeqCst) > 0 {
                         break;
                     }
+                    items = gather(&shared, before);
                 }
                 // The shared state goes before the runner hears of it.
                 drop(shared);
