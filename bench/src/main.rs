@@ -199,6 +199,18 @@ fn create_maker(base: &Url, token: &str, prefix: &str) -> Result<Maker> {
     }))
 }
 
+/// Prints a closed-loop run's row (and its ratio to the reference, when that
+/// ran) and returns its JSON.
+fn closed_loop_report(clients: usize, r: &RunResult, reference: Option<f64>) -> Value {
+    print_load_row(&clients.to_string(), r);
+    let mut j = r.json();
+    if let Some(rate) = reference {
+        println!("{:>10} {:.2}x the reference", "", r.achieved_rate() / rate);
+        j["ratio_to_reference"] = json!(round3(r.achieved_rate() / rate));
+    }
+    j
+}
+
 fn cores(r: &RunResult, cpu: Option<f64>) -> String {
     cpu.map_or("-".into(), |c| format!("{:.2}", c / r.elapsed.as_secs_f64().max(1e-9)))
 }
@@ -388,13 +400,7 @@ async fn scenarios(cli: &Cli, ctx: &Ctx) -> Result<Value> {
                     let probe = ctx.probe();
                     let r = load::closed_loop(&name, &ctx.client, make, StatusCode::OK, c, Limit::Time(duration), None, &probe)
                         .await;
-                    print_load_row(&c.to_string(), &r);
-                    let mut j = r.json();
-                    if let Some(rate) = reference {
-                        println!("{:>10} {:.2}x the reference", "", r.achieved_rate() / rate);
-                        j["ratio_to_reference"] = json!(round3(r.achieved_rate() / rate));
-                    }
-                    runs.push(j);
+                    runs.push(closed_loop_report(c, &r, reference));
                     ctx.settle().await;
                 }
                 results["http_ceiling"] = json!(runs);
@@ -417,12 +423,7 @@ async fn scenarios(cli: &Cli, ctx: &Ctx) -> Result<Value> {
                         &ctx.probe(),
                     )
                     .await;
-                    print_load_row(&c.to_string(), &r);
-                    let mut j = r.json();
-                    if let Some(rate) = reference {
-                        println!("{:>10} {:.2}x the reference", "", r.achieved_rate() / rate);
-                        j["ratio_to_reference"] = json!(round3(r.achieved_rate() / rate));
-                    }
+                    let mut j = closed_loop_report(c, &r, reference);
                     j["server_memory"] = ctx.memory_json();
                     runs.push(j);
                     ctx.settle().await;

@@ -53,15 +53,21 @@ async fn write(
     }
 }
 
+/// A task with its event, committed: writers that reuse its id or its event's
+/// id fail on a duplicate key.
+async fn already_there(db: &Db, owner: ontask_domain::UserId) -> (ontask_domain::TaskSnapshot, uuid::Uuid) {
+    let taken = task(owner, "already there");
+    let event = created_event(owner, &taken);
+    let mut tx = db.begin().await.unwrap();
+    tasks::insert_with_event(&mut tx, &taken, &event).await.unwrap();
+    tx.commit().await.unwrap();
+    (taken, event.event_id)
+}
+
 on_both_backends! {
     async fn concurrent_writers_keep_their_own_outcome(db: Db) {
         let owner = user(&db).await;
-        let taken = task(owner, "already there");
-        let taken_event = created_event(owner, &taken);
-        let mut tx = db.begin().await.unwrap();
-        tasks::insert_with_event(&mut tx, &taken, &taken_event).await.unwrap();
-        tx.commit().await.unwrap();
-        let taken_event = taken_event.event_id;
+        let (taken, taken_event) = already_there(&db, owner).await;
         let before = events::heads(&mut db.read().await.unwrap()).await.unwrap().0;
 
         let start = Arc::new(Barrier::new(WRITERS));
@@ -106,16 +112,11 @@ on_both_backends! {
     async fn queued_creates_beyond_a_batch_with_failures_keep_their_own_outcome(db: Db) {
         const CREATES: usize = 300;
         let owner = user(&db).await;
-        let taken = task(owner, "already there");
-        let taken_event = created_event(owner, &taken);
-        let mut tx = db.begin().await.unwrap();
-        tasks::insert_with_event(&mut tx, &taken, &taken_event).await.unwrap();
-        tx.commit().await.unwrap();
+        let (_, taken_event) = already_there(&db, owner).await;
         let before = events::heads(&mut db.read().await.unwrap()).await.unwrap().0;
         let creates: Vec<_> = (0..CREATES)
             .map(|n| {
                 let db = db.clone();
-                let taken_event = taken_event.event_id;
                 tokio::spawn(async move {
                     let snap = task(owner, &format!("queued {n}"));
                     let mut event = created_event(owner, &snap);
