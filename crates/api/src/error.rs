@@ -75,6 +75,7 @@ impl ApiError {
                     "Service unavailable",
                     "a dependency is unavailable; try again shortly".into(),
                 ),
+                AppError::Busy(m) => (S::SERVICE_UNAVAILABLE, "busy", "Busy", m.clone()),
                 AppError::Internal(_) => {
                     (S::INTERNAL_SERVER_ERROR, "internal", "Internal error", "see the server log".into())
                 }
@@ -127,6 +128,10 @@ impl IntoResponse for ApiError {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"ontask\""));
+        }
+        // Overload and outages are short: a well-behaved client waits a second.
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         if let Self::App(AppError::PreconditionFailed { current }) = &self
             && let Ok(v) = HeaderValue::from_str(&format!("\"{current}\""))

@@ -117,6 +117,7 @@ pub struct Auth {
     decoding: DecodingKey,
     http: reqwest::Client,
     jwks: RwLock<Option<(JwkSet, Instant)>>,
+    hashing: Hashing,
 }
 
 pub fn normalise_email(raw: &str) -> Result<String> {
@@ -176,27 +177,73 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-async fn hash_password(password: String) -> Result<String> {
-    tokio::task::spawn_blocking(move || {
-        use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
-        let salt = SaltString::generate(&mut OsRng);
-        argon2::Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| AppError::Internal(e.to_string().into()))
-    })
-    .await
-    .map_err(AppError::internal)?
+/// Password hashing, bounded: argon2 takes 19 MiB and most of a core for each
+/// hash, so at most `permits` run at once and at most `queue` more wait; past
+/// that a sign-in or sign-up is refused at once (503 with `Retry-After`), so a
+/// burst of logins can neither exhaust memory nor queue without end.
+struct Hashing {
+    permits: tokio::sync::Semaphore,
+    /// Hashes running or waiting.
+    admitted: std::sync::atomic::AtomicUsize,
+    limit: usize,
 }
 
-async fn verify_password(password: String, hash: String) -> Result<bool> {
-    tokio::task::spawn_blocking(move || {
-        use argon2::password_hash::{PasswordHash, PasswordVerifier};
-        let parsed = PasswordHash::new(&hash).map_err(|e| AppError::Internal(e.to_string().into()))?;
-        Ok(argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
-    })
-    .await
-    .map_err(AppError::internal)?
+/// A hash counted among the admitted until dropped.
+struct Admitted<'a>(&'a Hashing);
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        self.0.admitted.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Hashing {
+    fn new(permits: usize, queue: usize) -> Self {
+        let permits = permits.max(1);
+        Self { permits: tokio::sync::Semaphore::new(permits), admitted: Default::default(), limit: permits + queue }
+    }
+
+    /// One hash at a time per core, and a short queue of four per core.
+    fn for_this_machine() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        Self::new(cores, 4 * cores)
+    }
+
+    fn admit(&self) -> Result<Admitted<'_>> {
+        let before = self.admitted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let admitted = Admitted(self);
+        if before >= self.limit {
+            return Err(AppError::Busy("too many sign-ins at once; try again in a moment".into()));
+        }
+        Ok(admitted)
+    }
+
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+        let _admitted = self.admit()?;
+        let _permit = self.permits.acquire().await.map_err(AppError::internal)?;
+        tokio::task::spawn_blocking(work).await.map_err(AppError::internal)?
+    }
+
+    async fn hash(&self, password: String) -> Result<String> {
+        self.run(move || {
+            use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
+            let salt = SaltString::generate(&mut OsRng);
+            argon2::Argon2::default()
+                .hash_password(password.as_bytes(), &salt)
+                .map(|h| h.to_string())
+                .map_err(|e| AppError::Internal(e.to_string().into()))
+        })
+        .await
+    }
+
+    async fn verify(&self, password: String, hash: String) -> Result<bool> {
+        self.run(move || {
+            use argon2::password_hash::{PasswordHash, PasswordVerifier};
+            let parsed = PasswordHash::new(&hash).map_err(|e| AppError::Internal(e.to_string().into()))?;
+            Ok(argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        })
+        .await
+    }
 }
 
 fn unauthorized(msg: &str) -> AppError {
@@ -208,7 +255,7 @@ impl Auth {
         let encoding = EncodingKey::from_secret(&config.jwt_secret);
         let decoding = DecodingKey::from_secret(&config.jwt_secret);
         let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap_or_default();
-        Self { db, config, encoding, decoding, http, jwks: RwLock::new(None) }
+        Self { db, config, encoding, decoding, http, jwks: RwLock::new(None), hashing: Hashing::for_this_machine() }
     }
 
     pub fn session_ttl(&self) -> Duration {
@@ -234,7 +281,7 @@ impl Auth {
         }
         errors.into_result()?;
         let email = email.unwrap_or_default();
-        let hash = hash_password(password.to_owned()).await?;
+        let hash = self.hashing.hash(password.to_owned()).await?;
         let mut tx = self.db.begin().await?;
         let first = users::count(tx.conn()).await? == 0;
         let user = UserRow {
@@ -264,12 +311,13 @@ impl Auth {
         let user = users::by_email(&mut conn, &email).await?;
         drop(conn);
         let Some(user) = user else {
-            // Spend the same time as a real check, so timing does not reveal accounts.
-            let _ = hash_password(password.to_owned()).await;
+            // Spend the same time as a real check, so timing does not reveal
+            // accounts (and count in the same bound: a busy answer too).
+            self.hashing.hash(password.to_owned()).await?;
             return Err(invalid());
         };
         let Some(hash) = user.password_hash.clone() else { return Err(invalid()) };
-        if !verify_password(password.to_owned(), hash).await? {
+        if !self.hashing.verify(password.to_owned(), hash).await? {
             return Err(invalid());
         }
         self.session_for(&user)
@@ -567,11 +615,27 @@ mod tests {
         }
     }
 
+    /// Past the running hashes and the short queue, a hash is refused at
+    /// once (the API's 503), and a slot is free again once one finishes.
+    #[tokio::test]
+    async fn hashing_admits_a_bounded_number_and_refuses_the_rest() {
+        let hashing = Hashing::new(1, 1);
+        let running = hashing.admit().unwrap();
+        let waiting = hashing.admit().unwrap();
+        assert!(matches!(hashing.admit(), Err(AppError::Busy(_))));
+        assert!(matches!(hashing.hash("correct horse".into()).await, Err(AppError::Busy(_))));
+        drop(running);
+        let next = hashing.admit().unwrap();
+        drop((waiting, next));
+        assert!(hashing.hash("correct horse".into()).await.is_ok(), "nothing left counted");
+    }
+
     #[tokio::test]
     async fn password_hash_verifies() {
-        let hash = hash_password("correct horse".into()).await.unwrap();
+        let hashing = Hashing::new(1, 0);
+        let hash = hashing.hash("correct horse".into()).await.unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse".into(), hash.clone()).await.unwrap());
-        assert!(!verify_password("wrong horse".into(), hash).await.unwrap());
+        assert!(hashing.verify("correct horse".into(), hash.clone()).await.unwrap());
+        assert!(!hashing.verify("wrong horse".into(), hash).await.unwrap());
     }
 }

@@ -24,6 +24,10 @@ pub enum AppError {
     IdempotencyKeyInFlight,
     #[error("a dependency is unavailable")]
     Unavailable(#[source] StoreError),
+    /// Too much of one kind of work at once (password hashing): refused now
+    /// rather than queued without bound; worth retrying in a moment.
+    #[error("{0}")]
+    Busy(String),
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

@@ -298,6 +298,10 @@ fn auth_errors(e: AppError) -> (StatusCode, FormErrors) {
             errors.password = Some(capitalise(&m));
             StatusCode::UNAUTHORIZED
         }
+        AppError::Busy(m) => {
+            errors.form = Some(capitalise(&m));
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         other => {
             tracing::error!(error = %other, "signing in failed");
             errors.form = Some("Something went wrong on our side. Try again.".into());

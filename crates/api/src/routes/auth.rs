@@ -66,8 +66,10 @@ fn session_cookie(state: &ApiState, session: &Session) -> Cookie<'static> {
 }
 
 /// Create an account and sign in. The first account becomes an admin.
+/// Password hashing is bounded: past a few at once per core, 503 with `Retry-After`.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
-    responses((status = 201, body = Session), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+    responses((status = 201, body = Session), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
+        (status = 503, description = "too many sign-ins or sign-ups at once; retry after `Retry-After` seconds", body = crate::error::Problem)))]
 pub async fn register(
     State(state): State<ApiState>,
     jar: CookieJar,
@@ -78,9 +80,11 @@ pub async fn register(
     Ok((StatusCode::CREATED, jar, Json(session)).into_response())
 }
 
-/// Sign in with e-mail and password.
+/// Sign in with e-mail and password. Password hashing is bounded: past a few
+/// at once per core, 503 with `Retry-After`.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = Session), (status = 401, body = crate::error::Problem)))]
+    responses((status = 200, body = Session), (status = 401, body = crate::error::Problem),
+        (status = 503, description = "too many sign-ins or sign-ups at once; retry after `Retry-After` seconds", body = crate::error::Problem)))]
 pub async fn login(
     State(state): State<ApiState>,
     jar: CookieJar,

@@ -20,6 +20,8 @@ async fn postgres_outage_is_a_503_and_the_app_recovers_without_a_restart() {
     cluster.stop().expect("stop PostgreSQL");
 
     let response = app.get("/api/v1/tasks", &user).send().await.expect("request");
+    let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    assert_eq!(retry_after.as_deref(), Some("1"), "a 503 tells the client when to try again");
     let problem = assert_problem(response, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
     assert!(!problem["detail"].as_str().unwrap_or("").contains("postgres://"), "no connection details leak: {problem}");
     let response = app.post("/api/v1/tasks", &user).json(&json!({ "title": "during" })).send().await.expect("request");
