@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Connection, Executor, Row, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Connection, Executor, Transaction};
 use tokio::sync::Notify;
 
 use crate::checkpoint::{self, Wal, WalStatus};
@@ -181,20 +181,17 @@ impl Db {
     }
 
     /// Runs a write made of statements alone (nothing read in between to
-    /// decide on) once it has committed. On SQLite it is queued for the
-    /// writer, whose thread runs all queued writes of a batch at once;
-    /// elsewhere it is a transaction of its own. Not while the caller holds a [`WriteTx`]: on SQLite it would wait
-    /// for itself.
-    /// What it returns is the first column of every row its statements
-    /// answered, as integers (an event append's `seq`).
+    /// decide on) and returns, once it has committed, the first column of
+    /// every row its statements answered (an event append's `seq`). On SQLite
+    /// it is queued for the writer, whose thread runs the queued writes of a
+    /// batch at once; elsewhere it is a transaction of its own. Not while the
+    /// caller holds a [`WriteTx`]: on SQLite it would wait for itself.
     pub(crate) async fn run_alone(&self, script: Script) -> Result<Vec<i64>> {
         let Some(group) = &self.inner.group else {
             let mut tx = self.begin().await?;
-            let rows = script.run(&mut tx).await?;
+            let returned = script.run(&mut tx).await?;
             tx.commit().await?;
-            // PostgreSQL's event-log lock answers a row of NULL first.
-            let returned = rows.iter().map(|row| row.try_get::<Option<i64>, _>(0)).collect::<Result<Vec<_>, _>>()?;
-            return Ok(returned.into_iter().flatten().collect());
+            return Ok(returned);
         };
         let appended = script.appended.clone();
         let returned = group.submit(script).await?;

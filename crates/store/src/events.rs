@@ -29,8 +29,7 @@ const COLUMNS: &str = "seq, event_id, event_type, event_version, occurred_at, so
 pub async fn append(tx: &mut WriteTx, e: &EventEnvelope) -> Result<i64> {
     let mut script = Script::new(tx.backend());
     push_append(&mut script, tx.has_appended(), e)?;
-    let rows = script.run(tx).await?;
-    position(&rows)
+    position(&script.run(tx).await?)
 }
 
 /// Adds the statements that append `e` to a script; the script's last row is
@@ -70,9 +69,8 @@ pub(crate) fn push_append(script: &mut Script, locked: bool, e: &EventEnvelope) 
 }
 
 /// The position of the event a script appended last: its last row.
-pub(crate) fn position(rows: &[AnyRow]) -> Result<i64> {
-    let row = rows.last().ok_or_else(|| StoreError::Corrupt("an event append returned no position".into()))?;
-    Ok(row.try_get::<i64, _>(0)?)
+pub(crate) fn position(returned: &[i64]) -> Result<i64> {
+    returned.last().copied().ok_or_else(|| StoreError::Corrupt("an event append returned no position".into()))
 }
 
 fn decode(row: &AnyRow) -> Result<StoredEvent> {

@@ -150,18 +150,23 @@ impl Script {
     }
 
     /// Runs every statement in order in the caller's transaction and returns
-    /// the rows they answered.
-    pub async fn run(&self, tx: &mut crate::WriteTx) -> crate::Result<Vec<sqlx::any::AnyRow>> {
+    /// the first column of every row they answered, as integers (an event
+    /// append's `seq`), as the writer thread does for queued scripts.
+    pub async fn run(&self, tx: &mut crate::WriteTx) -> crate::Result<Vec<i64>> {
+        use sqlx::Row;
         for event_type in &self.appended {
             tx.mark_appended(event_type);
         }
-        let mut rows = Vec::new();
+        let mut returned = Vec::new();
         for sql in &self.statements {
             // `fetch_all` drives every statement of a SQLite script (a
             // `fetch_one` would stop at the first row).
-            rows.extend(sql.query().fetch_all(tx.conn()).await?);
+            for row in sql.query().fetch_all(tx.conn()).await? {
+                // PostgreSQL's event-log lock answers a row of NULL.
+                returned.extend(row.try_get::<Option<i64>, _>(0)?);
+            }
         }
-        Ok(rows)
+        Ok(returned)
     }
 }
 

@@ -91,8 +91,7 @@ pub async fn insert_with_event(tx: &mut WriteTx, t: &TaskSnapshot, event: &Event
     let mut script = Script::new(tx.backend());
     push_insert(&mut script, t)?;
     events::push_append(&mut script, tx.has_appended(), event)?;
-    let rows = script.run(tx).await?;
-    events::position(&rows)
+    events::position(&script.run(tx).await?)
 }
 
 /// Creates a task with its event in a write of its own; returns the event's
@@ -103,8 +102,7 @@ pub async fn create(db: &Db, t: &TaskSnapshot, event: &EventEnvelope) -> Result<
     let mut script = Script::new(db.backend());
     push_insert(&mut script, t)?;
     events::push_append(&mut script, false, event)?;
-    let returned = db.run_alone(script).await?;
-    returned.last().copied().ok_or_else(|| StoreError::Corrupt("an event append returned no position".into()))
+    events::position(&db.run_alone(script).await?)
 }
 
 /// How the SQLite writer thread indexes the text of every task a batch
