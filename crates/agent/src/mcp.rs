@@ -12,7 +12,7 @@ use chrono::{Duration, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use ontask_app::tasks::ListParams;
 use ontask_app::{Actor, App, AppError, Context};
-use ontask_domain::TaskSnapshot;
+use ontask_domain::{EventActor, TaskSnapshot};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
@@ -29,9 +29,6 @@ use crate::tools::{
     AddTaskArgs, ChangeTaskArgs, Invocation, ListTasksArgs, NoArgs, QuickAddArgs, ReminderArgs, TaskIdArgs, ToolResult,
     Tools, UpdateTaskArgs, describe_error,
 };
-
-/// The label recorded as `metadata.actor` on events the agent causes.
-pub const ACTOR: &str = "agent";
 
 pub const OPEN_TASKS_URI: &str = "ontask://tasks/open";
 pub const AGENDA_URI: &str = "ontask://agenda/today";
@@ -108,7 +105,7 @@ impl McpServer {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
             .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-        Ok(Invocation { ctx: Context::new(correlation_id, ACTOR), actor })
+        Ok(Invocation { ctx: Context::new(correlation_id, EventActor::Agent), actor })
     }
 }
 

@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 use ontask_app::input::{TaskInput, TaskPatchInput};
 use ontask_app::tasks::ListParams;
 use ontask_app::{Actor, App, AppError, Context, Scope};
-use ontask_domain::{Reminder, TaskId, TaskSnapshot};
+use ontask_domain::{Event, EventActor, EventEnvelope, Reminder, TaskField, TaskId, TaskSnapshot};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -475,23 +475,7 @@ impl Tools {
 
     pub async fn task_history(&self, inv: &Invocation, args: TaskIdArgs) -> ToolResult {
         let events = self.app.tasks().history(&inv.actor, parse_id(&args.id)?).await?;
-        let items: Vec<Value> = events
-            .iter()
-            .map(|e| {
-                let env = &e.envelope;
-                let mut item = json!({
-                    "event_type": env.event_type,
-                    "timestamp": env.timestamp,
-                    "actor": env.metadata.actor,
-                    "conversation_id": env.metadata.conversation_id,
-                    "event_id": env.event_id,
-                });
-                if let Some(changes) = env.data.get("changes") {
-                    item["changes"] = changes.clone();
-                }
-                item
-            })
-            .collect();
+        let items: Vec<HistoryEntry<'_>> = events.iter().map(|e| HistoryEntry::of(&e.envelope)).collect();
         Ok(json!({ "items": items }))
     }
 
@@ -578,6 +562,35 @@ pub fn describe_error(e: &AppError) -> String {
         other => {
             tracing::error!(error = ?other, "tool failed");
             "an internal error occurred".into()
+        }
+    }
+}
+
+/// One event of a task's history, as the `task_history` tool tells it.
+#[derive(Serialize)]
+struct HistoryEntry<'a> {
+    event_type: &'a str,
+    timestamp: chrono::DateTime<Utc>,
+    actor: Option<&'a EventActor>,
+    conversation_id: Option<&'a str>,
+    event_id: uuid::Uuid,
+    /// For `task.updated`: the fields the change set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changes: Option<&'a [TaskField]>,
+}
+
+impl<'a> HistoryEntry<'a> {
+    fn of(e: &'a EventEnvelope) -> Self {
+        Self {
+            event_type: e.event_type(),
+            timestamp: e.timestamp,
+            actor: e.metadata.actor.as_ref(),
+            conversation_id: e.metadata.conversation_id.as_deref(),
+            event_id: e.event_id,
+            changes: match &e.event {
+                Event::TaskUpdated(u) => Some(&u.changes),
+                _ => None,
+            },
         }
     }
 }

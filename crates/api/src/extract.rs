@@ -119,7 +119,7 @@ impl FromRequestParts<ApiState> for Caller {
         let meta = parts.extensions.get::<RequestMeta>().cloned();
         let mut ctx = Context::new(
             meta.as_ref().map(|m| m.request_id.clone()).unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
-            if actor.via == "token" { "api-token" } else { "user" },
+            actor.event_actor(),
         );
         ctx.traceparent = meta.map(|m| m.trace.traceparent());
         Ok(Self { actor, ctx })

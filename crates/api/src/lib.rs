@@ -7,6 +7,7 @@
 //! limit, panic guard).
 #![forbid(unsafe_code)]
 
+pub mod asyncapi;
 mod error;
 mod extract;
 mod idempotency;
@@ -100,6 +101,7 @@ pub fn router(state: ApiState) -> Router {
         .nest("/api/v1", api)
         .merge(routes::ops::router())
         .merge(openapi::router())
+        .merge(asyncapi::router())
         .fallback(routes::ops::not_found)
         .method_not_allowed_fallback(routes::ops::method_not_allowed)
         .route_layer(axum::middleware::from_fn(middleware::remember_route))

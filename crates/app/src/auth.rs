@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::sync::RwLock;
 
-use crate::{Actor, AppError, Result, Role, Scope, now};
+use crate::{Actor, AppError, Result, Role, Scope, SignedIn, now};
 
 const ISSUER: &str = "ontask";
 const TOKEN_PREFIX: &str = "ot_";
@@ -393,7 +393,7 @@ impl Auth {
         let mut conn = self.db.read().await?;
         let user =
             users::by_id(&mut conn, user_id).await?.ok_or_else(|| unauthorized("the account no longer exists"))?;
-        Ok(Actor { user_id, role: Role::parse(&user.role), scopes: Scope::ALL.to_vec(), via: "session" })
+        Ok(Actor { user_id, role: Role::parse(&user.role), scopes: Scope::ALL.to_vec(), via: SignedIn::Session })
     }
 
     async fn authenticate_api_token(&self, bearer: &str) -> Result<Actor> {
@@ -415,7 +415,7 @@ impl Auth {
             user_id: token.user_id,
             role: Role::parse(&user.role),
             scopes: token.scopes.split_whitespace().filter_map(Scope::parse).collect(),
-            via: "token",
+            via: SignedIn::ApiToken,
         })
     }
 
@@ -457,7 +457,12 @@ impl Auth {
         let c = data.claims;
         let subject = format!("{}|{}", c.iss.as_deref().unwrap_or(""), c.sub);
         let user = self.provision_external(&subject, c.email.as_deref(), c.name.as_deref()).await?;
-        Ok(Actor { user_id: user.id, role: Role::parse(&user.role), scopes: Scope::ALL.to_vec(), via: "external" })
+        Ok(Actor {
+            user_id: user.id,
+            role: Role::parse(&user.role),
+            scopes: Scope::ALL.to_vec(),
+            via: SignedIn::IdentityProvider,
+        })
     }
 
     async fn find_jwk(&self, kid: Option<&str>, refresh: bool) -> Result<Option<DecodingKey>> {
@@ -531,7 +536,7 @@ impl Auth {
         scopes: &[String],
         expires_in_days: Option<i64>,
     ) -> Result<TokenView> {
-        if actor.via != "session" {
+        if actor.via != SignedIn::Session {
             return Err(AppError::Forbidden("API tokens can only be managed from a signed-in session".into()));
         }
         let name = name.trim();
@@ -584,7 +589,7 @@ impl Auth {
     }
 
     pub async fn delete_token(&self, actor: &Actor, id: &str) -> Result<()> {
-        if actor.via != "session" {
+        if actor.via != SignedIn::Session {
             return Err(AppError::Forbidden("API tokens can only be managed from a signed-in session".into()));
         }
         let mut tx = self.db.begin().await?;

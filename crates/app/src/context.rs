@@ -1,4 +1,4 @@
-use ontask_domain::{EventMetadata, UserId};
+use ontask_domain::{EventActor, EventMetadata, UserId};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,11 +47,29 @@ pub struct Actor {
     pub user_id: UserId,
     pub role: Role,
     pub scopes: Vec<Scope>,
-    /// How the actor signed in: `session` (JWT) or `token` (API token).
-    pub via: &'static str,
+    pub via: SignedIn,
+}
+
+/// How an actor proved who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignedIn {
+    /// A session token this server issued at sign-in.
+    Session,
+    /// One of the person's API tokens.
+    ApiToken,
+    /// A token of the configured identity provider.
+    IdentityProvider,
 }
 
 impl Actor {
+    /// How events record the changes this actor makes.
+    pub fn event_actor(&self) -> EventActor {
+        match self.via {
+            SignedIn::ApiToken => EventActor::ApiToken,
+            SignedIn::Session | SignedIn::IdentityProvider => EventActor::User,
+        }
+    }
+
     pub fn has(&self, scope: Scope) -> bool {
         self.scopes.contains(&scope)
     }
@@ -66,23 +84,28 @@ impl Actor {
 }
 
 /// Where a change comes from, recorded in the metadata of the events it writes.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Context {
     pub correlation_id: String,
     pub traceparent: Option<String>,
-    /// `user`, `agent`, `system:recurrence`, ...
-    pub actor: String,
+    pub actor: EventActor,
     pub conversation_id: Option<String>,
     pub causation_id: Option<Uuid>,
 }
 
 impl Context {
-    pub fn new(correlation_id: impl Into<String>, actor: impl Into<String>) -> Self {
-        Self { correlation_id: correlation_id.into(), actor: actor.into(), ..Default::default() }
+    pub fn new(correlation_id: impl Into<String>, actor: EventActor) -> Self {
+        Self {
+            correlation_id: correlation_id.into(),
+            traceparent: None,
+            actor,
+            conversation_id: None,
+            causation_id: None,
+        }
     }
 
     /// A context for work not started by a request (workers, CLI).
-    pub fn system(actor: &str) -> Self {
+    pub fn system(actor: EventActor) -> Self {
         Self::new(Uuid::now_v7().to_string(), actor)
     }
 

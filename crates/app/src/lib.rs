@@ -16,7 +16,7 @@ pub mod webhooks;
 
 use std::sync::Arc;
 
-pub use context::{Actor, Context, Role, Scope};
+pub use context::{Actor, Context, Role, Scope, SignedIn};
 pub use error::AppError;
 use ontask_store::Db;
 

@@ -1,4 +1,5 @@
 //! In-app notifications (written by the notifications worker).
+use ontask_domain::NotificationId;
 use ontask_store::notifications::{self, Notification};
 
 use crate::{Actor, App, AppError, Result, Scope, now};
@@ -21,6 +22,8 @@ impl<'a> NotificationService<'a> {
 
     pub async fn mark_read(&self, actor: &Actor, id: &str) -> Result<Notification> {
         actor.require(Scope::TasksWrite)?;
+        // An id that is not one is not one of the person's notifications either.
+        let id = NotificationId::parse(id).map_err(|_| AppError::NotFound)?;
         let mut tx = self.app.db.begin().await?;
         let n = notifications::mark_read(&mut tx, actor.user_id, id, now()).await?.ok_or(AppError::NotFound)?;
         tx.commit().await?;

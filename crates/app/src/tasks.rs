@@ -4,14 +4,13 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use ontask_domain::{
-    EventEnvelope, EventType, Priority, Status, Task, TaskChange, TaskDraft, TaskId, TaskPatch, TaskSnapshot,
+    Event, EventEnvelope, Priority, Status, Task, TaskDraft, TaskId, TaskPatch, TaskSnapshot, TaskState, TaskUpdated,
     ValidationErrors,
 };
 use ontask_store::events::StoredEvent;
 use ontask_store::tasks::{SortKey, TaskQuery};
 use ontask_store::{WriteTx, events, tasks};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::{Actor, App, AppError, Context, Result, Scope, now};
 
@@ -162,18 +161,13 @@ impl<'a> TaskService<'a> {
         Self { app }
     }
 
-    fn event(
-        &self,
-        ctx: &Context,
-        kind: EventType,
-        task: &TaskSnapshot,
-        extra: Option<(&str, serde_json::Value)>,
-    ) -> EventEnvelope {
-        let mut data = json!({ "task": task });
-        if let Some((key, value)) = extra {
-            data[key] = value;
-        }
-        EventEnvelope::new(kind, &self.app.source, task.owner_id, Some(task.id), data, ctx.metadata())
+    /// The event of a change to a task, by its owner.
+    fn event(&self, ctx: &Context, owner: ontask_domain::UserId, event: Event) -> EventEnvelope {
+        EventEnvelope::new(event, &self.app.source, owner, ctx.metadata())
+    }
+
+    fn created(&self, ctx: &Context, snapshot: &TaskSnapshot) -> EventEnvelope {
+        self.event(ctx, snapshot.owner_id, Event::TaskCreated(TaskState { task: snapshot.clone() }))
     }
 
     /// Writes a new task and its `task.created` event.
@@ -182,7 +176,7 @@ impl<'a> TaskService<'a> {
         actor.require(Scope::TasksWrite)?;
         let task = Task::create(actor.user_id, draft, now())?;
         let snapshot = TaskSnapshot::from(&task);
-        let event = self.event(ctx, EventType::TaskCreated, &snapshot, None);
+        let event = self.created(ctx, &snapshot);
         tasks::create(&self.app.db, &snapshot, &event).await?;
         Ok(snapshot)
     }
@@ -217,7 +211,7 @@ impl<'a> TaskService<'a> {
 
     /// Inserts a task and its `task.created` event in the caller's transaction.
     pub async fn insert_in(&self, tx: &mut WriteTx, ctx: &Context, snapshot: &TaskSnapshot) -> Result<StoredEvent> {
-        let event = self.event(ctx, EventType::TaskCreated, snapshot, None);
+        let event = self.created(ctx, snapshot);
         let seq = tasks::insert_with_event(tx, snapshot, &event).await?;
         Ok(StoredEvent { seq, envelope: event })
     }
@@ -270,14 +264,13 @@ impl<'a> TaskService<'a> {
         ctx: &Context,
         task: &Task,
         previous_version: i64,
-        kind: EventType,
-        changes: Option<Vec<TaskChange>>,
+        event: impl FnOnce(TaskSnapshot) -> Event,
     ) -> Result<TaskSnapshot> {
         let snapshot = TaskSnapshot::from(task);
         if !tasks::update(&mut tx, &snapshot, previous_version).await? {
             return Err(AppError::PreconditionFailed { current: previous_version });
         }
-        let event = self.event(ctx, kind, &snapshot, changes.map(|c| ("changes", json!(c))));
+        let event = self.event(ctx, snapshot.owner_id, event(snapshot.clone()));
         events::append(&mut tx, &event).await?;
         tx.commit().await?;
         Ok(snapshot)
@@ -300,7 +293,7 @@ impl<'a> TaskService<'a> {
         if changes.is_empty() {
             return Ok(TaskSnapshot::from(&task));
         }
-        self.save(tx, ctx, &task, previous, EventType::TaskUpdated, Some(changes)).await
+        self.save(tx, ctx, &task, previous, |task| Event::TaskUpdated(TaskUpdated { task, changes })).await
     }
 
     /// Marks a task completed; completing a completed task changes nothing.
@@ -312,7 +305,7 @@ impl<'a> TaskService<'a> {
         id: TaskId,
         if_match: Option<i64>,
     ) -> Result<TaskSnapshot> {
-        self.transition(ctx, actor, id, if_match, EventType::TaskCompleted, Task::complete).await
+        self.transition(ctx, actor, id, if_match, Event::TaskCompleted, Task::complete).await
     }
 
     /// Reopens a completed task; reopening an open task changes nothing.
@@ -324,7 +317,7 @@ impl<'a> TaskService<'a> {
         id: TaskId,
         if_match: Option<i64>,
     ) -> Result<TaskSnapshot> {
-        self.transition(ctx, actor, id, if_match, EventType::TaskReopened, Task::reopen).await
+        self.transition(ctx, actor, id, if_match, Event::TaskReopened, Task::reopen).await
     }
 
     /// Applies a status change that reports whether it changed anything, and
@@ -335,7 +328,7 @@ impl<'a> TaskService<'a> {
         actor: &Actor,
         id: TaskId,
         if_match: Option<i64>,
-        kind: EventType,
+        event: fn(TaskState) -> Event,
         change: fn(&mut Task, DateTime<Utc>) -> bool,
     ) -> Result<TaskSnapshot> {
         actor.require(Scope::TasksWrite)?;
@@ -345,7 +338,7 @@ impl<'a> TaskService<'a> {
         if !change(&mut task, now()) {
             return Ok(TaskSnapshot::from(&task));
         }
-        self.save(tx, ctx, &task, previous, kind, None).await
+        self.save(tx, ctx, &task, previous, |task| event(TaskState { task })).await
     }
 
     #[tracing::instrument(skip_all, fields(user = %actor.user_id, task = %id))]
@@ -354,7 +347,7 @@ impl<'a> TaskService<'a> {
         let mut tx = self.app.db.begin().await?;
         let task = self.load(&mut tx, actor, id, if_match).await?;
         tasks::delete(&mut tx, actor.user_id, id).await?;
-        let event = self.event(ctx, EventType::TaskDeleted, &TaskSnapshot::from(&task), None);
+        let event = self.event(ctx, task.owner, Event::TaskDeleted(TaskState { task: TaskSnapshot::from(&task) }));
         events::append(&mut tx, &event).await?;
         tx.commit().await?;
         Ok(())

@@ -33,11 +33,14 @@ async fn main() -> anyhow::Result<()> {
         .map(|i| StoredEvent {
             seq: i as i64 + 1,
             envelope: EventEnvelope::new(
-                EventType::TaskUpdated,
+                ontask_testkit::events::of_kind(
+                    EventType::TaskUpdated,
+                    user,
+                    tasks[i % tasks.len()],
+                    &format!("task {i}"),
+                ),
                 "bench",
                 user,
-                Some(tasks[i % tasks.len()]),
-                serde_json::json!({ "changes": ["title"], "task": { "title": format!("task {i}"), "priority": "high" } }),
                 EventMetadata { correlation_id: format!("bench-{i}"), ..Default::default() },
             ),
         })

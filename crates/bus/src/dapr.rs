@@ -259,7 +259,7 @@ impl DaprBus {
         let t = &self.settings.topics;
         match event.envelope.kind() {
             Some(EventType::ReminderDue | EventType::ReminderSent) => &t.reminders,
-            _ if event.envelope.event_type.starts_with("reminder.") => &t.reminders,
+            _ if event.envelope.event_type().starts_with("reminder.") => &t.reminders,
             _ => &t.task_events,
         }
     }
@@ -440,7 +440,7 @@ fn cloud_event(event: &StoredEvent) -> Value {
         "specversion": "1.0",
         "id": e.event_id.to_string(),
         "source": e.source,
-        "type": e.event_type,
+        "type": e.event_type(),
         "time": e.timestamp.to_rfc3339_opts(SecondsFormat::Micros, true),
         "datacontenttype": "application/json",
         "data": event,
@@ -473,14 +473,9 @@ mod tests {
     use super::*;
 
     fn event(seq: i64) -> StoredEvent {
-        let envelope = EventEnvelope::new(
-            EventType::TaskCreated,
-            "api",
-            ontask_domain::UserId::from_uuid(uuid::Uuid::now_v7()),
-            Some(ontask_domain::TaskId::from_uuid(uuid::Uuid::now_v7())),
-            json!({ "task": { "title": "x" } }),
-            Default::default(),
-        );
+        let user = ontask_domain::UserId::new();
+        let created = ontask_testkit::events::of_kind(EventType::TaskCreated, user, ontask_domain::TaskId::new(), "x");
+        let envelope = EventEnvelope::new(created, "api", user, Default::default());
         StoredEvent { seq, envelope }
     }
 

@@ -286,7 +286,7 @@ impl EventBus for KafkaBus {
         for event in batch {
             let payload = serde_json::to_vec(&event.envelope).map_err(|e| BusError::Unavailable(e.to_string()))?;
             let key = partition_key(event);
-            let topic = self.settings.topic_for(&event.envelope.event_type);
+            let topic = self.settings.topic_for(event.envelope.event_type());
             deliveries.push((topic, self.enqueue(topic, &key, &payload, event_headers(event)).await?));
             // Every event a user's stream shows also goes to the updates topic,
             // keyed by the user: one partition per user keeps the user's events
@@ -380,7 +380,7 @@ impl EventBus for KafkaBus {
         attempts: u32,
     ) -> Result<(), BusError> {
         let origin = self.origin(consumer, event.envelope.event_id).unwrap_or_else(|| Origin {
-            topic: self.settings.topic_for(&event.envelope.event_type).to_owned(),
+            topic: self.settings.topic_for(event.envelope.event_type()).to_owned(),
             partition: None,
             offset: None,
         });
@@ -423,7 +423,7 @@ fn event_headers(event: &StoredEvent) -> OwnedHeaders {
     let mut headers = OwnedHeaders::new_with_capacity(9)
         .insert(Header { key: headers::SPECVERSION, value: Some("1.0") })
         .insert(Header { key: headers::ID, value: Some(&id) })
-        .insert(Header { key: headers::TYPE, value: Some(&e.event_type) })
+        .insert(Header { key: headers::TYPE, value: Some(e.event_type()) })
         .insert(Header { key: headers::SOURCE, value: Some(&e.source) })
         .insert(Header { key: headers::TIME, value: Some(&time) })
         .insert(Header { key: headers::CONTENT_TYPE, value: Some("application/json") })

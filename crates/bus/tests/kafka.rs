@@ -9,11 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ontask_bus::{EventBus, KafkaBus, KafkaSettings, StoredEvent, Subscription, kafka_headers as h};
-use ontask_domain::{EventEnvelope, EventMetadata, EventType, TaskId, UserId};
+use ontask_domain::{EventActor, EventEnvelope, EventMetadata, EventType, TaskId, UserId};
 use rdkafka::Message as _;
 use rdkafka::consumer::{Consumer as _, StreamConsumer};
 use rdkafka::message::Headers as _;
-use serde_json::json;
 
 /// Settings with topic names and a group prefix no other test uses.
 fn settings(brokers: &str) -> KafkaSettings {
@@ -35,14 +34,15 @@ async fn connect() -> KafkaBus {
 }
 
 fn event(seq: i64, kind: EventType, user: UserId, task: Option<TaskId>) -> StoredEvent {
+    let task = task.expect("every event here is about a task");
     let metadata = EventMetadata {
         correlation_id: format!("corr-{seq}"),
         traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
-        actor: Some("user".into()),
+        actor: Some(EventActor::User),
         ..Default::default()
     };
-    let data = json!({ "n": seq, "title": format!("task {seq}") });
-    StoredEvent { seq, envelope: EventEnvelope::new(kind, "api", user, task, data, metadata) }
+    let event = ontask_testkit::events::of_kind(kind, user, task, &format!("task {seq}"));
+    StoredEvent { seq, envelope: EventEnvelope::new(event, "api", user, metadata) }
 }
 
 /// Reads `n` events from `sub`, acknowledging each batch as the consumer runner
@@ -282,7 +282,7 @@ async fn kcat_reads_the_envelope_and_cloudevents_headers() {
     assert_eq!(value["source"], "api");
     assert_eq!(value["user_id"], user.to_string());
     assert_eq!(value["task_id"], task.to_string());
-    assert_eq!(value["data"]["title"], "task 7");
+    assert_eq!(value["data"]["task"]["title"], "task 7");
     assert_eq!(value["metadata"]["correlation_id"], "corr-7");
     assert!(value["timestamp"].as_str().is_some_and(|t| chrono::DateTime::parse_from_rfc3339(t).is_ok()));
 

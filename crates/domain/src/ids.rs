@@ -49,3 +49,7 @@ id_type!(
     /// Identifies an account.
     UserId
 );
+id_type!(
+    /// Identifies an in-app notification.
+    NotificationId
+);

@@ -9,6 +9,7 @@ mod due;
 mod error;
 mod event;
 mod ids;
+mod notification;
 mod priority;
 mod recurrence;
 mod reminder;
@@ -19,8 +20,12 @@ mod text;
 
 pub use due::Due;
 pub use error::{FieldError, ValidationErrors};
-pub use event::{EVENT_VERSION, EventEnvelope, EventMetadata, EventType, TaskChange};
-pub use ids::{TaskId, UserId};
+pub use event::{
+    Channel, EVENT_VERSION, Event, EventActor, EventEnvelope, EventMetadata, EventType, MalformedEvent, OtherEvent,
+    ReminderDue, ReminderSent, TaskField, TaskState, TaskUpdated,
+};
+pub use ids::{NotificationId, TaskId, UserId};
+pub use notification::{Notification, NotificationKind};
 pub use priority::Priority;
 pub use recurrence::Recurrence;
 pub use reminder::{MAX_REMINDERS, Reminder};

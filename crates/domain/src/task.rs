@@ -2,7 +2,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Description, Due, Priority, Recurrence, Reminder, Tags, TaskChange, TaskId, Title, UserId, ValidationErrors,
+    Description, Due, Priority, Recurrence, Reminder, Tags, TaskField, TaskId, Title, UserId, ValidationErrors,
     reminder::MAX_REMINDERS,
 };
 
@@ -129,11 +129,11 @@ impl Task {
 
     /// Applies a patch; returns the names of the fields that really changed (empty
     /// when the patch changed nothing, in which case the version stays).
-    pub fn apply(&mut self, patch: TaskPatch, now: DateTime<Utc>) -> Result<Vec<TaskChange>, ValidationErrors> {
+    pub fn apply(&mut self, patch: TaskPatch, now: DateTime<Utc>) -> Result<Vec<TaskField>, ValidationErrors> {
         let mut next = self.clone();
         let mut changes = Vec::new();
         macro_rules! set {
-            ($field:ident, $name:literal) => {
+            ($field:ident, $name:expr) => {
                 if let Some(value) = patch.$field {
                     if next.$field != value {
                         next.$field = value;
@@ -142,21 +142,21 @@ impl Task {
                 }
             };
         }
-        set!(title, "title");
-        set!(description, "description");
-        set!(priority, "priority");
-        set!(tags, "tags");
-        set!(due, "due");
+        set!(title, TaskField::Title);
+        set!(description, TaskField::Description);
+        set!(priority, TaskField::Priority);
+        set!(tags, TaskField::Tags);
+        set!(due, TaskField::Due);
         if let Some(reminders) = patch.reminders {
             let reminders = normalise_reminders(reminders);
             if next.reminders != reminders {
                 next.reminders = reminders;
-                changes.push("reminders");
+                changes.push(TaskField::Reminders);
             }
         }
-        set!(recurrence, "recurrence");
-        set!(position, "position");
-        if changes.contains(&"due") || changes.contains(&"recurrence") {
+        set!(recurrence, TaskField::Recurrence);
+        set!(position, TaskField::Position);
+        if changes.contains(&TaskField::Due) || changes.contains(&TaskField::Recurrence) {
             next.recurrence_anchor = next.recurrence.as_ref().and(next.due);
         }
         next.check_invariants()?;
@@ -268,7 +268,7 @@ mod tests {
         assert!(task.apply(same, now).unwrap().is_empty());
         assert_eq!(task.version, 1);
         let change = TaskPatch { priority: Some(Priority::High), ..Default::default() };
-        assert_eq!(task.apply(change, now).unwrap(), vec!["priority"]);
+        assert_eq!(task.apply(change, now).unwrap(), vec![TaskField::Priority]);
         assert_eq!(task.version, 2);
     }
 

@@ -3,7 +3,7 @@
 //! a difference means state changed without an event.
 use std::collections::BTreeMap;
 
-use ontask_domain::{EventType, TaskId, TaskSnapshot};
+use ontask_domain::{Event, TaskId, TaskSnapshot, TaskState, TaskUpdated};
 use ontask_store::{Db, events, tasks};
 
 pub struct ReplayReport {
@@ -23,12 +23,20 @@ pub async fn replay(db: &Db) -> anyhow::Result<ReplayReport> {
         after = last.seq;
         count += page.len();
         for event in page {
-            let Some(kind) = event.envelope.kind().filter(|k| k.is_task_change()) else { continue };
-            let snapshot: TaskSnapshot = serde_json::from_value(event.envelope.data["task"].clone())?;
-            if kind == EventType::TaskDeleted {
-                rebuilt.remove(&snapshot.id);
-            } else {
-                rebuilt.insert(snapshot.id, snapshot);
+            match event.envelope.event {
+                Event::TaskDeleted(deleted) => {
+                    rebuilt.remove(&deleted.task.id);
+                }
+                Event::TaskCreated(TaskState { task })
+                | Event::TaskCompleted(TaskState { task })
+                | Event::TaskReopened(TaskState { task })
+                | Event::TaskUpdated(TaskUpdated { task, .. }) => {
+                    rebuilt.insert(task.id, task);
+                }
+                Event::Malformed(m) if m.kind.is_task_change() => {
+                    anyhow::bail!("event {} ({}) cannot be replayed: {}", event.seq, m.kind, m.error)
+                }
+                Event::ReminderDue(_) | Event::ReminderSent(_) | Event::Malformed(_) | Event::Other(_) => {}
             }
         }
     }

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use ontask_domain::{EventEnvelope, TaskId, UserId};
+use ontask_domain::{Event, EventEnvelope, TaskId, UserId};
 use serde::Serialize;
 use sqlx::{AnyConnection, Row, any::AnyRow};
 use uuid::Uuid;
@@ -54,17 +54,17 @@ pub(crate) fn push_append(script: &mut Script, locked: bool, e: &EventEnvelope) 
     );
     let values = [
         sql.text(e.event_id.to_string()),
-        sql.text(e.event_type.as_str()),
+        sql.text(e.event_type()),
         sql.text(e.event_version.as_str()),
         sql.text(e.timestamp.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
         sql.text(e.source.as_str()),
         sql.text(e.user_id.to_string()),
         sql.maybe_text(e.task_id.map(|t| t.to_string())),
-        sql.text(serde_json::to_string(&e.data)?),
+        sql.text(e.event.data_json()?),
         sql.text(serde_json::to_string(&e.metadata)?),
     ];
     sql.push(&values.join(", ")).push(") RETURNING seq");
-    script.appended.push(e.event_type.clone());
+    script.appended.push(e.event_type().to_owned());
     Ok(())
 }
 
@@ -77,11 +77,13 @@ fn decode(row: &AnyRow) -> Result<StoredEvent> {
     let parse_uuid = |s: String| Uuid::parse_str(&s).map_err(|e| StoreError::Corrupt(e.to_string()));
     let occurred_at: String = row.try_get("occurred_at")?;
     let task_id: Option<String> = row.try_get("task_id")?;
+    let event_type: String = row.try_get("event_type")?;
+    let event = Event::from_json(&event_type, &row.try_get::<String, _>("data")?)
+        .map_err(|e| StoreError::Corrupt(format!("{event_type} data: {e}")))?;
     Ok(StoredEvent {
         seq: row.try_get("seq")?,
         envelope: EventEnvelope {
             event_id: parse_uuid(row.try_get("event_id")?)?,
-            event_type: row.try_get("event_type")?,
             event_version: row.try_get("event_version")?,
             timestamp: DateTime::parse_from_rfc3339(&occurred_at)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?
@@ -89,7 +91,7 @@ fn decode(row: &AnyRow) -> Result<StoredEvent> {
             source: row.try_get("source")?,
             user_id: UserId::from_uuid(parse_uuid(row.try_get("user_id")?)?),
             task_id: task_id.map(parse_uuid).transpose()?.map(TaskId::from_uuid),
-            data: serde_json::from_str(&row.try_get::<String, _>("data")?)?,
+            event,
             metadata: serde_json::from_str(&row.try_get::<String, _>("metadata")?)?,
         },
     })

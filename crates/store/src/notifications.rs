@@ -1,39 +1,27 @@
 //! In-app notifications.
 use chrono::{DateTime, Utc};
-use ontask_domain::{TaskId, UserId};
-use serde::Serialize;
+pub use ontask_domain::Notification;
+use ontask_domain::{NotificationId, NotificationKind, TaskId, UserId};
 use sqlx::{AnyConnection, Row, any::AnyRow};
 
 use crate::sql::delete_batch;
 use crate::{Result, StoreError, WriteTx, time};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Notification {
-    pub id: String,
-    pub user_id: UserId,
-    pub kind: String,
-    pub title: String,
-    pub body: String,
-    pub task_id: Option<TaskId>,
-    /// The event that caused the notification (one notification per event).
-    pub event_id: String,
-    pub created_at: DateTime<Utc>,
-    pub read_at: Option<DateTime<Utc>>,
-}
-
 const COLUMNS: &str = "id, user_id, kind, title, body, task_id, event_id, created_at, read_at";
 
 fn decode(r: &AnyRow) -> Result<Notification> {
-    let user: String = r.try_get("user_id")?;
+    let corrupt = |e: uuid::Error| StoreError::Corrupt(e.to_string());
     let task: Option<String> = r.try_get("task_id")?;
+    let kind: String = r.try_get("kind")?;
     Ok(Notification {
-        id: r.try_get("id")?,
-        user_id: UserId::parse(&user).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        kind: r.try_get("kind")?,
+        id: NotificationId::parse(&r.try_get::<String, _>("id")?).map_err(corrupt)?,
+        user_id: UserId::parse(&r.try_get::<String, _>("user_id")?).map_err(corrupt)?,
+        kind: NotificationKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown notification kind {kind}")))?,
         title: r.try_get("title")?,
         body: r.try_get("body")?,
-        task_id: task.map(|t| TaskId::parse(&t)).transpose().map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        event_id: r.try_get("event_id")?,
+        task_id: task.map(|t| TaskId::parse(&t)).transpose().map_err(corrupt)?,
+        event_id: uuid::Uuid::parse_str(&r.try_get::<String, _>("event_id")?).map_err(corrupt)?,
         created_at: time::from_ms(r.try_get("created_at")?)?,
         read_at: time::from_opt_ms(r.try_get("read_at")?)?,
     })
@@ -44,13 +32,13 @@ pub async fn insert(tx: &mut WriteTx, n: &Notification) -> Result<bool> {
     let done = sqlx::query(&format!(
         "INSERT INTO notifications ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING"
     ))
-    .bind(&n.id)
+    .bind(n.id.to_string())
     .bind(n.user_id.to_string())
-    .bind(&n.kind)
+    .bind(n.kind.as_str())
     .bind(&n.title)
     .bind(&n.body)
     .bind(n.task_id.map(|t| t.to_string()))
-    .bind(&n.event_id)
+    .bind(n.event_id.to_string())
     .bind(time::to_ms(n.created_at))
     .bind(n.read_at.map(time::to_ms))
     .execute(tx.conn())
@@ -84,15 +72,21 @@ pub async fn unread_count(conn: &mut AnyConnection, user: UserId) -> Result<i64>
 }
 
 /// Marks one notification read; returns it, or `None` if it is not the user's.
-pub async fn mark_read(tx: &mut WriteTx, user: UserId, id: &str, now: DateTime<Utc>) -> Result<Option<Notification>> {
+pub async fn mark_read(
+    tx: &mut WriteTx,
+    user: UserId,
+    id: NotificationId,
+    now: DateTime<Utc>,
+) -> Result<Option<Notification>> {
+    let id = id.to_string();
     sqlx::query("UPDATE notifications SET read_at = $1 WHERE id = $2 AND user_id = $3 AND read_at IS NULL")
         .bind(time::to_ms(now))
-        .bind(id)
+        .bind(&id)
         .bind(user.to_string())
         .execute(tx.conn())
         .await?;
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM notifications WHERE id = $1 AND user_id = $2"))
-        .bind(id)
+        .bind(&id)
         .bind(user.to_string())
         .fetch_optional(tx.conn())
         .await?;

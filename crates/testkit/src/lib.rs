@@ -5,6 +5,7 @@
 //! `ONTASK_TEST_KAFKA_BROKERS`; a test that needs to kill a server starts its own.
 #![forbid(unsafe_code)]
 
+pub mod events;
 pub mod kafka;
 pub mod pg;
 

@@ -255,30 +255,32 @@ pub struct HistoryItem {
 }
 
 pub fn history_item(e: &ontask_domain::EventEnvelope, tz: Tz, now: DateTime<Utc>) -> HistoryItem {
-    let changes: Vec<String> = e.data["changes"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|c| c.as_str().map(|s| s.replace('_', " "))).collect())
-        .unwrap_or_default();
-    let (label, detail) = match e.event_type.as_str() {
-        "task.created" if e.metadata.actor.as_deref() == Some("system:recurrence") => {
+    use ontask_domain::{Event, EventActor};
+    let actor = e.metadata.actor.as_ref();
+    let (label, detail) = match &e.event {
+        Event::TaskCreated(_) if actor == Some(&EventActor::Recurrence) => {
             ("Next occurrence created".into(), String::new())
         }
-        "task.created" => ("Created".into(), e.data["task"]["title"].as_str().unwrap_or("").to_owned()),
-        "task.updated" => ("Changed".into(), changes.join(", ")),
-        "task.completed" => ("Completed".into(), String::new()),
-        "task.reopened" => ("Reopened".into(), String::new()),
-        "task.deleted" => ("Deleted".into(), String::new()),
-        "reminder.due" => ("Reminder due".into(), String::new()),
-        "reminder.sent" => ("Reminder sent".into(), e.data["channel"].as_str().unwrap_or("").replace('_', "-")),
-        other => (other.to_owned(), String::new()),
+        Event::TaskCreated(created) => ("Created".into(), created.task.title.clone()),
+        Event::TaskUpdated(updated) => {
+            let changes: Vec<String> = updated.changes.iter().map(|c| c.as_str().replace('_', " ")).collect();
+            ("Changed".into(), changes.join(", "))
+        }
+        Event::TaskCompleted(_) => ("Completed".into(), String::new()),
+        Event::TaskReopened(_) => ("Reopened".into(), String::new()),
+        Event::TaskDeleted(_) => ("Deleted".into(), String::new()),
+        Event::ReminderDue(_) => ("Reminder due".into(), String::new()),
+        Event::ReminderSent(sent) => ("Reminder sent".into(), sent.channel.as_str().replace('_', "-")),
+        Event::Malformed(m) => (m.kind.as_str().to_owned(), String::new()),
+        Event::Other(other) => (other.event_type.clone(), String::new()),
     };
-    let actor = match e.metadata.actor.as_deref() {
-        Some("user") | None => "you".to_owned(),
-        Some("api-token") => "an API token".to_owned(),
-        Some(a) => a.trim_start_matches("system:").to_owned(),
+    let actor = match actor {
+        Some(EventActor::User) | None => "you".to_owned(),
+        Some(EventActor::ApiToken) => "an API token".to_owned(),
+        Some(a) => a.as_str().trim_start_matches("system:").to_owned(),
     };
     HistoryItem {
-        kind: e.event_type.replace('.', "-"),
+        kind: e.event_type().replace('.', "-"),
         label,
         detail,
         actor,

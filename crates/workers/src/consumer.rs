@@ -321,7 +321,7 @@ impl ConsumerRunner {
     /// Handles one event, retrying transient failures with backoff. A database
     /// outage is retried until it ends (the event is not at fault); any other
     /// failure dead-letters the event after `max_attempts`.
-    #[tracing::instrument(skip_all, fields(consumer = self.consumer.name(), seq = event.seq, event_type = %event.envelope.event_type))]
+    #[tracing::instrument(skip_all, fields(consumer = self.consumer.name(), seq = event.seq, event_type = event.envelope.event_type()))]
     async fn handle_with_retries(
         &self,
         event: &StoredEvent,

@@ -17,7 +17,7 @@ use lettre::message::{Mailbox, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use ontask_app::webhooks::SmtpSettings;
 use ontask_bus::StoredEvent;
-use ontask_domain::EventType;
+use ontask_domain::{Event, EventType};
 use ontask_store::email::{self, DueEmail, NewEmail};
 use ontask_store::{Db, StoreError, WriteTx, users};
 use ontask_telemetry::metrics as m;
@@ -73,9 +73,10 @@ impl Consumer for EmailConsumer {
             return Ok(());
         }
         let Some(user) = users::by_id(tx.conn(), e.user_id).await? else { return Ok(()) };
-        let title = e.data["title"].as_str().unwrap_or("A task");
+        let Event::ReminderDue(reminder) = &e.event else { return Ok(()) };
+        let title = &reminder.title;
         let mut body = format!("Reminder: {title}\n");
-        if let Some(due) = e.data["due"].as_str() {
+        if let Some(due) = &reminder.due {
             body.push_str(&format!("Due: {due}\n"));
         }
         body.push_str("\nYou get this e-mail because you set a reminder on this task in ontask.\n");

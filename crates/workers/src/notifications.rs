@@ -2,10 +2,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use ontask_bus::StoredEvent;
-use ontask_domain::{EventEnvelope, EventType};
-use ontask_store::notifications::{self, Notification};
+use ontask_domain::{
+    Channel, Event, EventActor, EventEnvelope, EventType, Notification, NotificationId, NotificationKind, ReminderSent,
+};
+use ontask_store::notifications;
 use ontask_store::{WriteTx, events};
-use serde_json::json;
 
 use crate::{Consumer, HandlerError};
 
@@ -33,32 +34,30 @@ impl Consumer for NotificationConsumer {
 
     async fn handle(&self, tx: &mut WriteTx, event: &StoredEvent) -> Result<(), HandlerError> {
         let e = &event.envelope;
-        let title = e.data["title"].as_str().unwrap_or("A task").to_owned();
-        let body = match e.data["due"].as_str() {
+        let Event::ReminderDue(reminder) = &e.event else { return Ok(()) };
+        let body = match &reminder.due {
             Some(due) => format!("Due {due}"),
             None => "Reminder".to_owned(),
         };
         let notification = Notification {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: NotificationId::new(),
             user_id: e.user_id,
-            kind: "reminder".into(),
-            title,
+            kind: NotificationKind::Reminder,
+            title: reminder.title.clone(),
             body,
-            task_id: e.task_id,
-            event_id: e.event_id.to_string(),
+            task_id: Some(reminder.task_id),
+            event_id: e.event_id,
             created_at: ontask_app::now(),
             read_at: None,
         };
         if notifications::insert(tx, &notification).await? {
             let mut metadata = e.metadata.clone();
             metadata.causation_id = Some(e.event_id);
-            metadata.actor = Some("system:notifications".into());
+            metadata.actor = Some(EventActor::Notifications);
             let sent = EventEnvelope::new(
-                EventType::ReminderSent,
+                Event::ReminderSent(ReminderSent { notification, channel: Channel::InApp }),
                 &self.source,
                 e.user_id,
-                e.task_id,
-                json!({ "notification": notification, "channel": "in_app" }),
                 metadata,
             );
             events::append(tx, &sent).await?;

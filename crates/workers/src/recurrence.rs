@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use ontask_app::{App, Context};
 use ontask_bus::StoredEvent;
-use ontask_domain::{EventType, Task, TaskSnapshot};
+use ontask_domain::{Event, EventActor, EventType, Task, TaskSnapshot};
 use ontask_store::{WriteTx, tasks};
 
 use crate::{Consumer, HandlerError};
@@ -19,9 +19,16 @@ impl RecurrenceConsumer {
     }
 }
 
-pub(crate) fn task_of(event: &StoredEvent) -> Result<TaskSnapshot, HandlerError> {
-    serde_json::from_value(event.envelope.data["task"].clone())
-        .map_err(|e| HandlerError::Permanent(format!("event {} has no valid task: {e}", event.envelope.event_id)))
+/// The task a task event carries; any other event is a permanent error.
+pub(crate) fn task_of(event: &StoredEvent) -> Result<&TaskSnapshot, HandlerError> {
+    let e = &event.envelope;
+    e.event.task().ok_or_else(|| {
+        let why = match &e.event {
+            Event::Malformed(m) => m.error.as_str(),
+            _ => "it is not a task event",
+        };
+        HandlerError::Permanent(format!("event {} ({}) has no valid task: {why}", e.event_id, e.event_type()))
+    })
 }
 
 #[async_trait]
@@ -42,7 +49,7 @@ impl Consumer for RecurrenceConsumer {
         if tasks::find_next_occurrence(tx.conn(), snapshot.id).await?.is_some() {
             return Ok(());
         }
-        let task = Task::try_from(&snapshot).map_err(|e| HandlerError::Permanent(e.to_string()))?;
+        let task = Task::try_from(snapshot).map_err(|e| HandlerError::Permanent(e.to_string()))?;
         let Some(next) = task.next_occurrence(ontask_app::now()) else {
             tracing::info!(task = %task.id, "recurring series ended");
             return Ok(());
@@ -51,7 +58,7 @@ impl Consumer for RecurrenceConsumer {
             correlation_id: event.envelope.metadata.correlation_id.clone(),
             causation_id: Some(event.envelope.event_id),
             traceparent: event.envelope.metadata.traceparent.clone(),
-            actor: "system:recurrence".into(),
+            actor: EventActor::Recurrence,
             conversation_id: None,
         };
         self.app.tasks().insert_in(tx, &ctx, &TaskSnapshot::from(&next)).await?;

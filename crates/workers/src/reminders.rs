@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ontask_bus::StoredEvent;
-use ontask_domain::{EventType, Status, Task};
+use ontask_domain::{Event, EventType, Status, Task};
 use ontask_store::{WriteTx, reminders};
 use tokio::sync::Notify;
 
@@ -41,24 +41,20 @@ impl Consumer for ReminderScheduleConsumer {
     }
 
     fn wants(&self, event: &StoredEvent) -> bool {
-        match event.envelope.kind() {
+        match &event.envelope.event {
             // A new task without reminders has nothing to schedule or cancel.
-            Some(EventType::TaskCreated) => {
-                event.envelope.data["task"]["reminders"].as_array().is_some_and(|r| !r.is_empty())
-            }
-            Some(kind) => kind.is_task_change(),
-            None => false,
+            Event::TaskCreated(created) => !created.task.reminders.is_empty(),
+            other => other.kind().is_some_and(EventType::is_task_change),
         }
     }
 
     async fn handle(&self, tx: &mut WriteTx, event: &StoredEvent) -> Result<(), HandlerError> {
         let snapshot = task_of(event)?;
-        let gone =
-            matches!(event.envelope.kind(), Some(EventType::TaskDeleted)) || snapshot.status == Status::Completed;
+        let gone = matches!(event.envelope.event, Event::TaskDeleted(_)) || snapshot.status == Status::Completed;
         let times = if gone {
             Vec::new()
         } else {
-            let task = Task::try_from(&snapshot).map_err(|e| HandlerError::Permanent(e.to_string()))?;
+            let task = Task::try_from(snapshot).map_err(|e| HandlerError::Permanent(e.to_string()))?;
             // A reminder set for a moment already past when the change was made
             // is not a reminder anyone waits for. One that passed while this
             // consumer lagged (or the process was down) still fires.

@@ -1,10 +1,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ontask_domain::{EventEnvelope, EventMetadata, EventType};
+use ontask_domain::{Event, EventActor, EventEnvelope, EventMetadata, ReminderDue};
 use ontask_store::{Db, StoreError, events, reminders, tasks};
 use ontask_telemetry::metrics as m;
-use serde_json::json;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -79,15 +78,14 @@ impl Scheduler {
         }
         let task = tasks::get(tx.conn(), reminder.owner_id, reminder.task_id).await?;
         if let Some(task) = task.filter(|t| t.status == ontask_domain::Status::Open) {
+            let due = ReminderDue { task_id: task.id, title: task.title, due: task.due, fire_at: reminder.fire_at };
             let event = EventEnvelope::new(
-                EventType::ReminderDue,
+                Event::ReminderDue(due),
                 &self.source,
                 task.owner_id,
-                Some(task.id),
-                json!({ "task_id": task.id, "title": task.title, "due": task.due, "fire_at": reminder.fire_at }),
                 EventMetadata {
                     correlation_id: uuid::Uuid::now_v7().to_string(),
-                    actor: Some("system:scheduler".into()),
+                    actor: Some(EventActor::Scheduler),
                     ..Default::default()
                 },
             );

@@ -102,7 +102,7 @@ async fn endpoints_of(conn: &mut AnyConnection, events: &[&StoredEvent]) -> Resu
 /// consumer catching up on old events must not replay history to a new endpoint).
 fn takes(endpoint: &Endpoint, event: &StoredEvent) -> bool {
     let e = &event.envelope;
-    endpoint.user_id == e.user_id && endpoint.wants(&e.event_type) && e.timestamp >= endpoint.created_at
+    endpoint.user_id == e.user_id && endpoint.wants(e.event_type()) && e.timestamp >= endpoint.created_at
 }
 
 /// Queues one delivery of `event` per endpoint among `endpoints` that takes it.
@@ -119,7 +119,7 @@ async fn enqueue_for(tx: &mut WriteTx, event: &StoredEvent, endpoints: &[Endpoin
             endpoint_id: &endpoint.id,
             user_id: e.user_id,
             event_id: &event_id,
-            event_type: &e.event_type,
+            event_type: e.event_type(),
             payload,
         };
         webhooks::enqueue(tx, &delivery, ontask_app::now()).await?;

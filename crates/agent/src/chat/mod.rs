@@ -25,7 +25,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use ontask_app::{Actor, App, AppError, Context, Scope};
-use ontask_domain::TaskSnapshot;
+use ontask_domain::{EventActor, TaskSnapshot};
 use ontask_store::conversations::{self, Conversation, Message};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -33,7 +33,6 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use self::commands::{Command, Which};
 use self::llm::{LlmClient, LlmConfig, LlmError, WireFunction, WireMessage, WireTool, WireToolCall, WireToolFunction};
-use crate::mcp::ACTOR;
 use crate::tools::{Invocation, Tools, catalog, describe_error, parse_id, spec};
 
 /// More changes than this in one turn wait for confirmation.
@@ -386,7 +385,7 @@ impl ChatAgent {
             let _ = sink.send(ChatEvent::Conversation { conversation_id: conversation.id.clone() });
         }
         let mut ctx = base.clone();
-        ctx.actor = ACTOR.into();
+        ctx.actor = EventActor::Agent;
         ctx.conversation_id = Some(conversation.id.clone());
         let mut turn = Turn {
             agent: self,

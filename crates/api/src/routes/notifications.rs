@@ -28,7 +28,6 @@ pub struct ListQuery {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct NotificationList {
-    #[schema(value_type = Vec<Object>)]
     items: Vec<Notification>,
     unread_count: i64,
 }

@@ -161,7 +161,7 @@ pub async fn sse(
     let gauge = ConnectionGauge::open("sse");
     let stream = ReceiverStream::new(rx).map(move |event| {
         let _alive = &gauge;
-        let e = Event::default().id(event.seq.to_string()).event(event.envelope.event_type.clone());
+        let e = Event::default().id(event.seq.to_string()).event(event.envelope.event_type());
         Ok(e.json_data(&event.envelope).unwrap_or_else(|_| Event::default().comment("unserialisable event")))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))

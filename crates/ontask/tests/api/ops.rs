@@ -38,6 +38,18 @@ async fn health_reports_every_dependency() {
 }
 
 #[tokio::test]
+async fn the_event_contract_is_served_as_published_in_the_docs() {
+    let app = spawn_app().await;
+    let response = app.client.get(app.url("/asyncapi.json")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let served: Value = response.json().await.unwrap();
+    let published: Value =
+        serde_json::from_str(include_str!("../../../../docs/events/asyncapi.json")).expect("the published contract");
+    assert_eq!(served, published);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn the_openapi_document_is_3_1_and_lists_the_task_paths() {
     let app = spawn_app().await;
     let response = app.client.get(app.url("/openapi.json")).send().await.unwrap();

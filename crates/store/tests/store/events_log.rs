@@ -6,7 +6,45 @@ use ontask_store::{Db, StoreError, events, tasks};
 
 use crate::{created_event, insert_with_event, now, on_both_backends, task, user};
 
+/// An event of every kind as version 1 wrote it (see `crates/domain/tests/events_v1.rs`).
+const V1_EXAMPLES: &str = include_str!("../../../../docs/events/v1-examples.jsonl");
+
 on_both_backends! {
+    async fn events_that_version_1_stored_read_back_through_the_types_unchanged(db: Db) {
+        let examples: Vec<serde_json::Value> = V1_EXAMPLES.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        // Stored as version 1 stored them: its columns, its timestamp format,
+        // `data` and `metadata` as the JSON text it wrote.
+        let mut tx = db.begin().await.unwrap();
+        for e in &examples {
+            let text = |key: &str| e[key].as_str().unwrap().to_owned();
+            let at = chrono::DateTime::parse_from_rfc3339(&text("timestamp")).unwrap();
+            sqlx::query(
+                "INSERT INTO events (event_id, event_type, event_version, occurred_at, source, user_id, task_id, data, \
+                 metadata) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(text("event_id"))
+            .bind(text("event_type"))
+            .bind(text("event_version"))
+            .bind(at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+            .bind(text("source"))
+            .bind(text("user_id"))
+            .bind(e["task_id"].as_str().map(str::to_owned))
+            .bind(e["data"].to_string())
+            .bind(e["metadata"].to_string())
+            .execute(tx.conn())
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+
+        let stored = events::all_after(&mut db.read().await.unwrap(), 0, 100).await.unwrap();
+        assert_eq!(stored.len(), examples.len());
+        for (event, example) in stored.iter().zip(&examples) {
+            assert_eq!(&serde_json::to_value(&event.envelope).unwrap(), example);
+        }
+        assert!(stored.iter().any(|e| e.envelope.kind().is_none()), "the newer writer's event is kept");
+    }
+
     async fn task_and_event_commit_together_and_read_back(db: Db) {
         let owner = user(&db).await;
         let snap = task(owner, "Pay rent");

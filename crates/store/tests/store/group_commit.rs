@@ -95,7 +95,7 @@ on_both_backends! {
         let mut conn = db.read().await.unwrap();
         let log = events::range(&mut conn, before, i64::MAX, 1000).await.unwrap();
         let titles: HashSet<String> =
-            log.iter().map(|e| e.envelope.data["task"]["title"].as_str().unwrap().to_owned()).collect();
+            log.iter().map(|e| e.envelope.event.task().unwrap().title.clone()).collect();
         let expected: HashSet<String> = committed.iter().map(|(n, _)| format!("writer {n}")).collect();
         assert_eq!(titles, expected);
         // Each writer's answer names its own event, and the log has no holes.

@@ -4,7 +4,7 @@
 //! `ontask-testkit` starts; see `crates/testkit/src/pg.rs`).
 use chrono::{DateTime, SubsecRound, Utc};
 use ontask_domain::{
-    EventEnvelope, EventMetadata, EventType, Priority, Tags, Task, TaskDraft, TaskSnapshot, Title, UserId,
+    Event, EventEnvelope, EventMetadata, Priority, Tags, Task, TaskDraft, TaskSnapshot, TaskState, Title, UserId,
 };
 use ontask_store::users::UserRow;
 use ontask_store::{Db, DbOptions, WriteTx, tasks, users};
@@ -119,11 +119,9 @@ pub fn tagged(owner: UserId, title: &str, priority: Priority, tags: &[&str]) -> 
 
 pub fn created_event(owner: UserId, snap: &TaskSnapshot) -> EventEnvelope {
     EventEnvelope::new(
-        EventType::TaskCreated,
+        Event::TaskCreated(TaskState { task: snap.clone() }),
         "test",
         owner,
-        Some(snap.id),
-        serde_json::json!({ "task": snap }),
         EventMetadata { correlation_id: "c1".into(), ..Default::default() },
     )
 }

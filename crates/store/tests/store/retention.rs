@@ -2,7 +2,7 @@
 //! deletes old finished rows a batch at a time, keeps recent ones and whatever
 //! is still pending or unread, and reports what it deleted.
 use chrono::{DateTime, Duration, Utc};
-use ontask_domain::{TaskId, UserId};
+use ontask_domain::{NotificationId, NotificationKind, TaskId, UserId};
 use ontask_store::email::{self, NewEmail};
 use ontask_store::idempotency::{self, Reservation, StoredResponse};
 use ontask_store::notifications::{self, Notification};
@@ -112,15 +112,20 @@ async fn e_mails_batch(db: &Db, before: DateTime<Utc>, limit: i64) -> u64 {
 }
 
 /// A notification created at `created_at`, read at `read_at`. Returns its id.
-async fn notification(db: &Db, owner: UserId, created_at: DateTime<Utc>, read_at: Option<DateTime<Utc>>) -> String {
+async fn notification(
+    db: &Db,
+    owner: UserId,
+    created_at: DateTime<Utc>,
+    read_at: Option<DateTime<Utc>>,
+) -> NotificationId {
     let n = Notification {
-        id: Uuid::now_v7().to_string(),
+        id: NotificationId::new(),
         user_id: owner,
-        kind: "reminder".into(),
+        kind: NotificationKind::Reminder,
         title: "Pay rent".into(),
         body: String::new(),
         task_id: Some(TaskId::new()),
-        event_id: Uuid::now_v7().to_string(),
+        event_id: Uuid::now_v7(),
         created_at,
         read_at,
     };
@@ -294,7 +299,7 @@ on_both_backends! {
         assert_eq!(notifications_batch(&db, cutoff, 2).await, 1);
         assert_eq!(notifications_batch(&db, cutoff, 2).await, 0);
 
-        let mut expected = vec![unread, read_lately, recent];
+        let mut expected: Vec<String> = [unread, read_lately, recent].iter().map(ToString::to_string).collect();
         expected.sort();
         assert_eq!(ids(&db, "SELECT id FROM notifications").await, expected);
         assert_eq!(notifications::unread_count(&mut db.read().await.unwrap(), owner).await.unwrap(), 1);

@@ -1,6 +1,6 @@
 //! Reminders, notifications and idempotency keys.
 use chrono::Duration;
-use ontask_domain::{TaskId, UserId};
+use ontask_domain::{NotificationId, NotificationKind, TaskId, UserId};
 use ontask_store::Db;
 use ontask_store::idempotency::{self, Reservation, StoredResponse};
 use ontask_store::notifications::{self, Notification};
@@ -8,15 +8,15 @@ use ontask_store::reminders::{self, PendingReminder};
 
 use crate::{now, on_both_backends, user};
 
-fn notification(user: UserId, event: &str) -> Notification {
+fn notification(user: UserId, event: uuid::Uuid) -> Notification {
     Notification {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: NotificationId::new(),
         user_id: user,
-        kind: "reminder".into(),
+        kind: NotificationKind::Reminder,
         title: "Pay rent".into(),
         body: String::new(),
         task_id: Some(TaskId::new()),
-        event_id: event.into(),
+        event_id: event,
         created_at: now(),
         read_at: None,
     }
@@ -67,11 +67,12 @@ on_both_backends! {
 
     async fn notifications_once_per_event_with_unread_counts(db: Db) {
         let owner = user(&db).await;
-        let first = notification(owner, "e1");
+        let event = uuid::Uuid::now_v7();
+        let first = notification(owner, event);
         let mut tx = db.begin().await.unwrap();
         assert!(notifications::insert(&mut tx, &first).await.unwrap());
-        assert!(!notifications::insert(&mut tx, &notification(owner, "e1")).await.unwrap(), "same event again");
-        assert!(notifications::insert(&mut tx, &notification(owner, "e2")).await.unwrap());
+        assert!(!notifications::insert(&mut tx, &notification(owner, event)).await.unwrap(), "same event again");
+        assert!(notifications::insert(&mut tx, &notification(owner, uuid::Uuid::now_v7())).await.unwrap());
         tx.commit().await.unwrap();
 
         let mut conn = db.read().await.unwrap();
@@ -79,9 +80,9 @@ on_both_backends! {
         assert_eq!((items.len(), unread), (2, 2));
         drop(conn);
         let mut tx = db.begin().await.unwrap();
-        let read = notifications::mark_read(&mut tx, owner, &first.id, now()).await.unwrap().unwrap();
+        let read = notifications::mark_read(&mut tx, owner, first.id, now()).await.unwrap().unwrap();
         assert!(read.read_at.is_some());
-        assert!(notifications::mark_read(&mut tx, UserId::new(), &first.id, now()).await.unwrap().is_none());
+        assert!(notifications::mark_read(&mut tx, UserId::new(), first.id, now()).await.unwrap().is_none());
         tx.commit().await.unwrap();
         let mut conn = db.read().await.unwrap();
         assert_eq!(notifications::unread_count(&mut conn, owner).await.unwrap(), 1);
