@@ -92,7 +92,7 @@ async fn authenticate(State(app): State<App>, mut request: Request, next: Next) 
         }
         Err(AppError::Unauthorized(m)) => unauthorized(&m),
         Err(e) => {
-            tracing::error!(error = ?e, "authenticating an MCP request failed");
+            tracing::error!(error = %ontask_telemetry::error_chain(&e), "authenticating an MCP request failed");
             (StatusCode::SERVICE_UNAVAILABLE, "authentication is unavailable").into_response()
         }
     }

@@ -560,7 +560,7 @@ pub fn describe_error(e: &AppError) -> String {
         AppError::Conflict(m) => format!("conflict: {m}"),
         AppError::Unavailable(_) => "the task store is unavailable right now; try again shortly".into(),
         other => {
-            tracing::error!(error = ?other, "tool failed");
+            tracing::error!(error = %ontask_telemetry::error_chain(&other), "tool failed");
             "an internal error occurred".into()
         }
     }

@@ -87,7 +87,7 @@ async fn handle(state: ApiState, req: Request, next: Next) -> Result<Response, R
     }
     .await;
     if let Err(e) = result {
-        tracing::warn!(error = %e, "could not store the idempotent answer");
+        tracing::warn!(error = %ontask_telemetry::error_chain(&e), "could not store the idempotent answer");
     }
     Ok(Response::from_parts(parts, Body::from(bytes)))
 }

@@ -621,7 +621,7 @@ impl KafkaSubscription {
         // Losing a dead letter of garbage is logged, not fatal: the original
         // stays in its topic at the offset logged above.
         if let Err((e, _)) = self.producer.send(record, Duration::from_secs(10)).await {
-            tracing::error!(error = %e, topic, "could not dead-letter a malformed message");
+            tracing::error!(error = %ontask_telemetry::error_chain(&e), topic, "could not dead-letter a malformed message");
         }
     }
 
@@ -678,7 +678,7 @@ impl Subscription for KafkaSubscription {
                     Ok(message) => batch.extend(self.take(&message).await),
                     // Hand out what arrived; the error shows again on the next call.
                     Err(e) if !batch.is_empty() => {
-                        tracing::debug!(error = %e, "consuming stopped early");
+                        tracing::debug!(error = %ontask_telemetry::error_chain(&e), "consuming stopped early");
                         break;
                     }
                     Err(e) => return Err(unavailable("consuming", &e)),
@@ -725,7 +725,9 @@ impl Subscription for KafkaSubscription {
             Ok(()) => self.uncommitted.clear(),
             // The effects are committed in the database, so a lost offset commit
             // costs only a redelivery; the next acknowledgement tries again.
-            Err(e) => tracing::warn!(error = %e, "committing offsets failed; will retry with the next acknowledgement"),
+            Err(e) => {
+                tracing::warn!(error = %ontask_telemetry::error_chain(&e), "committing offsets failed; will retry with the next acknowledgement")
+            }
         }
         Ok(())
     }
@@ -755,16 +757,16 @@ impl ConsumerContext for LiveContext {
             let start = match consumer.fetch_watermarks(topic, p, WATERMARK_TIMEOUT) {
                 Ok((_, high)) => Offset::Offset(high),
                 Err(e) => {
-                    tracing::warn!(topic, partition = p, error = %e, "no high watermark; starting at the end");
+                    tracing::warn!(topic, partition = p, error = %ontask_telemetry::error_chain(&e), "no high watermark; starting at the end");
                     Offset::End
                 }
             };
             if let Err(e) = pinned.add_partition_offset(topic, p, start) {
-                tracing::warn!(topic, partition = p, error = %e, "cannot pin the live consumer's start");
+                tracing::warn!(topic, partition = p, error = %ontask_telemetry::error_chain(&e), "cannot pin the live consumer's start");
             }
         }
         if let Err(e) = consumer.assign(&pinned) {
-            tracing::warn!(error = %e, "cannot pin the live consumer's start; it starts at the end");
+            tracing::warn!(error = %ontask_telemetry::error_chain(&e), "cannot pin the live consumer's start; it starts at the end");
         }
         self.ready.send_replace(true);
     }
@@ -815,7 +817,7 @@ async fn feed_live(
                 Err(error) => tracing::debug!(error, "skipping a malformed update"),
             },
             Err(e) => {
-                tracing::warn!(error = %e, "reading the updates topic failed");
+                tracing::warn!(error = %ontask_telemetry::error_chain(&e), "reading the updates topic failed");
                 tokio::select! {
                     () = stop.cancelled() => break,
                     () = tokio::time::sleep(Duration::from_millis(500)) => {}

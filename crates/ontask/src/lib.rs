@@ -203,8 +203,8 @@ impl Application {
         http_shutdown.cancelled().await;
         match tokio::time::timeout(DRAIN_TIMEOUT, serve).await {
             Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(e))) => tracing::error!(error = %e, "the HTTP server failed"),
-            Ok(Err(e)) => tracing::error!(error = %e, "the HTTP server task failed"),
+            Ok(Ok(Err(e))) => tracing::error!(error = %ontask_telemetry::error_chain(&e), "the HTTP server failed"),
+            Ok(Err(e)) => tracing::error!(error = %ontask_telemetry::error_chain(&e), "the HTTP server task failed"),
             Err(_) => tracing::warn!("in-flight requests did not finish in time"),
         }
         workers_cancel.cancel();

@@ -169,7 +169,7 @@ fn error_page(state: &WebState, theme: &str, e: &AppError) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, "Unavailable", "The database is not reachable. Try again shortly.")
         }
         _ => {
-            tracing::error!(error = %e, "a web page failed");
+            tracing::error!(error = %ontask_telemetry::error_chain(&e), "a web page failed");
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Something went wrong",
@@ -303,7 +303,7 @@ fn auth_errors(e: AppError) -> (StatusCode, FormErrors) {
             StatusCode::SERVICE_UNAVAILABLE
         }
         other => {
-            tracing::error!(error = %other, "signing in failed");
+            tracing::error!(error = %ontask_telemetry::error_chain(&other), "signing in failed");
             errors.form = Some("Something went wrong on our side. Try again.".into());
             StatusCode::INTERNAL_SERVER_ERROR
         }

@@ -24,7 +24,7 @@ impl From<ontask_app::AppError> for HandlerError {
     fn from(e: ontask_app::AppError) -> Self {
         match e {
             ontask_app::AppError::Unavailable(e) => Self::Store(e),
-            other => Self::Permanent(other.to_string()),
+            other => Self::Permanent(ontask_telemetry::error_chain(&other)),
         }
     }
 }
@@ -181,7 +181,7 @@ impl ConsumerRunner {
             match self.bus.subscribe(name).await {
                 Ok(s) => break s,
                 Err(e) => {
-                    tracing::warn!(consumer = name, error = %e, "cannot subscribe yet");
+                    tracing::warn!(consumer = name, error = %ontask_telemetry::error_chain(&e), "cannot subscribe yet");
                     tokio::select! {
                         () = cancel.cancelled() => return,
                         () = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -201,14 +201,14 @@ impl ConsumerRunner {
                 Ok(b) => b,
                 Err(ontask_bus::BusError::Closed) => break,
                 Err(e) => {
-                    tracing::warn!(consumer = name, error = %e, "reading the bus failed");
+                    tracing::warn!(consumer = name, error = %ontask_telemetry::error_chain(&e), "reading the bus failed");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                     continue;
                 }
             };
             // The batch in hand is finished even when shutdown is requested.
             if let Err(e) = self.process(&mut *subscription, batch, &cancel).await {
-                tracing::warn!(consumer = name, error = %e, "consumer stopped mid-batch; it resumes from its offset");
+                tracing::warn!(consumer = name, error = %ontask_telemetry::error_chain(&e), "consumer stopped mid-batch; it resumes from its offset");
             }
         }
         let _ = flusher.await;
@@ -231,10 +231,10 @@ impl ConsumerRunner {
                 for outcome in outcomes {
                     self.count(outcome);
                 }
-                return sub.ack(last).await.map_err(|e| HandlerError::Permanent(e.to_string()));
+                return sub.ack(last).await.map_err(|e| HandlerError::Permanent(ontask_telemetry::error_chain(&e)));
             }
             Err(e) => {
-                tracing::debug!(consumer = self.consumer.name(), error = %e, "batch failed; handling events one by one")
+                tracing::debug!(consumer = self.consumer.name(), error = %ontask_telemetry::error_chain(&e), "batch failed; handling events one by one")
             }
         }
         let mut skipped_upto = None;
@@ -246,14 +246,14 @@ impl ConsumerRunner {
             let outcome = self.handle_with_retries(event, cancel).await?;
             self.count(outcome);
             skipped_upto = None;
-            sub.ack(event.seq).await.map_err(|e| HandlerError::Permanent(e.to_string()))?;
+            sub.ack(event.seq).await.map_err(|e| HandlerError::Permanent(ontask_telemetry::error_chain(&e)))?;
         }
         // Events this consumer ignores still move its offset, so lag reads true.
         if let Some(seq) = skipped_upto {
             let mut tx = self.db.begin().await?;
             events::set_offset(&mut tx, self.consumer.name(), seq, ontask_app::now()).await?;
             tx.commit().await?;
-            sub.ack(seq).await.map_err(|e| HandlerError::Permanent(e.to_string()))?;
+            sub.ack(seq).await.map_err(|e| HandlerError::Permanent(ontask_telemetry::error_chain(&e)))?;
         }
         Ok(())
     }
@@ -337,11 +337,13 @@ impl ConsumerRunner {
             let outage = matches!(&error, HandlerError::Store(s) if s.is_unavailable());
             let permanent = matches!(error, HandlerError::Permanent(_));
             if !outage && (permanent || attempt >= self.policy.max_attempts) {
-                tracing::error!(error = %error, attempts = attempt, "giving up on event; dead-lettering it");
-                return self.dead_letter(event, &error.to_string(), attempt).await;
+                // The whole cause chain, once: in the log, the dead letter and its bus header.
+                let why = ontask_telemetry::error_chain(&error);
+                tracing::error!(error = %why, attempts = attempt, "giving up on event; dead-lettering it");
+                return self.dead_letter(event, &why, attempt).await;
             }
             let delay = crate::backoff(attempt, self.policy.base_delay, self.policy.max_delay);
-            tracing::warn!(error = %error, attempt, retry_in_ms = delay.as_millis() as u64, "handling failed; will retry");
+            tracing::warn!(error = %ontask_telemetry::error_chain(&error), attempt, retry_in_ms = delay.as_millis() as u64, "handling failed; will retry");
             tokio::select! {
                 () = cancel.cancelled() => return Err(error),
                 () = tokio::time::sleep(delay) => {}

@@ -128,7 +128,7 @@ impl Mailer {
             let sleep = match self.send_due().await {
                 Ok(next) => next,
                 Err(e) => {
-                    tracing::warn!(error = %e, "sending e-mail failed; retrying");
+                    tracing::warn!(error = %ontask_telemetry::error_chain(&e), "sending e-mail failed; retrying");
                     MAX_SLEEP
                 }
             };

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 pub async fn run_lag_monitor(db: Db, cancel: CancellationToken) {
     loop {
         if let Err(e) = sample(&db).await {
-            tracing::debug!(error = %e, "lag sample failed");
+            tracing::debug!(error = %ontask_telemetry::error_chain(&e), "lag sample failed");
         }
         tokio::select! {
             () = cancel.cancelled() => return,

@@ -119,14 +119,16 @@ fn spawn_outbound(app: &App, cancel: &CancellationToken, tracker: &TaskTracker) 
             consumers.push(Arc::new(WebhookConsumer::new(wake)));
             tracker.spawn(deliverer.run(cancel.clone()));
         }
-        Err(e) => tracing::error!(error = %e, "cannot build the webhook HTTP client; webhooks are not delivered"),
+        Err(e) => {
+            tracing::error!(error = %ontask_telemetry::error_chain(&e), "cannot build the webhook HTTP client; webhooks are not delivered")
+        }
     }
     let wake = Arc::new(Notify::new());
     let mailer =
         app.outbound.smtp.as_ref().and_then(|smtp| match Mailer::new(app.db.clone(), smtp.clone(), wake.clone()) {
             Ok(mailer) => Some(mailer),
             Err(e) => {
-                tracing::error!(error = %e, "cannot set up SMTP; reminder e-mails are not sent");
+                tracing::error!(error = %ontask_telemetry::error_chain(&e), "cannot set up SMTP; reminder e-mails are not sent");
                 None
             }
         });

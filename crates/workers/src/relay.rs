@@ -38,7 +38,7 @@ impl Relay {
                 Err(e) => {
                     failures += 1;
                     let delay = crate::backoff(failures, Duration::from_millis(100), Duration::from_secs(10));
-                    tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "relay could not publish");
+                    tracing::warn!(error = %ontask_telemetry::error_chain(&e), retry_in_ms = delay.as_millis() as u64, "relay could not publish");
                     tokio::select! {
                         () = cancel.cancelled() => break,
                         () = tokio::time::sleep(delay) => continue,
@@ -55,7 +55,7 @@ impl Relay {
         match self.drain().await {
             Ok(n) => tracing::info!(flushed = n, "relay stopped"),
             Err(e) => {
-                tracing::warn!(error = %e, "relay stopped with events left to publish; they go out on the next start")
+                tracing::warn!(error = %ontask_telemetry::error_chain(&e), "relay stopped with events left to publish; they go out on the next start")
             }
         }
     }

@@ -31,7 +31,7 @@ impl Scheduler {
             let sleep = match self.fire_due().await {
                 Ok(next) => next,
                 Err(e) => {
-                    tracing::warn!(error = %e, "firing reminders failed; retrying");
+                    tracing::warn!(error = %ontask_telemetry::error_chain(&e), "firing reminders failed; retrying");
                     MAX_SLEEP
                 }
             };

@@ -216,7 +216,7 @@ impl WebhookDeliverer {
             let sleep = match this.clone().deliver_due().await {
                 Ok(next) => next,
                 Err(e) => {
-                    tracing::warn!(error = %e, "delivering webhooks failed; retrying");
+                    tracing::warn!(error = %ontask_telemetry::error_chain(&e), "delivering webhooks failed; retrying");
                     MAX_SLEEP
                 }
             };
@@ -319,7 +319,7 @@ impl WebhookDeliverer {
         };
         if let Err(e) = self.record(&d, &result, next).await {
             // The claim lapses and the delivery is tried again: at least once.
-            tracing::error!(error = %e, "recording a webhook attempt failed");
+            tracing::error!(error = %ontask_telemetry::error_chain(&e), "recording a webhook attempt failed");
         }
     }
 

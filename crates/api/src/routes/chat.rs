@@ -34,7 +34,7 @@ fn chat_error(e: ChatError) -> ApiError {
         ChatError::App(e) => ApiError::App(e),
         ChatError::Llm(e) => {
             // The whole upstream message goes to the log; the client learns which kind of failure it was.
-            tracing::error!(error = %e, "the chat model failed");
+            tracing::error!(error = %ontask_telemetry::error_chain(&e), "the chat model failed");
             match e {
                 LlmError::Timeout(after) => {
                     ApiError::GatewayTimeout(format!("the language model did not answer within {} s", after.as_secs()))

@@ -126,7 +126,7 @@ async fn catch_up(state: &ApiState, user: UserId, last: &mut i64, out: &mpsc::Se
         let page = match page {
             Ok(p) => p,
             Err(e) => {
-                tracing::warn!(error = %e, "realtime catch-up failed");
+                tracing::warn!(error = %ontask_telemetry::error_chain(&e), "realtime catch-up failed");
                 return false;
             }
         };
