@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use ontask_domain::{EventType, ValidationErrors};
+use ontask_domain::{DeliveryId, EndpointId, EndpointStatus, EventType, ValidationErrors};
 use ontask_store::webhooks::{self, Attempt, Delivery, Endpoint};
 use rand::RngCore;
 
@@ -229,6 +229,23 @@ pub fn parse_filters(raw: Option<Vec<String>>) -> std::result::Result<Vec<String
     Ok(filters)
 }
 
+/// When an endpoint is taken out of service: once `disable_after` deliveries in a
+/// row were given up on. Returns the reason its owner reads, or `None` while
+/// the endpoint stays (or already is out of service).
+pub fn disable_reason(
+    consecutive_failures: i64,
+    status: EndpointStatus,
+    disable_after: i64,
+    last_error: Option<&str>,
+) -> Option<String> {
+    (status == EndpointStatus::Active && consecutive_failures >= disable_after.max(1)).then(|| {
+        format!(
+            "disabled after {consecutive_failures} consecutive failed deliveries; last error: {}",
+            last_error.unwrap_or("unknown")
+        )
+    })
+}
+
 /// How long a rotated-out secret keeps signing beside its successor.
 pub const PREVIOUS_SECRET_GRACE: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 
@@ -274,13 +291,13 @@ impl<'a> WebhookService<'a> {
         let (Some(url), Some(events)) = (url, events) else { return Err(AppError::validation("body", "invalid")) };
         let now = now();
         let endpoint = Endpoint {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: EndpointId::new(),
             user_id: actor.user_id,
             url: url.to_string(),
             description,
             events,
             secret: new_secret(),
-            status: webhooks::STATUS_ACTIVE.into(),
+            status: EndpointStatus::Active,
             disabled_reason: None,
             consecutive_failures: 0,
             created_at: now,
@@ -303,14 +320,14 @@ impl<'a> WebhookService<'a> {
         Ok(webhooks::endpoints_of(&mut conn, actor.user_id).await?)
     }
 
-    pub async fn get(&self, actor: &Actor, id: &str) -> Result<Endpoint> {
+    pub async fn get(&self, actor: &Actor, id: EndpointId) -> Result<Endpoint> {
         actor.require(Scope::TasksRead)?;
         let mut conn = self.app.db.read().await?;
         webhooks::endpoint(&mut conn, actor.user_id, id).await?.ok_or(AppError::NotFound)
     }
 
-    #[tracing::instrument(skip_all, fields(user = %actor.user_id, endpoint = id))]
-    pub async fn delete(&self, actor: &Actor, id: &str) -> Result<()> {
+    #[tracing::instrument(skip_all, fields(user = %actor.user_id, endpoint = %id))]
+    pub async fn delete(&self, actor: &Actor, id: EndpointId) -> Result<()> {
         actor.require(Scope::TasksWrite)?;
         let mut tx = self.app.db.begin().await?;
         if !webhooks::delete_endpoint(&mut tx, actor.user_id, id).await? {
@@ -321,8 +338,8 @@ impl<'a> WebhookService<'a> {
     }
 
     /// Re-enables an endpoint (after fixing the receiver that got it disabled).
-    #[tracing::instrument(skip_all, fields(user = %actor.user_id, endpoint = id))]
-    pub async fn enable(&self, actor: &Actor, id: &str) -> Result<Endpoint> {
+    #[tracing::instrument(skip_all, fields(user = %actor.user_id, endpoint = %id))]
+    pub async fn enable(&self, actor: &Actor, id: EndpointId) -> Result<Endpoint> {
         actor.require(Scope::TasksWrite)?;
         let mut tx = self.app.db.begin().await?;
         if !webhooks::enable_endpoint(&mut tx, actor.user_id, id, now()).await? {
@@ -337,8 +354,8 @@ impl<'a> WebhookService<'a> {
     /// only in this answer. Attempts from now on are signed with it and, for
     /// [`PREVIOUS_SECRET_GRACE`], with the old one too, so the receiver can
     /// switch over without rejecting a delivery.
-    #[tracing::instrument(skip_all, fields(user = %actor.user_id, endpoint = id))]
-    pub async fn rotate_secret(&self, actor: &Actor, id: &str) -> Result<Endpoint> {
+    #[tracing::instrument(skip_all, fields(user = %actor.user_id, endpoint = %id))]
+    pub async fn rotate_secret(&self, actor: &Actor, id: EndpointId) -> Result<Endpoint> {
         actor.require(Scope::TasksWrite)?;
         let secret = new_secret();
         let mut tx = self.app.db.begin().await?;
@@ -354,7 +371,13 @@ impl<'a> WebhookService<'a> {
     }
 
     /// The endpoint's deliveries, newest first; `cursor` is a previous page's `next_cursor`.
-    pub async fn deliveries(&self, actor: &Actor, id: &str, cursor: Option<&str>, limit: i64) -> Result<DeliveryPage> {
+    pub async fn deliveries(
+        &self,
+        actor: &Actor,
+        id: EndpointId,
+        cursor: Option<&str>,
+        limit: i64,
+    ) -> Result<DeliveryPage> {
         actor.require(Scope::TasksRead)?;
         let limit = limit.clamp(1, 200);
         let before = match cursor {
@@ -363,22 +386,27 @@ impl<'a> WebhookService<'a> {
                     .decode(c)
                     .ok()
                     .and_then(|b| String::from_utf8(b).ok())
-                    .filter(|s| uuid::Uuid::parse_str(s).is_ok())
+                    .and_then(|s| DeliveryId::parse(&s).ok())
                     .ok_or_else(|| AppError::validation("cursor", "is not a cursor this server issued"))?,
             ),
             None => None,
         };
         let mut conn = self.app.db.read().await?;
         webhooks::endpoint(&mut conn, actor.user_id, id).await?.ok_or(AppError::NotFound)?;
-        let mut items = webhooks::deliveries(&mut conn, id, before.as_deref(), limit + 1).await?;
+        let mut items = webhooks::deliveries(&mut conn, id, before, limit + 1).await?;
         let more = items.len() as i64 > limit;
         items.truncate(limit as usize);
-        let next_cursor = if more { items.last().map(|d| URL_SAFE_NO_PAD.encode(d.id.as_bytes())) } else { None };
+        let next_cursor = if more { items.last().map(|d| URL_SAFE_NO_PAD.encode(d.id.to_string())) } else { None };
         Ok(DeliveryPage { items, next_cursor })
     }
 
     /// One delivery with every attempt made.
-    pub async fn delivery(&self, actor: &Actor, id: &str, delivery_id: &str) -> Result<(Delivery, Vec<Attempt>)> {
+    pub async fn delivery(
+        &self,
+        actor: &Actor,
+        id: EndpointId,
+        delivery_id: DeliveryId,
+    ) -> Result<(Delivery, Vec<Attempt>)> {
         actor.require(Scope::TasksRead)?;
         let mut conn = self.app.db.read().await?;
         webhooks::endpoint(&mut conn, actor.user_id, id).await?.ok_or(AppError::NotFound)?;
@@ -391,6 +419,20 @@ impl<'a> WebhookService<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_active_endpoint_is_disabled_at_the_configured_count_of_failed_deliveries() {
+        let active = EndpointStatus::Active;
+        assert_eq!(disable_reason(2, active, 3, Some("HTTP 500")), None);
+        let reason = disable_reason(3, active, 3, Some("the endpoint answered HTTP 500")).unwrap();
+        assert_eq!(
+            reason,
+            "disabled after 3 consecutive failed deliveries; last error: the endpoint answered HTTP 500"
+        );
+        assert!(disable_reason(4, active, 3, None).unwrap().ends_with("last error: unknown"));
+        assert_eq!(disable_reason(9, EndpointStatus::Disabled, 3, None), None, "already out of service");
+        assert!(disable_reason(1, active, 0, None).is_some(), "a bar of 0 counts as 1");
+    }
 
     #[test]
     fn forbidden_addresses() {

@@ -53,3 +53,11 @@ id_type!(
     /// Identifies an in-app notification.
     NotificationId
 );
+id_type!(
+    /// Identifies a webhook endpoint.
+    EndpointId
+);
+id_type!(
+    /// Identifies one delivery of one event to one webhook endpoint.
+    DeliveryId
+);

@@ -17,6 +17,7 @@ mod snapshot;
 mod tags;
 mod task;
 mod text;
+mod webhook;
 
 pub use due::Due;
 pub use error::{FieldError, ValidationErrors};
@@ -24,7 +25,7 @@ pub use event::{
     Channel, EVENT_VERSION, Event, EventActor, EventEnvelope, EventMetadata, EventType, MalformedEvent, OtherEvent,
     ReminderDue, ReminderSent, TaskField, TaskState, TaskUpdated,
 };
-pub use ids::{NotificationId, TaskId, UserId};
+pub use ids::{DeliveryId, EndpointId, NotificationId, TaskId, UserId};
 pub use notification::{Notification, NotificationKind};
 pub use priority::Priority;
 pub use recurrence::Recurrence;
@@ -33,3 +34,4 @@ pub use snapshot::TaskSnapshot;
 pub use tags::{MAX_TAGS, Tag, Tags};
 pub use task::{Status, Task, TaskDraft, TaskPatch};
 pub use text::{Description, Title};
+pub use webhook::{DeliveryStatus, EndpointStatus};

@@ -6,18 +6,30 @@
 //! the same attempt, and a worker that dies mid-attempt hands the delivery over
 //! when the lease lapses.
 use chrono::{DateTime, Utc};
-use ontask_domain::UserId;
+use ontask_domain::{DeliveryId, DeliveryStatus, EndpointId, EndpointStatus, UserId};
 use sqlx::{AnyConnection, Row, any::AnyRow};
+use uuid::Uuid;
 
 use crate::sql::{Sql, skip_locked};
 use crate::{Result, StoreError, WriteTx, time};
 
-pub const STATUS_ACTIVE: &str = "active";
-pub const STATUS_DISABLED: &str = "disabled";
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what} {value:?}"))
+}
+
+fn id_of<T>(r: &AnyRow, column: &str, parse: fn(&str) -> Result<T, uuid::Error>) -> Result<T> {
+    let text: String = r.try_get(column)?;
+    parse(&text).map_err(|_| corrupt(column, &text))
+}
+
+fn endpoint_status(r: &AnyRow, column: &str) -> Result<EndpointStatus> {
+    let text: String = r.try_get(column)?;
+    EndpointStatus::parse(&text).ok_or_else(|| corrupt("endpoint status", &text))
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
-    pub id: String,
+    pub id: EndpointId,
     pub user_id: UserId,
     pub url: String,
     pub description: String,
@@ -25,7 +37,7 @@ pub struct Endpoint {
     pub events: Vec<String>,
     /// `whsec_` + base64 of the key bytes.
     pub secret: String,
-    pub status: String,
+    pub status: EndpointStatus,
     pub disabled_reason: Option<String>,
     pub consecutive_failures: i64,
     pub created_at: DateTime<Utc>,
@@ -51,15 +63,14 @@ const ENDPOINT_COLUMNS: &str = "id, user_id, url, description, events, secret, s
                                 consecutive_failures, created_at, updated_at";
 
 fn decode_endpoint(r: &AnyRow) -> Result<Endpoint> {
-    let user: String = r.try_get("user_id")?;
     Ok(Endpoint {
-        id: r.try_get("id")?,
-        user_id: UserId::parse(&user).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        id: id_of(r, "id", EndpointId::parse)?,
+        user_id: id_of(r, "user_id", UserId::parse)?,
         url: r.try_get("url")?,
         description: r.try_get("description")?,
         events: serde_json::from_str(&r.try_get::<String, _>("events")?)?,
         secret: r.try_get("secret")?,
-        status: r.try_get("status")?,
+        status: endpoint_status(r, "status")?,
         disabled_reason: r.try_get("disabled_reason")?,
         consecutive_failures: r.try_get("consecutive_failures")?,
         created_at: time::from_ms(r.try_get("created_at")?)?,
@@ -71,13 +82,13 @@ pub async fn insert_endpoint(tx: &mut WriteTx, e: &Endpoint) -> Result<()> {
     sqlx::query(&format!(
         "INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
     ))
-    .bind(&e.id)
+    .bind(e.id.to_string())
     .bind(e.user_id.to_string())
     .bind(&e.url)
     .bind(&e.description)
     .bind(serde_json::to_string(&e.events)?)
     .bind(&e.secret)
-    .bind(&e.status)
+    .bind(e.status.as_str())
     .bind(e.disabled_reason.as_deref())
     .bind(e.consecutive_failures)
     .bind(time::to_ms(e.created_at))
@@ -104,7 +115,7 @@ pub async fn active_endpoints_of(conn: &mut AnyConnection, user: UserId) -> Resu
         "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE user_id = $1 AND status = $2 ORDER BY id"
     ))
     .bind(user.to_string())
-    .bind(STATUS_ACTIVE)
+    .bind(EndpointStatus::Active.as_str())
     .fetch_all(conn)
     .await?;
     rows.iter().map(decode_endpoint).collect()
@@ -117,7 +128,7 @@ pub async fn active_endpoints_of_users(conn: &mut AnyConnection, users: &[UserId
         return Ok(Vec::new());
     }
     let mut sql = Sql::new(&format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE status = "));
-    let status = sql.text(STATUS_ACTIVE);
+    let status = sql.text(EndpointStatus::Active.as_str());
     sql.push(&status).push(" AND user_id IN (");
     for (i, user) in users.iter().enumerate() {
         let p = sql.text(user.to_string());
@@ -129,9 +140,9 @@ pub async fn active_endpoints_of_users(conn: &mut AnyConnection, users: &[UserId
 }
 
 /// One endpoint, if it is the user's.
-pub async fn endpoint(conn: &mut AnyConnection, user: UserId, id: &str) -> Result<Option<Endpoint>> {
+pub async fn endpoint(conn: &mut AnyConnection, user: UserId, id: EndpointId) -> Result<Option<Endpoint>> {
     let row = sqlx::query(&format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1 AND user_id = $2"))
-        .bind(id)
+        .bind(id.to_string())
         .bind(user.to_string())
         .fetch_optional(conn)
         .await?;
@@ -139,7 +150,8 @@ pub async fn endpoint(conn: &mut AnyConnection, user: UserId, id: &str) -> Resul
 }
 
 /// Deletes an endpoint and its delivery log; false if it is not the user's.
-pub async fn delete_endpoint(tx: &mut WriteTx, user: UserId, id: &str) -> Result<bool> {
+pub async fn delete_endpoint(tx: &mut WriteTx, user: UserId, id: EndpointId) -> Result<bool> {
+    let id = id.to_string();
     // Explicitly rather than by cascade alone: PRAGMA foreign_keys is per
     // connection on SQLite, and the log must not outlive its endpoint.
     sqlx::query(
@@ -147,7 +159,7 @@ pub async fn delete_endpoint(tx: &mut WriteTx, user: UserId, id: &str) -> Result
          (SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id \
           WHERE e.id = $1 AND e.user_id = $2)",
     )
-    .bind(id)
+    .bind(&id)
     .bind(user.to_string())
     .execute(tx.conn())
     .await?;
@@ -155,12 +167,12 @@ pub async fn delete_endpoint(tx: &mut WriteTx, user: UserId, id: &str) -> Result
         "DELETE FROM webhook_deliveries WHERE endpoint_id IN \
          (SELECT id FROM webhook_endpoints WHERE id = $1 AND user_id = $2)",
     )
-    .bind(id)
+    .bind(&id)
     .bind(user.to_string())
     .execute(tx.conn())
     .await?;
     let done = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1 AND user_id = $2")
-        .bind(id)
+        .bind(&id)
         .bind(user.to_string())
         .execute(tx.conn())
         .await?;
@@ -169,14 +181,14 @@ pub async fn delete_endpoint(tx: &mut WriteTx, user: UserId, id: &str) -> Result
 
 /// Puts a disabled endpoint back in service with a clean failure count; false
 /// if it is not the user's. Deliveries already given up on stay failed.
-pub async fn enable_endpoint(tx: &mut WriteTx, user: UserId, id: &str, now: DateTime<Utc>) -> Result<bool> {
+pub async fn enable_endpoint(tx: &mut WriteTx, user: UserId, id: EndpointId, now: DateTime<Utc>) -> Result<bool> {
     let done = sqlx::query(
         "UPDATE webhook_endpoints SET status = $1, disabled_reason = NULL, consecutive_failures = 0, updated_at = $2 \
          WHERE id = $3 AND user_id = $4",
     )
-    .bind(STATUS_ACTIVE)
+    .bind(EndpointStatus::Active.as_str())
     .bind(time::to_ms(now))
-    .bind(id)
+    .bind(id.to_string())
     .bind(user.to_string())
     .execute(tx.conn())
     .await?;
@@ -188,7 +200,7 @@ pub async fn enable_endpoint(tx: &mut WriteTx, user: UserId, id: &str, now: Date
 pub async fn set_secret(
     tx: &mut WriteTx,
     user: UserId,
-    id: &str,
+    id: EndpointId,
     secret: &str,
     previous_until: DateTime<Utc>,
     now: DateTime<Utc>,
@@ -201,7 +213,7 @@ pub async fn set_secret(
     .bind(time::to_ms(previous_until))
     .bind(secret)
     .bind(time::to_ms(now))
-    .bind(id)
+    .bind(id.to_string())
     .bind(user.to_string())
     .execute(tx.conn())
     .await?;
@@ -210,17 +222,13 @@ pub async fn set_secret(
 
 // --- deliveries ------------------------------------------------------------------
 
-pub const DELIVERY_PENDING: &str = "pending";
-pub const DELIVERY_DELIVERED: &str = "delivered";
-pub const DELIVERY_FAILED: &str = "failed";
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
-    pub id: String,
-    pub endpoint_id: String,
-    pub event_id: String,
+    pub id: DeliveryId,
+    pub endpoint_id: EndpointId,
+    pub event_id: Uuid,
     pub event_type: String,
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i64,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub last_status: Option<i64>,
@@ -233,12 +241,13 @@ const DELIVERY_COLUMNS: &str = "id, endpoint_id, event_id, event_type, status, a
                                 last_status, last_error, delivered_at, created_at";
 
 fn decode_delivery(r: &AnyRow) -> Result<Delivery> {
+    let status: String = r.try_get("status")?;
     Ok(Delivery {
-        id: r.try_get("id")?,
-        endpoint_id: r.try_get("endpoint_id")?,
-        event_id: r.try_get("event_id")?,
+        id: id_of(r, "id", DeliveryId::parse)?,
+        endpoint_id: id_of(r, "endpoint_id", EndpointId::parse)?,
+        event_id: id_of(r, "event_id", Uuid::parse_str)?,
         event_type: r.try_get("event_type")?,
-        status: r.try_get("status")?,
+        status: DeliveryStatus::parse(&status).ok_or_else(|| corrupt("delivery status", &status))?,
         attempts: r.try_get("attempts")?,
         next_attempt_at: time::from_opt_ms(r.try_get("next_attempt_at")?)?,
         last_status: r.try_get("last_status")?,
@@ -251,9 +260,9 @@ fn decode_delivery(r: &AnyRow) -> Result<Delivery> {
 /// What the consumer enqueues.
 #[derive(Debug, Clone)]
 pub struct NewDelivery<'a> {
-    pub endpoint_id: &'a str,
+    pub endpoint_id: EndpointId,
     pub user_id: UserId,
-    pub event_id: &'a str,
+    pub event_id: Uuid,
     pub event_type: &'a str,
     pub payload: &'a str,
 }
@@ -266,13 +275,13 @@ pub async fn enqueue(tx: &mut WriteTx, d: &NewDelivery<'_>, now: DateTime<Utc>) 
          next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $8, $8) \
          ON CONFLICT DO NOTHING",
     )
-    .bind(uuid::Uuid::now_v7().to_string())
-    .bind(d.endpoint_id)
+    .bind(DeliveryId::new().to_string())
+    .bind(d.endpoint_id.to_string())
     .bind(d.user_id.to_string())
-    .bind(d.event_id)
+    .bind(d.event_id.to_string())
     .bind(d.event_type)
     .bind(d.payload)
-    .bind(DELIVERY_PENDING)
+    .bind(DeliveryStatus::Pending.as_str())
     .bind(time::to_ms(now))
     .execute(tx.conn())
     .await?;
@@ -283,27 +292,27 @@ pub async fn enqueue(tx: &mut WriteTx, d: &NewDelivery<'_>, now: DateTime<Utc>) 
 /// (ids are UUIDv7, so id order is creation order).
 pub async fn deliveries(
     conn: &mut AnyConnection,
-    endpoint_id: &str,
-    before: Option<&str>,
+    endpoint_id: EndpointId,
+    before: Option<DeliveryId>,
     limit: i64,
 ) -> Result<Vec<Delivery>> {
     let rows = sqlx::query(&format!(
         "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE endpoint_id = $1 AND ($2 = '' OR id < $2) \
          ORDER BY id DESC LIMIT $3"
     ))
-    .bind(endpoint_id)
-    .bind(before.unwrap_or(""))
+    .bind(endpoint_id.to_string())
+    .bind(before.map(|b| b.to_string()).unwrap_or_default())
     .bind(limit)
     .fetch_all(conn)
     .await?;
     rows.iter().map(decode_delivery).collect()
 }
 
-pub async fn delivery(conn: &mut AnyConnection, endpoint_id: &str, id: &str) -> Result<Option<Delivery>> {
+pub async fn delivery(conn: &mut AnyConnection, endpoint_id: EndpointId, id: DeliveryId) -> Result<Option<Delivery>> {
     let row =
         sqlx::query(&format!("SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE endpoint_id = $1 AND id = $2"))
-            .bind(endpoint_id)
-            .bind(id)
+            .bind(endpoint_id.to_string())
+            .bind(id.to_string())
             .fetch_optional(conn)
             .await?;
     row.as_ref().map(decode_delivery).transpose()
@@ -318,12 +327,12 @@ pub struct Attempt {
     pub attempted_at: DateTime<Utc>,
 }
 
-pub async fn attempts(conn: &mut AnyConnection, delivery_id: &str) -> Result<Vec<Attempt>> {
+pub async fn attempts(conn: &mut AnyConnection, delivery_id: DeliveryId) -> Result<Vec<Attempt>> {
     let rows = sqlx::query(
         "SELECT attempt, status_code, error, duration_ms, attempted_at FROM webhook_attempts \
          WHERE delivery_id = $1 ORDER BY attempt",
     )
-    .bind(delivery_id)
+    .bind(delivery_id.to_string())
     .fetch_all(conn)
     .await?;
     rows.iter()
@@ -342,9 +351,9 @@ pub async fn attempts(conn: &mut AnyConnection, delivery_id: &str) -> Result<Vec
 /// A due delivery with what it takes to send it.
 #[derive(Debug, Clone)]
 pub struct DueDelivery {
-    pub id: String,
-    pub endpoint_id: String,
-    pub event_id: String,
+    pub id: DeliveryId,
+    pub endpoint_id: EndpointId,
+    pub event_id: Uuid,
     pub event_type: String,
     pub payload: String,
     /// Attempts made before this one.
@@ -364,18 +373,18 @@ pub async fn due(conn: &mut AnyConnection, now: DateTime<Utc>, limit: i64) -> Re
          WHERE d.status = $1 AND d.next_attempt_at <= $2 AND e.status = $3 \
          ORDER BY d.next_attempt_at, d.id LIMIT $4",
     )
-    .bind(DELIVERY_PENDING)
+    .bind(DeliveryStatus::Pending.as_str())
     .bind(time::to_ms(now))
-    .bind(STATUS_ACTIVE)
+    .bind(EndpointStatus::Active.as_str())
     .bind(limit)
     .fetch_all(conn)
     .await?;
     rows.iter()
         .map(|r| {
             Ok(DueDelivery {
-                id: r.try_get(0)?,
-                endpoint_id: r.try_get(1)?,
-                event_id: r.try_get(2)?,
+                id: id_of(r, "id", DeliveryId::parse)?,
+                endpoint_id: id_of(r, "endpoint_id", EndpointId::parse)?,
+                event_id: id_of(r, "event_id", Uuid::parse_str)?,
                 event_type: r.try_get(3)?,
                 payload: r.try_get(4)?,
                 attempts: r.try_get(5)?,
@@ -391,7 +400,7 @@ pub async fn due(conn: &mut AnyConnection, now: DateTime<Utc>, limit: i64) -> Re
 /// one of several workers that read the same `seen_attempts`.
 pub async fn claim(
     tx: &mut WriteTx,
-    id: &str,
+    id: DeliveryId,
     seen_attempts: i64,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
@@ -402,8 +411,8 @@ pub async fn claim(
     )
     .bind(time::to_ms(lease_until))
     .bind(time::to_ms(now))
-    .bind(id)
-    .bind(DELIVERY_PENDING)
+    .bind(id.to_string())
+    .bind(DeliveryStatus::Pending.as_str())
     .bind(seen_attempts)
     .execute(tx.conn())
     .await?;
@@ -428,31 +437,26 @@ pub enum Next {
     GiveUp,
 }
 
-/// What recording an attempt did to the endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EndpointChange {
-    None,
-    /// The endpoint was disabled with this reason.
-    Disabled(String),
-}
-
-/// Logs an attempt and moves the delivery on. A failed delivery counts against
-/// its endpoint, which is disabled at `disable_after` consecutive failures; a
-/// delivered one resets the count. The updates are conditional on the attempt
-/// number, so a worker whose lease lapsed cannot overwrite a newer attempt.
+/// Logs an attempt and moves the delivery on; a delivered one resets its
+/// endpoint's count of consecutive failed deliveries, a given-up one adds to
+/// it. Returns the endpoint's count and status after that, or `None` when the
+/// attempt was stale: the updates are conditional on the attempt number, so a
+/// worker whose lease lapsed cannot overwrite a newer attempt. What the count
+/// means (when an endpoint is disabled) is the application's rule.
 pub async fn record_attempt(
     tx: &mut WriteTx,
     d: &DueDelivery,
     result: &AttemptResult,
     next: Next,
-    disable_after: i64,
-) -> Result<EndpointChange> {
+) -> Result<Option<(i64, EndpointStatus)>> {
     let at = time::to_ms(result.at);
+    let delivery_id = d.id.to_string();
+    let endpoint_id = d.endpoint_id.to_string();
     sqlx::query(
         "INSERT INTO webhook_attempts (delivery_id, attempt, status_code, error, duration_ms, attempted_at) \
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
     )
-    .bind(&d.id)
+    .bind(&delivery_id)
     .bind(result.attempt)
     .bind(result.status_code)
     .bind(result.error.as_deref())
@@ -461,80 +465,66 @@ pub async fn record_attempt(
     .execute(tx.conn())
     .await?;
     let (status, next_at, delivered_at) = match next {
-        Next::Delivered => (DELIVERY_DELIVERED, None, Some(at)),
-        Next::RetryAt(when) => (DELIVERY_PENDING, Some(time::to_ms(when)), None),
-        Next::GiveUp => (DELIVERY_FAILED, None, None),
+        Next::Delivered => (DeliveryStatus::Delivered, None, Some(at)),
+        Next::RetryAt(when) => (DeliveryStatus::Pending, Some(time::to_ms(when)), None),
+        Next::GiveUp => (DeliveryStatus::Failed, None, None),
     };
     let moved = sqlx::query(
         "UPDATE webhook_deliveries SET status = $1, next_attempt_at = $2, delivered_at = $3, last_status = $4, \
          last_error = $5, updated_at = $6 WHERE id = $7 AND attempts = $8 AND status = $9",
     )
-    .bind(status)
+    .bind(status.as_str())
     .bind(next_at)
     .bind(delivered_at)
     .bind(result.status_code)
     .bind(result.error.as_deref())
     .bind(at)
-    .bind(&d.id)
+    .bind(&delivery_id)
     .bind(result.attempt)
-    .bind(DELIVERY_PENDING)
+    .bind(DeliveryStatus::Pending.as_str())
     .execute(tx.conn())
     .await?;
     if moved.rows_affected() == 0 {
-        return Ok(EndpointChange::None);
+        return Ok(None);
     }
-    match next {
-        Next::Delivered => {
-            sqlx::query("UPDATE webhook_endpoints SET consecutive_failures = 0 WHERE id = $1")
-                .bind(&d.endpoint_id)
-                .execute(tx.conn())
-                .await?;
-            Ok(EndpointChange::None)
-        }
-        Next::RetryAt(_) => Ok(EndpointChange::None),
-        Next::GiveUp => {
-            let row = sqlx::query(
-                "UPDATE webhook_endpoints SET consecutive_failures = consecutive_failures + 1, updated_at = $1 \
-                 WHERE id = $2 RETURNING consecutive_failures, status",
-            )
-            .bind(at)
-            .bind(&d.endpoint_id)
-            .fetch_optional(tx.conn())
-            .await?;
-            let Some(row) = row else { return Ok(EndpointChange::None) };
-            let failures: i64 = row.try_get(0)?;
-            let status: String = row.try_get(1)?;
-            if failures < disable_after || status != STATUS_ACTIVE {
-                return Ok(EndpointChange::None);
-            }
-            let reason = format!(
-                "disabled after {failures} consecutive failed deliveries; last error: {}",
-                result.error.as_deref().unwrap_or("unknown")
-            );
-            sqlx::query(
-                "UPDATE webhook_endpoints SET status = $1, disabled_reason = $2, updated_at = $3 WHERE id = $4",
-            )
-            .bind(STATUS_DISABLED)
-            .bind(&reason)
-            .bind(at)
-            .bind(&d.endpoint_id)
-            .execute(tx.conn())
-            .await?;
-            // What was still queued will not be sent: say so in the log.
-            sqlx::query(
-                "UPDATE webhook_deliveries SET status = $1, next_attempt_at = NULL, \
-                 last_error = COALESCE(last_error, 'endpoint disabled'), updated_at = $2 \
-                 WHERE endpoint_id = $3 AND status = $4",
-            )
-            .bind(DELIVERY_FAILED)
-            .bind(at)
-            .bind(&d.endpoint_id)
-            .bind(DELIVERY_PENDING)
-            .execute(tx.conn())
-            .await?;
-            Ok(EndpointChange::Disabled(reason))
-        }
-    }
+    let failures = match next {
+        Next::Delivered => "0",
+        Next::RetryAt(_) => "consecutive_failures",
+        Next::GiveUp => "consecutive_failures + 1",
+    };
+    let row = sqlx::query(&format!(
+        "UPDATE webhook_endpoints SET consecutive_failures = {failures} WHERE id = $1 \
+         RETURNING consecutive_failures, status"
+    ))
+    .bind(&endpoint_id)
+    .fetch_optional(tx.conn())
+    .await?;
+    row.map(|row| Ok((row.try_get(0)?, endpoint_status(&row, "status")?))).transpose()
+}
+
+/// Takes an endpoint out of service with the reason its owner will read; what
+/// was still queued for it fails, saying so in the delivery log.
+pub async fn disable_endpoint(tx: &mut WriteTx, id: EndpointId, reason: &str, now: DateTime<Utc>) -> Result<()> {
+    let (id, at) = (id.to_string(), time::to_ms(now));
+    sqlx::query("UPDATE webhook_endpoints SET status = $1, disabled_reason = $2, updated_at = $3 WHERE id = $4")
+        .bind(EndpointStatus::Disabled.as_str())
+        .bind(reason)
+        .bind(at)
+        .bind(&id)
+        .execute(tx.conn())
+        .await?;
+    sqlx::query(
+        "UPDATE webhook_deliveries SET status = $1, next_attempt_at = NULL, \
+         last_error = COALESCE(last_error, 'endpoint disabled'), updated_at = $2 \
+         WHERE endpoint_id = $3 AND status = $4",
+    )
+    .bind(DeliveryStatus::Failed.as_str())
+    .bind(at)
+    .bind(&id)
+    .bind(DeliveryStatus::Pending.as_str())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
 }
 
 /// The soonest due attempt of an active endpoint, if any (how long the worker may sleep).
@@ -543,8 +533,8 @@ pub async fn next_due_at(conn: &mut AnyConnection) -> Result<Option<DateTime<Utc
         "SELECT MIN(d.next_attempt_at) FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id \
          WHERE d.status = $1 AND e.status = $2",
     )
-    .bind(DELIVERY_PENDING)
-    .bind(STATUS_ACTIVE)
+    .bind(DeliveryStatus::Pending.as_str())
+    .bind(EndpointStatus::Active.as_str())
     .fetch_one(conn)
     .await?;
     time::from_opt_ms(row.try_get(0)?)
@@ -569,7 +559,7 @@ pub async fn purge_finished(tx: &mut WriteTx, before: DateTime<Utc>, limit: i64)
     // The statuses are literals, not parameters, so that both planners can
     // match the partial index `webhook_deliveries_finished` (0005_retention.sql).
     let rows = sqlx::query(&format!(
-        "SELECT id FROM webhook_deliveries WHERE status IN ('{DELIVERY_DELIVERED}', '{DELIVERY_FAILED}') \
+        "SELECT id FROM webhook_deliveries WHERE status IN ('delivered', 'failed') \
          AND created_at < $1 LIMIT $2{}",
         skip_locked(tx.backend())
     ))

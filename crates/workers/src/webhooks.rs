@@ -13,7 +13,7 @@ use hmac::{Hmac, Mac};
 use ontask_app::sealed::Sealer;
 use ontask_app::webhooks::{WebhookSettings, forbidden_reason};
 use ontask_bus::StoredEvent;
-use ontask_store::webhooks::{self, AttemptResult, DueDelivery, Endpoint, EndpointChange, NewDelivery, Next};
+use ontask_store::webhooks::{self, AttemptResult, DueDelivery, Endpoint, NewDelivery, Next};
 use ontask_store::{AnyConnection, Db, StoreError, WriteTx};
 use ontask_telemetry::metrics as m;
 use sha2::Sha256;
@@ -114,11 +114,10 @@ async fn enqueue_for(tx: &mut WriteTx, event: &StoredEvent, endpoints: &[Endpoin
             Some(p) => p,
             None => payload.insert(serde_json::to_string(e).map_err(|e| HandlerError::Permanent(e.to_string()))?),
         };
-        let event_id = e.event_id.to_string();
         let delivery = NewDelivery {
-            endpoint_id: &endpoint.id,
+            endpoint_id: endpoint.id,
             user_id: e.user_id,
-            event_id: &event_id,
+            event_id: e.event_id,
             event_type: e.event_type(),
             payload,
         };
@@ -246,7 +245,7 @@ impl WebhookDeliverer {
             if !due.is_empty() {
                 let mut tx = self.db.begin().await?;
                 for d in due.iter() {
-                    if webhooks::claim(&mut tx, &d.id, d.attempts, now, lease_until).await? {
+                    if webhooks::claim(&mut tx, d.id, d.attempts, now, lease_until).await? {
                         claimed.push(d.clone());
                     }
                 }
@@ -325,10 +324,16 @@ impl WebhookDeliverer {
 
     async fn record(&self, d: &DueDelivery, result: &AttemptResult, next: Next) -> Result<(), StoreError> {
         let mut tx = self.db.begin().await?;
-        let change =
-            webhooks::record_attempt(&mut tx, d, result, next, i64::from(self.settings.disable_after.max(1))).await?;
+        let recorded = webhooks::record_attempt(&mut tx, d, result, next).await?;
+        let disabled = recorded.filter(|_| next == Next::GiveUp).and_then(|(failures, status)| {
+            let disable_after = i64::from(self.settings.disable_after);
+            ontask_app::webhooks::disable_reason(failures, status, disable_after, result.error.as_deref())
+        });
+        if let Some(reason) = &disabled {
+            webhooks::disable_endpoint(&mut tx, d.endpoint_id, reason, result.at).await?;
+        }
         tx.commit().await?;
-        if let EndpointChange::Disabled(reason) = change {
+        if let Some(reason) = disabled {
             tracing::warn!(endpoint = %d.endpoint_id, reason, "webhook endpoint disabled");
         }
         Ok(())
@@ -347,19 +352,20 @@ impl WebhookDeliverer {
         }
         let timestamp = chrono::Utc::now().timestamp();
         let secret = self.sealer.unseal(&d.secret).map_err(|e| e.to_string())?;
-        let mut signature = sign(&secret, &d.event_id, timestamp, d.payload.as_bytes())?;
+        let msg_id = d.event_id.to_string();
+        let mut signature = sign(&secret, &msg_id, timestamp, d.payload.as_bytes())?;
         // After a rotation the old secret signs too: Standard Webhooks receivers
         // accept several space-separated signatures if one verifies. One that
         // cannot be unsealed (rotated because the server secret changed) is skipped.
         if let Some(previous) = d.previous_secret.as_deref().and_then(|p| self.sealer.unseal(p).ok()) {
             signature.push(' ');
-            signature.push_str(&sign(&previous, &d.event_id, timestamp, d.payload.as_bytes())?);
+            signature.push_str(&sign(&previous, &msg_id, timestamp, d.payload.as_bytes())?);
         }
         let response = self
             .client
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header("webhook-id", &d.event_id)
+            .header("webhook-id", &msg_id)
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", signature)
             .body(d.payload.clone())

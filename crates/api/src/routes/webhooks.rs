@@ -7,11 +7,17 @@ use axum::{Json, Router};
 use axum_extra::extract::Query;
 use chrono::{DateTime, Utc};
 use ontask_app::webhooks::NewEndpoint;
+use ontask_domain::{DeliveryId, DeliveryStatus, EndpointId, EndpointStatus};
 use ontask_store::webhooks::{Attempt, Delivery, Endpoint};
 use serde::{Deserialize, Serialize};
 
 use crate::extract::{Caller, JsonBody};
 use crate::{ApiError, ApiState};
+
+/// An id in the path that is not one names nothing: 404, as for another user's.
+fn parse_id<T>(raw: &str, parse: fn(&str) -> Result<T, uuid::Error>) -> Result<T, ApiError> {
+    parse(raw).map_err(|_| ApiError::App(ontask_app::AppError::NotFound))
+}
 
 pub fn router() -> Router<ApiState> {
     Router::new()
@@ -40,12 +46,13 @@ pub struct WebhookInput {
 /// A webhook endpoint.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct WebhookView {
-    id: String,
+    #[schema(value_type = String, format = Uuid)]
+    id: EndpointId,
     url: String,
     description: String,
     events: Vec<String>,
     /// `active`, or `disabled` after repeated failed deliveries.
-    status: String,
+    status: EndpointStatus,
     disabled_reason: Option<String>,
     /// Deliveries that failed every attempt since the last success.
     consecutive_failures: i64,
@@ -82,12 +89,13 @@ pub struct WebhookList {
 /// One event's delivery to an endpoint.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct DeliveryView {
-    id: String,
+    #[schema(value_type = String, format = Uuid)]
+    id: DeliveryId,
     /// Also the `webhook-id` header, the same on every attempt.
-    event_id: String,
+    event_id: uuid::Uuid,
     event_type: String,
     /// `pending`, `delivered` or `failed` (gave up, or the endpoint was disabled).
-    status: String,
+    status: DeliveryStatus,
     attempts: i64,
     /// The HTTP status of the last attempt, if it got an answer.
     last_status_code: Option<i64>,
@@ -99,7 +107,7 @@ pub struct DeliveryView {
 
 impl From<Delivery> for DeliveryView {
     fn from(d: Delivery) -> Self {
-        let pending = d.status == ontask_store::webhooks::DELIVERY_PENDING;
+        let pending = d.status == DeliveryStatus::Pending;
         Self {
             id: d.id,
             event_id: d.event_id,
@@ -191,7 +199,7 @@ pub async fn read(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<WebhookView>, ApiError> {
-    Ok(Json(WebhookView::new(state.app.webhooks().get(&caller.actor, &id).await?, false)))
+    Ok(Json(WebhookView::new(state.app.webhooks().get(&caller.actor, parse_id(&id, EndpointId::parse)?).await?, false)))
 }
 
 /// Delete a webhook endpoint and its delivery log; nothing more is sent to it.
@@ -202,7 +210,7 @@ pub async fn remove(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.app.webhooks().delete(&caller.actor, &id).await?;
+    state.app.webhooks().delete(&caller.actor, parse_id(&id, EndpointId::parse)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -215,7 +223,10 @@ pub async fn rotate_secret(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<WebhookView>, ApiError> {
-    Ok(Json(WebhookView::new(state.app.webhooks().rotate_secret(&caller.actor, &id).await?, true)))
+    Ok(Json(WebhookView::new(
+        state.app.webhooks().rotate_secret(&caller.actor, parse_id(&id, EndpointId::parse)?).await?,
+        true,
+    )))
 }
 
 /// Put a disabled endpoint back in service (failed deliveries are not resent).
@@ -226,7 +237,10 @@ pub async fn enable(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<WebhookView>, ApiError> {
-    Ok(Json(WebhookView::new(state.app.webhooks().enable(&caller.actor, &id).await?, false)))
+    Ok(Json(WebhookView::new(
+        state.app.webhooks().enable(&caller.actor, parse_id(&id, EndpointId::parse)?).await?,
+        false,
+    )))
 }
 
 /// The endpoint's deliveries, newest first, in pages.
@@ -241,7 +255,8 @@ pub async fn deliveries(
     q: Result<Query<DeliveryQuery>, axum_extra::extract::QueryRejection>,
 ) -> Result<Json<DeliveryPage>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let page = state.app.webhooks().deliveries(&caller.actor, &id, q.cursor.as_deref(), q.limit.unwrap_or(50)).await?;
+    let id = parse_id(&id, EndpointId::parse)?;
+    let page = state.app.webhooks().deliveries(&caller.actor, id, q.cursor.as_deref(), q.limit.unwrap_or(50)).await?;
     Ok(Json(DeliveryPage { items: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
 }
 
@@ -254,6 +269,7 @@ pub async fn delivery(
     caller: Caller,
     Path((id, delivery_id)): Path<(String, String)>,
 ) -> Result<Json<DeliveryDetail>, ApiError> {
-    let (delivery, attempts) = state.app.webhooks().delivery(&caller.actor, &id, &delivery_id).await?;
+    let (id, delivery_id) = (parse_id(&id, EndpointId::parse)?, parse_id(&delivery_id, DeliveryId::parse)?);
+    let (delivery, attempts) = state.app.webhooks().delivery(&caller.actor, id, delivery_id).await?;
     Ok(Json(DeliveryDetail { delivery: delivery.into(), attempt_log: attempts.into_iter().map(Into::into).collect() }))
 }

@@ -2,9 +2,9 @@
 //! attempt claimed by exactly one worker, endpoints disabled after repeated
 //! failure, and nothing of an endpoint left behind when it is deleted.
 use chrono::Duration;
-use ontask_domain::UserId;
+use ontask_domain::{DeliveryId, DeliveryStatus, EndpointId, EndpointStatus, UserId};
 use ontask_store::email::{self, NewEmail};
-use ontask_store::webhooks::{self, AttemptResult, EndpointChange, NewDelivery, Next};
+use ontask_store::webhooks::{self, AttemptResult, NewDelivery, Next};
 use ontask_store::{Db, webhooks::Endpoint};
 
 use crate::{now, on_both_backends, user};
@@ -12,13 +12,13 @@ use crate::{now, on_both_backends, user};
 /// An active endpoint of `user` taking `events` (not yet stored).
 pub(crate) fn endpoint(user: UserId, events: &[&str]) -> Endpoint {
     Endpoint {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: EndpointId::new(),
         user_id: user,
         url: "https://hooks.example.com/ontask".into(),
         description: String::new(),
         events: events.iter().map(|e| (*e).to_owned()).collect(),
         secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
-        status: webhooks::STATUS_ACTIVE.into(),
+        status: EndpointStatus::Active,
         disabled_reason: None,
         consecutive_failures: 0,
         created_at: now(),
@@ -33,29 +33,24 @@ async fn register(db: &Db, e: &Endpoint) {
 }
 
 /// Enqueues a delivery of a fresh event; returns the event id.
-async fn enqueue(db: &Db, e: &Endpoint) -> String {
-    let event_id = uuid::Uuid::now_v7().to_string();
+async fn enqueue(db: &Db, e: &Endpoint) -> uuid::Uuid {
+    let event_id = uuid::Uuid::now_v7();
     let mut tx = db.begin().await.unwrap();
-    let d = NewDelivery {
-        endpoint_id: &e.id,
-        user_id: e.user_id,
-        event_id: &event_id,
-        event_type: "task.created",
-        payload: "{}",
-    };
+    let d = NewDelivery { endpoint_id: e.id, user_id: e.user_id, event_id, event_type: "task.created", payload: "{}" };
     assert!(webhooks::enqueue(&mut tx, &d, now()).await.unwrap());
     tx.commit().await.unwrap();
     event_id
 }
 
-/// Claims and records one attempt of every due delivery with the given outcome.
-async fn attempt_all(db: &Db, next: Next, status: Option<i64>, disable_after: i64) -> Vec<EndpointChange> {
+/// Claims and records one attempt of every due delivery with the given outcome;
+/// returns each endpoint's count of failed deliveries and its status after it.
+async fn attempt_all(db: &Db, next: Next, status: Option<i64>) -> Vec<Option<(i64, EndpointStatus)>> {
     let due = webhooks::due(&mut db.read().await.unwrap(), now() + Duration::seconds(1), 100).await.unwrap();
     let mut changes = Vec::new();
     for d in due {
         let mut tx = db.begin().await.unwrap();
         assert!(
-            webhooks::claim(&mut tx, &d.id, d.attempts, now() + Duration::seconds(1), now() + Duration::minutes(1))
+            webhooks::claim(&mut tx, d.id, d.attempts, now() + Duration::seconds(1), now() + Duration::minutes(1))
                 .await
                 .unwrap()
         );
@@ -66,7 +61,7 @@ async fn attempt_all(db: &Db, next: Next, status: Option<i64>, disable_after: i6
             duration_ms: 3,
             at: now(),
         };
-        changes.push(webhooks::record_attempt(&mut tx, &d, &result, next, disable_after).await.unwrap());
+        changes.push(webhooks::record_attempt(&mut tx, &d, &result, next).await.unwrap());
         tx.commit().await.unwrap();
     }
     changes
@@ -80,7 +75,7 @@ on_both_backends! {
         let event_id = enqueue(&db, &e).await;
         // The same event again (a redelivery that slipped past the inbox) changes nothing.
         let mut tx = db.begin().await.unwrap();
-        let again = NewDelivery { endpoint_id: &e.id, user_id: owner, event_id: &event_id, event_type: "task.created", payload: "{}" };
+        let again = NewDelivery { endpoint_id: e.id, user_id: owner, event_id, event_type: "task.created", payload: "{}" };
         assert!(!webhooks::enqueue(&mut tx, &again, now()).await.unwrap());
         tx.commit().await.unwrap();
 
@@ -89,23 +84,23 @@ on_both_backends! {
         assert_eq!((due[0].attempts, due[0].url.as_str()), (0, e.url.as_str()));
 
         // Two workers that read the same state race for attempt 1: one wins.
-        let claim = |db: Db, id: String| async move {
+        let claim = |db: Db, id: DeliveryId| async move {
             let mut tx = db.begin().await.unwrap();
-            let won = webhooks::claim(&mut tx, &id, 0, now() + Duration::seconds(1), now() + Duration::minutes(1))
+            let won = webhooks::claim(&mut tx, id, 0, now() + Duration::seconds(1), now() + Duration::minutes(1))
                 .await
                 .unwrap();
             tx.commit().await.unwrap();
             won
         };
         let (a, b) = tokio::join!(
-            tokio::spawn(claim(db.clone(), due[0].id.clone())),
-            tokio::spawn(claim(db.clone(), due[0].id.clone()))
+            tokio::spawn(claim(db.clone(), due[0].id)),
+            tokio::spawn(claim(db.clone(), due[0].id))
         );
         assert!(a.unwrap() ^ b.unwrap(), "exactly one claim wins");
         // While claimed, it is not due for anyone else.
         assert!(webhooks::due(&mut db.read().await.unwrap(), now() + Duration::seconds(1), 10).await.unwrap().is_empty());
-        let log = webhooks::deliveries(&mut db.read().await.unwrap(), &e.id, None, 10).await.unwrap();
-        assert_eq!((log[0].attempts, log[0].status.as_str()), (1, webhooks::DELIVERY_PENDING));
+        let log = webhooks::deliveries(&mut db.read().await.unwrap(), e.id, None, 10).await.unwrap();
+        assert_eq!((log[0].attempts, log[0].status), (1, DeliveryStatus::Pending));
     }
 
     async fn failed_deliveries_disable_the_endpoint_and_a_success_resets_the_count(db: Db) {
@@ -116,8 +111,8 @@ on_both_backends! {
         // A retry keeps it pending; a success resets the failure count.
         enqueue(&db, &e).await;
         let later = now() + Duration::seconds(30);
-        attempt_all(&db, Next::RetryAt(later), Some(500), 2).await;
-        let log = webhooks::deliveries(&mut db.read().await.unwrap(), &e.id, None, 10).await.unwrap();
+        attempt_all(&db, Next::RetryAt(later), Some(500)).await;
+        let log = webhooks::deliveries(&mut db.read().await.unwrap(), e.id, None, 10).await.unwrap();
         assert_eq!(log[0].next_attempt_at, Some(later));
         assert_eq!(log[0].last_status, Some(500));
         let mut conn = db.read().await.unwrap();
@@ -125,32 +120,49 @@ on_both_backends! {
         drop(conn);
 
         enqueue(&db, &e).await;
-        assert_eq!(attempt_all(&db, Next::GiveUp, Some(500), 2).await, [EndpointChange::None]);
-        let failures = |db: Db, id: String| async move {
-            webhooks::endpoint(&mut db.read().await.unwrap(), owner, &id).await.unwrap().unwrap()
+        assert_eq!(attempt_all(&db, Next::GiveUp, Some(500)).await, [Some((1, EndpointStatus::Active))]);
+        let failures = |db: Db, id: EndpointId| async move {
+            webhooks::endpoint(&mut db.read().await.unwrap(), owner, id).await.unwrap().unwrap()
         };
-        assert_eq!(failures(db.clone(), e.id.clone()).await.consecutive_failures, 1);
+        assert_eq!(failures(db.clone(), e.id).await.consecutive_failures, 1);
         enqueue(&db, &e).await;
-        attempt_all(&db, Next::Delivered, Some(204), 2).await;
-        assert_eq!(failures(db.clone(), e.id.clone()).await.consecutive_failures, 0);
+        attempt_all(&db, Next::Delivered, Some(204)).await;
+        assert_eq!(failures(db.clone(), e.id).await.consecutive_failures, 0);
 
-        // Two failed deliveries in a row disable it; what was queued is failed too.
+        // Two failed deliveries in a row count two; disabling it (the
+        // application's rule decides when) fails what was still queued.
         enqueue(&db, &e).await;
         enqueue(&db, &e).await;
-        let changes = attempt_all(&db, Next::GiveUp, None, 2).await;
-        assert!(matches!(&changes[..], [EndpointChange::None, EndpointChange::Disabled(reason)] if reason.contains("2 consecutive")), "{changes:?}");
-        let disabled = failures(db.clone(), e.id.clone()).await;
-        assert_eq!(disabled.status, webhooks::STATUS_DISABLED);
-        let log = webhooks::deliveries(&mut db.read().await.unwrap(), &e.id, None, 10).await.unwrap();
-        assert!(log.iter().all(|d| d.status != webhooks::DELIVERY_PENDING), "{log:?}");
+        enqueue(&db, &e).await;
+        let due = webhooks::due(&mut db.read().await.unwrap(), now() + Duration::seconds(1), 10).await.unwrap();
+        let queued = due.last().unwrap().id;
+        let mut tx = db.begin().await.unwrap();
+        for d in &due[..2] {
+            let (now, lease) = (now() + Duration::seconds(1), now() + Duration::minutes(1));
+            assert!(webhooks::claim(&mut tx, d.id, 0, now, lease).await.unwrap());
+            let error = Some("refused".to_owned());
+            let result = AttemptResult { attempt: 1, status_code: None, error, duration_ms: 1, at: now };
+            let recorded = webhooks::record_attempt(&mut tx, d, &result, Next::GiveUp).await.unwrap();
+            assert!(matches!(recorded, Some((1 | 2, EndpointStatus::Active))), "{recorded:?}");
+        }
+        let reason = "disabled after 2 consecutive failed deliveries";
+        webhooks::disable_endpoint(&mut tx, e.id, reason, now()).await.unwrap();
+        tx.commit().await.unwrap();
+        let disabled = failures(db.clone(), e.id).await;
+        assert_eq!((disabled.status, disabled.consecutive_failures), (EndpointStatus::Disabled, 2));
+        assert_eq!(disabled.disabled_reason.as_deref(), Some(reason));
+        let log = webhooks::deliveries(&mut db.read().await.unwrap(), e.id, None, 10).await.unwrap();
+        assert!(log.iter().all(|d| d.status != DeliveryStatus::Pending), "{log:?}");
+        let never_sent = log.iter().find(|d| d.id == queued).unwrap();
+        assert_eq!((never_sent.attempts, never_sent.last_error.as_deref()), (0, Some("endpoint disabled")));
         assert!(webhooks::active_endpoints_of(&mut db.read().await.unwrap(), owner).await.unwrap().is_empty());
 
         // Re-enabled, it is active with a clean count.
         let mut tx = db.begin().await.unwrap();
-        assert!(webhooks::enable_endpoint(&mut tx, owner, &e.id, now()).await.unwrap());
+        assert!(webhooks::enable_endpoint(&mut tx, owner, e.id, now()).await.unwrap());
         tx.commit().await.unwrap();
-        let enabled = failures(db.clone(), e.id.clone()).await;
-        assert_eq!((enabled.status.as_str(), enabled.consecutive_failures), (webhooks::STATUS_ACTIVE, 0));
+        let enabled = failures(db.clone(), e.id).await;
+        assert_eq!((enabled.status, enabled.consecutive_failures), (EndpointStatus::Active, 0));
     }
 
     async fn the_delivery_log_pages_and_goes_with_its_endpoint(db: Db) {
@@ -161,25 +173,25 @@ on_both_backends! {
         for _ in 0..3 {
             enqueue(&db, &e).await;
         }
-        attempt_all(&db, Next::Delivered, Some(200), 5).await;
+        attempt_all(&db, Next::Delivered, Some(200)).await;
         let mut conn = db.read().await.unwrap();
-        let first = webhooks::deliveries(&mut conn, &e.id, None, 2).await.unwrap();
-        let rest = webhooks::deliveries(&mut conn, &e.id, Some(&first[1].id), 2).await.unwrap();
+        let first = webhooks::deliveries(&mut conn, e.id, None, 2).await.unwrap();
+        let rest = webhooks::deliveries(&mut conn, e.id, Some(first[1].id), 2).await.unwrap();
         assert_eq!((first.len(), rest.len()), (2, 1));
         assert!(first[0].id > first[1].id && first[1].id > rest[0].id, "newest first");
-        let attempts = webhooks::attempts(&mut conn, &rest[0].id).await.unwrap();
+        let attempts = webhooks::attempts(&mut conn, rest[0].id).await.unwrap();
         assert_eq!(attempts.len(), 1);
         assert_eq!(attempts[0].status_code, Some(200));
         drop(conn);
 
         let mut tx = db.begin().await.unwrap();
-        assert!(!webhooks::delete_endpoint(&mut tx, stranger, &e.id).await.unwrap(), "not the stranger's");
-        assert!(webhooks::delete_endpoint(&mut tx, owner, &e.id).await.unwrap());
+        assert!(!webhooks::delete_endpoint(&mut tx, stranger, e.id).await.unwrap(), "not the stranger's");
+        assert!(webhooks::delete_endpoint(&mut tx, owner, e.id).await.unwrap());
         tx.commit().await.unwrap();
         let mut conn = db.read().await.unwrap();
-        assert!(webhooks::endpoint(&mut conn, owner, &e.id).await.unwrap().is_none());
-        assert!(webhooks::deliveries(&mut conn, &e.id, None, 10).await.unwrap().is_empty());
-        assert!(webhooks::attempts(&mut conn, &rest[0].id).await.unwrap().is_empty());
+        assert!(webhooks::endpoint(&mut conn, owner, e.id).await.unwrap().is_none());
+        assert!(webhooks::deliveries(&mut conn, e.id, None, 10).await.unwrap().is_empty());
+        assert!(webhooks::attempts(&mut conn, rest[0].id).await.unwrap().is_empty());
     }
 
     async fn an_e_mail_is_queued_once_per_event_and_sent_once(db: Db) {
