@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use ontask_domain::UserId;
+use ontask_domain::{TokenId, UserId};
 use ontask_store::tokens::TokenRow;
 use ontask_store::users::UserRow;
 use ontask_store::{Db, tokens, users};
@@ -62,13 +62,13 @@ pub struct UserView {
     pub id: UserId,
     pub email: String,
     pub name: String,
-    pub role: String,
+    pub role: Role,
     pub created_at: DateTime<Utc>,
 }
 
 impl From<&UserRow> for UserView {
     fn from(u: &UserRow) -> Self {
-        Self { id: u.id, email: u.email.clone(), name: u.name.clone(), role: u.role.clone(), created_at: u.created_at }
+        Self { id: u.id, email: u.email.clone(), name: u.name.clone(), role: u.role, created_at: u.created_at }
     }
 }
 
@@ -85,9 +85,10 @@ pub struct Session {
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenView {
-    pub id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Uuid))]
+    pub id: TokenId,
     pub name: String,
-    pub scopes: Vec<String>,
+    pub scopes: Vec<Scope>,
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
@@ -99,9 +100,9 @@ pub struct TokenView {
 impl From<&TokenRow> for TokenView {
     fn from(t: &TokenRow) -> Self {
         Self {
-            id: t.id.clone(),
+            id: t.id,
             name: t.name.clone(),
-            scopes: t.scopes.split_whitespace().map(str::to_owned).collect(),
+            scopes: t.scopes.clone(),
             created_at: t.created_at,
             expires_at: t.expires_at,
             last_used_at: t.last_used_at,
@@ -289,7 +290,7 @@ impl Auth {
             email,
             name,
             password_hash: Some(hash),
-            role: if first { Role::Admin } else { Role::User }.as_str().to_owned(),
+            role: if first { Role::Admin } else { Role::User },
             external_subject: None,
             created_at: now(),
         };
@@ -338,7 +339,7 @@ impl Auth {
         let claims = Claims {
             sub: user.id.to_string(),
             email: Some(user.email.clone()),
-            role: Some(user.role.clone()),
+            role: Some(user.role.as_str().to_owned()),
             iss: ISSUER.into(),
             iat: issued.timestamp(),
             exp: expires_at.timestamp(),
@@ -393,7 +394,7 @@ impl Auth {
         let mut conn = self.db.read().await?;
         let user =
             users::by_id(&mut conn, user_id).await?.ok_or_else(|| unauthorized("the account no longer exists"))?;
-        Ok(Actor { user_id, role: Role::parse(&user.role), scopes: Scope::ALL.to_vec(), via: SignedIn::Session })
+        Ok(Actor { user_id, role: user.role, scopes: Scope::ALL.to_vec(), via: SignedIn::Session })
     }
 
     async fn authenticate_api_token(&self, bearer: &str) -> Result<Actor> {
@@ -408,15 +409,10 @@ impl Auth {
         }
         if token.last_used_at.is_none_or(|t| now - t > TOUCH_INTERVAL) {
             let mut tx = self.db.begin().await?;
-            tokens::touch(&mut tx, &token.id, now).await?;
+            tokens::touch(&mut tx, token.id, now).await?;
             tx.commit().await?;
         }
-        Ok(Actor {
-            user_id: token.user_id,
-            role: Role::parse(&user.role),
-            scopes: token.scopes.split_whitespace().filter_map(Scope::parse).collect(),
-            via: SignedIn::ApiToken,
-        })
+        Ok(Actor { user_id: token.user_id, role: user.role, scopes: token.scopes.clone(), via: SignedIn::ApiToken })
     }
 
     async fn authenticate_external(&self, bearer: &str, header: Header) -> Result<Actor> {
@@ -457,12 +453,7 @@ impl Auth {
         let c = data.claims;
         let subject = format!("{}|{}", c.iss.as_deref().unwrap_or(""), c.sub);
         let user = self.provision_external(&subject, c.email.as_deref(), c.name.as_deref()).await?;
-        Ok(Actor {
-            user_id: user.id,
-            role: Role::parse(&user.role),
-            scopes: Scope::ALL.to_vec(),
-            via: SignedIn::IdentityProvider,
-        })
+        Ok(Actor { user_id: user.id, role: user.role, scopes: Scope::ALL.to_vec(), via: SignedIn::IdentityProvider })
     }
 
     async fn find_jwk(&self, kid: Option<&str>, refresh: bool) -> Result<Option<DecodingKey>> {
@@ -504,7 +495,7 @@ impl Auth {
             email,
             name: name.unwrap_or("").to_owned(),
             password_hash: None,
-            role: Role::User.as_str().into(),
+            role: Role::User,
             external_subject: Some(subject.to_owned()),
             created_at: now(),
         };
@@ -568,11 +559,11 @@ impl Auth {
         rand::thread_rng().fill_bytes(&mut secret);
         let token = format!("{TOKEN_PREFIX}{}", hex::encode(secret));
         let row = TokenRow {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: TokenId::new(),
             user_id: actor.user_id,
             name: name.to_owned(),
             token_hash: hash_token(&token),
-            scopes: parsed.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
+            scopes: parsed,
             created_at: now(),
             expires_at,
             last_used_at: None,
@@ -589,6 +580,8 @@ impl Auth {
     }
 
     pub async fn delete_token(&self, actor: &Actor, id: &str) -> Result<()> {
+        // An id that is not one names no token of the person's.
+        let id = TokenId::parse(id).map_err(|_| AppError::NotFound)?;
         if actor.via != SignedIn::Session {
             return Err(AppError::Forbidden("API tokens can only be managed from a signed-in session".into()));
         }

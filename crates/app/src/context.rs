@@ -1,45 +1,6 @@
 use ontask_domain::{EventActor, EventMetadata, UserId};
+pub use ontask_domain::{Role, Scope};
 use uuid::Uuid;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    User,
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::User => "user",
-            Self::Admin => "admin",
-        }
-    }
-
-    pub fn parse(s: &str) -> Self {
-        if s == "admin" { Self::Admin } else { Self::User }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Scope {
-    TasksRead,
-    TasksWrite,
-}
-
-impl Scope {
-    pub const ALL: [Scope; 2] = [Self::TasksRead, Self::TasksWrite];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::TasksRead => "tasks:read",
-            Self::TasksWrite => "tasks:write",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|x| x.as_str() == s)
-    }
-}
 
 /// Who is acting, as established by authentication.
 #[derive(Debug, Clone, PartialEq, Eq)]

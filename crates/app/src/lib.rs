@@ -4,6 +4,7 @@
 //! one transaction.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod auth;
 mod context;
 mod error;
@@ -60,6 +61,10 @@ impl App {
 
     pub fn webhooks(&self) -> webhooks::WebhookService<'_> {
         webhooks::WebhookService::new(self)
+    }
+
+    pub fn admin(&self) -> admin::AdminService<'_> {
+        admin::AdminService::new(self)
     }
 
     pub fn notifications(&self) -> notifications::NotificationService<'_> {

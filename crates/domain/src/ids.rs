@@ -61,3 +61,11 @@ id_type!(
     /// Identifies one delivery of one event to one webhook endpoint.
     DeliveryId
 );
+id_type!(
+    /// Identifies a personal API token (not its secret).
+    TokenId
+);
+id_type!(
+    /// Identifies a dead letter: an event a consumer gave up on.
+    DeadLetterId
+);

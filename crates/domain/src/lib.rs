@@ -5,6 +5,7 @@
 //! constructor, so a value that exists is a valid value ("parse, don't validate").
 #![forbid(unsafe_code)]
 
+mod account;
 mod due;
 mod error;
 mod event;
@@ -19,13 +20,14 @@ mod task;
 mod text;
 mod webhook;
 
+pub use account::{Role, Scope};
 pub use due::Due;
 pub use error::{FieldError, ValidationErrors};
 pub use event::{
     Channel, EVENT_VERSION, Event, EventActor, EventEnvelope, EventMetadata, EventType, MalformedEvent, OtherEvent,
     ReminderDue, ReminderSent, TaskField, TaskState, TaskUpdated,
 };
-pub use ids::{DeliveryId, EndpointId, NotificationId, TaskId, UserId};
+pub use ids::{DeadLetterId, DeliveryId, EndpointId, NotificationId, TaskId, TokenId, UserId};
 pub use notification::{Notification, NotificationKind};
 pub use priority::Priority;
 pub use recurrence::Recurrence;

@@ -219,8 +219,9 @@ async fn dlq(command: DlqCommand, config: Config) -> anyhow::Result<ExitCode> {
         }
         DlqCommand::Redrive { id, .. } => {
             let app = ontask::build_app(&config, db).await?;
-            let chosen: Vec<_> = dead_letters.iter().filter(|d| id.is_empty() || id.contains(&d.id)).collect();
-            if let Some(missing) = id.iter().find(|i| !dead_letters.iter().any(|d| &&d.id == i)) {
+            let named = |d: &&events::DeadLetter| id.contains(&d.id.to_string());
+            let chosen: Vec<_> = dead_letters.iter().filter(|d| id.is_empty() || named(d)).collect();
+            if let Some(missing) = id.iter().find(|i| !dead_letters.iter().any(|d| d.id.to_string() == **i)) {
                 anyhow::bail!("no dead letter with the id {missing:?} (see `ontask dlq list`)");
             }
             let mut failed = 0;

@@ -3,9 +3,10 @@
 use chrono::{DateTime, Utc};
 use ontask_domain::UserId;
 use sqlx::{AnyConnection, Row};
+use uuid::Uuid;
 
 use crate::sql::delete_batch;
-use crate::{Result, WriteTx, time};
+use crate::{Result, StoreError, WriteTx, time};
 
 pub const PENDING: &str = "pending";
 pub const SENT: &str = "sent";
@@ -14,7 +15,7 @@ pub const FAILED: &str = "failed";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEmail {
     /// The event that asked for the e-mail: the idempotency key.
-    pub event_id: String,
+    pub event_id: Uuid,
     pub user_id: UserId,
     pub recipient: String,
     pub subject: String,
@@ -27,7 +28,7 @@ pub async fn enqueue(tx: &mut WriteTx, e: &NewEmail, now: DateTime<Utc>) -> Resu
         "INSERT INTO email_outbox (event_id, user_id, recipient, subject, body, status, attempts, next_attempt_at, \
          created_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7) ON CONFLICT DO NOTHING",
     )
-    .bind(&e.event_id)
+    .bind(e.event_id.to_string())
     .bind(e.user_id.to_string())
     .bind(&e.recipient)
     .bind(&e.subject)
@@ -41,7 +42,7 @@ pub async fn enqueue(tx: &mut WriteTx, e: &NewEmail, now: DateTime<Utc>) -> Resu
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DueEmail {
-    pub event_id: String,
+    pub event_id: Uuid,
     pub recipient: String,
     pub subject: String,
     pub body: String,
@@ -63,7 +64,10 @@ pub async fn due(conn: &mut AnyConnection, now: DateTime<Utc>, limit: i64) -> Re
     rows.iter()
         .map(|r| {
             Ok(DueEmail {
-                event_id: r.try_get(0)?,
+                event_id: {
+                    let id: String = r.try_get(0)?;
+                    Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(format!("e-mail event id {id:?}: {e}")))?
+                },
                 recipient: r.try_get(1)?,
                 subject: r.try_get(2)?,
                 body: r.try_get(3)?,
@@ -77,7 +81,7 @@ pub async fn due(conn: &mut AnyConnection, now: DateTime<Utc>, limit: i64) -> Re
 /// Claims the next attempt until `lease_until`; true for exactly one claimant.
 pub async fn claim(
     tx: &mut WriteTx,
-    event_id: &str,
+    event_id: Uuid,
     seen_attempts: i64,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
@@ -87,7 +91,7 @@ pub async fn claim(
          WHERE event_id = $2 AND status = $3 AND attempts = $4 AND next_attempt_at <= $5",
     )
     .bind(time::to_ms(lease_until))
-    .bind(event_id)
+    .bind(event_id.to_string())
     .bind(PENDING)
     .bind(seen_attempts)
     .bind(time::to_ms(now))
@@ -100,7 +104,7 @@ pub async fn claim(
 /// retry at `retry_at` (`None`: given up).
 pub async fn finish(
     tx: &mut WriteTx,
-    event_id: &str,
+    event_id: Uuid,
     attempt: i64,
     outcome: std::result::Result<(), (&str, Option<DateTime<Utc>>)>,
     now: DateTime<Utc>,
@@ -118,7 +122,7 @@ pub async fn finish(
     .bind(next)
     .bind(error)
     .bind(sent_at)
-    .bind(event_id)
+    .bind(event_id.to_string())
     .bind(attempt)
     .bind(PENDING)
     .execute(tx.conn())

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use ontask_domain::{Event, EventEnvelope, TaskId, UserId};
+use ontask_domain::{DeadLetterId, Event, EventEnvelope, TaskId, UserId};
 use serde::Serialize;
 use sqlx::{AnyConnection, Row, any::AnyRow};
 use uuid::Uuid;
@@ -318,9 +318,9 @@ pub async fn purge_inbox(tx: &mut WriteTx, before: DateTime<Utc>, limit: i64) ->
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DeadLetter {
-    pub id: String,
+    pub id: DeadLetterId,
     pub consumer: String,
-    pub event_id: String,
+    pub event_id: Uuid,
     pub seq: i64,
     pub error: String,
     pub attempts: i64,
@@ -339,7 +339,7 @@ pub async fn dead_letter(
         "INSERT INTO dead_letters (id, consumer, event_id, seq, error, attempts, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
     )
-    .bind(Uuid::now_v7().to_string())
+    .bind(DeadLetterId::new().to_string())
     .bind(consumer)
     .bind(event.envelope.event_id.to_string())
     .bind(event.seq)
@@ -360,10 +360,14 @@ pub async fn dead_letters(conn: &mut AnyConnection, limit: i64) -> Result<Vec<De
     .await?;
     rows.iter()
         .map(|r| {
+            let uuid = |i: usize| -> Result<Uuid> {
+                let text: String = r.try_get(i)?;
+                Uuid::parse_str(&text).map_err(|e| StoreError::Corrupt(format!("dead letter id {text:?}: {e}")))
+            };
             Ok(DeadLetter {
-                id: r.try_get(0)?,
+                id: DeadLetterId::from_uuid(uuid(0)?),
                 consumer: r.try_get(1)?,
-                event_id: r.try_get(2)?,
+                event_id: uuid(2)?,
                 seq: r.try_get(3)?,
                 error: r.try_get(4)?,
                 attempts: r.try_get(5)?,
@@ -374,9 +378,9 @@ pub async fn dead_letters(conn: &mut AnyConnection, limit: i64) -> Result<Vec<De
 }
 
 /// One event by its id.
-pub async fn by_event_id(conn: &mut AnyConnection, event_id: &str) -> Result<Option<StoredEvent>> {
+pub async fn by_event_id(conn: &mut AnyConnection, event_id: Uuid) -> Result<Option<StoredEvent>> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM events WHERE event_id = $1"))
-        .bind(event_id)
+        .bind(event_id.to_string())
         .fetch_optional(conn)
         .await?;
     row.as_ref().map(decode).transpose()
@@ -386,20 +390,21 @@ pub async fn by_event_id(conn: &mut AnyConnection, event_id: &str) -> Result<Opt
 /// inbox row (written when it was dead-lettered), so handling it again in the
 /// same transaction counts once. Returns false when it was already taken.
 pub async fn take_dead_letter(tx: &mut WriteTx, dead: &DeadLetter) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM dead_letters WHERE id = $1").bind(&dead.id).execute(tx.conn()).await?;
+    let done =
+        sqlx::query("DELETE FROM dead_letters WHERE id = $1").bind(dead.id.to_string()).execute(tx.conn()).await?;
     sqlx::query("DELETE FROM inbox WHERE consumer = $1 AND event_id = $2")
         .bind(&dead.consumer)
-        .bind(&dead.event_id)
+        .bind(dead.event_id.to_string())
         .execute(tx.conn())
         .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Records another failed try of a dead letter.
-pub async fn dead_letter_failed_again(tx: &mut WriteTx, id: &str, error: &str) -> Result<()> {
+pub async fn dead_letter_failed_again(tx: &mut WriteTx, id: DeadLetterId, error: &str) -> Result<()> {
     sqlx::query("UPDATE dead_letters SET error = $1, attempts = attempts + 1 WHERE id = $2")
         .bind(error)
-        .bind(id)
+        .bind(id.to_string())
         .execute(tx.conn())
         .await?;
     Ok(())

@@ -1,6 +1,6 @@
 //! Accounts.
 use chrono::{DateTime, Utc};
-use ontask_domain::UserId;
+use ontask_domain::{Role, UserId};
 use sqlx::{AnyConnection, Row, any::AnyRow};
 
 use crate::{Result, StoreError, WriteTx, time};
@@ -11,7 +11,7 @@ pub struct UserRow {
     pub email: String,
     pub name: String,
     pub password_hash: Option<String>,
-    pub role: String,
+    pub role: Role,
     pub external_subject: Option<String>,
     pub created_at: DateTime<Utc>,
 }
@@ -25,7 +25,10 @@ fn decode(r: &AnyRow) -> Result<UserRow> {
         email: r.try_get("email")?,
         name: r.try_get("name")?,
         password_hash: r.try_get("password_hash")?,
-        role: r.try_get("role")?,
+        role: {
+            let role: String = r.try_get("role")?;
+            Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("unknown role {role:?}")))?
+        },
         external_subject: r.try_get("external_subject")?,
         created_at: time::from_ms(r.try_get("created_at")?)?,
     })
@@ -38,7 +41,7 @@ pub async fn insert(tx: &mut WriteTx, u: &UserRow) -> Result<()> {
         .bind(&u.email)
         .bind(&u.name)
         .bind(u.password_hash.as_deref())
-        .bind(&u.role)
+        .bind(u.role.as_str())
         .bind(u.external_subject.as_deref())
         .bind(time::to_ms(u.created_at))
         .execute(tx.conn())
@@ -72,9 +75,9 @@ pub async fn by_external_subject(conn: &mut AnyConnection, subject: &str) -> Res
     row.as_ref().map(decode).transpose()
 }
 
-pub async fn set_role(tx: &mut WriteTx, id: UserId, role: &str) -> Result<bool> {
+pub async fn set_role(tx: &mut WriteTx, id: UserId, role: Role) -> Result<bool> {
     let done = sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
-        .bind(role)
+        .bind(role.as_str())
         .bind(id.to_string())
         .execute(tx.conn())
         .await?;

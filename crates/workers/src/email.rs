@@ -81,7 +81,7 @@ impl Consumer for EmailConsumer {
         }
         body.push_str("\nYou get this e-mail because you set a reminder on this task in ontask.\n");
         let mail = NewEmail {
-            event_id: e.event_id.to_string(),
+            event_id: e.event_id,
             user_id: e.user_id,
             recipient: user.email,
             subject: format!("Reminder: {title}"),
@@ -154,7 +154,7 @@ impl Mailer {
                 now + chrono::Duration::from_std(self.settings.timeout + LEASE_MARGIN).unwrap_or_default();
             for mail in &due {
                 let mut tx = self.db.begin().await?;
-                let claimed = email::claim(&mut tx, &mail.event_id, mail.attempts, now, lease_until).await?;
+                let claimed = email::claim(&mut tx, mail.event_id, mail.attempts, now, lease_until).await?;
                 tx.commit().await?;
                 if claimed {
                     self.send(mail).await?;
@@ -209,7 +209,7 @@ impl Mailer {
             Err((error, _)) => tracing::warn!(error, outcome = label, "sending a reminder e-mail failed"),
         }
         let mut tx = self.db.begin().await?;
-        email::finish(&mut tx, &mail.event_id, attempt, outcome, now).await?;
+        email::finish(&mut tx, mail.event_id, attempt, outcome, now).await?;
         tx.commit().await?;
         Ok(())
     }

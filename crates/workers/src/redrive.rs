@@ -48,7 +48,7 @@ pub async fn redrive(app: &App, dead: &DeadLetter) -> Result<Redriven, HandlerEr
     };
     let event = {
         let mut conn = app.db.read().await?;
-        events::by_event_id(&mut conn, &dead.event_id).await?
+        events::by_event_id(&mut conn, dead.event_id).await?
     };
     let Some(event) = event else {
         return Ok(Redriven::Skipped("the event is no longer in the log".into()));
@@ -68,7 +68,7 @@ pub async fn redrive(app: &App, dead: &DeadLetter) -> Result<Redriven, HandlerEr
             drop(tx);
             let error = e.to_string();
             let mut tx = app.db.begin().await?;
-            events::dead_letter_failed_again(&mut tx, &dead.id, &error).await?;
+            events::dead_letter_failed_again(&mut tx, dead.id, &error).await?;
             tx.commit().await?;
             Ok(Redriven::FailedAgain(error))
         }

@@ -3,8 +3,7 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use axum_extra::extract::Query;
-use ontask_app::{AppError, Role};
-use ontask_store::events::{self, DeadLetter, StoredEvent};
+use ontask_store::events::{DeadLetter, StoredEvent};
 use serde::{Deserialize, Serialize};
 
 use crate::extract::Caller;
@@ -46,19 +45,8 @@ pub async fn dead_letters(
     caller: Caller,
     q: Result<Query<DeadLetterQuery>, axum_extra::extract::QueryRejection>,
 ) -> Result<Json<DeadLetterList>, ApiError> {
-    if caller.actor.role != Role::Admin {
-        return Err(AppError::Forbidden("dead letters are for admin accounts".into()).into());
-    }
     let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::from(ontask_domain::ValidationErrors::single("limit", "must be between 1 and 500")));
-    }
-    let mut conn = state.app.db.read().await.map_err(AppError::from)?;
-    let mut items = Vec::new();
-    for dead_letter in events::dead_letters(&mut conn, limit).await.map_err(AppError::from)? {
-        let event = events::by_event_id(&mut conn, &dead_letter.event_id).await.map_err(AppError::from)?;
-        items.push(DeadLetterItem { dead_letter, event });
-    }
+    let found = state.app.admin().dead_letters(&caller.actor, q.limit.unwrap_or(100)).await?;
+    let items = found.into_iter().map(|(dead_letter, event)| DeadLetterItem { dead_letter, event }).collect();
     Ok(Json(DeadLetterList { items }))
 }

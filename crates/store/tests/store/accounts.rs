@@ -1,6 +1,6 @@
 //! Users and API tokens.
 use chrono::Duration;
-use ontask_domain::UserId;
+use ontask_domain::{Role, Scope, TokenId, UserId};
 use ontask_store::tokens::{self, TokenRow};
 use ontask_store::users::{self, UserRow};
 use ontask_store::{Db, StoreError};
@@ -13,7 +13,7 @@ fn row(email: &str, subject: Option<&str>) -> UserRow {
         email: email.into(),
         name: "Ada".into(),
         password_hash: Some("$argon2id$...".into()),
-        role: "user".into(),
+        role: Role::User,
         external_subject: subject.map(Into::into),
         created_at: now(),
     }
@@ -29,12 +29,12 @@ on_both_backends! {
         drop(tx);
         let mut tx = db.begin().await.unwrap();
         users::insert(&mut tx, &ada).await.unwrap();
-        assert!(users::set_role(&mut tx, ada.id, "admin").await.unwrap());
+        assert!(users::set_role(&mut tx, ada.id, Role::Admin).await.unwrap());
         tx.commit().await.unwrap();
 
         let mut conn = db.read().await.unwrap();
         let found = users::by_email(&mut conn, "ada@example.com").await.unwrap().unwrap();
-        assert_eq!((found.id, found.role.as_str()), (ada.id, "admin"));
+        assert_eq!((found.id, found.role), (ada.id, Role::Admin));
         assert_eq!(users::by_id(&mut conn, ada.id).await.unwrap().unwrap().email, "ada@example.com");
         assert_eq!(users::by_external_subject(&mut conn, "https://idp|ada").await.unwrap().unwrap().id, ada.id);
         assert!(users::by_email(&mut conn, "nobody@example.com").await.unwrap().is_none());
@@ -43,12 +43,13 @@ on_both_backends! {
 
     async fn tokens_by_hash_list_touch_and_delete(db: Db) {
         let owner = user(&db).await;
+        let id = TokenId::new();
         let token = TokenRow {
-            id: "tok1".into(),
+            id,
             user_id: owner,
             name: "laptop".into(),
             token_hash: "hash-1".into(),
-            scopes: "tasks:read tasks:write".into(),
+            scopes: vec![Scope::TasksRead, Scope::TasksWrite],
             created_at: now(),
             expires_at: Some(now() + Duration::days(30)),
             last_used_at: None,
@@ -56,7 +57,7 @@ on_both_backends! {
         let mut tx = db.begin().await.unwrap();
         tokens::insert(&mut tx, &token).await.unwrap();
         let used = now();
-        tokens::touch(&mut tx, "tok1", used).await.unwrap();
+        tokens::touch(&mut tx, id, used).await.unwrap();
         tx.commit().await.unwrap();
 
         let mut conn = db.read().await.unwrap();
@@ -65,8 +66,8 @@ on_both_backends! {
         assert_eq!(tokens::for_user(&mut conn, owner).await.unwrap().len(), 1);
         drop(conn);
         let mut tx = db.begin().await.unwrap();
-        assert!(!tokens::delete(&mut tx, UserId::new(), "tok1").await.unwrap(), "only the owner deletes");
-        assert!(tokens::delete(&mut tx, owner, "tok1").await.unwrap());
+        assert!(!tokens::delete(&mut tx, UserId::new(), id).await.unwrap(), "only the owner deletes");
+        assert!(tokens::delete(&mut tx, owner, id).await.unwrap());
         tx.commit().await.unwrap();
         let mut conn = db.read().await.unwrap();
         assert!(tokens::by_hash(&mut conn, "hash-1").await.unwrap().is_none());

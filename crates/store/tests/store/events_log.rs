@@ -166,7 +166,7 @@ on_both_backends! {
         let dead = events::dead_letters(&mut conn, 10).await.unwrap();
         assert_eq!(dead.len(), 1, "one dead letter per consumer and event");
         assert_eq!((dead[0].consumer.as_str(), dead[0].error.as_str(), dead[0].attempts), ("reminders", "boom", 5));
-        assert_eq!(dead[0].event_id, event.envelope.event_id.to_string());
+        assert_eq!(dead[0].event_id, event.envelope.event_id);
     }
 
     async fn duplicate_event_id_is_a_conflict(db: Db) {

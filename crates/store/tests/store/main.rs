@@ -86,7 +86,7 @@ pub async fn user(db: &Db) -> UserId {
             email: format!("{id}@example.com"),
             name: String::new(),
             password_hash: None,
-            role: "user".into(),
+            role: ontask_domain::Role::User,
             external_subject: None,
             created_at: now(),
         },

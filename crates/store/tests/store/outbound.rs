@@ -197,7 +197,7 @@ on_both_backends! {
     async fn an_e_mail_is_queued_once_per_event_and_sent_once(db: Db) {
         let owner = user(&db).await;
         let mail = NewEmail {
-            event_id: uuid::Uuid::now_v7().to_string(),
+            event_id: uuid::Uuid::now_v7(),
             user_id: owner,
             recipient: "someone@example.com".into(),
             subject: "Reminder: Pay rent".into(),
@@ -213,11 +213,11 @@ on_both_backends! {
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].subject, "Reminder: Pay rent");
         let mut tx = db.begin().await.unwrap();
-        assert!(email::claim(&mut tx, &mail.event_id, 0, soon, soon + Duration::minutes(1)).await.unwrap());
-        assert!(!email::claim(&mut tx, &mail.event_id, 0, soon, soon + Duration::minutes(1)).await.unwrap());
+        assert!(email::claim(&mut tx, mail.event_id, 0, soon, soon + Duration::minutes(1)).await.unwrap());
+        assert!(!email::claim(&mut tx, mail.event_id, 0, soon, soon + Duration::minutes(1)).await.unwrap());
         // A transient failure schedules a retry ...
         let retry_at = now() + Duration::seconds(2);
-        email::finish(&mut tx, &mail.event_id, 1, Err(("421 try later", Some(retry_at))), now()).await.unwrap();
+        email::finish(&mut tx, mail.event_id, 1, Err(("421 try later", Some(retry_at))), now()).await.unwrap();
         tx.commit().await.unwrap();
         assert_eq!(email::next_due_at(&mut db.read().await.unwrap()).await.unwrap(), Some(retry_at));
 
@@ -226,8 +226,8 @@ on_both_backends! {
         let due = email::due(&mut db.read().await.unwrap(), later, 10).await.unwrap();
         assert_eq!(due[0].attempts, 1);
         let mut tx = db.begin().await.unwrap();
-        assert!(email::claim(&mut tx, &mail.event_id, 1, later, later + Duration::minutes(1)).await.unwrap());
-        email::finish(&mut tx, &mail.event_id, 2, Ok(()), now()).await.unwrap();
+        assert!(email::claim(&mut tx, mail.event_id, 1, later, later + Duration::minutes(1)).await.unwrap());
+        email::finish(&mut tx, mail.event_id, 2, Ok(()), now()).await.unwrap();
         tx.commit().await.unwrap();
         assert!(email::due(&mut db.read().await.unwrap(), later + Duration::hours(1), 10).await.unwrap().is_empty());
         assert_eq!(email::next_due_at(&mut db.read().await.unwrap()).await.unwrap(), None);

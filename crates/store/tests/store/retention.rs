@@ -78,9 +78,9 @@ async fn deliveries_batch(db: &Db, before: DateTime<Utc>, limit: i64) -> PurgedD
 
 /// An e-mail queued at `at` and then sent (`Some(true)`), given up on
 /// (`Some(false)`) or left pending (`None`). Returns its event id.
-async fn e_mail(db: &Db, owner: UserId, at: DateTime<Utc>, sent: Option<bool>) -> String {
+async fn e_mail(db: &Db, owner: UserId, at: DateTime<Utc>, sent: Option<bool>) -> Uuid {
     let mail = NewEmail {
-        event_id: Uuid::now_v7().to_string(),
+        event_id: Uuid::now_v7(),
         user_id: owner,
         recipient: "someone@example.com".into(),
         subject: "Reminder: Pay rent".into(),
@@ -89,9 +89,9 @@ async fn e_mail(db: &Db, owner: UserId, at: DateTime<Utc>, sent: Option<bool>) -
     let mut tx = db.begin().await.unwrap();
     assert!(email::enqueue(&mut tx, &mail, at).await.unwrap());
     if let Some(sent) = sent {
-        assert!(email::claim(&mut tx, &mail.event_id, 0, at, at + Duration::minutes(1)).await.unwrap());
+        assert!(email::claim(&mut tx, mail.event_id, 0, at, at + Duration::minutes(1)).await.unwrap());
         let outcome = if sent { Ok(()) } else { Err(("550 no such mailbox", None)) };
-        email::finish(&mut tx, &mail.event_id, 1, outcome, at).await.unwrap();
+        email::finish(&mut tx, mail.event_id, 1, outcome, at).await.unwrap();
     }
     tx.commit().await.unwrap();
     mail.event_id
@@ -269,11 +269,11 @@ on_both_backends! {
         assert_eq!(e_mails_batch(&db, cutoff, 2).await, 1);
         assert_eq!(e_mails_batch(&db, cutoff, 2).await, 0);
 
-        let mut expected = vec![pending.clone(), recent];
+        let mut expected = vec![pending.to_string(), recent.to_string()];
         expected.sort();
         assert_eq!(ids(&db, "SELECT event_id FROM email_outbox").await, expected);
         let due = email::due(&mut db.read().await.unwrap(), now(), 10).await.unwrap();
-        assert_eq!(due.iter().map(|d| d.event_id.as_str()).collect::<Vec<_>>(), vec![pending.as_str()]);
+        assert_eq!(due.iter().map(|d| d.event_id).collect::<Vec<_>>(), vec![pending]);
     }
 
     async fn read_notifications_go_and_unread_ones_stay(db: Db) {
