@@ -260,6 +260,7 @@ def test_deploy_guide_covers_the_journey():
 def test_no_machine_paths_in_deploy_files():
     files = [p for p in DEPLOY.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml", ".json", ".md", ".txt", ".py", ".tpl", ".ini")]
     files += [DOCKERFILE, REPO / ".dockerignore", REPO / "docs" / "deploy.md", *WORKFLOWS.glob("*.yml")]
+    files += [REPO / "README.md", REPO / "docs" / "architecture.md", REPO / "docs" / "blueprint-requirements.md"]
     for f in files:
         text = f.read_text()
         assert not re.search(r"(?<![\w.])/(work|root|home)/", text), f
@@ -303,3 +304,43 @@ def test_ci_checks_the_dependency_graph_with_cargo_deny():
     deny = tomllib.loads((REPO / "deny.toml").read_text())
     assert "Apache-2.0" in deny["licenses"]["allow"]
     assert deny["sources"]["unknown-git"] == "deny" and deny["sources"]["unknown-registry"] == "deny"
+
+
+# --- the design in the repo ------------------------------------------------------------
+
+REQUIREMENTS = REPO / "docs" / "blueprint-requirements.md"
+REQUIREMENT_ID = re.compile(r"\b(?:FR|SC)-0\d\d\b")
+# A cited test: `path/to/file.py::test_name` or `path/to/file.rs::test_name`.
+CITED_TEST = re.compile(r"`([\w./-]+\.(?:py|rs))::(\w+)`")
+
+
+def repo_text_files() -> list[Path]:
+    out = tracked("crates", "deploy", "docs", "README.md")
+    skip = (".png", ".svg", ".lock", ".jsonl")
+    return [p for p in out if p.is_file() and not p.name.endswith(skip) and "node_modules" not in p.parts]
+
+
+def test_every_requirement_id_cited_in_the_repo_has_a_section():
+    sections = set(re.findall(r"^###\s+((?:FR|SC)-0\d\d)\b", REQUIREMENTS.read_text(), re.MULTILINE))
+    # the blueprint's whole list is there
+    assert {f"FR-{n:03}" for n in range(1, 31)} | {f"SC-{n:03}" for n in range(1, 13)} <= sections
+    cited: dict[str, set[str]] = {}
+    for f in repo_text_files():
+        for rid in REQUIREMENT_ID.findall(f.read_text(errors="replace")):
+            cited.setdefault(rid, set()).add(str(f.relative_to(REPO)))
+    missing = {rid: sorted(files) for rid, files in cited.items() if rid not in sections}
+    assert not missing, missing
+
+
+def test_every_test_the_requirements_cite_exists():
+    cited = CITED_TEST.findall(REQUIREMENTS.read_text())
+    assert len(cited) > 40
+    for path, name in cited:
+        f = REPO / path
+        assert f.is_file(), path
+        if path.endswith(".py"):
+            definition = rf"^def {name}\("
+            assert name.startswith("test_"), name
+        else:
+            definition = rf"#\[(?:tokio::)?test\b[^\]]*\]\s*(?:#\[[^\]]*\]\s*)*(?:async\s+)?fn {name}\("
+        assert re.search(definition, f.read_text(), re.MULTILINE), f"{path}::{name}"
