@@ -6,19 +6,12 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
 use axum_extra::extract::CookieJar;
 use ontask_app::{Actor, AppError, Context};
-use ontask_telemetry::trace::TraceContext;
+use ontask_telemetry::trace::RequestMeta;
 use serde::de::DeserializeOwned;
 
 use crate::{ApiError, ApiState};
 
 pub const SESSION_COOKIE: &str = "ontask_session";
-
-/// Set on every request by the request-id middleware.
-#[derive(Debug, Clone)]
-pub struct RequestMeta {
-    pub request_id: String,
-    pub trace: TraceContext,
-}
 
 /// A JSON body. Malformed JSON is 400; a well-formed body with a wrong field
 /// type or an unknown field is 422 naming the field.

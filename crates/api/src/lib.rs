@@ -62,13 +62,22 @@ pub fn ops_router(state: ApiState) -> Router {
 
 pub use routes::dapr::DaprRoutes;
 
-/// The routes the Dapr sidecar calls (Dapr mode), with the same observation
-/// layers as the rest; merged next to [`router`] or [`ops_router`].
-pub fn dapr_router(routes: DaprRoutes) -> Router {
-    routes::dapr::router(routes)
+/// Routes served beside the API's (the web UI, MCP, the Dapr callbacks) with
+/// the layers every route has: request id and trace context, the request span
+/// and log line, HTTP metrics, and the panic guard. (Axum applies a router's
+/// layers only to the routes it had when they were added, so each router that
+/// is merged in is observed on its own.)
+pub fn observed(routes: Router) -> Router {
+    routes
         .route_layer(axum::middleware::from_fn(middleware::remember_route))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::on_panic))
         .layer(axum::middleware::from_fn(middleware::observe))
+}
+
+/// The routes the Dapr sidecar calls (Dapr mode); merged next to [`router`]
+/// or [`ops_router`].
+pub fn dapr_router(routes: DaprRoutes) -> Router {
+    observed(routes::dapr::router(routes))
 }
 
 /// The chat agent's routes (`/api/v1/chat`, `/api/v1/conversations`), served

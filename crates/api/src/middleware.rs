@@ -8,11 +8,10 @@ use axum::http::{HeaderName, HeaderValue, Response};
 use axum::middleware::Next;
 use axum::response::IntoResponse;
 use ontask_telemetry::metrics as m;
-use ontask_telemetry::trace::TraceContext;
+use ontask_telemetry::trace::{RequestMeta, TraceContext};
 use tracing::Instrument;
 
 use crate::error::ApiError;
-use crate::extract::RequestMeta;
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 

@@ -163,12 +163,12 @@ impl Application {
             ontask_api::ops_router(state.clone())
         };
         if self.roles.agent {
-            router = router.merge(ontask_agent::router(self.app.clone(), http_shutdown.clone()));
+            router = router.merge(ontask_api::observed(ontask_agent::router(self.app.clone(), http_shutdown.clone())));
             router = router.merge(ontask_api::chat_router(state, self.chat.clone()));
         }
         if self.roles.web {
             let web = ontask_web::WebConfig { cookie_secure: self.api_config.cookie_secure };
-            router = router.merge(ontask_web::router(self.app.clone(), web));
+            router = router.merge(ontask_api::observed(ontask_web::router(self.app.clone(), web)));
         }
         if let Some((dapr, settings)) = &self.dapr {
             let scheduler = ontask_workers::Scheduler::new(

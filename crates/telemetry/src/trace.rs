@@ -20,6 +20,15 @@ pub(crate) fn provider(
         .build())
 }
 
+/// What the HTTP layer knows of a request, set on it before any handler runs:
+/// the id that finds its log lines (also the `X-Request-Id` answer header) and
+/// its trace context.
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    pub request_id: String,
+    pub trace: TraceContext,
+}
+
 /// The trace a request belongs to: continued from its `traceparent` header, or
 /// new. `span_id` is this hop's span.
 #[derive(Debug, Clone, PartialEq, Eq)]

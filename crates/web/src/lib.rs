@@ -160,7 +160,12 @@ fn render_status(state: &WebState, status: StatusCode, name: &str, ctx: Value) -
     }
 }
 
-fn error_page(state: &WebState, theme: &str, e: &AppError) -> Response {
+/// The id of the request that failed, which finds its log lines (set by the
+/// HTTP layer on every request; absent only where no such layer runs).
+type Reference = Option<axum::Extension<ontask_telemetry::trace::RequestMeta>>;
+
+fn error_page(state: &WebState, theme: &str, e: &AppError, reference: &Reference) -> Response {
+    let reference = reference.as_ref().map(|meta| meta.request_id.as_str());
     let (status, title, message) = match e {
         AppError::NotFound => (StatusCode::NOT_FOUND, "Not found", "This task does not exist, or it was deleted."),
         AppError::Validation(_) => (StatusCode::BAD_REQUEST, "That did not work", "Some of the filters are not valid."),
@@ -177,7 +182,7 @@ fn error_page(state: &WebState, theme: &str, e: &AppError) -> Response {
             )
         }
     };
-    render_status(state, status, "error.html", context! { title, message, theme, signed_in => true })
+    render_status(state, status, "error.html", context! { title, message, theme, reference, signed_in => true })
 }
 
 /// Only paths on this site are followed after signing in.
@@ -544,6 +549,7 @@ fn list_context(view: &ViewQuery, data: ListData) -> Value {
 
 async fn list_page(
     State(state): State<WebState>,
+    reference: Reference,
     jar: CookieJar,
     uri: axum::http::Uri,
     query: Result<Query<ViewQuery>, axum_extra::extract::QueryRejection>,
@@ -552,7 +558,7 @@ async fn list_page(
     let view = query.map(|Query(q)| q).unwrap_or_default();
     let data = match load_list(&state, &v, &view).await {
         Ok(d) => d,
-        Err(e) => return error_page(&state, v.theme, &e),
+        Err(e) => return error_page(&state, v.theme, &e, &reference),
     };
     let overdue =
         ListParams { status: Some("open".into()), overdue: Some(true), limit: Some(PAGE), ..ListParams::default() };
@@ -571,6 +577,7 @@ async fn list_page(
 
 async fn list_fragment(
     State(state): State<WebState>,
+    reference: Reference,
     jar: CookieJar,
     query: Result<Query<ViewQuery>, axum_extra::extract::QueryRejection>,
 ) -> Response {
@@ -578,7 +585,7 @@ async fn list_fragment(
     let view = query.map(|Query(q)| q).unwrap_or_default();
     match load_list(&state, &v, &view).await {
         Ok(data) => render(&state, "_list.html", list_context(&view, data)),
-        Err(e) => error_page(&state, v.theme, &e),
+        Err(e) => error_page(&state, v.theme, &e, &reference),
     }
 }
 
@@ -600,6 +607,7 @@ async fn detail_context(state: &WebState, v: &Viewer, raw_id: &str) -> Result<Va
 
 async fn detail_page(
     State(state): State<WebState>,
+    reference: Reference,
     jar: CookieJar,
     uri: axum::http::Uri,
     Path(id): Path<String>,
@@ -611,16 +619,21 @@ async fn detail_page(
             "detail.html",
             context! { theme => v.theme, email => v.email, name => v.name, signed_in => true, zones => zones(), ..ctx },
         ),
-        Err(e) => error_page(&state, v.theme, &e),
+        Err(e) => error_page(&state, v.theme, &e, &reference),
     }
 }
 
-async fn detail_fragment(State(state): State<WebState>, jar: CookieJar, Path(id): Path<String>) -> Response {
+async fn detail_fragment(
+    State(state): State<WebState>,
+    reference: Reference,
+    jar: CookieJar,
+    Path(id): Path<String>,
+) -> Response {
     let Some(v) = viewer(&state, &jar).await else { return StatusCode::UNAUTHORIZED.into_response() };
     match detail_context(&state, &v, &id).await {
         Ok(ctx) => render(&state, "_detail.html", ctx),
         Err(AppError::NotFound) => StatusCode::NOT_FOUND.into_response(),
-        Err(e) => error_page(&state, v.theme, &e),
+        Err(e) => error_page(&state, v.theme, &e, &reference),
     }
 }
 

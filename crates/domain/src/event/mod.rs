@@ -90,7 +90,7 @@ pub struct EventMetadata {
     pub conversation_id: Option<String>,
 }
 
-/// One event as written to the log and sent on the bus (ARCHITECTURE.md, FR-020).
+/// One event as written to the log and sent on the bus (docs/events/README.md, FR-020).
 ///
 /// On the wire `event` is two fields, `event_type` and `data`, in the order
 /// the envelope has always had them.

@@ -331,3 +331,31 @@ fn ontask_help_lists_every_subcommand() {
     let version = ontask(&["--version"], &[], dir.path());
     assert!(String::from_utf8(version.stdout).unwrap().contains(env!("CARGO_PKG_VERSION")));
 }
+
+#[tokio::test]
+async fn web_pages_are_observed_like_the_api_and_an_error_page_names_its_request() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let missing = uuid::Uuid::now_v7();
+    let page = app
+        .client
+        .get(app.url(&format!("/tasks/{missing}")))
+        .header("cookie", format!("ontask_session={}", user.token))
+        .header("x-request-id", "web-page-check-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    // The HTTP layer saw the page: it answers with the request's id ...
+    assert_eq!(page.headers()["x-request-id"], "web-page-check-1");
+    // ... and the page tells it, so a report finds the log line.
+    let html = page.text().await.unwrap();
+    assert!(html.contains("<code class=\"reference\">web-page-check-1</code>"), "{html}");
+
+    // The MCP endpoint is observed too.
+    let mcp = app.client.post(app.url("/mcp")).header("x-request-id", "mcp-check-1").send().await.unwrap();
+    assert_eq!(mcp.headers()["x-request-id"], "mcp-check-1");
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("route=\"/tasks/{id}\""), "web routes are in the HTTP metrics");
+    app.stop().await;
+}
