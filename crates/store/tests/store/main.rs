@@ -15,6 +15,7 @@ mod group_commit;
 mod outbound;
 mod retention;
 mod schedule;
+mod schema;
 mod tasks_table;
 
 /// Defines each test once and runs it on both backends: `<module>::sqlite::<name>`
