@@ -69,3 +69,7 @@ id_type!(
     /// Identifies a dead letter: an event a consumer gave up on.
     DeadLetterId
 );
+id_type!(
+    /// Identifies a conversation with the chat agent.
+    ConversationId
+);

@@ -27,7 +27,7 @@ pub use event::{
     Channel, EVENT_VERSION, Event, EventActor, EventEnvelope, EventMetadata, EventType, MalformedEvent, OtherEvent,
     ReminderDue, ReminderSent, TaskField, TaskState, TaskUpdated,
 };
-pub use ids::{DeadLetterId, DeliveryId, EndpointId, NotificationId, TaskId, TokenId, UserId};
+pub use ids::{ConversationId, DeadLetterId, DeliveryId, EndpointId, NotificationId, TaskId, TokenId, UserId};
 pub use notification::{Notification, NotificationKind};
 pub use priority::Priority;
 pub use recurrence::Recurrence;

@@ -1,7 +1,7 @@
 //! Conversations with the chat agent: one row per conversation (with the change
 //! the agent proposed and awaits confirmation for) and its messages in order.
 use chrono::{DateTime, Utc};
-use ontask_domain::UserId;
+use ontask_domain::{ConversationId, UserId};
 use serde::Serialize;
 use sqlx::{AnyConnection, Row, any::AnyRow};
 
@@ -9,7 +9,7 @@ use crate::{Result, StoreError, WriteTx, time};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Conversation {
-    pub id: String,
+    pub id: ConversationId,
     pub user_id: UserId,
     pub title: String,
     /// JSON of the proposed change awaiting confirmation, if any.
@@ -36,10 +36,10 @@ const COLUMNS: &str = "id, user_id, title, pending_action, created_at, updated_a
 const MESSAGE_COLUMNS: &str = "seq, role, content, tool_calls, tool_call_id, name, created_at";
 
 fn decode(r: &AnyRow) -> Result<Conversation> {
-    let user: String = r.try_get("user_id")?;
+    let corrupt = |e: uuid::Error| StoreError::Corrupt(e.to_string());
     Ok(Conversation {
-        id: r.try_get("id")?,
-        user_id: UserId::parse(&user).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        id: ConversationId::parse(&r.try_get::<String, _>("id")?).map_err(corrupt)?,
+        user_id: UserId::parse(&r.try_get::<String, _>("user_id")?).map_err(corrupt)?,
         title: r.try_get("title")?,
         pending_action: r.try_get("pending_action")?,
         created_at: time::from_ms(r.try_get("created_at")?)?,
@@ -61,7 +61,7 @@ fn decode_message(r: &AnyRow) -> Result<Message> {
 
 pub async fn insert(tx: &mut WriteTx, c: &Conversation) -> Result<()> {
     sqlx::query(&format!("INSERT INTO conversations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
-        .bind(&c.id)
+        .bind(c.id.to_string())
         .bind(c.user_id.to_string())
         .bind(&c.title)
         .bind(c.pending_action.as_deref())
@@ -73,9 +73,10 @@ pub async fn insert(tx: &mut WriteTx, c: &Conversation) -> Result<()> {
 }
 
 /// The user's conversation, or `None` if there is none with this id (or it is another user's).
-pub async fn get(conn: &mut AnyConnection, user: UserId, id: &str) -> Result<Option<Conversation>> {
+pub async fn get(conn: &mut AnyConnection, user: UserId, id: ConversationId) -> Result<Option<Conversation>> {
+    let id = id.to_string();
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM conversations WHERE id = $1 AND user_id = $2"))
-        .bind(id)
+        .bind(&id)
         .bind(user.to_string())
         .fetch_optional(conn)
         .await?;
@@ -87,7 +88,7 @@ pub async fn get(conn: &mut AnyConnection, user: UserId, id: &str) -> Result<Opt
 pub async fn list(
     conn: &mut AnyConnection,
     user: UserId,
-    before: Option<(DateTime<Utc>, String)>,
+    before: Option<(DateTime<Utc>, ConversationId)>,
     limit: i64,
 ) -> Result<Vec<Conversation>> {
     let rows = match before {
@@ -108,7 +109,7 @@ pub async fn list(
             ))
             .bind(user.to_string())
             .bind(time::to_ms(at))
-            .bind(id)
+            .bind(id.to_string())
             .bind(limit)
             .fetch_all(conn)
             .await?
@@ -117,11 +118,12 @@ pub async fn list(
     rows.iter().map(decode).collect()
 }
 
-pub async fn messages(conn: &mut AnyConnection, conversation: &str) -> Result<Vec<Message>> {
+pub async fn messages(conn: &mut AnyConnection, conversation: ConversationId) -> Result<Vec<Message>> {
+    let conversation = conversation.to_string();
     let rows = sqlx::query(&format!(
         "SELECT {MESSAGE_COLUMNS} FROM conversation_messages WHERE conversation_id = $1 ORDER BY seq"
     ))
-    .bind(conversation)
+    .bind(&conversation)
     .fetch_all(conn)
     .await?;
     rows.iter().map(decode_message).collect()
@@ -130,9 +132,15 @@ pub async fn messages(conn: &mut AnyConnection, conversation: &str) -> Result<Ve
 /// Appends messages after the last one and marks the conversation active;
 /// returns their positions. Two writers racing on one conversation collide on
 /// the primary key (a conflict) instead of interleaving.
-pub async fn append(tx: &mut WriteTx, conversation: &str, messages: &[Message], now: DateTime<Utc>) -> Result<()> {
+pub async fn append(
+    tx: &mut WriteTx,
+    conversation: ConversationId,
+    messages: &[Message],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let conversation = conversation.to_string();
     let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) FROM conversation_messages WHERE conversation_id = $1")
-        .bind(conversation)
+        .bind(&conversation)
         .fetch_one(tx.conn())
         .await?;
     let mut seq: i64 = row.try_get(0)?;
@@ -141,7 +149,7 @@ pub async fn append(tx: &mut WriteTx, conversation: &str, messages: &[Message], 
         sqlx::query(&format!(
             "INSERT INTO conversation_messages (conversation_id, {MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         ))
-        .bind(conversation)
+        .bind(&conversation)
         .bind(seq)
         .bind(&m.role)
         .bind(m.content.as_deref())
@@ -152,7 +160,7 @@ pub async fn append(tx: &mut WriteTx, conversation: &str, messages: &[Message], 
         .execute(tx.conn())
         .await?;
     }
-    touch(tx, conversation, now).await
+    touch(tx, &conversation, now).await
 }
 
 async fn touch(tx: &mut WriteTx, conversation: &str, now: DateTime<Utc>) -> Result<()> {
@@ -165,10 +173,11 @@ async fn touch(tx: &mut WriteTx, conversation: &str, now: DateTime<Utc>) -> Resu
 }
 
 /// Deletes the user's conversation and its messages; false if there is none.
-pub async fn delete(tx: &mut WriteTx, user: UserId, id: &str) -> Result<bool> {
+pub async fn delete(tx: &mut WriteTx, user: UserId, id: ConversationId) -> Result<bool> {
+    let id = id.to_string();
     // Messages first: no reliance on the database enforcing the foreign key.
     let owned = sqlx::query("SELECT id FROM conversations WHERE id = $1 AND user_id = $2")
-        .bind(id)
+        .bind(&id)
         .bind(user.to_string())
         .fetch_optional(tx.conn())
         .await?
@@ -176,16 +185,17 @@ pub async fn delete(tx: &mut WriteTx, user: UserId, id: &str) -> Result<bool> {
     if !owned {
         return Ok(false);
     }
-    sqlx::query("DELETE FROM conversation_messages WHERE conversation_id = $1").bind(id).execute(tx.conn()).await?;
-    sqlx::query("DELETE FROM conversations WHERE id = $1").bind(id).execute(tx.conn()).await?;
+    sqlx::query("DELETE FROM conversation_messages WHERE conversation_id = $1").bind(&id).execute(tx.conn()).await?;
+    sqlx::query("DELETE FROM conversations WHERE id = $1").bind(&id).execute(tx.conn()).await?;
     Ok(true)
 }
 
 /// Sets (or with `None` clears) the change awaiting confirmation.
-pub async fn set_pending(tx: &mut WriteTx, conversation: &str, pending: Option<&str>) -> Result<()> {
+pub async fn set_pending(tx: &mut WriteTx, conversation: ConversationId, pending: Option<&str>) -> Result<()> {
+    let conversation = conversation.to_string();
     sqlx::query("UPDATE conversations SET pending_action = $1 WHERE id = $2")
         .bind(pending)
-        .bind(conversation)
+        .bind(&conversation)
         .execute(tx.conn())
         .await?;
     Ok(())
@@ -193,9 +203,10 @@ pub async fn set_pending(tx: &mut WriteTx, conversation: &str, pending: Option<&
 
 /// Clears the pending change only if it is still `expected`; false when another
 /// request took (or replaced) it first, so a confirmation runs at most once.
-pub async fn take_pending(tx: &mut WriteTx, conversation: &str, expected: &str) -> Result<bool> {
+pub async fn take_pending(tx: &mut WriteTx, conversation: ConversationId, expected: &str) -> Result<bool> {
+    let conversation = conversation.to_string();
     let done = sqlx::query("UPDATE conversations SET pending_action = NULL WHERE id = $1 AND pending_action = $2")
-        .bind(conversation)
+        .bind(&conversation)
         .bind(expected)
         .execute(tx.conn())
         .await?;
