@@ -335,9 +335,9 @@ impl Tools {
 
     pub async fn quick_add(&self, inv: &Invocation, args: QuickAddArgs) -> ToolResult {
         inv.actor.require(Scope::TasksWrite)?;
-        let tz: Tz = ontask_app::quick::parse_timezone(args.timezone.as_deref())?;
-        let parsed = ontask_app::quick::parse(&args.text, Utc::now().with_timezone(&tz));
-        let draft = parsed.to_input().parse()?;
+        let tz: Tz = ontask_domain::quick::parse_timezone(args.timezone.as_deref())?;
+        let parsed = ontask_domain::quick::parse(&args.text, Utc::now().with_timezone(&tz));
+        let draft = TaskInput::from(&parsed).parse()?;
         let created = self.app.tasks().create(&inv.ctx, &inv.actor, draft).await?;
         Ok(json!({ "task": created, "understood": parsed.tokens }))
     }

@@ -1,5 +1,6 @@
 //! Input as clients send it (plain strings), and its parsing into domain values
 //! with every field's error collected.
+use ontask_domain::quick::QuickTask;
 use ontask_domain::{
     Description, Due, Priority, Recurrence, Reminder, Tags, TaskDraft, TaskPatch, Title, ValidationErrors,
 };
@@ -106,6 +107,22 @@ impl TaskInput {
     }
 }
 
+/// The create request a line of quick-add text stands for; parsing it
+/// validates every field as for any other create.
+impl From<&QuickTask> for TaskInput {
+    fn from(q: &QuickTask) -> Self {
+        TaskInput {
+            title: Some(q.title.clone()),
+            priority: q.priority.clone(),
+            tags: (!q.tags.is_empty()).then(|| q.tags.clone()),
+            due: q.due.clone(),
+            reminders: (!q.reminders.is_empty()).then(|| q.reminders.clone()),
+            recurrence: q.recurrence.clone(),
+            ..TaskInput::default()
+        }
+    }
+}
+
 impl TaskPatchInput {
     pub fn parse(self) -> Result<TaskPatch, ValidationErrors> {
         let mut e = ValidationErrors::new();
@@ -151,6 +168,24 @@ impl TaskPatchInput {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quick_add_text_becomes_a_create_request_that_parses() {
+        use chrono::TimeZone;
+        let now = chrono_tz::Europe::Berlin.with_ymd_and_hms(2026, 11, 24, 8, 0, 0).unwrap();
+        for text in [
+            "Pay rent tomorrow 9am !high #home every month",
+            "x every day",
+            "x every other week",
+            "standup every mon and wed 9:30am",
+            "x weekdays",
+        ] {
+            let quick = ontask_domain::quick::parse(text, now);
+            assert!(TaskInput::from(&quick).parse().is_ok(), "{text}");
+        }
+        let untitled = ontask_domain::quick::parse("tomorrow !high", now);
+        assert_eq!(TaskInput::from(&untitled).parse().unwrap_err().fields()[0].field, "title");
+    }
 
     #[test]
     fn create_collects_every_error() {

@@ -10,7 +10,6 @@ mod context;
 mod error;
 pub mod input;
 pub mod notifications;
-pub mod quick;
 pub mod sealed;
 pub mod tasks;
 pub mod webhooks;

@@ -12,6 +12,7 @@ mod event;
 mod ids;
 mod notification;
 mod priority;
+pub mod quick;
 mod recurrence;
 mod reminder;
 mod snapshot;

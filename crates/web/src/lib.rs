@@ -662,7 +662,7 @@ async fn quick_preview(State(state): State<WebState>, jar: CookieJar, Query(q): 
     let Some(v) = viewer(&state, &jar).await else { return StatusCode::UNAUTHORIZED.into_response() };
     let tz = q.tz.as_deref().and_then(|t| t.parse::<Tz>().ok()).unwrap_or(v.tz);
     let now = Utc::now();
-    let parsed = ontask_app::quick::parse(&q.text, now.with_timezone(&tz));
+    let parsed = ontask_domain::quick::parse(&q.text, now.with_timezone(&tz));
     let mut chips = Vec::new();
     if let Some(due) = parsed.due.as_deref().and_then(|d| Due::parse(d).ok()) {
         let label = match due {
@@ -672,7 +672,7 @@ async fn quick_preview(State(state): State<WebState>, jar: CookieJar, Query(q): 
         let text = parsed
             .tokens
             .iter()
-            .filter(|t| matches!(t.kind, ontask_app::quick::TokenKind::Due | ontask_app::quick::TokenKind::Time))
+            .filter(|t| matches!(t.kind, ontask_domain::quick::TokenKind::Due | ontask_domain::quick::TokenKind::Time))
             .map(|t| t.text.as_str())
             .collect::<Vec<_>>()
             .join(" ");
@@ -680,17 +680,17 @@ async fn quick_preview(State(state): State<WebState>, jar: CookieJar, Query(q): 
     }
     for t in &parsed.tokens {
         let (kind, label) = match t.kind {
-            ontask_app::quick::TokenKind::Priority => ("priority", capitalise(&t.value)),
-            ontask_app::quick::TokenKind::Tag => ("tag", format!("#{}", t.value)),
-            ontask_app::quick::TokenKind::Recurrence => ("recurrence", view::describe_rrule(&t.value)),
-            ontask_app::quick::TokenKind::Reminder => {
+            ontask_domain::quick::TokenKind::Priority => ("priority", capitalise(&t.value)),
+            ontask_domain::quick::TokenKind::Tag => ("tag", format!("#{}", t.value)),
+            ontask_domain::quick::TokenKind::Recurrence => ("recurrence", view::describe_rrule(&t.value)),
+            ontask_domain::quick::TokenKind::Reminder => {
                 ("reminder", format!("Remind {}", view::describe_reminder(&t.value, tz, now).to_lowercase()))
             }
             _ => continue,
         };
         chips.push(Chip { kind, label, text: t.text.clone() });
     }
-    let error = parsed.to_input().parse().err().map(|e| {
+    let error = ontask_app::input::TaskInput::from(&parsed).parse().err().map(|e| {
         e.fields()
             .iter()
             .map(|f| {

@@ -269,7 +269,7 @@ pub struct QuickQuery {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct QuickPreview {
     #[serde(flatten)]
-    pub parsed: ontask_app::quick::QuickTask,
+    pub parsed: ontask_domain::quick::QuickTask,
     pub valid: bool,
     /// The fields that would be rejected, as in a 422 problem.
     #[schema(value_type = Vec<Object>)]
@@ -289,9 +289,9 @@ pub async fn quick_add(
     JsonBody(req): JsonBody<QuickRequest>,
 ) -> Result<Response, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let tz = ontask_app::quick::parse_timezone(req.timezone.as_deref())?;
-    let parsed = ontask_app::quick::parse(&req.text, ontask_app::now().with_timezone(&tz));
-    let draft = parsed.to_input().parse();
+    let tz = ontask_domain::quick::parse_timezone(req.timezone.as_deref())?;
+    let parsed = ontask_domain::quick::parse(&req.text, ontask_app::now().with_timezone(&tz));
+    let draft = ontask_app::input::TaskInput::from(&parsed).parse();
     if q.preview.unwrap_or(false) {
         let errors = draft.as_ref().err().map(|e| e.fields().to_vec()).unwrap_or_default();
         return Ok(Json(QuickPreview { parsed, valid: errors.is_empty(), errors }).into_response());

@@ -6,12 +6,10 @@
 //! the title, and every recognised piece is reported back as a [`QuickToken`] so a
 //! client can show what was understood. A word written with a leading `\`
 //! (`\friday`) is kept literally in the title.
+use crate::{Priority, Tag, ValidationErrors};
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, NaiveTime, TimeZone, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
-use ontask_domain::{Priority, Tag, ValidationErrors};
 use serde::Serialize;
-
-use crate::input::TaskInput;
 
 /// What kind of information a recognised piece of text carried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -54,21 +52,6 @@ pub struct QuickTask {
     /// ISO 8601 durations before due.
     pub reminders: Vec<String>,
     pub tokens: Vec<QuickToken>,
-}
-
-impl QuickTask {
-    /// The equivalent create request; parsing it validates every field.
-    pub fn to_input(&self) -> TaskInput {
-        TaskInput {
-            title: Some(self.title.clone()),
-            priority: self.priority.clone(),
-            tags: (!self.tags.is_empty()).then(|| self.tags.clone()),
-            due: self.due.clone(),
-            reminders: (!self.reminders.is_empty()).then(|| self.reminders.clone()),
-            recurrence: self.recurrence.clone(),
-            ..TaskInput::default()
-        }
-    }
 }
 
 /// Parses a time zone name for quick add, answering a field error for `field`.
@@ -671,7 +654,6 @@ mod tests {
             [TokenKind::Due, TokenKind::Time, TokenKind::Priority, TokenKind::Tag, TokenKind::Recurrence]
         );
         assert_eq!(t.tokens[0].text, "tomorrow");
-        assert!(t.to_input().parse().is_ok());
     }
 
     #[test]
@@ -755,9 +737,6 @@ mod tests {
         assert_eq!(t.due.as_deref(), Some("2026-11-25T09:30:00+01:00[Europe/Berlin]"), "the first occurrence");
         let t = q("gym every friday");
         assert_eq!(t.due.as_deref(), Some("2026-11-27"));
-        for s in ["x every day", "x every other week", "standup every mon and wed 9:30am", "x weekdays"] {
-            assert!(q(s).to_input().parse().is_ok(), "{s}");
-        }
     }
 
     #[test]
@@ -791,7 +770,6 @@ mod tests {
     fn an_empty_title_is_a_validation_error() {
         let t = q("tomorrow !high");
         assert_eq!(t.title, "");
-        assert_eq!(t.to_input().parse().unwrap_err().fields()[0].field, "title");
     }
 
     #[test]
