@@ -74,14 +74,7 @@ pub fn router(app: App, shutdown: CancellationToken) -> Router {
 
 /// Puts the caller's [`ontask_app::Actor`] into the request, or answers 401.
 async fn authenticate(State(app): State<App>, mut request: Request, next: Next) -> Response {
-    let bearer = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned);
+    let bearer = ontask_app::front_door::bearer_token(request.headers()).map(str::to_owned);
     let Some(bearer) = bearer else {
         return unauthorized("send Authorization: Bearer <API token or session token>");
     };

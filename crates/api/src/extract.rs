@@ -3,15 +3,15 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{HeaderMap, header};
 use axum_extra::extract::CookieJar;
-use ontask_app::{Actor, AppError, Context};
+use ontask_app::{Actor, AppError, Context, front_door};
 use ontask_telemetry::trace::RequestMeta;
 use serde::de::DeserializeOwned;
 
 use crate::{ApiError, ApiState};
 
-pub const SESSION_COOKIE: &str = "ontask_session";
+pub use ontask_app::front_door::SESSION_COOKIE;
 
 /// A JSON body. Malformed JSON is 400; a well-formed body with a wrong field
 /// type or an unknown field is 422 naming the field.
@@ -75,9 +75,8 @@ pub struct Caller {
 }
 
 fn bearer(parts: &Parts) -> Option<(String, bool)> {
-    if let Some(value) = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?;
-        return Some((token.trim().to_owned(), false));
+    if let Some(token) = front_door::bearer_token(&parts.headers) {
+        return Some((token.to_owned(), false));
     }
     if let Some(cookie) = CookieJar::from_headers(&parts.headers).get(SESSION_COOKIE) {
         return Some((cookie.value().to_owned(), true));
@@ -95,13 +94,11 @@ fn bearer(parts: &Parts) -> Option<(String, bool)> {
 /// Rejects cross-site state changes made with the session cookie: a browser
 /// sends `Origin` on such requests, and it must be this server.
 fn check_origin(parts: &Parts) -> Result<(), ApiError> {
-    if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
-        return Ok(());
+    if front_door::same_site(&parts.method, &parts.headers) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("cross-site request refused".into()).into())
     }
-    let Some(origin) = parts.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return Ok(()) };
-    let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let origin_host = origin.split("://").nth(1).unwrap_or(origin);
-    if origin_host == host { Ok(()) } else { Err(AppError::Forbidden("cross-site request refused".into()).into()) }
 }
 
 impl FromRequestParts<ApiState> for Caller {

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod auth;
 mod context;
 mod error;
+pub mod front_door;
 pub mod input;
 pub mod notifications;
 pub mod sealed;

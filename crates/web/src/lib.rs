@@ -37,7 +37,7 @@ use ontask_domain::{Due, TaskId};
 use serde::{Deserialize, Serialize};
 
 /// The cookie the REST API reads too (`/api/v1/auth/login` sets the same one).
-pub const SESSION_COOKIE: &str = "ontask_session";
+use ontask_app::front_door::{self, SESSION_COOKIE};
 /// The browser's IANA time zone, set by the page script; dues are shown in it.
 const TZ_COOKIE: &str = "ontask_tz";
 /// `light`, `dark` or absent (follow the system).
@@ -212,13 +212,6 @@ fn encode(s: &str) -> String {
     out
 }
 
-/// Browsers send `Origin` on form posts; a post from another site is refused.
-fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return true };
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
-    origin.split("://").nth(1).unwrap_or(origin) == host
-}
-
 // ---------------------------------------------------------------- sign in/up
 
 #[derive(Deserialize, Default)]
@@ -322,7 +315,7 @@ fn capitalise(s: &str) -> String {
 }
 
 async fn login(State(state): State<WebState>, jar: CookieJar, headers: HeaderMap, Form(f): Form<AuthForm>) -> Response {
-    if !same_origin(&headers) {
+    if !front_door::same_site(&axum::http::Method::POST, &headers) {
         return (StatusCode::FORBIDDEN, "cross-site request refused").into_response();
     }
     let next = safe_next(f.next.as_deref());
@@ -341,7 +334,7 @@ async fn signup(
     headers: HeaderMap,
     Form(f): Form<AuthForm>,
 ) -> Response {
-    if !same_origin(&headers) {
+    if !front_door::same_site(&axum::http::Method::POST, &headers) {
         return (StatusCode::FORBIDDEN, "cross-site request refused").into_response();
     }
     let next = safe_next(f.next.as_deref());
@@ -356,7 +349,7 @@ async fn signup(
 }
 
 async fn logout(jar: CookieJar, headers: HeaderMap) -> Response {
-    if !same_origin(&headers) {
+    if !front_door::same_site(&axum::http::Method::POST, &headers) {
         return (StatusCode::FORBIDDEN, "cross-site request refused").into_response();
     }
     let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/").build());
