@@ -33,14 +33,14 @@ pub fn kafka_settings(config: &Config) -> KafkaSettings {
     settings.create_topics = config.kafka.create_topics;
     settings.properties = config.kafka.properties.as_map().clone();
     // Worker, relay and scheduler processes serve no realtime streams.
-    settings.live_updates = config.roles().map_or(true, |r| r.serves_api());
+    settings.live_updates = config.role.serves_api();
     settings
 }
 
 /// The Dapr sidecar bus. The caller keeps the concrete type: the sidecar's
 /// routes and the reminder clock (Jobs API) use more than the bus trait.
 pub fn dapr(config: &Config) -> anyhow::Result<Arc<DaprBus>> {
-    let roles = config.roles()?;
+    let roles = config.role;
     let token = |s: &Option<crate::config::Secret>| s.as_ref().map(|s| s.expose().to_owned()).filter(|s| !s.is_empty());
     let settings = DaprSettings {
         endpoint: config.dapr_endpoint(),

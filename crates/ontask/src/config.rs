@@ -42,13 +42,14 @@ impl Serialize for Secret {
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Address the HTTP server listens on.
-    pub listen: String,
+    #[serde(deserialize_with = "listen_address")]
+    pub listen: SocketAddr,
     /// Where the SQLite database and generated secrets live.
     pub data_dir: PathBuf,
     /// `sqlite://...` or `postgres://...`; default: SQLite in `data_dir`.
     pub database_url: Option<Secret>,
     /// Comma-separated roles: api, web, agent, relay, worker, scheduler, or all.
-    pub role: String,
+    pub role: Roles,
     /// Log filter (`info`, `debug`, `ontask=debug,sqlx=warn`). `RUST_LOG` is used when unset.
     pub log: Option<String>,
     pub log_format: LogFormat,
@@ -242,10 +243,10 @@ pub struct DaprConfig {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            listen: "127.0.0.1:8080".into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("data"),
             database_url: None,
-            role: "all".into(),
+            role: Roles::ALL,
             log: None,
             log_format: LogFormat::Json,
             public_url: None,
@@ -328,16 +329,18 @@ pub struct WebhooksConfig {
     pub concurrency: usize,
 }
 
+/// The defaults are the ones the webhook worker has (one definition).
 impl Default for WebhooksConfig {
     fn default() -> Self {
+        let d = ontask_app::webhooks::WebhookSettings::default();
         Self {
-            allow_private_targets: false,
-            timeout_secs: 10,
-            max_attempts: 8,
-            retry_base_ms: 5000,
-            retry_max_secs: 3600,
-            disable_after_failures: 5,
-            concurrency: 8,
+            allow_private_targets: d.allow_private_targets,
+            timeout_secs: d.timeout.as_secs(),
+            max_attempts: d.max_attempts,
+            retry_base_ms: u64::try_from(d.retry_base.as_millis()).unwrap_or(u64::MAX),
+            retry_max_secs: d.retry_max.as_secs(),
+            disable_after_failures: d.disable_after,
+            concurrency: d.concurrency,
         }
     }
 }
@@ -383,11 +386,24 @@ pub struct RetentionConfig {
     pub notifications_days: u64,
 }
 
+/// The defaults are the ones housekeeping has (one definition).
 impl Default for RetentionConfig {
     fn default() -> Self {
-        Self { interval_secs: 3600, inbox_days: 14, idempotency_hours: 24, deliveries_days: 30, notifications_days: 90 }
+        let d = ontask_workers::Retention::default();
+        let hours = |t: std::time::Duration| t.as_secs() / HOUR_SECS;
+        let days = |t: std::time::Duration| t.as_secs() / DAY_SECS;
+        Self {
+            interval_secs: d.interval.as_secs(),
+            inbox_days: days(d.inbox),
+            idempotency_hours: hours(d.idempotency_keys),
+            deliveries_days: days(d.deliveries),
+            notifications_days: days(d.read_notifications),
+        }
     }
 }
+
+const HOUR_SECS: u64 = 3600;
+const DAY_SECS: u64 = 24 * HOUR_SECS;
 
 /// The chat agent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -439,8 +455,10 @@ pub struct Overrides {
     pub role: Option<String>,
 }
 
-/// Which parts this process runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Which parts this process runs. Written as in the configuration: `all`, or
+/// the roles separated by commas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Roles {
     pub api: bool,
     pub web: bool,
@@ -452,14 +470,13 @@ pub struct Roles {
 
 impl Roles {
     pub const NAMES: [&'static str; 6] = ["api", "web", "agent", "relay", "worker", "scheduler"];
+    pub const ALL: Self = Self { api: true, web: true, agent: true, relay: true, worker: true, scheduler: true };
 
     pub fn parse(raw: &str) -> Result<Self, String> {
         let mut roles = Self::default();
         for name in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             match name {
-                "all" => {
-                    roles = Self { api: true, web: true, agent: true, relay: true, worker: true, scheduler: true };
-                }
+                "all" => roles = Self::ALL,
                 "api" => roles.api = true,
                 "web" => roles.web = true,
                 "agent" => roles.agent = true,
@@ -477,6 +494,10 @@ impl Roles {
         Ok(roles)
     }
 
+    fn flags(&self) -> [bool; 6] {
+        [self.api, self.web, self.agent, self.relay, self.worker, self.scheduler]
+    }
+
     /// Whether this process answers the REST API.
     pub fn serves_api(&self) -> bool {
         self.api || self.web || self.agent
@@ -492,6 +513,39 @@ impl Roles {
             _ => "ontask",
         }
     }
+}
+
+impl TryFrom<String> for Roles {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, String> {
+        Self::parse(&raw)
+    }
+}
+
+impl std::fmt::Display for Roles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if *self == Self::ALL {
+            return f.write_str("all");
+        }
+        let names: Vec<&str> =
+            Self::NAMES.iter().zip(self.flags()).filter(|(_, on)| *on).map(|(name, _)| *name).collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+impl From<Roles> for String {
+    fn from(roles: Roles) -> Self {
+        roles.to_string()
+    }
+}
+
+/// `listen`, parsed where it is read, with the message a person can act on.
+fn listen_address<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    let raw = String::deserialize(d)?;
+    raw.trim()
+        .parse()
+        .map_err(|_| serde::de::Error::custom(format!("must be an address like 127.0.0.1:8080 (got {raw:?})")))
 }
 
 /// Variables the Dapr sidecar (or its SDK conventions) provide, and the keys they set.
@@ -618,8 +672,6 @@ impl Config {
 
     /// Checks every value that can be checked without touching the outside world.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.listen_addr()?;
-        self.roles()?;
         let url = self.database_url();
         if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(ConfigError(format!(
@@ -752,15 +804,13 @@ impl Config {
     /// What housekeeping keeps, for the scheduler role.
     pub fn retention(&self) -> ontask_workers::Retention {
         use std::time::Duration;
-        const HOUR: u64 = 3600;
-        const DAY: u64 = 24 * HOUR;
         let r = &self.retention;
         ontask_workers::Retention {
             interval: Duration::from_secs(r.interval_secs),
-            inbox: Duration::from_secs(r.inbox_days * DAY),
-            idempotency_keys: Duration::from_secs(r.idempotency_hours * HOUR),
-            deliveries: Duration::from_secs(r.deliveries_days * DAY),
-            read_notifications: Duration::from_secs(r.notifications_days * DAY),
+            inbox: Duration::from_secs(r.inbox_days * DAY_SECS),
+            idempotency_keys: Duration::from_secs(r.idempotency_hours * HOUR_SECS),
+            deliveries: Duration::from_secs(r.deliveries_days * DAY_SECS),
+            read_notifications: Duration::from_secs(r.notifications_days * DAY_SECS),
         }
     }
 
@@ -770,16 +820,6 @@ impl Config {
             Some(url) => url.trim_end_matches('/').to_owned(),
             None => format!("http://127.0.0.1:{}", self.dapr.http_port),
         }
-    }
-
-    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
-        self.listen
-            .parse()
-            .map_err(|_| ConfigError(format!("listen must be an address like 127.0.0.1:8080 (got {:?})", self.listen)))
-    }
-
-    pub fn roles(&self) -> Result<Roles, ConfigError> {
-        Roles::parse(&self.role).map_err(|e| ConfigError(format!("role: {e}")))
     }
 
     pub fn database_url(&self) -> String {
@@ -954,10 +994,26 @@ mod tests {
 
     #[test]
     fn bad_values_are_rejected_with_their_key() {
-        let mut c = Config { listen: "localhost".into(), ..Default::default() };
-        assert!(c.validate().unwrap_err().0.starts_with("listen"));
-        c.listen = "127.0.0.1:0".into();
-        c.auth.jwt_secret = Some(Secret("short".into()));
+        let read = |toml: &str| {
+            Figment::from(Serialized::defaults(Config::default()))
+                .merge(Toml::string(toml))
+                .extract::<Config>()
+                .map_err(|e| one_line(&e))
+        };
+        let listen = read("listen = \"localhost\"").unwrap_err();
+        assert!(listen.starts_with("listen: must be an address like 127.0.0.1:8080"), "{listen}");
+        let role = read("role = \"api,cook\"").unwrap_err();
+        assert!(role.starts_with("role: unknown role \"cook\""), "{role}");
+        let parsed = read("listen = \"0.0.0.0:9000\"\nrole = \"api, worker\"").unwrap();
+        assert_eq!(parsed.listen, SocketAddr::from(([0, 0, 0, 0], 9000)));
+        assert_eq!((parsed.role.api, parsed.role.worker, parsed.role.web), (true, true, false));
+        assert_eq!(parsed.role.to_string(), "api,worker");
+        assert_eq!(Config::default().role.to_string(), "all");
+
+        let c = Config {
+            auth: AuthConfig { jwt_secret: Some(Secret("short".into())), ..Default::default() },
+            ..Default::default()
+        };
         assert!(c.validate().unwrap_err().0.contains("jwt_secret"));
     }
 }

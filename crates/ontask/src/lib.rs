@@ -45,7 +45,7 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
 
 /// The application services for this configuration.
 pub async fn build_app(config: &Config, db: Db) -> anyhow::Result<App> {
-    let roles = config.roles()?;
+    let roles = config.role;
     let jwt_secret = match &config.auth.jwt_secret {
         Some(s) => s.expose().as_bytes().to_vec(),
         None => secrets::load_or_create(&config.data_dir.join("jwt_secret"))?,
@@ -98,7 +98,7 @@ pub struct Application {
 impl Application {
     /// Connects, migrates and binds the listener (port 0 picks a free port).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let roles = config.roles()?;
+        let roles = config.role;
         let db = open_database(&config).await?;
         let app = build_app(&config, db.clone()).await?;
         let dapr = match config.bus.kind {
@@ -109,7 +109,7 @@ impl Application {
             Some((dapr, _)) => dapr.clone() as Arc<dyn EventBus>,
             None => bus::connect(&config, &db).await?,
         };
-        let addr = config.listen_addr()?;
+        let addr = config.listen;
         let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         let port = listener.local_addr()?.port();
         let api_config = ApiConfig { cookie_secure: config.auth.cookie_secure, ..ApiConfig::default() };

@@ -244,12 +244,12 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         otlp_endpoint: config.telemetry.otlp_endpoint.clone(),
         service_name: config.telemetry.service_name.clone(),
     })?;
-    let roles = config.role.clone();
+    let roles = config.role;
     let application = ontask::Application::build(config.clone()).await?;
     let url = config
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("http://{}", display_addr(&config.listen, application.port())));
+        .unwrap_or_else(|| format!("http://{}", display_addr(config.listen, application.port())));
     tracing::info!(url = %url, roles = %roles, data_dir = %config.data_dir.display(), "ontask started");
     eprintln!(
         "\nontask is running at {url}  (roles: {roles})\n\
@@ -263,8 +263,9 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn display_addr(listen: &str, port: u16) -> String {
-    let host = listen.rsplit_once(':').map_or(listen, |(h, _)| h);
-    let host = if host == "0.0.0.0" || host == "[::]" { "127.0.0.1" } else { host };
-    format!("{host}:{port}")
+/// Where a browser on this machine reaches the server: an unspecified listen
+/// address (all interfaces) is reached at loopback.
+fn display_addr(listen: std::net::SocketAddr, port: u16) -> String {
+    let ip = if listen.ip().is_unspecified() { std::net::Ipv4Addr::LOCALHOST.into() } else { listen.ip() };
+    std::net::SocketAddr::new(ip, port).to_string()
 }

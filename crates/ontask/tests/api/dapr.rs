@@ -230,7 +230,7 @@ async fn a_retry_answer_makes_the_sidecar_deliver_again_and_undecodable_messages
         }],
         ..tokens()
     };
-    let (app, sidecar) = spawn_dapr(options, |c| c.role = "api,relay".into()).await;
+    let (app, sidecar) = spawn_dapr(options, |c| c.role = ontask::Roles::parse("api,relay").expect("roles")).await;
     let user = app.new_user().await;
     let task = app.create_task(&user, json!({ "title": "Retry me" })).await;
     let id = task["id"].as_str().expect("id");

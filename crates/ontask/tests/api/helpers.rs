@@ -33,7 +33,11 @@ pub struct TestUser {
 }
 
 pub fn test_config(data_dir: &Path) -> Config {
-    Config { listen: "127.0.0.1:0".into(), data_dir: data_dir.to_path_buf(), ..Config::default() }
+    Config {
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        data_dir: data_dir.to_path_buf(),
+        ..Config::default()
+    }
 }
 
 /// `ONTASK_TEST_BACKEND=postgres` runs the suite against PostgreSQL (the test
