@@ -9,6 +9,12 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use ontask_telemetry::LogFormat;
 use serde::{Deserialize, Serialize};
 
+use self::environment::{DAPR_ENV, is_service_link};
+pub use self::roles::Roles;
+
+mod environment;
+mod roles;
+
 /// A value that must never be printed or logged.
 #[derive(Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
@@ -455,161 +461,12 @@ pub struct Overrides {
     pub role: Option<String>,
 }
 
-/// Which parts this process runs. Written as in the configuration: `all`, or
-/// the roles separated by commas.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Roles {
-    pub api: bool,
-    pub web: bool,
-    pub agent: bool,
-    pub relay: bool,
-    pub worker: bool,
-    pub scheduler: bool,
-}
-
-impl Roles {
-    pub const NAMES: [&'static str; 6] = ["api", "web", "agent", "relay", "worker", "scheduler"];
-    pub const ALL: Self = Self { api: true, web: true, agent: true, relay: true, worker: true, scheduler: true };
-
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let mut roles = Self::default();
-        for name in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            match name {
-                "all" => roles = Self::ALL,
-                "api" => roles.api = true,
-                "web" => roles.web = true,
-                "agent" => roles.agent = true,
-                "relay" => roles.relay = true,
-                "worker" => roles.worker = true,
-                "scheduler" => roles.scheduler = true,
-                other => {
-                    return Err(format!("unknown role {other:?} (use {} or all)", Self::NAMES.join(", ")));
-                }
-            }
-        }
-        if roles == Self::default() {
-            return Err("no role given".into());
-        }
-        Ok(roles)
-    }
-
-    fn flags(&self) -> [bool; 6] {
-        [self.api, self.web, self.agent, self.relay, self.worker, self.scheduler]
-    }
-
-    /// Whether this process answers the REST API.
-    pub fn serves_api(&self) -> bool {
-        self.api || self.web || self.agent
-    }
-
-    /// The name written as `source` on events.
-    pub fn source(&self) -> &'static str {
-        match (self.api, self.relay, self.worker, self.scheduler) {
-            (true, true, true, true) => "ontask",
-            (true, _, _, _) => "api",
-            (_, _, true, _) => "worker",
-            (_, _, _, true) => "scheduler",
-            _ => "ontask",
-        }
-    }
-}
-
-impl TryFrom<String> for Roles {
-    type Error = String;
-
-    fn try_from(raw: String) -> Result<Self, String> {
-        Self::parse(&raw)
-    }
-}
-
-impl std::fmt::Display for Roles {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if *self == Self::ALL {
-            return f.write_str("all");
-        }
-        let names: Vec<&str> =
-            Self::NAMES.iter().zip(self.flags()).filter(|(_, on)| *on).map(|(name, _)| *name).collect();
-        f.write_str(&names.join(","))
-    }
-}
-
-impl From<Roles> for String {
-    fn from(roles: Roles) -> Self {
-        roles.to_string()
-    }
-}
-
 /// `listen`, parsed where it is read, with the message a person can act on.
 fn listen_address<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
     let raw = String::deserialize(d)?;
     raw.trim()
         .parse()
         .map_err(|_| serde::de::Error::custom(format!("must be an address like 127.0.0.1:8080 (got {raw:?})")))
-}
-
-/// Variables the Dapr sidecar (or its SDK conventions) provide, and the keys they set.
-const DAPR_ENV: [(&str, &str); 4] = [
-    ("DAPR_HTTP_PORT", "dapr.http_port"),
-    ("DAPR_HTTP_ENDPOINT", "dapr.http_endpoint"),
-    ("DAPR_API_TOKEN", "dapr.api_token"),
-    ("APP_API_TOKEN", "dapr.app_api_token"),
-];
-
-/// Whether `name=value` (`name` without the `ONTASK_` prefix) is a variable the
-/// kubelet gives every pod for every Service in its namespace ("service links").
-/// With a release named `ontask`, the Service `ontask-api` yields
-/// `ONTASK_API_SERVICE_HOST`, `ONTASK_API_SERVICE_PORT[_HTTP]`,
-/// `ONTASK_API_PORT=tcp://10.0.0.1:8080` and `ONTASK_API_PORT_8080_TCP[_PROTO|_PORT|_ADDR]`.
-/// The chart turns them off (`enableServiceLinks: false`), but other Services in
-/// the namespace or an override bring them back. Both the name and the value must
-/// have the kubelet's shape, so a mistyped real key (`ONTASK_LISTEN_PORT=8080`)
-/// is still refused.
-fn is_service_link(name: &str, value: &str) -> bool {
-    // The kubelet upper-cases the Service's name and turns `-` into `_`.
-    if !name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
-        return false;
-    }
-    // The Service's part of the name is free: try every `_` it could end at.
-    std::iter::once(name)
-        .chain(name.match_indices('_').map(|(at, _)| &name[at + 1..]))
-        .any(|suffix| service_link_shape(suffix, value))
-}
-
-/// `suffix` is what follows the Service's name: `SERVICE_HOST`, `PORT_8080_TCP_ADDR`, ...
-fn service_link_shape(suffix: &str, value: &str) -> bool {
-    use std::net::IpAddr;
-    let is_ip = |v: &str| v.parse::<IpAddr>().is_ok();
-    let is_port = |v: &str| v.parse::<u16>().is_ok_and(|p| p > 0);
-    // `tcp://10.0.0.1:8080`, `udp://[fd00::1]:53`; `port` pins the port when given.
-    let is_url = |v: &str, port: Option<&str>| {
-        v.split_once("://").is_some_and(|(proto, addr)| {
-            matches!(proto, "tcp" | "udp" | "sctp")
-                && addr.parse::<SocketAddr>().is_ok_and(|a| port.is_none_or(|p| a.port().to_string() == p))
-        })
-    };
-    if suffix == "SERVICE_HOST" {
-        return is_ip(value);
-    }
-    if let Some(port_name) = suffix.strip_prefix("SERVICE_PORT") {
-        return (port_name.is_empty() || port_name.len() > 1 && port_name.starts_with('_')) && is_port(value);
-    }
-    if suffix == "PORT" {
-        return is_url(value, None);
-    }
-    let Some(rest) = suffix.strip_prefix("PORT_") else { return false };
-    let mut parts = rest.splitn(3, '_');
-    let (Some(port), Some(proto)) = (parts.next(), parts.next()) else { return false };
-    if !is_port(port) || !matches!(proto, "TCP" | "UDP" | "SCTP") {
-        return false;
-    }
-    match parts.next() {
-        None => is_url(value, Some(port)),
-        Some("PROTO") => value == proto.to_ascii_lowercase(),
-        Some("PORT") => value == port,
-        Some("ADDR") => is_ip(value),
-        Some(_) => false,
-    }
 }
 
 /// A configuration problem, reported as one line with exit code 2.
