@@ -56,6 +56,9 @@ impl Server {
             .env_remove("ONTASK_LISTEN")
             .env_remove("ONTASK_DATA_DIR")
             .env_remove("ONTASK_DATABASE_URL")
+            // One user drives the whole load: the per-person API limit would
+            // measure itself, not the server (--server-env can turn it back on).
+            .env("ONTASK_RATE_LIMITS__ENABLED", "false")
             // JSON request logs go nowhere, as if shipped to a collector.
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -80,6 +80,9 @@ async fn authenticate(State(app): State<App>, mut request: Request, next: Next) 
     };
     match app.auth.authenticate(&bearer).await {
         Ok(actor) => {
+            if let Err(AppError::RateLimited { retry_after, .. }) = app.limits().api(actor.user_id) {
+                return rate_limited(retry_after);
+            }
             request.extensions_mut().insert(actor);
             next.run(request).await
         }
@@ -91,16 +94,29 @@ async fn authenticate(State(app): State<App>, mut request: Request, next: Next) 
     }
 }
 
-fn unauthorized(detail: &str) -> Response {
+/// An RFC 9457 problem, as the REST API answers them.
+fn problem(status: StatusCode, slug: &str, title: &str, detail: &str) -> Response {
     let body = serde_json::json!({
-        "type": "https://ontask.dev/problems/unauthorized",
-        "title": "Unauthorized",
-        "status": 401,
+        "type": format!("https://ontask.dev/problems/{slug}"),
+        "title": title,
+        "status": status.as_u16(),
         "detail": detail,
     });
-    let mut response = (StatusCode::UNAUTHORIZED, body.to_string()).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-    headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"ontask\""));
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    response
+}
+
+fn rate_limited(retry_after: std::time::Duration) -> Response {
+    let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+    let detail = format!("too many requests; try again in {seconds} s");
+    let mut response = problem(StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many requests", &detail);
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
+}
+
+fn unauthorized(detail: &str) -> Response {
+    let mut response = problem(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", detail);
+    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"ontask\""));
     response
 }

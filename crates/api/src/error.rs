@@ -76,6 +76,9 @@ impl ApiError {
                     "a dependency is unavailable; try again shortly".into(),
                 ),
                 AppError::Busy(m) => (S::SERVICE_UNAVAILABLE, "busy", "Busy", m.clone()),
+                AppError::RateLimited { .. } => {
+                    (S::TOO_MANY_REQUESTS, "rate-limited", "Too many requests", e.to_string())
+                }
                 AppError::Internal(_) => {
                     (S::INTERNAL_SERVER_ERROR, "internal", "Internal error", "see the server log".into())
                 }
@@ -132,6 +135,11 @@ impl IntoResponse for ApiError {
         // Overload and outages are short: a well-behaved client waits a second.
         if status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if let Self::App(AppError::RateLimited { retry_after, .. }) = &self {
+            // Whole seconds, rounded up: waiting that long is enough.
+            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         if let Self::App(AppError::PreconditionFailed { current }) = &self
             && let Ok(v) = HeaderValue::from_str(&format!("\"{current}\""))

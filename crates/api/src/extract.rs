@@ -68,6 +68,19 @@ fn field_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> ontask
     ontask_domain::ValidationErrors::single(field, message)
 }
 
+/// The client's address, as the rate limits count it: the connection's peer,
+/// or the configured proxy header's ([`ontask_app::limits`]).
+pub struct ClientAddress(pub Option<std::net::IpAddr>);
+
+impl FromRequestParts<ApiState> for ClientAddress {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+        Ok(Self(state.app.limits().client_address(&parts.headers, peer)))
+    }
+}
+
 /// The authenticated caller and the context its changes are recorded with.
 pub struct Caller {
     pub actor: Actor,
@@ -106,6 +119,7 @@ impl FromRequestParts<ApiState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
         let actor = authenticate(parts, state).await?;
+        state.app.limits().api(actor.user_id)?;
         let meta = parts.extensions.get::<RequestMeta>().cloned();
         let mut ctx = Context::new(
             meta.as_ref().map(|m| m.request_id.clone()).unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),

@@ -28,6 +28,10 @@ pub enum AppError {
     /// rather than queued without bound; worth retrying in a moment.
     #[error("{0}")]
     Busy(String),
+    /// Past a rate limit ([`crate::limits`]); the same request may be made again
+    /// after `retry_after`.
+    #[error("too many requests; try again in {} s", retry_after.as_secs())]
+    RateLimited { limit: crate::limits::Limit, retry_after: std::time::Duration },
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

@@ -10,6 +10,7 @@ mod context;
 mod error;
 pub mod front_door;
 pub mod input;
+pub mod limits;
 pub mod notifications;
 pub mod sealed;
 pub mod tasks;
@@ -40,12 +41,25 @@ pub struct App {
     pub outbound: Arc<webhooks::OutboundSettings>,
     /// Seals the webhook secrets stored in the database.
     pub sealer: sealed::Sealer,
+    limits: Arc<limits::RateLimits>,
 }
 
 impl App {
     pub fn new(db: Db, auth: auth::Auth, source: &str) -> Self {
         let sealer = sealed::Sealer::from_server_secret(auth.server_secret());
-        Self { db, auth: Arc::new(auth), source: source.into(), outbound: Arc::default(), sealer }
+        let limits = Arc::new(limits::RateLimits::new(limits::RateLimitSettings::default()));
+        Self { db, auth: Arc::new(auth), source: source.into(), outbound: Arc::default(), sealer, limits }
+    }
+
+    /// Sets the rate limits (default: [`limits::RateLimitSettings::default`]).
+    pub fn with_rate_limits(mut self, settings: limits::RateLimitSettings) -> Self {
+        self.limits = Arc::new(limits::RateLimits::new(settings));
+        self
+    }
+
+    /// The rate limits every front door checks.
+    pub fn limits(&self) -> &limits::RateLimits {
+        &self.limits
     }
 
     /// Sets how webhooks and e-mails go out (default: webhooks to public

@@ -60,7 +60,7 @@ pub async fn build_app(config: &Config, db: Db) -> anyhow::Result<App> {
             jwt_audience: config.auth.jwt_audience.clone(),
         },
     );
-    Ok(App::new(db, auth, roles.source()).with_outbound(config.outbound()))
+    Ok(App::new(db, auth, roles.source()).with_outbound(config.outbound()).with_rate_limits(config.rate_limits()))
 }
 
 /// The chat agent's model settings; no model when `agent.llm.base_url` is unset.
@@ -198,7 +198,21 @@ impl Application {
             tracing::info!("stop requested; draining");
             signal_stop.cancel();
         };
+        // The peer address is what the rate limits count when no proxy header is configured.
+        let router = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
         let server = axum::serve(self.listener, router).with_graceful_shutdown(shutdown_signal);
+        // The rate limits keep a count per client; forget the ones whose
+        // allowance has refilled, so the counts stay as many as recent clients.
+        let (app, limits_stop) = (self.app.clone(), http_shutdown.clone());
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tokio::select! {
+                    () = limits_stop.cancelled() => return,
+                    _ = every.tick() => app.limits().forget_idle(),
+                }
+            }
+        });
         let serve = tokio::spawn(async move { server.await });
         http_shutdown.cancelled().await;
         match tokio::time::timeout(DRAIN_TIMEOUT, serve).await {

@@ -17,6 +17,7 @@ pub const RELAY_LAG_EVENTS: &str = "ontask_relay_lag_events";
 pub const CONSUMER_LAG_EVENTS: &str = "ontask_consumer_lag_events";
 pub const REMINDERS_FIRED_TOTAL: &str = "ontask_reminders_fired_total";
 pub const DEAD_LETTERS_TOTAL: &str = "ontask_dead_letters_total";
+pub const RATE_LIMITED_TOTAL: &str = "ontask_rate_limited_total";
 pub const REALTIME_CONNECTIONS: &str = "ontask_realtime_connections";
 pub const BUILD_INFO: &str = "ontask_build_info";
 pub const WEBHOOK_DELIVERIES_TOTAL: &str = "ontask_webhook_deliveries_total";
@@ -85,6 +86,7 @@ fn describe() {
     describe_gauge!(CONSUMER_LAG_EVENTS, "Published events a consumer has not handled yet, by consumer.");
     describe_counter!(REMINDERS_FIRED_TOTAL, "Reminders fired by the scheduler.");
     describe_counter!(DEAD_LETTERS_TOTAL, "Events given up on after repeated failures, by consumer.");
+    describe_counter!(RATE_LIMITED_TOTAL, "Requests refused with 429 past a rate limit, by scope.");
     describe_gauge!(REALTIME_CONNECTIONS, "Open realtime connections, by transport (sse, websocket).");
     describe_counter!(KAFKA_MESSAGES_PRODUCED_TOTAL, "Messages Kafka acknowledged, by topic.");
     describe_histogram!(
@@ -132,6 +134,7 @@ fn describe() {
     // And the ones alerts and the dashboard read before anything happened, so
     // their queries find a series (deploy/tests/test_prometheus.py checks it).
     metrics::counter!(DEAD_LETTERS_TOTAL).absolute(0);
+    metrics::counter!(RATE_LIMITED_TOTAL, "scope" => "sign_in_address").absolute(0);
     metrics::counter!(EMAILS_SENT_TOTAL).absolute(0);
     metrics::counter!(HTTP_ERRORS_TOTAL).absolute(0);
     for transport in ["sse", "websocket"] {

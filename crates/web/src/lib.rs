@@ -300,6 +300,10 @@ fn auth_errors(e: AppError) -> (StatusCode, FormErrors) {
             errors.form = Some(capitalise(&m));
             StatusCode::SERVICE_UNAVAILABLE
         }
+        limited @ AppError::RateLimited { .. } => {
+            errors.form = Some(capitalise(&limited.to_string()));
+            StatusCode::TOO_MANY_REQUESTS
+        }
         other => {
             tracing::error!(error = %ontask_telemetry::error_chain(&other), "signing in failed");
             errors.form = Some("Something went wrong on our side. Try again.".into());
@@ -314,12 +318,31 @@ fn capitalise(s: &str) -> String {
     c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }
 
-async fn login(State(state): State<WebState>, jar: CookieJar, headers: HeaderMap, Form(f): Form<AuthForm>) -> Response {
+/// The connection's peer, for the rate limits (present when served by the binary).
+type Peer = Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>;
+
+/// A sign-in or sign-up is first counted against its address's and its account's limits.
+fn sign_in_allowed(state: &WebState, headers: &HeaderMap, peer: &Peer, email: &str) -> Result<(), AppError> {
+    let limits = state.app.limits();
+    limits.sign_in(limits.client_address(headers, peer.as_ref().map(|p| p.0.0.ip())), Some(email))
+}
+
+async fn login(
+    State(state): State<WebState>,
+    peer: Peer,
+    jar: CookieJar,
+    headers: HeaderMap,
+    Form(f): Form<AuthForm>,
+) -> Response {
     if !front_door::same_site(&axum::http::Method::POST, &headers) {
         return (StatusCode::FORBIDDEN, "cross-site request refused").into_response();
     }
     let next = safe_next(f.next.as_deref());
-    match state.app.auth.login(&f.email, &f.password).await {
+    let signed_in = match sign_in_allowed(&state, &headers, &peer, &f.email) {
+        Ok(()) => state.app.auth.login(&f.email, &f.password).await,
+        Err(limited) => Err(limited),
+    };
+    match signed_in {
         Ok(session) => (jar.add(session_cookie(&state, session.token)), Redirect::to(&next)).into_response(),
         Err(e) => {
             let (status, errors) = auth_errors(e);
@@ -330,6 +353,7 @@ async fn login(State(state): State<WebState>, jar: CookieJar, headers: HeaderMap
 
 async fn signup(
     State(state): State<WebState>,
+    peer: Peer,
     jar: CookieJar,
     headers: HeaderMap,
     Form(f): Form<AuthForm>,
@@ -339,7 +363,11 @@ async fn signup(
     }
     let next = safe_next(f.next.as_deref());
     let name = f.name.as_deref().filter(|n| !n.trim().is_empty());
-    match state.app.auth.register(&f.email, &f.password, name).await {
+    let registered = match sign_in_allowed(&state, &headers, &peer, &f.email) {
+        Ok(()) => state.app.auth.register(&f.email, &f.password, name).await,
+        Err(limited) => Err(limited),
+    };
+    match registered {
         Ok(session) => (jar.add(session_cookie(&state, session.token)), Redirect::to(&next)).into_response(),
         Err(e) => {
             let (status, errors) = auth_errors(e);

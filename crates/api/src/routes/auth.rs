@@ -9,7 +9,7 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use ontask_app::auth::{Session, TokenView, UserView};
 use serde::{Deserialize, Serialize};
 
-use crate::extract::{Caller, JsonBody, SESSION_COOKIE};
+use crate::extract::{Caller, ClientAddress, JsonBody, SESSION_COOKIE};
 use crate::{ApiError, ApiState};
 
 pub fn router() -> Router<ApiState> {
@@ -69,12 +69,15 @@ fn session_cookie(state: &ApiState, session: &Session) -> Cookie<'static> {
 /// Password hashing is bounded: past a few at once per core, 503 with `Retry-After`.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
     responses((status = 201, body = Session), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
+        (status = 429, description = "past a rate limit (per client address or per account); retry after `Retry-After` seconds", body = crate::error::Problem),
         (status = 503, description = "too many sign-ins or sign-ups at once; retry after `Retry-After` seconds", body = crate::error::Problem)))]
 pub async fn register(
     State(state): State<ApiState>,
+    client: ClientAddress,
     jar: CookieJar,
     JsonBody(req): JsonBody<RegisterRequest>,
 ) -> Result<Response, ApiError> {
+    state.app.limits().sign_in(client.0, Some(&req.email))?;
     let session = state.app.auth.register(&req.email, &req.password, req.name.as_deref()).await?;
     let jar = jar.add(session_cookie(&state, &session));
     Ok((StatusCode::CREATED, jar, Json(session)).into_response())
@@ -84,12 +87,15 @@ pub async fn register(
 /// at once per core, 503 with `Retry-After`.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = Session), (status = 401, body = crate::error::Problem),
+        (status = 429, description = "past a rate limit (per client address or per account); retry after `Retry-After` seconds", body = crate::error::Problem),
         (status = 503, description = "too many sign-ins or sign-ups at once; retry after `Retry-After` seconds", body = crate::error::Problem)))]
 pub async fn login(
     State(state): State<ApiState>,
+    client: ClientAddress,
     jar: CookieJar,
     JsonBody(req): JsonBody<LoginRequest>,
 ) -> Result<Response, ApiError> {
+    state.app.limits().sign_in(client.0, Some(&req.email))?;
     let session = state.app.auth.login(&req.email, &req.password).await?;
     let jar = jar.add(session_cookie(&state, &session));
     Ok((jar, Json(session)).into_response())
@@ -111,12 +117,15 @@ pub async fn me(State(state): State<ApiState>, caller: Caller) -> Result<Json<Us
 
 /// Create a personal API token. The secret is shown only in this answer.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "auth", security(("bearer" = [])), request_body = CreateTokenRequest,
-    responses((status = 201, body = TokenView), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+    responses((status = 201, body = TokenView), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
+        (status = 429, description = "past a rate limit (per client address or per account); retry after `Retry-After` seconds", body = crate::error::Problem)))]
 pub async fn create_token(
     State(state): State<ApiState>,
+    client: ClientAddress,
     caller: Caller,
     JsonBody(req): JsonBody<CreateTokenRequest>,
 ) -> Result<Response, ApiError> {
+    state.app.limits().sign_in(client.0, None)?;
     let token = state.app.auth.create_token(&caller.actor, &req.name, &req.scopes, req.expires_in_days).await?;
     Ok((StatusCode::CREATED, Json(token)).into_response())
 }

@@ -71,6 +71,38 @@ pub struct Config {
     pub smtp: SmtpConfig,
     pub retention: RetentionConfig,
     pub sqlite: SqliteConfig,
+    pub rate_limits: RateLimitsConfig,
+}
+
+/// Rate limits (`[rate_limits]`), per process and per minute; past one the
+/// answer is 429 with `Retry-After`. The defaults come from
+/// `ontask_app::limits::RateLimitSettings`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitsConfig {
+    pub enabled: bool,
+    /// Sign-ins, sign-ups and API token creations from one client address.
+    pub sign_in_per_address: u32,
+    /// Sign-in and sign-up attempts for one e-mail address, from anywhere.
+    pub sign_in_per_account: u32,
+    /// Requests made with one person's credentials (all their tokens together).
+    pub api_per_person: u32,
+    /// Behind a reverse proxy: the header it writes the client's address in
+    /// (e.g. `x-forwarded-for`, whose last address counts). Unset: the peer address.
+    pub client_address_header: Option<String>,
+}
+
+impl Default for RateLimitsConfig {
+    fn default() -> Self {
+        let d = ontask_app::limits::RateLimitSettings::default();
+        Self {
+            enabled: d.enabled,
+            sign_in_per_address: d.sign_in_per_address,
+            sign_in_per_account: d.sign_in_per_account,
+            api_per_person: d.api_per_person,
+            client_address_header: d.client_address_header.map(|h| h.to_string()),
+        }
+    }
 }
 
 /// The embedded database (when `database_url` is SQLite).
@@ -266,6 +298,7 @@ impl Default for Config {
             smtp: SmtpConfig::default(),
             retention: RetentionConfig::default(),
             sqlite: SqliteConfig::default(),
+            rate_limits: RateLimitsConfig::default(),
         }
     }
 }
@@ -541,6 +574,19 @@ impl Config {
         {
             return Err(ConfigError("auth.jwt_secret must be at least 32 bytes long".into()));
         }
+        if let Some(header) = &self.rate_limits.client_address_header
+            && header.parse::<http::HeaderName>().is_err()
+        {
+            return Err(ConfigError(format!(
+                "rate_limits.client_address_header is not a header name (got {header:?})"
+            )));
+        }
+        let r = &self.rate_limits;
+        if r.enabled && [r.sign_in_per_address, r.sign_in_per_account, r.api_per_person].contains(&0) {
+            return Err(ConfigError(
+                "rate_limits: a limit of 0 would refuse everything; set enabled = false instead".into(),
+            ));
+        }
         for (key, value) in [
             ("auth.jwks_url", &self.auth.jwks_url),
             ("public_url", &self.public_url),
@@ -668,6 +714,18 @@ impl Config {
             idempotency_keys: Duration::from_secs(r.idempotency_hours * HOUR_SECS),
             deliveries: Duration::from_secs(r.deliveries_days * DAY_SECS),
             read_notifications: Duration::from_secs(r.notifications_days * DAY_SECS),
+        }
+    }
+
+    pub fn rate_limits(&self) -> ontask_app::limits::RateLimitSettings {
+        let r = &self.rate_limits;
+        ontask_app::limits::RateLimitSettings {
+            enabled: r.enabled,
+            sign_in_per_address: r.sign_in_per_address,
+            sign_in_per_account: r.sign_in_per_account,
+            api_per_person: r.api_per_person,
+            // Checked in validate().
+            client_address_header: r.client_address_header.as_deref().and_then(|h| h.parse().ok()),
         }
     }
 

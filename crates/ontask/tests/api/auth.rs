@@ -644,3 +644,98 @@ async fn ontask_token_prints_a_jwt_that_works() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("nobody@example.com"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn guessing_passwords_is_rate_limited_per_account_and_per_address_with_retry_after() {
+    let app = spawn_app_with(|c| {
+        c.rate_limits.sign_in_per_account = 5;
+        c.rate_limits.sign_in_per_address = 7;
+    })
+    .await;
+    // The sign-up counts once for the address and once for the account.
+    let user = app.new_user().await;
+    let login = |email: String, password: &'static str| {
+        app.client.post(app.url("/api/v1/auth/login")).json(&json!({ "email": email, "password": password })).send()
+    };
+    for _ in 0..4 {
+        let wrong = login(user.email.clone(), "not the password").await.unwrap();
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    }
+    // The account is spent, even with the right password and another spelling.
+    let limited = login(user.email.to_uppercase(), "correct horse battery").await.unwrap();
+    let retry_after: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    let problem = assert_problem(limited, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
+    assert!(problem["detail"].as_str().unwrap().contains("try again in"), "{problem}");
+    // Another account from the same address still gets its answer, until the
+    // address has used its seven tries (a sign-up and six sign-ins).
+    let other = login("nobody@example.com".into(), "whatever").await.unwrap();
+    assert_eq!(other.status(), StatusCode::UNAUTHORIZED);
+    let spent = login("someone-else@example.com".into(), "whatever").await.unwrap();
+    assert_problem(spent, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
+
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    for scope in ["sign_in_account", "sign_in_address"] {
+        let series = format!("ontask_rate_limited_total{{scope=\"{scope}\"}} ");
+        let count = metrics.lines().find_map(|l| l.strip_prefix(&series)).and_then(|v| v.parse::<f64>().ok());
+        assert!(count.is_some_and(|c| c >= 1.0), "{series}in {metrics}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_well_behaved_client_is_never_limited_and_a_runaway_one_is() {
+    let app = spawn_app_with(|c| c.rate_limits.api_per_person = 40).await;
+    let user = app.new_user().await;
+    // A person's working pace: a few dozen requests.
+    for _ in 0..30 {
+        let listed = app.get("/api/v1/tasks", &user).send().await.unwrap();
+        assert_eq!(listed.status(), StatusCode::OK);
+    }
+    // A script in a loop meets the limit, and another person does not.
+    let mut limited = None;
+    for _ in 0..20 {
+        let answer = app.get("/api/v1/tasks", &user).send().await.unwrap();
+        if answer.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(answer);
+            break;
+        }
+    }
+    let limited = limited.expect("the 41st request in a minute is refused");
+    assert!(limited.headers().contains_key("retry-after"));
+    assert_problem(limited, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
+    let someone_else = app.new_user().await;
+    assert_eq!(app.get("/api/v1/tasks", &someone_else).send().await.unwrap().status(), StatusCode::OK);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn behind_a_proxy_the_client_address_comes_from_its_header_only_when_configured() {
+    let sign_ups = |app: &TestApp, forwarded: &'static str| {
+        let request = app.client.post(app.url("/api/v1/auth/register"));
+        async move {
+            let email = format!("{}@example.com", uuid::Uuid::now_v7());
+            let body = json!({ "email": email, "password": "correct horse battery" });
+            request.header("x-forwarded-for", forwarded).json(&body).send().await.unwrap().status()
+        }
+    };
+    // Configured: each address the proxy saw has its own allowance.
+    let proxied = spawn_app_with(|c| {
+        c.rate_limits.sign_in_per_address = 2;
+        c.rate_limits.client_address_header = Some("x-forwarded-for".into());
+    })
+    .await;
+    for forwarded in ["203.0.113.1", "198.51.100.1, 203.0.113.1"] {
+        assert_eq!(sign_ups(&proxied, forwarded).await, StatusCode::CREATED);
+    }
+    assert_eq!(sign_ups(&proxied, "203.0.113.1").await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(sign_ups(&proxied, "203.0.113.2").await, StatusCode::CREATED);
+    proxied.stop().await;
+    // Not configured: the header is the client's word and changes nothing.
+    let direct = spawn_app_with(|c| c.rate_limits.sign_in_per_address = 2).await;
+    for forwarded in ["203.0.113.1", "203.0.113.2"] {
+        assert_eq!(sign_ups(&direct, forwarded).await, StatusCode::CREATED);
+    }
+    assert_eq!(sign_ups(&direct, "203.0.113.3").await, StatusCode::TOO_MANY_REQUESTS);
+    direct.stop().await;
+}
