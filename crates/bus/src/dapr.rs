@@ -288,10 +288,17 @@ impl DaprBus {
             e.task_id.map(|t| t.to_string()).unwrap_or_else(|| e.user_id.to_string())
         };
         let path = format!("/v1.0/publish/{}/{topic}", self.settings.pubsub_name);
-        let response = self
+        let mut request = self
             .request(reqwest::Method::POST, &path)
             .query(&[("metadata.partitionKey", key.as_str())])
-            .header(reqwest::header::CONTENT_TYPE, "application/cloudevents+json")
+            .header(reqwest::header::CONTENT_TYPE, "application/cloudevents+json");
+        // daprd overwrites the CloudEvent's `traceparent` with its publish
+        // span's, which starts a trace of its own unless the request carries
+        // the event's trace in the header (seen with daprd 1.16).
+        if let Some(traceparent) = &e.metadata.traceparent {
+            request = request.header("traceparent", traceparent);
+        }
+        let response = request
             .body(ce.to_string())
             .send()
             .await
