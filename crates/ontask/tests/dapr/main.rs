@@ -170,10 +170,18 @@ async fn a_reminder_is_a_job_on_the_real_scheduler_whose_callback_fires_it() {
     let at = (chrono::Utc::now() + chrono::Duration::seconds(4)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let task = create_task(&world, &user, json!({ "title": "Call the plumber", "reminders": [at] }), None).await;
     let id = task["id"].as_str().expect("id").to_owned();
+    // The same instant is the same job name, scheduled again (with
+    // `overwrite`): one callback fires both.
+    let other = create_task(&world, &user, json!({ "title": "Book the plumber", "reminders": [at] }), None).await;
+    let other = other["id"].as_str().expect("id").to_owned();
 
     // Nothing polls in Dapr mode: only the scheduler's callback to the worker fires it.
     eventually(WAIT, "reminder.due", || async { has_event(&world, &user, &id, "reminder.due").await.then_some(()) })
         .await;
+    eventually(WAIT, "the other task's reminder.due", || async {
+        has_event(&world, &user, &other, "reminder.due").await.then_some(())
+    })
+    .await;
     // reminder.due went out on the reminders topic and came back to the notification consumer.
     eventually(WAIT, "reminder.sent", || async { has_event(&world, &user, &id, "reminder.sent").await.then_some(()) })
         .await;
@@ -301,4 +309,36 @@ async fn the_sidecar_reads_secrets_from_its_store_and_is_ontasks_bus_health() {
         .await
         .expect("request");
     assert_eq!(sidecar.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_gets_its_users_events_from_the_broadcast_component() {
+    let world = World::start().await;
+    let user = sign_up(&world).await;
+    let mut stream = world
+        .client
+        .get(format!("{}/api/v1/stream", world.api.app))
+        .bearer_auth(&user.token)
+        .header("accept", "text/event-stream")
+        .timeout(WAIT)
+        .send()
+        .await
+        .expect("stream");
+    assert_eq!(stream.status(), StatusCode::OK);
+    let task = create_task(&world, &user, json!({ "title": "Stream me" }), None).await;
+    let id = task["id"].as_str().expect("id");
+    // Relay -> sidecar -> Kafka's updates topic -> the API's sidecar (a
+    // consumer group of its own) -> /dapr/events/task-updates -> this stream.
+    let mut seen = String::new();
+    let found = tokio::time::timeout(WAIT, async {
+        while let Ok(Some(chunk)) = stream.chunk().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            if seen.contains("task.created") && seen.contains(id) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(found, Ok(true), "the stream showed: {seen}");
 }
