@@ -6,6 +6,10 @@
 //! network namespace that has nothing but loopback (`scripts/test` runs them
 //! with `unshare`): the scheduler's health server and its embedded etcd bind
 //! every interface, and nothing of this may reach a real network.
+//!
+//! The shared servers are never dropped (libtest has no end-of-run hook):
+//! `scripts/test` runs the tests in a PID namespace, which kills them when the
+//! tests end, with `TMPDIR` in a folder it deletes.
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
