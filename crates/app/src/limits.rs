@@ -133,7 +133,7 @@ impl RateLimits {
     }
 
     /// Forgets keys whose limit has fully refilled, so the maps hold only
-    /// recent clients (called by housekeeping-like ticks).
+    /// recent clients (the server calls it once a minute).
     pub fn forget_idle(&self) {
         self.by_address.retain_recent();
         self.by_account.retain_recent();
