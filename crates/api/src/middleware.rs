@@ -44,16 +44,17 @@ pub async fn observe(mut req: Request, next: Next) -> Response<Body> {
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-    let trace = TraceContext::from_traceparent(req.headers().get("traceparent").and_then(|v| v.to_str().ok()));
+    let mut trace = TraceContext::from_traceparent(req.headers().get("traceparent").and_then(|v| v.to_str().ok()));
     let method = req.method().clone();
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
-        trace_id = %trace.trace_id,
+        trace_id = tracing::field::Empty,
         method = %method,
         route = tracing::field::Empty,
     );
     trace.attach_to(&span);
+    span.record("trace_id", trace.trace_id.as_str());
     req.extensions_mut().insert(RequestMeta { request_id: request_id.clone(), trace });
 
     let started = Instant::now();

@@ -56,20 +56,29 @@ impl TraceContext {
         format!("00-{}-{}-{:02x}", self.trace_id, self.span_id, u8::from(self.sampled))
     }
 
-    /// Makes the current tracing span a child of this trace in OpenTelemetry, so
-    /// exported spans carry the same trace id as the logs and the events.
-    pub fn attach_to(&self, span: &tracing::Span) {
+    /// Makes `span` this request's span in OpenTelemetry: the child of the
+    /// caller's span when the request came with a `traceparent`, else the root
+    /// of a new trace (never a child of a span nobody exported). Then takes the
+    /// span's own ids, so the logs, the events' `traceparent` and the exported
+    /// spans name the same trace and the same span. Without an OpenTelemetry
+    /// layer the ids stay the ones made up here.
+    pub fn attach_to(&mut self, span: &tracing::Span) {
         use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
         use tracing_opentelemetry::OpenTelemetrySpanExt;
-        let (Ok(trace_id), Some(Ok(parent))) = (
-            TraceId::from_hex(&self.trace_id),
-            Some(SpanId::from_hex(self.parent_span_id.as_deref().unwrap_or(&self.span_id))),
-        ) else {
-            return;
-        };
-        let flags = if self.sampled { TraceFlags::SAMPLED } else { TraceFlags::default() };
-        let remote = SpanContext::new(trace_id, parent, flags, true, TraceState::default());
-        span.set_parent(opentelemetry::Context::new().with_remote_span_context(remote));
+        if let (Ok(trace_id), Some(Ok(parent))) =
+            (TraceId::from_hex(&self.trace_id), self.parent_span_id.as_deref().map(SpanId::from_hex))
+        {
+            let flags = if self.sampled { TraceFlags::SAMPLED } else { TraceFlags::default() };
+            let remote = SpanContext::new(trace_id, parent, flags, true, TraceState::default());
+            span.set_parent(opentelemetry::Context::new().with_remote_span_context(remote));
+        }
+        let context = span.context();
+        let own = context.span().span_context().clone();
+        if own.is_valid() {
+            self.trace_id = own.trace_id().to_string();
+            self.span_id = own.span_id().to_string();
+            self.sampled = own.is_sampled();
+        }
     }
 }
 
@@ -99,6 +108,54 @@ mod tests {
         assert_eq!(t.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
         assert_eq!(t.parent_span_id.as_deref(), Some("00f067aa0ba902b7"));
         assert!(t.traceparent().starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+    }
+
+    /// A subscriber with the OpenTelemetry layer, exporting nowhere.
+    fn with_otel(check: impl FnOnce()) {
+        use opentelemetry::trace::TracerProvider as _;
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("test"));
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), check);
+    }
+
+    fn own_ids(span: &tracing::Span) -> (String, String) {
+        use opentelemetry::trace::TraceContextExt as _;
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        let context = span.context();
+        let own = context.span().span_context().clone();
+        (own.trace_id().to_string(), own.span_id().to_string())
+    }
+
+    #[test]
+    fn a_request_without_traceparent_is_the_root_of_its_trace_and_names_its_own_span() {
+        with_otel(|| {
+            let mut t = TraceContext::from_traceparent(None);
+            let made_up = t.span_id.clone();
+            let span = tracing::info_span!("request");
+            t.attach_to(&span);
+            let (trace_id, span_id) = own_ids(&span);
+            // The events' traceparent names the span that is exported, not a
+            // parent nobody will ever export.
+            assert_eq!((t.trace_id.as_str(), t.span_id.as_str()), (trace_id.as_str(), span_id.as_str()));
+            assert_ne!(t.span_id, made_up);
+            assert_eq!(t.parent_span_id, None);
+        });
+    }
+
+    #[test]
+    fn a_request_with_traceparent_continues_its_trace_as_a_child_of_the_callers_span() {
+        with_otel(|| {
+            let mut t = TraceContext::from_traceparent(Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+            let span = tracing::info_span!("request");
+            t.attach_to(&span);
+            let (trace_id, span_id) = own_ids(&span);
+            assert_eq!(trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+            assert_eq!(t.trace_id, trace_id);
+            assert_eq!(t.span_id, span_id, "the next hop's parent is this request's span");
+            assert_ne!(t.span_id, "00f067aa0ba902b7");
+            assert!(t.traceparent().starts_with(&format!("00-{trace_id}-{span_id}-")));
+        });
     }
 
     #[test]
