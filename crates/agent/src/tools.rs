@@ -326,7 +326,7 @@ impl Tools {
             due: args.due,
             reminders: args.reminders,
             recurrence: args.recurrence,
-            position: None,
+            ..TaskInput::default()
         };
         let draft = input.parse()?;
         let created = self.app.tasks().create(&inv.ctx, &inv.actor, draft).await?;
@@ -355,6 +355,7 @@ impl Tools {
             order: args.order.map(|o| serde_plain(&o)),
             limit: args.limit,
             cursor: args.cursor,
+            ..ListParams::default()
         };
         let page = self.app.tasks().list(&inv.actor, &params).await?;
         Ok(json!({ "count": page.items.len(), "items": page.items, "next_cursor": page.next_cursor }))
@@ -390,6 +391,7 @@ impl Tools {
             reminders,
             recurrence,
             position: args.position.map(Some),
+            ..TaskPatchInput::default()
         }
         .parse()?;
         let updated = self.app.tasks().update(&inv.ctx, &inv.actor, id, patch, args.expected_version).await?;

@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::routing::get;
-use ontask_domain::{EventEnvelope, EventType, ReminderDue, ReminderSent, TaskState, TaskUpdated};
+use ontask_domain::{
+    EventEnvelope, EventType, MemberChange, ProjectState, ReminderDue, ReminderSent, SectionState, TaskAssigned,
+    TaskMoved, TaskState, TaskUpdated,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, Schema, Type};
@@ -83,7 +86,28 @@ fn message_of(kind: EventType) -> (&'static str, &'static str, String) {
         EventType::TaskReopened => ("taskReopened", "A completed task was reopened", TaskState::name()),
         EventType::TaskDeleted => ("taskDeleted", "A task was deleted (data: the task before)", TaskState::name()),
         EventType::ReminderDue => ("reminderDue", "A reminder of an open task came due", ReminderDue::name()),
+        EventType::TaskMoved => ("taskMoved", "A task moved to another project, section or parent", TaskMoved::name()),
+        EventType::TaskAssigned => ("taskAssigned", "A task was assigned or unassigned", TaskAssigned::name()),
         EventType::ReminderSent => ("reminderSent", "A reminder reached the person", ReminderSent::name()),
+        EventType::ProjectCreated => ("projectCreated", "A project was created", ProjectState::name()),
+        EventType::ProjectUpdated => {
+            ("projectUpdated", "A project was renamed, recoloured, moved or handed over", ProjectState::name())
+        }
+        EventType::ProjectArchived => ("projectArchived", "A project was archived", ProjectState::name()),
+        EventType::ProjectUnarchived => ("projectUnarchived", "A project was unarchived", ProjectState::name()),
+        EventType::ProjectDeleted => {
+            ("projectDeleted", "A project was deleted (data: the project before)", ProjectState::name())
+        }
+        EventType::SectionCreated => ("sectionCreated", "A section was created", SectionState::name()),
+        EventType::SectionUpdated => ("sectionUpdated", "A section was renamed or moved", SectionState::name()),
+        EventType::SectionDeleted => ("sectionDeleted", "A section was deleted", SectionState::name()),
+        EventType::MemberAdded => ("memberAdded", "Someone was added to a project", MemberChange::name()),
+        EventType::MemberRoleChanged => {
+            ("memberRoleChanged", "A member's role in a project changed", MemberChange::name())
+        }
+        EventType::MemberRemoved => {
+            ("memberRemoved", "Someone was removed from (or left) a project", MemberChange::name())
+        }
     };
     (id, title, data.into_owned())
 }
@@ -115,6 +139,11 @@ pub fn document() -> AsyncApi {
     add_schema::<TaskUpdated>(&mut schemas);
     add_schema::<ReminderDue>(&mut schemas);
     add_schema::<ReminderSent>(&mut schemas);
+    add_schema::<TaskMoved>(&mut schemas);
+    add_schema::<TaskAssigned>(&mut schemas);
+    add_schema::<ProjectState>(&mut schemas);
+    add_schema::<SectionState>(&mut schemas);
+    add_schema::<MemberChange>(&mut schemas);
 
     let mut messages = BTreeMap::new();
     let (mut task_messages, mut reminder_messages) = (BTreeMap::new(), BTreeMap::new());

@@ -119,6 +119,9 @@ pub struct Auth {
     http: reqwest::Client,
     jwks: RwLock<Option<(JwkSet, Instant)>>,
     hashing: Hashing,
+    /// The role name written as `source` on the events of new accounts
+    /// (their Inbox); set by `App::new`.
+    pub(crate) source: std::sync::Arc<str>,
 }
 
 pub fn normalise_email(raw: &str) -> Result<String> {
@@ -256,7 +259,23 @@ impl Auth {
         let encoding = EncodingKey::from_secret(&config.jwt_secret);
         let decoding = DecodingKey::from_secret(&config.jwt_secret);
         let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap_or_default();
-        Self { db, config, encoding, decoding, http, jwks: RwLock::new(None), hashing: Hashing::for_this_machine() }
+        Self {
+            db,
+            config,
+            encoding,
+            decoding,
+            http,
+            jwks: RwLock::new(None),
+            hashing: Hashing::for_this_machine(),
+            source: "api".into(),
+        }
+    }
+
+    /// Every account starts with its Inbox, written with the account.
+    async fn create_inbox(&self, tx: &mut ontask_store::WriteTx, user: UserId) -> Result<()> {
+        let ctx = crate::Context::new(uuid::Uuid::now_v7().to_string(), ontask_domain::EventActor::User);
+        crate::projects::create_inbox(tx, &self.source, &ctx, user).await?;
+        Ok(())
     }
 
     pub fn session_ttl(&self) -> Duration {
@@ -300,6 +319,7 @@ impl Auth {
             }
             other => other.into(),
         })?;
+        self.create_inbox(&mut tx, user.id).await?;
         tx.commit().await?;
         self.session_for(&user)
     }
@@ -502,6 +522,7 @@ impl Auth {
         let mut tx = self.db.begin().await?;
         match users::insert(&mut tx, &user).await {
             Ok(()) => {
+                self.create_inbox(&mut tx, user.id).await?;
                 tx.commit().await?;
                 Ok(user)
             }

@@ -2,7 +2,8 @@
 //! with every field's error collected.
 use ontask_domain::quick::QuickTask;
 use ontask_domain::{
-    Description, Due, Priority, Recurrence, Reminder, Tags, TaskDraft, TaskPatch, Title, ValidationErrors,
+    Description, Due, Priority, ProjectId, Recurrence, Reminder, SectionId, Tags, TaskDraft, TaskId, TaskPatch, Title,
+    UserId, ValidationErrors,
 };
 use serde::{Deserialize, Deserializer};
 
@@ -31,6 +32,18 @@ pub struct TaskInput {
     #[cfg_attr(feature = "openapi", schema(example = "FREQ=MONTHLY"))]
     pub recurrence: Option<String>,
     pub position: Option<i64>,
+    /// The project to create the task in; the Inbox when left out.
+    #[cfg_attr(feature = "openapi", schema(format = Uuid))]
+    pub project_id: Option<String>,
+    /// A section of that project.
+    #[cfg_attr(feature = "openapi", schema(format = Uuid))]
+    pub section_id: Option<String>,
+    /// Makes the task a subtask of this one (in the same project; at most 4 levels deep).
+    #[cfg_attr(feature = "openapi", schema(format = Uuid))]
+    pub parent_id: Option<String>,
+    /// A member of the project.
+    #[cfg_attr(feature = "openapi", schema(format = Uuid))]
+    pub assignee_id: Option<String>,
 }
 
 /// A partial update (JSON merge patch): absent fields stay, `null` clears.
@@ -62,6 +75,28 @@ pub struct TaskPatchInput {
     #[serde(default, deserialize_with = "present")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
     pub position: Option<Option<i64>>,
+    /// Moves the task, with its subtasks, to another project (at its top, in no
+    /// section, unless `section_id` names one of the new project's sections).
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Uuid))]
+    pub project_id: Option<Option<String>>,
+    /// `null` takes the task out of its section.
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Uuid))]
+    pub section_id: Option<Option<String>>,
+    /// `null` makes a subtask a top-level task.
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Uuid))]
+    pub parent_id: Option<Option<String>>,
+    /// `null` unassigns the task.
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Uuid))]
+    pub assignee_id: Option<Option<String>>,
+}
+
+/// Parses an id a client sent; `field` names it in the error.
+fn parse_id<T>(e: &mut ValidationErrors, field: &str, raw: &str, from: fn(uuid::Uuid) -> T) -> Option<T> {
+    e.check(field, uuid::Uuid::parse_str(raw.trim()).map_err(|_| "is not a valid id (a UUID)")).map(from)
 }
 
 /// Distinguishes a field sent as `null` (`Some(None)`) from one left out (`None`).
@@ -93,6 +128,13 @@ impl TaskInput {
         let due = self.due.as_deref().map(|d| e.check("due", Due::parse(d)));
         let reminders = self.reminders.as_deref().map(|r| parse_reminders(&mut e, r));
         let recurrence = self.recurrence.as_deref().map(|r| e.check("recurrence", Recurrence::parse(r)));
+        let project =
+            self.project_id.as_deref().and_then(|id| parse_id(&mut e, "project_id", id, ProjectId::from_uuid));
+        let section =
+            self.section_id.as_deref().and_then(|id| parse_id(&mut e, "section_id", id, SectionId::from_uuid));
+        let parent = self.parent_id.as_deref().and_then(|id| parse_id(&mut e, "parent_id", id, TaskId::from_uuid));
+        let assignee =
+            self.assignee_id.as_deref().and_then(|id| parse_id(&mut e, "assignee_id", id, UserId::from_uuid));
         e.into_result()?;
         Ok(TaskDraft {
             title,
@@ -103,6 +145,10 @@ impl TaskInput {
             reminders: reminders.flatten().unwrap_or_default(),
             recurrence: recurrence.flatten(),
             position: self.position,
+            project,
+            section,
+            parent,
+            assignee,
         })
     }
 }
@@ -149,6 +195,22 @@ impl TaskPatchInput {
             Some(Some(p)) => Some(p),
             None => None,
         };
+        let project = match self.project_id {
+            Some(None) => {
+                e.push("project_id", "cannot be removed (every task is in a project)");
+                None
+            }
+            Some(Some(id)) => parse_id(&mut e, "project_id", &id, ProjectId::from_uuid),
+            None => None,
+        };
+        let clearable = |field: &str, raw: Option<Option<String>>, e: &mut ValidationErrors| match raw {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(id)) => parse_id(e, field, &id, |u| u).map(Some),
+        };
+        let section = clearable("section_id", self.section_id, &mut e).map(|s| s.map(SectionId::from_uuid));
+        let parent = clearable("parent_id", self.parent_id, &mut e).map(|p| p.map(TaskId::from_uuid));
+        let assignee = clearable("assignee_id", self.assignee_id, &mut e).map(|a| a.map(UserId::from_uuid));
         e.into_result()?;
         let patch = TaskPatch {
             title,
@@ -160,6 +222,10 @@ impl TaskPatchInput {
             reminders: reminders.flatten(),
             recurrence: recurrence.map(Option::flatten),
             position,
+            project,
+            section,
+            parent,
+            assignee,
         };
         Ok(patch)
     }

@@ -12,6 +12,8 @@ pub mod front_door;
 pub mod input;
 pub mod limits;
 pub mod notifications;
+pub mod policy;
+pub mod projects;
 pub mod sealed;
 pub mod tasks;
 pub mod webhooks;
@@ -45,7 +47,8 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(db: Db, auth: auth::Auth, source: &str) -> Self {
+    pub fn new(db: Db, mut auth: auth::Auth, source: &str) -> Self {
+        auth.source = source.into();
         let sealer = sealed::Sealer::from_server_secret(auth.server_secret());
         let limits = Arc::new(limits::RateLimits::new(limits::RateLimitSettings::default()));
         Self { db, auth: Arc::new(auth), source: source.into(), outbound: Arc::default(), sealer, limits }
@@ -71,6 +74,10 @@ impl App {
 
     pub fn tasks(&self) -> tasks::TaskService<'_> {
         tasks::TaskService::new(self)
+    }
+
+    pub fn projects(&self) -> projects::ProjectService<'_> {
+        projects::ProjectService::new(self)
     }
 
     pub fn webhooks(&self) -> webhooks::WebhookService<'_> {

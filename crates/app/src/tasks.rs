@@ -4,14 +4,16 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use ontask_domain::{
-    Event, EventEnvelope, Priority, Status, Task, TaskDraft, TaskId, TaskPatch, TaskSnapshot, TaskState, TaskUpdated,
+    Event, EventEnvelope, MAX_SUBTASK_DEPTH, Placement, Priority, ProjectAction, ProjectId, SectionId, Status, Task,
+    TaskAssigned, TaskDraft, TaskId, TaskMoved, TaskPatch, TaskPlace, TaskSnapshot, TaskState, TaskUpdated, UserId,
     ValidationErrors,
 };
 use ontask_store::events::StoredEvent;
 use ontask_store::tasks::{SortKey, TaskQuery};
-use ontask_store::{WriteTx, events, tasks};
+use ontask_store::{AnyConnection, WriteTx, events, projects, sections, tasks};
 use serde::{Deserialize, Serialize};
 
+use crate::policy::{self, ProjectAccess};
 use crate::{Actor, App, AppError, Context, Result, Scope, now};
 
 pub const DEFAULT_PAGE: i64 = 50;
@@ -46,6 +48,24 @@ pub struct ListParams {
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// Only this project's tasks (also an archived one's); every unarchived
+    /// project of yours when left out.
+    pub project: Option<String>,
+    /// A section id, or `none` for tasks in no section.
+    pub section: Option<String>,
+    /// A task id (its subtasks), or `none` for top-level tasks only.
+    pub parent: Option<String>,
+    /// A member's user id, or `me`.
+    pub assignee: Option<String>,
+}
+
+/// An id, or `none`, as a list filter takes it.
+fn id_or_none<T>(e: &mut ValidationErrors, field: &str, raw: &str, from: fn(uuid::Uuid) -> T) -> Option<Option<T>> {
+    if raw.trim().eq_ignore_ascii_case("none") {
+        return Some(None);
+    }
+    e.check(field, uuid::Uuid::parse_str(raw.trim()).map_err(|_| "must be an id (a UUID) or none"))
+        .map(|u| Some(from(u)))
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -77,8 +97,26 @@ fn parse_bound(field: &str, raw: &str, errors: &mut ValidationErrors) -> Option<
 }
 
 impl ListParams {
-    pub fn parse(&self, now: DateTime<Utc>) -> Result<TaskQuery, ValidationErrors> {
+    /// The `project` filter.
+    pub fn project(&self) -> Result<Option<ProjectId>, ValidationErrors> {
+        let Some(raw) = self.project.as_deref() else { return Ok(None) };
+        uuid::Uuid::parse_str(raw.trim())
+            .map(|u| Some(ProjectId::from_uuid(u)))
+            .map_err(|_| ValidationErrors::single("project", "must be a project id (a UUID)"))
+    }
+
+    /// Parses the filters; `me` is who `assignee=me` stands for.
+    pub fn parse(&self, now: DateTime<Utc>, me: UserId) -> Result<TaskQuery, ValidationErrors> {
         let mut e = ValidationErrors::new();
+        let section = self.section.as_deref().and_then(|s| id_or_none(&mut e, "section", s, SectionId::from_uuid));
+        let parent = self.parent.as_deref().and_then(|p| id_or_none(&mut e, "parent", p, TaskId::from_uuid));
+        let assignee = self.assignee.as_deref().and_then(|a| {
+            if a.trim().eq_ignore_ascii_case("me") {
+                return Some(me);
+            }
+            e.check("assignee", uuid::Uuid::parse_str(a.trim()).map_err(|_| "must be a user id (a UUID) or me"))
+                .map(UserId::from_uuid)
+        });
         let status = self.status.as_deref().and_then(|s| {
             let parsed = Status::parse(s);
             if parsed.is_none() {
@@ -137,6 +175,9 @@ impl ListParams {
         });
         e.into_result()?;
         Ok(TaskQuery {
+            section,
+            parent,
+            assignee,
             status,
             priorities,
             tags,
@@ -156,25 +197,68 @@ pub struct TaskService<'a> {
     app: &'a App,
 }
 
+/// A change to one task: its state after, the version it had, and its events.
+struct Change {
+    task: TaskSnapshot,
+    previous_version: i64,
+    events: Vec<Event>,
+}
+
 impl<'a> TaskService<'a> {
     pub(crate) fn new(app: &'a App) -> Self {
         Self { app }
     }
 
-    /// The event of a change to a task, by its owner.
-    fn event(&self, ctx: &Context, owner: ontask_domain::UserId, event: Event) -> EventEnvelope {
-        EventEnvelope::new(event, &self.app.source, owner, ctx.metadata())
+    /// The event of a change by `by` (the actor, or for a system change the
+    /// task's owner).
+    fn event(&self, ctx: &Context, by: UserId, event: Event) -> EventEnvelope {
+        EventEnvelope::new(event, &self.app.source, by, ctx.metadata())
     }
 
     fn created(&self, ctx: &Context, snapshot: &TaskSnapshot) -> EventEnvelope {
         self.event(ctx, snapshot.owner_id, Event::TaskCreated(TaskState { task: snapshot.clone() }))
     }
 
+    /// Where a new task goes, checked: the project the draft names (or its
+    /// parent's, or the actor's Inbox), which the actor may edit; a section
+    /// and a parent of that project; subtasks at most [`MAX_SUBTASK_DEPTH`]
+    /// deep; an assignee who is a member.
+    async fn place_new(&self, conn: &mut AnyConnection, actor: &Actor, draft: &mut TaskDraft) -> Result<Placement> {
+        let parent = match draft.parent {
+            Some(id) => Some(tasks::get(conn, id).await?.ok_or_else(|| not_in_project("parent_id"))?),
+            None => None,
+        };
+        let project = match (draft.project, &parent) {
+            (Some(project), _) => project,
+            (None, Some(parent)) => parent.project_id.ok_or_else(|| not_in_project("parent_id"))?,
+            (None, None) => match projects::inbox_of(conn, actor.user_id).await? {
+                Some(inbox) => inbox.id,
+                None => {
+                    let ctx = Context::new(uuid::Uuid::now_v7().to_string(), actor.event_actor());
+                    let mut tx = self.app.db.begin().await?;
+                    let inbox = crate::projects::inbox_in(&mut tx, self.app, &ctx, actor.user_id).await?;
+                    tx.commit().await?;
+                    inbox
+                }
+            },
+        };
+        let access = policy::project(conn, actor, project, ProjectAction::Edit).await?;
+        // A subtask sits in its parent's section unless it names one.
+        let section = draft.section.or(parent.as_ref().and_then(|p| p.section_id));
+        let at = Placement { project_id: project, section_id: section, parent_id: draft.parent };
+        check_placement(conn, &access, at, 0).await?;
+        if let Some(assignee) = draft.assignee {
+            check_assignee(conn, project, assignee).await?;
+        }
+        Ok(at)
+    }
+
     /// Writes a new task and its `task.created` event.
     #[tracing::instrument(skip_all, fields(user = %actor.user_id))]
-    pub async fn create(&self, ctx: &Context, actor: &Actor, draft: TaskDraft) -> Result<TaskSnapshot> {
+    pub async fn create(&self, ctx: &Context, actor: &Actor, mut draft: TaskDraft) -> Result<TaskSnapshot> {
         actor.require(Scope::TasksWrite)?;
-        let task = Task::create(actor.user_id, draft, now())?;
+        let at = self.place_new(&mut *self.app.db.read().await?, actor, &mut draft).await?;
+        let task = Task::create(actor.user_id, at, draft, now())?;
         let snapshot = TaskSnapshot::from(&task);
         let event = self.created(ctx, &snapshot);
         tasks::create(&self.app.db, &snapshot, &event).await?;
@@ -183,10 +267,11 @@ impl<'a> TaskService<'a> {
 
     /// Creates many tasks at once, one `task.created` event each (the bulk
     /// endpoint, imports). Every item is checked on its own and keeps its own
-    /// outcome: an invalid one (a draft that did not parse, or one the domain
-    /// refuses) gets its errors back and is not written; the valid ones are
-    /// written in one transaction, so either all of them commit or, when the
-    /// write fails, none does and the whole call fails.
+    /// outcome: an invalid one (a draft that did not parse, one the domain
+    /// refuses, or one placed where the actor may not write) gets its errors
+    /// back and is not written; the valid ones are written in one
+    /// transaction, so either all of them commit or, when the write fails,
+    /// none does and the whole call fails.
     pub async fn create_all(
         &self,
         ctx: &Context,
@@ -195,10 +280,24 @@ impl<'a> TaskService<'a> {
     ) -> Result<Vec<std::result::Result<TaskSnapshot, ValidationErrors>>> {
         actor.require(Scope::TasksWrite)?;
         let at = now();
-        let outcomes: Vec<_> = drafts
-            .into_iter()
-            .map(|draft| draft.and_then(|d| Task::create(actor.user_id, d, at)).map(|t| TaskSnapshot::from(&t)))
-            .collect();
+        let mut outcomes = Vec::with_capacity(drafts.len());
+        let mut conn = self.app.db.read().await?;
+        for draft in drafts {
+            let outcome = match draft {
+                Err(e) => Err(e),
+                Ok(mut draft) => match self.place_new(&mut conn, actor, &mut draft).await {
+                    Ok(place) => Task::create(actor.user_id, place, draft, at).map(|t| TaskSnapshot::from(&t)),
+                    Err(AppError::Validation(e)) => Err(e),
+                    Err(AppError::NotFound) => Err(not_in_project("project_id").into_validation()),
+                    Err(AppError::Forbidden(why) | AppError::Conflict(why)) => {
+                        Err(ValidationErrors::single("project_id", why))
+                    }
+                    Err(other) => return Err(other),
+                },
+            };
+            outcomes.push(outcome);
+        }
+        drop(conn);
         if outcomes.iter().any(std::result::Result::is_ok) {
             let mut tx = self.app.db.begin().await?;
             for snapshot in outcomes.iter().flatten() {
@@ -217,21 +316,32 @@ impl<'a> TaskService<'a> {
     }
 
     pub async fn get(&self, actor: &Actor, id: TaskId) -> Result<TaskSnapshot> {
-        actor.require(Scope::TasksRead)?;
         let mut conn = self.app.db.read().await?;
-        tasks::get(&mut conn, actor.user_id, id).await?.ok_or(AppError::NotFound)
+        Ok(policy::task(&mut conn, actor, id, ProjectAction::Read).await?.0)
+    }
+
+    /// A task's subtasks (one level down), in their order.
+    pub async fn subtasks(&self, actor: &Actor, id: TaskId) -> Result<Vec<TaskSnapshot>> {
+        let mut conn = self.app.db.read().await?;
+        let (_, access) = policy::task(&mut conn, actor, id, ProjectAction::Read).await?;
+        let query = TaskQuery { parent: Some(Some(id)), limit: i64::from(u16::MAX), ..TaskQuery::default() };
+        Ok(tasks::list(&mut conn, &[access.project.id], &query).await?)
     }
 
     #[tracing::instrument(skip_all, fields(user = %actor.user_id))]
     pub async fn list(&self, actor: &Actor, params: &ListParams) -> Result<TaskPage> {
         actor.require(Scope::TasksRead)?;
-        let mut query = params.parse(now())?;
+        let mut query = params.parse(now(), actor.user_id)?;
+        let mut conn = self.app.db.read().await?;
+        let projects = match params.project()? {
+            Some(project) => vec![policy::project(&mut conn, actor, project, ProjectAction::Read).await?.project.id],
+            None => policy::visible_projects(&mut conn, actor).await?,
+        };
         let limit = query.limit;
         // One row more than the page tells whether another page exists, so an
         // exactly full last page carries no cursor to an empty one.
         query.limit += 1;
-        let mut conn = self.app.db.read().await?;
-        let mut items = tasks::list(&mut conn, actor.user_id, &query).await?;
+        let mut items = tasks::list(&mut conn, &projects, &query).await?;
         let more = items.len() as i64 > limit;
         items.truncate(usize::try_from(limit).unwrap_or(0));
         let next_cursor = more.then(|| items.last()).flatten().map(|last| {
@@ -247,33 +357,36 @@ impl<'a> TaskService<'a> {
     }
 
     /// Reads the task inside the write transaction, so the change is based on
-    /// the latest committed state.
-    async fn load(&self, tx: &mut WriteTx, actor: &Actor, id: TaskId, if_match: Option<i64>) -> Result<Task> {
-        let snapshot = tasks::get(tx.conn(), actor.user_id, id).await?.ok_or(AppError::NotFound)?;
+    /// the latest committed state, and asks the policy whether the actor may
+    /// change it.
+    async fn load(
+        &self,
+        tx: &mut WriteTx,
+        actor: &Actor,
+        id: TaskId,
+        if_match: Option<i64>,
+    ) -> Result<(Task, ProjectAccess)> {
+        let (snapshot, access) = policy::task(tx.conn(), actor, id, ProjectAction::Edit).await?;
         if let Some(expected) = if_match
             && expected != snapshot.version
         {
             return Err(AppError::PreconditionFailed { current: snapshot.version });
         }
-        Task::try_from(&snapshot).map_err(AppError::internal)
+        Ok((Task::try_from(&snapshot).map_err(AppError::internal)?, access))
     }
 
-    async fn save(
-        &self,
-        mut tx: WriteTx,
-        ctx: &Context,
-        task: &Task,
-        previous_version: i64,
-        event: impl FnOnce(TaskSnapshot) -> Event,
-    ) -> Result<TaskSnapshot> {
-        let snapshot = TaskSnapshot::from(task);
-        if !tasks::update(&mut tx, &snapshot, previous_version).await? {
-            return Err(AppError::PreconditionFailed { current: previous_version });
+    /// Writes changed tasks with their events, then commits.
+    async fn save(&self, mut tx: WriteTx, ctx: &Context, actor: &Actor, changes: Vec<Change>) -> Result<()> {
+        for change in changes {
+            if !tasks::update(&mut tx, &change.task, change.previous_version).await? {
+                return Err(AppError::PreconditionFailed { current: change.previous_version });
+            }
+            for event in change.events {
+                events::append(&mut tx, &self.event(ctx, actor.user_id, event)).await?;
+            }
         }
-        let event = self.event(ctx, snapshot.owner_id, event(snapshot.clone()));
-        events::append(&mut tx, &event).await?;
         tx.commit().await?;
-        Ok(snapshot)
+        Ok(())
     }
 
     #[tracing::instrument(skip_all, fields(user = %actor.user_id, task = %id))]
@@ -287,16 +400,113 @@ impl<'a> TaskService<'a> {
     ) -> Result<TaskSnapshot> {
         actor.require(Scope::TasksWrite)?;
         let mut tx = self.app.db.begin().await?;
-        let mut task = self.load(&mut tx, actor, id, if_match).await?;
+        let (mut task, access) = self.load(&mut tx, actor, id, if_match).await?;
         let previous = task.version;
+        let from = task.placement();
+        let previous_assignee = task.assignee_id;
+        let (moves, assignee) = (patch.moves(), patch.assignee);
+        let target = Placement {
+            project_id: patch.project.unwrap_or(from.project_id),
+            // To another project: at its top, in no section, unless the patch says.
+            section_id: patch.section.unwrap_or(if patch.project.is_some_and(|p| p != from.project_id) {
+                None
+            } else {
+                from.section_id
+            }),
+            parent_id: patch.parent.unwrap_or(if patch.project.is_some_and(|p| p != from.project_id) {
+                None
+            } else {
+                from.parent_id
+            }),
+        };
         let changes = task.apply(patch, now())?;
-        if changes.is_empty() {
+        let mut kinds = Vec::new();
+        if !changes.is_empty() {
+            kinds.push(Kind::Updated(changes));
+        }
+        let mut subtree = Vec::new();
+        if moves && target != from {
+            let access = if target.project_id == from.project_id {
+                access
+            } else {
+                policy::project(tx.conn(), actor, target.project_id, ProjectAction::Edit).await?
+            };
+            if target.parent_id == Some(id) {
+                return Err(AppError::validation("parent_id", "a task cannot be its own subtask"));
+            }
+            subtree = tasks::subtree(tx.conn(), id).await?;
+            if target.parent_id.is_some_and(|p| subtree.iter().any(|t| t.id == p)) {
+                return Err(AppError::validation("parent_id", "a task cannot move below one of its own subtasks"));
+            }
+            check_placement(tx.conn(), &access, target, height(&subtree, id)).await?;
+            task.move_to(target, now());
+            kinds.push(Kind::Moved);
+            // The assignee must be a member of the new project too.
+            if target.project_id != from.project_id
+                && let Some(assignee) = task.assignee_id
+                && assignee_of(tx.conn(), target.project_id, assignee).await?.is_none()
+            {
+                task.assign(None, now());
+            }
+        }
+        if let Some(assignee) = assignee {
+            if let Some(user) = assignee {
+                check_assignee(tx.conn(), task.project_id, user).await?;
+            }
+            task.assign(assignee, now());
+        }
+        if task.assignee_id != previous_assignee {
+            kinds.push(Kind::Assigned);
+        }
+        if kinds.is_empty() {
             return Ok(TaskSnapshot::from(&task));
         }
-        self.save(tx, ctx, &task, previous, |task| Event::TaskUpdated(TaskUpdated { task, changes })).await
+        let snapshot = TaskSnapshot::from(&task);
+        let place =
+            TaskPlace { project_id: Some(from.project_id), section_id: from.section_id, parent_id: from.parent_id };
+        let events = kinds
+            .into_iter()
+            .map(|kind| match kind {
+                Kind::Updated(changes) => Event::TaskUpdated(TaskUpdated { task: snapshot.clone(), changes }),
+                Kind::Moved => Event::TaskMoved(TaskMoved { task: snapshot.clone(), from: place }),
+                Kind::Assigned => Event::TaskAssigned(TaskAssigned {
+                    task: snapshot.clone(),
+                    previous_assignee_id: previous_assignee,
+                }),
+            })
+            .collect();
+        let mut writes = vec![Change { task: snapshot.clone(), previous_version: previous, events }];
+        // Subtasks follow their parent to its project and section.
+        if task.project_id != from.project_id || task.section_id != from.section_id {
+            for below in subtree {
+                let mut moved = below.clone();
+                moved.project_id = Some(task.project_id);
+                moved.section_id = task.section_id;
+                if task.project_id != from.project_id
+                    && let Some(assignee) = moved.assignee_id
+                    && assignee_of(tx.conn(), task.project_id, assignee).await?.is_none()
+                {
+                    moved.assignee_id = None;
+                }
+                crate::projects::bump(&mut moved);
+                let from = TaskPlace {
+                    project_id: below.project_id,
+                    section_id: below.section_id,
+                    parent_id: below.parent_id,
+                };
+                writes.push(Change {
+                    previous_version: below.version,
+                    events: vec![Event::TaskMoved(TaskMoved { task: moved.clone(), from })],
+                    task: moved,
+                });
+            }
+        }
+        self.save(tx, ctx, actor, writes).await?;
+        Ok(snapshot)
     }
 
-    /// Marks a task completed; completing a completed task changes nothing.
+    /// Marks a task completed, and its open subtasks with it (one event
+    /// each); completing a completed task changes nothing.
     #[tracing::instrument(skip_all, fields(user = %actor.user_id, task = %id))]
     pub async fn complete(
         &self,
@@ -305,10 +515,29 @@ impl<'a> TaskService<'a> {
         id: TaskId,
         if_match: Option<i64>,
     ) -> Result<TaskSnapshot> {
-        self.transition(ctx, actor, id, if_match, Event::TaskCompleted, Task::complete).await
+        actor.require(Scope::TasksWrite)?;
+        let mut tx = self.app.db.begin().await?;
+        let (mut task, _) = self.load(&mut tx, actor, id, if_match).await?;
+        let previous = task.version;
+        if !task.complete(now()) {
+            return Ok(TaskSnapshot::from(&task));
+        }
+        let snapshot = TaskSnapshot::from(&task);
+        let mut writes = vec![Change {
+            task: snapshot.clone(),
+            previous_version: previous,
+            events: vec![Event::TaskCompleted(TaskState { task: snapshot.clone() })],
+        }];
+        for below in tasks::subtree(tx.conn(), id).await? {
+            writes.extend(transition(&below, Task::complete, Event::TaskCompleted)?);
+        }
+        self.save(tx, ctx, actor, writes).await?;
+        Ok(snapshot)
     }
 
-    /// Reopens a completed task; reopening an open task changes nothing.
+    /// Reopens a completed task, and the completed tasks above it (a subtask
+    /// that is not done means its parent is not either); reopening an open
+    /// task changes nothing.
     #[tracing::instrument(skip_all, fields(user = %actor.user_id, task = %id))]
     pub async fn reopen(
         &self,
@@ -317,57 +546,158 @@ impl<'a> TaskService<'a> {
         id: TaskId,
         if_match: Option<i64>,
     ) -> Result<TaskSnapshot> {
-        self.transition(ctx, actor, id, if_match, Event::TaskReopened, Task::reopen).await
-    }
-
-    /// Applies a status change that reports whether it changed anything, and
-    /// writes its event only when it did.
-    async fn transition(
-        &self,
-        ctx: &Context,
-        actor: &Actor,
-        id: TaskId,
-        if_match: Option<i64>,
-        event: fn(TaskState) -> Event,
-        change: fn(&mut Task, DateTime<Utc>) -> bool,
-    ) -> Result<TaskSnapshot> {
         actor.require(Scope::TasksWrite)?;
         let mut tx = self.app.db.begin().await?;
-        let mut task = self.load(&mut tx, actor, id, if_match).await?;
+        let (mut task, _) = self.load(&mut tx, actor, id, if_match).await?;
         let previous = task.version;
-        if !change(&mut task, now()) {
+        if !task.reopen(now()) {
             return Ok(TaskSnapshot::from(&task));
         }
-        self.save(tx, ctx, &task, previous, |task| event(TaskState { task })).await
+        let snapshot = TaskSnapshot::from(&task);
+        let mut writes = vec![Change {
+            task: snapshot.clone(),
+            previous_version: previous,
+            events: vec![Event::TaskReopened(TaskState { task: snapshot.clone() })],
+        }];
+        for above in tasks::ancestors(tx.conn(), id).await? {
+            writes.extend(transition(&above, Task::reopen, Event::TaskReopened)?);
+        }
+        self.save(tx, ctx, actor, writes).await?;
+        Ok(snapshot)
     }
 
+    /// Deletes a task and its subtasks (one `task.deleted` each, the deepest first).
     #[tracing::instrument(skip_all, fields(user = %actor.user_id, task = %id))]
     pub async fn delete(&self, ctx: &Context, actor: &Actor, id: TaskId, if_match: Option<i64>) -> Result<()> {
         actor.require(Scope::TasksWrite)?;
         let mut tx = self.app.db.begin().await?;
-        let task = self.load(&mut tx, actor, id, if_match).await?;
-        tasks::delete(&mut tx, actor.user_id, id).await?;
-        let event = self.event(ctx, task.owner, Event::TaskDeleted(TaskState { task: TaskSnapshot::from(&task) }));
-        events::append(&mut tx, &event).await?;
+        let (task, _) = self.load(&mut tx, actor, id, if_match).await?;
+        let mut doomed = tasks::subtree(tx.conn(), id).await?;
+        doomed.reverse();
+        doomed.push(TaskSnapshot::from(&task));
+        for task in doomed {
+            tasks::delete(&mut tx, task.id).await?;
+            let event = self.event(ctx, actor.user_id, Event::TaskDeleted(TaskState { task }));
+            events::append(&mut tx, &event).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
 
-    /// Every tag the actor uses, with how many tasks (and open tasks) carry it.
+    /// Every tag on the tasks the actor sees, with how many tasks (and open tasks) carry it.
     pub async fn tags(&self, actor: &Actor) -> Result<Vec<tasks::TagCount>> {
-        actor.require(Scope::TasksRead)?;
         let mut conn = self.app.db.read().await?;
-        Ok(tasks::tag_counts(&mut conn, actor.user_id).await?)
+        let projects = policy::visible_projects(&mut conn, actor).await?;
+        Ok(tasks::tag_counts(&mut conn, &projects).await?)
     }
 
-    /// The task's events in commit order; still readable after deletion.
+    /// The task's events in commit order; still readable after deletion, by
+    /// the members of the project it was last in.
     pub async fn history(&self, actor: &Actor, id: TaskId) -> Result<Vec<StoredEvent>> {
         actor.require(Scope::TasksRead)?;
         let mut conn = self.app.db.read().await?;
-        let history = events::for_task(&mut conn, actor.user_id, id).await?;
-        if history.is_empty() {
-            return Err(AppError::NotFound);
+        let history = events::for_task(&mut conn, id).await?;
+        match history.iter().rev().find_map(|e| e.envelope.project_id) {
+            Some(project) => {
+                policy::project(&mut conn, actor, project, ProjectAction::Read).await?;
+            }
+            // Written before projects: its owner's alone.
+            None if history.first().is_some_and(|e| e.envelope.user_id == actor.user_id) => {}
+            None => return Err(AppError::NotFound),
         }
         Ok(history)
     }
+}
+
+/// The event kinds one task change can write, in this order.
+enum Kind {
+    Updated(Vec<ontask_domain::TaskField>),
+    Moved,
+    Assigned,
+}
+
+/// A status change of a task other than the one asked for (a subtask or a
+/// parent), if it changes anything.
+fn transition(
+    snapshot: &TaskSnapshot,
+    change: fn(&mut Task, DateTime<Utc>) -> bool,
+    event: fn(TaskState) -> Event,
+) -> Result<Option<Change>> {
+    let mut task = Task::try_from(snapshot).map_err(AppError::internal)?;
+    if !change(&mut task, now()) {
+        return Ok(None);
+    }
+    let task = TaskSnapshot::from(&task);
+    Ok(Some(Change { events: vec![event(TaskState { task: task.clone() })], task, previous_version: snapshot.version }))
+}
+
+fn not_in_project(field: &str) -> AppError {
+    AppError::validation(field, "is not a task of a project you may change")
+}
+
+impl AppError {
+    fn into_validation(self) -> ValidationErrors {
+        match self {
+            AppError::Validation(e) => e,
+            other => ValidationErrors::single("project_id", other.to_string()),
+        }
+    }
+}
+
+/// How many levels of subtasks hang below `root` (0: none).
+fn height(subtree: &[TaskSnapshot], root: TaskId) -> usize {
+    let depth_of = |mut id: TaskId| {
+        let mut depth = 0;
+        while id != root {
+            let Some(t) = subtree.iter().find(|t| t.id == id) else { break };
+            let Some(parent) = t.parent_id else { break };
+            id = parent;
+            depth += 1;
+        }
+        depth
+    };
+    subtree.iter().map(|t| depth_of(t.id)).max().unwrap_or(0)
+}
+
+/// Checks a placement in the project the actor may edit: the section and the
+/// parent belong to it, and a task (with `height` levels below it) placed
+/// under the parent nests at most [`MAX_SUBTASK_DEPTH`] deep.
+async fn check_placement(conn: &mut AnyConnection, access: &ProjectAccess, at: Placement, height: usize) -> Result<()> {
+    let project = access.project.id;
+    if let Some(section) = at.section_id
+        && sections::get(conn, section).await?.is_none_or(|s| s.project_id != project)
+    {
+        return Err(AppError::validation("section_id", "is not a section of this project"));
+    }
+    if let Some(parent) = at.parent_id {
+        let Some(parent_task) = tasks::get(conn, parent).await? else {
+            return Err(not_in_project("parent_id"));
+        };
+        if parent_task.project_id != Some(project) {
+            return Err(AppError::validation("parent_id", "is not a task of this project"));
+        }
+        let depth = tasks::ancestors(conn, parent).await?.len() + 1 + height;
+        if depth > MAX_SUBTASK_DEPTH {
+            return Err(AppError::validation(
+                "parent_id",
+                format!("subtasks nest at most {MAX_SUBTASK_DEPTH} levels deep"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn assignee_of(
+    conn: &mut AnyConnection,
+    project: ProjectId,
+    user: UserId,
+) -> Result<Option<ontask_domain::ProjectRole>> {
+    Ok(projects::role_of(conn, project, user).await?)
+}
+
+async fn check_assignee(conn: &mut AnyConnection, project: ProjectId, user: UserId) -> Result<()> {
+    if assignee_of(conn, project, user).await?.is_none() {
+        return Err(AppError::validation("assignee_id", "is not a member of this project"));
+    }
+    Ok(())
 }

@@ -73,3 +73,11 @@ id_type!(
     /// Identifies a conversation with the chat agent.
     ConversationId
 );
+id_type!(
+    /// Identifies a project.
+    ProjectId
+);
+id_type!(
+    /// Identifies a section of a project.
+    SectionId
+);

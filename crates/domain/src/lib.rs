@@ -10,11 +10,14 @@ mod due;
 mod error;
 mod event;
 mod ids;
+mod member;
 mod notification;
 mod priority;
+mod project;
 pub mod quick;
 mod recurrence;
 mod reminder;
+mod section;
 mod snapshot;
 mod tags;
 mod task;
@@ -25,16 +28,25 @@ pub use account::{Role, Scope};
 pub use due::Due;
 pub use error::{FieldError, ValidationErrors};
 pub use event::{
-    Channel, EVENT_VERSION, Event, EventActor, EventEnvelope, EventMetadata, EventType, MalformedEvent, OtherEvent,
-    ReminderDue, ReminderSent, TaskField, TaskState, TaskUpdated,
+    Channel, EVENT_VERSION, Event, EventActor, EventEnvelope, EventMetadata, EventType, MalformedEvent, MemberChange,
+    OtherEvent, ProjectState, ReminderDue, ReminderSent, SectionState, TaskAssigned, TaskField, TaskMoved, TaskPlace,
+    TaskState, TaskUpdated,
 };
-pub use ids::{ConversationId, DeadLetterId, DeliveryId, EndpointId, NotificationId, TaskId, TokenId, UserId};
+pub use ids::{
+    ConversationId, DeadLetterId, DeliveryId, EndpointId, NotificationId, ProjectId, SectionId, TaskId, TokenId, UserId,
+};
+pub use member::{Member, ProjectAction, ProjectRole};
 pub use notification::{Notification, NotificationKind};
 pub use priority::Priority;
+pub use project::{
+    Colour, INBOX_NAME, MAX_PROJECT_NAME_CHARS, Name, Project, ProjectDraft, ProjectPatch, ProjectRuleError,
+    UnknownColour,
+};
 pub use recurrence::Recurrence;
 pub use reminder::{MAX_REMINDERS, Reminder};
+pub use section::Section;
 pub use snapshot::TaskSnapshot;
 pub use tags::{MAX_TAGS, Tag, Tags};
-pub use task::{Status, Task, TaskDraft, TaskPatch};
-pub use text::{Description, Title};
+pub use task::{MAX_SUBTASK_DEPTH, Placement, Status, Task, TaskDraft, TaskPatch};
+pub use text::{Description, TextError, Title};
 pub use webhook::{DeliveryStatus, EndpointStatus};

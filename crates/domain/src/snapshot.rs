@@ -2,7 +2,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Description, Due, Priority, Recurrence, Reminder, Status, Tags, Task, TaskId, Title, UserId, ValidationErrors,
+    Description, Due, Priority, ProjectId, Recurrence, Reminder, SectionId, Status, Tags, Task, TaskId, Title, UserId,
+    ValidationErrors,
 };
 
 /// A task in plain, serialisable form: the REST representation, the `data.task` of
@@ -13,8 +14,26 @@ use crate::{
 pub struct TaskSnapshot {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = Uuid))]
     pub id: TaskId,
+    /// Who created the task.
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = Uuid))]
     pub owner_id: UserId,
+    /// The project the task is in. Absent only in events written before
+    /// projects existed (version 1 events of 2026-11); every stored task has one.
+    /// (These four are left out when empty, as events before them were.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Uuid))]
+    pub project_id: Option<ProjectId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Uuid))]
+    pub section_id: Option<SectionId>,
+    /// The task this one is a subtask of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Uuid))]
+    pub parent_id: Option<TaskId>,
+    /// The member the task is assigned to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Uuid))]
+    pub assignee_id: Option<UserId>,
     pub title: String,
     /// Markdown.
     pub description: String,
@@ -51,6 +70,10 @@ impl From<&Task> for TaskSnapshot {
         Self {
             id: t.id,
             owner_id: t.owner,
+            project_id: Some(t.project_id),
+            section_id: t.section_id,
+            parent_id: t.parent_id,
+            assignee_id: t.assignee_id,
             title: t.title.as_str().to_owned(),
             description: t.description.as_str().to_owned(),
             status: t.status,
@@ -83,7 +106,11 @@ impl TryFrom<&TaskSnapshot> for Task {
         let anchor = s.recurrence_anchor.as_deref().map(|d| errors.check("recurrence_anchor", Due::parse(d)));
         let recurrence = s.recurrence.as_deref().map(|r| errors.check("recurrence", Recurrence::parse(r)));
         let reminders: Vec<_> = s.reminders.iter().map(|r| errors.check("reminders", Reminder::parse(r))).collect();
-        let (Some(title), Some(description), Some(tags)) = (title, description, tags) else {
+        if s.project_id.is_none() {
+            errors.push("project_id", "is required");
+        }
+        let (Some(title), Some(description), Some(tags), Some(project_id)) = (title, description, tags, s.project_id)
+        else {
             return Err(errors);
         };
         if !errors.is_empty() {
@@ -92,6 +119,10 @@ impl TryFrom<&TaskSnapshot> for Task {
         Ok(Task {
             id: s.id,
             owner: s.owner_id,
+            project_id,
+            section_id: s.section_id,
+            parent_id: s.parent_id,
+            assignee_id: s.assignee_id,
             title,
             description,
             status: s.status,
@@ -126,9 +157,10 @@ mod tests {
             due: Some(Due::parse("2026-12-01T09:00[Europe/Berlin]").unwrap()),
             reminders: vec![Reminder::parse("P1D").unwrap()],
             recurrence: Some(Recurrence::parse("FREQ=MONTHLY").unwrap()),
-            position: None,
+            ..Default::default()
         };
-        let task = Task::create(UserId::new(), draft, Utc::now()).unwrap();
+        let at = crate::Placement { project_id: ProjectId::new(), section_id: Some(SectionId::new()), parent_id: None };
+        let task = Task::create(UserId::new(), at, draft, Utc::now()).unwrap();
         let snap = TaskSnapshot::from(&task);
         let json = serde_json::to_string(&snap).unwrap();
         let back: TaskSnapshot = serde_json::from_str(&json).unwrap();

@@ -2,9 +2,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Description, Due, Priority, Recurrence, Reminder, Tags, TaskField, TaskId, Title, UserId, ValidationErrors,
-    reminder::MAX_REMINDERS,
+    Description, Due, Priority, ProjectId, Recurrence, Reminder, SectionId, Tags, TaskField, TaskId, Title, UserId,
+    ValidationErrors, reminder::MAX_REMINDERS,
 };
+
+/// How deep subtasks nest: a top-level task, and at most this many levels below it.
+pub const MAX_SUBTASK_DEPTH: usize = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -43,6 +46,31 @@ pub struct TaskDraft {
     pub reminders: Vec<Reminder>,
     pub recurrence: Option<Recurrence>,
     pub position: Option<i64>,
+    /// The project to create it in; the creator's Inbox when `None`.
+    pub project: Option<ProjectId>,
+    pub section: Option<SectionId>,
+    /// The task this one is a subtask of (in the same project).
+    pub parent: Option<TaskId>,
+    /// A member of the project to assign it to.
+    pub assignee: Option<UserId>,
+}
+
+/// Where a task sits: its project, and in it its section and parent. The
+/// application checks a placement (the section and the parent belong to the
+/// project, subtasks nest at most [`MAX_SUBTASK_DEPTH`] deep) before a task
+/// takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    pub project_id: ProjectId,
+    pub section_id: Option<SectionId>,
+    pub parent_id: Option<TaskId>,
+}
+
+impl Placement {
+    /// At the top of a project, in no section.
+    pub fn project(project_id: ProjectId) -> Self {
+        Self { project_id, section_id: None, parent_id: None }
+    }
 }
 
 /// A partial update, already parsed. `None` leaves a field alone; for the
@@ -57,9 +85,19 @@ pub struct TaskPatch {
     pub reminders: Option<Vec<Reminder>>,
     pub recurrence: Option<Option<Recurrence>>,
     pub position: Option<i64>,
+    /// Moves the task (and its subtasks) to another project.
+    pub project: Option<ProjectId>,
+    pub section: Option<Option<SectionId>>,
+    pub parent: Option<Option<TaskId>>,
+    pub assignee: Option<Option<UserId>>,
 }
 
 impl TaskPatch {
+    /// Whether the patch moves the task.
+    pub fn moves(&self) -> bool {
+        self.project.is_some() || self.section.is_some() || self.parent.is_some()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.title.is_none()
             && self.description.is_none()
@@ -69,6 +107,8 @@ impl TaskPatch {
             && self.reminders.is_none()
             && self.recurrence.is_none()
             && self.position.is_none()
+            && !self.moves()
+            && self.assignee.is_none()
     }
 }
 
@@ -77,7 +117,13 @@ impl TaskPatch {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Task {
     pub id: TaskId,
+    /// Who created the task.
     pub owner: UserId,
+    pub project_id: ProjectId,
+    pub section_id: Option<SectionId>,
+    /// The task this one is a subtask of.
+    pub parent_id: Option<TaskId>,
+    pub assignee_id: Option<UserId>,
     pub title: Title,
     pub description: Description,
     pub status: Status,
@@ -98,14 +144,25 @@ pub struct Task {
 }
 
 impl Task {
-    /// Creates a task from a draft. `draft.title` must be present.
-    pub fn create(owner: UserId, draft: TaskDraft, now: DateTime<Utc>) -> Result<Self, ValidationErrors> {
+    /// Creates a task from a draft at a checked placement (the draft's own
+    /// `project`, `section` and `parent` are what the placement was made
+    /// from). `draft.title` must be present.
+    pub fn create(
+        owner: UserId,
+        at: Placement,
+        draft: TaskDraft,
+        now: DateTime<Utc>,
+    ) -> Result<Self, ValidationErrors> {
         let Some(title) = draft.title else {
             return Err(ValidationErrors::single("title", "is required"));
         };
         let task = Self {
             id: TaskId::new(),
             owner,
+            project_id: at.project_id,
+            section_id: at.section_id,
+            parent_id: at.parent_id,
+            assignee_id: draft.assignee,
             title,
             description: draft.description,
             status: Status::Open,
@@ -127,8 +184,10 @@ impl Task {
         Ok(task)
     }
 
-    /// Applies a patch; returns the names of the fields that really changed (empty
-    /// when the patch changed nothing, in which case the version stays).
+    /// Applies a patch's content fields; returns the names of the fields that
+    /// really changed (empty when the patch changed nothing, in which case the
+    /// version stays). Moving and assigning are [`Task::move_to`] and
+    /// [`Task::assign`], once the application has checked them.
     pub fn apply(&mut self, patch: TaskPatch, now: DateTime<Utc>) -> Result<Vec<TaskField>, ValidationErrors> {
         let mut next = self.clone();
         let mut changes = Vec::new();
@@ -168,6 +227,38 @@ impl Task {
         Ok(changes)
     }
 
+    /// Moves the task to a checked placement; returns whether it moved.
+    pub fn move_to(&mut self, at: Placement, now: DateTime<Utc>) -> bool {
+        if self.placement() == at {
+            return false;
+        }
+        self.project_id = at.project_id;
+        self.section_id = at.section_id;
+        self.parent_id = at.parent_id;
+        self.touch(now);
+        true
+    }
+
+    /// Assigns the task to a member (the application checks membership), or
+    /// to nobody; returns whether that changed it.
+    pub fn assign(&mut self, assignee: Option<UserId>, now: DateTime<Utc>) -> bool {
+        if self.assignee_id == assignee {
+            return false;
+        }
+        self.assignee_id = assignee;
+        self.touch(now);
+        true
+    }
+
+    pub fn placement(&self) -> Placement {
+        Placement { project_id: self.project_id, section_id: self.section_id, parent_id: self.parent_id }
+    }
+
+    fn touch(&mut self, now: DateTime<Utc>) {
+        self.version += 1;
+        self.updated_at = now;
+    }
+
     /// Marks the task completed. Returns false (and changes nothing) if it already was.
     pub fn complete(&mut self, now: DateTime<Utc>) -> bool {
         if self.status == Status::Completed {
@@ -175,8 +266,7 @@ impl Task {
         }
         self.status = Status::Completed;
         self.completed_at = Some(now);
-        self.version += 1;
-        self.updated_at = now;
+        self.touch(now);
         true
     }
 
@@ -187,8 +277,7 @@ impl Task {
         }
         self.status = Status::Open;
         self.completed_at = None;
-        self.version += 1;
-        self.updated_at = now;
+        self.touch(now);
         true
     }
 
@@ -260,10 +349,28 @@ mod tests {
         TaskDraft { title: Some(Title::parse(title).unwrap()), ..Default::default() }
     }
 
+    fn create(d: TaskDraft, now: DateTime<Utc>) -> Result<Task, ValidationErrors> {
+        Task::create(UserId::new(), Placement::project(ProjectId::new()), d, now)
+    }
+
+    #[test]
+    fn moving_and_assigning_change_the_version_only_when_they_change_something() {
+        let now = Utc::now();
+        let mut task = create(draft("a"), now).unwrap();
+        assert!(!task.move_to(task.placement(), now));
+        let elsewhere = Placement::project(ProjectId::new());
+        assert!(task.move_to(elsewhere, now));
+        assert_eq!((task.project_id, task.version), (elsewhere.project_id, 2));
+        let someone = UserId::new();
+        assert!(task.assign(Some(someone), now));
+        assert!(!task.assign(Some(someone), now));
+        assert_eq!((task.assignee_id, task.version), (Some(someone), 3));
+    }
+
     #[test]
     fn patch_reports_only_real_changes() {
         let now = Utc::now();
-        let mut task = Task::create(UserId::new(), draft("a"), now).unwrap();
+        let mut task = create(draft("a"), now).unwrap();
         let same = TaskPatch { title: Some(Title::parse("a").unwrap()), ..Default::default() };
         assert!(task.apply(same, now).unwrap().is_empty());
         assert_eq!(task.version, 1);
@@ -276,7 +383,7 @@ mod tests {
     fn relative_reminder_needs_due() {
         let mut d = draft("a");
         d.reminders = vec![Reminder::parse("PT15M").unwrap()];
-        let err = Task::create(UserId::new(), d, Utc::now()).unwrap_err();
+        let err = create(d, Utc::now()).unwrap_err();
         assert_eq!(err.fields()[0].field, "reminders");
     }
 
@@ -285,7 +392,7 @@ mod tests {
         let mut d = draft("a");
         d.due = Some(Due::parse("2026-11-24T09:00:00Z").unwrap());
         d.reminders = vec![Reminder::parse("PT15M").unwrap()];
-        let mut task = Task::create(UserId::new(), d, Utc::now()).unwrap();
+        let mut task = create(d, Utc::now()).unwrap();
         let before = task.clone();
         assert!(task.apply(TaskPatch { due: Some(None), ..Default::default() }, Utc::now()).is_err());
         assert_eq!(task, before, "a rejected patch leaves the task untouched");
@@ -294,7 +401,7 @@ mod tests {
     #[test]
     fn completing_twice_is_a_no_op() {
         let now = Utc::now();
-        let mut task = Task::create(UserId::new(), draft("a"), now).unwrap();
+        let mut task = create(draft("a"), now).unwrap();
         assert!(task.complete(now));
         assert!(!task.complete(now));
         assert_eq!(task.version, 2);
@@ -309,7 +416,7 @@ mod tests {
         d.due = Some(Due::parse("2026-11-01T09:00[Europe/Berlin]").unwrap());
         d.recurrence = Some(Recurrence::parse("FREQ=MONTHLY").unwrap());
         d.reminders = vec![Reminder::parse("P1D").unwrap(), Reminder::parse("2026-10-30T10:00:00Z").unwrap()];
-        let task = Task::create(UserId::new(), d, now).unwrap();
+        let task = create(d, now).unwrap();
         let next = task.next_occurrence(now).unwrap();
         assert_eq!(next.due.unwrap().to_string(), "2026-12-01T09:00:00+01:00[Europe/Berlin]");
         assert_eq!(next.recurs_from, Some(task.id));

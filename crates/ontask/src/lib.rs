@@ -101,6 +101,10 @@ impl Application {
         let roles = config.role;
         let db = open_database(&config).await?;
         let app = build_app(&config, db.clone()).await?;
+        let adopted = app.projects().adopt_orphans().await.context("moving tasks into their owners' Inboxes failed")?;
+        if adopted > 0 {
+            tracing::info!(adopted, "gave accounts from before projects an Inbox and moved their tasks into it");
+        }
         let dapr = match config.bus.kind {
             BusKind::Dapr => Some((bus::dapr(&config)?, config.dapr.clone())),
             _ => None,

@@ -186,7 +186,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Events { command: EventsCommand::Replay(_) } => {
             let db = ontask::open_database(&config).await?;
             let report = ontask::replay::replay(&db).await?;
-            println!("replayed {} events into {} tasks", report.events, report.tasks);
+            println!("replayed {} events into {} tasks and {} projects", report.events, report.tasks, report.projects);
             for d in &report.differences {
                 println!("difference: {d}");
             }

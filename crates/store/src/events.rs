@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use ontask_domain::{DeadLetterId, Event, EventEnvelope, TaskId, UserId};
+use ontask_domain::{DeadLetterId, Event, EventEnvelope, ProjectId, TaskId, UserId};
 use serde::Serialize;
 use sqlx::{AnyConnection, Row, any::AnyRow};
 use uuid::Uuid;
@@ -23,7 +23,8 @@ pub struct StoredEvent {
     pub envelope: EventEnvelope,
 }
 
-const COLUMNS: &str = "seq, event_id, event_type, event_version, occurred_at, source, user_id, task_id, data, metadata";
+const COLUMNS: &str =
+    "seq, event_id, event_type, event_version, occurred_at, source, user_id, task_id, project_id, data, metadata";
 
 /// Appends an event in the caller's transaction; returns its log position.
 pub async fn append(tx: &mut WriteTx, e: &EventEnvelope) -> Result<i64> {
@@ -49,7 +50,8 @@ pub(crate) fn push_append(script: &mut Script, locked: bool, e: &EventEnvelope) 
     }
     let sql = script.statement();
     sql.push(
-        "INSERT INTO events (event_id, event_type, event_version, occurred_at, source, user_id, task_id, data, metadata) \
+        "INSERT INTO events \
+         (event_id, event_type, event_version, occurred_at, source, user_id, task_id, project_id, data, metadata) \
          VALUES (",
     );
     let values = [
@@ -60,6 +62,7 @@ pub(crate) fn push_append(script: &mut Script, locked: bool, e: &EventEnvelope) 
         sql.text(e.source.as_str()),
         sql.text(e.user_id.to_string()),
         sql.maybe_text(e.task_id.map(|t| t.to_string())),
+        sql.maybe_text(e.project_id.map(|p| p.to_string())),
         sql.text(e.event.data_json()?),
         sql.text(serde_json::to_string(&e.metadata)?),
     ];
@@ -91,6 +94,7 @@ fn decode(row: &AnyRow) -> Result<StoredEvent> {
             source: row.try_get("source")?,
             user_id: UserId::from_uuid(parse_uuid(row.try_get("user_id")?)?),
             task_id: task_id.map(parse_uuid).transpose()?.map(TaskId::from_uuid),
+            project_id: crate::projects::maybe_uuid_of(row, "project_id")?.map(ProjectId::from_uuid),
             event,
             metadata: serde_json::from_str(&row.try_get::<String, _>("metadata")?)?,
         },
@@ -169,30 +173,54 @@ pub async fn range(conn: &mut AnyConnection, after_seq: i64, upto_seq: i64, limi
     decode_all(rows)
 }
 
-/// A user's committed events after `after_seq` (resuming a realtime stream).
-pub async fn for_user_after(
+/// The committed events after `after_seq` that a person sees: those of the
+/// `projects` they are a member of, and their own events about no project
+/// (resuming a realtime stream).
+pub async fn visible_after(
     conn: &mut AnyConnection,
     user: UserId,
+    projects: &[ProjectId],
     after_seq: i64,
     limit: i64,
 ) -> Result<Vec<StoredEvent>> {
-    let rows =
-        sqlx::query(&format!("SELECT {COLUMNS} FROM events WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"))
-            .bind(user.to_string())
-            .bind(after_seq)
-            .bind(limit)
-            .fetch_all(conn)
-            .await?;
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM events WHERE seq > "));
+    let after = sql.int(after_seq);
+    let me = sql.text(user.to_string());
+    sql.push(&format!("{after} AND ((project_id IS NULL AND user_id = {me})"));
+    if !projects.is_empty() {
+        let list: Vec<String> = projects.iter().map(|p| sql.text(p.to_string())).collect();
+        sql.push(&format!(" OR project_id IN ({})", list.join(", ")));
+    }
+    let limit = sql.int(limit);
+    sql.push(&format!(") ORDER BY seq LIMIT {limit}"));
+    decode_all(sql.query().fetch_all(conn).await?)
+}
+
+/// A task's events in order (also after it was deleted).
+pub async fn for_task(conn: &mut AnyConnection, task: TaskId) -> Result<Vec<StoredEvent>> {
+    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM events WHERE task_id = $1 ORDER BY seq"))
+        .bind(task.to_string())
+        .fetch_all(conn)
+        .await?;
     decode_all(rows)
 }
 
-/// A task's events in order, if the task belongs (or belonged) to `owner`.
-pub async fn for_task(conn: &mut AnyConnection, owner: UserId, task: TaskId) -> Result<Vec<StoredEvent>> {
-    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM events WHERE task_id = $1 AND user_id = $2 ORDER BY seq"))
-        .bind(task.to_string())
-        .bind(owner.to_string())
-        .fetch_all(conn)
-        .await?;
+/// A project's events, newest first, before position `before_seq` (paging
+/// back through its activity).
+pub async fn for_project(
+    conn: &mut AnyConnection,
+    project: ProjectId,
+    before_seq: i64,
+    limit: i64,
+) -> Result<Vec<StoredEvent>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM events WHERE project_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
+    ))
+    .bind(project.to_string())
+    .bind(before_seq)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
     decode_all(rows)
 }
 

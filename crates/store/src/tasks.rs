@@ -1,14 +1,16 @@
 //! The tasks table: rows are written from a valid [`Task`](ontask_domain::Task)
 //! and read back as [`TaskSnapshot`]s without re-parsing (the hot read path).
 use chrono::{DateTime, Utc};
-use ontask_domain::{EventEnvelope, Priority, Status, TaskId, TaskSnapshot, UserId};
+use ontask_domain::{EventEnvelope, Priority, ProjectId, SectionId, Status, TaskId, TaskSnapshot, UserId};
 use sqlx::{AnyConnection, Row, any::AnyRow};
 
+use crate::projects::maybe_uuid_of;
 use crate::sql::{Script, Sql};
 use crate::{Backend, Db, Result, StoreError, WriteTx, events, time};
 
-const COLUMNS: &str = "id, owner_id, title, description, status, completed_at, priority, tags, due, due_at, \
-                       reminders, recurrence, recurrence_anchor, recurs_from, position, version, created_at, updated_at";
+const COLUMNS: &str = "id, owner_id, project_id, section_id, parent_id, assignee_id, title, description, status, \
+                       completed_at, priority, tags, due, due_at, reminders, recurrence, recurrence_anchor, recurs_from, \
+                       position, version, created_at, updated_at";
 
 const NO_DUE_ASC: i64 = i64::MAX;
 const NO_DUE_DESC: i64 = -i64::MAX;
@@ -61,6 +63,11 @@ impl SortKey {
 /// What to list. Filters combine with AND.
 #[derive(Debug, Clone, Default)]
 pub struct TaskQuery {
+    /// `Some(None)`: tasks in no section; `Some(Some(s))`: in section `s`.
+    pub section: Option<Option<SectionId>>,
+    /// `Some(None)`: top-level tasks only; `Some(Some(t))`: subtasks of `t`.
+    pub parent: Option<Option<TaskId>>,
+    pub assignee: Option<UserId>,
     pub status: Option<Status>,
     pub priorities: Vec<Priority>,
     /// Every one of these tags must be on the task.
@@ -119,6 +126,10 @@ fn push_insert(script: &mut Script, t: &TaskSnapshot) -> Result<()> {
     let values = [
         sql.text(t.id.to_string()),
         sql.text(t.owner_id.to_string()),
+        sql.maybe_text(t.project_id.map(|id| id.to_string())),
+        sql.maybe_text(t.section_id.map(|id| id.to_string())),
+        sql.maybe_text(t.parent_id.map(|id| id.to_string())),
+        sql.maybe_text(t.assignee_id.map(|id| id.to_string())),
         sql.text(t.title.as_str()),
         sql.text(t.description.as_str()),
         sql.text(t.status.as_str()),
@@ -155,7 +166,8 @@ pub async fn update(tx: &mut WriteTx, t: &TaskSnapshot, expected_version: i64) -
     let done = sqlx::query(
         "UPDATE tasks SET title = $1, description = $2, status = $3, completed_at = $4, priority = $5, tags = $6, \
          due = $7, due_at = $8, reminders = $9, recurrence = $10, recurrence_anchor = $11, position = $12, \
-         version = $13, updated_at = $14 WHERE id = $15 AND owner_id = $16 AND version = $17",
+         version = $13, updated_at = $14, project_id = $15, section_id = $16, parent_id = $17, assignee_id = $18 \
+         WHERE id = $19 AND version = $20",
     )
     .bind(&t.title)
     .bind(&t.description)
@@ -171,8 +183,11 @@ pub async fn update(tx: &mut WriteTx, t: &TaskSnapshot, expected_version: i64) -
     .bind(t.position)
     .bind(t.version)
     .bind(time::to_ms(t.updated_at))
+    .bind(t.project_id.map(|id| id.to_string()))
+    .bind(t.section_id.map(|id| id.to_string()))
+    .bind(t.parent_id.map(|id| id.to_string()))
+    .bind(t.assignee_id.map(|id| id.to_string()))
     .bind(t.id.to_string())
-    .bind(t.owner_id.to_string())
     .bind(expected_version)
     .execute(tx.conn())
     .await?;
@@ -203,22 +218,97 @@ fn push_tags(script: &mut Script, t: &TaskSnapshot) {
     }
 }
 
-pub async fn delete(tx: &mut WriteTx, owner: UserId, id: TaskId) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM tasks WHERE id = $1 AND owner_id = $2")
-        .bind(id.to_string())
-        .bind(owner.to_string())
-        .execute(tx.conn())
-        .await?;
+pub async fn delete(tx: &mut WriteTx, id: TaskId) -> Result<bool> {
+    let done = sqlx::query("DELETE FROM tasks WHERE id = $1").bind(id.to_string()).execute(tx.conn()).await?;
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn get(conn: &mut AnyConnection, owner: UserId, id: TaskId) -> Result<Option<TaskSnapshot>> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM tasks WHERE id = $1 AND owner_id = $2"))
+/// A task by id, whoever may see it (the caller asks the policy).
+pub async fn get(conn: &mut AnyConnection, id: TaskId) -> Result<Option<TaskSnapshot>> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM tasks WHERE id = $1"))
         .bind(id.to_string())
-        .bind(owner.to_string())
         .fetch_optional(conn)
         .await?;
     row.as_ref().map(decode).transpose()
+}
+
+/// Every task below `root` (subtasks, their subtasks, ...), parents before
+/// their children, without `root` itself.
+pub async fn subtree(conn: &mut AnyConnection, root: TaskId) -> Result<Vec<TaskSnapshot>> {
+    let rows = sqlx::query(&format!(
+        "WITH RECURSIVE below(id, depth) AS ( \
+             SELECT id, 1 FROM tasks WHERE parent_id = $1 \
+             UNION ALL SELECT t.id, below.depth + 1 FROM tasks t JOIN below ON t.parent_id = below.id \
+         ) SELECT {COLUMNS} FROM tasks WHERE id IN (SELECT id FROM below) \
+         ORDER BY (SELECT MIN(depth) FROM below WHERE below.id = tasks.id), position, id"
+    ))
+    .bind(root.to_string())
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(decode).collect()
+}
+
+/// The tasks above `task`: its parent, the parent's parent, ... (nearest first).
+pub async fn ancestors(conn: &mut AnyConnection, task: TaskId) -> Result<Vec<TaskSnapshot>> {
+    let mut found: Vec<TaskSnapshot> = Vec::new();
+    let mut next = get(conn, task).await?.and_then(|t| t.parent_id);
+    // Depth is bounded (MAX_SUBTASK_DEPTH), and a cycle cannot be written; the
+    // bound only keeps a corrupt row from looping.
+    while let Some(id) = next {
+        if found.len() > ontask_domain::MAX_SUBTASK_DEPTH || found.iter().any(|t| t.id == id) {
+            return Err(StoreError::Corrupt(format!("task {task} has a parent chain that loops or is too deep")));
+        }
+        let Some(parent) = get(conn, id).await? else { break };
+        next = parent.parent_id;
+        found.push(parent);
+    }
+    Ok(found)
+}
+
+/// How many subtasks each of `parents` has, and how many of them are done.
+pub async fn progress(conn: &mut AnyConnection, parents: &[TaskId]) -> Result<Vec<(TaskId, i64, i64)>> {
+    if parents.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new(
+        "SELECT parent_id, COUNT(*) AS total, SUM(CASE WHEN status = 'completed' THEN 1 ELSE 0 END) AS done FROM tasks WHERE parent_id IN (",
+    );
+    let list: Vec<String> = parents.iter().map(|p| sql.text(p.to_string())).collect();
+    sql.push(&list.join(", ")).push(") GROUP BY parent_id");
+    let rows = sql.query().fetch_all(conn).await?;
+    rows.iter()
+        .map(|row| {
+            let id: String = row.try_get("parent_id")?;
+            let id = TaskId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            Ok((id, row.try_get("total")?, row.try_get("done")?))
+        })
+        .collect()
+}
+
+/// Tasks written before projects existed (no project yet), a page at a time.
+pub async fn orphans(conn: &mut AnyConnection, limit: i64) -> Result<Vec<TaskSnapshot>> {
+    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM tasks WHERE project_id IS NULL ORDER BY id LIMIT $1"))
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(decode).collect()
+}
+
+/// Every task of a project, in id order, a page at a time.
+pub async fn of_project(
+    conn: &mut AnyConnection,
+    project: ProjectId,
+    after: Option<TaskId>,
+    limit: i64,
+) -> Result<Vec<TaskSnapshot>> {
+    let rows =
+        sqlx::query(&format!("SELECT {COLUMNS} FROM tasks WHERE project_id = $1 AND id > $2 ORDER BY id LIMIT $3"))
+            .bind(project.to_string())
+            .bind(after.map(|id| id.to_string()).unwrap_or_default())
+            .bind(limit)
+            .fetch_all(conn)
+            .await?;
+    rows.iter().map(decode).collect()
 }
 
 /// The occurrence created from `previous` (a recurring task), if any.
@@ -230,14 +320,77 @@ pub async fn find_next_occurrence(conn: &mut AnyConnection, previous: TaskId) ->
     row.as_ref().map(decode).transpose()
 }
 
-pub async fn list(conn: &mut AnyConnection, owner: UserId, q: &TaskQuery) -> Result<Vec<TaskSnapshot>> {
+/// Beyond this many projects a list is one query over all of them with a
+/// sort, instead of one index walk per project.
+const MAX_WALKED_PROJECTS: usize = 64;
+
+/// The tasks of `projects` that match `q`, a page in `q`'s order.
+///
+/// One project is one walk of its sort index that stops at the page limit.
+/// Several are one such walk per project, each limited to a page, merged by
+/// the sort key (`UNION ALL` of the walks): so a page costs about the same
+/// whether a person has one project or fifty, however many tasks they hold.
+/// Text search is the exception: the search index narrows the tasks first.
+pub async fn list(conn: &mut AnyConnection, projects: &[ProjectId], q: &TaskQuery) -> Result<Vec<TaskSnapshot>> {
+    if projects.is_empty() {
+        return Ok(Vec::new());
+    }
     let backend = Backend::of(conn);
-    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM tasks WHERE owner_id = "));
-    let owner_ph = sql.text(owner.to_string());
-    sql.push(&owner_ph);
+    let key = q.sort.expr(q.descending);
+    let dir = if q.descending { "DESC" } else { "ASC" };
+    let mut sql = Sql::default();
+    if projects.len() == 1 || q.text.is_some() || projects.len() > MAX_WALKED_PROJECTS {
+        sql.push(&format!("SELECT {COLUMNS} FROM tasks WHERE project_id IN ("));
+        let list: Vec<String> = projects.iter().map(|p| sql.text(p.to_string())).collect();
+        sql.push(&list.join(", ")).push(")");
+        push_filters(&mut sql, backend, q);
+        let limit = sql.int(q.limit);
+        sql.push(&format!(" ORDER BY {key} {dir}, id {dir} LIMIT {limit}"));
+    } else {
+        for (i, project) in projects.iter().enumerate() {
+            let p = sql.text(project.to_string());
+            sql.push(if i == 0 { "" } else { " UNION ALL " })
+                .push(&format!("SELECT * FROM (SELECT {COLUMNS}, {key} AS sort_key FROM tasks WHERE project_id = {p}"));
+            push_filters(&mut sql, backend, q);
+            let limit = sql.int(q.limit);
+            sql.push(&format!(" ORDER BY {key} {dir}, id {dir} LIMIT {limit}) AS walk{i}"));
+        }
+        let limit = sql.int(q.limit);
+        sql.push(&format!(" ORDER BY sort_key {dir}, id {dir} LIMIT {limit}"));
+    }
+    let rows = sql.query().fetch_all(conn).await?;
+    rows.iter().map(decode).collect()
+}
+
+/// The filters of `q` and its cursor, as ` AND ...` conditions.
+fn push_filters(sql: &mut Sql, backend: Backend, q: &TaskQuery) {
     if let Some(status) = q.status {
         let p = sql.text(status.as_str());
         sql.push(&format!(" AND status = {p}"));
+    }
+    match q.section {
+        None => {}
+        Some(None) => {
+            sql.push(" AND section_id IS NULL");
+        }
+        Some(Some(section)) => {
+            let p = sql.text(section.to_string());
+            sql.push(&format!(" AND section_id = {p}"));
+        }
+    }
+    match q.parent {
+        None => {}
+        Some(None) => {
+            sql.push(" AND parent_id IS NULL");
+        }
+        Some(Some(parent)) => {
+            let p = sql.text(parent.to_string());
+            sql.push(&format!(" AND parent_id = {p}"));
+        }
+    }
+    if let Some(assignee) = q.assignee {
+        let p = sql.text(assignee.to_string());
+        sql.push(&format!(" AND assignee_id = {p}"));
     }
     if !q.priorities.is_empty() {
         let list: Vec<String> = q.priorities.iter().map(|p| sql.int(p.rank())).collect();
@@ -278,18 +431,14 @@ pub async fn list(conn: &mut AnyConnection, owner: UserId, q: &TaskQuery) -> Res
         let p = sql.int(time::to_ms(now));
         sql.push(&format!(" AND status = 'open' AND due_at < {p}"));
     }
-    let key = q.sort.expr(q.descending);
-    let (cmp, dir) = if q.descending { ("<", "DESC") } else { (">", "ASC") };
     if let Some((k, id)) = &q.after {
+        let key = q.sort.expr(q.descending);
+        let cmp = if q.descending { "<" } else { ">" };
         let kp = sql.int(*k);
         let kp2 = sql.int(*k);
         let ip = sql.text(id.clone());
         sql.push(&format!(" AND ({key} {cmp} {kp} OR ({key} = {kp2} AND id {cmp} {ip}))"));
     }
-    let limit = sql.int(q.limit);
-    sql.push(&format!(" ORDER BY {key} {dir}, id {dir} LIMIT {limit}"));
-    let rows = sql.query().fetch_all(conn).await?;
-    rows.iter().map(decode).collect()
 }
 
 /// Every task of every user, in id order, a page at a time (replay checks).
@@ -333,17 +482,19 @@ pub struct TagCount {
     pub open: i64,
 }
 
-/// Every tag the owner uses, alphabetically, with task counts.
-pub async fn tag_counts(conn: &mut AnyConnection, owner: UserId) -> Result<Vec<TagCount>> {
-    let rows = sqlx::query(
+/// Every tag on the tasks of `projects`, alphabetically, with task counts.
+pub async fn tag_counts(conn: &mut AnyConnection, projects: &[ProjectId]) -> Result<Vec<TagCount>> {
+    if projects.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new(
         "SELECT tt.tag AS tag, COUNT(*) AS tasks, \
          SUM(CASE WHEN t.status = 'open' THEN 1 ELSE 0 END) AS open \
-         FROM task_tags tt JOIN tasks t ON t.id = tt.task_id \
-         WHERE tt.owner_id = $1 GROUP BY tt.tag ORDER BY tt.tag",
-    )
-    .bind(owner.to_string())
-    .fetch_all(conn)
-    .await?;
+         FROM task_tags tt JOIN tasks t ON t.id = tt.task_id WHERE t.project_id IN (",
+    );
+    let list: Vec<String> = projects.iter().map(|p| sql.text(p.to_string())).collect();
+    sql.push(&list.join(", ")).push(") GROUP BY tt.tag ORDER BY tt.tag");
+    let rows = sql.query().fetch_all(conn).await?;
     rows.iter()
         .map(|row| Ok(TagCount { tag: row.try_get("tag")?, tasks: row.try_get("tasks")?, open: row.try_get("open")? }))
         .collect()
@@ -357,6 +508,10 @@ fn decode(row: &AnyRow) -> Result<TaskSnapshot> {
     Ok(TaskSnapshot {
         id: TaskId::from_uuid(parse_id(row.try_get("id")?)?),
         owner_id: UserId::from_uuid(parse_id(row.try_get("owner_id")?)?),
+        project_id: maybe_uuid_of(row, "project_id")?.map(ProjectId::from_uuid),
+        section_id: maybe_uuid_of(row, "section_id")?.map(SectionId::from_uuid),
+        parent_id: maybe_uuid_of(row, "parent_id")?.map(TaskId::from_uuid),
+        assignee_id: maybe_uuid_of(row, "assignee_id")?.map(UserId::from_uuid),
         title: row.try_get("title")?,
         description: row.try_get("description")?,
         status: Status::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?,

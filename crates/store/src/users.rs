@@ -83,3 +83,14 @@ pub async fn set_role(tx: &mut WriteTx, id: UserId, role: Role) -> Result<bool> 
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Every account's id (replay checks).
+pub async fn all_ids(conn: &mut AnyConnection) -> Result<Vec<UserId>> {
+    let rows = sqlx::query("SELECT id FROM users ORDER BY id").fetch_all(conn).await?;
+    rows.iter()
+        .map(|r| {
+            let id: String = r.try_get("id")?;
+            UserId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))
+        })
+        .collect()
+}

@@ -245,7 +245,8 @@ mod tests {
             }
             .parse()
             .unwrap();
-            let task = ontask_domain::Task::create(ontask_domain::UserId::new(), draft, now).unwrap();
+            let at = ontask_domain::Placement::project(ontask_domain::ProjectId::new());
+            let task = ontask_domain::Task::create(ontask_domain::UserId::new(), at, draft, now).unwrap();
             (&task).into()
         };
         let task = view::task_view(&snap, Tz::UTC, now, true);
@@ -288,7 +289,7 @@ mod tests {
         assert_eq!(p.tag, ["home", "work"]);
         assert_eq!(p.order.as_deref(), Some("desc"));
         assert_eq!(p.due_before.as_deref(), Some("2026-11-25T00:00:00+00:00"));
-        assert!(ListParams::parse(&p, Utc::now()).is_ok());
+        assert!(ListParams::parse(&p, Utc::now(), ontask_domain::UserId::new()).is_ok());
         assert_eq!(v.to_query(), "priority=high&tag=%23home%2C%20work&to=2026-11-24&sort=priority");
         let all = ViewQuery { status: "all".into(), ..Default::default() };
         assert!(all.params(Tz::UTC).status.is_none());

@@ -90,6 +90,7 @@ impl ViewQuery {
             order,
             limit: Some(PAGE),
             cursor: None,
+            ..ListParams::default()
         }
     }
 

@@ -269,8 +269,23 @@ pub fn history_item(e: &ontask_domain::EventEnvelope, tz: Tz, now: DateTime<Utc>
         Event::TaskCompleted(_) => ("Completed".into(), String::new()),
         Event::TaskReopened(_) => ("Reopened".into(), String::new()),
         Event::TaskDeleted(_) => ("Deleted".into(), String::new()),
+        Event::TaskMoved(_) => ("Moved".into(), String::new()),
+        Event::TaskAssigned(a) if a.task.assignee_id.is_none() => ("Unassigned".into(), String::new()),
+        Event::TaskAssigned(_) => ("Assigned".into(), String::new()),
         Event::ReminderDue(_) => ("Reminder due".into(), String::new()),
         Event::ReminderSent(sent) => ("Reminder sent".into(), sent.channel.as_str().replace('_', "-")),
+        // Not about a task: a task's history does not hold these.
+        Event::ProjectCreated(_)
+        | Event::ProjectUpdated(_)
+        | Event::ProjectArchived(_)
+        | Event::ProjectUnarchived(_)
+        | Event::ProjectDeleted(_)
+        | Event::SectionCreated(_)
+        | Event::SectionUpdated(_)
+        | Event::SectionDeleted(_)
+        | Event::MemberAdded(_)
+        | Event::MemberRoleChanged(_)
+        | Event::MemberRemoved(_) => (e.event_type().to_owned(), String::new()),
         Event::Malformed(m) => (m.kind.as_str().to_owned(), String::new()),
         Event::Other(other) => (other.event_type.clone(), String::new()),
     };

@@ -76,7 +76,7 @@ impl Scheduler {
         if !reminders::claim(&mut tx, reminder, now).await? {
             return Ok(());
         }
-        let task = tasks::get(tx.conn(), reminder.owner_id, reminder.task_id).await?;
+        let task = tasks::get(tx.conn(), reminder.task_id).await?;
         if let Some(task) = task.filter(|t| t.status == ontask_domain::Status::Open) {
             let due = ReminderDue { task_id: task.id, title: task.title, due: task.due, fire_at: reminder.fire_at };
             let event = EventEnvelope::new(
@@ -88,7 +88,8 @@ impl Scheduler {
                     actor: Some(EventActor::Scheduler),
                     ..Default::default()
                 },
-            );
+            )
+            .in_project(task.project_id);
             events::append(&mut tx, &event).await?;
             metrics::counter!(m::REMINDERS_FIRED_TOTAL).increment(1);
             tracing::info!(late_ms = (now - reminder.fire_at).num_milliseconds(), "reminder fired");

@@ -14,8 +14,11 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::Stream;
-use ontask_domain::UserId;
+use std::collections::HashSet;
+
+use ontask_domain::{Event as Change, ProjectId, UserId};
 use ontask_store::events::{self, StoredEvent};
+use ontask_store::projects;
 use ontask_telemetry::metrics as m;
 use serde::Deserialize;
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -69,6 +72,48 @@ impl Drop for ConnectionGauge {
     }
 }
 
+/// Whose events a stream carries: those of the projects the person is a member
+/// of, and their own about no project. Membership is read when the stream
+/// opens and then follows the stream's own `member.*` events, so someone
+/// removed from a project stops receiving its events at once (after the
+/// `member.removed` that tells them), and someone added starts at once.
+struct Viewer {
+    user: UserId,
+    projects: HashSet<ProjectId>,
+}
+
+impl Viewer {
+    async fn load(state: &ApiState, user: UserId) -> Result<Self, ontask_store::StoreError> {
+        let mut conn = state.app.db.read().await?;
+        let projects = projects::member_of(&mut conn, user).await?.into_iter().collect();
+        Ok(Self { user, projects })
+    }
+
+    /// Whether the stream carries `event`; keeps the membership up to date.
+    fn sees(&mut self, event: &StoredEvent) -> bool {
+        let e = &event.envelope;
+        match &e.event {
+            Change::MemberAdded(m) if m.member.user_id == self.user => {
+                self.projects.insert(m.member.project_id);
+                return true;
+            }
+            Change::MemberRemoved(m) if m.member.user_id == self.user => {
+                return self.projects.remove(&m.member.project_id);
+            }
+            Change::ProjectDeleted(p) => return self.projects.remove(&p.project.id),
+            _ => {}
+        }
+        match e.project_id {
+            Some(project) => self.projects.contains(&project),
+            None => e.user_id == self.user,
+        }
+    }
+
+    fn project_ids(&self) -> Vec<ProjectId> {
+        self.projects.iter().copied().collect()
+    }
+}
+
 /// Feeds `out` with the user's events after `resume_from`, then live ones,
 /// until the receiver goes away or the server shuts down.
 ///
@@ -83,8 +128,15 @@ async fn feed(
     mut live: broadcast::Receiver<Arc<StoredEvent>>,
     out: mpsc::Sender<Arc<StoredEvent>>,
 ) {
+    let mut viewer = match Viewer::load(&state, user).await {
+        Ok(viewer) => viewer,
+        Err(e) => {
+            tracing::warn!(error = %ontask_telemetry::error_chain(&e), "realtime stream could not read memberships");
+            return;
+        }
+    };
     let mut last = resume_from.unwrap_or(0);
-    if resume_from.is_some() && !catch_up(&state, user, &mut last, &out).await {
+    if resume_from.is_some() && !catch_up(&state, &mut viewer, &mut last, &out).await {
         return;
     }
     loop {
@@ -95,7 +147,7 @@ async fn feed(
         };
         match received {
             Ok(event) => {
-                if event.envelope.user_id != user || event.seq <= last {
+                if event.seq <= last || !viewer.sees(&event) {
                     continue;
                 }
                 last = event.seq;
@@ -105,7 +157,7 @@ async fn feed(
             }
             // Too slow for the live feed: read what was missed from the log.
             Err(RecvError::Lagged(_)) => {
-                if !catch_up(&state, user, &mut last, &out).await {
+                if !catch_up(&state, &mut viewer, &mut last, &out).await {
                     return;
                 }
             }
@@ -116,11 +168,15 @@ async fn feed(
 
 /// Sends the user's events after `last` from the log. False when the client left
 /// or the log cannot be read.
-async fn catch_up(state: &ApiState, user: UserId, last: &mut i64, out: &mpsc::Sender<Arc<StoredEvent>>) -> bool {
+async fn catch_up(state: &ApiState, viewer: &mut Viewer, last: &mut i64, out: &mpsc::Sender<Arc<StoredEvent>>) -> bool {
     loop {
+        // Read with every project the person was ever in during the gap, then
+        // filter event by event, so membership changes in the gap apply in order.
         let page = async {
             let mut conn = state.app.db.read().await?;
-            events::for_user_after(&mut conn, user, *last, BACKLOG_PAGE).await
+            let mut projects = viewer.project_ids();
+            projects.extend(projects::member_of(&mut conn, viewer.user).await?);
+            events::visible_after(&mut conn, viewer.user, &projects, *last, BACKLOG_PAGE).await
         }
         .await;
         let page = match page {
@@ -133,7 +189,7 @@ async fn catch_up(state: &ApiState, user: UserId, last: &mut i64, out: &mpsc::Se
         let full = page.len() as i64 == BACKLOG_PAGE;
         for event in page {
             *last = event.seq;
-            if out.send(Arc::new(event)).await.is_err() {
+            if viewer.sees(&event) && out.send(Arc::new(event)).await.is_err() {
                 return false;
             }
         }

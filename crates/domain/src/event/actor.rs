@@ -20,6 +20,9 @@ pub enum EventActor {
     Notifications,
     /// The scheduler, firing a reminder.
     Scheduler,
+    /// The start-up step that gives accounts from before projects their Inbox
+    /// and moves their tasks into it.
+    Migration,
     Other(String),
 }
 
@@ -32,6 +35,7 @@ impl EventActor {
             Self::Recurrence => "system:recurrence",
             Self::Notifications => "system:notifications",
             Self::Scheduler => "system:scheduler",
+            Self::Migration => "system:migration",
             Self::Other(name) => name,
         }
     }
@@ -51,6 +55,7 @@ impl From<String> for EventActor {
             "system:recurrence" => Self::Recurrence,
             "system:notifications" => Self::Notifications,
             "system:scheduler" => Self::Scheduler,
+            "system:migration" => Self::Migration,
             _ => Self::Other(s),
         }
     }
@@ -84,6 +89,7 @@ mod tests {
             EventActor::Recurrence,
             EventActor::Notifications,
             EventActor::Scheduler,
+            EventActor::Migration,
         ];
         for actor in known {
             assert_eq!(EventActor::from(String::from(actor.clone())), actor);

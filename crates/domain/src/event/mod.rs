@@ -5,60 +5,34 @@ use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
-use crate::{TaskId, UserId};
+use crate::{ProjectId, TaskId, UserId};
 
 mod actor;
 mod payload;
 
 pub use actor::EventActor;
 pub use payload::{
-    Channel, Event, MalformedEvent, OtherEvent, ReminderDue, ReminderSent, TaskField, TaskState, TaskUpdated,
+    Channel, Event, EventType, MalformedEvent, MemberChange, OtherEvent, ProjectState, ReminderDue, ReminderSent,
+    SectionState, TaskAssigned, TaskField, TaskMoved, TaskPlace, TaskState, TaskUpdated,
 };
 
-/// The kinds of event ontask emits. The wire name (`task.created`) is what goes in
-/// `event_type`; an event of a name this build does not know (from a newer
-/// writer) is kept as [`Event::Other`], so old readers skip it instead of failing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EventType {
-    TaskCreated,
-    TaskUpdated,
-    TaskCompleted,
-    TaskReopened,
-    TaskDeleted,
-    ReminderDue,
-    ReminderSent,
-}
-
 impl EventType {
-    pub const ALL: [EventType; 7] = [
-        Self::TaskCreated,
-        Self::TaskUpdated,
-        Self::TaskCompleted,
-        Self::TaskReopened,
-        Self::TaskDeleted,
-        Self::ReminderDue,
-        Self::ReminderSent,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::TaskCreated => "task.created",
-            Self::TaskUpdated => "task.updated",
-            Self::TaskCompleted => "task.completed",
-            Self::TaskReopened => "task.reopened",
-            Self::TaskDeleted => "task.deleted",
-            Self::ReminderDue => "reminder.due",
-            Self::ReminderSent => "reminder.sent",
-        }
+    /// Whether the event changes a task's state (and so takes part in replay).
+    pub fn is_task_change(self) -> bool {
+        matches!(
+            self,
+            Self::TaskCreated
+                | Self::TaskUpdated
+                | Self::TaskCompleted
+                | Self::TaskReopened
+                | Self::TaskDeleted
+                | Self::TaskMoved
+                | Self::TaskAssigned
+        )
     }
 
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|t| t.as_str() == s)
-    }
-
-    /// Whether the event changes a task's state (and so takes part in replay).
-    pub fn is_task_change(self) -> bool {
-        !matches!(self, Self::ReminderDue | Self::ReminderSent)
     }
 }
 
@@ -105,6 +79,8 @@ pub struct EventEnvelope {
     pub user_id: UserId,
     /// The task the event is about; the partition key on the bus.
     pub task_id: Option<TaskId>,
+    /// The project the event is about: its members see it.
+    pub project_id: Option<ProjectId>,
     pub event: Event,
     pub metadata: EventMetadata,
 }
@@ -122,9 +98,16 @@ impl EventEnvelope {
             source: source.to_owned(),
             user_id,
             task_id: event.task_id(),
+            project_id: event.project_id(),
             event,
             metadata,
         }
+    }
+
+    /// Names the project of an event whose data does not (a reminder's).
+    pub fn in_project(mut self, project_id: Option<ProjectId>) -> Self {
+        self.project_id = self.project_id.or(project_id);
+        self
     }
 
     /// `task.created`, `task.updated`, ...: the `event_type` on the wire.
@@ -139,7 +122,7 @@ impl EventEnvelope {
 
 impl Serialize for EventEnvelope {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut out = s.serialize_struct("EventEnvelope", 9)?;
+        let mut out = s.serialize_struct("EventEnvelope", 9 + usize::from(self.project_id.is_some()))?;
         out.serialize_field("event_id", &self.event_id)?;
         out.serialize_field("event_type", self.event.name())?;
         out.serialize_field("event_version", &self.event_version)?;
@@ -147,6 +130,9 @@ impl Serialize for EventEnvelope {
         out.serialize_field("source", &self.source)?;
         out.serialize_field("user_id", &self.user_id)?;
         out.serialize_field("task_id", &self.task_id)?;
+        if let Some(project) = &self.project_id {
+            out.serialize_field("project_id", project)?;
+        }
         out.serialize_field("data", &self.event.data())?;
         out.serialize_field("metadata", &self.metadata)?;
         out.end()
@@ -172,6 +158,11 @@ struct WireEnvelope {
     /// The task the event is about; the partition key on the bus.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Uuid))]
     task_id: Option<TaskId>,
+    /// The project the event is about (absent for events about no project,
+    /// and in events written before projects existed).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Uuid))]
+    project_id: Option<ProjectId>,
     /// The event's payload; its shape depends on `event_type`.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     data: serde_json::Value,
@@ -189,6 +180,7 @@ impl<'de> Deserialize<'de> for EventEnvelope {
             source: wire.source,
             user_id: wire.user_id,
             task_id: wire.task_id,
+            project_id: wire.project_id,
             event,
             metadata: wire.metadata,
         })

@@ -5,8 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::de::{Deserialize, Deserializer};
 use serde::{Serialize, Serializer};
 
-use super::EventType;
-use crate::{Notification, TaskId, TaskSnapshot};
+use crate::{Member, Notification, Project, ProjectId, ProjectRole, Section, SectionId, TaskId, TaskSnapshot, UserId};
 
 /// `data` of `task.created`, `task.completed`, `task.reopened` and
 /// `task.deleted`: the task as it is after the change (before it, for a delete).
@@ -22,6 +21,62 @@ pub struct TaskState {
 pub struct TaskUpdated {
     pub task: TaskSnapshot,
     pub changes: Vec<TaskField>,
+}
+
+/// `data` of `task.moved`: the task in its new place (a move of a parent moves
+/// its subtasks with it, one event each), and where it was.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TaskMoved {
+    pub task: TaskSnapshot,
+    pub from: TaskPlace,
+}
+
+/// Where a task was: its project, section and parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TaskPlace {
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Uuid))]
+    pub project_id: Option<ProjectId>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Uuid))]
+    pub section_id: Option<SectionId>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Uuid))]
+    pub parent_id: Option<TaskId>,
+}
+
+/// `data` of `task.assigned`: the task with its new assignee (none when it
+/// was unassigned), and who had it before.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TaskAssigned {
+    pub task: TaskSnapshot,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Uuid))]
+    pub previous_assignee_id: Option<UserId>,
+}
+
+/// `data` of `project.created`, `project.updated`, `project.archived`,
+/// `project.unarchived` and `project.deleted`: the project after the change
+/// (before it, for a delete).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProjectState {
+    pub project: Project,
+}
+
+/// `data` of `section.created`, `section.updated` and `section.deleted`.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SectionState {
+    pub section: Section,
+}
+
+/// `data` of `member.added`, `member.role_changed` and `member.removed`: the
+/// membership after the change (before it, for a removal), and the role it had.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MemberChange {
+    pub member: Member,
+    pub previous_role: Option<ProjectRole>,
 }
 
 /// A field of a task that a change can set.
@@ -111,36 +166,91 @@ pub struct MalformedEvent {
     pub error: String,
 }
 
-/// One change, as its `event_type` and `data` say it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    TaskCreated(TaskState),
-    TaskUpdated(TaskUpdated),
-    TaskCompleted(TaskState),
-    TaskReopened(TaskState),
-    TaskDeleted(TaskState),
-    ReminderDue(ReminderDue),
-    ReminderSent(ReminderSent),
-    Malformed(MalformedEvent),
-    Other(OtherEvent),
+/// Declares every kind of event once: its variant of [`EventType`] and of
+/// [`Event`], the type of its `data`, and its wire name. Reading, writing
+/// and naming events all come from this list.
+macro_rules! event_kinds {
+    ($($(#[$doc:meta])* $variant:ident($payload:ty) => $name:literal,)*) => {
+        /// The kinds of event ontask emits. The wire name (`task.created`) is
+        /// what goes in `event_type`; an event of a name this build does not
+        /// know (from a newer writer) is kept as [`Event::Other`], so old
+        /// readers skip it instead of failing.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum EventType {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl EventType {
+            pub const ALL: [EventType; [$($name),*].len()] = [$(Self::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)*
+                }
+            }
+        }
+
+        /// One change, as its `event_type` and `data` say it.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum Event {
+            $($(#[$doc])* $variant($payload),)*
+            Malformed(MalformedEvent),
+            Other(OtherEvent),
+        }
+
+        impl Event {
+            /// The kind, or `None` for a type this build does not know.
+            pub fn kind(&self) -> Option<EventType> {
+                Some(match self {
+                    $(Self::$variant(_) => EventType::$variant,)*
+                    Self::Malformed(m) => m.kind,
+                    Self::Other(_) => return None,
+                })
+            }
+
+            fn typed<'de, D: Deserializer<'de>>(kind: EventType, data: D) -> Result<Self, D::Error> {
+                Ok(match kind {
+                    $(EventType::$variant => Self::$variant(<$payload>::deserialize(data)?),)*
+                })
+            }
+        }
+
+        impl Serialize for Data<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                match self.0 {
+                    $(Event::$variant(d) => d.serialize(s),)*
+                    Event::Malformed(d) => d.data.serialize(s),
+                    Event::Other(d) => d.data.serialize(s),
+                }
+            }
+        }
+    };
+}
+
+event_kinds! {
+    TaskCreated(TaskState) => "task.created",
+    TaskUpdated(TaskUpdated) => "task.updated",
+    TaskCompleted(TaskState) => "task.completed",
+    TaskReopened(TaskState) => "task.reopened",
+    TaskDeleted(TaskState) => "task.deleted",
+    TaskMoved(TaskMoved) => "task.moved",
+    TaskAssigned(TaskAssigned) => "task.assigned",
+    ReminderDue(ReminderDue) => "reminder.due",
+    ReminderSent(ReminderSent) => "reminder.sent",
+    ProjectCreated(ProjectState) => "project.created",
+    ProjectUpdated(ProjectState) => "project.updated",
+    ProjectArchived(ProjectState) => "project.archived",
+    ProjectUnarchived(ProjectState) => "project.unarchived",
+    ProjectDeleted(ProjectState) => "project.deleted",
+    SectionCreated(SectionState) => "section.created",
+    SectionUpdated(SectionState) => "section.updated",
+    SectionDeleted(SectionState) => "section.deleted",
+    MemberAdded(MemberChange) => "member.added",
+    MemberRoleChanged(MemberChange) => "member.role_changed",
+    MemberRemoved(MemberChange) => "member.removed",
 }
 
 impl Event {
-    /// The kind, or `None` for a type this build does not know.
-    pub fn kind(&self) -> Option<EventType> {
-        Some(match self {
-            Self::TaskCreated(_) => EventType::TaskCreated,
-            Self::TaskUpdated(_) => EventType::TaskUpdated,
-            Self::TaskCompleted(_) => EventType::TaskCompleted,
-            Self::TaskReopened(_) => EventType::TaskReopened,
-            Self::TaskDeleted(_) => EventType::TaskDeleted,
-            Self::ReminderDue(_) => EventType::ReminderDue,
-            Self::ReminderSent(_) => EventType::ReminderSent,
-            Self::Malformed(m) => m.kind,
-            Self::Other(_) => return None,
-        })
-    }
-
     /// The wire name: `event_type` in the envelope, the log and the bus.
     pub fn name(&self) -> &str {
         match self {
@@ -156,7 +266,24 @@ impl Event {
                 Some(&s.task)
             }
             Self::TaskUpdated(u) => Some(&u.task),
-            Self::ReminderDue(_) | Self::ReminderSent(_) | Self::Malformed(_) | Self::Other(_) => None,
+            Self::TaskMoved(m) => Some(&m.task),
+            Self::TaskAssigned(a) => Some(&a.task),
+            _ => None,
+        }
+    }
+
+    /// The project the event is about, when its data names one. (A reminder's
+    /// writer names its task's project on the envelope itself.)
+    pub fn project_id(&self) -> Option<ProjectId> {
+        match self {
+            Self::ProjectCreated(p)
+            | Self::ProjectUpdated(p)
+            | Self::ProjectArchived(p)
+            | Self::ProjectUnarchived(p)
+            | Self::ProjectDeleted(p) => Some(p.project.id),
+            Self::SectionCreated(s) | Self::SectionUpdated(s) | Self::SectionDeleted(s) => Some(s.section.project_id),
+            Self::MemberAdded(m) | Self::MemberRoleChanged(m) | Self::MemberRemoved(m) => Some(m.member.project_id),
+            task => task.task().and_then(|t| t.project_id),
         }
     }
 
@@ -165,7 +292,6 @@ impl Event {
         match self {
             Self::ReminderDue(r) => Some(r.task_id),
             Self::ReminderSent(r) => r.notification.task_id,
-            Self::Malformed(_) | Self::Other(_) => None,
             task => task.task().map(|t| t.id),
         }
     }
@@ -199,18 +325,6 @@ impl Event {
             .unwrap_or_else(|error| Self::Malformed(MalformedEvent { kind, data, error: error.to_string() }))
     }
 
-    fn typed<'de, D: Deserializer<'de>>(kind: EventType, data: D) -> Result<Self, D::Error> {
-        Ok(match kind {
-            EventType::TaskCreated => Self::TaskCreated(TaskState::deserialize(data)?),
-            EventType::TaskUpdated => Self::TaskUpdated(TaskUpdated::deserialize(data)?),
-            EventType::TaskCompleted => Self::TaskCompleted(TaskState::deserialize(data)?),
-            EventType::TaskReopened => Self::TaskReopened(TaskState::deserialize(data)?),
-            EventType::TaskDeleted => Self::TaskDeleted(TaskState::deserialize(data)?),
-            EventType::ReminderDue => Self::ReminderDue(ReminderDue::deserialize(data)?),
-            EventType::ReminderSent => Self::ReminderSent(ReminderSent::deserialize(data)?),
-        })
-    }
-
     /// `data` as JSON text.
     pub fn data_json(&self) -> serde_json::Result<String> {
         serde_json::to_string(&Data(self))
@@ -224,18 +338,3 @@ impl Event {
 
 /// Serialises an event's `data` alone.
 struct Data<'a>(&'a Event);
-
-impl Serialize for Data<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            Event::TaskCreated(d) | Event::TaskCompleted(d) | Event::TaskReopened(d) | Event::TaskDeleted(d) => {
-                d.serialize(s)
-            }
-            Event::TaskUpdated(d) => d.serialize(s),
-            Event::ReminderDue(d) => d.serialize(s),
-            Event::ReminderSent(d) => d.serialize(s),
-            Event::Malformed(d) => d.data.serialize(s),
-            Event::Other(d) => d.data.serialize(s),
-        }
-    }
-}

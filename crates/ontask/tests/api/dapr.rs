@@ -399,7 +399,7 @@ fn the_variables_daprd_gives_its_app_configure_dapr_mode_and_ontask_ones_win() {
 async fn streams_get_their_users_events_from_the_updates_topic() {
     let (app, sidecar) = spawn_dapr(tokens(), |_| {}).await;
     let user = app.new_user().await;
-    let mut stream = crate::realtime::SseClient::open(app.get("/api/v1/stream", &user)).await;
+    let mut stream = crate::realtime::SseClient::open(app.get("/api/v1/stream", &user)).await.tasks_only();
     let task = app.create_task(&user, json!({ "title": "Stream me" })).await;
     let id = task["id"].as_str().expect("id");
     let response = app.post(&format!("/api/v1/tasks/{id}/complete"), &user).send().await.expect("request");

@@ -113,8 +113,9 @@ async fn kafka_deployment_two_apis_two_relays_one_worker_two_schedulers() {
 
     // 1. A change made through api #1 reaches an SSE client of api #2 (through
     //    the relay, the updates topic and api #2's own consumer group).
-    let mut stream =
-        crate::realtime::SseClient::open(client.get(api2.url("/api/v1/stream")).bearer_auth(&user.token)).await;
+    let mut stream = crate::realtime::SseClient::open(client.get(api2.url("/api/v1/stream")).bearer_auth(&user.token))
+        .await
+        .tasks_only();
     let created = create_task_at(&client, &api1.address, &user, json!({ "title": "Seen everywhere" })).await;
     let seen = loop {
         let event = stream.next().await.expect("the stream goes on");

@@ -21,7 +21,7 @@ async fn sigterm_ends_streams_drains_writes_and_leaves_nothing_unpublished() {
     let app = ProcessApp::start(dir.path(), &[]).await;
     let remote = Remote::of(&app);
     let user = remote.new_user().await;
-    let mut stream = SseClient::open(remote.get("/api/v1/stream", &user)).await;
+    let mut stream = SseClient::open(remote.get("/api/v1/stream", &user)).await.tasks_only();
     let ws_url = format!("{}/api/v1/ws?access_token={}", remote.address.replacen("http", "ws", 1), user.token);
     let (mut ws, _) = tokio_tungstenite::connect_async(ws_url).await.expect("upgrade");
 

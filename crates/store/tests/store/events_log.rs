@@ -12,7 +12,8 @@ const V1_EXAMPLES: &str = include_str!("../../../../docs/events/v1-examples.json
 on_both_backends! {
     async fn events_that_version_1_stored_read_back_through_the_types_unchanged(db: Db) {
         let examples: Vec<serde_json::Value> = V1_EXAMPLES.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-        // Stored as version 1 stored them: its columns, its timestamp format,
+        // Stored as version 1 stored them: its columns (and `project_id`,
+        // since projects), its timestamp format,
         // `data` and `metadata` as the JSON text it wrote.
         let mut tx = db.begin().await.unwrap();
         for e in &examples {
@@ -20,7 +21,7 @@ on_both_backends! {
             let at = chrono::DateTime::parse_from_rfc3339(&text("timestamp")).unwrap();
             sqlx::query(
                 "INSERT INTO events (event_id, event_type, event_version, occurred_at, source, user_id, task_id, data, \
-                 metadata) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                 metadata, project_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(text("event_id"))
             .bind(text("event_type"))
@@ -31,6 +32,8 @@ on_both_backends! {
             .bind(e["task_id"].as_str().map(str::to_owned))
             .bind(e["data"].to_string())
             .bind(e["metadata"].to_string())
+            // Events of the kinds that came with projects name their project.
+            .bind(e["project_id"].as_str().map(str::to_owned))
             .execute(tx.conn())
             .await
             .unwrap();
@@ -55,8 +58,8 @@ on_both_backends! {
         tx.commit().await.unwrap();
 
         let mut conn = db.read().await.unwrap();
-        assert_eq!(tasks::get(&mut conn, owner, snap.id).await.unwrap(), Some(snap.clone()));
-        assert_eq!(tasks::get(&mut conn, ontask_domain::UserId::new(), snap.id).await.unwrap(), None);
+        assert_eq!(tasks::get(&mut conn, snap.id).await.unwrap(), Some(snap.clone()));
+        assert_eq!(tasks::get(&mut conn, ontask_domain::TaskId::new()).await.unwrap(), None);
         let pending = events::unpublished(&mut conn, 10).await.unwrap();
         assert_eq!(pending.len(), 1);
         assert_eq!(pending[0].seq, seq);
@@ -71,7 +74,7 @@ on_both_backends! {
         events::append(&mut tx, &created_event(owner, &snap)).await.unwrap();
         drop(tx);
         let mut conn = db.read().await.unwrap();
-        assert_eq!(tasks::get(&mut conn, owner, snap.id).await.unwrap(), None);
+        assert_eq!(tasks::get(&mut conn, snap.id).await.unwrap(), None);
         assert!(events::unpublished(&mut conn, 10).await.unwrap().is_empty());
         assert_eq!(events::heads(&mut conn).await.unwrap(), (0, 0));
     }
@@ -104,21 +107,28 @@ on_both_backends! {
         assert_eq!(events::all_after(&mut conn, 0, 2).await.unwrap().len(), 2);
     }
 
-    async fn reads_by_user_and_by_task_are_scoped_and_ordered(db: Db) {
+    async fn reads_by_project_and_by_task_are_scoped_and_ordered(db: Db) {
         let alice = user(&db).await;
         let bob = user(&db).await;
         let a1 = task(alice, "a1");
         let first = insert_with_event(&db, &a1).await;
-        insert_with_event(&db, &task(bob, "b1")).await;
+        let b1 = task(bob, "b1");
+        insert_with_event(&db, &b1).await;
         insert_with_event(&db, &task(alice, "a2")).await;
 
         let mut conn = db.read().await.unwrap();
-        let mine = events::for_user_after(&mut conn, alice, 0, 10).await.unwrap();
+        let mine = events::visible_after(&mut conn, alice, &[crate::home(alice)], 0, 10).await.unwrap();
         assert_eq!(mine.len(), 2);
-        assert!(mine.iter().all(|e| e.envelope.user_id == alice));
-        assert_eq!(events::for_user_after(&mut conn, alice, first, 10).await.unwrap().len(), 1);
-        assert_eq!(events::for_task(&mut conn, alice, a1.id).await.unwrap().len(), 1);
-        assert!(events::for_task(&mut conn, bob, a1.id).await.unwrap().is_empty(), "another user's task history");
+        assert!(mine.iter().all(|e| e.envelope.project_id == Some(crate::home(alice))));
+        let after_first = events::visible_after(&mut conn, alice, &[crate::home(alice)], first, 10).await.unwrap();
+        assert_eq!(after_first.len(), 1);
+        let shared = [crate::home(alice), crate::home(bob)];
+        assert_eq!(events::visible_after(&mut conn, alice, &shared, 0, 10).await.unwrap().len(), 3, "a member sees both");
+        assert!(events::visible_after(&mut conn, alice, &[], 0, 10).await.unwrap().is_empty(), "nothing of no project");
+        assert_eq!(events::for_task(&mut conn, a1.id).await.unwrap().len(), 1);
+        let newest = events::for_project(&mut conn, crate::home(alice), i64::MAX, 1).await.unwrap();
+        assert_eq!(newest[0].envelope.task_id.map(|t| t != a1.id), Some(true), "activity is newest first");
+        assert_eq!(events::for_project(&mut conn, crate::home(bob), i64::MAX, 10).await.unwrap()[0].envelope.task_id, Some(b1.id));
     }
 
     async fn a_batch_claims_each_event_once(db: Db) {

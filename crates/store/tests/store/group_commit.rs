@@ -102,7 +102,7 @@ on_both_backends! {
         let seqs: HashSet<i64> = committed.iter().map(|(_, seq)| *seq).collect();
         assert_eq!(seqs, log.iter().map(|e| e.seq).collect::<HashSet<_>>());
         let query = tasks::TaskQuery { limit: 1000, ..Default::default() };
-        let listed = tasks::list(&mut conn, owner, &query).await.unwrap();
+        let listed = tasks::list(&mut conn, &[crate::home(owner)], &query).await.unwrap();
         assert_eq!(listed.len(), committed.len() + 1, "the committed tasks and the first one");
     }
 
@@ -131,7 +131,7 @@ on_both_backends! {
         let mut positions = HashSet::new();
         for create in creates {
             let (n, id, outcome) = create.await.expect("create task");
-            let stored = tasks::get(&mut conn, owner, id).await.unwrap();
+            let stored = tasks::get(&mut conn, id).await.unwrap();
             match outcome {
                 Ok(seq) if n % 7 != 3 => {
                     assert!(stored.is_some(), "create {n} answered {seq} and is there");
@@ -156,8 +156,8 @@ on_both_backends! {
         let kept = task(owner, "kept");
         insert_with_event(&db, &kept).await;
         let mut conn = db.read().await.unwrap();
-        assert!(tasks::get(&mut conn, owner, dropped.id).await.unwrap().is_none());
-        assert!(tasks::get(&mut conn, owner, kept.id).await.unwrap().is_some());
+        assert!(tasks::get(&mut conn, dropped.id).await.unwrap().is_none());
+        assert!(tasks::get(&mut conn, kept.id).await.unwrap().is_some());
     }
 }
 
@@ -181,8 +181,8 @@ async fn a_queued_create_that_waits_too_long_is_given_up_and_never_written() {
     let next = task(owner, "next");
     tasks::create(&db, &next, &created_event(owner, &next)).await.unwrap();
     let mut conn = db.read().await.unwrap();
-    assert!(tasks::get(&mut conn, owner, late.id).await.unwrap().is_none());
-    assert!(tasks::get(&mut conn, owner, next.id).await.unwrap().is_some());
+    assert!(tasks::get(&mut conn, late.id).await.unwrap().is_none());
+    assert!(tasks::get(&mut conn, next.id).await.unwrap().is_some());
 }
 
 /// Bursts of writes with a small WAL bound: the file never grows far past it,

@@ -13,6 +13,7 @@ mod accounts;
 mod events_log;
 mod group_commit;
 mod outbound;
+mod projects_table;
 mod retention;
 mod schedule;
 mod schema;
@@ -98,12 +99,28 @@ pub async fn user(db: &Db) -> UserId {
     id
 }
 
+/// Inserts tasks (without events) in one transaction.
+pub async fn insert_all(db: &Db, all: &[TaskSnapshot]) {
+    let mut tx = db.begin().await.unwrap();
+    for t in all {
+        tasks::insert(&mut tx, t).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
 pub fn task(owner: UserId, title: &str) -> TaskSnapshot {
     task_with(owner, TaskDraft { title: Some(Title::parse(title).unwrap()), ..Default::default() })
 }
 
 pub fn task_with(owner: UserId, draft: TaskDraft) -> TaskSnapshot {
-    TaskSnapshot::from(&Task::create(owner, draft, now()).unwrap())
+    let at = ontask_domain::Placement::project(home(owner));
+    TaskSnapshot::from(&Task::create(owner, at, draft, now()).unwrap())
+}
+
+/// The project the store tests put each owner's tasks in (the store does not
+/// need the project's row; the application keeps them in step).
+pub fn home(owner: UserId) -> ontask_domain::ProjectId {
+    ontask_domain::ProjectId::from_uuid(owner.as_uuid())
 }
 
 pub fn tagged(owner: UserId, title: &str, priority: Priority, tags: &[&str]) -> TaskSnapshot {
