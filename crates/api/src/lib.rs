@@ -98,6 +98,7 @@ pub fn router(state: ApiState) -> Router {
     let api = Router::new()
         .merge(routes::auth::router())
         .merge(routes::tasks::router())
+        .merge(routes::projects::router())
         .merge(routes::notifications::router())
         .merge(routes::webhooks::router())
         .merge(routes::admin::router())

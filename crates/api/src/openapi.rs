@@ -7,14 +7,17 @@ use utoipa::{Modify, OpenApi};
 use utoipa_scalar::{Scalar, Servable};
 
 use crate::ApiState;
-use crate::routes::{admin, auth, chat, notifications, ops, realtime, tasks, webhooks};
+use crate::routes::{admin, auth, chat, notifications, ops, projects, realtime, tasks, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "ontask", description = "Event-driven task service. Every change is recorded as an event; see /api/v1/tasks/{id}/history."),
     paths(
         auth::register, auth::login, auth::logout, auth::me, auth::create_token, auth::list_tokens, auth::delete_token,
-        tasks::create, tasks::list, tasks::read, tasks::update, tasks::remove, tasks::complete, tasks::reopen, tasks::history, tasks::quick_add, tasks::create_batch,
+        tasks::create, tasks::list, tasks::read, tasks::update, tasks::remove, tasks::complete, tasks::reopen, tasks::history, tasks::subtasks, tasks::quick_add, tasks::create_batch,
+        projects::create, projects::list, projects::read, projects::update, projects::remove, projects::archive, projects::unarchive, projects::transfer,
+        projects::create_section, projects::list_sections, projects::update_section, projects::remove_section,
+        projects::add_member, projects::list_members, projects::change_member, projects::remove_member, projects::activity,
         notifications::list, notifications::read, notifications::read_all,
         webhooks::create, webhooks::list, webhooks::read, webhooks::remove, webhooks::enable, webhooks::rotate_secret, webhooks::deliveries, webhooks::delivery,
         realtime::sse, realtime::websocket,
@@ -26,6 +29,7 @@ use crate::routes::{admin, auth, chat, notifications, ops, realtime, tasks, webh
     modifiers(&BearerAuth),
     tags(
         (name = "tasks", description = "Tasks and their history"),
+        (name = "projects", description = "Projects, their sections, members (sharing) and activity"),
         (name = "auth", description = "Accounts, sessions and API tokens"),
         (name = "notifications", description = "In-app notifications"),
         (name = "webhooks", description = "Signed webhooks (Standard Webhooks) and their delivery log"),

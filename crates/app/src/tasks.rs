@@ -242,7 +242,14 @@ impl<'a> TaskService<'a> {
                 }
             },
         };
-        let access = policy::project(conn, actor, project, ProjectAction::Edit).await?;
+        let access = match policy::project(conn, actor, project, ProjectAction::Edit).await {
+            // A parent named in the body that the actor may not see is, to
+            // them, a parent that does not exist.
+            Err(AppError::NotFound) if draft.project.is_none() && parent.is_some() => {
+                return Err(not_in_project("parent_id"));
+            }
+            other => other?,
+        };
         // A subtask sits in its parent's section unless it names one.
         let section = draft.section.or(parent.as_ref().and_then(|p| p.section_id));
         let at = Placement { project_id: project, section_id: section, parent_id: draft.parent };

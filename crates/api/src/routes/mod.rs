@@ -4,6 +4,7 @@ pub mod chat;
 pub mod dapr;
 pub mod notifications;
 pub mod ops;
+pub mod projects;
 pub mod realtime;
 pub mod tasks;
 pub mod webhooks;

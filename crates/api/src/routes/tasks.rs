@@ -24,6 +24,7 @@ pub fn router() -> Router<ApiState> {
         .route("/tasks/{id}/complete", post(complete))
         .route("/tasks/{id}/reopen", post(reopen))
         .route("/tasks/{id}/history", get(history))
+        .route("/tasks/{id}/subtasks", get(subtasks))
 }
 
 /// A task id from the path; one that does not parse names no task (404).
@@ -245,6 +246,23 @@ pub async fn history(
 ) -> Result<Json<History>, ApiError> {
     let events = state.app.tasks().history(&caller.actor, task_id(&id)?).await?;
     Ok(Json(History { items: events.into_iter().map(EventRecord::from).collect() }))
+}
+
+/// A task's subtasks.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Subtasks {
+    pub items: Vec<TaskSnapshot>,
+}
+
+/// The task's subtasks (one level down), in their order.
+#[utoipa::path(get, path = "/api/v1/tasks/{id}/subtasks", tag = "tasks", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = Subtasks), (status = 404, body = crate::error::Problem)))]
+pub async fn subtasks(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Subtasks>, ApiError> {
+    Ok(Json(Subtasks { items: state.app.tasks().subtasks(&caller.actor, task_id(&id)?).await? }))
 }
 
 /// A line of quick-add text.

@@ -174,6 +174,10 @@ impl LogDb {
         Self { pool }
     }
 
+    pub async fn execute(&self, sql: &str) {
+        sqlx::query(sql).execute(&self.pool).await.expect("statement");
+    }
+
     pub async fn scalar(&self, sql: &str) -> i64 {
         sqlx::query(sql).fetch_one(&self.pool).await.expect("query").get(0)
     }
@@ -347,9 +351,14 @@ pub struct LoggedEvent {
 
 /// Runs `ontask events replay` on a data directory; returns (exit code, stdout).
 pub async fn replay(data_dir: &Path) -> (Option<i32>, String) {
+    replay_with(&["--data-dir".to_owned(), data_dir.display().to_string()]).await
+}
+
+/// Runs `ontask events replay` with these flags (`TestApp::database_args`).
+pub async fn replay_with(args: &[String]) -> (Option<i32>, String) {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_ontask"))
-        .args(["events", "replay", "--data-dir"])
-        .arg(data_dir)
+        .args(["events", "replay"])
+        .args(args)
         .output()
         .await
         .expect("run ontask events replay");

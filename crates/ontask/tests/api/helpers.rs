@@ -149,6 +149,33 @@ impl TestApp {
             server.await.expect("server task").expect("clean stop");
         }
     }
+
+    /// Stops the app and starts it again on the same data; `between` runs
+    /// while it is stopped (to change the data as another version would).
+    pub async fn restart(mut self, between: impl AsyncFnOnce(&TestApp)) -> TestApp {
+        self.stop.cancel();
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("clean stop");
+        }
+        between(&self).await;
+        let data_dir = std::mem::replace(&mut self.data_dir, tempfile::tempdir().expect("temp dir"));
+        let database = self.database.take();
+        let mut config = test_config(data_dir.path());
+        config.database_url = database.as_ref().map(|d| d.url().to_owned().into());
+        let app = ontask::Application::build(config).await.expect("the app builds again");
+        let port = app.port();
+        let stop = app.stop_token();
+        let server = tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            port,
+            client: self.client.clone(),
+            data_dir,
+            database,
+            stop,
+            server: Some(server),
+        }
+    }
 }
 
 impl Drop for TestApp {

@@ -16,6 +16,7 @@ mod idempotency;
 mod isolation;
 mod ops;
 mod pagination;
+mod projects;
 pub mod realtime;
 mod recurrence;
 mod reminders;
