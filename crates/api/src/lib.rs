@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod asyncapi;
+mod docs;
 mod error;
 mod extract;
 mod idempotency;

@@ -6,6 +6,7 @@ mod conditional;
 mod dapr;
 mod dapr_sidecar;
 mod deadletters;
+mod docs;
 mod email;
 mod eventlog;
 mod events;
