@@ -1,11 +1,17 @@
 //! Accounts and credentials: argon2id passwords, our own HS256 session JWTs,
 //! personal API tokens (stored as SHA-256 hashes), and JWTs from an external
 //! identity provider verified against its JWKS (Keycloak, Dex, Better Auth).
+//!
+//! The session secret can be rotated: new sessions are signed with the current
+//! secret only, and a session signed with a previous one
+//! ([`AuthConfig::previous_jwt_secrets`]) keeps working for a grace period
+//! counted from when it was issued, and never past its own expiry, so people
+//! are not all signed out at the moment of the switch ([`crate::session_keys`]).
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use ontask_domain::{TokenId, UserId};
 use ontask_store::tokens::TokenRow;
 use ontask_store::users::UserRow;
@@ -15,9 +21,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::sync::RwLock;
 
+use crate::session_keys::{self, Claims, SessionKeys};
 use crate::{Actor, AppError, Result, Role, Scope, SignedIn, now};
 
-const ISSUER: &str = "ontask";
 const TOKEN_PREFIX: &str = "ot_";
 const MIN_PASSWORD: usize = 8;
 const MAX_PASSWORD: usize = 1024;
@@ -31,6 +37,13 @@ const TOUCH_INTERVAL: chrono::Duration = chrono::Duration::seconds(60);
 pub struct AuthConfig {
     /// Secret for our own HS256 tokens (at least 32 bytes).
     pub jwt_secret: Vec<u8>,
+    /// Secrets that signed sessions before `jwt_secret` did, newest first.
+    /// Nothing is signed with them any more; see [`AuthConfig::previous_secret_grace`].
+    pub previous_jwt_secrets: Vec<Vec<u8>>,
+    /// How long after it was issued (`iat`) a session signed with a previous
+    /// secret is still accepted. Zero refuses them all; they unseal stored
+    /// secrets all the same (see [`crate::sealed`]).
+    pub previous_secret_grace: Duration,
     pub session_ttl: Duration,
     /// When set, RS256/ES256/EdDSA tokens are verified against this JWKS.
     pub jwks_url: Option<String>,
@@ -38,20 +51,6 @@ pub struct AuthConfig {
     pub jwt_issuer: Option<String>,
     /// Required `aud` of external tokens, when set.
     pub jwt_audience: Option<String>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Claims {
-    sub: String,
-    #[serde(default)]
-    email: Option<String>,
-    #[serde(default)]
-    role: Option<String>,
-    iss: String,
-    iat: i64,
-    exp: i64,
-    #[serde(default)]
-    jti: Option<String>,
 }
 
 /// An account as shown to its owner.
@@ -114,8 +113,7 @@ impl From<&TokenRow> for TokenView {
 pub struct Auth {
     db: Db,
     config: AuthConfig,
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    keys: SessionKeys,
     http: reqwest::Client,
     jwks: RwLock<Option<(JwkSet, Instant)>>,
     hashing: Hashing,
@@ -151,7 +149,7 @@ fn check_password(password: &str) -> Result<()> {
 
 /// Moves a validation error into `errors`; other errors cannot happen here.
 /// Why a JWT was refused, in words for the client.
-fn token_refused(e: jsonwebtoken::errors::Error) -> AppError {
+pub(crate) fn token_refused(e: jsonwebtoken::errors::Error) -> AppError {
     use jsonwebtoken::errors::ErrorKind;
     match e.kind() {
         ErrorKind::ExpiredSignature => unauthorized("the token has expired"),
@@ -250,20 +248,18 @@ impl Hashing {
     }
 }
 
-fn unauthorized(msg: &str) -> AppError {
+pub(crate) fn unauthorized(msg: &str) -> AppError {
     AppError::Unauthorized(msg.to_owned())
 }
 
 impl Auth {
     pub fn new(db: Db, config: AuthConfig) -> Self {
-        let encoding = EncodingKey::from_secret(&config.jwt_secret);
-        let decoding = DecodingKey::from_secret(&config.jwt_secret);
+        let keys = SessionKeys::new(&config.jwt_secret, &config.previous_jwt_secrets, config.previous_secret_grace);
         let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap_or_default();
         Self {
             db,
             config,
-            encoding,
-            decoding,
+            keys,
             http,
             jwks: RwLock::new(None),
             hashing: Hashing::for_this_machine(),
@@ -282,9 +278,10 @@ impl Auth {
         self.config.session_ttl
     }
 
-    /// The server secret, from which other keys are derived (see [`crate::sealed`]).
-    pub(crate) fn server_secret(&self) -> &[u8] {
-        &self.config.jwt_secret
+    /// The server secret, from which other keys are derived (see
+    /// [`crate::sealed`]), and the secrets it replaced, newest first.
+    pub(crate) fn server_secrets(&self) -> (&[u8], &[Vec<u8>]) {
+        (&self.config.jwt_secret, &self.config.previous_jwt_secrets)
     }
 
     /// Creates an account. The first account becomes an admin.
@@ -360,13 +357,12 @@ impl Auth {
             sub: user.id.to_string(),
             email: Some(user.email.clone()),
             role: Some(user.role.as_str().to_owned()),
-            iss: ISSUER.into(),
+            iss: session_keys::ISSUER.into(),
             iat: issued.timestamp(),
             exp: expires_at.timestamp(),
             jti: Some(uuid::Uuid::now_v7().to_string()),
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(AppError::internal)?;
+        let token = self.keys.sign(&claims)?;
         Ok(Session { user: UserView::from(user), token, expires_at })
     }
 
@@ -399,14 +395,8 @@ impl Auth {
     }
 
     async fn authenticate_session(&self, bearer: &str) -> Result<Actor> {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[ISSUER]);
-        validation.set_required_spec_claims(&["exp", "sub", "iss"]);
-        validation.leeway = 5;
-        // A token not valid yet (`nbf` ahead, beyond the leeway) is refused.
-        validation.validate_nbf = true;
-        let data = jsonwebtoken::decode::<Claims>(bearer, &self.decoding, &validation).map_err(token_refused)?;
-        let user_id = UserId::parse(&data.claims.sub).map_err(|_| unauthorized("the token is not valid"))?;
+        let claims = self.keys.verify(bearer, now())?;
+        let user_id = UserId::parse(&claims.sub).map_err(|_| unauthorized("the token is not valid"))?;
         // A well-signed token may still name an account this database does not
         // hold (the database was reset but the secret kept): refuse it here
         // rather than fail later on a foreign key. The stored role also wins

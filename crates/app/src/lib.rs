@@ -15,6 +15,7 @@ pub mod notifications;
 pub mod policy;
 pub mod projects;
 pub mod sealed;
+mod session_keys;
 pub mod tasks;
 pub mod webhooks;
 
@@ -49,7 +50,8 @@ pub struct App {
 impl App {
     pub fn new(db: Db, mut auth: auth::Auth, source: &str) -> Self {
         auth.source = source.into();
-        let sealer = sealed::Sealer::from_server_secret(auth.server_secret());
+        let (current, previous) = auth.server_secrets();
+        let sealer = sealed::Sealer::from_server_secrets(current, previous);
         let limits = Arc::new(limits::RateLimits::new(limits::RateLimitSettings::default()));
         Self { db, auth: Arc::new(auth), source: source.into(), outbound: Arc::default(), sealer, limits }
     }

@@ -3,6 +3,13 @@
 //! server secret (`auth.jwt_secret`). A copy of the database alone no longer
 //! lets anyone forge deliveries.
 //!
+//! Rotating the server secret must not make those unreadable: values are
+//! sealed under the current secret, and unsealed under it or, failing that,
+//! under each of `auth.previous_jwt_secrets` (which stay usable for this long
+//! after their sessions' grace period is over). A value is sealed under the
+//! current secret again when it is next written: registering an endpoint or
+//! rotating its secret.
+//!
 //! Stored form: `sealed:v1:` + base64(24-byte nonce ‖ ciphertext ‖ tag). A
 //! value without the prefix is a secret stored before sealing existed and is
 //! used as it is.
@@ -21,7 +28,8 @@ const NONCE_LEN: usize = 24;
 #[derive(Debug, thiserror::Error)]
 #[error(
     "the stored secret cannot be unsealed: it was sealed under another server secret \
-     (was auth.jwt_secret changed?) or it is damaged; rotate the endpoint's secret"
+     (was auth.jwt_secret changed without listing the old one in auth.previous_jwt_secrets?) \
+     or it is damaged; rotate the endpoint's secret"
 )]
 pub struct UnsealError;
 
@@ -29,6 +37,8 @@ pub struct UnsealError;
 #[derive(Clone)]
 pub struct Sealer {
     cipher: XChaCha20Poly1305,
+    /// Under the previous server secrets, newest first: for unsealing only.
+    previous: Vec<XChaCha20Poly1305>,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -39,11 +49,12 @@ impl std::fmt::Debug for Sealer {
 
 impl Sealer {
     pub fn from_server_secret(server_secret: &[u8]) -> Self {
-        let mut key = [0u8; 32];
-        Hkdf::<Sha256>::new(None, server_secret)
-            .expand(PURPOSE, &mut key)
-            .expect("32 bytes is a valid HKDF-SHA256 output length");
-        Self { cipher: XChaCha20Poly1305::new(&key.into()) }
+        Self::from_server_secrets(server_secret, &[])
+    }
+
+    /// Seals under `current`; unseals under `current` or any of `previous`.
+    pub fn from_server_secrets(current: &[u8], previous: &[Vec<u8>]) -> Self {
+        Self { cipher: cipher(current), previous: previous.iter().map(|s| cipher(s)).collect() }
     }
 
     pub fn seal(&self, plain: &str) -> String {
@@ -61,9 +72,22 @@ impl Sealer {
             return Err(UnsealError);
         }
         let (nonce, sealed) = bytes.split_at(NONCE_LEN);
-        let plain = self.cipher.decrypt(XNonce::from_slice(nonce), sealed).map_err(|_| UnsealError)?;
+        let nonce = XNonce::from_slice(nonce);
+        // The tag authenticates: only the key a value was sealed under opens it.
+        let plain = std::iter::once(&self.cipher)
+            .chain(&self.previous)
+            .find_map(|cipher| cipher.decrypt(nonce, sealed).ok())
+            .ok_or(UnsealError)?;
         String::from_utf8(plain).map_err(|_| UnsealError)
     }
+}
+
+fn cipher(server_secret: &[u8]) -> XChaCha20Poly1305 {
+    let mut key = [0u8; 32];
+    Hkdf::<Sha256>::new(None, server_secret)
+        .expand(PURPOSE, &mut key)
+        .expect("32 bytes is a valid HKDF-SHA256 output length");
+    XChaCha20Poly1305::new(&key.into())
 }
 
 #[cfg(test)]
@@ -96,6 +120,22 @@ mod tests {
         assert!(mine.unseal(&damaged).is_err(), "a changed byte fails authentication");
         assert!(mine.unseal("sealed:v1:bm9wZQ==").is_err(), "shorter than a nonce");
         assert!(mine.unseal("sealed:v1:***").is_err(), "not base64");
+    }
+
+    #[test]
+    fn after_a_rotation_values_sealed_under_a_previous_secret_still_unseal() {
+        let (old, new) = ([7u8; 40], [8u8; 40]);
+        let before = Sealer::from_server_secret(&old).seal("whsec_abc");
+        let rotated = Sealer::from_server_secrets(&new, &[vec![9; 40], old.to_vec()]);
+        assert_eq!(rotated.unseal(&before).unwrap(), "whsec_abc");
+        let after = rotated.seal("whsec_def");
+        assert_eq!(
+            Sealer::from_server_secret(&new).unseal(&after).unwrap(),
+            "whsec_def",
+            "sealed under the current one"
+        );
+        assert!(Sealer::from_server_secret(&old).unseal(&after).is_err());
+        assert!(Sealer::from_server_secrets(&new, &[vec![9; 40]]).unseal(&before).is_err(), "not listed, not read");
     }
 
     #[test]

@@ -54,6 +54,13 @@ pub async fn build_app(config: &Config, db: Db) -> anyhow::Result<App> {
         db.clone(),
         AuthConfig {
             jwt_secret,
+            previous_jwt_secrets: config
+                .auth
+                .previous_jwt_secrets
+                .iter()
+                .map(|s| s.expose().as_bytes().to_vec())
+                .collect(),
+            previous_secret_grace: Duration::from_secs(config.auth.previous_secret_grace_hours * 3600),
             session_ttl: Duration::from_secs(config.auth.session_ttl_hours * 3600),
             jwks_url: config.auth.jwks_url.clone(),
             jwt_issuer: config.auth.jwt_issuer.clone(),

@@ -127,6 +127,16 @@ pub struct AuthConfig {
     /// HS256 secret for session tokens (32+ bytes). Generated into
     /// `data_dir/jwt_secret` on first start when unset.
     pub jwt_secret: Option<Secret>,
+    /// Secrets `jwt_secret` replaced (each 32+ bytes), newest first. Nothing is
+    /// signed with them; sessions they signed are accepted for
+    /// `previous_secret_grace_hours` after they were issued, and webhook secrets
+    /// sealed under them stay readable. In the environment a list, quoted
+    /// (`ONTASK_AUTH__PREVIOUS_JWT_SECRETS='["old-1", "old-2"]'`), or one secret as it is.
+    #[serde(deserialize_with = "one_or_many")]
+    pub previous_jwt_secrets: Vec<Secret>,
+    /// How long after it was issued a session signed with a previous secret is
+    /// still accepted (never past its own expiry); 0 ends them all at once.
+    pub previous_secret_grace_hours: u64,
     /// JWKS of an external identity provider whose tokens are accepted.
     pub jwks_url: Option<String>,
     pub jwt_issuer: Option<String>,
@@ -307,6 +317,8 @@ impl Default for AuthConfig {
     fn default() -> Self {
         Self {
             jwt_secret: None,
+            previous_jwt_secrets: Vec::new(),
+            previous_secret_grace_hours: 24,
             jwks_url: None,
             jwt_issuer: None,
             jwt_audience: None,
@@ -494,6 +506,22 @@ pub struct Overrides {
     pub role: Option<String>,
 }
 
+/// A list of secrets, or a single one: the environment layer reads
+/// `[a, b]` as a list and anything else as one string.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Secret>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(Secret),
+        Many(Vec<Secret>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(secret) if secret.expose().is_empty() => Vec::new(),
+        OneOrMany::One(secret) => vec![secret],
+        OneOrMany::Many(secrets) => secrets,
+    })
+}
+
 /// `listen`, parsed where it is read, with the message a person can act on.
 fn listen_address<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
     let raw = String::deserialize(d)?;
@@ -573,6 +601,16 @@ impl Config {
             && secret.expose().len() < 32
         {
             return Err(ConfigError("auth.jwt_secret must be at least 32 bytes long".into()));
+        }
+        if let Some(n) = self.auth.previous_jwt_secrets.iter().position(|s| s.expose().len() < 32) {
+            return Err(ConfigError(format!(
+                "auth.previous_jwt_secrets: secret {} of {} is shorter than 32 bytes",
+                n + 1,
+                self.auth.previous_jwt_secrets.len()
+            )));
+        }
+        if self.auth.previous_secret_grace_hours > 24 * 366 {
+            return Err(ConfigError("auth.previous_secret_grace_hours must be between 0 and 8784".into()));
         }
         if let Some(header) = &self.rate_limits.client_address_header
             && header.parse::<http::HeaderName>().is_err()
@@ -783,6 +821,37 @@ mod tests {
         c.auth.jwt_secret = Some(Secret("x".repeat(40)));
         assert!(!c.to_toml().contains("xxxx"));
         assert!(format!("{c:?}").contains("***"));
+    }
+
+    /// What the environment layer makes of `ONTASK_AUTH__PREVIOUS_JWT_SECRETS`.
+    fn with_previous_secrets(raw: &str) -> Result<Config, String> {
+        let value: figment::value::Value = raw.parse().expect("infallible");
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Serialized::default("auth.previous_jwt_secrets", value))
+            .extract()
+            .map_err(|e| one_line(&e))
+    }
+
+    #[test]
+    fn previous_session_secrets_are_a_list_or_one_checked_and_hidden() {
+        let (a, b) = ("a".repeat(32), format!("{}+/=,", "b".repeat(40)));
+        let c = with_previous_secrets(&format!("[\"{a}\", \"{b}\"]")).expect("a quoted list");
+        let secrets: Vec<&str> = c.auth.previous_jwt_secrets.iter().map(Secret::expose).collect();
+        assert_eq!(secrets, [a.as_str(), b.as_str()]);
+        c.validate().expect("valid");
+        assert!(!c.to_toml().contains("aaaa") && !format!("{c:?}").contains("aaaa"), "{}", c.to_toml());
+        assert_eq!(c.to_toml().matches("\"***\"").count(), 2, "each shown as ***: {}", c.to_toml());
+
+        let c = with_previous_secrets(&b).expect("one secret as it is");
+        assert_eq!(c.auth.previous_jwt_secrets.iter().map(Secret::expose).collect::<Vec<_>>(), [b.as_str()]);
+        assert!(with_previous_secrets("").expect("empty").auth.previous_jwt_secrets.is_empty());
+
+        let c = with_previous_secrets(&format!("[\"{a}\", \"short\"]")).expect("parses");
+        assert_eq!(c.validate().unwrap_err().0, "auth.previous_jwt_secrets: secret 2 of 2 is shorter than 32 bytes");
+        let mut c = Config::default();
+        assert_eq!(c.auth.previous_secret_grace_hours, 24);
+        c.auth.previous_secret_grace_hours = 24 * 367;
+        assert!(c.validate().unwrap_err().0.starts_with("auth.previous_secret_grace_hours"));
     }
 
     #[test]

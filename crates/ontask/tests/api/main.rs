@@ -22,6 +22,7 @@ pub mod realtime;
 mod recurrence;
 mod reminders;
 pub mod roles;
+mod secret_rotation;
 mod shutdown;
 mod smoke;
 mod tasks;
