@@ -14,7 +14,8 @@ import yaml
 from conftest import ALL_VARIANTS, DEPLOY, ROLES, TESTS, pod_env, render, rendered
 
 KEYS = [line.strip() for line in (TESTS / "config_keys.txt").read_text().splitlines() if line.strip()]
-SECRET_KEYS = {"ONTASK_DATABASE_URL", "ONTASK_AUTH__JWT_SECRET", "ONTASK_DAPR__API_TOKEN", "ONTASK_SMTP__URL"}
+SECRET_KEYS = {"ONTASK_DATABASE_URL", "ONTASK_AUTH__JWT_SECRET", "ONTASK_DAPR__API_TOKEN", "ONTASK_SMTP__URL",
+               "ONTASK_AUTH__PREVIOUS_JWT_SECRETS"}
 # OTEL_* and DAPR_* are standard; K8S_* carry the downward API into OTEL_RESOURCE_ATTRIBUTES.
 STANDARD = re.compile(r"^(OTEL|DAPR|K8S)_[A-Z0-9_]+$")
 
@@ -32,7 +33,7 @@ def rendered_env(variant: str, secret_values: dict[str, str] | None = None) -> d
 
 
 def test_config_keys_file_is_the_documented_list():
-    assert len(KEYS) == len(set(KEYS)) == 41
+    assert len(KEYS) == len(set(KEYS)) == 43
     assert all(re.fullmatch(r"ONTASK_[A-Z_]+", k) for k in KEYS)
     assert SECRET_KEYS <= set(KEYS)
 
@@ -65,6 +66,7 @@ def test_env_values_have_the_shape_the_binary_accepts(variant_name):
         assert env["ONTASK_LOG"]
         assert env["ONTASK_BUS__KIND"] in ("log", "kafka", "dapr")
         assert env["ONTASK_AUTH__COOKIE_SECURE"] in ("true", "false")
+        assert env["ONTASK_AUTH__PREVIOUS_SECRET_GRACE_HOURS"].isdigit()
         if env["ONTASK_BUS__KIND"] == "kafka":
             assert env["ONTASK_KAFKA__BROKERS"] and env["ONTASK_KAFKA__GROUP_PREFIX"]
         if env["ONTASK_BUS__KIND"] == "dapr":
@@ -78,9 +80,35 @@ def test_env_values_have_the_shape_the_binary_accepts(variant_name):
 
 def test_secret_keys_are_config_keys():
     out = render({"secrets": {"create": True, "databaseUrl": "postgres://db/ontask", "jwtSecret": "j" * 40, "daprApiToken": "t" * 20,
-                  "smtpUrl": "smtps://ontask:secret@mail.example.com"}})
+                  "smtpUrl": "smtps://ontask:secret@mail.example.com", "previousJwtSecrets": ["p" * 40]}})
     secret = yaml.safe_load(out["ontask/templates/secret.yaml"])
     assert set(secret["data"]) == SECRET_KEYS
+
+
+def test_previous_session_secrets_reach_the_binary_as_a_list_and_stay_hidden(tmp_path):
+    """secrets.previousJwtSecrets is rendered in the form the binary reads a
+    list from; `ontask config` accepts it, counts both and prints neither."""
+    import base64
+    import os
+    import subprocess
+
+    old = ["o" * 40, "base64+/=,with-separators-" + "q" * 20]
+    out = render({"secrets": {"create": True, "databaseUrl": "postgres://db/ontask", "jwtSecret": "j" * 40,
+                              "previousJwtSecrets": old}})
+    data = yaml.safe_load(out["ontask/templates/secret.yaml"])["data"]
+    value = base64.b64decode(data["ONTASK_AUTH__PREVIOUS_JWT_SECRETS"]).decode()
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("ONTASK_", "OTEL_", "RUST_LOG"))}
+    env = {**base, **SECRET_STANDINS, "ONTASK_AUTH__PREVIOUS_JWT_SECRETS": value,
+           "ONTASK_AUTH__PREVIOUS_SECRET_GRACE_HOURS": "48"}
+    shown = subprocess.run([ontask_binary(), "config"], env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    assert "previous_secret_grace_hours = 48" in shown.stdout
+    listed = re.search(r"previous_jwt_secrets = \[([^\]]*)\]", shown.stdout)
+    assert listed and listed.group(1).count('"***"') == 2, shown.stdout
+    assert all(s not in shown.stdout for s in old)
+    short = {**env, "ONTASK_AUTH__PREVIOUS_JWT_SECRETS": '["too-short"]'}
+    done = subprocess.run([ontask_binary(), "config", "--check"], env=short, cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 2 and "auth.previous_jwt_secrets" in done.stderr, done.stderr
 
 
 def test_extra_env_passes_through_when_allowed():

@@ -177,6 +177,7 @@ Only variables the binary documents (deploy/tests/config_keys.txt) or OTEL_*.
 {{- with $v.config.auth.jwtIssuer }}{{ $_ := set $env "ONTASK_AUTH__JWT_ISSUER" . }}{{ end }}
 {{- with $v.config.auth.jwtAudience }}{{ $_ := set $env "ONTASK_AUTH__JWT_AUDIENCE" . }}{{ end }}
 {{- $_ := set $env "ONTASK_AUTH__COOKIE_SECURE" (ternary "true" "false" $v.config.auth.cookieSecure) }}
+{{- $_ := set $env "ONTASK_AUTH__PREVIOUS_SECRET_GRACE_HOURS" (toString (int $v.config.auth.previousSecretGraceHours)) }}
 {{- with $v.config.telemetry.otlpEndpoint }}{{ $_ := set $env "ONTASK_TELEMETRY__OTLP_ENDPOINT" . }}{{ end }}
 {{- with $v.config.smtp.from }}{{ $_ := set $env "ONTASK_SMTP__FROM" . }}{{ end }}
 {{- if $v.config.webhooks.allowPrivateTargets }}{{ $_ := set $env "ONTASK_WEBHOOKS__ALLOW_PRIVATE_TARGETS" "true" }}{{ end }}
