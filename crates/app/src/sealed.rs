@@ -5,10 +5,11 @@
 //!
 //! Rotating the server secret must not make those unreadable: values are
 //! sealed under the current secret, and unsealed under it or, failing that,
-//! under each of `auth.previous_jwt_secrets` (which stay usable for this long
-//! after their sessions' grace period is over). A value is sealed under the
-//! current secret again when it is next written: registering an endpoint or
-//! rotating its secret.
+//! under each of `auth.previous_jwt_secrets` (for this, even after their
+//! sessions' grace period is over). A value is sealed under the
+//! current secret again when it is next written (an endpoint's secret is
+//! rotated) and, at the start of each webhook worker, by [`Sealer::reseal`], so
+//! an old secret can leave the list once the workers have run with the new one.
 //!
 //! Stored form: `sealed:v1:` + base64(24-byte nonce ‖ ciphertext ‖ tag). A
 //! value without the prefix is a secret stored before sealing existed and is
@@ -66,20 +67,47 @@ impl Sealer {
     }
 
     pub fn unseal(&self, stored: &str) -> Result<String, UnsealError> {
-        let Some(encoded) = stored.strip_prefix(PREFIX) else { return Ok(stored.to_owned()) };
+        match self.open(stored)? {
+            Opened::NotSealed(plain) | Opened::Current(plain) | Opened::Previous(plain) => Ok(plain),
+        }
+    }
+
+    /// `stored` sealed under the current server secret, if it is sealed under
+    /// a previous one; `None` if it needs nothing (sealed under the current
+    /// secret, or stored before sealing existed) or cannot be unsealed at all.
+    pub fn reseal(&self, stored: &str) -> Option<String> {
+        match self.open(stored) {
+            Ok(Opened::Previous(plain)) => Some(self.seal(&plain)),
+            _ => None,
+        }
+    }
+
+    fn open(&self, stored: &str) -> Result<Opened, UnsealError> {
+        let Some(encoded) = stored.strip_prefix(PREFIX) else { return Ok(Opened::NotSealed(stored.to_owned())) };
         let bytes = STANDARD.decode(encoded).map_err(|_| UnsealError)?;
         if bytes.len() < NONCE_LEN {
             return Err(UnsealError);
         }
         let (nonce, sealed) = bytes.split_at(NONCE_LEN);
         let nonce = XNonce::from_slice(nonce);
+        let text = |plain: Vec<u8>| String::from_utf8(plain).map_err(|_| UnsealError);
         // The tag authenticates: only the key a value was sealed under opens it.
-        let plain = std::iter::once(&self.cipher)
-            .chain(&self.previous)
-            .find_map(|cipher| cipher.decrypt(nonce, sealed).ok())
-            .ok_or(UnsealError)?;
-        String::from_utf8(plain).map_err(|_| UnsealError)
+        if let Ok(plain) = self.cipher.decrypt(nonce, sealed) {
+            return Ok(Opened::Current(text(plain)?));
+        }
+        let plain = self.previous.iter().find_map(|c| c.decrypt(nonce, sealed).ok()).ok_or(UnsealError)?;
+        Ok(Opened::Previous(text(plain)?))
     }
+}
+
+/// A stored value, read.
+enum Opened {
+    /// Stored before sealing existed.
+    NotSealed(String),
+    /// Sealed under the current server secret.
+    Current(String),
+    /// Sealed under one of the previous server secrets.
+    Previous(String),
 }
 
 fn cipher(server_secret: &[u8]) -> XChaCha20Poly1305 {
@@ -136,6 +164,13 @@ mod tests {
         );
         assert!(Sealer::from_server_secret(&old).unseal(&after).is_err());
         assert!(Sealer::from_server_secrets(&new, &[vec![9; 40]]).unseal(&before).is_err(), "not listed, not read");
+
+        // Sealed again, a value needs the current secret only.
+        let resealed = rotated.reseal(&before).expect("sealed under a previous secret");
+        assert_eq!(Sealer::from_server_secret(&new).unseal(&resealed).unwrap(), "whsec_abc");
+        assert_eq!(rotated.reseal(&resealed), None, "already under the current secret");
+        assert_eq!(rotated.reseal("whsec_abc"), None, "stored before sealing: left as it is");
+        assert_eq!(Sealer::from_server_secret(&[9; 40]).reseal(&before), None, "unreadable: left as it is");
     }
 
     #[test]

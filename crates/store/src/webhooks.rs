@@ -220,6 +220,52 @@ pub async fn set_secret(
     Ok(done.rows_affected() == 1)
 }
 
+/// An endpoint's signing secrets as stored (sealed), for sealing them again
+/// under a new server secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSecrets {
+    pub id: EndpointId,
+    pub secret: String,
+    pub previous_secret: Option<String>,
+}
+
+/// Every endpoint's stored secrets.
+pub async fn stored_secrets(conn: &mut AnyConnection) -> Result<Vec<StoredSecrets>> {
+    let rows = sqlx::query("SELECT id, secret, previous_secret FROM webhook_endpoints ORDER BY id")
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(StoredSecrets {
+                id: id_of(r, "id", EndpointId::parse)?,
+                secret: r.try_get("secret")?,
+                previous_secret: r.try_get("previous_secret")?,
+            })
+        })
+        .collect()
+}
+
+/// Replaces the stored `secret` (or, with `previous`, the stored
+/// `previous_secret`) of an endpoint with `new`, only if it is still `old`: a
+/// rotation that happened since it was read wins. True if replaced.
+pub async fn replace_stored_secret(
+    tx: &mut WriteTx,
+    id: EndpointId,
+    previous: bool,
+    old: &str,
+    new: &str,
+) -> Result<bool> {
+    // The column is one of two fixed names, never input.
+    let column = if previous { "previous_secret" } else { "secret" };
+    let done = sqlx::query(&format!("UPDATE webhook_endpoints SET {column} = $1 WHERE id = $2 AND {column} = $3"))
+        .bind(new)
+        .bind(id.to_string())
+        .bind(old)
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 // --- deliveries ------------------------------------------------------------------
 
 #[derive(Debug, Clone, PartialEq, Eq)]

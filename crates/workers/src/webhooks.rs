@@ -210,6 +210,12 @@ impl WebhookDeliverer {
 
     pub async fn run(self, cancel: CancellationToken) {
         tracing::info!("webhook delivery started");
+        match self.reseal_secrets().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(endpoints = n, "webhook secrets sealed under the current server secret"),
+            // Unsealing still tries the previous secrets: nothing is lost, the next start tries again.
+            Err(e) => tracing::warn!(error = %ontask_telemetry::error_chain(&e), "re-sealing webhook secrets failed"),
+        }
         let this = Arc::new(self);
         loop {
             let sleep = match this.clone().deliver_due().await {
@@ -226,6 +232,37 @@ impl WebhookDeliverer {
             }
         }
         tracing::info!("webhook delivery stopped");
+    }
+
+    /// Seals again, under the current server secret, every stored webhook
+    /// secret that is sealed under a previous one (after a rotation of
+    /// `auth.jwt_secret`), so the old secret can leave
+    /// `auth.previous_jwt_secrets`. Each value is replaced only if it is still
+    /// the one read, so a rotation meanwhile, or another worker doing the same,
+    /// is never undone. Returns how many endpoints changed.
+    #[tracing::instrument(skip_all)]
+    pub async fn reseal_secrets(&self) -> Result<usize, StoreError> {
+        let stored = {
+            let mut conn = self.db.read().await?;
+            webhooks::stored_secrets(&mut conn).await?
+        };
+        let mut changed = 0;
+        for endpoint in stored {
+            let current = self.sealer.reseal(&endpoint.secret).map(|new| (false, endpoint.secret, new));
+            let previous =
+                endpoint.previous_secret.and_then(|old| self.sealer.reseal(&old).map(|new| (true, old, new)));
+            let updates: Vec<_> = current.into_iter().chain(previous).collect();
+            if updates.is_empty() {
+                continue;
+            }
+            let mut tx = self.db.begin().await?;
+            for (is_previous, old, new) in &updates {
+                webhooks::replace_stored_secret(&mut tx, endpoint.id, *is_previous, old, new).await?;
+            }
+            tx.commit().await?;
+            changed += 1;
+        }
+        Ok(changed)
     }
 
     /// Sends every due delivery (the attempts in flight finish before this

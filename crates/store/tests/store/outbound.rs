@@ -194,6 +194,31 @@ on_both_backends! {
         assert!(webhooks::attempts(&mut conn, rest[0].id).await.unwrap().is_empty());
     }
 
+    async fn a_stored_secret_is_replaced_only_while_it_is_the_one_read(db: Db) {
+        let owner = user(&db).await;
+        let e = endpoint(owner, &["*"]);
+        register(&db, &e).await;
+        let mut tx = db.begin().await.unwrap();
+        assert!(webhooks::set_secret(&mut tx, owner, e.id, "rotated", now() + Duration::days(1), now()).await.unwrap());
+        tx.commit().await.unwrap();
+        let read = || async {
+            let mut conn = db.read().await.unwrap();
+            let all = webhooks::stored_secrets(&mut conn).await.unwrap();
+            all.into_iter().find(|s| s.id == e.id).expect("the endpoint's secrets")
+        };
+        let stored = read().await;
+        assert_eq!((stored.secret.as_str(), stored.previous_secret.as_deref()), ("rotated", Some(e.secret.as_str())));
+
+        let mut tx = db.begin().await.unwrap();
+        assert!(webhooks::replace_stored_secret(&mut tx, e.id, false, "rotated", "resealed").await.unwrap());
+        assert!(webhooks::replace_stored_secret(&mut tx, e.id, true, &e.secret, "resealed-previous").await.unwrap());
+        // A value that changed since it was read (rotated meanwhile) is left alone.
+        assert!(!webhooks::replace_stored_secret(&mut tx, e.id, false, "rotated", "stale").await.unwrap());
+        tx.commit().await.unwrap();
+        let stored = read().await;
+        assert_eq!((stored.secret.as_str(), stored.previous_secret.as_deref()), ("resealed", Some("resealed-previous")));
+    }
+
     async fn an_e_mail_is_queued_once_per_event_and_sent_once(db: Db) {
         let owner = user(&db).await;
         let mail = NewEmail {
