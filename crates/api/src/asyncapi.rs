@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::routing::get;
 use ontask_domain::{
-    EventEnvelope, EventType, MemberChange, ProjectState, ReminderDue, ReminderSent, SectionState, TaskAssigned,
-    TaskMoved, TaskState, TaskUpdated,
+    CommentState, EventEnvelope, EventType, MemberChange, ProjectState, ReminderDue, ReminderSent, SectionState,
+    TaskAssigned, TaskMoved, TaskState, TaskUpdated,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -108,6 +108,9 @@ fn message_of(kind: EventType) -> (&'static str, &'static str, String) {
         EventType::MemberRemoved => {
             ("memberRemoved", "Someone was removed from (or left) a project", MemberChange::name())
         }
+        EventType::CommentAdded => ("commentAdded", "Someone commented on a task", CommentState::name()),
+        EventType::CommentEdited => ("commentEdited", "A comment's text changed", CommentState::name()),
+        EventType::CommentDeleted => ("commentDeleted", "A comment was deleted", CommentState::name()),
     };
     (id, title, data.into_owned())
 }
@@ -144,6 +147,7 @@ pub fn document() -> AsyncApi {
     add_schema::<ProjectState>(&mut schemas);
     add_schema::<SectionState>(&mut schemas);
     add_schema::<MemberChange>(&mut schemas);
+    add_schema::<CommentState>(&mut schemas);
 
     let mut messages = BTreeMap::new();
     let (mut task_messages, mut reminder_messages) = (BTreeMap::new(), BTreeMap::new());

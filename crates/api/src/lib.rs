@@ -100,6 +100,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(routes::auth::router())
         .merge(routes::tasks::router())
         .merge(routes::projects::router())
+        .merge(routes::comments::router())
         .merge(routes::notifications::router())
         .merge(routes::webhooks::router())
         .merge(routes::admin::router())

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::ApiState;
-use crate::routes::{admin, auth, chat, notifications, ops, projects, realtime, tasks, webhooks};
+use crate::routes::{admin, auth, chat, comments, notifications, ops, projects, realtime, tasks, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,6 +17,7 @@ use crate::routes::{admin, auth, chat, notifications, ops, projects, realtime, t
         projects::create, projects::list, projects::read, projects::update, projects::remove, projects::archive, projects::unarchive, projects::transfer,
         projects::create_section, projects::list_sections, projects::update_section, projects::remove_section,
         projects::add_member, projects::list_members, projects::change_member, projects::remove_member, projects::activity,
+        comments::list, comments::add, comments::edit, comments::remove,
         notifications::list, notifications::read, notifications::read_all,
         webhooks::create, webhooks::list, webhooks::read, webhooks::remove, webhooks::enable, webhooks::rotate_secret, webhooks::deliveries, webhooks::delivery,
         realtime::sse, realtime::websocket,
@@ -29,6 +30,7 @@ use crate::routes::{admin, auth, chat, notifications, ops, projects, realtime, t
     tags(
         (name = "tasks", description = "Tasks and their history"),
         (name = "projects", description = "Projects, their sections, members (sharing) and activity"),
+        (name = "comments", description = "Comments on tasks, with @mentions"),
         (name = "auth", description = "Accounts, sessions and API tokens"),
         (name = "notifications", description = "In-app notifications"),
         (name = "webhooks", description = "Signed webhooks (Standard Webhooks) and their delivery log"),

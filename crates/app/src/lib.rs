@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod comments;
 mod context;
 mod error;
 pub mod front_door;
@@ -76,6 +77,10 @@ impl App {
 
     pub fn tasks(&self) -> tasks::TaskService<'_> {
         tasks::TaskService::new(self)
+    }
+
+    pub fn comments(&self) -> comments::CommentService<'_> {
+        comments::CommentService::new(self)
     }
 
     pub fn projects(&self) -> projects::ProjectService<'_> {

@@ -81,3 +81,7 @@ id_type!(
     /// Identifies a section of a project.
     SectionId
 );
+id_type!(
+    /// Identifies a comment on a task.
+    CommentId
+);

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod account;
+mod comment;
 mod due;
 mod error;
 mod event;
@@ -25,15 +26,17 @@ mod text;
 mod webhook;
 
 pub use account::{Role, Scope};
+pub use comment::{Comment, CommentBody, MAX_COMMENT_CHARS};
 pub use due::Due;
 pub use error::{FieldError, ValidationErrors};
 pub use event::{
-    Channel, EVENT_VERSION, Event, EventActor, EventEnvelope, EventMetadata, EventType, MalformedEvent, MemberChange,
-    OtherEvent, ProjectState, ReminderDue, ReminderSent, SectionState, TaskAssigned, TaskField, TaskMoved, TaskPlace,
-    TaskState, TaskUpdated,
+    Channel, CommentState, EVENT_VERSION, Event, EventActor, EventEnvelope, EventMetadata, EventType, MalformedEvent,
+    MemberChange, OtherEvent, ProjectState, ReminderDue, ReminderSent, SectionState, TaskAssigned, TaskField,
+    TaskMoved, TaskPlace, TaskState, TaskUpdated,
 };
 pub use ids::{
-    ConversationId, DeadLetterId, DeliveryId, EndpointId, NotificationId, ProjectId, SectionId, TaskId, TokenId, UserId,
+    CommentId, ConversationId, DeadLetterId, DeliveryId, EndpointId, NotificationId, ProjectId, SectionId, TaskId,
+    TokenId, UserId,
 };
 pub use member::{Member, ProjectAction, ProjectRole};
 pub use notification::{Notification, NotificationKind};

@@ -11,17 +11,23 @@ use crate::{NotificationId, TaskId, UserId};
 pub enum NotificationKind {
     /// A reminder of a task came due.
     Reminder,
+    /// Someone assigned a task to the person.
+    Assigned,
+    /// Someone mentioned the person (`@name`) in a comment.
+    Mention,
 }
 
 impl NotificationKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Reminder => "reminder",
+            Self::Assigned => "assigned",
+            Self::Mention => "mention",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        (s == "reminder").then_some(Self::Reminder)
+        [Self::Reminder, Self::Assigned, Self::Mention].into_iter().find(|k| k.as_str() == s)
     }
 }
 

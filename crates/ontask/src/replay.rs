@@ -59,9 +59,12 @@ impl Rebuilt {
             Event::Malformed(m) if m.kind.is_task_change() || m.kind.as_str().starts_with("project.") => {
                 anyhow::bail!("event {seq} ({}) cannot be replayed: {}", m.kind, m.error)
             }
-            // Sections are a project's layout: their rows are kept by the
-            // project, and a deleted project's go with it.
-            Event::SectionCreated(_)
+            // Sections are a project's layout, comments a task's talk: their
+            // rows go with the project or the task.
+            Event::CommentAdded(_)
+            | Event::CommentEdited(_)
+            | Event::CommentDeleted(_)
+            | Event::SectionCreated(_)
             | Event::SectionUpdated(_)
             | Event::SectionDeleted(_)
             | Event::ReminderDue(_)

@@ -252,3 +252,18 @@ pub async fn users_without_inbox(conn: &mut AnyConnection, limit: i64) -> Result
     .await?;
     rows.iter().map(|row| Ok(UserId::from_uuid(uuid_of(row, "id")?))).collect()
 }
+
+/// The members of each of `projects`, in one query (a consumer's batch holds
+/// events of many projects).
+pub async fn members_of(conn: &mut AnyConnection, projects: &[ProjectId]) -> Result<Vec<(ProjectId, UserId)>> {
+    if projects.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = crate::sql::Sql::new("SELECT project_id, user_id FROM project_members WHERE project_id IN (");
+    let list: Vec<String> = projects.iter().map(|p| sql.text(p.to_string())).collect();
+    sql.push(&list.join(", ")).push(") ORDER BY project_id, user_id");
+    let rows = sql.query().fetch_all(conn).await?;
+    rows.iter()
+        .map(|row| Ok((ProjectId::from_uuid(uuid_of(row, "project_id")?), UserId::from_uuid(uuid_of(row, "user_id")?))))
+        .collect()
+}

@@ -218,7 +218,9 @@ fn push_tags(script: &mut Script, t: &TaskSnapshot) {
     }
 }
 
+/// Deletes a task and its comments (its `task.deleted` event says both).
 pub async fn delete(tx: &mut WriteTx, id: TaskId) -> Result<bool> {
+    sqlx::query("DELETE FROM comments WHERE task_id = $1").bind(id.to_string()).execute(tx.conn()).await?;
     let done = sqlx::query("DELETE FROM tasks WHERE id = $1").bind(id.to_string()).execute(tx.conn()).await?;
     Ok(done.rows_affected() == 1)
 }

@@ -2,10 +2,10 @@
 //! without caring what is in them (the bus, the log, the relay).
 use chrono::{SubsecRound, Utc};
 use ontask_domain::{
-    Channel, Event, EventType, Member, MemberChange, Name, Notification, NotificationId, NotificationKind, Placement,
-    Project, ProjectDraft, ProjectId, ProjectRole, ProjectState, ReminderDue, ReminderSent, Section, SectionState,
-    Task, TaskAssigned, TaskDraft, TaskField, TaskId, TaskMoved, TaskPlace, TaskSnapshot, TaskState, TaskUpdated,
-    Title, UserId,
+    Channel, Comment, CommentBody, CommentState, Event, EventType, Member, MemberChange, Name, Notification,
+    NotificationId, NotificationKind, Placement, Project, ProjectDraft, ProjectId, ProjectRole, ProjectState,
+    ReminderDue, ReminderSent, Section, SectionState, Task, TaskAssigned, TaskDraft, TaskField, TaskId, TaskMoved,
+    TaskPlace, TaskSnapshot, TaskState, TaskUpdated, Title, UserId,
 };
 
 /// A new task of `owner` with this id and title, in a project of its own.
@@ -43,6 +43,16 @@ pub fn of_kind(kind: EventType, owner: UserId, id: TaskId, title: &str) -> Event
         previous_role,
     };
     let now = Utc::now().trunc_subsecs(6);
+    let comment = || CommentState {
+        comment: Comment::create(
+            id,
+            ProjectId::new(),
+            owner,
+            CommentBody::parse(title).expect("a valid comment"),
+            Vec::new(),
+            now,
+        ),
+    };
     match kind {
         EventType::TaskCreated => Event::TaskCreated(state()),
         EventType::TaskUpdated => {
@@ -86,5 +96,8 @@ pub fn of_kind(kind: EventType, owner: UserId, id: TaskId, title: &str) -> Event
         EventType::MemberAdded => Event::MemberAdded(member(None)),
         EventType::MemberRoleChanged => Event::MemberRoleChanged(member(Some(ProjectRole::Viewer))),
         EventType::MemberRemoved => Event::MemberRemoved(member(Some(ProjectRole::Editor))),
+        EventType::CommentAdded => Event::CommentAdded(comment()),
+        EventType::CommentEdited => Event::CommentEdited(comment()),
+        EventType::CommentDeleted => Event::CommentDeleted(comment()),
     }
 }

@@ -272,6 +272,9 @@ pub fn history_item(e: &ontask_domain::EventEnvelope, tz: Tz, now: DateTime<Utc>
         Event::TaskMoved(_) => ("Moved".into(), String::new()),
         Event::TaskAssigned(a) if a.task.assignee_id.is_none() => ("Unassigned".into(), String::new()),
         Event::TaskAssigned(_) => ("Assigned".into(), String::new()),
+        Event::CommentAdded(_) => ("Commented".into(), String::new()),
+        Event::CommentEdited(_) => ("Edited a comment".into(), String::new()),
+        Event::CommentDeleted(_) => ("Deleted a comment".into(), String::new()),
         Event::ReminderDue(_) => ("Reminder due".into(), String::new()),
         Event::ReminderSent(sent) => ("Reminder sent".into(), sent.channel.as_str().replace('_', "-")),
         // Not about a task: a task's history does not hold these.

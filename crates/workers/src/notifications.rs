@@ -10,8 +10,10 @@ use ontask_store::{WriteTx, events};
 
 use crate::{Consumer, HandlerError};
 
-/// Turns `reminder.due` into an in-app notification, and announces it with a
-/// `reminder.sent` event so open pages show it at once.
+/// Turns events that concern someone into in-app notifications: a
+/// `reminder.due` (announced with a `reminder.sent` event so open pages show
+/// it at once), a task assigned to them by someone else, a comment that
+/// mentions them.
 pub struct NotificationConsumer {
     source: Arc<str>,
 }
@@ -29,11 +31,56 @@ impl Consumer for NotificationConsumer {
     }
 
     fn wants(&self, event: &StoredEvent) -> bool {
-        event.envelope.kind() == Some(EventType::ReminderDue)
+        matches!(
+            event.envelope.kind(),
+            Some(EventType::ReminderDue | EventType::TaskAssigned | EventType::CommentAdded)
+        )
     }
 
     async fn handle(&self, tx: &mut WriteTx, event: &StoredEvent) -> Result<(), HandlerError> {
         let e = &event.envelope;
+        let notify = |user_id, kind, title: &str, body: String, task_id| Notification {
+            id: NotificationId::new(),
+            user_id,
+            kind,
+            title: title.to_owned(),
+            body,
+            task_id: Some(task_id),
+            event_id: e.event_id,
+            created_at: ontask_app::now(),
+            read_at: None,
+        };
+        match &e.event {
+            Event::TaskAssigned(a) => {
+                // Taking a task oneself needs no notice.
+                if let Some(assignee) = a.task.assignee_id.filter(|u| *u != e.user_id) {
+                    let n = notify(
+                        assignee,
+                        NotificationKind::Assigned,
+                        &a.task.title,
+                        "Assigned to you".into(),
+                        a.task.id,
+                    );
+                    notifications::insert(tx, &n).await?;
+                }
+                return Ok(());
+            }
+            Event::CommentAdded(c) => {
+                let excerpt: String = c.comment.body.as_str().chars().take(200).collect();
+                for user in &c.comment.mentioned {
+                    let n = notify(
+                        *user,
+                        NotificationKind::Mention,
+                        "You were mentioned",
+                        excerpt.clone(),
+                        c.comment.task_id,
+                    );
+                    notifications::insert(tx, &n).await?;
+                }
+                return Ok(());
+            }
+            _ => {}
+        }
         let Event::ReminderDue(reminder) = &e.event else { return Ok(()) };
         let body = match &reminder.due {
             Some(due) => format!("Due {due}"),

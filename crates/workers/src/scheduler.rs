@@ -82,7 +82,8 @@ impl Scheduler {
             let event = EventEnvelope::new(
                 Event::ReminderDue(due),
                 &self.source,
-                task.owner_id,
+                // In a shared project the reminder is the assignee's.
+                task.assignee_id.unwrap_or(task.owner_id),
                 EventMetadata {
                     correlation_id: uuid::Uuid::now_v7().to_string(),
                     actor: Some(EventActor::Scheduler),

@@ -2,6 +2,7 @@
 //! in the same transaction as its inbox row, and a delivery loop that sends
 //! them the Standard Webhooks way (<https://www.standardwebhooks.com/>), with
 //! retries, an attempt log, and endpoints disabled after repeated failure.
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,6 +14,8 @@ use hmac::{Hmac, Mac};
 use ontask_app::sealed::Sealer;
 use ontask_app::webhooks::{WebhookSettings, forbidden_reason};
 use ontask_bus::StoredEvent;
+use ontask_domain::{Event, ProjectId, UserId};
+use ontask_store::projects;
 use ontask_store::webhooks::{self, AttemptResult, DueDelivery, Endpoint, NewDelivery, Next};
 use ontask_store::{AnyConnection, Db, StoreError, WriteTx};
 use ontask_telemetry::metrics as m;
@@ -34,8 +37,8 @@ const LEASE_MARGIN: Duration = Duration::from_secs(30);
 /// Longest error text kept in the log per attempt.
 const MAX_ERROR_LEN: usize = 500;
 
-/// Queues deliveries for every active endpoint of the event's user whose
-/// filter takes the event.
+/// Queues deliveries for every active endpoint whose account receives the
+/// event (every member of its project) and whose filter takes it.
 pub struct WebhookConsumer {
     wake: Arc<Notify>,
 }
@@ -57,8 +60,9 @@ impl Consumer for WebhookConsumer {
     }
 
     async fn handle(&self, tx: &mut WriteTx, event: &StoredEvent) -> Result<(), HandlerError> {
-        let endpoints = webhooks::active_endpoints_of(tx.conn(), event.envelope.user_id).await?;
-        enqueue_for(tx, event, &endpoints).await
+        let audience = Audience::of(tx.conn(), &[event]).await?;
+        let endpoints = webhooks::active_endpoints_of_users(tx.conn(), audience.users()).await?;
+        enqueue_for(tx, event, &endpoints, &audience).await
     }
 
     async fn acting_on<'a>(
@@ -69,17 +73,19 @@ impl Consumer for WebhookConsumer {
         // Read outside the batch's transaction, it sees what a read inside it
         // would: both come after the events committed, and an endpoint only
         // takes events from after its registration (`takes`).
-        let endpoints = endpoints_of(conn, &wanted).await?;
-        Ok(wanted.into_iter().filter(|e| endpoints.iter().any(|ep| takes(ep, e))).collect())
+        let audience = Audience::of(conn, &wanted).await?;
+        let endpoints = webhooks::active_endpoints_of_users(conn, audience.users()).await?;
+        Ok(wanted.into_iter().filter(|e| endpoints.iter().any(|ep| takes(ep, e, &audience))).collect())
     }
 
     async fn handle_all(&self, tx: &mut WriteTx, events: &[&StoredEvent]) -> Result<(), HandlerError> {
         if events.is_empty() {
             return Ok(());
         }
-        let endpoints = endpoints_of(tx.conn(), events).await?;
+        let audience = Audience::of(tx.conn(), events).await?;
+        let endpoints = webhooks::active_endpoints_of_users(tx.conn(), audience.users()).await?;
         for event in events {
-            enqueue_for(tx, event, &endpoints).await?;
+            enqueue_for(tx, event, &endpoints, &audience).await?;
         }
         Ok(())
     }
@@ -89,34 +95,76 @@ impl Consumer for WebhookConsumer {
     }
 }
 
-/// The active endpoints of the users of `events`, in one query.
-async fn endpoints_of(conn: &mut AnyConnection, events: &[&StoredEvent]) -> Result<Vec<Endpoint>, HandlerError> {
-    let mut users: Vec<_> = events.iter().map(|e| e.envelope.user_id).collect();
-    users.sort_unstable();
-    users.dedup();
-    Ok(webhooks::active_endpoints_of_users(conn, &users).await?)
+/// Who receives a batch's events: every member of an event's project (and,
+/// for a membership change, the member it is about, who may have just left),
+/// or the event's user when it is about no project.
+struct Audience {
+    members: HashMap<ProjectId, Vec<UserId>>,
+    /// Everyone who receives any of the batch's events.
+    everyone: Vec<UserId>,
 }
 
-/// Whether `endpoint` gets a delivery of `event`: it is the event's user's, its
-/// filter takes the event, and it was registered before the event happened (a
-/// consumer catching up on old events must not replay history to a new endpoint).
-fn takes(endpoint: &Endpoint, event: &StoredEvent) -> bool {
+impl Audience {
+    async fn of(conn: &mut AnyConnection, events: &[&StoredEvent]) -> Result<Self, HandlerError> {
+        let mut projects: Vec<_> = events.iter().filter_map(|e| e.envelope.project_id).collect();
+        projects.sort_unstable();
+        projects.dedup();
+        let mut members: HashMap<ProjectId, Vec<UserId>> = HashMap::new();
+        for (project, user) in projects::members_of(conn, &projects).await? {
+            members.entry(project).or_default().push(user);
+        }
+        let mut audience = Self { members, everyone: Vec::new() };
+        let mut everyone: Vec<UserId> = events.iter().flat_map(|e| audience.users_of(&e.envelope)).collect();
+        everyone.sort_unstable();
+        everyone.dedup();
+        audience.everyone = everyone;
+        Ok(audience)
+    }
+
+    /// The accounts that receive `e`.
+    fn users_of<'a>(&'a self, e: &'a ontask_domain::EventEnvelope) -> impl Iterator<Item = UserId> + 'a {
+        let concerned = match &e.event {
+            Event::MemberAdded(m) | Event::MemberRoleChanged(m) | Event::MemberRemoved(m) => Some(m.member.user_id),
+            _ => None,
+        };
+        let members = e.project_id.and_then(|p| self.members.get(&p)).map(Vec::as_slice).unwrap_or_default();
+        let own = e.project_id.is_none().then_some(e.user_id);
+        members.iter().copied().chain(own).chain(concerned)
+    }
+
+    fn users(&self) -> &[UserId] {
+        &self.everyone
+    }
+}
+
+/// Whether `endpoint` gets a delivery of `event`: its account receives the
+/// event, its filter takes it, and it was registered before the event
+/// happened (a consumer catching up on old events must not replay history to
+/// a new endpoint).
+fn takes(endpoint: &Endpoint, event: &StoredEvent, audience: &Audience) -> bool {
     let e = &event.envelope;
-    endpoint.user_id == e.user_id && endpoint.wants(e.event_type()) && e.timestamp >= endpoint.created_at
+    audience.users_of(e).any(|u| u == endpoint.user_id)
+        && endpoint.wants(e.event_type())
+        && e.timestamp >= endpoint.created_at
 }
 
 /// Queues one delivery of `event` per endpoint among `endpoints` that takes it.
-async fn enqueue_for(tx: &mut WriteTx, event: &StoredEvent, endpoints: &[Endpoint]) -> Result<(), HandlerError> {
+async fn enqueue_for(
+    tx: &mut WriteTx,
+    event: &StoredEvent,
+    endpoints: &[Endpoint],
+    audience: &Audience,
+) -> Result<(), HandlerError> {
     let e = &event.envelope;
     let mut payload = None;
-    for endpoint in endpoints.iter().filter(|ep| takes(ep, event)) {
+    for endpoint in endpoints.iter().filter(|ep| takes(ep, event, audience)) {
         let payload = match &payload {
             Some(p) => p,
             None => payload.insert(serde_json::to_string(e).map_err(|e| HandlerError::Permanent(e.to_string()))?),
         };
         let delivery = NewDelivery {
             endpoint_id: endpoint.id,
-            user_id: e.user_id,
+            user_id: endpoint.user_id,
             event_id: e.event_id,
             event_type: e.event_type(),
             payload,

@@ -1,6 +1,7 @@
 pub mod admin;
 pub mod auth;
 pub mod chat;
+pub mod comments;
 pub mod dapr;
 pub mod notifications;
 pub mod ops;

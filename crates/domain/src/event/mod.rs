@@ -12,8 +12,8 @@ mod payload;
 
 pub use actor::EventActor;
 pub use payload::{
-    Channel, Event, EventType, MalformedEvent, MemberChange, OtherEvent, ProjectState, ReminderDue, ReminderSent,
-    SectionState, TaskAssigned, TaskField, TaskMoved, TaskPlace, TaskState, TaskUpdated,
+    Channel, CommentState, Event, EventType, MalformedEvent, MemberChange, OtherEvent, ProjectState, ReminderDue,
+    ReminderSent, SectionState, TaskAssigned, TaskField, TaskMoved, TaskPlace, TaskState, TaskUpdated,
 };
 
 impl EventType {

@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use serde::de::{Deserialize, Deserializer};
 use serde::{Serialize, Serializer};
 
-use crate::{Member, Notification, Project, ProjectId, ProjectRole, Section, SectionId, TaskId, TaskSnapshot, UserId};
+use crate::{
+    Comment, Member, Notification, Project, ProjectId, ProjectRole, Section, SectionId, TaskId, TaskSnapshot, UserId,
+};
 
 /// `data` of `task.created`, `task.completed`, `task.reopened` and
 /// `task.deleted`: the task as it is after the change (before it, for a delete).
@@ -77,6 +79,14 @@ pub struct SectionState {
 pub struct MemberChange {
     pub member: Member,
     pub previous_role: Option<ProjectRole>,
+}
+
+/// `data` of `comment.added`, `comment.edited` and `comment.deleted`: the
+/// comment after the change (before it, for a delete).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CommentState {
+    pub comment: Comment,
 }
 
 /// A field of a task that a change can set.
@@ -248,6 +258,9 @@ event_kinds! {
     MemberAdded(MemberChange) => "member.added",
     MemberRoleChanged(MemberChange) => "member.role_changed",
     MemberRemoved(MemberChange) => "member.removed",
+    CommentAdded(CommentState) => "comment.added",
+    CommentEdited(CommentState) => "comment.edited",
+    CommentDeleted(CommentState) => "comment.deleted",
 }
 
 impl Event {
@@ -283,6 +296,7 @@ impl Event {
             | Self::ProjectDeleted(p) => Some(p.project.id),
             Self::SectionCreated(s) | Self::SectionUpdated(s) | Self::SectionDeleted(s) => Some(s.section.project_id),
             Self::MemberAdded(m) | Self::MemberRoleChanged(m) | Self::MemberRemoved(m) => Some(m.member.project_id),
+            Self::CommentAdded(c) | Self::CommentEdited(c) | Self::CommentDeleted(c) => Some(c.comment.project_id),
             task => task.task().and_then(|t| t.project_id),
         }
     }
@@ -292,6 +306,7 @@ impl Event {
         match self {
             Self::ReminderDue(r) => Some(r.task_id),
             Self::ReminderSent(r) => r.notification.task_id,
+            Self::CommentAdded(c) | Self::CommentEdited(c) | Self::CommentDeleted(c) => Some(c.comment.task_id),
             task => task.task().map(|t| t.id),
         }
     }

@@ -530,3 +530,95 @@ async fn tasks_from_before_projects_move_into_an_inbox_with_events_and_replay_st
     assert!(out.contains("into 2 tasks and 1 projects"), "{out}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn comments_mention_members_and_only_their_author_changes_them() {
+    let app = spawn_app().await;
+    let [alice, bob, carol, stranger] =
+        [app.new_user().await, app.new_user().await, app.new_user().await, app.new_user().await];
+    let p = create_project(&app, &alice, "Talk").await["id"].as_str().expect("id").to_owned();
+    share(&app, &alice, &p, &bob, "editor").await;
+    share(&app, &alice, &p, &carol, "viewer").await;
+    let task = app.create_task(&alice, json!({ "title": "Plan the party", "project_id": p })).await;
+    let t = task["id"].as_str().expect("id");
+    let alice_handle = alice.email.split('@').next().expect("local part");
+    let text = format!("Can you book it, @{alice_handle}? **Friday**");
+    let added = app
+        .post(&format!("/api/v1/tasks/{t}/comments"), &bob)
+        .json(&json!({ "body": text }))
+        .send()
+        .await
+        .expect("request");
+    let comment = body(added, StatusCode::CREATED).await;
+    assert_eq!(comment["mentioned"], json!([alice.id]));
+    assert_eq!((comment["author_id"].as_str(), comment["edited"].as_bool()), (Some(bob.id.as_str()), Some(false)));
+    let c = comment["id"].as_str().expect("id");
+    let viewer = app
+        .post(&format!("/api/v1/tasks/{t}/comments"), &carol)
+        .json(&json!({ "body": "me too" }))
+        .send()
+        .await
+        .expect("request");
+    assert_problem(viewer, StatusCode::FORBIDDEN, "forbidden").await;
+    let empty = app
+        .post(&format!("/api/v1/tasks/{t}/comments"), &bob)
+        .json(&json!({ "body": "  " }))
+        .send()
+        .await
+        .expect("request");
+    assert_problem(empty, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
+    let listed =
+        body(app.get(&format!("/api/v1/tasks/{t}/comments"), &carol).send().await.expect("request"), StatusCode::OK)
+            .await;
+    assert_eq!(listed["items"][0]["body"], text.as_str());
+    let hidden = app.get(&format!("/api/v1/tasks/{t}/comments"), &stranger).send().await.expect("request");
+    assert_problem(hidden, StatusCode::NOT_FOUND, "not-found").await;
+
+    // Alice is notified of the mention; Bob of the task Alice assigns him.
+    let assigned = app
+        .patch(&format!("/api/v1/tasks/{t}"), &alice)
+        .json(&json!({ "assignee_id": bob.id }))
+        .send()
+        .await
+        .expect("request");
+    body(assigned, StatusCode::OK).await;
+    for (user, kind) in [(&alice, "mention"), (&bob, "assigned")] {
+        crate::helpers::eventually(std::time::Duration::from_secs(30), "the notification", || async {
+            let list = body(app.get("/api/v1/notifications", user).send().await.ok()?, StatusCode::OK).await;
+            let items = list["items"].as_array()?.clone();
+            items.iter().any(|n| n["kind"] == kind && n["task_id"] == t).then_some(())
+        })
+        .await;
+    }
+
+    // Only the author edits; the author or the owner deletes.
+    let theirs = app
+        .patch(&format!("/api/v1/comments/{c}"), &alice)
+        .json(&json!({ "body": "rewritten" }))
+        .send()
+        .await
+        .expect("request");
+    assert_problem(theirs, StatusCode::FORBIDDEN, "forbidden").await;
+    let edited = app
+        .patch(&format!("/api/v1/comments/{c}"), &bob)
+        .json(&json!({ "body": "Booked." }))
+        .send()
+        .await
+        .expect("request");
+    let edited = body(edited, StatusCode::OK).await;
+    assert_eq!((edited["edited"].as_bool(), edited["version"].as_i64()), (Some(true), Some(2)));
+    let by_viewer = app.delete(&format!("/api/v1/comments/{c}"), &carol).send().await.expect("request");
+    assert_problem(by_viewer, StatusCode::FORBIDDEN, "forbidden").await;
+    let by_owner = app.delete(&format!("/api/v1/comments/{c}"), &alice).send().await.expect("request");
+    assert_eq!(by_owner.status(), StatusCode::NO_CONTENT);
+    let kinds: Vec<String> =
+        body(app.get(&format!("/api/v1/projects/{p}/activity"), &carol).send().await.expect("request"), StatusCode::OK)
+            .await["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|e| e["event_type"].as_str().expect("type").to_owned())
+            .collect();
+    assert_eq!(&kinds[..3], ["comment.deleted", "comment.edited", "task.assigned"]);
+    app.stop().await;
+}

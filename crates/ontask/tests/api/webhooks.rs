@@ -509,3 +509,34 @@ async fn nobody_else_sees_or_deletes_your_endpoint() {
     let response = app.request(reqwest::Method::GET, "/api/v1/webhooks", None).send().await.expect("request");
     assert_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }
+
+#[tokio::test]
+async fn a_shared_projects_events_reach_every_members_endpoint_and_no_one_elses() {
+    let app = app_allowing_loopback(|_| {}).await;
+    let (alice, bob, stranger) = (app.new_user().await, app.new_user().await, app.new_user().await);
+    let (bobs, strangers) = (Receiver::start(&[]).await, Receiver::start(&[]).await);
+    register(&app, &bob, json!({ "url": bobs.url, "events": ["task.*"] })).await;
+    register(&app, &stranger, json!({ "url": strangers.url })).await;
+    let response =
+        app.post("/api/v1/projects", &alice).json(&json!({ "name": "Shared" })).send().await.expect("request");
+    let project: Value = response.json().await.expect("json");
+    let p = project["id"].as_str().expect("id");
+    let response = app
+        .post(&format!("/api/v1/projects/{p}/members"), &alice)
+        .json(&json!({ "email": bob.email, "role": "viewer" }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let task = app.create_task(&alice, json!({ "title": "Alice's", "project_id": p })).await;
+    let hits =
+        bobs.wait_for("Alice's task at Bob's endpoint", |h| event_types(h).contains(&"task.created".into())).await;
+    let created = hits.iter().map(Hit::json).find(|j| j["event_type"] == "task.created").expect("delivered");
+    assert_eq!(created["data"]["task"]["id"], task["id"]);
+    assert_eq!(created["user_id"], alice.id.as_str(), "who made the change");
+    // The stranger's endpoint takes every event, yet gets none of the project's.
+    app.create_task(&stranger, json!({ "title": "Mine" })).await;
+    let own = strangers.wait_for("the stranger's own task", |h| event_types(h).contains(&"task.created".into())).await;
+    assert!(own.iter().all(|h| h.json()["project_id"] != p), "nothing of a project they are not in");
+    app.stop().await;
+}
