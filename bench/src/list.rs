@@ -17,21 +17,28 @@ pub struct Seeded {
     pub completed: RunResult,
 }
 
-/// Creates `count` tasks with `concurrency` clients, then completes one in five.
+/// Creates `count` tasks with `concurrency` clients, then completes one in
+/// five. With `projects`, task `i` goes into project `i % projects.len()`.
 pub async fn seed(
     client: &Client,
     base: &Url,
     token: &str,
     count: u64,
     concurrency: usize,
+    projects: &[String],
     probe: &Probe,
 ) -> Result<Seeded> {
     let now = chrono::Utc::now();
     let tasks_url = base.join("/api/v1/tasks")?;
     let make: Maker = {
-        let (url, token) = (tasks_url.clone(), token.to_owned());
+        let (url, token, projects) = (tasks_url.clone(), token.to_owned(), Arc::new(projects.to_vec()));
         Arc::new(move |c: &Client, i| {
-            let (_, body) = data::task(i, "s", now);
+            let (_, mut body) = data::task(i, "s", now);
+            if !projects.is_empty() {
+                let mut value: Value = serde_json::from_slice(&body).expect("a task body is JSON");
+                value["project_id"] = json!(projects[(i % projects.len() as u64) as usize]);
+                body = serde_json::to_vec(&value).expect("JSON serialises");
+            }
             c.post(url.clone()).bearer_auth(&token).header("content-type", "application/json").body(body)
         })
     };
@@ -159,6 +166,24 @@ async fn time_query(
         }
     }
     Ok(QueryResult { name: name.to_owned(), query, items, latency, errors })
+}
+
+/// Times `queries` (name, query string) as `token`'s holder, one request in flight.
+pub async fn time_queries(
+    client: &Client,
+    base: &Url,
+    token: &str,
+    queries: &[(String, String)],
+    warmup: usize,
+    samples: usize,
+) -> Result<Vec<QueryResult>> {
+    let mut out = Vec::new();
+    for (name, q) in queries {
+        let mut url = base.join("/api/v1/tasks")?;
+        url.set_query(Some(q));
+        out.push(time_query(client, url, token, name, q.clone(), warmup, samples).await?);
+    }
+    Ok(out)
 }
 
 /// Times each query sequentially (one request in flight), then page 2 of two

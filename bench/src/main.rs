@@ -10,6 +10,7 @@ mod list;
 mod load;
 mod reference;
 mod server;
+mod shared;
 mod sse;
 mod stats;
 
@@ -97,7 +98,7 @@ struct Cli {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     for s in &cli.scenarios {
-        if !["reference", "http", "create", "max", "list", "sse", "sustained"].contains(&s.as_str()) {
+        if !["reference", "http", "create", "max", "list", "shared", "sse", "sustained"].contains(&s.as_str()) {
             bail!("unknown scenario {s:?} (reference, http, create, max, list, sse, sustained)");
         }
     }
@@ -438,7 +439,8 @@ async fn scenarios(cli: &Cli, ctx: &Ctx) -> Result<Value> {
                 );
                 let t = Instant::now();
                 let seeded =
-                    list::seed(&ctx.client, &ctx.base, &token, cli.tasks, cli.seed_concurrency, &ctx.probe()).await?;
+                    list::seed(&ctx.client, &ctx.base, &token, cli.tasks, cli.seed_concurrency, &[], &ctx.probe())
+                        .await?;
                 print_load_header("seed");
                 print_load_row("create", &seeded.created);
                 print_load_row("complete", &seeded.completed);
@@ -492,6 +494,10 @@ async fn scenarios(cli: &Cli, ctx: &Ctx) -> Result<Value> {
                 }
                 list_json["server_memory"] = ctx.memory_json();
                 results["list"] = list_json;
+                ctx.settle().await;
+            }
+            "shared" => {
+                results["shared"] = shared::run(cli, ctx).await?;
                 ctx.settle().await;
             }
             "sse" => {
