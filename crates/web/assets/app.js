@@ -74,6 +74,19 @@ async function html(url, init = {}) {
   return res.text();
 }
 
+/** POSTs JSON to one of the page's own endpoints (/ui/...); errors as from `api`. */
+async function postJson(url, body) {
+  const res = await fetch(url, {
+    method: 'POST', credentials: 'same-origin',
+    headers: { Accept: 'application/json', 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+  });
+  if (res.status === 401) throw signedOut();
+  let data = null;
+  try { data = await res.json(); } catch { data = null; }
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data;
+}
+
 function fragment(text) {
   const t = document.createElement('template');
   t.innerHTML = text;
@@ -234,6 +247,7 @@ async function toggle(el) {
 function refresh() {
   if (page === 'list') return refreshList();
   if (page === 'detail') return refreshDetail();
+  if (page === 'groups' || page === 'members') return refreshRegion();
   return Promise.resolve();
 }
 
@@ -275,7 +289,7 @@ async function deleteRow(li) {
     li.classList.remove('leaving');
     toast(problemText(err), { kind: 'error' });
   }
-  refreshList();
+  refresh();
 }
 
 function startEdit(li) {
@@ -309,7 +323,7 @@ function startEdit(li) {
       } catch (err) {
         toast(problemText(err), { kind: 'error' });
       }
-      refreshList();
+      refresh();
     }
   };
   input.addEventListener('keydown', (e) => {
@@ -319,35 +333,61 @@ function startEdit(li) {
   input.addEventListener('blur', () => finish(true));
 }
 
-function initList() {
-  const region = $('#list-region');
-  region.addEventListener('click', (e) => {
-    const button = e.target.closest('[data-action]');
-    const example = e.target.closest('[data-example]');
-    if (example) {
-      const q = $('#quick');
-      q.value = example.dataset.example;
-      q.focus();
-      updatePreview();
-      return;
-    }
-    if (!button) return;
-    const li = button.closest('li.task');
-    if (!li) return;
-    select(li, false);
-    if (button.dataset.action === 'toggle') toggle(li);
-    if (button.dataset.action === 'edit') startEdit(li);
-    if (button.dataset.action === 'delete') deleteRow(li);
-  });
+/** The buttons on task rows, wherever rows are (the list, a project, subtasks). */
+function onRowClick(e) {
+  const button = e.target.closest('[data-action]');
+  const example = e.target.closest('[data-example]');
+  if (example) {
+    const q = $('#quick');
+    q.value = example.dataset.example;
+    q.focus();
+    updatePreview();
+    return true;
+  }
+  if (!button) return false;
+  const li = button.closest('li.task');
+  if (!li) return false;
+  select(li, false);
+  if (button.dataset.action === 'toggle') toggle(li);
+  if (button.dataset.action === 'edit') startEdit(li);
+  if (button.dataset.action === 'delete') deleteRow(li);
+  if (button.dataset.action === 'collapse') collapse(li, button.getAttribute('aria-expanded') === 'true');
+  return true;
+}
+
+function initRows(region) {
+  region.addEventListener('click', onRowClick);
   region.addEventListener('focusin', (e) => {
     const li = e.target.closest('li.task');
     if (!li) return;
     selectedId = li.dataset.id;
     for (const r of rows()) r.classList.toggle('selected', r === li);
   });
+}
 
+// Collapsed parents, kept across fragment swaps (by task id).
+const collapsed = new Set();
+
+/** Hides (or shows again) every row below `li` in its subtask tree. */
+function collapse(li, close) {
+  if (close) collapsed.add(li.dataset.id); else collapsed.delete(li.dataset.id);
+  applyCollapsed();
+  announce(close ? 'Subtasks hidden' : 'Subtasks shown');
+}
+
+function applyCollapsed() {
+  for (const row of $$('li.task[data-path]')) {
+    row.hidden = row.dataset.path.split('/').some((id) => collapsed.has(id));
+  }
+  for (const b of $$('[data-action="collapse"]')) {
+    b.setAttribute('aria-expanded', String(!collapsed.has(b.closest('li.task').dataset.id)));
+  }
+}
+
+function initQuick() {
   // Quick add with a live preview of what was understood.
   const quick = $('#quick');
+  if (!quick) return;
   let timer;
   quick.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(updatePreview, 120); });
   $('#quick-form').addEventListener('submit', async (e) => {
@@ -355,11 +395,15 @@ function initList() {
     const text = quick.value.trim();
     if (!text) { quick.focus(); return; }
     try {
-      const task = await api('POST', '/tasks/quick', { text, timezone: zone });
+      const form = $('#quick-form');
+      const body = { text, timezone: zone };
+      if (form.dataset.project) body.project_id = form.dataset.project;
+      // Through the page's own endpoint: it understands ##Project.
+      const task = await postJson('/ui/quick', body);
       quick.value = '';
       $('#quick-preview').replaceChildren();
       announce(`Added “${task.title}”`);
-      await refreshList();
+      await refresh();
     } catch (err) {
       const p = document.createElement('p');
       p.className = 'preview-error';
@@ -367,6 +411,13 @@ function initList() {
       $('#quick-preview').replaceChildren(p);
     }
   });
+
+}
+
+function initList() {
+  const region = $('#list-region');
+  initRows(region);
+  initQuick();
 
   // Filters, search and sort live in the URL.
   const form = $('#filters');
@@ -541,6 +592,9 @@ function initDetail() {
     const t = e.target;
     if (t.id === 'f-title') { if (t.value.trim() && t.value !== t.defaultValue) patch({ title: t.value.trim() }, 'title'); }
     else if (t.id === 'f-priority') patch({ priority: t.value }, 'priority');
+    else if (t.id === 'f-project') patch({ project_id: t.value }, 'project_id');
+    else if (t.id === 'f-section') patch({ section_id: t.value || null }, 'section_id');
+    else if (t.id === 'f-assignee') patch({ assignee_id: t.value || null }, 'assignee_id');
     else if (t.id === 'f-tags') patch({ tags: t.value.split(/[,\s]+/).map((s) => s.replace(/^#/, '')).filter(Boolean) }, 'tags');
     else if (t.id === 'f-recurrence-preset') {
       if (t.value === 'custom') { $('#rrule-custom').hidden = false; $('#f-recurrence').focus(); }
@@ -558,7 +612,26 @@ function initDetail() {
   region.addEventListener('focusout', () => {
     setTimeout(() => { if (detailStale && !editingDetail()) refreshDetail(); }, 0);
   });
+  region.addEventListener('submit', async (e) => {
+    if (e.target.id !== 'subtask-form') return;
+    e.preventDefault();
+    const input = $('#f-subtask');
+    const title = input.value.trim();
+    if (!title) return;
+    try {
+      await api('POST', '/tasks', { title, parent_id: $('#detail').dataset.id });
+      announce(`Added subtask “${title}”`);
+      forceRefresh = true;
+      await refreshDetail();
+      $('#f-subtask')?.focus();
+    } catch (err) {
+      clearErrors();
+      showError('subtask', problemText(err));
+    }
+  });
   region.addEventListener('click', async (e) => {
+    // A subtask's own buttons act on the subtask, not on this task.
+    if (e.target.closest('#subtask-list')) { onRowClick(e); return; }
     const b = e.target.closest('[data-action]');
     if (!b) return;
     const d = $('#detail');
@@ -621,6 +694,220 @@ function initDetail() {
     }
   });
   if (!zoneWasKnown) refreshDetail();
+}
+
+
+// ---------------------------------------------------------------- projects
+
+/** Reloads the page's region (a project's list or board, Upcoming, members) from its fragment. */
+const refreshRegion = serial(async () => {
+  const region = $('#list-region');
+  if (!region?.dataset.src) return;
+  if (region.querySelector('.editing, .dragging')) return;
+  let body;
+  try {
+    body = await html(region.dataset.src);
+  } catch (err) {
+    if (err.status === 404) {
+      region.replaceChildren(fragment('<div class="empty"><h2>This project is no longer shared with you</h2><p><a href="/">Back to your tasks</a></p></div>'));
+      for (const f of $$('#quick-form, #section-form, #invite-form')) f.remove();
+      return;
+    }
+    throw err;
+  }
+  const key = focusKey();
+  region.innerHTML = body;
+  applyCollapsed();
+  restoreFocus(key);
+});
+
+/** The position that puts a card between two others (manual order ascends). */
+function between(before, after) {
+  if (before === null && after === null) return null;
+  if (after === null) return before + 1024;
+  if (before === null) return after - 1024;
+  return after - before > 1 ? before + Math.floor((after - before) / 2) : before + 1;
+}
+
+async function moveTask(id, sectionId, position) {
+  const body = { section_id: sectionId || null };
+  if (position !== null && position !== undefined) body.position = position;
+  try {
+    await api('PATCH', `/tasks/${id}`, body);
+    announce('Moved');
+  } catch (err) {
+    toast(problemText(err), { kind: 'error' });
+  }
+  await refreshRegion();
+}
+
+function initBoard(region) {
+  let dragged = null;
+  region.addEventListener('dragstart', (e) => {
+    const card = e.target.closest?.('.board-card[draggable="true"]');
+    if (!card) return;
+    dragged = card;
+    card.classList.add('dragging');
+    e.dataTransfer.effectAllowed = 'move';
+    e.dataTransfer.setData('text/plain', card.dataset.id);
+  });
+  region.addEventListener('dragend', () => {
+    dragged?.classList.remove('dragging');
+    for (const ul of $$('.cards.drop-target')) ul.classList.remove('drop-target');
+    dragged = null;
+  });
+  // The card the pointer is above, in the list it is over: the drop goes before it.
+  const nextCard = (ul, y) => $$('.board-card', ul)
+    .filter((c) => c !== dragged)
+    .find((c) => { const r = c.getBoundingClientRect(); return y < r.top + r.height / 2; }) || null;
+  region.addEventListener('dragover', (e) => {
+    const ul = e.target.closest?.('.cards');
+    if (!ul || !dragged) return;
+    e.preventDefault();
+    e.dataTransfer.dropEffect = 'move';
+    for (const other of $$('.cards.drop-target')) if (other !== ul) other.classList.remove('drop-target');
+    ul.classList.add('drop-target');
+  });
+  region.addEventListener('drop', (e) => {
+    const ul = e.target.closest?.('.cards');
+    if (!ul || !dragged) return;
+    e.preventDefault();
+    const card = dragged;
+    const next = nextCard(ul, e.clientY);
+    const prev = next ? next.previousElementSibling === card ? card.previousElementSibling : next.previousElementSibling
+      : $$('.board-card', ul).filter((c) => c !== card).pop() || null;
+    const pos = (el) => (el && el !== card ? Number(el.dataset.position) : null);
+    const position = between(pos(prev), pos(next));
+    ul.insertBefore(card, next);
+    card.classList.remove('dragging');
+    ul.classList.remove('drop-target');
+    dragged = null;
+    moveTask(card.dataset.id, ul.dataset.section, position);
+  });
+  // The keyboard way: each card's "Move to section" list.
+  region.addEventListener('change', (e) => {
+    if (e.target.dataset.action !== 'move') return;
+    const card = e.target.closest('.board-card');
+    moveTask(card.dataset.id, e.target.value, null);
+  });
+}
+
+function initGroups() {
+  const region = $('#list-region');
+  initRows(region);
+  initQuick();
+  if (region.dataset.board) initBoard(region);
+  applyCollapsed();
+  const sectionForm = $('#section-form');
+  sectionForm?.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const input = $('#f-section-name');
+    const error = $('#section-error');
+    error.hidden = true;
+    try {
+      const section = await api('POST', `/projects/${sectionForm.dataset.project}/sections`, { name: input.value.trim() });
+      input.value = '';
+      announce(`Added section “${section.name}”`);
+      await refreshRegion();
+    } catch (err) {
+      error.textContent = problemText(err);
+      error.hidden = false;
+    }
+  });
+}
+
+function initMembers() {
+  const region = $('#list-region');
+  const project = region.dataset.project;
+  region.addEventListener('change', async (e) => {
+    if (e.target.dataset.action !== 'role') return;
+    try {
+      await api('PATCH', `/projects/${project}/members/${e.target.dataset.user}`, { role: e.target.value });
+      announce('Role changed');
+    } catch (err) {
+      toast(problemText(err), { kind: 'error' });
+    }
+    refreshRegion();
+  });
+  region.addEventListener('click', async (e) => {
+    const b = e.target.closest('[data-action="remove-member"]');
+    if (!b) return;
+    try {
+      await api('DELETE', `/projects/${project}/members/${b.dataset.user}`);
+      announce('Removed');
+    } catch (err) {
+      toast(problemText(err), { kind: 'error' });
+    }
+    refreshRegion();
+  });
+  const invite = $('#invite-form');
+  invite?.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const error = $('#invite-error');
+    error.hidden = true;
+    try {
+      const m = await api('POST', `/projects/${project}/members`, { email: $('#invite-email').value.trim(), role: $('#invite-role').value });
+      $('#invite-email').value = '';
+      announce(`Added ${m.email}`);
+      await refreshRegion();
+    } catch (err) {
+      error.textContent = problemText(err);
+      error.hidden = false;
+      $('#invite-email').focus();
+    }
+  });
+  $('#leave-project')?.addEventListener('click', async () => {
+    try {
+      await api('DELETE', `/projects/${project}/members/me`);
+      location.href = '/';
+    } catch (err) {
+      toast(problemText(err), { kind: 'error' });
+    }
+  });
+}
+
+// ---------------------------------------------------------------- sidebar
+
+const refreshSidebar = serial(async () => {
+  const nav = $('#sidebar');
+  if (!nav) return;
+  const body = await html(`/ui/sidebar?current=${encodeURIComponent(nav.dataset.current || '')}`);
+  const open = $('#new-project')?.open;
+  if (nav.contains(document.activeElement) && document.activeElement.matches('input, select')) return;
+  nav.innerHTML = body;
+  if (open) $('#new-project').open = true;
+});
+
+function initSidebar() {
+  const nav = $('#sidebar');
+  if (!nav) return;
+  const toggleBtn = $('#nav-toggle');
+  toggleBtn?.addEventListener('click', () => {
+    const open = !nav.classList.contains('open');
+    nav.classList.toggle('open', open);
+    toggleBtn.setAttribute('aria-expanded', String(open));
+    if (open) nav.querySelector('a')?.focus();
+  });
+  nav.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && nav.classList.contains('open')) {
+      nav.classList.remove('open');
+      toggleBtn?.setAttribute('aria-expanded', 'false');
+      toggleBtn?.focus();
+    }
+  });
+  nav.addEventListener('submit', async (e) => {
+    if (e.target.id !== 'new-project-form') return;
+    e.preventDefault();
+    const error = $('#np-error');
+    error.hidden = true;
+    try {
+      const p = await api('POST', '/projects', { name: $('#np-name').value.trim(), colour: $('#np-colour').value });
+      location.href = `/projects/${p.id}`;
+    } catch (err) {
+      error.textContent = problemText(err);
+      error.hidden = false;
+    }
+  });
 }
 
 // ---------------------------------------------------------------- notifications
@@ -718,15 +1005,28 @@ function connect() {
   if (!bell || !('EventSource' in window)) return;
   const conn = $('#conn');
   const source = new EventSource('/api/v1/stream');
-  const types = ['task.created', 'task.updated', 'task.completed', 'task.reopened', 'task.deleted', 'reminder.due', 'reminder.sent'];
+  const types = [
+    'task.created', 'task.updated', 'task.completed', 'task.reopened', 'task.deleted', 'task.moved', 'task.assigned',
+    'project.created', 'project.updated', 'project.archived', 'project.unarchived', 'project.deleted',
+    'section.created', 'section.updated', 'section.deleted', 'member.added', 'member.role_changed', 'member.removed',
+    'reminder.due', 'reminder.sent',
+  ];
   for (const type of types) {
     source.addEventListener(type, (ev) => {
       let envelope;
       try { envelope = JSON.parse(ev.data); } catch { return; }
       if (type === 'reminder.sent') { onReminder(envelope.data?.notification || { title: envelope.data?.title || 'Reminder' }); return; }
       if (type === 'reminder.due') return;
+      if (type.startsWith('project.') || type.startsWith('member.')) refreshSidebar();
+      // Another member's change to the project on screen (or one of its tasks).
+      const shown = $('#list-region')?.dataset.project;
+      if ((page === 'groups' || page === 'members') && (!shown || !envelope.project_id || envelope.project_id === shown)) refreshRegion();
       if (page === 'list') refreshList();
-      if (page === 'detail' && envelope.task_id === $('#detail')?.dataset.id) refreshDetail();
+      if (page === 'detail') {
+        const d = $('#detail');
+        const mine = envelope.task_id === d?.dataset.id || $(`#subtask-list [data-id="${CSS.escape(envelope.task_id || '')}"]`);
+        if (mine || type.startsWith('section.') || type.startsWith('member.')) refreshDetail();
+      }
     });
   }
   source.addEventListener('open', () => { conn?.classList.add('on'); document.body.dataset.live = 'on'; });
@@ -778,5 +1078,8 @@ $('#shortcuts-btn')?.addEventListener('click', () => $('#shortcuts').showModal()
 
 if (page === 'list') initList();
 if (page === 'detail') initDetail();
+if (page === 'groups') initGroups();
+if (page === 'members') initMembers();
+initSidebar();
 connect();
 document.documentElement.classList.add('js');

@@ -19,7 +19,11 @@ mod auth;
 mod list;
 mod markdown;
 mod preview;
+mod projects;
+mod quick;
+mod sidebar;
 mod task;
+mod tree;
 mod view;
 
 use std::sync::Arc;
@@ -81,6 +85,17 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/ui/tasks/{id}", get(detail_fragment))
         .route("/ui/quick-preview", get(quick_preview))
         .route("/ui/markdown", post(markdown_preview))
+        .route("/ui/quick", post(quick::quick_add))
+        .route("/ui/sidebar", get(sidebar::fragment))
+        .route("/ui/colours.css", get(sidebar::colours))
+        .route("/projects/{id}", get(projects::project_page))
+        .route("/projects/{id}/members", get(projects::members_page))
+        .route("/ui/projects/{id}", get(projects::project_fragment))
+        .route("/ui/projects/{id}/members", get(projects::members_fragment))
+        .route("/upcoming", get(projects::upcoming_page))
+        .route("/assigned", get(projects::assigned_page))
+        .route("/ui/upcoming", get(projects::upcoming_fragment))
+        .route("/ui/assigned", get(projects::assigned_fragment))
         .route("/assets/{*path}", get(assets::serve))
         .with_state(state)
         .layer(axum::middleware::from_fn(security_headers))
@@ -96,6 +111,12 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("_detail.html", include_str!("../templates/_detail.html")),
     ("_preview.html", include_str!("../templates/_preview.html")),
     ("error.html", include_str!("../templates/error.html")),
+    ("_sidebar.html", include_str!("../templates/_sidebar.html")),
+    ("groups.html", include_str!("../templates/groups.html")),
+    ("_groups.html", include_str!("../templates/_groups.html")),
+    ("_card.html", include_str!("../templates/_card.html")),
+    ("members.html", include_str!("../templates/members.html")),
+    ("_members.html", include_str!("../templates/_members.html")),
 ];
 
 fn environment() -> Environment<'static> {
@@ -176,9 +197,16 @@ type Reference = Option<axum::Extension<ontask_telemetry::trace::RequestMeta>>;
 fn error_page(state: &WebState, theme: &str, e: &AppError, reference: &Reference) -> Response {
     let reference = reference.as_ref().map(|meta| meta.request_id.as_str());
     let (status, title, message) = match e {
-        AppError::NotFound => (StatusCode::NOT_FOUND, "Not found", "This task does not exist, or it was deleted."),
+        AppError::NotFound => {
+            (StatusCode::NOT_FOUND, "Not found", "It does not exist, it was deleted, or it is not shared with you.")
+        }
         AppError::Validation(_) => (StatusCode::BAD_REQUEST, "That did not work", "Some of the filters are not valid."),
-        AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "Not allowed", "You may not see this."),
+        AppError::Forbidden(_) => {
+            (StatusCode::FORBIDDEN, "Not allowed", "Your role in this project does not allow that.")
+        }
+        AppError::Conflict(_) => {
+            (StatusCode::CONFLICT, "Not now", "This cannot be changed now; its project may be archived.")
+        }
         AppError::Unavailable(_) => {
             (StatusCode::SERVICE_UNAVAILABLE, "Unavailable", "The database is not reachable. Try again shortly.")
         }
@@ -258,12 +286,26 @@ mod tests {
             view => &view, status => "open", query => "", empty => "first", filtered => false, any_tasks => true,
             mode => "login", form => context! {}, errors => FormErrors::default(), next => "/",
             title => "t", message => "m", chips => Vec::<Chip>::new(), error => None::<String>,
+            nav => sidebar::nav(&[], "", Tz::UTC),
+            project => context! { id => "p", name => "<b>rent</b>", colour => "red", can_edit => true, can_manage => true,
+                role => "owner", inbox => false, members => 2, shared => true },
+            groups => tree::by_section(vec![view::task_view(&snap, Tz::UTC, now, false)], &[tree::SectionRef { id: "s".into(), name: "<b>rent</b>".into() }]),
+            any => true, src => "/ui/projects/p", sections => vec![context! { id => "s", name => "<b>rent</b>" }],
+            members => vec![context! { user_id => "u", id => "u", name => "<b>rent</b>", label => "<b>rent</b>", email => "e@x",
+                initials => "E", role => "editor", owner => false, me => false, selected => true }],
+            roles => ["editor", "viewer"], subtasks => vec![&task], subtasks_done => 0, can_edit => true,
+            can_add_subtask => true, move_to => Vec::<String>::new(),
         };
-        for (name, _) in TEMPLATES {
-            let html = env.get_template(name).unwrap().render(&ctx).unwrap_or_else(|e| panic!("{name}: {e:#}"));
-            assert!(!html.contains("<b>rent</b>"), "{name} must escape titles");
-            assert!(!html.contains("<script>alert"), "{name} must not pass scripts through");
+        for board in [false, true] {
+            let ctx = context! { board, ..ctx.clone() };
+            for (name, _) in TEMPLATES {
+                let html = env.get_template(name).unwrap().render(&ctx).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+                assert!(!html.contains("<b>rent</b>"), "{name} must escape titles");
+                assert!(!html.contains("<script>alert"), "{name} must not pass scripts through");
+            }
         }
+        let board = env.get_template("_groups.html").unwrap().render(context! { board => true, ..ctx }).unwrap();
+        assert!(board.contains(r#"class="board-card"#) && board.contains("Move “Pay &lt;b&gt;rent"), "{board}");
     }
 
     #[test]

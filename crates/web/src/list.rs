@@ -128,7 +128,7 @@ pub(crate) fn presets(view: &ViewQuery, tz: Tz, overdue_count: usize) -> Vec<Pre
     let tomorrow = today + Duration::days(1);
     let current = view.to_query();
     let items = [
-        ("Inbox", String::new(), None),
+        ("All tasks", String::new(), None),
         ("Today", format!("to={today}&sort=due"), None),
         ("Upcoming", format!("from={tomorrow}&sort=due"), None),
         ("Overdue", "overdue=1&sort=due".to_owned(), Some(overdue_count)),
@@ -194,10 +194,12 @@ pub(crate) async fn list_page(
 ) -> Response {
     let Some(v) = viewer(&state, &jar).await else { return login_redirect(&uri) };
     let view = query.map(|Query(q)| q).unwrap_or_default();
-    let data = match load_list(&state, &v, &view).await {
+    let mut data = match load_list(&state, &v, &view).await {
         Ok(d) => d,
         Err(e) => return error_page(&state, v.theme, &e, &reference),
     };
+    let (projects, nav) = sidebar::load(&state, &v, "all").await;
+    tree::mark_readonly(&mut data.tasks, &sidebar::readonly(&projects));
     let overdue =
         ListParams { status: Some("open".into()), overdue: Some(true), limit: Some(PAGE), ..ListParams::default() };
     let overdue_count = state.app.tasks().list(&v.actor, &overdue).await.map(|p| p.items.len()).unwrap_or(0);
@@ -207,7 +209,7 @@ pub(crate) async fn list_page(
         "list.html",
         context! {
             theme => v.theme, email => v.email, name => v.name, tz => v.tz.name(), signed_in => true,
-            presets => presets(&view, v.tz, overdue_count), today => today.to_string(),
+            presets => presets(&view, v.tz, overdue_count), today => today.to_string(), nav,
             ..list_context(&view, data)
         },
     )
@@ -222,7 +224,11 @@ pub(crate) async fn list_fragment(
     let Some(v) = viewer(&state, &jar).await else { return StatusCode::UNAUTHORIZED.into_response() };
     let view = query.map(|Query(q)| q).unwrap_or_default();
     match load_list(&state, &v, &view).await {
-        Ok(data) => render(&state, "_list.html", list_context(&view, data)),
+        Ok(mut data) => {
+            let projects = state.app.projects().list(&v.actor, false).await.unwrap_or_default();
+            tree::mark_readonly(&mut data.tasks, &sidebar::readonly(&projects));
+            render(&state, "_list.html", list_context(&view, data))
+        }
         Err(e) => error_page(&state, v.theme, &e, &reference),
     }
 }

@@ -26,8 +26,21 @@ pub(crate) async fn quick_preview(
     let Some(v) = viewer(&state, &jar).await else { return StatusCode::UNAUTHORIZED.into_response() };
     let tz = q.tz.as_deref().and_then(|t| t.parse::<Tz>().ok()).unwrap_or(v.tz);
     let now = Utc::now();
-    let parsed = ontask_domain::quick::parse(&q.text, now.with_timezone(&tz));
+    let (rest, token) = crate::quick::split_project(&q.text);
+    let parsed = ontask_domain::quick::parse(&rest, now.with_timezone(&tz));
     let mut chips = Vec::new();
+    let mut unknown = None;
+    if let Some(name) = token {
+        let projects = state.app.projects().list(&v.actor, false).await.unwrap_or_default();
+        match crate::quick::resolve(&projects, &name) {
+            Some(p) => chips.push(Chip {
+                kind: "project",
+                label: p.project.name.as_str().to_owned(),
+                text: format!("##{name}"),
+            }),
+            None => unknown = Some(capitalise(&crate::quick::UnknownProject(name).message())),
+        }
+    }
     if let Some(due) = parsed.due.as_deref().and_then(|d| Due::parse(d).ok()) {
         let label = match due {
             Due::Date(d) => view::day_label(d, now.with_timezone(&tz).date_naive()),
@@ -67,6 +80,10 @@ pub(crate) async fn quick_preview(
             .collect::<Vec<_>>()
             .join("; ")
     });
+    let error = match (unknown, error) {
+        (Some(u), Some(e)) => Some(format!("{u}; {e}")),
+        (u, e) => u.or(e),
+    };
     let empty = q.text.trim().is_empty();
     render(&state, "_preview.html", context! { title => parsed.title, chips, error, empty })
 }

@@ -32,6 +32,25 @@ pub struct TaskView {
     pub created_label: String,
     pub completed_label: Option<String>,
     pub recurs_from: Option<String>,
+    /// Manual order (ascending), for dropping a card between two others.
+    pub position: i64,
+    pub project_id: Option<String>,
+    pub section_id: Option<String>,
+    pub parent_id: Option<String>,
+    pub assignee_id: Option<String>,
+    /// Filled in by the page that knows the project's members (`tree::assignees`).
+    pub assignee_initials: Option<String>,
+    pub assignee_name: Option<String>,
+    /// The viewer may only read this task (a viewer of its project): rows show
+    /// no controls. The server refuses a change anyway.
+    pub readonly: bool,
+    /// Where the row sits in its subtask tree (`tree::nest`): 0 at the top.
+    pub depth: usize,
+    /// The ids of its ancestors, top first, `/`-separated: collapsing one hides
+    /// every row whose path holds its id.
+    pub path: String,
+    pub subtasks_total: usize,
+    pub subtasks_done: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -241,6 +260,18 @@ pub fn task_view(t: &TaskSnapshot, tz: Tz, now: DateTime<Utc>, with_html: bool) 
         created_label: instant_label(t.created_at, tz, now),
         completed_label: t.completed_at.map(|c| instant_label(c, tz, now)),
         recurs_from: t.recurs_from.map(|id| id.to_string()),
+        position: t.position,
+        project_id: t.project_id.map(|id| id.to_string()),
+        section_id: t.section_id.map(|id| id.to_string()),
+        parent_id: t.parent_id.map(|id| id.to_string()),
+        assignee_id: t.assignee_id.map(|id| id.to_string()),
+        assignee_initials: None,
+        assignee_name: None,
+        readonly: false,
+        depth: 0,
+        path: String::new(),
+        subtasks_total: 0,
+        subtasks_done: 0,
     }
 }
 
