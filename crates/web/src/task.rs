@@ -6,9 +6,20 @@ pub(crate) async fn detail_context(state: &WebState, v: &Viewer, raw_id: &str) -
     let now = Utc::now();
     let task = state.app.tasks().get(&v.actor, id).await?;
     let history = state.app.tasks().history(&v.actor, id).await.unwrap_or_default();
-    let mut items: Vec<_> = history.iter().map(|e| view::history_item(&e.envelope, v.tz, now)).collect();
-    items.reverse();
     let place = placement(state, v, &task).await?;
+    let mut items: Vec<_> = history
+        .iter()
+        .map(|e| {
+            let by = e.envelope.user_id;
+            let other = (by != v.actor.user_id).then(|| match place.people.get(&by.to_string()) {
+                Some((name, email)) if name.trim().is_empty() => email.clone(),
+                Some((name, _)) => name.clone(),
+                None => "a former member".to_owned(),
+            });
+            view::history_item(&e.envelope, v.tz, now, other.as_deref())
+        })
+        .collect();
+    items.reverse();
     let mut subtasks: Vec<_> =
         state.app.tasks().subtasks(&v.actor, id).await?.iter().map(|t| view::task_view(t, v.tz, now, false)).collect();
     let mut view = view::task_view(&task, v.tz, now, true);

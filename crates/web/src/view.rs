@@ -285,7 +285,14 @@ pub struct HistoryItem {
     pub iso: String,
 }
 
-pub fn history_item(e: &ontask_domain::EventEnvelope, tz: Tz, now: DateTime<Utc>) -> HistoryItem {
+/// One line of a task's history. `by_other` names the member who made the
+/// change when it was not the person looking (shared projects).
+pub fn history_item(
+    e: &ontask_domain::EventEnvelope,
+    tz: Tz,
+    now: DateTime<Utc>,
+    by_other: Option<&str>,
+) -> HistoryItem {
     use ontask_domain::{Event, EventActor};
     let actor = e.metadata.actor.as_ref();
     let (label, detail) = match &e.event {
@@ -323,10 +330,11 @@ pub fn history_item(e: &ontask_domain::EventEnvelope, tz: Tz, now: DateTime<Utc>
         Event::Malformed(m) => (m.kind.as_str().to_owned(), String::new()),
         Event::Other(other) => (other.event_type.clone(), String::new()),
     };
-    let actor = match actor {
-        Some(EventActor::User) | None => "you".to_owned(),
-        Some(EventActor::ApiToken) => "an API token".to_owned(),
-        Some(a) => a.as_str().trim_start_matches("system:").to_owned(),
+    let actor = match (actor, by_other) {
+        (Some(EventActor::User | EventActor::ApiToken) | None, Some(name)) => name.to_owned(),
+        (Some(EventActor::User) | None, None) => "you".to_owned(),
+        (Some(EventActor::ApiToken), None) => "an API token".to_owned(),
+        (Some(a), _) => a.as_str().trim_start_matches("system:").to_owned(),
     };
     HistoryItem {
         kind: e.event_type().replace('.', "-"),
@@ -341,6 +349,26 @@ pub fn history_item(e: &ontask_domain::EventEnvelope, tz: Tz, now: DateTime<Utc>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn history_names_who_changed_a_shared_task() {
+        let user = ontask_domain::UserId::new();
+        let event = ontask_testkit::events::of_kind(
+            ontask_domain::EventType::TaskCompleted,
+            user,
+            ontask_domain::TaskId::new(),
+            "t",
+        );
+        let metadata =
+            ontask_domain::EventMetadata { actor: Some(ontask_domain::EventActor::User), ..Default::default() };
+        let e = ontask_domain::EventEnvelope::new(event, "api", user, metadata);
+        let now = Utc::now();
+        assert_eq!(history_item(&e, chrono_tz::UTC, now, None).actor, "you");
+        assert_eq!(history_item(&e, chrono_tz::UTC, now, Some("Sam")).actor, "Sam");
+        let mut by_system = e.clone();
+        by_system.metadata.actor = Some(ontask_domain::EventActor::Recurrence);
+        assert_eq!(history_item(&by_system, chrono_tz::UTC, now, Some("Sam")).actor, "recurrence");
+    }
 
     #[test]
     fn rules_read_as_words() {
