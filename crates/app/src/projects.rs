@@ -8,6 +8,7 @@ use ontask_domain::{
 };
 use ontask_store::events::StoredEvent;
 use ontask_store::projects::{MemberRow, ProjectOfMember};
+use ontask_store::tasks::TaskQuery;
 use ontask_store::{AnyConnection, WriteTx, events, projects, sections, tasks, users};
 use serde::{Deserialize, Serialize};
 
@@ -279,28 +280,20 @@ impl<'a> ProjectService<'a> {
             TasksOnDelete::Delete => None,
             TasksOnDelete::MoveToInbox => Some(inbox_in(&mut tx, self.app, ctx, access.project.owner_id).await?),
         };
-        loop {
-            // Deleted rows no longer match, and moved ones left the project:
-            // each page starts from the beginning again.
-            let page = tasks::of_project(tx.conn(), id, None, 500).await?;
-            if page.is_empty() {
-                break;
-            }
-            for task in page {
-                match inbox {
-                    None => {
-                        tasks::delete(&mut tx, task.id).await?;
-                        let event = self.event(ctx, actor, Event::TaskDeleted(TaskState { task }));
-                        events::append(&mut tx, &event).await?;
-                    }
-                    Some(inbox) => {
-                        // Subtasks keep their parent: the whole tree moves.
-                        let mut moved = task.clone();
-                        moved.project_id = Some(inbox);
-                        moved.section_id = None;
-                        bump(&mut moved);
-                        write_move(&mut tx, self.app, ctx, actor.user_id, &task, moved).await?;
-                    }
+        for task in tasks::list(tx.conn(), &[id], &every_task()).await? {
+            match inbox {
+                None => {
+                    tasks::delete(&mut tx, task.id).await?;
+                    let event = self.event(ctx, actor, Event::TaskDeleted(TaskState { task }));
+                    events::append(&mut tx, &event).await?;
+                }
+                Some(inbox) => {
+                    // Subtasks keep their parent: the whole tree moves.
+                    let mut moved = task.clone();
+                    moved.project_id = Some(inbox);
+                    moved.section_id = None;
+                    bump(&mut moved);
+                    write_move(&mut tx, self.app, ctx, actor.user_id, &task, moved).await?;
                 }
             }
         }
@@ -392,17 +385,12 @@ impl<'a> ProjectService<'a> {
     pub async fn delete_section(&self, ctx: &Context, actor: &Actor, id: SectionId) -> Result<()> {
         let mut tx = self.app.db.begin().await?;
         let section = self.section_in(tx.conn(), actor, id, ProjectAction::Edit).await?;
-        let mut after = None;
-        loop {
-            let page = tasks::of_project(tx.conn(), section.project_id, after, 500).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.id);
-            for task in page.into_iter().filter(|t| t.section_id == Some(id)) {
-                let mut moved = task.clone();
-                moved.section_id = None;
-                bump(&mut moved);
-                write_move(&mut tx, self.app, ctx, actor.user_id, &task, moved).await?;
-            }
+        let in_section = TaskQuery { section: Some(Some(id)), ..every_task() };
+        for task in tasks::list(tx.conn(), &[section.project_id], &in_section).await? {
+            let mut moved = task.clone();
+            moved.section_id = None;
+            bump(&mut moved);
+            write_move(&mut tx, self.app, ctx, actor.user_id, &task, moved).await?;
         }
         sections::delete(&mut tx, id).await?;
         let event = self.event(ctx, actor, Event::SectionDeleted(SectionState { section }));
@@ -521,25 +509,20 @@ impl<'a> ProjectService<'a> {
                 "the owner cannot leave; hand the project to another member first, or delete it".into(),
             ));
         }
-        let mut after = None;
-        loop {
-            let page = tasks::of_project(tx.conn(), project, after, 500).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.id);
-            for task in page.into_iter().filter(|t| t.assignee_id == Some(user)) {
-                let mut unassigned = task.clone();
-                unassigned.assignee_id = None;
-                bump(&mut unassigned);
-                if !tasks::update(&mut tx, &unassigned, task.version).await? {
-                    return Err(AppError::PreconditionFailed { current: task.version });
-                }
-                let event = self.event(
-                    ctx,
-                    actor,
-                    Event::TaskAssigned(TaskAssigned { task: unassigned, previous_assignee_id: Some(user) }),
-                );
-                events::append(&mut tx, &event).await?;
+        let assigned = TaskQuery { assignee: Some(user), ..every_task() };
+        for task in tasks::list(tx.conn(), &[project], &assigned).await? {
+            let mut unassigned = task.clone();
+            unassigned.assignee_id = None;
+            bump(&mut unassigned);
+            if !tasks::update(&mut tx, &unassigned, task.version).await? {
+                return Err(AppError::PreconditionFailed { current: task.version });
             }
+            let event = self.event(
+                ctx,
+                actor,
+                Event::TaskAssigned(TaskAssigned { task: unassigned, previous_assignee_id: Some(user) }),
+            );
+            events::append(&mut tx, &event).await?;
         }
         projects::remove_member(&mut tx, project, user).await?;
         let member = Member { project_id: access.project.id, user_id: user, role, added_at: now() };
@@ -640,6 +623,12 @@ impl<'a> ProjectService<'a> {
     }
 }
 
+/// Every task a query matches, in one read (a project's section or one
+/// member's tasks, changed together in one transaction).
+fn every_task() -> TaskQuery {
+    TaskQuery { limit: i64::MAX, ..TaskQuery::default() }
+}
+
 /// The project with the asking member's role and the member count.
 async fn view_of(conn: &mut AnyConnection, access: ProjectAccess) -> Result<ProjectView> {
     let members = projects::members(conn, access.project.id).await?.len() as i64;
@@ -684,7 +673,7 @@ pub(crate) async fn write_move(
     if !tasks::update(tx, &moved, before.version).await? {
         return Err(AppError::PreconditionFailed { current: before.version });
     }
-    let from = TaskPlace { project_id: before.project_id, section_id: before.section_id, parent_id: before.parent_id };
+    let from = TaskPlace::from(before);
     let event = event_by(app, ctx, by, Event::TaskMoved(TaskMoved { task: moved, from }));
     events::append(tx, &event).await?;
     Ok(())

@@ -469,8 +469,7 @@ impl<'a> TaskService<'a> {
             return Ok(TaskSnapshot::from(&task));
         }
         let snapshot = TaskSnapshot::from(&task);
-        let place =
-            TaskPlace { project_id: Some(from.project_id), section_id: from.section_id, parent_id: from.parent_id };
+        let place = TaskPlace::from(from);
         let events = kinds
             .into_iter()
             .map(|kind| match kind {
@@ -496,11 +495,7 @@ impl<'a> TaskService<'a> {
                     moved.assignee_id = None;
                 }
                 crate::projects::bump(&mut moved);
-                let from = TaskPlace {
-                    project_id: below.project_id,
-                    section_id: below.section_id,
-                    parent_id: below.parent_id,
-                };
+                let from = TaskPlace::from(&below);
                 writes.push(Change {
                     previous_version: below.version,
                     events: vec![Event::TaskMoved(TaskMoved { task: moved.clone(), from })],

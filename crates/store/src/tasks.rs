@@ -296,22 +296,6 @@ pub async fn orphans(conn: &mut AnyConnection, limit: i64) -> Result<Vec<TaskSna
     rows.iter().map(decode).collect()
 }
 
-/// Every task of a project, in id order, a page at a time.
-pub async fn of_project(
-    conn: &mut AnyConnection,
-    project: ProjectId,
-    after: Option<TaskId>,
-    limit: i64,
-) -> Result<Vec<TaskSnapshot>> {
-    let rows =
-        sqlx::query(&format!("SELECT {COLUMNS} FROM tasks WHERE project_id = $1 AND id > $2 ORDER BY id LIMIT $3"))
-            .bind(project.to_string())
-            .bind(after.map(|id| id.to_string()).unwrap_or_default())
-            .bind(limit)
-            .fetch_all(conn)
-            .await?;
-    rows.iter().map(decode).collect()
-}
 
 /// The occurrence created from `previous` (a recurring task), if any.
 pub async fn find_next_occurrence(conn: &mut AnyConnection, previous: TaskId) -> Result<Option<TaskSnapshot>> {

@@ -46,6 +46,18 @@ pub struct TaskPlace {
     pub parent_id: Option<TaskId>,
 }
 
+impl From<&TaskSnapshot> for TaskPlace {
+    fn from(t: &TaskSnapshot) -> Self {
+        Self { project_id: t.project_id, section_id: t.section_id, parent_id: t.parent_id }
+    }
+}
+
+impl From<crate::Placement> for TaskPlace {
+    fn from(p: crate::Placement) -> Self {
+        Self { project_id: Some(p.project_id), section_id: p.section_id, parent_id: p.parent_id }
+    }
+}
+
 /// `data` of `task.assigned`: the task with its new assignee (none when it
 /// was unassigned), and who had it before.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
