@@ -337,7 +337,7 @@ impl Tools {
         inv.actor.require(Scope::TasksWrite)?;
         let tz: Tz = ontask_domain::quick::parse_timezone(args.timezone.as_deref())?;
         let parsed = ontask_domain::quick::parse(&args.text, Utc::now().with_timezone(&tz));
-        let draft = TaskInput::from(&parsed).parse()?;
+        let draft = ontask_app::quick::input(&self.app, &inv.actor, &parsed, None).await?.input.parse()?;
         let created = self.app.tasks().create(&inv.ctx, &inv.actor, draft).await?;
         Ok(json!({ "task": created, "understood": parsed.tokens }))
     }

@@ -15,6 +15,7 @@ pub mod limits;
 pub mod notifications;
 pub mod policy;
 pub mod projects;
+pub mod quick;
 pub mod sealed;
 mod session_keys;
 pub mod tasks;

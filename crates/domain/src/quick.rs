@@ -22,6 +22,7 @@ pub enum TokenKind {
     Tag,
     Recurrence,
     Reminder,
+    Project,
 }
 
 /// One recognised piece of the input, with its position (in characters).
@@ -51,6 +52,12 @@ pub struct QuickTask {
     pub recurrence: Option<String>,
     /// ISO 8601 durations before due.
     pub reminders: Vec<String>,
+    /// The project named with `##Name` (Todoist writes `#Name`, but here
+    /// `#word` is a tag and stays one). Resolved to one of the person's
+    /// projects by the application (`ontask_app::quick`), since parsing does
+    /// no I/O.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
     pub tokens: Vec<QuickToken>,
 }
 
@@ -239,6 +246,7 @@ struct Parser {
     now: DateTime<Tz>,
     tokens: Vec<QuickToken>,
     text: String,
+    project: Option<String>,
 }
 
 impl Parser {
@@ -377,6 +385,24 @@ impl Parser {
             return Some(p);
         }
         None
+    }
+
+    /// The first `##Name` word: the project (a later one stays in the title).
+    fn project(&mut self) {
+        for i in 0..self.words.len() {
+            if self.words[i].used {
+                continue;
+            }
+            let Some(name) = self.words[i].raw.strip_prefix("##") else { continue };
+            let name = name.trim_end_matches(|c: char| c.is_ascii_punctuation() && c != '-' && c != '_');
+            if name.is_empty() || name.starts_with('#') {
+                continue;
+            }
+            let name = name.to_owned();
+            self.take(i, i + 1, TokenKind::Project, name.clone(), &[]);
+            self.project = Some(name);
+            return;
+        }
     }
 
     fn tags(&mut self) -> Vec<String> {
@@ -549,7 +575,7 @@ impl Parser {
 /// Reads `text` as a task, with dates relative to `now` in the zone `now` carries.
 pub fn parse(text: &str, now: DateTime<Tz>) -> QuickTask {
     let text = text.trim();
-    let mut p = Parser { words: words(text), now, tokens: Vec::new(), text: text.to_owned() };
+    let mut p = Parser { words: words(text), now, tokens: Vec::new(), text: text.to_owned(), project: None };
     // Literal words (`\friday`) are never read as tokens.
     for w in &mut p.words {
         if w.raw.starts_with('\\') && w.raw.len() > 1 {
@@ -558,6 +584,7 @@ pub fn parse(text: &str, now: DateTime<Tz>) -> QuickTask {
         }
     }
     let literal: Vec<bool> = p.words.iter().map(|w| w.used).collect();
+    p.project();
     let tags = p.tags();
     let priority = p.priority();
     let reminders = p.reminders();
@@ -623,6 +650,7 @@ fn finish(
         tags,
         recurrence: recurrence.map(|(r, _)| r),
         reminders,
+        project: p.project,
         tokens,
     }
 }
@@ -638,6 +666,18 @@ mod tests {
 
     fn q(s: &str) -> QuickTask {
         parse(s, now())
+    }
+
+    #[test]
+    fn a_doubled_hash_names_the_project_and_a_single_one_stays_a_tag() {
+        let t = q("Plan trip ##Home-office #family tomorrow");
+        assert_eq!((t.title.as_str(), t.project.as_deref()), ("Plan trip", Some("Home-office")));
+        assert_eq!(t.tags, ["family"]);
+        assert!(t.tokens.iter().any(|k| k.kind == TokenKind::Project && k.value == "Home-office"));
+        let two = q("a ##x ##y");
+        assert_eq!((two.title.as_str(), two.project.as_deref()), ("a ##y", Some("x")));
+        assert_eq!(q("just ## hashes").project, None);
+        assert_eq!(q("Pay rent #home").project, None);
     }
 
     #[test]

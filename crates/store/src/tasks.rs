@@ -296,7 +296,6 @@ pub async fn orphans(conn: &mut AnyConnection, limit: i64) -> Result<Vec<TaskSna
     rows.iter().map(decode).collect()
 }
 
-
 /// The occurrence created from `previous` (a recurring task), if any.
 pub async fn find_next_occurrence(conn: &mut AnyConnection, previous: TaskId) -> Result<Option<TaskSnapshot>> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM tasks WHERE recurs_from = $1"))

@@ -26,19 +26,18 @@ pub(crate) async fn quick_preview(
     let Some(v) = viewer(&state, &jar).await else { return StatusCode::UNAUTHORIZED.into_response() };
     let tz = q.tz.as_deref().and_then(|t| t.parse::<Tz>().ok()).unwrap_or(v.tz);
     let now = Utc::now();
-    let (rest, token) = crate::quick::split_project(&q.text);
-    let parsed = ontask_domain::quick::parse(&rest, now.with_timezone(&tz));
+    let parsed = ontask_domain::quick::parse(&q.text, now.with_timezone(&tz));
     let mut chips = Vec::new();
     let mut unknown = None;
-    if let Some(name) = token {
-        let projects = state.app.projects().list(&v.actor, false).await.unwrap_or_default();
-        match crate::quick::resolve(&projects, &name) {
-            Some(p) => chips.push(Chip {
+    if let Some(token) = parsed.tokens.iter().find(|t| t.kind == ontask_domain::quick::TokenKind::Project) {
+        match ontask_app::quick::input(&state.app, &v.actor, &parsed, None).await {
+            Ok(q) => chips.push(Chip {
                 kind: "project",
-                label: p.project.name.as_str().to_owned(),
-                text: format!("##{name}"),
+                label: q.project.map(String::from).unwrap_or_default(),
+                text: token.text.clone(),
             }),
-            None => unknown = Some(capitalise(&crate::quick::UnknownProject(name).message())),
+            Err(AppError::Validation(e)) => unknown = e.fields().first().map(|f| capitalise(&f.message)),
+            Err(_) => {}
         }
     }
     if let Some(due) = parsed.due.as_deref().and_then(|d| Due::parse(d).ok()) {

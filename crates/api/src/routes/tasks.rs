@@ -295,7 +295,8 @@ pub struct QuickPreview {
 }
 
 /// Create a task from one line of natural language ("Pay rent tomorrow 9am !high
-/// #home every month"); `?preview=true` only answers what was understood.
+/// #home every month"; `##Project` puts it in one of your projects, by name);
+/// `?preview=true` only answers what was understood.
 #[utoipa::path(post, path = "/api/v1/tasks/quick", tag = "tasks", security(("bearer" = [])), request_body = QuickRequest, params(QuickQuery),
     responses((status = 201, body = TaskSnapshot, headers(("ETag" = String), ("Location" = String))),
               (status = 200, description = "with ?preview=true", body = QuickPreview),
@@ -309,7 +310,11 @@ pub async fn quick_add(
     let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let tz = ontask_domain::quick::parse_timezone(req.timezone.as_deref())?;
     let parsed = ontask_domain::quick::parse(&req.text, ontask_app::now().with_timezone(&tz));
-    let draft = ontask_app::input::TaskInput::from(&parsed).parse();
+    let draft = match ontask_app::quick::input(&state.app, &caller.actor, &parsed, None).await {
+        Ok(q) => q.input.parse(),
+        Err(ontask_app::AppError::Validation(e)) => Err(e),
+        Err(other) => return Err(other.into()),
+    };
     if q.preview.unwrap_or(false) {
         let errors = draft.as_ref().err().map(|e| e.fields().to_vec()).unwrap_or_default();
         return Ok(Json(QuickPreview { parsed, valid: errors.is_empty(), errors }).into_response());

@@ -93,8 +93,37 @@ async fn every_account_has_an_inbox_where_tasks_land_and_projects_of_its_own() {
     let delete = app.delete(&format!("{inbox_path}?tasks=delete"), &alice).send().await.expect("request");
     assert_problem(delete, StatusCode::CONFLICT, "conflict").await;
 
-    // Tasks in a project; archiving takes them off the lists, read-only.
+    // Quick add names a project with ##, whatever its case and spacing.
     let home_id = home["id"].as_str().expect("id");
+    let quick = app
+        .post("/api/v1/tasks/quick", &alice)
+        .json(&json!({ "text": "Water plants ##HOME #green" }))
+        .send()
+        .await
+        .expect("request");
+    let quick = body(quick, StatusCode::CREATED).await;
+    assert_eq!((quick["title"].as_str(), quick["project_id"].as_str()), (Some("Water plants"), Some(home_id)));
+    assert_eq!(quick["tags"], json!(["green"]));
+    let unknown =
+        app.post("/api/v1/tasks/quick", &alice).json(&json!({ "text": "x ##nowhere" })).send().await.expect("request");
+    let problem = assert_problem(unknown, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
+    assert_eq!(problem["errors"][0]["field"], "project");
+    let preview = app
+        .post("/api/v1/tasks/quick?preview=true", &alice)
+        .json(&json!({ "text": "x ##nowhere" }))
+        .send()
+        .await
+        .expect("request");
+    let preview = body(preview, StatusCode::OK).await;
+    assert_eq!((preview["valid"].as_bool(), preview["project"].as_str()), (Some(false), Some("nowhere")));
+    let delete = app
+        .delete(&format!("/api/v1/tasks/{}", quick["id"].as_str().expect("id")), &alice)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(delete.status(), StatusCode::NO_CONTENT);
+
+    // Tasks in a project; archiving takes them off the lists, read-only.
     app.create_task(&alice, json!({ "title": "Fix the tap", "project_id": home_id })).await;
     assert_eq!(titles(&app, &alice, &format!("?project={home_id}")).await, ["Fix the tap"]);
     let home_path = format!("/api/v1/projects/{home_id}");
