@@ -336,6 +336,13 @@ impl<'a> ProjectService<'a> {
         Ok(section)
     }
 
+    /// One section, if the actor may read its project (what a front door
+    /// shows before it changes or deletes the section).
+    pub async fn section(&self, actor: &Actor, id: SectionId) -> Result<Section> {
+        let mut conn = self.app.db.read().await?;
+        self.section_in(&mut conn, actor, id, ProjectAction::Read).await
+    }
+
     /// The section and what the actor may do in its project.
     async fn section_in(
         &self,
