@@ -1,5 +1,6 @@
-//! The MCP server: the task tools, two resources (open tasks, today's agenda)
-//! and a "plan my day" prompt, served over stdio or streamable HTTP.
+//! The MCP server: the task tools, the project and sharing tools
+//! ([`projects`]), two resources (open tasks, today's agenda) and a "plan my
+//! day" prompt, served over stdio or streamable HTTP.
 //!
 //! Whoever calls is established per request: over stdio from the API token the
 //! process was started with (checked again on every call, so revoking the token
@@ -38,7 +39,10 @@ const INSTRUCTIONS: &str = "ontask manages the person's tasks. Use list_tasks (o
 ontask://agenda/today resource) to see what is there before changing anything; refer to tasks by \
 the id the tools return. quick_add understands a whole sentence (\"Pay rent tomorrow 9am !high \
 #home every month\"); add_task takes the fields one by one. Dates are YYYY-MM-DD, instants RFC \
-3339, local times carry their IANA zone (2026-11-24T09:00[Europe/Berlin]). Ask before deleting.";
+3339, local times carry their IANA zone (2026-11-24T09:00[Europe/Berlin]). Tasks live in projects \
+(list_projects; each person has an Inbox), optionally in a section, possibly as subtasks; shared \
+projects have members: the owner manages the project and its members, editors change tasks and \
+sections, viewers only read. Ask before deleting or removing anyone.";
 
 #[derive(Clone)]
 enum Credentials {
@@ -74,21 +78,29 @@ macro_rules! run {
     };
 }
 
+// After `run!`, which its tools use.
+mod projects;
+
 impl McpServer {
     /// A server acting for the holder of `token` (stdio).
     pub fn with_token(app: App, token: &str) -> Self {
-        Self { tools: Tools::new(app), credentials: Credentials::Token(token.into()), tool_router: Self::tool_router() }
+        Self { tools: Tools::new(app), credentials: Credentials::Token(token.into()), tool_router: Self::routes() }
     }
 
     /// A server that takes the caller from each HTTP request.
     pub fn for_requests(app: App) -> Self {
-        Self { tools: Tools::new(app), credentials: Credentials::Request, tool_router: Self::tool_router() }
+        Self { tools: Tools::new(app), credentials: Credentials::Request, tool_router: Self::routes() }
     }
 
     /// Every tool's definition (name, description, input schema), e.g. for
     /// offering them to a chat model.
     pub fn tool_definitions() -> Vec<rmcp::model::Tool> {
-        Self::tool_router().list_all()
+        Self::routes().list_all()
+    }
+
+    /// The task tools and the project tools, one router.
+    fn routes() -> ToolRouter<Self> {
+        Self::tool_router() + Self::project_tool_router()
     }
 
     async fn invocation(&self, ext: &Extensions) -> Result<Invocation, AppError> {
@@ -112,7 +124,7 @@ impl McpServer {
 #[tool_router]
 impl McpServer {
     #[tool(
-        description = "Create a task from separate fields. Returns the new task with its id. Use quick_add instead to create from one natural-language sentence.",
+        description = "Create a task from separate fields. Returns the new task with its id. It goes to the person's Inbox unless project_id names a project (section_id a section of it, parent_id a task to nest it under, assignee_id a member or \"me\"); adding to a shared project needs the editor or owner role. Use quick_add instead to create from one natural-language sentence.",
         annotations(title = "Add a task", read_only_hint = false, destructive_hint = false, idempotent_hint = false)
     )]
     async fn add_task(&self, ext: Extensions, Parameters(args): Parameters<AddTaskArgs>) -> CallToolResult {
@@ -128,7 +140,7 @@ impl McpServer {
     }
 
     #[tool(
-        description = "List tasks, filtered and sorted. Filters combine with AND: status, priority (any of), tags (all of), query (full-text words), due_before/due_after, overdue. Returns {count, items, next_cursor}; pass next_cursor as cursor for the next page.",
+        description = "List tasks, filtered and sorted: those of every active project the person is a member of (their own and shared ones), or of one project. Filters combine with AND: status, priority (any of), tags (all of), query (full-text words), due_before/due_after, overdue, project, section (or \"none\"), parent (or \"none\" for top-level tasks), assignee (a user id or \"me\"). Returns {count, items, next_cursor}; pass next_cursor as cursor for the next page.",
         annotations(title = "List tasks", read_only_hint = true)
     )]
     async fn list_tasks(&self, ext: Extensions, Parameters(args): Parameters<ListTasksArgs>) -> CallToolResult {

@@ -13,6 +13,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+pub mod projects;
+
 pub type ToolResult = Result<Value, AppError>;
 
 /// Who calls a tool and where the change comes from.
@@ -105,6 +107,18 @@ pub struct AddTaskArgs {
     /// How it repeats, as an RFC 5545 RRULE such as "FREQ=WEEKLY;BYDAY=MO" or "FREQ=MONTHLY".
     #[serde(default)]
     pub recurrence: Option<String>,
+    /// The project to add it to (from list_projects); the person's Inbox when left out.
+    #[serde(default)]
+    pub project_id: Option<String>,
+    /// A section of that project (from list_sections).
+    #[serde(default)]
+    pub section_id: Option<String>,
+    /// Makes it a subtask of this task (same project, at most 4 levels deep).
+    #[serde(default)]
+    pub parent_id: Option<String>,
+    /// Assigns it to a member of the project: their user id (from list_members) or "me".
+    #[serde(default)]
+    pub assignee_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -157,6 +171,20 @@ pub struct ListTasksArgs {
     /// The next_cursor of the previous page, to continue listing.
     #[serde(default)]
     pub cursor: Option<String>,
+    /// Only this project's tasks (an id from list_projects; archived projects
+    /// too). Left out: every active project the person is a member of.
+    #[serde(default)]
+    pub project: Option<String>,
+    /// Only tasks in this section (an id from list_sections), or "none" for
+    /// tasks in no section.
+    #[serde(default)]
+    pub section: Option<String>,
+    /// Only the subtasks of this task (its id), or "none" for top-level tasks only.
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// Only tasks assigned to this member (a user id from list_members), or "me".
+    #[serde(default)]
+    pub assignee: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -326,6 +354,13 @@ impl Tools {
             due: args.due,
             reminders: args.reminders,
             recurrence: args.recurrence,
+            project_id: args.project_id,
+            section_id: args.section_id,
+            parent_id: args.parent_id,
+            assignee_id: match args.assignee_id {
+                Some(a) => Some(projects::parse_user(inv, "assignee_id", &a)?.to_string()),
+                None => None,
+            },
             ..TaskInput::default()
         };
         let draft = input.parse()?;
@@ -355,7 +390,10 @@ impl Tools {
             order: args.order.map(|o| serde_plain(&o)),
             limit: args.limit,
             cursor: args.cursor,
-            ..ListParams::default()
+            project: args.project,
+            section: args.section,
+            parent: args.parent,
+            assignee: args.assignee,
         };
         let page = self.app.tasks().list(&inv.actor, &params).await?;
         Ok(json!({ "count": page.items.len(), "items": page.items, "next_cursor": page.next_cursor }))
@@ -481,7 +519,8 @@ impl Tools {
         Ok(json!({ "items": items }))
     }
 
-    /// The names [`Tools::call`] runs (a unit test holds them equal to the published tools).
+    /// The task tools' names [`Tools::call`] runs; with [`projects::CALLABLE`]
+    /// a unit test holds them equal to the published tools.
     pub const CALLABLE: [&'static str; 12] = [
         "add_task",
         "quick_add",
@@ -516,6 +555,21 @@ impl Tools {
             "remove_reminder" => self.remove_reminder(inv, args_of(args)?).await,
             "list_tags" => self.list_tags(inv, args_of(args)?).await,
             "task_history" => self.task_history(inv, args_of(args)?).await,
+            "list_projects" => self.list_projects(inv, args_of(args)?).await,
+            "create_project" => self.create_project(inv, args_of(args)?).await,
+            "update_project" => self.update_project(inv, args_of(args)?).await,
+            "delete_project" => self.delete_project(inv, args_of(args)?).await,
+            "list_sections" => self.list_sections(inv, args_of(args)?).await,
+            "add_section" => self.add_section(inv, args_of(args)?).await,
+            "rename_section" => self.rename_section(inv, args_of(args)?).await,
+            "delete_section" => self.delete_section(inv, args_of(args)?).await,
+            "list_members" => self.list_members(inv, args_of(args)?).await,
+            "share_project" => self.share_project(inv, args_of(args)?).await,
+            "change_member_role" => self.change_member_role(inv, args_of(args)?).await,
+            "remove_member" => self.remove_member(inv, args_of(args)?).await,
+            "move_task" => self.move_task(inv, args_of(args)?).await,
+            "assign_task" => self.assign_task(inv, args_of(args)?).await,
+            "list_subtasks" => self.list_subtasks(inv, args_of(args)?).await,
             other => Err(AppError::validation("name", format!("there is no tool {other:?}"))),
         }
     }
@@ -553,7 +607,13 @@ pub fn describe_error(e: &AppError) -> String {
             let fields: Vec<String> = errors.fields().iter().map(|f| format!("{}: {}", f.field, f.message)).collect();
             format!("invalid input — {}", fields.join("; "))
         }
-        AppError::NotFound => "not found: no task with this id (list_tasks shows the ids)".into(),
+        // The policy answers the same for what does not exist and for what is in
+        // a project the caller is not a member of, and so does this message.
+        AppError::NotFound => {
+            "not found: nothing with this id that you can see (list_tasks, list_projects, list_sections and \
+             list_members show the ids)"
+                .into()
+        }
         AppError::PreconditionFailed { current } => {
             format!("the task has changed since it was read (its version is now {current}); read it again and retry")
         }
@@ -620,12 +680,21 @@ mod tests {
         // `call` must know every tool the MCP server publishes (and so the chat
         // agent offers): an unknown name is the only error that mentions "there is no tool".
         let names: Vec<&str> = catalog().iter().map(|t| t.name.as_str()).collect();
-        assert_eq!(names.len(), 12, "{names:?}");
-        assert!(spec("delete_task").is_some_and(|t| t.destructive && !t.read_only));
+        assert_eq!(names.len(), Tools::CALLABLE.len() + projects::CALLABLE.len(), "{names:?}");
+        for destructive in ["delete_task", "delete_project", "remove_member", "delete_section"] {
+            assert!(spec(destructive).is_some_and(|t| t.destructive && !t.read_only), "{destructive}");
+        }
+        for read in ["list_projects", "list_sections", "list_members", "list_subtasks"] {
+            assert!(spec(read).is_some_and(|t| t.read_only && !t.destructive), "{read}");
+        }
+        assert!(spec("delete_project").is_some_and(|t| t.parameters["required"] == json!(["id", "tasks"])));
         assert!(spec("list_tasks").is_some_and(|t| t.read_only));
         assert!(spec("add_task").is_some_and(|t| t.parameters["properties"]["title"].is_object()));
         for name in names {
-            assert!(Tools::CALLABLE.contains(&name), "{name} is published but Tools::call does not run it");
+            assert!(
+                Tools::CALLABLE.contains(&name) || projects::CALLABLE.contains(&name),
+                "{name} is published but Tools::call does not run it"
+            );
         }
     }
 

@@ -80,9 +80,13 @@ def server(tmp_path_factory) -> Server:
         pytest.fail(f"the ontask binary is missing at {BIN}: run `cargo build -p ontask-ontask` or set ONTASK_BIN")
     data_dir = tmp_path_factory.mktemp("ontask-data")
     log = open(data_dir / "server.log", "wb")
+    # Every test signs up accounts from this one address: three calls each
+    # (registration and two tokens) would soon pass the per-address sign-in
+    # limit, which protects real servers and is tested with the HTTP suite.
+    env = {**_clean_env(), "ONTASK_RATE_LIMITS__SIGN_IN_PER_ADDRESS": "100000"}
     process = subprocess.Popen(
         [BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(data_dir)],
-        cwd=data_dir, env=_clean_env(), stdout=log, stderr=subprocess.PIPE, text=True,
+        cwd=data_dir, env=env, stdout=log, stderr=subprocess.PIPE, text=True,
     )
     lines: queue.Queue[str] = queue.Queue()
 
@@ -118,6 +122,11 @@ def server(tmp_path_factory) -> Server:
 
 @pytest.fixture
 def account(server: Server) -> Account:
+    return new_account(server)
+
+
+def new_account(server: Server) -> Account:
+    """A fresh account registered over REST, with a read-write and a read-only API token."""
     email = f"agent-{uuid.uuid4().hex[:12]}@example.com"
     status, body, _ = server.api("POST", "/api/v1/auth/register", body={"email": email, "password": "correct horse battery"})
     assert status == 201, body

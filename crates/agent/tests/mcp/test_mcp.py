@@ -16,8 +16,12 @@ pytestmark = pytest.mark.anyio
 
 TOOLS = {
     "add_task", "quick_add", "list_tasks", "get_task", "update_task", "complete_task", "reopen_task",
-    "delete_task", "add_reminder", "remove_reminder", "list_tags", "task_history",
+    "delete_task", "add_reminder", "remove_reminder", "list_tags", "task_history", "list_subtasks",
+    "move_task", "assign_task", "list_projects", "create_project", "update_project", "delete_project",
+    "list_sections", "add_section", "rename_section", "delete_section", "list_members", "share_project",
+    "change_member_role", "remove_member",
 }
+DESTRUCTIVE = {"delete_task", "remove_reminder", "delete_project", "delete_section", "remove_member"}
 
 
 def text_of(result) -> str:
@@ -51,9 +55,15 @@ async def test_lists_every_tool_with_schema_and_description(server: Server, acco
     assert tools["add_task"].input_schema["required"] == ["title"]
     assert set(tools["list_tasks"].input_schema["properties"]) == {
         "status", "priority", "tags", "query", "due_before", "due_after", "overdue", "sort", "order", "limit", "cursor",
+        "project", "section", "parent", "assignee",
     }
+    assert {"project_id", "section_id", "parent_id", "assignee_id"} <= set(tools["add_task"].input_schema["properties"])
     assert tools["list_tasks"].annotations.read_only_hint is True
-    assert tools["delete_task"].annotations.destructive_hint is True
+    assert {name for name, t in tools.items() if t.annotations.destructive_hint} == DESTRUCTIVE
+    # Deleting a project never guesses what happens to its tasks.
+    assert sorted(tools["delete_project"].input_schema["required"]) == ["id", "tasks"]
+    # The descriptions tell the model who may do what.
+    assert "owner" in tools["share_project"].description and "viewer" in tools["share_project"].description
     # Descriptions of arguments reach the model, e.g. the accepted due forms.
     assert "Europe/Berlin" in json.dumps(tools["add_task"].input_schema["properties"]["due"])
 
