@@ -5,7 +5,8 @@
 //! it writes the usual events, with `agent` as the actor and the conversation
 //! id in their metadata.
 //!
-//! Deleting (any tool the MCP server marks destructive) and changing more than
+//! Deleting or removing (any tool the MCP server marks destructive: tasks,
+//! projects, sections, members, reminders) and changing more than
 //! [`BULK_LIMIT`] tasks in one turn are not applied at once: the agent replies
 //! with a dry-run summary and keeps the calls as the conversation's pending
 //! action; the next message applies them if it is a "yes" (or names the action
@@ -18,6 +19,7 @@
 //! action persist in the database, so any replica can continue a conversation.
 pub mod commands;
 mod conversation;
+mod dry_run;
 pub mod llm;
 mod protocol;
 mod turn;

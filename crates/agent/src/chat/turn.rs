@@ -359,8 +359,14 @@ impl Turn<'_> {
              never invent ids.\n\
              - quick_add takes one natural sentence (\"Pay rent tomorrow 9am !high #home every month\"); \
              add_task takes the fields.\n\
-             - Deleting, and changing more than {BULK_LIMIT} tasks in one turn, is held by the server until \
-             the person confirms: call the tools as usual and do not ask for confirmation yourself.\n\
+             - Tasks live in projects (list_projects; everyone has an Inbox), optionally in sections and \
+             under other tasks. In a shared project the owner manages it and its members, editors change \
+             tasks and sections, viewers only read; \"not found\" means the person is not a member.\n\
+             - delete_project needs the person's choice for its tasks (delete or move_to_inbox): ask if \
+             they did not say.\n\
+             - Deleting or removing anything (tasks, projects, sections, members), and changing more than \
+             {BULK_LIMIT} things in one turn, is held by the server until the person confirms: call the \
+             tools as usual and do not ask for confirmation yourself.\n\
              - Answer briefly, in the person's language, and say what you changed.",
             now = now.format("%Y-%m-%d %H:%M"),
             weekday = now.format("%A"),
@@ -375,12 +381,18 @@ impl Turn<'_> {
     /// run read: confirming applies them to the task as it was shown, and
     /// fails (saying so) if it changed in between.
     async fn dry_run(&self, name: &str, args: &mut Value) -> Result<String, AppError> {
+        if let Some(described) = self.describe_project_change(name, args).await {
+            return described;
+        }
         let text = |key: &str| args.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
         let target = match name {
             "add_task" => return Ok(format!("add \"{}\"", text("title"))),
             "quick_add" => return Ok(format!("add \"{}\"", text("text"))),
             _ => self.agent.app().tasks().get(&self.inv.actor, parse_id(&text("id"))?).await?,
         };
+        if let Some(project) = target.project_id {
+            self.require(project, ontask_domain::ProjectAction::Edit).await?;
+        }
         let task = label(&target);
         let description = match name {
             "delete_task" => format!("delete {task}"),
@@ -397,9 +409,11 @@ impl Turn<'_> {
             }
             "add_reminder" => format!("add the reminder {} to {task}", text("reminder")),
             "remove_reminder" => format!("remove the reminder {} from {task}", text("reminder")),
+            "move_task" => self.describe_move(&task, args).await?,
+            "assign_task" => self.describe_assignment(&target, &task, args).await?,
             other => format!("{other} {args}"),
         };
-        if matches!(name, "delete_task" | "complete_task" | "reopen_task" | "update_task")
+        if matches!(name, "delete_task" | "complete_task" | "reopen_task" | "update_task" | "move_task" | "assign_task")
             && let Some(fields) = args.as_object_mut()
         {
             fields.entry("expected_version").or_insert(json!(target.version));
@@ -526,6 +540,17 @@ fn past(description: &str) -> String {
         "reopen" => "reopened",
         "change" => "changed",
         "remove" => "removed",
+        "create" => "created",
+        "move" => "moved",
+        "assign" => "assigned",
+        "unassign" => "unassigned",
+        "share" => "shared",
+        "rename" => "renamed",
+        "reorder" => "reordered",
+        "archive" => "archived",
+        "unarchive" => "unarchived",
+        "make" => "made",
+        "leave" => "left",
         other => other,
     };
     format!("{done} {rest}")

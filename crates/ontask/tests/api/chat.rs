@@ -15,6 +15,8 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, TestUser, assert_problem, spawn_app, spawn_app_with};
 
+mod projects;
+
 /// What the scripted model answers to one request.
 enum Step {
     Calls(Vec<(&'static str, Value)>),
