@@ -2,8 +2,8 @@
 //! (`ontask_domain::quick`); here its `##Project` token is resolved to one of
 //! the person's projects, so every front door (REST, web UI, MCP) reads the
 //! same text the same way.
-use ontask_domain::{Name, ProjectId};
 use ontask_domain::quick::QuickTask;
+use ontask_domain::{Name, ProjectId};
 
 use crate::input::TaskInput;
 use crate::{Actor, App, AppError, Result};

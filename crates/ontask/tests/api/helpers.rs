@@ -130,6 +130,28 @@ impl TestApp {
         create_task_at(&self.client, &self.address, user, body).await
     }
 
+    /// Creates a project of `user` and returns its JSON; panics unless 201.
+    pub async fn create_project(&self, user: &TestUser, name: &str) -> Value {
+        let response =
+            self.post("/api/v1/projects", user).json(&json!({ "name": name })).send().await.expect("request");
+        let status = response.status();
+        let json: Value = response.json().await.expect("json");
+        assert_eq!(status, StatusCode::CREATED, "creating a project failed: {json}");
+        json
+    }
+
+    /// Adds `with` to `owner`'s project as `role`; panics unless 201.
+    pub async fn share(&self, owner: &TestUser, project: &str, with: &TestUser, role: &str) {
+        let response = self
+            .post(&format!("/api/v1/projects/{project}/members"), owner)
+            .json(&json!({ "email": with.email, "role": role }))
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        assert_eq!(status, StatusCode::CREATED, "sharing failed: {}", response.text().await.unwrap_or_default());
+    }
+
     pub async fn task_history(&self, user: &TestUser, id: &str) -> Vec<Value> {
         let body: Value = self
             .get(&format!("/api/v1/tasks/{id}/history"), user)

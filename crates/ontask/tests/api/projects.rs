@@ -16,27 +16,9 @@ async fn body(response: reqwest::Response, status: StatusCode) -> Value {
     serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
-async fn create_project(app: &TestApp, user: &TestUser, name: &str) -> Value {
-    body(
-        app.post("/api/v1/projects", user).json(&json!({ "name": name })).send().await.expect("request"),
-        StatusCode::CREATED,
-    )
-    .await
-}
-
 async fn projects(app: &TestApp, user: &TestUser) -> Vec<Value> {
     let list = body(app.get("/api/v1/projects", user).send().await.expect("request"), StatusCode::OK).await;
     list["items"].as_array().expect("items").clone()
-}
-
-async fn share(app: &TestApp, owner: &TestUser, project: &str, with: &TestUser, role: &str) {
-    let response = app
-        .post(&format!("/api/v1/projects/{project}/members"), owner)
-        .json(&json!({ "email": with.email, "role": role }))
-        .send()
-        .await
-        .expect("request");
-    body(response, StatusCode::CREATED).await;
 }
 
 async fn titles(app: &TestApp, user: &TestUser, query: &str) -> Vec<String> {
@@ -173,10 +155,10 @@ async fn the_sharing_matrix_owner_editor_viewer_and_stranger() {
     let app = spawn_app().await;
     let [owner, editor, viewer, stranger, newcomer] =
         [app.new_user().await, app.new_user().await, app.new_user().await, app.new_user().await, app.new_user().await];
-    let project = create_project(&app, &owner, "Team").await;
+    let project = app.create_project(&owner, "Team").await;
     let p = project["id"].as_str().expect("id").to_owned();
-    share(&app, &owner, &p, &editor, "editor").await;
-    share(&app, &owner, &p, &viewer, "viewer").await;
+    app.share(&owner, &p, &editor, "editor").await;
+    app.share(&owner, &p, &viewer, "viewer").await;
     let section = body(
         app.post(&format!("/api/v1/projects/{p}/sections"), &owner)
             .json(&json!({ "name": "Doing" }))
@@ -319,9 +301,9 @@ async fn the_sharing_matrix_owner_editor_viewer_and_stranger() {
 async fn members_change_roles_leave_and_the_owner_hands_over() {
     let app = spawn_app().await;
     let [alice, bob, carol] = [app.new_user().await, app.new_user().await, app.new_user().await];
-    let p = create_project(&app, &alice, "Trip").await["id"].as_str().expect("id").to_owned();
-    share(&app, &alice, &p, &bob, "viewer").await;
-    share(&app, &alice, &p, &carol, "editor").await;
+    let p = app.create_project(&alice, "Trip").await["id"].as_str().expect("id").to_owned();
+    app.share(&alice, &p, &bob, "viewer").await;
+    app.share(&alice, &p, &carol, "editor").await;
     let again = app
         .post(&format!("/api/v1/projects/{p}/members"), &alice)
         .json(&json!({ "email": bob.email, "role": "editor" }))
@@ -466,7 +448,7 @@ async fn subtasks_nest_four_deep_complete_with_their_parent_and_move_with_it() {
     assert_eq!(kinds, ["task.created", "task.completed", "task.reopened"]);
 
     // Moving the parent to another project moves the tree.
-    let other = create_project(&app, &alice, "New place").await;
+    let other = app.create_project(&alice, "New place").await;
     let moved = app
         .patch(&format!("/api/v1/tasks/{root_id}"), &alice)
         .json(&json!({ "project_id": other["id"] }))
@@ -501,10 +483,10 @@ async fn skip_to(stream: &mut SseClient, kind: &str) -> crate::realtime::SseEven
 async fn a_members_stream_gets_the_others_changes_and_stops_at_once_when_removed() {
     let app = spawn_app().await;
     let [alice, bob] = [app.new_user().await, app.new_user().await];
-    let p = create_project(&app, &alice, "Shared").await["id"].as_str().expect("id").to_owned();
+    let p = app.create_project(&alice, "Shared").await["id"].as_str().expect("id").to_owned();
     // Bob's stream, open before he is a member of anything of Alice's.
     let mut stream = SseClient::open(app.get("/api/v1/stream", &bob)).await;
-    share(&app, &alice, &p, &bob, "editor").await;
+    app.share(&alice, &p, &bob, "editor").await;
     let added = skip_to(&mut stream, "member.added").await;
     assert_eq!(added.data["data"]["member"]["user_id"], bob.id.as_str());
     let task = app.create_task(&alice, json!({ "title": "Alice's change", "project_id": p })).await;
@@ -565,9 +547,9 @@ async fn comments_mention_members_and_only_their_author_changes_them() {
     let app = spawn_app().await;
     let [alice, bob, carol, stranger] =
         [app.new_user().await, app.new_user().await, app.new_user().await, app.new_user().await];
-    let p = create_project(&app, &alice, "Talk").await["id"].as_str().expect("id").to_owned();
-    share(&app, &alice, &p, &bob, "editor").await;
-    share(&app, &alice, &p, &carol, "viewer").await;
+    let p = app.create_project(&alice, "Talk").await["id"].as_str().expect("id").to_owned();
+    app.share(&alice, &p, &bob, "editor").await;
+    app.share(&alice, &p, &carol, "viewer").await;
     let task = app.create_task(&alice, json!({ "title": "Plan the party", "project_id": p })).await;
     let t = task["id"].as_str().expect("id");
     let alice_handle = alice.email.split('@').next().expect("local part");

@@ -517,17 +517,9 @@ async fn a_shared_projects_events_reach_every_members_endpoint_and_no_one_elses(
     let (bobs, strangers) = (Receiver::start(&[]).await, Receiver::start(&[]).await);
     register(&app, &bob, json!({ "url": bobs.url, "events": ["task.*"] })).await;
     register(&app, &stranger, json!({ "url": strangers.url })).await;
-    let response =
-        app.post("/api/v1/projects", &alice).json(&json!({ "name": "Shared" })).send().await.expect("request");
-    let project: Value = response.json().await.expect("json");
+    let project = app.create_project(&alice, "Shared").await;
     let p = project["id"].as_str().expect("id");
-    let response = app
-        .post(&format!("/api/v1/projects/{p}/members"), &alice)
-        .json(&json!({ "email": bob.email, "role": "viewer" }))
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(response.status(), StatusCode::CREATED);
+    app.share(&alice, p, &bob, "viewer").await;
     let task = app.create_task(&alice, json!({ "title": "Alice's", "project_id": p })).await;
     let hits =
         bobs.wait_for("Alice's task at Bob's endpoint", |h| event_types(h).contains(&"task.created".into())).await;

@@ -8,23 +8,6 @@ use serde_json::{Value, json};
 use super::{FakeModel, Step, app_with_model, say};
 use crate::helpers::{TestApp, TestUser};
 
-async fn create_project(app: &TestApp, user: &TestUser, name: &str) -> String {
-    let response = app.post("/api/v1/projects", user).json(&json!({ "name": name })).send().await.expect("request");
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let project: Value = response.json().await.expect("json");
-    project["id"].as_str().expect("id").to_owned()
-}
-
-async fn share(app: &TestApp, owner: &TestUser, project: &str, with: &TestUser, role: &str) {
-    let response = app
-        .post(&format!("/api/v1/projects/{project}/members"), owner)
-        .json(&json!({ "email": with.email, "role": role }))
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(response.status(), StatusCode::CREATED, "{}", response.text().await.unwrap_or_default());
-}
-
 async fn project_status(app: &TestApp, user: &TestUser, id: &str) -> StatusCode {
     app.get(&format!("/api/v1/projects/{id}"), user).send().await.expect("request").status()
 }
@@ -39,8 +22,8 @@ async fn removing_a_member_and_deleting_a_project_wait_for_confirmation() {
     let app = app_with_model(&model, |_| {}).await;
     let owner = app.new_user().await;
     let sam = app.new_user().await;
-    let garden = create_project(&app, &owner, "Garden").await;
-    share(&app, &owner, &garden, &sam, "editor").await;
+    let garden = app.create_project(&owner, "Garden").await["id"].as_str().expect("id").to_owned();
+    app.share(&owner, &garden, &sam, "editor").await;
     let task = app.create_task(&owner, json!({ "title": "Plant tulips", "project_id": garden })).await;
     let task_id = task["id"].as_str().expect("id").to_owned();
 
@@ -114,8 +97,8 @@ async fn a_held_change_the_person_may_not_make_is_refused_by_the_dry_run_not_pro
     let owner = app.new_user().await;
     let viewer = app.new_user().await;
     let stranger = app.new_user().await;
-    let garden = create_project(&app, &owner, "Garden").await;
-    share(&app, &owner, &garden, &viewer, "viewer").await;
+    let garden = app.create_project(&owner, "Garden").await["id"].as_str().expect("id").to_owned();
+    app.share(&owner, &garden, &viewer, "viewer").await;
     let task = app.create_task(&owner, json!({ "title": "Plant tulips", "project_id": garden })).await;
     let task_id = task["id"].as_str().expect("id").to_owned();
 
@@ -157,7 +140,7 @@ async fn a_move_is_applied_at_once_and_deleting_a_section_is_held() {
     let model = FakeModel::default();
     let app = app_with_model(&model, |_| {}).await;
     let owner = app.new_user().await;
-    let garden = create_project(&app, &owner, "Garden").await;
+    let garden = app.create_project(&owner, "Garden").await["id"].as_str().expect("id").to_owned();
     let response = app
         .post(&format!("/api/v1/projects/{garden}/sections"), &owner)
         .json(&json!({ "name": "Doing" }))
