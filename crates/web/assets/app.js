@@ -613,6 +613,22 @@ function initDetail() {
     setTimeout(() => { if (detailStale && !editingDetail()) refreshDetail(); }, 0);
   });
   region.addEventListener('submit', async (e) => {
+    if (e.target.id === 'comment-form') {
+      e.preventDefault();
+      const text = $('#f-comment').value.trim();
+      if (!text) return;
+      try {
+        await api('POST', `/tasks/${$('#detail').dataset.id}/comments`, { body: text });
+        announce('Comment added');
+        forceRefresh = true;
+        await refreshDetail();
+        $('#f-comment')?.focus();
+      } catch (err) {
+        clearErrors();
+        showError('comment', problemText(err));
+      }
+      return;
+    }
     if (e.target.id !== 'subtask-form') return;
     e.preventDefault();
     const input = $('#f-subtask');
@@ -636,6 +652,14 @@ function initDetail() {
     if (!b) return;
     const d = $('#detail');
     switch (b.dataset.action) {
+      case 'delete-comment':
+        try {
+          await api('DELETE', `/comments/${b.dataset.comment}`);
+          announce('Comment deleted');
+          forceRefresh = true;
+          await refreshDetail();
+        } catch (err) { showError('comment', problemText(err)); }
+        break;
       case 'toggle': toggle(d); break;
       case 'edit-desc':
         $('#desc-editor').hidden = false;
@@ -1009,7 +1033,7 @@ function connect() {
     'task.created', 'task.updated', 'task.completed', 'task.reopened', 'task.deleted', 'task.moved', 'task.assigned',
     'project.created', 'project.updated', 'project.archived', 'project.unarchived', 'project.deleted',
     'section.created', 'section.updated', 'section.deleted', 'member.added', 'member.role_changed', 'member.removed',
-    'reminder.due', 'reminder.sent',
+    'comment.added', 'comment.edited', 'comment.deleted', 'reminder.due', 'reminder.sent',
   ];
   for (const type of types) {
     source.addEventListener(type, (ev) => {

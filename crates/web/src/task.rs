@@ -36,7 +36,37 @@ pub(crate) async fn detail_context(state: &WebState, v: &Viewer, raw_id: &str) -
         None => None,
     };
     let done = subtasks.iter().filter(|s| s.done).count();
+    let comments: Vec<_> = state
+        .app
+        .comments()
+        .list(&v.actor, id)
+        .await?
+        .into_iter()
+        .map(|c| {
+            let author = c.comment.author_id;
+            let mine = author == v.actor.user_id;
+            let by = if mine {
+                "you".to_owned()
+            } else {
+                match place.people.get(&author.to_string()) {
+                    Some((name, email)) if name.trim().is_empty() => email.clone(),
+                    Some((name, _)) => name.clone(),
+                    None => "a former member".to_owned(),
+                }
+            };
+            context! {
+                id => c.comment.id.to_string(),
+                by,
+                html => markdown::render(c.comment.body.as_str()),
+                when => view::instant_label(c.comment.created_at, v.tz, now),
+                iso => c.comment.created_at.to_rfc3339(),
+                edited => c.edited,
+                can_delete => mine && place.can_edit || place.owner,
+            }
+        })
+        .collect();
     Ok(context! {
+        comments,
         task => view,
         history => items,
         tz => v.tz.name(),
@@ -64,6 +94,8 @@ struct Choice {
 /// may move it to, its project's sections and members.
 struct Place {
     can_edit: bool,
+    /// The viewer owns the project (and so may delete anyone's comment).
+    owner: bool,
     project: Value,
     move_to: Vec<Choice>,
     sections: Vec<Choice>,
@@ -76,6 +108,7 @@ async fn placement(state: &WebState, v: &Viewer, task: &ontask_domain::TaskSnaps
     let Some(pid) = task.project_id else {
         return Ok(Place {
             can_edit: true,
+            owner: true,
             project: Value::from(()),
             move_to: vec![],
             sections: vec![],
@@ -85,6 +118,7 @@ async fn placement(state: &WebState, v: &Viewer, task: &ontask_domain::TaskSnaps
     };
     let project = state.app.projects().get(&v.actor, pid).await?;
     let can_edit = project.role.allows(ProjectAction::Edit) && !project.project.archived;
+    let owner = project.role.allows(ProjectAction::Manage);
     let projects = state.app.projects().list(&v.actor, false).await?;
     let move_to = projects
         .iter()
@@ -121,7 +155,7 @@ async fn placement(state: &WebState, v: &Viewer, task: &ontask_domain::TaskSnaps
         id => pid.to_string(), name => project.project.name.as_str(), colour => project.project.colour.as_str(),
         inbox => project.project.inbox,
     };
-    Ok(Place { can_edit, project, move_to, sections, members, people })
+    Ok(Place { can_edit, owner, project, move_to, sections, members, people })
 }
 
 /// How deep a task sits: 1 for a top-level task.

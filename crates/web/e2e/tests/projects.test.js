@@ -198,6 +198,7 @@ describe('projects', () => {
     await v.page.goto(`${server.url}/tasks/${task.id}`);
     await v.page.locator('#readonly-notice').waitFor();
     assert.ok(await v.page.locator('#f-priority').isDisabled());
+    assert.equal(await v.page.locator('#comment-form').count(), 0, 'a viewer does not comment');
 
     const forced = await api(v.page, 'PATCH', `/tasks/${task.id}`, { title: 'Mine now' });
     assert.equal(forced.status, 403);
@@ -206,5 +207,39 @@ describe('projects', () => {
     assert.equal((await api(a.page, 'GET', `/tasks/${task.id}`)).body.title, 'Read the minutes');
     await a.context.close();
     await v.context.close();
+  });
+
+  test('a comment with a mention appears live for the other member, rendered safely', async () => {
+    const a = await newUser(browser, server.url);
+    const b = await newUser(browser, server.url);
+    const project = await createProject(a.page, 'Party');
+    const task = (await api(a.page, 'POST', '/tasks', { title: 'Book the hall', project_id: project.id })).body;
+    await invite(a.page, project.id, b.email, 'editor');
+    await b.page.goto(`${server.url}/tasks/${task.id}`);
+    await liveReady(b.page);
+    await b.page.getByText('No comments yet.').waitFor();
+
+    await a.page.goto(`${server.url}/tasks/${task.id}`);
+    const handle = b.email.split('@')[0];
+    await a.page.getByLabel('New comment').fill(`Can you call them, @${handle}? **Friday** <script>alert(1)</script>`);
+    await a.page.getByRole('button', { name: 'Comment', exact: true }).click();
+    await a.page.locator('#comment-list .comment strong', { hasText: 'Friday' }).waitFor();
+
+    // Bob's open page shows it without a reload, Markdown rendered and the script gone.
+    const seen = b.page.locator('#comment-list .comment');
+    await seen.locator('strong', { hasText: 'Friday' }).waitFor();
+    assert.equal(await b.page.locator('#comment-list script').count(), 0);
+    assert.match(await seen.locator('.comment-meta').innerText(), /·/);
+    await eventually(async () => {
+      const notes = (await api(b.page, 'GET', '/notifications')).body.items;
+      assert.ok(notes.some((n) => n.kind === 'mention' && n.task_id === task.id), JSON.stringify(notes));
+    });
+
+    // Its author deletes it; it goes from both pages.
+    await a.page.getByRole('button', { name: 'Delete this comment' }).click();
+    await a.page.getByText('No comments yet.').waitFor();
+    await b.page.getByText('No comments yet.').waitFor();
+    await a.context.close();
+    await b.context.close();
   });
 });
