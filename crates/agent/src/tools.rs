@@ -570,6 +570,8 @@ impl Tools {
             "move_task" => self.move_task(inv, args_of(args)?).await,
             "assign_task" => self.assign_task(inv, args_of(args)?).await,
             "list_subtasks" => self.list_subtasks(inv, args_of(args)?).await,
+            "list_comments" => self.list_comments(inv, args_of(args)?).await,
+            "add_comment" => self.add_comment(inv, args_of(args)?).await,
             other => Err(AppError::validation("name", format!("there is no tool {other:?}"))),
         }
     }
@@ -684,7 +686,7 @@ mod tests {
         for destructive in ["delete_task", "delete_project", "remove_member", "delete_section"] {
             assert!(spec(destructive).is_some_and(|t| t.destructive && !t.read_only), "{destructive}");
         }
-        for read in ["list_projects", "list_sections", "list_members", "list_subtasks"] {
+        for read in ["list_projects", "list_sections", "list_members", "list_subtasks", "list_comments"] {
             assert!(spec(read).is_some_and(|t| t.read_only && !t.destructive), "{read}");
         }
         assert!(spec("delete_project").is_some_and(|t| t.parameters["required"] == json!(["id", "tasks"])));

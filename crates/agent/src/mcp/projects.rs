@@ -8,8 +8,8 @@ use rmcp::{tool, tool_router};
 use super::{McpServer, outcome};
 use crate::tools::TaskIdArgs;
 use crate::tools::projects::{
-    AddSectionArgs, AssignTaskArgs, CreateProjectArgs, DeleteProjectArgs, ListProjectsArgs, MemberRoleArgs,
-    MoveTaskArgs, ProjectIdArgs, RemoveMemberArgs, RenameSectionArgs, SectionIdArgs, ShareProjectArgs,
+    AddCommentArgs, AddSectionArgs, AssignTaskArgs, CreateProjectArgs, DeleteProjectArgs, ListProjectsArgs,
+    MemberRoleArgs, MoveTaskArgs, ProjectIdArgs, RemoveMemberArgs, RenameSectionArgs, SectionIdArgs, ShareProjectArgs,
     UpdateProjectArgs,
 };
 
@@ -182,5 +182,26 @@ impl McpServer {
     )]
     async fn list_subtasks(&self, ext: Extensions, Parameters(args): Parameters<TaskIdArgs>) -> CallToolResult {
         run!(self, ext, list_subtasks, args)
+    }
+
+    #[tool(
+        description = "List a task's comments, oldest first, each with its author's id, its Markdown body, the members it mentions and whether it was edited. Any member of its project may.",
+        annotations(title = "List comments", read_only_hint = true, destructive_hint = false)
+    )]
+    async fn list_comments(&self, ext: Extensions, Parameters(args): Parameters<TaskIdArgs>) -> CallToolResult {
+        run!(self, ext, list_comments, args)
+    }
+
+    #[tool(
+        description = "Comment on a task (Markdown). @name mentions a member of the project and notifies them. Editors and the owner may; viewers may not.",
+        annotations(
+            title = "Comment on a task",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false
+        )
+    )]
+    async fn add_comment(&self, ext: Extensions, Parameters(args): Parameters<AddCommentArgs>) -> CallToolResult {
+        run!(self, ext, add_comment, args)
     }
 }

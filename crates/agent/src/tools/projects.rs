@@ -4,6 +4,7 @@
 //! policy decides: a project the caller is not a member of is "not found", a
 //! role that does not allow a change is "forbidden" with the reason.
 use ontask_app::AppError;
+use ontask_app::comments::{CommentInput, CommentView};
 use ontask_app::input::TaskPatchInput;
 use ontask_app::projects::{
     MemberInput, MemberView, ProjectChanges, ProjectInput, ProjectView, SectionInput, TasksOnDelete,
@@ -241,6 +242,11 @@ impl<T> From<Vec<T>> for Listed<T> {
 }
 
 #[derive(Serialize)]
+struct OneComment {
+    comment: CommentView,
+}
+
+#[derive(Serialize)]
 struct OneSection {
     section: Section,
 }
@@ -458,10 +464,31 @@ impl Tools {
         let subtasks: Vec<TaskSnapshot> = self.app.tasks().subtasks(&inv.actor, parse_id(&args.id)?).await?;
         to_result(&Listed::from(subtasks))
     }
+
+    pub async fn list_comments(&self, inv: &Invocation, args: super::TaskIdArgs) -> ToolResult {
+        let comments: Vec<CommentView> = self.app.comments().list(&inv.actor, parse_id(&args.id)?).await?;
+        to_result(&Listed::from(comments))
+    }
+
+    pub async fn add_comment(&self, inv: &Invocation, args: AddCommentArgs) -> ToolResult {
+        let input = CommentInput { body: args.body };
+        let comment = self.app.comments().add(&inv.ctx, &inv.actor, parse_id(&args.task_id)?, input).await?;
+        to_result(&OneComment { comment })
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddCommentArgs {
+    /// The task's id.
+    pub task_id: String,
+    /// Markdown, 1 to 10,000 characters. `@name` mentions a member (the first
+    /// word of their name, or their e-mail before the `@`) and notifies them.
+    pub body: String,
 }
 
 /// The project tools' names, as [`Tools::call`] runs them.
-pub const CALLABLE: [&str; 15] = [
+pub const CALLABLE: [&str; 17] = [
     "list_projects",
     "create_project",
     "update_project",
@@ -477,4 +504,6 @@ pub const CALLABLE: [&str; 15] = [
     "move_task",
     "assign_task",
     "list_subtasks",
+    "list_comments",
+    "add_comment",
 ];

@@ -85,6 +85,11 @@ async def test_a_shared_project_with_sections_subtasks_and_roles(server: Server,
         shared = (await call(editor, "get_task", {"id": tulips["id"]}))["task"]
         assert shared["title"] == "Plant tulips"
         await call(editor, "add_task", {"title": "Water the roses", "project_id": garden["id"]})
+        # Comments, with a mention of the owner (by the part of their e-mail before the @).
+        handle = account.email.split("@")[0]
+        said = (await call(editor, "add_comment", {"task_id": tulips["id"], "body": f"Done by Friday, @{handle}?"}))["comment"]
+        assert said["author_id"] == member["user_id"] and len(said["mentioned"]) == 1 and not said["edited"]
+        assert [c["body"] for c in (await call(editor, "list_comments", {"id": tulips["id"]}))["items"]] == [said["body"]]
         # An editor changes tasks, not the project or its members.
         assert "only the owner" in await fail(editor, "update_project", {"id": garden["id"], "name": "Mine"})
         assert "only the owner" in await fail(editor, "share_project", {
@@ -110,6 +115,8 @@ async def test_a_shared_project_with_sections_subtasks_and_roles(server: Server,
         assert "viewer" in await fail(viewer, "assign_task", {"id": tulips["id"], "assignee": "none"})
         assert "viewer" in await fail(viewer, "add_section", {"project_id": garden["id"], "name": "Mine"})
         assert "viewer" in await fail(viewer, "delete_task", {"id": bulbs["id"]})
+        assert "viewer" in await fail(viewer, "add_comment", {"task_id": tulips["id"], "body": "me too"})
+        assert len((await call(viewer, "list_comments", {"id": tulips["id"]}))["items"]) == 1
         assert "viewer" in await fail(viewer, "delete_project", {"id": garden["id"], "tasks": "delete"})
     status, body, _ = server.api("GET", f"/api/v1/tasks?project={garden['id']}", token=account.jwt)
     assert sorted(t["title"] for t in body["items"]) == ["Buy bulbs", "Plant tulips", "Water the roses"]
@@ -124,6 +131,8 @@ async def test_a_shared_project_with_sections_subtasks_and_roles(server: Server,
             ("list_sections", {"project_id": garden["id"]}),
             ("list_members", {"project_id": garden["id"]}),
             ("list_subtasks", {"id": tulips["id"]}),
+            ("list_comments", {"id": tulips["id"]}),
+            ("add_comment", {"task_id": tulips["id"], "body": "hi"}),
             ("add_task", {"title": "Intruder", "project_id": garden["id"]}),
             ("move_task", {"id": tulips["id"], "section_id": "none"}),
             ("share_project", {"project_id": garden["id"], "email": stranger.email, "role": "editor"}),
