@@ -279,9 +279,9 @@ impl DaprBus {
     async fn publish_cloud_event(&self, topic: &str, event: &StoredEvent, ce: Value) -> Result<(), BusError> {
         let e = &event.envelope;
         // Kafka-backed components partition by this key, which keeps each task's
-        // events in order for the consumers. The updates topic is keyed by user:
-        // a stream shows one user's events in log order and skips positions it
-        // has passed, so they must not overtake each other across partitions.
+        // events in order for the consumers. The updates topic is keyed by the
+        // user who made the change, so one writer's events stay in order; a
+        // stream dedupes by position, as it reads several writers' partitions.
         let key = if topic == self.settings.topics.task_updates {
             e.user_id.to_string()
         } else {

@@ -14,7 +14,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::Stream;
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 
 use ontask_domain::{Event as Change, ProjectId, UserId};
 use ontask_store::events::{self, StoredEvent};
@@ -135,8 +135,8 @@ async fn feed(
             return;
         }
     };
-    let mut last = resume_from.unwrap_or(0);
-    if resume_from.is_some() && !catch_up(&state, &mut viewer, &mut last, &out).await {
+    let mut sent = Sent::after(resume_from.unwrap_or(0));
+    if resume_from.is_some() && !catch_up(&state, &mut viewer, &mut sent, &out).await {
         return;
     }
     loop {
@@ -147,17 +147,17 @@ async fn feed(
         };
         match received {
             Ok(event) => {
-                if event.seq <= last || !viewer.sees(&event) {
+                if sent.has(event.seq) || !viewer.sees(&event) {
                     continue;
                 }
-                last = event.seq;
+                sent.record(event.seq);
                 if out.send(event).await.is_err() {
                     return;
                 }
             }
             // Too slow for the live feed: read what was missed from the log.
             Err(RecvError::Lagged(_)) => {
-                if !catch_up(&state, &mut viewer, &mut last, &out).await {
+                if !catch_up(&state, &mut viewer, &mut sent, &out).await {
                     return;
                 }
             }
@@ -166,9 +166,51 @@ async fn feed(
     }
 }
 
-/// Sends the user's events after `last` from the log. False when the client left
-/// or the log cannot be read.
-async fn catch_up(state: &ApiState, viewer: &mut Viewer, last: &mut i64, out: &mpsc::Sender<Arc<StoredEvent>>) -> bool {
+/// How many live positions a stream remembers having sent.
+const REMEMBERED: usize = 4096;
+
+/// Which log positions a stream has sent: every one up to `floor` (read from
+/// the log, where position order is commit order), and the most recent live
+/// ones after it. The live feed need not come in log order: on Kafka the
+/// updates topic is keyed by the writer, and a stream of a shared project
+/// shows several writers' events from different partitions. So a position
+/// below the highest one sent is not proof that it was sent; only this is.
+struct Sent {
+    floor: i64,
+    recent: HashSet<i64>,
+    order: VecDeque<i64>,
+}
+
+impl Sent {
+    fn after(floor: i64) -> Self {
+        Self { floor, recent: HashSet::new(), order: VecDeque::new() }
+    }
+
+    fn has(&self, seq: i64) -> bool {
+        seq <= self.floor || self.recent.contains(&seq)
+    }
+
+    fn record(&mut self, seq: i64) {
+        if self.recent.insert(seq) {
+            self.order.push_back(seq);
+            if self.order.len() > REMEMBERED
+                && let Some(oldest) = self.order.pop_front()
+            {
+                self.recent.remove(&oldest);
+            }
+        }
+    }
+}
+
+/// Sends the person's events after `sent.floor` from the log (those not sent
+/// live already), then moves the floor to the last one read. False when the
+/// client left or the log cannot be read.
+async fn catch_up(
+    state: &ApiState,
+    viewer: &mut Viewer,
+    sent: &mut Sent,
+    out: &mpsc::Sender<Arc<StoredEvent>>,
+) -> bool {
     loop {
         // Read with every project the person was ever in during the gap, then
         // filter event by event, so membership changes in the gap apply in order.
@@ -176,7 +218,7 @@ async fn catch_up(state: &ApiState, viewer: &mut Viewer, last: &mut i64, out: &m
             let mut conn = state.app.db.read().await?;
             let mut projects = viewer.project_ids();
             projects.extend(projects::member_of(&mut conn, viewer.user).await?);
-            events::visible_after(&mut conn, viewer.user, &projects, *last, BACKLOG_PAGE).await
+            events::visible_after(&mut conn, viewer.user, &projects, sent.floor, BACKLOG_PAGE).await
         }
         .await;
         let page = match page {
@@ -188,8 +230,10 @@ async fn catch_up(state: &ApiState, viewer: &mut Viewer, last: &mut i64, out: &m
         };
         let full = page.len() as i64 == BACKLOG_PAGE;
         for event in page {
-            *last = event.seq;
-            if viewer.sees(&event) && out.send(Arc::new(event)).await.is_err() {
+            let seq = event.seq;
+            let new = !sent.has(seq);
+            sent.floor = seq;
+            if new && viewer.sees(&event) && out.send(Arc::new(event)).await.is_err() {
                 return false;
             }
         }
@@ -269,4 +313,30 @@ async fn serve_socket(
         }
     }
     let _ = socket.send(Message::Close(None)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Sent;
+
+    #[test]
+    fn a_late_live_event_below_the_highest_sent_is_still_sent_once() {
+        let mut sent = Sent::after(10);
+        assert!(sent.has(10), "read from the log");
+        sent.record(12);
+        assert!(!sent.has(11), "11 comes after 12 from another partition: not sent yet");
+        sent.record(11);
+        assert!(sent.has(11) && sent.has(12));
+    }
+
+    #[test]
+    fn it_remembers_a_bounded_number_of_live_positions() {
+        let mut sent = Sent::after(0);
+        for seq in 1..=(super::REMEMBERED as i64 + 1) {
+            sent.record(seq);
+        }
+        assert!(!sent.has(1), "the oldest is forgotten");
+        assert!(sent.has(2));
+        assert_eq!(sent.recent.len(), super::REMEMBERED);
+    }
 }

@@ -62,9 +62,8 @@ pub(super) fn live_consumer(
         .create_with_context(LiveContext { ready })
         .map_err(config_error)?;
     // The updates topic alone: it carries every event (reminders too, which
-    // the browser shows as they happen), keyed by user, so each user's events
-    // arrive in log order. Reading the reminders topic as well would interleave
-    // two topics with no order between them.
+    // the browser shows as they happen), keyed by the user who made it, so
+    // each writer's events arrive in log order; streams dedupe by position.
     consumer.subscribe(&[&settings.topic_task_updates]).map_err(|e| unavailable("subscribing to updates", &e))?;
     Ok(consumer)
 }

@@ -296,10 +296,11 @@ impl EventBus for KafkaBus {
             let key = partition_key(event);
             let topic = self.settings.topic_for(event.envelope.event_type());
             deliveries.push((topic, self.enqueue(topic, &key, &payload, event_headers(event)).await?));
-            // Every event a user's stream shows also goes to the updates topic,
-            // keyed by the user: one partition per user keeps the user's events
-            // in log order, which the streams rely on (they resume by position
-            // and drop anything at or below the last position sent).
+            // Every event a stream shows also goes to the updates topic, keyed
+            // by the user who made it: one writer's events stay in log order.
+            // A stream of a shared project reads several writers' partitions, so
+            // it remembers what it sent rather than trusting the order
+            // (`routes::realtime::Sent`).
             let updates = self.settings.topic_task_updates.as_str();
             let user = event.envelope.user_id.to_string();
             deliveries.push((updates, self.enqueue(updates, &user, &payload, event_headers(event)).await?));
