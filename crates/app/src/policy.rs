@@ -42,6 +42,16 @@ pub async fn project(
     decide(project, role, action)
 }
 
+/// The actor's own Inbox, to write in: its owner is the actor by definition,
+/// so the row is the only read (the hot path of every create without a
+/// project). `None` when the account has no Inbox yet.
+pub async fn own_inbox(conn: &mut AnyConnection, actor: &Actor) -> Result<Option<ProjectAccess>> {
+    actor.require(Scope::TasksWrite)?;
+    Ok(projects::inbox_of(conn, actor.user_id)
+        .await?
+        .map(|project| ProjectAccess { project, role: ProjectRole::Owner }))
+}
+
 /// The rule itself, once the membership is known.
 fn decide(project: Project, role: ProjectRole, action: ProjectAction) -> Result<ProjectAccess> {
     if !role.allows(action) {

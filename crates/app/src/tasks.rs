@@ -228,28 +228,29 @@ impl<'a> TaskService<'a> {
             Some(id) => Some(tasks::get(conn, id).await?.ok_or_else(|| not_in_project("parent_id"))?),
             None => None,
         };
-        let project = match (draft.project, &parent) {
-            (Some(project), _) => project,
-            (None, Some(parent)) => parent.project_id.ok_or_else(|| not_in_project("parent_id"))?,
-            (None, None) => match projects::inbox_of(conn, actor.user_id).await? {
-                Some(inbox) => inbox.id,
+        let access = match (draft.project, &parent) {
+            (Some(project), _) => policy::project(conn, actor, project, ProjectAction::Edit).await?,
+            // A parent named in the body that the actor may not see is, to
+            // them, a parent that does not exist.
+            (None, Some(parent)) => {
+                let project = parent.project_id.ok_or_else(|| not_in_project("parent_id"))?;
+                match policy::project(conn, actor, project, ProjectAction::Edit).await {
+                    Err(AppError::NotFound) => return Err(not_in_project("parent_id")),
+                    other => other?,
+                }
+            }
+            (None, None) => match policy::own_inbox(conn, actor).await? {
+                Some(inbox) => inbox,
                 None => {
                     let ctx = Context::new(uuid::Uuid::now_v7().to_string(), actor.event_actor());
                     let mut tx = self.app.db.begin().await?;
-                    let inbox = crate::projects::inbox_in(&mut tx, self.app, &ctx, actor.user_id).await?;
+                    crate::projects::inbox_in(&mut tx, self.app, &ctx, actor.user_id).await?;
                     tx.commit().await?;
-                    inbox
+                    policy::own_inbox(conn, actor).await?.ok_or(AppError::NotFound)?
                 }
             },
         };
-        let access = match policy::project(conn, actor, project, ProjectAction::Edit).await {
-            // A parent named in the body that the actor may not see is, to
-            // them, a parent that does not exist.
-            Err(AppError::NotFound) if draft.project.is_none() && parent.is_some() => {
-                return Err(not_in_project("parent_id"));
-            }
-            other => other?,
-        };
+        let project = access.project.id;
         // A subtask sits in its parent's section unless it names one.
         let section = draft.section.or(parent.as_ref().and_then(|p| p.section_id));
         let at = Placement { project_id: project, section_id: section, parent_id: draft.parent };
