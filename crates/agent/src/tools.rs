@@ -572,6 +572,10 @@ impl Tools {
             "list_subtasks" => self.list_subtasks(inv, args_of(args)?).await,
             "list_comments" => self.list_comments(inv, args_of(args)?).await,
             "add_comment" => self.add_comment(inv, args_of(args)?).await,
+            "edit_comment" => self.edit_comment(inv, args_of(args)?).await,
+            "delete_comment" => self.delete_comment(inv, args_of(args)?).await,
+            "transfer_project" => self.transfer_project(inv, args_of(args)?).await,
+            "project_activity" => self.project_activity(inv, args_of(args)?).await,
             other => Err(AppError::validation("name", format!("there is no tool {other:?}"))),
         }
     }
@@ -632,7 +636,7 @@ pub fn describe_error(e: &AppError) -> String {
 
 /// One event of a task's history, as the `task_history` tool tells it.
 #[derive(Serialize)]
-struct HistoryEntry<'a> {
+pub(crate) struct HistoryEntry<'a> {
     event_type: &'a str,
     timestamp: chrono::DateTime<Utc>,
     actor: Option<&'a EventActor>,
@@ -644,7 +648,7 @@ struct HistoryEntry<'a> {
 }
 
 impl<'a> HistoryEntry<'a> {
-    fn of(e: &'a EventEnvelope) -> Self {
+    pub(crate) fn of(e: &'a EventEnvelope) -> Self {
         Self {
             event_type: e.event_type(),
             timestamp: e.timestamp,
@@ -683,10 +687,14 @@ mod tests {
         // agent offers): an unknown name is the only error that mentions "there is no tool".
         let names: Vec<&str> = catalog().iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names.len(), Tools::CALLABLE.len() + projects::CALLABLE.len(), "{names:?}");
-        for destructive in ["delete_task", "delete_project", "remove_member", "delete_section"] {
+        for destructive in
+            ["delete_task", "delete_project", "remove_member", "delete_section", "delete_comment", "transfer_project"]
+        {
             assert!(spec(destructive).is_some_and(|t| t.destructive && !t.read_only), "{destructive}");
         }
-        for read in ["list_projects", "list_sections", "list_members", "list_subtasks", "list_comments"] {
+        for read in
+            ["list_projects", "list_sections", "list_members", "list_subtasks", "list_comments", "project_activity"]
+        {
             assert!(spec(read).is_some_and(|t| t.read_only && !t.destructive), "{read}");
         }
         assert!(spec("delete_project").is_some_and(|t| t.parameters["required"] == json!(["id", "tasks"])));

@@ -87,6 +87,13 @@ impl<'a> CommentService<'a> {
         Ok(comments::of_task(&mut conn, task).await?.into_iter().map(CommentView::from).collect())
     }
 
+    /// One comment, if the actor may see its task.
+    pub async fn get(&self, actor: &Actor, id: CommentId) -> Result<CommentView> {
+        let mut conn = self.app.db.read().await?;
+        let (comment, _) = self.load(&mut conn, actor, id, ProjectAction::Read).await?;
+        Ok(comment.into())
+    }
+
     #[tracing::instrument(skip_all, fields(user = %actor.user_id, task = %task))]
     pub async fn add(&self, ctx: &Context, actor: &Actor, task: TaskId, input: CommentInput) -> Result<CommentView> {
         let body = parse_body(&input.body)?;

@@ -247,7 +247,7 @@ async function toggle(el) {
 function refresh() {
   if (page === 'list') return refreshList();
   if (page === 'detail') return refreshDetail();
-  if (page === 'groups' || page === 'members') return refreshRegion();
+  if (page === 'groups' || page === 'members' || page === 'activity') return refreshRegion();
   return Promise.resolve();
 }
 
@@ -489,7 +489,8 @@ function editingDetail() {
   const el = document.activeElement;
   const inDetail = el && $('#detail')?.contains(el) && el.matches('input, textarea, select');
   const descOpen = $('#desc-editor') && !$('#desc-editor').hidden;
-  return inDetail || descOpen;
+  const commentOpen = $$('#detail .comment-edit').some((f) => !f.hidden);
+  return inDetail || descOpen || commentOpen;
 }
 
 // Fields just saved take the server's value; any other field someone is in the
@@ -613,6 +614,24 @@ function initDetail() {
     setTimeout(() => { if (detailStale && !editingDetail()) refreshDetail(); }, 0);
   });
   region.addEventListener('submit', async (e) => {
+    if (e.target.matches('.comment-edit')) {
+      e.preventDefault();
+      const form = e.target;
+      const error = form.querySelector('.field-error');
+      const text = form.querySelector('textarea').value.trim();
+      if (!text) return;
+      try {
+        await api('PATCH', `/comments/${form.dataset.comment}`, { body: text }, { 'If-Match': `"${form.dataset.version}"` });
+        announce('Comment saved');
+        form.hidden = true;
+        forceRefresh = true;
+        await refreshDetail();
+      } catch (err) {
+        error.textContent = err.status === 412 ? 'Someone changed this comment meanwhile; reload to see it.' : problemText(err);
+        error.hidden = false;
+      }
+      return;
+    }
     if (e.target.id === 'comment-form') {
       e.preventDefault();
       const text = $('#f-comment').value.trim();
@@ -652,6 +671,21 @@ function initDetail() {
     if (!b) return;
     const d = $('#detail');
     switch (b.dataset.action) {
+      case 'edit-comment': {
+        const form = $(`.comment-edit[data-comment="${b.dataset.comment}"]`);
+        form.hidden = false;
+        form.previousElementSibling.hidden = true;
+        form.querySelector('textarea').focus();
+        break;
+      }
+      case 'cancel-comment': {
+        const form = b.closest('.comment-edit');
+        form.hidden = true;
+        form.previousElementSibling.hidden = false;
+        form.querySelector('textarea').value = form.querySelector('textarea').defaultValue;
+        if (detailStale) refreshDetail();
+        break;
+      }
       case 'delete-comment':
         try {
           await api('DELETE', `/comments/${b.dataset.comment}`);
@@ -822,6 +856,19 @@ function initGroups() {
   initQuick();
   if (region.dataset.board) initBoard(region);
   applyCollapsed();
+  region.addEventListener('click', (e) => {
+    const b = e.target.closest('[data-action="rename-section"], [data-action="delete-section"]');
+    if (!b) return;
+    const tools = b.closest('.section-tools');
+    if (b.dataset.action === 'rename-section') renameSection(tools);
+    else deleteSection(tools);
+  });
+  $('#unarchive-project')?.addEventListener('click', async (e) => {
+    try {
+      await api('POST', `/projects/${e.target.dataset.project}/unarchive`);
+      location.reload();
+    } catch (err) { toast(problemText(err), { kind: 'error' }); }
+  });
   const sectionForm = $('#section-form');
   sectionForm?.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -840,6 +887,116 @@ function initGroups() {
   });
 }
 
+/** Asks before a change that cannot be undone; resolves to true when confirmed. */
+function ask(message, confirmLabel) {
+  return new Promise((resolve) => {
+    const dialog = document.createElement('dialog');
+    dialog.className = 'ask';
+    const form = document.createElement('form');
+    form.method = 'dialog';
+    const text = document.createElement('p');
+    text.textContent = message;
+    const yes = Object.assign(document.createElement('button'), { className: 'btn danger', value: 'yes', textContent: confirmLabel });
+    const no = Object.assign(document.createElement('button'), { className: 'btn ghost', value: 'no', textContent: 'Cancel' });
+    form.append(text, yes, ' ', no);
+    dialog.append(form);
+    dialog.addEventListener('close', () => { dialog.remove(); resolve(dialog.returnValue === 'yes'); });
+    document.body.append(dialog);
+    dialog.showModal();
+    no.focus();
+  });
+}
+
+/** Renames a section in place: its heading becomes a field; Enter saves, Escape cancels. */
+function renameSection(tools) {
+  const head = tools.closest('.group-head');
+  const heading = head.querySelector('h2');
+  const input = document.createElement('input');
+  input.value = tools.dataset.name;
+  input.maxLength = 120;
+  input.setAttribute('aria-label', 'Section name');
+  head.classList.add('editing');
+  heading.hidden = true;
+  tools.hidden = true;
+  head.prepend(input);
+  input.focus();
+  input.select();
+  let done = false;
+  const finish = async (save) => {
+    if (done) return;
+    done = true;
+    const name = input.value.trim();
+    if (save && name && name !== tools.dataset.name) {
+      try {
+        await api('PATCH', `/sections/${tools.dataset.section}`, { name });
+        announce(`Renamed to “${name}”`);
+      } catch (err) { toast(problemText(err), { kind: 'error' }); }
+    }
+    head.classList.remove('editing');
+    input.remove();
+    heading.hidden = false;
+    tools.hidden = false;
+    refreshRegion();
+  };
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') { e.preventDefault(); finish(true); }
+    if (e.key === 'Escape') { e.preventDefault(); finish(false); }
+  });
+  input.addEventListener('blur', () => finish(true));
+}
+
+async function deleteSection(tools) {
+  if (!await ask(`Delete the section “${tools.dataset.name}”? Its tasks stay in the project, in no section.`, 'Delete section')) return;
+  try {
+    await api('DELETE', `/sections/${tools.dataset.section}`);
+    announce(`Deleted section “${tools.dataset.name}”`);
+  } catch (err) { toast(problemText(err), { kind: 'error' }); }
+  refreshRegion();
+}
+
+/** The owner's controls: rename, recolour, describe, archive, delete. */
+function initProjectSettings(project) {
+  const form = $('#project-form');
+  form?.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const error = $('#ps-error');
+    error.hidden = true;
+    try {
+      await api('PATCH', `/projects/${project}`, {
+        name: $('#ps-name').value.trim(),
+        colour: $('#ps-colour').value,
+        description: $('#ps-description').value,
+      });
+      announce('Project saved');
+      location.reload();
+    } catch (err) {
+      error.textContent = problemText(err);
+      error.hidden = false;
+    }
+  });
+  $('.danger-zone')?.addEventListener('click', async (e) => {
+    const b = e.target.closest('[data-action]');
+    if (!b) return;
+    if (b.dataset.action === 'delete-project') { $('#delete-project-dialog').showModal(); return; }
+    const verb = b.dataset.action === 'archive-project' ? 'archive' : 'unarchive';
+    try {
+      await api('POST', `/projects/${project}/${verb}`);
+      location.reload();
+    } catch (err) { toast(problemText(err), { kind: 'error' }); }
+  });
+  const dialog = $('#delete-project-dialog');
+  dialog?.addEventListener('close', async () => {
+    if (dialog.returnValue !== 'confirm') return;
+    const tasks = dialog.querySelector('input[name="tasks"]:checked').value;
+    try {
+      await api('DELETE', `/projects/${project}?tasks=${tasks}`);
+      location.href = '/';
+    } catch (err) {
+      toast(problemText(err), { kind: 'error' });
+    }
+  });
+}
+
 function initMembers() {
   const region = $('#list-region');
   const project = region.dataset.project;
@@ -853,7 +1010,17 @@ function initMembers() {
     }
     refreshRegion();
   });
+  initProjectSettings(project);
   region.addEventListener('click', async (e) => {
+    const handOver = e.target.closest('[data-action="transfer"]');
+    if (handOver) {
+      if (!await ask(`Make ${handOver.dataset.who} the owner? You stay on as an editor.`, 'Make owner')) return;
+      try {
+        await api('POST', `/projects/${project}/transfer`, { user_id: handOver.dataset.user });
+        location.reload();
+      } catch (err) { toast(problemText(err), { kind: 'error' }); }
+      return;
+    }
     const b = e.target.closest('[data-action="remove-member"]');
     if (!b) return;
     try {
@@ -897,9 +1064,11 @@ const refreshSidebar = serial(async () => {
   if (!nav) return;
   const body = await html(`/ui/sidebar?current=${encodeURIComponent(nav.dataset.current || '')}`);
   const open = $('#new-project')?.open;
+  const archivedOpen = $('#archived-projects')?.open;
   if (nav.contains(document.activeElement) && document.activeElement.matches('input, select')) return;
   nav.innerHTML = body;
   if (open) $('#new-project').open = true;
+  if (archivedOpen && $('#archived-projects')) $('#archived-projects').open = true;
 });
 
 function initSidebar() {
@@ -1044,7 +1213,7 @@ function connect() {
       if (type.startsWith('project.') || type.startsWith('member.')) refreshSidebar();
       // Another member's change to the project on screen (or one of its tasks).
       const shown = $('#list-region')?.dataset.project;
-      if ((page === 'groups' || page === 'members') && (!shown || !envelope.project_id || envelope.project_id === shown)) refreshRegion();
+      if ((page === 'groups' || page === 'members' || page === 'activity') && (!shown || !envelope.project_id || envelope.project_id === shown)) refreshRegion();
       if (page === 'list') refreshList();
       if (page === 'detail') {
         const d = $('#detail');

@@ -14,6 +14,7 @@
 //! forbids inline scripts as a second line of defence.
 #![forbid(unsafe_code)]
 
+mod activity;
 mod assets;
 mod auth;
 mod list;
@@ -90,6 +91,8 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/ui/colours.css", get(sidebar::colours))
         .route("/projects/{id}", get(projects::project_page))
         .route("/projects/{id}/members", get(projects::members_page))
+        .route("/projects/{id}/activity", get(activity::activity_page))
+        .route("/ui/projects/{id}/activity", get(activity::activity_fragment))
         .route("/ui/projects/{id}", get(projects::project_fragment))
         .route("/ui/projects/{id}/members", get(projects::members_fragment))
         .route("/upcoming", get(projects::upcoming_page))
@@ -115,7 +118,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("groups.html", include_str!("../templates/groups.html")),
     ("_groups.html", include_str!("../templates/_groups.html")),
     ("_card.html", include_str!("../templates/_card.html")),
+    ("_section_tools.html", include_str!("../templates/_section_tools.html")),
     ("members.html", include_str!("../templates/members.html")),
+    ("activity.html", include_str!("../templates/activity.html")),
+    ("_activity.html", include_str!("../templates/_activity.html")),
     ("_members.html", include_str!("../templates/_members.html")),
 ];
 
@@ -286,7 +292,7 @@ mod tests {
             view => &view, status => "open", query => "", empty => "first", filtered => false, any_tasks => true,
             mode => "login", form => context! {}, errors => FormErrors::default(), next => "/",
             title => "t", message => "m", chips => Vec::<Chip>::new(), error => None::<String>,
-            nav => sidebar::nav(&[], "", Tz::UTC),
+            nav => sidebar::nav(&[], &[], "", Tz::UTC),
             project => context! { id => "p", name => "<b>rent</b>", colour => "red", can_edit => true, can_manage => true,
                 role => "owner", inbox => false, members => 2, shared => true },
             groups => tree::by_section(vec![view::task_view(&snap, Tz::UTC, now, false)], &[tree::SectionRef { id: "s".into(), name: "<b>rent</b>".into() }]),

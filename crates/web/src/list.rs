@@ -155,7 +155,8 @@ pub(crate) struct ListData {
 pub(crate) async fn load_list(state: &WebState, v: &Viewer, view: &ViewQuery) -> Result<ListData, AppError> {
     let now = Utc::now();
     let page = state.app.tasks().list(&v.actor, &view.params(v.tz)).await?;
-    let tasks: Vec<_> = page.items.iter().map(|t| view::task_view(t, v.tz, now, false)).collect();
+    let mut tasks: Vec<_> = page.items.iter().map(|t| view::task_view(t, v.tz, now, false)).collect();
+    crate::projects::name_assignees(state, v, &mut tasks).await;
     let (empty, any_tasks) = if !tasks.is_empty() {
         ("", true)
     } else if view.is_filtered() {

@@ -28,10 +28,11 @@ impl ProjectQuery {
 }
 
 #[derive(Debug, Serialize)]
-struct ProjectHead {
+pub(crate) struct ProjectHead {
     id: String,
     name: String,
     colour: &'static str,
+    description: String,
     inbox: bool,
     archived: bool,
     shared: bool,
@@ -47,6 +48,7 @@ impl From<&ProjectView> for ProjectHead {
             id: p.project.id.to_string(),
             name: p.project.name.as_str().to_owned(),
             colour: p.project.colour.as_str(),
+            description: p.project.description.as_str().to_owned(),
             inbox: p.project.inbox,
             archived: p.project.archived,
             shared: p.members > 1,
@@ -64,8 +66,27 @@ fn project_id(raw: &str) -> Result<ProjectId, AppError> {
 }
 
 /// user id → (name, e-mail), for initials on rows.
-fn people(members: &[MemberView]) -> HashMap<String, (String, String)> {
+pub(crate) fn people(members: &[MemberView]) -> HashMap<String, (String, String)> {
     members.iter().map(|m| (m.user_id.to_string(), (m.name.clone(), m.email.clone()))).collect()
+}
+
+/// Names the assignees on rows from several projects (All tasks, Upcoming):
+/// the members of each project a row is assigned in. A project that cannot be
+/// read leaves its rows without initials rather than failing the page.
+pub(crate) async fn name_assignees(state: &WebState, v: &Viewer, rows: &mut [view::TaskView]) {
+    let assigned: std::collections::BTreeSet<&str> =
+        rows.iter().filter(|r| r.assignee_id.is_some()).filter_map(|r| r.project_id.as_deref()).collect();
+    let mut known = HashMap::new();
+    for raw in assigned {
+        let Ok(id) = ProjectId::parse(raw) else { continue };
+        match state.app.projects().members(&v.actor, id).await {
+            Ok(members) => known.extend(people(&members)),
+            Err(e) => {
+                tracing::warn!(error = %ontask_telemetry::error_chain(&e), "a project's members could not be read")
+            }
+        }
+    }
+    tree::assignees(rows, &known);
 }
 
 /// Every task of a project: the open ones and the completed ones (whose
@@ -194,6 +215,7 @@ async fn members_context(state: &WebState, v: &Viewer, raw_id: &str) -> Result<V
         project => ProjectHead::from(&project),
         members => rows,
         roles,
+        palette => sidebar::palette(),
         src => format!("/ui/projects/{raw_id}/members"),
         current => raw_id,
     })
@@ -280,7 +302,7 @@ async fn across_context(state: &WebState, v: &Viewer, which: Across) -> Result<V
     let page = state.app.tasks().list(&v.actor, &params).await?;
     let projects = state.app.projects().list(&v.actor, false).await?;
     let readonly = sidebar::readonly(&projects);
-    let mut items: Vec<(Option<NaiveDate>, view::TaskView)> = page
+    let (days, mut rows): (Vec<Option<NaiveDate>>, Vec<view::TaskView>) = page
         .items
         .iter()
         .map(|t| {
@@ -291,9 +313,9 @@ async fn across_context(state: &WebState, v: &Viewer, which: Across) -> Result<V
             (day, view::task_view(t, v.tz, now, false))
         })
         .collect();
-    for (_, row) in &mut items {
-        row.readonly = row.project_id.as_ref().is_some_and(|p| readonly.contains(p));
-    }
+    tree::mark_readonly(&mut rows, &readonly);
+    name_assignees(state, v, &mut rows).await;
+    let items: Vec<(Option<NaiveDate>, view::TaskView)> = days.into_iter().zip(rows).collect();
     let groups: Vec<Group> = match which {
         Across::Upcoming => tree::by_day(items, today),
         Across::Assigned => {

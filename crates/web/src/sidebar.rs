@@ -22,6 +22,9 @@ pub(crate) struct NavProject {
 pub(crate) struct Nav {
     pub(crate) inbox: Option<String>,
     pub(crate) projects: Vec<NavProject>,
+    /// Archived projects, behind a disclosure (open while one of them is shown).
+    pub(crate) archived: Vec<NavProject>,
+    pub(crate) archived_open: bool,
     /// Which entry is open: `inbox`, `today`, `upcoming`, `assigned`, a project id, or empty.
     pub(crate) current: String,
     pub(crate) today: String,
@@ -43,29 +46,30 @@ pub(crate) fn palette() -> Vec<PaletteColour> {
     Colour::ALL.iter().map(|&c| PaletteColour { value: c.as_str(), label: colour_label(c) }).collect()
 }
 
-pub(crate) fn nav(projects: &[ProjectView], current: &str, tz: Tz) -> Nav {
+fn nav_project(p: &ProjectView, current: &str) -> NavProject {
+    let id = p.project.id.to_string();
+    NavProject {
+        active: id == current,
+        id,
+        name: p.project.name.as_str().to_owned(),
+        colour: p.project.colour.as_str(),
+        shared: p.members > 1,
+        members: p.members,
+        role: p.role.as_str(),
+    }
+}
+
+pub(crate) fn nav(projects: &[ProjectView], archived: &[ProjectView], current: &str, tz: Tz) -> Nav {
     let inbox = projects.iter().find(|p| p.project.inbox).map(|p| p.project.id.to_string());
     let current = match &inbox {
         Some(i) if i == current => "inbox".to_owned(),
         _ => current.to_owned(),
     };
+    let archived: Vec<NavProject> = archived.iter().map(|p| nav_project(p, &current)).collect();
     Nav {
-        projects: projects
-            .iter()
-            .filter(|p| !p.project.inbox)
-            .map(|p| {
-                let id = p.project.id.to_string();
-                NavProject {
-                    active: id == current,
-                    id,
-                    name: p.project.name.as_str().to_owned(),
-                    colour: p.project.colour.as_str(),
-                    shared: p.members > 1,
-                    members: p.members,
-                    role: p.role.as_str(),
-                }
-            })
-            .collect(),
+        projects: projects.iter().filter(|p| !p.project.inbox).map(|p| nav_project(p, &current)).collect(),
+        archived_open: archived.iter().any(|p| p.active),
+        archived,
         inbox,
         current,
         today: Utc::now().with_timezone(&tz).date_naive().to_string(),
@@ -75,11 +79,14 @@ pub(crate) fn nav(projects: &[ProjectView], current: &str, tz: Tz) -> Nav {
 
 /// The sidebar's data for a page; a failure leaves it empty rather than the page.
 pub(crate) async fn load(state: &WebState, v: &Viewer, current: &str) -> (Vec<ProjectView>, Nav) {
-    let projects = state.app.projects().list(&v.actor, false).await.unwrap_or_else(|e| {
-        tracing::warn!(error = %ontask_telemetry::error_chain(&e), "the sidebar's projects could not be read");
-        Vec::new()
-    });
-    let nav = nav(&projects, current, v.tz);
+    let read = |archived: bool| async move {
+        state.app.projects().list(&v.actor, archived).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %ontask_telemetry::error_chain(&e), "the sidebar's projects could not be read");
+            Vec::new()
+        })
+    };
+    let (projects, archived) = (read(false).await, read(true).await);
+    let nav = nav(&projects, &archived, current, v.tz);
     (projects, nav)
 }
 

@@ -61,6 +61,9 @@ pub(crate) async fn detail_context(state: &WebState, v: &Viewer, raw_id: &str) -
                 when => view::instant_label(c.comment.created_at, v.tz, now),
                 iso => c.comment.created_at.to_rfc3339(),
                 edited => c.edited,
+                version => c.comment.version,
+                // The raw Markdown, for the edit box (only its author's).
+                body => if mine && place.can_edit { Some(c.comment.body.as_str().to_owned()) } else { None },
                 can_delete => mine && place.can_edit || place.owner,
             }
         })

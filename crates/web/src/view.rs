@@ -315,18 +315,19 @@ pub fn history_item(
         Event::CommentDeleted(_) => ("Deleted a comment".into(), String::new()),
         Event::ReminderDue(_) => ("Reminder due".into(), String::new()),
         Event::ReminderSent(sent) => ("Reminder sent".into(), sent.channel.as_str().replace('_', "-")),
-        // Not about a task: a task's history does not hold these.
-        Event::ProjectCreated(_)
-        | Event::ProjectUpdated(_)
-        | Event::ProjectArchived(_)
-        | Event::ProjectUnarchived(_)
-        | Event::ProjectDeleted(_)
-        | Event::SectionCreated(_)
-        | Event::SectionUpdated(_)
-        | Event::SectionDeleted(_)
-        | Event::MemberAdded(_)
-        | Event::MemberRoleChanged(_)
-        | Event::MemberRemoved(_) => (e.event_type().to_owned(), String::new()),
+        // Not about a task: a project's activity shows these.
+        Event::ProjectCreated(p) => ("Created the project".into(), p.project.name.as_str().to_owned()),
+        Event::ProjectUpdated(p) => ("Changed the project".into(), p.project.name.as_str().to_owned()),
+        Event::ProjectArchived(_) => ("Archived the project".into(), String::new()),
+        Event::ProjectUnarchived(_) => ("Unarchived the project".into(), String::new()),
+        Event::ProjectDeleted(_) => ("Deleted the project".into(), String::new()),
+        Event::SectionCreated(_) => ("Added the section".into(), String::new()),
+        Event::SectionUpdated(_) => ("Changed the section".into(), String::new()),
+        Event::SectionDeleted(_) => ("Deleted the section".into(), String::new()),
+        Event::MemberAdded(_) => ("Added".into(), String::new()),
+        Event::MemberRoleChanged(_) => ("Changed the role of".into(), String::new()),
+        Event::MemberRemoved(m) if m.member.user_id == e.user_id => ("Left".into(), String::new()),
+        Event::MemberRemoved(_) => ("Removed".into(), String::new()),
         Event::Malformed(m) => (m.kind.as_str().to_owned(), String::new()),
         Event::Other(other) => (other.event_type.clone(), String::new()),
     };

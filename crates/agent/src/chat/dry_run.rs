@@ -3,6 +3,7 @@
 //! itself. A call that could not succeed (a project the person cannot see, a
 //! member who is not one) fails here and is reported instead of proposed.
 use ontask_app::AppError;
+use ontask_app::comments::CommentView;
 use ontask_app::projects::ProjectView;
 use ontask_domain::{ProjectAction, ProjectId, ProjectRole, TaskSnapshot, UserId};
 use serde::de::DeserializeOwned;
@@ -11,8 +12,9 @@ use serde_json::Value;
 use super::turn::Turn;
 use crate::tools::parse_id;
 use crate::tools::projects::{
-    self, AddSectionArgs, AssignTaskArgs, CreateProjectArgs, DeleteProjectArgs, MemberRoleArgs, MoveTaskArgs,
-    RemoveMemberArgs, RenameSectionArgs, SectionIdArgs, ShareProjectArgs, TasksOnDeleteArg, UpdateProjectArgs,
+    self, AddCommentArgs, AddSectionArgs, AssignTaskArgs, CommentIdArgs, CreateProjectArgs, DeleteProjectArgs,
+    EditCommentArgs, MemberRoleArgs, MoveTaskArgs, RemoveMemberArgs, RenameSectionArgs, SectionIdArgs,
+    ShareProjectArgs, TasksOnDeleteArg, TransferProjectArgs, UpdateProjectArgs,
 };
 
 /// The call's arguments as the tool will read them: a call whose arguments do
@@ -84,6 +86,10 @@ impl Turn<'_> {
             "share_project" => self.describe_share(args).await,
             "change_member_role" => self.describe_role_change(args).await,
             "remove_member" => self.describe_removal(args).await,
+            "transfer_project" => self.describe_transfer(args).await,
+            "add_comment" => self.describe_add_comment(args).await,
+            "edit_comment" => self.describe_comment_edit(args).await,
+            "delete_comment" => self.describe_comment_delete(args).await,
             _ => return None,
         };
         Some(described)
@@ -176,6 +182,45 @@ impl Turn<'_> {
         let label = self.project_named(project, ProjectAction::Manage).await?;
         let member = self.member_named(project, user).await?;
         Ok(format!("remove {member} from {label} (their tasks in it are unassigned)"))
+    }
+
+    async fn describe_transfer(&self, args: &Value) -> Result<String, AppError> {
+        let a: TransferProjectArgs = parsed(args)?;
+        let project = projects::parse_project("project_id", &a.project_id)?;
+        let user = projects::parse_user(&self.inv, "user_id", &a.user_id)?;
+        let label = self.project_named(project, ProjectAction::Manage).await?;
+        let member = self.member_named(project, user).await?;
+        Ok(format!("make {member} the owner of {label} (you stay on as an editor)"))
+    }
+
+    async fn describe_add_comment(&self, args: &Value) -> Result<String, AppError> {
+        let a: AddCommentArgs = parsed(args)?;
+        let task = self.agent.app().tasks().get(&self.inv.actor, parse_id(&a.task_id)?).await?;
+        if let Some(project) = task.project_id {
+            self.require(project, ProjectAction::Edit).await?;
+        }
+        Ok(format!("comment on {}", super::turn::label(&task)))
+    }
+
+    /// The comment and a label of its task, read through the same services as
+    /// the call, so a comment the person cannot see is "not found" already.
+    async fn comment_on(&self, raw_id: &str) -> Result<(CommentView, String), AppError> {
+        let comment = self.agent.app().comments().get(&self.inv.actor, projects::parse_comment("id", raw_id)?).await?;
+        let task = self.agent.app().tasks().get(&self.inv.actor, comment.comment.task_id).await?;
+        Ok((comment, super::turn::label(&task)))
+    }
+
+    async fn describe_comment_edit(&self, args: &mut Value) -> Result<String, AppError> {
+        let a: EditCommentArgs = parsed(args)?;
+        let (comment, task) = self.comment_on(&a.id).await?;
+        pin(args, comment.comment.version);
+        Ok(format!("edit a comment on {task}"))
+    }
+
+    async fn describe_comment_delete(&self, args: &Value) -> Result<String, AppError> {
+        let a: CommentIdArgs = parsed(args)?;
+        let (_, task) = self.comment_on(&a.id).await?;
+        Ok(format!("delete a comment on {task}"))
     }
 
     /// The dry run of `move_task` on the task `label` names.

@@ -364,8 +364,8 @@ impl Turn<'_> {
              tasks and sections, viewers only read; \"not found\" means the person is not a member.\n\
              - delete_project needs the person's choice for its tasks (delete or move_to_inbox): ask if \
              they did not say.\n\
-             - Deleting or removing anything (tasks, projects, sections, members), and changing more than \
-             {BULK_LIMIT} things in one turn, is held by the server until the person confirms: call the \
+             - Deleting or removing anything (tasks, projects, sections, members, comments), handing a \
+             project over, and changing more than {BULK_LIMIT} things in one turn, is held by the server until the person confirms: call the \
              tools as usual and do not ask for confirmation yourself.\n\
              - Answer briefly, in the person's language, and say what you changed.",
             now = now.format("%Y-%m-%d %H:%M"),
@@ -526,7 +526,7 @@ impl Turn<'_> {
     }
 }
 
-fn label(t: &TaskSnapshot) -> String {
+pub(super) fn label(t: &TaskSnapshot) -> String {
     format!("\"{}\" ({})", t.title, t.id)
 }
 

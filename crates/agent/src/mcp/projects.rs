@@ -8,9 +8,9 @@ use rmcp::{tool, tool_router};
 use super::{McpServer, outcome};
 use crate::tools::TaskIdArgs;
 use crate::tools::projects::{
-    AddCommentArgs, AddSectionArgs, AssignTaskArgs, CreateProjectArgs, DeleteProjectArgs, ListProjectsArgs,
-    MemberRoleArgs, MoveTaskArgs, ProjectIdArgs, RemoveMemberArgs, RenameSectionArgs, SectionIdArgs, ShareProjectArgs,
-    UpdateProjectArgs,
+    AddCommentArgs, AddSectionArgs, AssignTaskArgs, CommentIdArgs, CreateProjectArgs, DeleteProjectArgs,
+    EditCommentArgs, ListProjectsArgs, MemberRoleArgs, MoveTaskArgs, ProjectActivityArgs, ProjectIdArgs,
+    RemoveMemberArgs, RenameSectionArgs, SectionIdArgs, ShareProjectArgs, TransferProjectArgs, UpdateProjectArgs,
 };
 
 #[tool_router(router = project_tool_router, vis = "pub(super)")]
@@ -203,5 +203,60 @@ impl McpServer {
     )]
     async fn add_comment(&self, ext: Extensions, Parameters(args): Parameters<AddCommentArgs>) -> CallToolResult {
         run!(self, ext, add_comment, args)
+    }
+
+    #[tool(
+        description = "Change a comment's Markdown body. Only its author may (and only while an editor or the owner of the project); members newly @mentioned are notified.",
+        annotations(
+            title = "Edit a comment",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true
+        )
+    )]
+    async fn edit_comment(&self, ext: Extensions, Parameters(args): Parameters<EditCommentArgs>) -> CallToolResult {
+        run!(self, ext, edit_comment, args)
+    }
+
+    #[tool(
+        description = "Delete a comment. Its author may, and so may the project's owner. Confirm with the person first.",
+        annotations(
+            title = "Delete a comment",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false
+        )
+    )]
+    async fn delete_comment(&self, ext: Extensions, Parameters(args): Parameters<CommentIdArgs>) -> CallToolResult {
+        run!(self, ext, delete_comment, args)
+    }
+
+    #[tool(
+        description = "Hand a project over to another member: they become its owner and the person (the owner now) stays on as an editor. Only the owner may; the Inbox cannot be handed over. Confirm with the person first.",
+        annotations(
+            title = "Hand a project over",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true
+        )
+    )]
+    async fn transfer_project(
+        &self,
+        ext: Extensions,
+        Parameters(args): Parameters<TransferProjectArgs>,
+    ) -> CallToolResult {
+        run!(self, ext, transfer_project, args)
+    }
+
+    #[tool(
+        description = "What happened in a project, newest first: each entry's event_type (task.created, task.moved, section.created, member.added, comment.added, ...), when, which member (user_id) and the task it concerns. Page with before = next_before. Any member may.",
+        annotations(title = "Project activity", read_only_hint = true, destructive_hint = false)
+    )]
+    async fn project_activity(
+        &self,
+        ext: Extensions,
+        Parameters(args): Parameters<ProjectActivityArgs>,
+    ) -> CallToolResult {
+        run!(self, ext, project_activity, args)
     }
 }

@@ -9,7 +9,7 @@ use ontask_app::input::TaskPatchInput;
 use ontask_app::projects::{
     MemberInput, MemberView, ProjectChanges, ProjectInput, ProjectView, SectionInput, TasksOnDelete,
 };
-use ontask_domain::{ProjectId, ProjectRole, Section, SectionId, TaskSnapshot, UserId};
+use ontask_domain::{CommentId, ProjectId, ProjectRole, Section, SectionId, TaskSnapshot, UserId};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -487,8 +487,118 @@ pub struct AddCommentArgs {
     pub body: String,
 }
 
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditCommentArgs {
+    /// The comment's id (from list_comments).
+    pub id: String,
+    /// The new Markdown body, 1 to 10,000 characters; new `@name` mentions notify.
+    pub body: String,
+    /// Apply the change only if the comment still has this version.
+    #[serde(default)]
+    pub expected_version: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommentIdArgs {
+    /// The comment's id (from list_comments).
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferProjectArgs {
+    /// The project's id.
+    pub project_id: String,
+    /// The member who becomes the owner (a user id from list_members).
+    pub user_id: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectActivityArgs {
+    /// The project's id.
+    pub project_id: String,
+    /// `next_before` of the previous page, for older entries.
+    #[serde(default)]
+    pub before: Option<i64>,
+    /// 1 to 200 entries; 50 when left out.
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct CommentDeleted {
+    deleted: bool,
+    id: CommentId,
+}
+
+/// A page of a project's activity, newest first.
+#[derive(Serialize)]
+struct Activity<'a> {
+    items: Vec<ActivityEntry<'a>>,
+    /// Pass as `before` for the next (older) page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_before: Option<i64>,
+}
+
+/// One entry of a project's activity: who (the member's user id) did what.
+#[derive(Serialize)]
+struct ActivityEntry<'a> {
+    seq: i64,
+    user_id: UserId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    task_id: Option<ontask_domain::TaskId>,
+    #[serde(flatten)]
+    entry: super::HistoryEntry<'a>,
+}
+
+pub fn parse_comment(field: &str, raw: &str) -> Result<CommentId, AppError> {
+    uuid_of(field, raw, "a comment id").map(CommentId::from_uuid)
+}
+
+impl Tools {
+    pub async fn edit_comment(&self, inv: &Invocation, args: EditCommentArgs) -> ToolResult {
+        let id = parse_comment("id", &args.id)?;
+        let input = CommentInput { body: args.body };
+        let comment = self.app.comments().edit(&inv.ctx, &inv.actor, id, input, args.expected_version).await?;
+        to_result(&OneComment { comment })
+    }
+
+    pub async fn delete_comment(&self, inv: &Invocation, args: CommentIdArgs) -> ToolResult {
+        let id = parse_comment("id", &args.id)?;
+        self.app.comments().delete(&inv.ctx, &inv.actor, id).await?;
+        to_result(&CommentDeleted { deleted: true, id })
+    }
+
+    pub async fn transfer_project(&self, inv: &Invocation, args: TransferProjectArgs) -> ToolResult {
+        let project = parse_project("project_id", &args.project_id)?;
+        let to = parse_user(inv, "user_id", &args.user_id)?;
+        let project = self.app.projects().transfer(&inv.ctx, &inv.actor, project, to).await?;
+        to_result(&OneProject { project })
+    }
+
+    pub async fn project_activity(&self, inv: &Invocation, args: ProjectActivityArgs) -> ToolResult {
+        let project = parse_project("project_id", &args.project_id)?;
+        let limit = args.limit.unwrap_or(50);
+        let events = self.app.projects().activity(&inv.actor, project, args.before, limit).await?;
+        let next_before = (events.len() as i64 == limit).then(|| events.last().map(|e| e.seq)).flatten();
+        let items = events
+            .iter()
+            .map(|e| ActivityEntry {
+                seq: e.seq,
+                user_id: e.envelope.user_id,
+                task_id: e.envelope.task_id,
+                entry: super::HistoryEntry::of(&e.envelope),
+            })
+            .collect();
+        to_result(&Activity { items, next_before })
+    }
+}
+
 /// The project tools' names, as [`Tools::call`] runs them.
-pub const CALLABLE: [&str; 17] = [
+pub const CALLABLE: [&str; 21] = [
     "list_projects",
     "create_project",
     "update_project",
@@ -506,4 +616,8 @@ pub const CALLABLE: [&str; 17] = [
     "list_subtasks",
     "list_comments",
     "add_comment",
+    "edit_comment",
+    "delete_comment",
+    "transfer_project",
+    "project_activity",
 ];

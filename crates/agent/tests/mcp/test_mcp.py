@@ -19,9 +19,13 @@ TOOLS = {
     "delete_task", "add_reminder", "remove_reminder", "list_tags", "task_history", "list_subtasks",
     "move_task", "assign_task", "list_projects", "create_project", "update_project", "delete_project",
     "list_sections", "add_section", "rename_section", "delete_section", "list_members", "share_project",
-    "change_member_role", "remove_member", "list_comments", "add_comment",
+    "change_member_role", "remove_member", "list_comments", "add_comment", "edit_comment", "delete_comment",
+    "transfer_project", "project_activity",
 }
-DESTRUCTIVE = {"delete_task", "remove_reminder", "delete_project", "delete_section", "remove_member"}
+DESTRUCTIVE = {
+    "delete_task", "remove_reminder", "delete_project", "delete_section", "remove_member", "delete_comment",
+    "transfer_project",
+}
 
 
 def text_of(result) -> str:

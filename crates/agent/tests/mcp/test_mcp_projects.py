@@ -90,8 +90,26 @@ async def test_a_shared_project_with_sections_subtasks_and_roles(server: Server,
         said = (await call(editor, "add_comment", {"task_id": tulips["id"], "body": f"Done by Friday, @{handle}?"}))["comment"]
         assert said["author_id"] == member["user_id"] and len(said["mentioned"]) == 1 and not said["edited"]
         assert [c["body"] for c in (await call(editor, "list_comments", {"id": tulips["id"]}))["items"]] == [said["body"]]
+        edited = (await call(editor, "edit_comment", {
+            "id": said["id"], "body": "Done by Saturday?", "expected_version": said["version"],
+        }))["comment"]
+        assert edited["body"] == "Done by Saturday?" and edited["edited"] and edited["version"] == said["version"] + 1
+        assert "version" in await fail(editor, "edit_comment", {
+            "id": said["id"], "body": "stale", "expected_version": said["version"],
+        })
+        scratch = (await call(editor, "add_comment", {"task_id": tulips["id"], "body": "typo"}))["comment"]
+        assert await call(editor, "delete_comment", {"id": scratch["id"]}) == {"deleted": True, "id": scratch["id"]}
+        assert [c["id"] for c in (await call(editor, "list_comments", {"id": tulips["id"]}))["items"]] == [said["id"]]
+        # The activity names which member did what, newest first.
+        activity = (await call(editor, "project_activity", {"project_id": garden["id"], "limit": 3}))["items"]
+        assert [a["event_type"] for a in activity] == ["comment.deleted", "comment.added", "comment.edited"]
+        assert {a["user_id"] for a in activity} == {member["user_id"]}
+        assert activity[0]["task_id"] == tulips["id"] and activity[0]["seq"] > activity[1]["seq"]
+        older = await call(editor, "project_activity", {"project_id": garden["id"], "before": activity[-1]["seq"]})
+        assert "task.created" in [a["event_type"] for a in older["items"]]
         # An editor changes tasks, not the project or its members.
         assert "only the owner" in await fail(editor, "update_project", {"id": garden["id"], "name": "Mine"})
+        assert "owner" in await fail(editor, "transfer_project", {"project_id": garden["id"], "user_id": "me"})
         assert "only the owner" in await fail(editor, "share_project", {
             "project_id": garden["id"], "email": stranger.email, "role": "editor",
         })
@@ -116,6 +134,7 @@ async def test_a_shared_project_with_sections_subtasks_and_roles(server: Server,
         assert "viewer" in await fail(viewer, "add_section", {"project_id": garden["id"], "name": "Mine"})
         assert "viewer" in await fail(viewer, "delete_task", {"id": bulbs["id"]})
         assert "viewer" in await fail(viewer, "add_comment", {"task_id": tulips["id"], "body": "me too"})
+        assert "viewer" in await fail(viewer, "edit_comment", {"id": said["id"], "body": "mine, as a viewer"})
         assert len((await call(viewer, "list_comments", {"id": tulips["id"]}))["items"]) == 1
         assert "viewer" in await fail(viewer, "delete_project", {"id": garden["id"], "tasks": "delete"})
     status, body, _ = server.api("GET", f"/api/v1/tasks?project={garden['id']}", token=account.jwt)
@@ -133,6 +152,10 @@ async def test_a_shared_project_with_sections_subtasks_and_roles(server: Server,
             ("list_subtasks", {"id": tulips["id"]}),
             ("list_comments", {"id": tulips["id"]}),
             ("add_comment", {"task_id": tulips["id"], "body": "hi"}),
+            ("edit_comment", {"id": said["id"], "body": "hi"}),
+            ("delete_comment", {"id": said["id"]}),
+            ("project_activity", {"project_id": garden["id"]}),
+            ("transfer_project", {"project_id": garden["id"], "user_id": "me"}),
             ("add_task", {"title": "Intruder", "project_id": garden["id"]}),
             ("move_task", {"id": tulips["id"], "section_id": "none"}),
             ("share_project", {"project_id": garden["id"], "email": stranger.email, "role": "editor"}),
@@ -164,6 +187,13 @@ async def test_a_shared_project_with_sections_subtasks_and_roles(server: Server,
         }))["project"]
         assert back["archived"] is False and back["name"] == "Allotment"
         assert "Inbox" in await fail(owner, "update_project", {"id": inbox["id"], "name": "Outbox"})
+
+        # Handing over: the new owner must be a member; the old one stays as an editor.
+        status, me, _ = server.api("GET", "/api/v1/me", token=stranger.jwt)
+        assert status == 200
+        stranger_id = me["id"]
+        assert "member" in await fail(owner, "transfer_project", {"project_id": garden["id"], "user_id": stranger_id})
+        assert "Inbox" in await fail(owner, "transfer_project", {"project_id": inbox["id"], "user_id": "me"})
 
         # Deleting says what happens to the tasks; here they move to the Inbox.
         assert "tasks" in await fail(owner, "delete_project", {"id": garden["id"]})

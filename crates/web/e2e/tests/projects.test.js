@@ -209,6 +209,87 @@ describe('projects', () => {
     await v.context.close();
   });
 
+  test('the owner renames and archives a project, edits sections and a comment, and hands the project over', async () => {
+    const a = await newUser(browser, server.url);
+    const b = await newUser(browser, server.url);
+    const project = await createProject(a.page, 'Trip');
+    const section = (await api(a.page, 'POST', `/projects/${project.id}/sections`, { name: 'Ideas' })).body;
+    const tomorrow = new Date(Date.now() + 86400000).toISOString().slice(0, 10);
+    const task = (await api(a.page, 'POST', '/tasks', { title: 'Book the ferry', project_id: project.id, section_id: section.id, due: tomorrow })).body;
+    const member = await api(a.page, 'POST', `/projects/${project.id}/members`, { email: b.email, role: 'editor' });
+    assert.equal(member.status, 201);
+    assert.equal((await api(a.page, 'PATCH', `/tasks/${task.id}`, { assignee_id: member.body.user_id })).status, 200);
+
+    // B's views across projects show the assignee's initials too.
+    for (const path of ['/', '/upcoming']) {
+      await b.page.goto(`${server.url}${path}`);
+      assert.ok(await b.page.locator('#list-region li.task', { hasText: 'Book the ferry' }).locator('.avatar').count(), path);
+    }
+
+    // A section is renamed in place, then deleted: its task stays, in no section.
+    await a.page.goto(`${server.url}/projects/${project.id}`);
+    await a.page.getByRole('button', { name: 'Rename section Ideas' }).click();
+    await a.page.getByLabel('Section name').fill('Plans');
+    await a.page.getByLabel('Section name').press('Enter');
+    await a.page.locator('.group-h', { hasText: 'Plans' }).waitFor();
+    await a.page.getByRole('button', { name: 'Delete section Plans' }).click();
+    await a.page.getByRole('button', { name: 'Delete section', exact: true }).click();
+    await eventually(async () => assert.equal(await a.page.locator('.group-h', { hasText: 'Plans' }).count(), 0));
+    await a.page.locator('#list-region .task-title', { hasText: 'Book the ferry' }).waitFor();
+    assert.equal((await api(a.page, "GET", `/tasks/${task.id}`)).body.section_id, undefined, "in no section");
+
+    // The activity page tells who did what, newest first.
+    await a.page.getByRole('link', { name: 'Activity' }).click();
+    await a.page.locator('#activity li', { hasText: 'Deleted the section' }).filter({ hasText: 'Plans' }).waitFor();
+    const activity = await a.page.locator('#activity').innerText();
+    assert.match(activity, new RegExp(`Added\\s+${b.email.replace(/[.+]/g, '\\$&')} \\(editor\\)\\s+by you`));
+    assert.match(activity, /Assigned\s+Book the ferry\s+by you/);
+
+    // Its author edits a comment.
+    await api(a.page, 'POST', `/tasks/${task.id}/comments`, { body: 'Morning boat?' });
+    await a.page.goto(`${server.url}/tasks/${task.id}`);
+    await a.page.getByRole('button', { name: 'Edit this comment' }).click();
+    await a.page.getByLabel('Edit comment').fill('The **evening** boat');
+    await a.page.getByRole('button', { name: 'Save', exact: true }).click();
+    await a.page.locator('#comment-list strong', { hasText: 'evening' }).waitFor();
+    assert.match(await a.page.locator('#comment-list .comment-meta').innerText(), /edited/);
+
+    // Settings: rename and recolour; the sidebar follows.
+    await a.page.goto(`${server.url}/projects/${project.id}/members`);
+    await a.page.getByLabel('Name', { exact: true }).fill('Summer trip');
+    await a.page.locator('#ps-colour').selectOption('red');
+    await a.page.getByRole('button', { name: 'Save' }).click();
+    await a.page.getByRole('heading', { name: 'Members of Summer trip' }).waitFor();
+    assert.ok(await a.page.locator('#sidebar a', { hasText: 'Summer trip' }).locator('.dot.c-red').count());
+
+    // Archived, it leaves the sidebar's projects for "Archived"; unarchived from its page, it comes back.
+    await a.page.getByRole('button', { name: 'Archive', exact: true }).click();
+    await a.page.locator('#archived-projects a', { hasText: 'Summer trip' }).waitFor();
+    assert.equal(await a.page.locator('.nav-projects:not(#archived-projects *) a', { hasText: 'Summer trip' }).count(), 0);
+    await a.page.locator('#archived-projects a', { hasText: 'Summer trip' }).click();
+    await a.page.getByRole('button', { name: 'Unarchive' }).click();
+    await a.page.locator('#archived-projects').waitFor({ state: 'detached' });
+    await a.page.locator('#sidebar .nav-projects a', { hasText: 'Summer trip' }).waitFor();
+
+    // Hand over to B: A stays as an editor, B now owns it and deletes it, keeping its tasks.
+    await a.page.goto(`${server.url}/projects/${project.id}/members`);
+    await a.page.getByRole('button', { name: `Make ${b.email} the owner` }).click();
+    await a.page.getByRole('button', { name: 'Make owner', exact: true }).click();
+    await eventually(async () => assert.equal((await api(b.page, 'GET', `/projects/${project.id}`)).body.role, 'owner'));
+    await a.page.locator('#project-form').waitFor({ state: 'detached' });
+
+    await b.page.goto(`${server.url}/projects/${project.id}/members`);
+    await b.page.getByRole('button', { name: 'Delete project…' }).click();
+    await b.page.getByRole('button', { name: 'Delete project', exact: true }).click();
+    await b.page.waitForURL(`${server.url}/`);
+    assert.equal((await api(b.page, 'GET', `/projects/${project.id}`)).status, 404);
+    const moved = (await api(b.page, 'GET', `/tasks/${task.id}`)).body;
+    assert.equal(moved.title, 'Book the ferry');
+    assert.notEqual(moved.project_id, project.id);
+    await a.context.close();
+    await b.context.close();
+  });
+
   test('a comment with a mention appears live for the other member, rendered safely', async () => {
     const a = await newUser(browser, server.url);
     const b = await newUser(browser, server.url);

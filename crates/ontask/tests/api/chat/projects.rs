@@ -175,3 +175,68 @@ async fn a_move_is_applied_at_once_and_deleting_a_section_is_held() {
     assert_eq!(moved["project_id"], garden.as_str());
     assert_eq!(moved["section_id"], Value::Null, "the task stays in the project, in no section");
 }
+
+#[tokio::test]
+async fn handing_a_project_over_and_deleting_a_comment_wait_for_confirmation() {
+    let model = FakeModel::default();
+    let app = app_with_model(&model, |_| {}).await;
+    let owner = app.new_user().await;
+    let sam = app.new_user().await;
+    let garden = app.create_project(&owner, "Garden").await["id"].as_str().expect("id").to_owned();
+    app.share(&owner, &garden, &sam, "editor").await;
+    let task = app.create_task(&owner, json!({ "title": "Plant tulips", "project_id": garden })).await;
+    let task_id = task["id"].as_str().expect("id").to_owned();
+    let response = app
+        .post(&format!("/api/v1/tasks/{task_id}/comments"), &owner)
+        .json(&json!({ "body": "Bulbs are in the shed" }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let comment_id = response.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned();
+
+    // Deleting the comment is proposed with the task it is on, then applied on yes.
+    let id = comment_id.clone();
+    model.then(move |_| Step::Calls(vec![("delete_comment", json!({ "id": id }))]));
+    let reply = say(&app, &owner, json!({ "message": "Remove my comment about the bulbs" })).await;
+    let conversation = reply["conversation_id"].as_str().expect("conversation").to_owned();
+    let summary = reply["pending_action"]["summary"].as_str().expect("a pending action");
+    assert!(summary.contains("delete a comment on") && summary.contains("Plant tulips"), "{summary}");
+    let reply = say(&app, &owner, json!({ "conversation_id": conversation, "message": "yes" })).await;
+    assert_eq!(reply["tool_calls"][0]["status"], "ok", "{reply}");
+    let comments: Value = app
+        .get(&format!("/api/v1/tasks/{task_id}/comments"), &owner)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(comments["items"].as_array().map(Vec::len), Some(0), "{comments}");
+
+    // Handing over names the new owner; before yes nothing changes.
+    let (project, user) = (garden.clone(), sam.id.clone());
+    model.then(move |_| Step::Calls(vec![("transfer_project", json!({ "project_id": project, "user_id": user }))]));
+    let reply = say(&app, &owner, json!({ "conversation_id": conversation, "message": "Give Sam the garden" })).await;
+    let summary = reply["pending_action"]["summary"].as_str().expect("a pending action");
+    assert!(summary.contains(&format!("make {} the owner of the project \"Garden\"", sam.email)), "{summary}");
+    let role = |user: &TestUser| {
+        let (app, garden, user) = (&app, garden.clone(), user.clone());
+        async move {
+            let project: Value = app
+                .get(&format!("/api/v1/projects/{garden}"), &user)
+                .send()
+                .await
+                .expect("get")
+                .json()
+                .await
+                .expect("json");
+            project["role"].as_str().expect("role").to_owned()
+        }
+    };
+    assert_eq!(role(&sam).await, "editor");
+    let reply = say(&app, &owner, json!({ "conversation_id": conversation, "message": "yes" })).await;
+    assert_eq!(reply["tool_calls"][0]["status"], "ok", "{reply}");
+    assert_eq!(role(&sam).await, "owner");
+    assert_eq!(role(&owner).await, "editor");
+}
