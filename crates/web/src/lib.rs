@@ -294,13 +294,17 @@ mod tests {
             title => "t", message => "m", chips => Vec::<Chip>::new(), error => None::<String>,
             nav => sidebar::nav(&[], &[], "", Tz::UTC),
             project => context! { id => "p", name => "<b>rent</b>", colour => "red", can_edit => true, can_manage => true,
-                role => "owner", inbox => false, members => 2, shared => true },
+                role => "owner", inbox => false, members => 2, shared => true, archived => true,
+                description => "<b>rent</b>" },
             groups => tree::by_section(vec![view::task_view(&snap, Tz::UTC, now, false)], &[tree::SectionRef { id: "s".into(), name: "<b>rent</b>".into() }]),
             any => true, src => "/ui/projects/p", sections => vec![context! { id => "s", name => "<b>rent</b>" }],
             members => vec![context! { user_id => "u", id => "u", name => "<b>rent</b>", label => "<b>rent</b>", email => "e@x",
                 initials => "E", role => "editor", owner => false, me => false, selected => true }],
             roles => ["editor", "viewer"], subtasks => vec![&task], subtasks_done => 0, can_edit => true,
-            can_add_subtask => true, move_to => Vec::<String>::new(),
+            can_add_subtask => true, move_to => Vec::<String>::new(), palette => sidebar::palette(),
+            g => context! { key => "s", section_id => "s", label => "<b>rent</b>" }, older => 7,
+            items => vec![context! { kind => "task-created", label => "Created", detail => "<b>rent</b>",
+                subject => "<b>rent</b>", task_id => "t", actor => "<b>rent</b>", when => "now", iso => "" }],
         };
         for board in [false, true] {
             let ctx = context! { board, ..ctx.clone() };
