@@ -185,6 +185,19 @@ impl McpServer {
     }
 
     #[tool(
+        description = "Skip this occurrence of a recurring task: it stays open and its due moves to the next occurrence (after now), without marking anything done. Fails for a task that does not recur, is completed, has no due date, or is its series' last occurrence.",
+        annotations(
+            title = "Skip an occurrence",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false
+        )
+    )]
+    async fn skip_occurrence(&self, ext: Extensions, Parameters(args): Parameters<ChangeTaskArgs>) -> CallToolResult {
+        run!(self, ext, skip_occurrence, args)
+    }
+
+    #[tool(
         description = "Delete a task for good. Confirm with the person first. Its history stays readable with task_history.",
         annotations(title = "Delete a task", read_only_hint = false, destructive_hint = true, idempotent_hint = false)
     )]

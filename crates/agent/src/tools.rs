@@ -446,6 +446,11 @@ impl Tools {
         Ok(task(&open))
     }
 
+    pub async fn skip_occurrence(&self, inv: &Invocation, args: ChangeTaskArgs) -> ToolResult {
+        let next = self.app.tasks().skip(&inv.ctx, &inv.actor, parse_id(&args.id)?, args.expected_version).await?;
+        Ok(task(&next))
+    }
+
     pub async fn delete_task(&self, inv: &Invocation, args: ChangeTaskArgs) -> ToolResult {
         let id = parse_id(&args.id)?;
         self.app.tasks().delete(&inv.ctx, &inv.actor, id, args.expected_version).await?;
@@ -521,7 +526,7 @@ impl Tools {
 
     /// The task tools' names [`Tools::call`] runs; with [`projects::CALLABLE`]
     /// a unit test holds them equal to the published tools.
-    pub const CALLABLE: [&'static str; 12] = [
+    pub const CALLABLE: [&'static str; 13] = [
         "add_task",
         "quick_add",
         "list_tasks",
@@ -529,6 +534,7 @@ impl Tools {
         "update_task",
         "complete_task",
         "reopen_task",
+        "skip_occurrence",
         "delete_task",
         "add_reminder",
         "remove_reminder",
@@ -550,6 +556,7 @@ impl Tools {
             "update_task" => self.update_task(inv, args_of(args)?).await,
             "complete_task" => self.complete_task(inv, args_of(args)?).await,
             "reopen_task" => self.reopen_task(inv, args_of(args)?).await,
+            "skip_occurrence" => self.skip_occurrence(inv, args_of(args)?).await,
             "delete_task" => self.delete_task(inv, args_of(args)?).await,
             "add_reminder" => self.add_reminder(inv, args_of(args)?).await,
             "remove_reminder" => self.remove_reminder(inv, args_of(args)?).await,

@@ -538,6 +538,23 @@ impl<'a> TaskService<'a> {
         Ok(snapshot)
     }
 
+    /// Skips the current occurrence of a recurring task: it stays open with
+    /// the next occurrence's due (`task.updated`, changes `due`), so nothing
+    /// is marked done that was not. Refused with a conflict when the task does
+    /// not recur, is completed, has no due date, or the series has ended.
+    #[tracing::instrument(skip_all, fields(user = %actor.user_id, task = %id))]
+    pub async fn skip(&self, ctx: &Context, actor: &Actor, id: TaskId, if_match: Option<i64>) -> Result<TaskSnapshot> {
+        actor.require(Scope::TasksWrite)?;
+        let mut tx = self.app.db.begin().await?;
+        let (mut task, _) = self.load(&mut tx, actor, id, if_match).await?;
+        let previous = task.version;
+        let changes = task.skip(now()).map_err(|e| AppError::Conflict(e.to_string()))?;
+        let snapshot = TaskSnapshot::from(&task);
+        let events = vec![Event::TaskUpdated(TaskUpdated { task: snapshot.clone(), changes })];
+        self.save(tx, ctx, actor, vec![Change { task: snapshot.clone(), previous_version: previous, events }]).await?;
+        Ok(snapshot)
+    }
+
     /// Reopens a completed task, and the completed tasks above it (a subtask
     /// that is not done means its parent is not either); reopening an open
     /// task changes nothing.

@@ -50,6 +50,6 @@ pub use reminder::{MAX_REMINDERS, Reminder};
 pub use section::Section;
 pub use snapshot::TaskSnapshot;
 pub use tags::{MAX_TAGS, Tag, Tags};
-pub use task::{MAX_SUBTASK_DEPTH, Placement, Status, Task, TaskDraft, TaskPatch};
+pub use task::{MAX_SUBTASK_DEPTH, Placement, SkipError, Status, Task, TaskDraft, TaskPatch};
 pub use text::{Description, TextError, Title};
 pub use webhook::{DeliveryStatus, EndpointStatus};

@@ -1,4 +1,4 @@
-use chrono::{DateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use rrule::{RRule, RRuleSet, Unvalidated};
 use thiserror::Error;
 
@@ -52,21 +52,25 @@ impl Recurrence {
         &self.rule
     }
 
-    /// The due of the next occurrence after `current`, for a series anchored at
-    /// `anchor` (the due the series started from). `None` when the series is over.
-    pub fn next_due(&self, anchor: &Due, current: &Due) -> Option<Due> {
-        let (start, after) = match (anchor, current) {
-            (Due::At { at, tz }, current) => {
+    /// The due of the next occurrence of a series anchored at `anchor` (the
+    /// due the series started from): the first one after `current` and after
+    /// `now`. A series completed (or skipped) late so goes on from today
+    /// instead of with occurrences that are already overdue; the ones it
+    /// passes over still count toward `COUNT`. A whole-day series compares
+    /// calendar days (today is `now`'s date in UTC). `None` when the series is over.
+    pub fn next_due(&self, anchor: &Due, current: &Due, now: DateTime<Utc>) -> Option<Due> {
+        let midnight = |d: NaiveDate| rrule::Tz::UTC.from_utc_datetime(&d.and_time(NaiveTime::MIN));
+        let (start, after) = match anchor {
+            Due::At { at, tz } => {
                 let tz = rrule::Tz::Tz(*tz);
-                (at.with_timezone(&tz), current.instant().with_timezone(&tz))
+                (at.with_timezone(&tz), current.instant().max(now).with_timezone(&tz))
             }
-            (Due::Date(date), current) => {
-                let start = rrule::Tz::UTC.from_utc_datetime(&date.and_time(NaiveTime::MIN));
-                let after = match current {
-                    Due::Date(d) => rrule::Tz::UTC.from_utc_datetime(&d.and_time(NaiveTime::MIN)),
-                    Due::At { at, .. } => at.with_timezone(&rrule::Tz::UTC),
+            Due::Date(date) => {
+                let current_day = match current {
+                    Due::Date(d) => *d,
+                    Due::At { at, .. } => at.date_naive(),
                 };
-                (start, after)
+                (midnight(*date), midnight(current_day.max(now.date_naive())))
             }
         };
         let rule: RRule<Unvalidated> = self.rule.parse().ok()?;
@@ -82,7 +86,7 @@ impl Recurrence {
     /// `now`, counted from `now`.
     pub fn next_due_from(&self, now: DateTime<Utc>) -> Option<Due> {
         let anchor = Due::At { at: now, tz: chrono_tz::Tz::UTC };
-        self.next_due(&anchor, &anchor)
+        self.next_due(&anchor, &anchor, now)
     }
 }
 
@@ -120,7 +124,7 @@ mod tests {
     fn monthly_keeps_wall_clock_time_across_dst() {
         let r = Recurrence::parse("FREQ=MONTHLY").unwrap();
         let first = due("2026-03-01T09:00[Europe/Berlin]");
-        let next = r.next_due(&first, &first).unwrap();
+        let next = r.next_due(&first, &first, first.instant()).unwrap();
         assert_eq!(next.to_string(), "2026-04-01T09:00:00+02:00[Europe/Berlin]");
     }
 
@@ -128,16 +132,45 @@ mod tests {
     fn whole_day_series_stays_whole_day() {
         let r = Recurrence::parse("FREQ=WEEKLY;BYDAY=MO").unwrap();
         let first = due("2026-11-23");
-        assert_eq!(r.next_due(&first, &first), Some(due("2026-11-30")));
+        assert_eq!(r.next_due(&first, &first, first.instant()), Some(due("2026-11-30")));
     }
 
     #[test]
     fn count_ends_the_series() {
         let r = Recurrence::parse("FREQ=DAILY;COUNT=2").unwrap();
         let anchor = due("2026-11-23T09:00:00Z");
-        let second = r.next_due(&anchor, &anchor).unwrap();
+        let second = r.next_due(&anchor, &anchor, anchor.instant()).unwrap();
         assert_eq!(second, due("2026-11-24T09:00:00Z"));
-        assert_eq!(r.next_due(&anchor, &second), None);
+        assert_eq!(r.next_due(&anchor, &second, second.instant()), None);
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_series_completed_late_goes_on_after_now_not_with_overdue_occurrences() {
+        let daily = Recurrence::parse("FREQ=DAILY").unwrap();
+        let first = due("2026-11-01T09:00[Europe/Berlin]");
+        // Done on the 20th at 10:00 Berlin: today's 09:00 is gone, so tomorrow's.
+        let late = daily.next_due(&first, &first, at("2026-11-20T09:00:00Z")).unwrap();
+        assert_eq!(late.to_string(), "2026-11-21T09:00:00+01:00[Europe/Berlin]");
+        // Done at 07:00 Berlin: today's 09:00 is still ahead.
+        let early = daily.next_due(&first, &first, at("2026-11-20T06:00:00Z")).unwrap();
+        assert_eq!(early.to_string(), "2026-11-20T09:00:00+01:00[Europe/Berlin]");
+        // Done before it was due: the next after the due, as ever.
+        let ahead = daily.next_due(&first, &first, at("2026-10-30T12:00:00Z")).unwrap();
+        assert_eq!(ahead.to_string(), "2026-11-02T09:00:00+01:00[Europe/Berlin]");
+
+        let mondays = Recurrence::parse("FREQ=WEEKLY;BYDAY=MO").unwrap();
+        let monday = due("2026-11-02");
+        assert_eq!(mondays.next_due(&monday, &monday, at("2026-11-25T15:00:00Z")), Some(due("2026-11-30")));
+        // Done on a Monday: the next Monday, not today.
+        assert_eq!(mondays.next_due(&monday, &monday, at("2026-11-30T08:00:00Z")), Some(due("2026-12-07")));
+
+        // The occurrences passed over count: three days, all gone, end the series.
+        let three = Recurrence::parse("FREQ=DAILY;COUNT=3").unwrap();
+        assert_eq!(three.next_due(&first, &first, at("2026-11-20T09:00:00Z")), None);
     }
 
     proptest! {
@@ -146,7 +179,7 @@ mod tests {
             let r = Recurrence::parse(&format!("FREQ=DAILY;INTERVAL={interval}")).unwrap();
             let anchor = due("2026-01-01T09:00[America/New_York]");
             let current = Due::at(anchor.instant() + chrono::Duration::days(days), chrono_tz::America::New_York);
-            let next = r.next_due(&anchor, &current).unwrap();
+            let next = r.next_due(&anchor, &current, anchor.instant()).unwrap();
             prop_assert!(next.instant() > current.instant());
         }
 

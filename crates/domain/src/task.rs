@@ -9,6 +9,19 @@ use crate::{
 /// How deep subtasks nest: a top-level task, and at most this many levels below it.
 pub const MAX_SUBTASK_DEPTH: usize = 4;
 
+/// Why an occurrence cannot be skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SkipError {
+    #[error("only a recurring task has occurrences to skip")]
+    NotRecurring,
+    #[error("a completed task has no occurrence left to skip; reopen it first")]
+    Completed,
+    #[error("a recurring task without a due date has no occurrence to skip")]
+    NoDue,
+    #[error("this is the series' last occurrence (its COUNT or UNTIL ends it); complete or delete the task instead")]
+    SeriesOver,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -288,7 +301,7 @@ impl Task {
         let (next_due, anchor) = match (self.due, self.recurrence_anchor) {
             (Some(due), anchor) => {
                 let anchor = anchor.unwrap_or(due);
-                (recurrence.next_due(&anchor, &due)?, anchor)
+                (recurrence.next_due(&anchor, &due, now)?, anchor)
             }
             (None, _) => {
                 let due = recurrence.next_due_from(now)?;
@@ -309,6 +322,30 @@ impl Task {
             reminders: self.reminders.iter().copied().filter(Reminder::is_relative).collect(),
             ..self.clone()
         })
+    }
+
+    /// Skips this occurrence of a recurring series: the task stays open and
+    /// takes the next occurrence's due (after its due and after `now`, as
+    /// completing would), keeping its reminder offsets; absolute reminders
+    /// belonged to the skipped occurrence. Returns the fields it changed.
+    pub fn skip(&mut self, now: DateTime<Utc>) -> Result<Vec<TaskField>, SkipError> {
+        let recurrence = self.recurrence.as_ref().ok_or(SkipError::NotRecurring)?;
+        if self.status == Status::Completed {
+            return Err(SkipError::Completed);
+        }
+        let due = self.due.ok_or(SkipError::NoDue)?;
+        let anchor = self.recurrence_anchor.unwrap_or(due);
+        let next = recurrence.next_due(&anchor, &due, now).ok_or(SkipError::SeriesOver)?;
+        let mut changes = vec![TaskField::Due];
+        self.due = Some(next);
+        self.recurrence_anchor = Some(anchor);
+        let kept: Vec<Reminder> = self.reminders.iter().copied().filter(Reminder::is_relative).collect();
+        if kept != self.reminders {
+            self.reminders = kept;
+            changes.push(TaskField::Reminders);
+        }
+        self.touch(now);
+        Ok(changes)
     }
 
     pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
@@ -410,8 +447,32 @@ mod tests {
     }
 
     #[test]
+    fn skipping_moves_to_the_next_occurrence_and_keeps_the_task_open() {
+        let now: DateTime<Utc> = "2026-11-20T12:00:00Z".parse().unwrap();
+        let mut d = draft("stand-up");
+        d.due = Some(Due::parse("2026-11-23T09:00:00Z").unwrap());
+        d.recurrence = Some(Recurrence::parse("FREQ=DAILY;COUNT=2").unwrap());
+        d.reminders = vec![Reminder::parse("PT10M").unwrap(), Reminder::parse("2026-11-23T08:00:00Z").unwrap()];
+        let mut task = create(d, now).unwrap();
+        let version = task.version;
+        assert_eq!(task.skip(now), Ok(vec![TaskField::Due, TaskField::Reminders]));
+        assert_eq!(task.due.unwrap().to_string(), "2026-11-24T09:00:00Z");
+        assert_eq!((task.status, task.version), (Status::Open, version + 1));
+        assert_eq!(task.reminders, vec![Reminder::parse("PT10M").unwrap()]);
+        // COUNT=2: the second occurrence is the last one.
+        assert_eq!(task.skip(now), Err(SkipError::SeriesOver));
+
+        let mut plain = create(draft("once"), now).unwrap();
+        assert_eq!(plain.skip(now), Err(SkipError::NotRecurring));
+        let mut undated = draft("whenever");
+        undated.recurrence = Some(Recurrence::parse("FREQ=WEEKLY").unwrap());
+        assert_eq!(create(undated, now).unwrap().skip(now), Err(SkipError::NoDue));
+    }
+
+    #[test]
     fn next_occurrence_follows_the_rule() {
-        let now = Utc::now();
+        // Done on time, in October: the next one is the next month's.
+        let now: DateTime<Utc> = "2026-10-31T12:00:00Z".parse().unwrap();
         let mut d = draft("rent");
         d.due = Some(Due::parse("2026-11-01T09:00[Europe/Berlin]").unwrap());
         d.recurrence = Some(Recurrence::parse("FREQ=MONTHLY").unwrap());

@@ -726,6 +726,15 @@ function initDetail() {
         break;
       }
       case 'clear-due': patch({ due: null }, 'due'); break;
+      case 'skip-occurrence':
+        try {
+          const task = await api('POST', `/tasks/${d.dataset.id}/skip`, undefined, { 'If-Match': `"${d.dataset.version}"` });
+          d.dataset.version = task.version;
+          announce(`Skipped; next due ${task.due}`);
+          forceRefresh = true;
+          await refreshDetail();
+        } catch (err) { clearErrors(); showError('recurrence', problemText(err)); }
+        break;
       case 'save-rrule': patch({ recurrence: $('#f-recurrence').value.trim() || null }, 'recurrence'); break;
       case 'add-reminder': {
         let value = $('#f-reminder').value;

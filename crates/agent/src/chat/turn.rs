@@ -398,6 +398,7 @@ impl Turn<'_> {
             "delete_task" => format!("delete {task}"),
             "complete_task" => format!("complete {task}"),
             "reopen_task" => format!("reopen {task}"),
+            "skip_occurrence" => format!("skip this occurrence of {task}"),
             "update_task" => {
                 let fields: Vec<&str> = args
                     .as_object()
@@ -413,8 +414,16 @@ impl Turn<'_> {
             "assign_task" => self.describe_assignment(&target, &task, args).await?,
             other => format!("{other} {args}"),
         };
-        if matches!(name, "delete_task" | "complete_task" | "reopen_task" | "update_task" | "move_task" | "assign_task")
-            && let Some(fields) = args.as_object_mut()
+        if matches!(
+            name,
+            "delete_task"
+                | "complete_task"
+                | "reopen_task"
+                | "skip_occurrence"
+                | "update_task"
+                | "move_task"
+                | "assign_task"
+        ) && let Some(fields) = args.as_object_mut()
         {
             fields.entry("expected_version").or_insert(json!(target.version));
         }

@@ -15,7 +15,7 @@ from conftest import BIN, Account, Server, _clean_env, connect
 pytestmark = pytest.mark.anyio
 
 TOOLS = {
-    "add_task", "quick_add", "list_tasks", "get_task", "update_task", "complete_task", "reopen_task",
+    "add_task", "quick_add", "list_tasks", "get_task", "update_task", "complete_task", "reopen_task", "skip_occurrence",
     "delete_task", "add_reminder", "remove_reminder", "list_tags", "task_history", "list_subtasks",
     "move_task", "assign_task", "list_projects", "create_project", "update_project", "delete_project",
     "list_sections", "add_section", "rename_section", "delete_section", "list_members", "share_project",
@@ -134,6 +134,12 @@ async def test_every_tool_changes_tasks_like_rest_does(server: Server, account: 
         assert await titles(status="completed") == ["Write the report"]
         reopened = (await call(client, "reopen_task", {"id": report["id"]}))["task"]
         assert reopened["status"] == "open" and reopened["completed_at"] is None
+
+        stretch = (await call(client, "add_task", {"title": "Stretch", "due": "2030-01-15", "recurrence": "FREQ=DAILY"}))["task"]
+        skipped = (await call(client, "skip_occurrence", {"id": stretch["id"], "expected_version": stretch["version"]}))["task"]
+        assert skipped["due"] == "2030-01-16" and skipped["status"] == "open"
+        assert "recurring" in await fail(client, "skip_occurrence", {"id": report["id"]})
+        await call(client, "delete_task", {"id": stretch["id"]})
 
         tags = (await call(client, "list_tags", {}))["items"]
         assert tags == [{"tag": "home", "tasks": 1, "open": 1}, {"tag": "work", "tasks": 1, "open": 1}]

@@ -1,4 +1,4 @@
-//! `/tasks`: create (one or many), read, list, change, complete, reopen, delete, history.
+//! `/tasks`: create (one or many), read, list, change, complete, reopen, skip, delete, history.
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -23,6 +23,7 @@ pub fn router() -> Router<ApiState> {
         .route("/tasks/{id}", get(read).patch(update).delete(remove))
         .route("/tasks/{id}/complete", post(complete))
         .route("/tasks/{id}/reopen", post(reopen))
+        .route("/tasks/{id}/skip", post(skip))
         .route("/tasks/{id}/history", get(history))
         .route("/tasks/{id}/subtasks", get(subtasks))
 }
@@ -213,6 +214,29 @@ pub async fn reopen(
 ) -> Result<Response, ApiError> {
     let id = task_id(&id)?;
     let task = state.app.tasks().reopen(&caller.ctx, &caller.actor, id, if_match(&headers)?).await?;
+    Ok(with_etag(StatusCode::OK, task))
+}
+
+/// Skip this occurrence of a recurring task: it stays open and takes the
+/// next occurrence's due (after its due and after now), keeping its reminder
+/// offsets. 409 when the task does not recur, is completed, has no due date,
+/// or its series (COUNT/UNTIL) has no further occurrence.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/skip", tag = "tasks", security(("bearer" = [])),
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = TaskSnapshot, headers(("ETag" = String))),
+              (status = 401, body = crate::error::Problem),
+              (status = 403, body = crate::error::Problem),
+              (status = 404, body = crate::error::Problem),
+              (status = 409, body = crate::error::Problem),
+              (status = 412, body = crate::error::Problem)))]
+pub async fn skip(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let id = task_id(&id)?;
+    let task = state.app.tasks().skip(&caller.ctx, &caller.actor, id, if_match(&headers)?).await?;
     Ok(with_etag(StatusCode::OK, task))
 }
 

@@ -45,21 +45,22 @@ async fn event_ids(app: &TestApp, user: &TestUser, id: &str, event_type: &str) -
 async fn completing_a_recurring_task_creates_the_next_one_at_the_same_wall_clock_time_across_dst() {
     let app = spawn_app().await;
     let user = app.new_user().await;
-    // Berlin moves to summer time on 29 March 2026: 09:00 is 08:00Z before, 07:00Z after.
+    // Berlin moves to summer time on 31 March 2030: 09:00 is 08:00Z before, 07:00Z after.
+    // (Ahead of today: a series completed late goes on from today instead.)
     let task = app
         .create_task(
             &user,
-            json!({ "title": "Stand-up", "due": "2026-03-28T09:00[Europe/Berlin]", "recurrence": "FREQ=DAILY", "tags": ["work"], "priority": "high", "reminders": ["PT10M"] }),
+            json!({ "title": "Stand-up", "due": "2030-03-30T09:00[Europe/Berlin]", "recurrence": "FREQ=DAILY", "tags": ["work"], "priority": "high", "reminders": ["PT10M"] }),
         )
         .await;
     let id = task["id"].as_str().expect("id");
-    assert_eq!(task["due_at"], "2026-03-28T08:00:00Z");
+    assert_eq!(task["due_at"], "2030-03-30T08:00:00Z");
     let completed = act(&app, &user, id, "complete").await;
     assert_eq!(completed["status"], "completed");
 
     let next = wait_next(&app, &user, id).await;
-    assert_eq!(next["due"], "2026-03-29T09:00:00+02:00[Europe/Berlin]");
-    assert_eq!(next["due_at"], "2026-03-29T07:00:00Z");
+    assert_eq!(next["due"], "2030-03-31T09:00:00+02:00[Europe/Berlin]");
+    assert_eq!(next["due_at"], "2030-03-31T07:00:00Z");
     assert_eq!(next["status"], "open");
     assert_eq!(next["recurs_from"], id);
     assert_ne!(next["id"], task["id"]);
@@ -90,7 +91,7 @@ async fn completing_a_recurring_task_creates_the_next_one_at_the_same_wall_clock
     // The next one follows the series too.
     act(&app, &user, next_id, "complete").await;
     let third = wait_next(&app, &user, next_id).await;
-    assert_eq!(third["due"], "2026-03-30T09:00:00+02:00[Europe/Berlin]");
+    assert_eq!(third["due"], "2030-04-01T09:00:00+02:00[Europe/Berlin]");
     app.stop().await;
 }
 
@@ -187,5 +188,63 @@ async fn a_recurring_task_without_due_gets_one_from_the_rule() {
     let next = wait_next(&app, &user, id).await;
     let due_at = chrono::DateTime::parse_from_rfc3339(next["due_at"].as_str().expect("due_at")).expect("instant");
     assert!(due_at > chrono::Utc::now(), "the next occurrence is in the future: {next}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_series_completed_late_goes_on_from_today_not_with_overdue_occurrences() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    // Due every day at 09:00 UTC since a month ago, and done only now.
+    let started = (chrono::Utc::now() - chrono::Duration::days(30)).date_naive();
+    let due = format!("{started}T09:00:00Z");
+    let task =
+        app.create_task(&user, json!({ "title": "Water the plants", "due": due, "recurrence": "FREQ=DAILY" })).await;
+    let id = task["id"].as_str().expect("id");
+    let before = chrono::Utc::now();
+    act(&app, &user, id, "complete").await;
+    let next = wait_next(&app, &user, id).await;
+    let next_at: chrono::DateTime<chrono::Utc> = next["due_at"].as_str().expect("due_at").parse().expect("instant");
+    assert!(next_at > before, "the next occurrence is not overdue: {next_at} (completed at {before})");
+    assert!(next_at <= before + chrono::Duration::days(1), "it is the first one after now: {next_at}");
+    assert_eq!(next_at.time(), chrono::NaiveTime::from_hms_opt(9, 0, 0).expect("time"), "at the series' time of day");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn skipping_an_occurrence_moves_the_due_on_and_keeps_the_task_open() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let task = app
+        .create_task(
+            &user,
+            json!({ "title": "Bins out", "due": "2030-01-07", "recurrence": "FREQ=WEEKLY;BYDAY=MO;COUNT=2", "reminders": ["PT1H"] }),
+        )
+        .await;
+    let id = task["id"].as_str().expect("id");
+    let skipped = act(&app, &user, id, "skip").await;
+    assert_eq!(skipped["due"], "2030-01-14");
+    assert_eq!(skipped["status"], "open");
+    assert_eq!(skipped["version"], task["version"].as_i64().expect("version") + 1);
+    assert_eq!(skipped["reminders"], json!(["PT1H"]), "offsets stay");
+    let history = app.task_history(&user, id).await;
+    let last = history.last().expect("history");
+    assert_eq!(last["event_type"], "task.updated");
+    assert_eq!(last["data"]["changes"], json!(["due"]));
+    assert!(next_occurrences(&app, &user, id).await.is_empty(), "skipping creates no task");
+
+    // COUNT=2: the second Monday is the last one; a task that does not recur has none.
+    let over = app.post(&format!("/api/v1/tasks/{id}/skip"), &user).send().await.expect("request");
+    assert_eq!(over.status(), StatusCode::CONFLICT);
+    let problem: Value = over.json().await.expect("problem");
+    assert!(problem["detail"].as_str().expect("detail").contains("last occurrence"), "{problem}");
+    let once = app.create_task(&user, json!({ "title": "Once", "due": "2030-01-07" })).await;
+    let once_id = once["id"].as_str().expect("id");
+    let refused = app.post(&format!("/api/v1/tasks/{once_id}/skip"), &user).send().await.expect("request");
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    // A stale If-Match is refused like any change.
+    let stale =
+        app.post(&format!("/api/v1/tasks/{id}/skip"), &user).header("If-Match", "\"1\"").send().await.expect("request");
+    assert_eq!(stale.status(), StatusCode::PRECONDITION_FAILED);
     app.stop().await;
 }

@@ -200,6 +200,12 @@ describe('tasks', () => {
     assert.ok(history.length >= 7, `history has every change: ${history.join(' | ')}`);
     assert.match(history.at(-1), /Created/);
     await screenshot(page, 'task-detail');
+
+    // Skipping this occurrence moves the due to the next one (the 1st of April) and keeps the task open.
+    await page.getByRole('button', { name: 'Skip this occurrence' }).click();
+    await eventually(async () => assert.equal(await page.locator('#f-due-date').inputValue(), '2030-04-01'));
+    assert.equal(await page.locator('#f-due-time').inputValue(), '14:30');
+    assert.equal((await api(page, 'GET', `/tasks/${body.id}`)).body.status, 'open');
     await context.close();
   });
 
