@@ -4,11 +4,16 @@ use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-const FILES: &[(&str, &str, &[u8])] = &[
+pub(crate) const FILES: &[(&str, &str, &[u8])] = &[
     ("app.js", "text/javascript; charset=utf-8", include_bytes!("../assets/app.js")),
     ("chat.js", "text/javascript; charset=utf-8", include_bytes!("../assets/chat.js")),
     ("app.css", "text/css; charset=utf-8", include_bytes!("../assets/app.css")),
     ("icon.svg", "image/svg+xml", include_bytes!("../assets/icon.svg")),
+    // Rendered from icon.svg and icons/maskable.svg by scripts/icons.
+    ("icons/icon-192.png", "image/png", include_bytes!("../assets/icons/icon-192.png")),
+    ("icons/icon-512.png", "image/png", include_bytes!("../assets/icons/icon-512.png")),
+    ("icons/maskable-192.png", "image/png", include_bytes!("../assets/icons/maskable-192.png")),
+    ("icons/maskable-512.png", "image/png", include_bytes!("../assets/icons/maskable-512.png")),
 ];
 
 pub async fn serve(Path(path): Path<String>) -> Response {

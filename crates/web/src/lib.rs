@@ -21,6 +21,7 @@ mod list;
 mod markdown;
 mod preview;
 mod projects;
+mod pwa;
 mod quick;
 mod sidebar;
 mod task;
@@ -100,6 +101,8 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/ui/upcoming", get(projects::upcoming_fragment))
         .route("/ui/assigned", get(projects::assigned_fragment))
         .route("/assets/{*path}", get(assets::serve))
+        .route("/manifest.webmanifest", get(pwa::manifest))
+        .route("/sw.js", get(pwa::service_worker))
         .with_state(state)
         .layer(axum::middleware::from_fn(security_headers))
 }
