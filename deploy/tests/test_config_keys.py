@@ -15,7 +15,7 @@ from conftest import ALL_VARIANTS, DEPLOY, ROLES, TESTS, pod_env, render, render
 
 KEYS = [line.strip() for line in (TESTS / "config_keys.txt").read_text().splitlines() if line.strip()]
 SECRET_KEYS = {"ONTASK_DATABASE_URL", "ONTASK_AUTH__JWT_SECRET", "ONTASK_DAPR__API_TOKEN", "ONTASK_SMTP__URL",
-               "ONTASK_AUTH__PREVIOUS_JWT_SECRETS"}
+               "ONTASK_AUTH__PREVIOUS_JWT_SECRETS", "ONTASK_PUSH__VAPID_PRIVATE_KEY"}
 # OTEL_* and DAPR_* are standard; K8S_* carry the downward API into OTEL_RESOURCE_ATTRIBUTES.
 STANDARD = re.compile(r"^(OTEL|DAPR|K8S)_[A-Z0-9_]+$")
 
@@ -33,7 +33,7 @@ def rendered_env(variant: str, secret_values: dict[str, str] | None = None) -> d
 
 
 def test_config_keys_file_is_the_documented_list():
-    assert len(KEYS) == len(set(KEYS)) == 43
+    assert len(KEYS) == len(set(KEYS)) == 45
     assert all(re.fullmatch(r"ONTASK_[A-Z_]+", k) for k in KEYS)
     assert SECRET_KEYS <= set(KEYS)
 
@@ -80,7 +80,8 @@ def test_env_values_have_the_shape_the_binary_accepts(variant_name):
 
 def test_secret_keys_are_config_keys():
     out = render({"secrets": {"create": True, "databaseUrl": "postgres://db/ontask", "jwtSecret": "j" * 40, "daprApiToken": "t" * 20,
-                  "smtpUrl": "smtps://ontask:secret@mail.example.com", "previousJwtSecrets": ["p" * 40]}})
+                  "smtpUrl": "smtps://ontask:secret@mail.example.com", "previousJwtSecrets": ["p" * 40],
+                  "vapidPrivateKey": "IQ9Ur0ykXoHS9gzfYX0aBjy9lvdrjx_PFUXmie9YRcY"}})
     secret = yaml.safe_load(out["ontask/templates/secret.yaml"])
     assert set(secret["data"]) == SECRET_KEYS
 
@@ -109,6 +110,31 @@ def test_previous_session_secrets_reach_the_binary_as_a_list_and_stay_hidden(tmp
     short = {**env, "ONTASK_AUTH__PREVIOUS_JWT_SECRETS": '["too-short"]'}
     done = subprocess.run([ontask_binary(), "config", "--check"], env=short, cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 2 and "auth.previous_jwt_secrets" in done.stderr, done.stderr
+
+
+def test_the_vapid_key_reaches_the_binary_from_the_secret_and_a_bad_one_stops_it(tmp_path):
+    """secrets.vapidPrivateKey becomes ONTASK_PUSH__VAPID_PRIVATE_KEY in the
+    Secret; the binary accepts it (and prints it redacted), and refuses at
+    start one that is not a P-256 key."""
+    import base64
+    import os
+    import subprocess
+
+    key = "IQ9Ur0ykXoHS9gzfYX0aBjy9lvdrjx_PFUXmie9YRcY"
+    out = render({"secrets": {"create": True, "databaseUrl": "postgres://db/ontask", "jwtSecret": "j" * 40,
+                              "vapidPrivateKey": key}, "config": {"push": {"subject": "mailto:ops@example.com"}}})
+    data = yaml.safe_load(out["ontask/templates/secret.yaml"])["data"]
+    assert base64.b64decode(data["ONTASK_PUSH__VAPID_PRIVATE_KEY"]).decode() == key
+    docs = [d for d in yaml.safe_load_all(out["ontask/templates/configmap.yaml"]) if d]
+    assert all(d["data"]["ONTASK_PUSH__SUBJECT"] == "mailto:ops@example.com" for d in docs)
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("ONTASK_", "OTEL_", "RUST_LOG"))}
+    env = {**base, **SECRET_STANDINS, "ONTASK_PUSH__VAPID_PRIVATE_KEY": key, "ONTASK_PUSH__SUBJECT": "mailto:ops@example.com"}
+    shown = subprocess.run([ontask_binary(), "config"], env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    assert key not in shown.stdout and 'vapid_private_key = "***"' in shown.stdout, shown.stdout
+    bad = {**env, "ONTASK_PUSH__VAPID_PRIVATE_KEY": "not-a-key"}
+    done = subprocess.run([ontask_binary(), "config", "--check"], env=bad, cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 2 and "push.vapid_private_key" in done.stderr, done.stderr
 
 
 def test_extra_env_passes_through_when_allowed():

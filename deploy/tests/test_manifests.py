@@ -192,7 +192,7 @@ def test_no_plaintext_secrets_in_values_files():
         text = f.read_text()
         assert not suspicious.search(text), f
         values = yaml.safe_load(text) or {}
-        for key in ("databaseUrl", "jwtSecret", "daprApiToken", "smtpUrl", "previousJwtSecrets"):
+        for key in ("databaseUrl", "jwtSecret", "daprApiToken", "smtpUrl", "previousJwtSecrets", "vapidPrivateKey"):
             assert not values.get("secrets", {}).get(key), (f, key)
 
 

@@ -103,6 +103,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(routes::comments::router())
         .merge(routes::notifications::router())
         .merge(routes::webhooks::router())
+        .merge(routes::push::router())
         .merge(routes::admin::router())
         .merge(routes::realtime::router())
         // Inside the idempotency layer too, so a panicking handler becomes a 500

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::ApiState;
-use crate::routes::{admin, auth, chat, comments, notifications, ops, projects, realtime, tasks, webhooks};
+use crate::routes::{admin, auth, chat, comments, notifications, ops, projects, push, realtime, tasks, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,6 +20,7 @@ use crate::routes::{admin, auth, chat, comments, notifications, ops, projects, r
         comments::list, comments::add, comments::edit, comments::remove,
         notifications::list, notifications::read, notifications::read_all,
         webhooks::create, webhooks::list, webhooks::read, webhooks::remove, webhooks::enable, webhooks::rotate_secret, webhooks::deliveries, webhooks::delivery,
+        push::vapid_public_key, push::subscribe, push::list, push::unsubscribe,
         realtime::sse, realtime::websocket,
         chat::chat, chat::list, chat::read, chat::remove,
         ops::health, ops::livez, ops::readyz, ops::metrics_text,
@@ -34,6 +35,7 @@ use crate::routes::{admin, auth, chat, comments, notifications, ops, projects, r
         (name = "auth", description = "Accounts, sessions and API tokens"),
         (name = "notifications", description = "In-app notifications"),
         (name = "webhooks", description = "Signed webhooks (Standard Webhooks) and their delivery log"),
+        (name = "push", description = "Web Push: the VAPID key and the devices that receive reminders and mentions"),
         (name = "realtime", description = "Live events over SSE and WebSocket"),
         (name = "operations", description = "Health and metrics"),
         (name = "chat", description = "The chat agent and its conversations"),

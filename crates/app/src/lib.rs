@@ -15,6 +15,7 @@ pub mod limits;
 pub mod notifications;
 pub mod policy;
 pub mod projects;
+pub mod push;
 pub mod quick;
 pub mod sealed;
 mod session_keys;
@@ -94,6 +95,10 @@ impl App {
 
     pub fn admin(&self) -> admin::AdminService<'_> {
         admin::AdminService::new(self)
+    }
+
+    pub fn push(&self) -> push::PushService<'_> {
+        push::PushService::new(self)
     }
 
     pub fn notifications(&self) -> notifications::NotificationService<'_> {

@@ -83,6 +83,8 @@ pub struct OutboundSettings {
     pub webhooks: WebhookSettings,
     /// `None`: no e-mail.
     pub smtp: Option<SmtpSettings>,
+    /// `None`: no Web Push.
+    pub push: Option<crate::push::PushSettings>,
 }
 
 // --- address policy ------------------------------------------------------------

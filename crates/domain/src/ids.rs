@@ -85,3 +85,7 @@ id_type!(
     /// Identifies a comment on a task.
     CommentId
 );
+id_type!(
+    /// Identifies one device's Web Push subscription.
+    PushSubscriptionId
+);

@@ -35,8 +35,8 @@ pub use event::{
     TaskMoved, TaskPlace, TaskState, TaskUpdated,
 };
 pub use ids::{
-    CommentId, ConversationId, DeadLetterId, DeliveryId, EndpointId, NotificationId, ProjectId, SectionId, TaskId,
-    TokenId, UserId,
+    CommentId, ConversationId, DeadLetterId, DeliveryId, EndpointId, NotificationId, ProjectId, PushSubscriptionId,
+    SectionId, TaskId, TokenId, UserId,
 };
 pub use member::{Member, ProjectAction, ProjectRole};
 pub use notification::{Notification, NotificationKind};

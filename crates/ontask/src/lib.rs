@@ -67,7 +67,29 @@ pub async fn build_app(config: &Config, db: Db) -> anyhow::Result<App> {
             jwt_audience: config.auth.jwt_audience.clone(),
         },
     );
-    Ok(App::new(db, auth, roles.source()).with_outbound(config.outbound()).with_rate_limits(config.rate_limits()))
+    let mut outbound = config.outbound();
+    outbound.push = push_key(config, &db)?.map(|key| config.push_settings(key));
+    Ok(App::new(db, auth, roles.source()).with_outbound(outbound).with_rate_limits(config.rate_limits()))
+}
+
+/// The VAPID key: configured, or kept in the data directory beside the SQLite
+/// database (generated on first start). With PostgreSQL and none configured,
+/// push is off: replicas with keys of their own would each sign differently.
+fn push_key(config: &Config, db: &Db) -> anyhow::Result<Option<ontask_app::push::VapidKey>> {
+    use ontask_app::push::VapidKey;
+    if let Some(key) = &config.push.vapid_private_key {
+        return Ok(Some(VapidKey::parse(key.expose()).map_err(|why| anyhow::anyhow!("push.vapid_private_key {why}"))?));
+    }
+    if db.backend() != ontask_store::Backend::Sqlite {
+        tracing::warn!("push.vapid_private_key is not set; Web Push is off");
+        return Ok(None);
+    }
+    let path = config.data_dir.join("vapid_private_key");
+    let key = secrets::load_or_create_with(&path, || VapidKey::generate().private_base64().to_owned())?;
+    Ok(Some(
+        VapidKey::parse(&key)
+            .map_err(|why| anyhow::anyhow!("{} {why}; delete it to generate a new one", path.display()))?,
+    ))
 }
 
 /// The chat agent's model settings; no model when `agent.llm.base_url` is unset.

@@ -18,6 +18,7 @@ pub mod events;
 pub mod idempotency;
 pub mod notifications;
 pub mod projects;
+pub mod push;
 pub mod reminders;
 pub mod sections;
 mod sql;

@@ -23,6 +23,7 @@ pub const BUILD_INFO: &str = "ontask_build_info";
 pub const WEBHOOK_DELIVERIES_TOTAL: &str = "ontask_webhook_deliveries_total";
 pub const WEBHOOK_DELIVERY_DURATION: &str = "ontask_webhook_delivery_duration_seconds";
 pub const EMAILS_SENT_TOTAL: &str = "ontask_emails_sent_total";
+pub const PUSH_MESSAGES_TOTAL: &str = "ontask_push_messages_total";
 pub const KAFKA_MESSAGES_PRODUCED_TOTAL: &str = "ontask_kafka_messages_produced_total";
 pub const KAFKA_PRODUCE_DURATION: &str = "ontask_kafka_produce_duration_seconds";
 pub const KAFKA_MALFORMED_MESSAGES_TOTAL: &str = "ontask_kafka_malformed_messages_total";
@@ -104,6 +105,10 @@ fn describe() {
     );
     describe_histogram!(WEBHOOK_DELIVERY_DURATION, Unit::Seconds, "Duration of one webhook delivery attempt.");
     describe_counter!(EMAILS_SENT_TOTAL, "Reminder e-mail attempts, by outcome (sent, retry, failed: gave up).");
+    describe_counter!(
+        PUSH_MESSAGES_TOTAL,
+        "Web Push attempts, by outcome (sent, retry, failed: gave up, gone: the subscription was removed)."
+    );
     describe_counter!(HOUSEKEEPING_DELETED_TOTAL, "Rows housekeeping deleted after their retention, by table.");
     describe_counter!(
         CHAT_TURNS_TOTAL,
@@ -136,6 +141,7 @@ fn describe() {
     metrics::counter!(DEAD_LETTERS_TOTAL).absolute(0);
     metrics::counter!(RATE_LIMITED_TOTAL, "scope" => "sign_in_address").absolute(0);
     metrics::counter!(EMAILS_SENT_TOTAL).absolute(0);
+    metrics::counter!(PUSH_MESSAGES_TOTAL).absolute(0);
     metrics::counter!(HTTP_ERRORS_TOTAL).absolute(0);
     for transport in ["sse", "websocket"] {
         metrics::gauge!(REALTIME_CONNECTIONS, "transport" => transport).increment(0.0);

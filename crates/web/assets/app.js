@@ -1153,7 +1153,58 @@ async function loadNotifications() {
     li.append(a, body, when);
     list.append(li);
   }
-  $('#notif-enable').hidden = !('Notification' in window) || Notification.permission !== 'default';
+  $('#notif-enable').hidden = !('Notification' in window) || Notification.permission === 'denied' || pushSubscribed;
+}
+
+// ---------------------------------------------------------------- push
+
+/** This device has a push subscription the server knows (checked at start). */
+let pushSubscribed = false;
+
+function fromBase64url(text) {
+  const raw = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
+  return Uint8Array.from(raw, (c) => c.charCodeAt(0));
+}
+
+/** "Chrome on Linux": what the person reads in their list of devices. */
+function deviceLabel() {
+  const ua = navigator.userAgent;
+  const browser = /Edg\//.test(ua) ? 'Edge' : /Firefox\//.test(ua) ? 'Firefox' : /Chrome\//.test(ua) ? 'Chrome'
+    : /Safari\//.test(ua) ? 'Safari' : 'A browser';
+  const os = /Android/.test(ua) ? 'Android' : /iPhone|iPad/.test(ua) ? 'iOS' : /Mac OS X/.test(ua) ? 'macOS'
+    : /Windows/.test(ua) ? 'Windows' : /Linux/.test(ua) ? 'Linux' : '';
+  return os ? `${browser} on ${os}` : browser;
+}
+
+/**
+ * "Allow notifications on this device": asks the browser, subscribes through
+ * the service worker with the server's VAPID key, and registers the
+ * subscription, so reminders and mentions arrive with no tab open. True once
+ * this device is subscribed.
+ */
+async function enablePush() {
+  const answer = await Notification.requestPermission();
+  if (answer !== 'granted') return false;
+  if (!('serviceWorker' in navigator) || !('PushManager' in window)) {
+    toast('Reminders will appear as desktop notifications while ontask is open (this browser has no push).');
+    return false;
+  }
+  const { public_key: key } = await api('GET', '/push/vapid-public-key');
+  const registration = await navigator.serviceWorker.ready;
+  const subscription = await registration.pushManager.getSubscription()
+    || await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: fromBase64url(key) });
+  await api('POST', '/push/subscriptions', { ...subscription.toJSON(), label: deviceLabel() });
+  pushSubscribed = true;
+  toast('Reminders and mentions will arrive on this device, also when no ontask tab is open.');
+  return true;
+}
+
+async function checkPush() {
+  if (!bell || !('serviceWorker' in navigator) || !('PushManager' in window)) return;
+  const registration = await navigator.serviceWorker.getRegistration();
+  const subscription = await registration?.pushManager.getSubscription();
+  pushSubscribed = Boolean(subscription) && Notification.permission === 'granted';
+  if (pushSubscribed) $('#notif-enable').hidden = true;
 }
 
 /** "Due 2026-11-23T09:00:00Z" reads better in the person's own words. */
@@ -1182,9 +1233,12 @@ if (bell) {
     announce('All notifications read');
   });
   $('#notif-enable').addEventListener('click', async () => {
-    const answer = await Notification.requestPermission();
-    $('#notif-enable').hidden = answer !== 'default';
-    if (answer === 'granted') toast('Reminders will also appear as desktop notifications.');
+    try {
+      const subscribed = await enablePush();
+      $('#notif-enable').hidden = subscribed || Notification.permission === 'denied';
+    } catch (e) {
+      toast(`Notifications could not be turned on: ${e.message}`, { kind: 'error' });
+    }
   });
   loadNotifications().catch(() => {});
 }
@@ -1316,5 +1370,6 @@ if (page === 'groups') initGroups();
 if (page === 'members') initMembers();
 initSidebar();
 initOffline();
+checkPush().catch(() => {});
 connect();
 document.documentElement.classList.add('js');

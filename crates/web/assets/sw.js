@@ -1,4 +1,5 @@
-// ontask's service worker: the installed app's offline copy. Served at /sw.js (so its scope is the whole site) with the
+// ontask's service worker: the installed app's offline copy and its push
+// notifications. Served at /sw.js (so its scope is the whole site) with the
 // version of the binary's UI written in below by the server: a new binary with
 // a different UI is a different script, which the browser installs in place of
 // this one, and its `activate` deletes the caches of every other version.
@@ -90,9 +91,38 @@ function offlinePage() {
   return new Response(html, { status: 503, headers: { 'Content-Type': 'text/html; charset=utf-8' } });
 }
 
-// ---------------------------------------------------------------- signing out
+// ---------------------------------------------------------------- push
 
 self.addEventListener('message', (event) => {
   // The page asks on signing out, so the next person on this device reads nothing of theirs.
   if (event.data === 'forget-pages') event.waitUntil(caches.delete(PAGES));
+});
+
+// A reminder or a mention, pushed by the server (crates/workers/src/push.rs)
+// as JSON: { title, body, url, tag }. Shown whether or not a tab is open; the
+// tag makes a message pushed twice replace itself.
+self.addEventListener('push', (event) => {
+  let data = {};
+  try {
+    data = event.data ? event.data.json() : {};
+  } catch {
+    data = { body: event.data?.text() || '' };
+  }
+  event.waitUntil(self.registration.showNotification(data.title || 'ontask', {
+    body: data.body || '',
+    tag: data.tag,
+    icon: '/assets/icons/icon-192.png',
+    data: { url: data.url || '/' },
+  }));
+});
+
+self.addEventListener('notificationclick', (event) => {
+  event.notification.close();
+  const target = new URL(event.notification.data?.url || '/', self.location.origin).href;
+  event.waitUntil((async () => {
+    for (const client of await self.clients.matchAll({ type: 'window', includeUncontrolled: true })) {
+      if (client.url === target && 'focus' in client) return client.focus();
+    }
+    return self.clients.openWindow(target);
+  })());
 });

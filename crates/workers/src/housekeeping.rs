@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use ontask_store::{Db, StoreError, email, events, idempotency, notifications, webhooks};
+use ontask_store::{Db, StoreError, email, events, idempotency, notifications, push, webhooks};
 use ontask_telemetry::{error_chain, metrics as m};
 use tokio_util::sync::CancellationToken;
 
@@ -61,12 +61,19 @@ enum Table {
     IdempotencyKeys,
     WebhookDeliveries,
     EmailOutbox,
+    PushOutbox,
     Notifications,
 }
 
 impl Table {
-    const ALL: [Table; 5] =
-        [Table::Inbox, Table::IdempotencyKeys, Table::WebhookDeliveries, Table::EmailOutbox, Table::Notifications];
+    const ALL: [Table; 6] = [
+        Table::Inbox,
+        Table::IdempotencyKeys,
+        Table::WebhookDeliveries,
+        Table::EmailOutbox,
+        Table::PushOutbox,
+        Table::Notifications,
+    ];
 
     /// The `table` label of the metric.
     fn name(self) -> &'static str {
@@ -75,6 +82,7 @@ impl Table {
             Table::IdempotencyKeys => "idempotency_keys",
             Table::WebhookDeliveries => "webhook_deliveries",
             Table::EmailOutbox => "email_outbox",
+            Table::PushOutbox => "push_outbox",
             Table::Notifications => "notifications",
         }
     }
@@ -83,7 +91,7 @@ impl Table {
         match self {
             Table::Inbox => r.inbox,
             Table::IdempotencyKeys => r.idempotency_keys,
-            Table::WebhookDeliveries | Table::EmailOutbox => r.deliveries,
+            Table::WebhookDeliveries | Table::EmailOutbox | Table::PushOutbox => r.deliveries,
             Table::Notifications => r.read_notifications,
         }
     }
@@ -107,6 +115,7 @@ pub struct Deleted {
     pub webhook_deliveries: u64,
     pub webhook_attempts: u64,
     pub email_outbox: u64,
+    pub push_outbox: u64,
     pub notifications: u64,
 }
 
@@ -117,6 +126,7 @@ impl Deleted {
             Table::IdempotencyKeys => &mut self.idempotency_keys,
             Table::WebhookDeliveries => &mut self.webhook_deliveries,
             Table::EmailOutbox => &mut self.email_outbox,
+            Table::PushOutbox => &mut self.push_outbox,
             Table::Notifications => &mut self.notifications,
         };
         *rows += batch.rows;
@@ -183,6 +193,7 @@ impl Housekeeping {
             webhook_deliveries = deleted.webhook_deliveries,
             webhook_attempts = deleted.webhook_attempts,
             email_outbox = deleted.email_outbox,
+            push_outbox = deleted.push_outbox,
             notifications = deleted.notifications,
             failed_tables = failed,
             cancelled = cancel.is_cancelled(),
@@ -235,6 +246,7 @@ impl Housekeeping {
             Table::EmailOutbox => {
                 Batch { rows: email::purge_finished(&mut tx, before, BATCH_SIZE).await?, attempts: 0 }
             }
+            Table::PushOutbox => Batch { rows: push::purge_finished(&mut tx, before, BATCH_SIZE).await?, attempts: 0 },
             Table::Notifications => {
                 Batch { rows: notifications::purge_read(&mut tx, before, BATCH_SIZE).await?, attempts: 0 }
             }

@@ -12,6 +12,7 @@ mod email;
 mod housekeeping;
 mod lag;
 mod notifications;
+mod push;
 mod recurrence;
 mod redrive;
 mod relay;
@@ -29,6 +30,7 @@ pub use lag::run_lag_monitor;
 pub use notifications::NotificationConsumer;
 use ontask_app::App;
 use ontask_bus::EventBus;
+pub use push::PushSender;
 pub use recurrence::RecurrenceConsumer;
 pub use redrive::{Redriven, consumer_named, redrive};
 pub use relay::Relay;
@@ -79,12 +81,17 @@ pub fn spawn_with_clock(
         tracker.spawn(run_lag_monitor(app.db.clone(), cancel.clone()));
     }
     if roles.consumers {
+        // The notifications consumer queues push messages and wakes the sender.
+        let push_queued = Arc::new(Notify::new());
         let mut consumers: Vec<Arc<dyn Consumer>> = vec![
             Arc::new(RecurrenceConsumer::new(app.clone())),
             Arc::new(ReminderScheduleConsumer::new(schedule_changed.clone()).with_trigger(clock.trigger())),
-            Arc::new(NotificationConsumer::new(app.source.clone())),
+            Arc::new(
+                NotificationConsumer::new(app.source.clone())
+                    .with_push(app.outbound.push.is_some().then(|| push_queued.clone())),
+            ),
         ];
-        consumers.extend(spawn_outbound(app, cancel, tracker));
+        consumers.extend(spawn_outbound(app, push_queued, cancel, tracker));
         for consumer in consumers {
             let runner = ConsumerRunner::new(app.db.clone(), bus.clone(), consumer, RetryPolicy::default());
             appenders.spawn(runner.run(cancel.clone()));
@@ -107,11 +114,17 @@ pub fn spawn_with_clock(
     });
 }
 
-/// Starts the webhook delivery loop and, with SMTP configured, the mailer;
+/// Starts the webhook delivery loop and, with SMTP configured, the mailer,
+/// and with push on, the push sender;
 /// returns the consumers that feed them (the e-mail one runs idle without
 /// SMTP). They append no events, so they stop with the other loops rather than
 /// before the relay.
-fn spawn_outbound(app: &App, cancel: &CancellationToken, tracker: &TaskTracker) -> Vec<Arc<dyn Consumer>> {
+fn spawn_outbound(
+    app: &App,
+    push_queued: Arc<Notify>,
+    cancel: &CancellationToken,
+    tracker: &TaskTracker,
+) -> Vec<Arc<dyn Consumer>> {
     let mut consumers: Vec<Arc<dyn Consumer>> = Vec::new();
     let wake = Arc::new(Notify::new());
     match WebhookDeliverer::new(app.db.clone(), app.outbound.webhooks.clone(), app.sealer.clone(), wake.clone()) {
@@ -135,6 +148,18 @@ fn spawn_outbound(app: &App, cancel: &CancellationToken, tracker: &TaskTracker) 
     consumers.push(Arc::new(EmailConsumer::new(wake).enabled(mailer.is_some())));
     if let Some(mailer) = mailer {
         tracker.spawn(mailer.run(cancel.clone()));
+    }
+    // Push messages are queued by the notifications consumer, which wakes the
+    // sender once they are committed.
+    if let Some(settings) = &app.outbound.push {
+        match PushSender::new(app.db.clone(), settings.clone(), push_queued) {
+            Ok(sender) => {
+                tracker.spawn(sender.run(cancel.clone()));
+            }
+            Err(e) => {
+                tracing::error!(error = %ontask_telemetry::error_chain(&e), "push messages are not sent")
+            }
+        }
     }
     consumers
 }

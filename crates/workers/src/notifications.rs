@@ -8,19 +8,43 @@ use ontask_domain::{
 use ontask_store::notifications;
 use ontask_store::{WriteTx, events};
 
+use tokio::sync::Notify;
+
 use crate::{Consumer, HandlerError};
 
 /// Turns events that concern someone into in-app notifications: a
 /// `reminder.due` (announced with a `reminder.sent` event so open pages show
 /// it at once), a task assigned to them by someone else, a comment that
 /// mentions them.
+///
+/// With push on, each notification is also queued as a push message to every
+/// device of its person, in the same transaction (`crate::push`).
 pub struct NotificationConsumer {
     source: Arc<str>,
+    /// Push is on: wakes the push sender after a commit.
+    push: Option<Arc<Notify>>,
 }
 
 impl NotificationConsumer {
     pub fn new(source: Arc<str>) -> Self {
-        Self { source }
+        Self { source, push: None }
+    }
+
+    /// Queues push messages too, and wakes `sender` once they are committed.
+    pub fn with_push(mut self, sender: Option<Arc<Notify>>) -> Self {
+        self.push = sender;
+        self
+    }
+
+    /// Writes `n`; true if it is new (not from a redelivered event).
+    async fn deliver(&self, tx: &mut WriteTx, n: &Notification) -> Result<bool, HandlerError> {
+        if !notifications::insert(tx, n).await? {
+            return Ok(false);
+        }
+        if self.push.is_some() {
+            crate::push::queue(tx, n).await?;
+        }
+        Ok(true)
     }
 }
 
@@ -61,7 +85,7 @@ impl Consumer for NotificationConsumer {
                         "Assigned to you".into(),
                         a.task.id,
                     );
-                    notifications::insert(tx, &n).await?;
+                    self.deliver(tx, &n).await?;
                 }
                 return Ok(());
             }
@@ -75,7 +99,7 @@ impl Consumer for NotificationConsumer {
                         excerpt.clone(),
                         c.comment.task_id,
                     );
-                    notifications::insert(tx, &n).await?;
+                    self.deliver(tx, &n).await?;
                 }
                 return Ok(());
             }
@@ -97,7 +121,7 @@ impl Consumer for NotificationConsumer {
             created_at: ontask_app::now(),
             read_at: None,
         };
-        if notifications::insert(tx, &notification).await? {
+        if self.deliver(tx, &notification).await? {
             let mut metadata = e.metadata.clone();
             metadata.causation_id = Some(e.event_id);
             metadata.actor = Some(EventActor::Notifications);
@@ -110,5 +134,11 @@ impl Consumer for NotificationConsumer {
             events::append(tx, &sent).await?;
         }
         Ok(())
+    }
+
+    fn committed(&self) {
+        if let Some(sender) = &self.push {
+            sender.notify_one();
+        }
     }
 }

@@ -225,15 +225,30 @@ impl reqwest::dns::Resolve for PublicOnlyResolver {
 
 /// The HTTP client deliveries go out with.
 pub fn http_client(settings: &WebhookSettings) -> reqwest::Result<reqwest::Client> {
+    outbound_client(
+        settings.timeout,
+        settings.allow_private_targets,
+        concat!("ontask-webhooks/", env!("CARGO_PKG_VERSION")),
+    )
+}
+
+/// A client for requests to addresses users give (webhooks, push endpoints):
+/// each request bounded by `timeout`, no redirects, no proxy, and unless
+/// `allow_private`, only public addresses.
+pub(crate) fn outbound_client(
+    timeout: Duration,
+    allow_private: bool,
+    user_agent: &'static str,
+) -> reqwest::Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder()
-        .timeout(settings.timeout)
-        .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
         // A redirect would be a second, unchecked target; a proxy would resolve
         // the name itself, past the resolver below.
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
-        .user_agent(concat!("ontask-webhooks/", env!("CARGO_PKG_VERSION")));
-    if !settings.allow_private_targets {
+        .user_agent(user_agent);
+    if !allow_private {
         builder = builder.dns_resolver(Arc::new(PublicOnlyResolver));
     }
     builder.build()

@@ -6,6 +6,7 @@ pub mod dapr;
 pub mod notifications;
 pub mod ops;
 pub mod projects;
+pub mod push;
 pub mod realtime;
 pub mod tasks;
 pub mod webhooks;

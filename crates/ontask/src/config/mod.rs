@@ -69,6 +69,7 @@ pub struct Config {
     pub agent: AgentConfig,
     pub webhooks: WebhooksConfig,
     pub smtp: SmtpConfig,
+    pub push: PushConfig,
     pub retention: RetentionConfig,
     pub sqlite: SqliteConfig,
     pub rate_limits: RateLimitsConfig,
@@ -306,6 +307,7 @@ impl Default for Config {
             agent: AgentConfig::default(),
             webhooks: WebhooksConfig::default(),
             smtp: SmtpConfig::default(),
+            push: PushConfig::default(),
             retention: RetentionConfig::default(),
             sqlite: SqliteConfig::default(),
             rate_limits: RateLimitsConfig::default(),
@@ -413,6 +415,43 @@ pub struct SmtpConfig {
 impl Default for SmtpConfig {
     fn default() -> Self {
         Self { url: None, from: None, timeout_secs: 30, max_attempts: 8 }
+    }
+}
+
+/// Web Push (`[push]`): reminders and mentions pushed to the devices people
+/// allowed notifications on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PushConfig {
+    /// The VAPID private key: a P-256 key as the base64url of its 32-byte
+    /// scalar (what `npx web-push generate-vapid-keys` prints as the private
+    /// key). Unset: `data_dir/vapid_private_key`, generated on first start,
+    /// when the database is SQLite (one process owns `data_dir`). With
+    /// PostgreSQL every replica must sign with the same key, so push stays off
+    /// until it is set.
+    pub vapid_private_key: Option<Secret>,
+    /// The VAPID `sub` claim, a contact for push services' operators:
+    /// `mailto:ops@example.com` or an `https:` URL. Default: `public_url` when
+    /// it is https, else `mailto:admin@localhost`.
+    pub subject: Option<String>,
+    /// Accept subscriptions whose endpoint is plain http or on a loopback or
+    /// private address (tests only: real push services are public https).
+    pub allow_private_endpoints: bool,
+    /// Timeout of one request to a push service.
+    pub timeout_secs: u64,
+    /// Attempts per message before it is given up (404/410 remove the subscription at once).
+    pub max_attempts: u32,
+}
+
+impl Default for PushConfig {
+    fn default() -> Self {
+        Self {
+            vapid_private_key: None,
+            subject: None,
+            allow_private_endpoints: false,
+            timeout_secs: 10,
+            max_attempts: 8,
+        }
     }
 }
 
@@ -654,6 +693,8 @@ impl Config {
             ("webhooks.concurrency", w.concurrency as u64),
             ("smtp.timeout_secs", self.smtp.timeout_secs),
             ("smtp.max_attempts", u64::from(self.smtp.max_attempts)),
+            ("push.timeout_secs", self.push.timeout_secs),
+            ("push.max_attempts", u64::from(self.push.max_attempts)),
         ] {
             if value == 0 {
                 return Err(ConfigError(format!("{key} must be at least 1")));
@@ -677,6 +718,15 @@ impl Config {
             }
             (Some(_), None) => return Err(ConfigError("smtp.url is set but smtp.from is not".into())),
             (None, Some(_)) => return Err(ConfigError("smtp.from is set but smtp.url is not".into())),
+        }
+        if let Some(key) = &self.push.vapid_private_key {
+            ontask_app::push::VapidKey::parse(key.expose())
+                .map_err(|why| ConfigError(format!("push.vapid_private_key {why}")))?;
+        }
+        if let Some(subject) = &self.push.subject
+            && !(subject.starts_with("mailto:") || subject.starts_with("https://"))
+        {
+            return Err(ConfigError(format!("push.subject must be a mailto: or https: URI (got {subject:?})")));
         }
         let r = &self.retention;
         // Upper bounds keep every cutoff a representable time; nobody means more.
@@ -739,7 +789,22 @@ impl Config {
             }),
             _ => None,
         };
-        ontask_app::webhooks::OutboundSettings { webhooks, smtp }
+        ontask_app::webhooks::OutboundSettings { webhooks, smtp, push: None }
+    }
+
+    /// How pushes go out, signed with `key` (see [`PushConfig::vapid_private_key`]).
+    pub fn push_settings(&self, key: ontask_app::push::VapidKey) -> ontask_app::push::PushSettings {
+        let p = &self.push;
+        let subject = match (&p.subject, &self.public_url) {
+            (Some(subject), _) => subject.clone(),
+            (None, Some(url)) if url.starts_with("https://") => url.clone(),
+            _ => "mailto:admin@localhost".to_owned(),
+        };
+        let mut settings = ontask_app::push::PushSettings::new(key, subject);
+        settings.allow_private_endpoints = p.allow_private_endpoints;
+        settings.timeout = std::time::Duration::from_secs(p.timeout_secs);
+        settings.max_attempts = p.max_attempts;
+        settings
     }
 
     /// What housekeeping keeps, for the scheduler role.

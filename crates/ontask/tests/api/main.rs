@@ -18,6 +18,7 @@ mod isolation;
 mod ops;
 mod pagination;
 mod projects;
+mod push;
 pub mod realtime;
 mod recurrence;
 mod reminders;

@@ -180,6 +180,7 @@ Only variables the binary documents (deploy/tests/config_keys.txt) or OTEL_*.
 {{- $_ := set $env "ONTASK_AUTH__PREVIOUS_SECRET_GRACE_HOURS" (toString (int $v.config.auth.previousSecretGraceHours)) }}
 {{- with $v.config.telemetry.otlpEndpoint }}{{ $_ := set $env "ONTASK_TELEMETRY__OTLP_ENDPOINT" . }}{{ end }}
 {{- with $v.config.smtp.from }}{{ $_ := set $env "ONTASK_SMTP__FROM" . }}{{ end }}
+{{- with $v.config.push.subject }}{{ $_ := set $env "ONTASK_PUSH__SUBJECT" . }}{{ end }}
 {{- if $v.config.webhooks.allowPrivateTargets }}{{ $_ := set $env "ONTASK_WEBHOOKS__ALLOW_PRIVATE_TARGETS" "true" }}{{ end }}
 {{- $service := printf "ontask-%s" .name }}
 {{- $_ := set $env "ONTASK_TELEMETRY__SERVICE_NAME" $service }}
