@@ -136,13 +136,14 @@ pub fn normalise_email(raw: &str) -> Result<String> {
     if valid { Ok(email) } else { Err(AppError::validation("email", "is not a valid e-mail address")) }
 }
 
-fn check_password(password: &str) -> Result<()> {
+/// The password rules, reported on `field`.
+fn check_password(field: &str, password: &str) -> Result<()> {
     let n = password.chars().count();
     if n < MIN_PASSWORD {
-        return Err(AppError::validation("password", format!("must be at least {MIN_PASSWORD} characters")));
+        return Err(AppError::validation(field, format!("must be at least {MIN_PASSWORD} characters")));
     }
     if n > MAX_PASSWORD {
-        return Err(AppError::validation("password", format!("must be at most {MAX_PASSWORD} characters")));
+        return Err(AppError::validation(field, format!("must be at most {MAX_PASSWORD} characters")));
     }
     Ok(())
 }
@@ -291,7 +292,7 @@ impl Auth {
         // of its problems at once.
         let mut errors = ontask_domain::ValidationErrors::new();
         let email = collect(&mut errors, normalise_email(email));
-        collect(&mut errors, check_password(password));
+        collect(&mut errors, check_password("password", password));
         let name = name.unwrap_or("").trim().to_owned();
         if name.chars().count() > 100 {
             errors.push("name", "must be at most 100 characters");
@@ -309,6 +310,7 @@ impl Auth {
             role: if first { Role::Admin } else { Role::User },
             external_subject: None,
             created_at: now(),
+            session_generation: 0,
         };
         users::insert(&mut tx, &user).await.map_err(|e| match e {
             ontask_store::StoreError::Conflict(_) => {
@@ -349,7 +351,7 @@ impl Auth {
         self.session_for(&user)
     }
 
-    fn session_for(&self, user: &UserRow) -> Result<Session> {
+    pub(crate) fn session_for(&self, user: &UserRow) -> Result<Session> {
         let issued = now();
         let ttl = chrono::Duration::from_std(self.config.session_ttl).map_err(AppError::internal)?;
         let expires_at = issued + ttl;
@@ -361,6 +363,7 @@ impl Auth {
             iat: issued.timestamp(),
             exp: expires_at.timestamp(),
             jti: Some(uuid::Uuid::now_v7().to_string()),
+            sgen: user.session_generation,
         };
         let token = self.keys.sign(&claims)?;
         Ok(Session { user: UserView::from(user), token, expires_at })
@@ -404,6 +407,9 @@ impl Auth {
         let mut conn = self.db.read().await?;
         let user =
             users::by_id(&mut conn, user_id).await?.ok_or_else(|| unauthorized("the account no longer exists"))?;
+        if claims.sgen != user.session_generation {
+            return Err(unauthorized("the session ended when the password was changed; sign in again"));
+        }
         Ok(Actor { user_id, role: user.role, scopes: Scope::ALL.to_vec(), via: SignedIn::Session })
     }
 
@@ -508,6 +514,7 @@ impl Auth {
             role: Role::User,
             external_subject: Some(subject.to_owned()),
             created_at: now(),
+            session_generation: 0,
         };
         let mut tx = self.db.begin().await?;
         match users::insert(&mut tx, &user).await {
@@ -527,6 +534,54 @@ impl Auth {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    // --- the account's password ------------------------------------------------
+
+    /// Changes the password of a signed-in person, who proves it with the
+    /// current one. Every session issued before ends (API tokens stay: they
+    /// are credentials of their own, revoked one by one); the answer is a new
+    /// session for the caller, so the device that made the change stays signed in.
+    #[tracing::instrument(skip_all, fields(user_id = %actor.user_id))]
+    pub async fn change_password(&self, actor: &Actor, current: &str, new: &str) -> Result<Session> {
+        if actor.via != SignedIn::Session {
+            return Err(AppError::Forbidden("the password can only be changed from a signed-in session".into()));
+        }
+        check_password("new_password", new)?;
+        let mut conn = self.db.read().await?;
+        let user = users::by_id(&mut conn, actor.user_id)
+            .await?
+            .ok_or_else(|| unauthorized("the account no longer exists"))?;
+        drop(conn);
+        let Some(hash) = user.password_hash.clone() else {
+            return Err(AppError::Conflict(
+                "this account signs in through an identity provider and has no password".into(),
+            ));
+        };
+        if !self.hashing.verify(current.to_owned(), hash).await? {
+            return Err(AppError::validation("current_password", "is not the account's password"));
+        }
+        self.set_password(user, new).await
+    }
+
+    /// An argon2id hash of `password`, once it passes the rules (reported on `field`).
+    pub(crate) async fn hash_new_password(&self, field: &str, password: &str) -> Result<String> {
+        check_password(field, password)?;
+        self.hashing.hash(password.to_owned()).await
+    }
+
+    /// Stores a new password hash, moves the session generation on, and
+    /// issues a session of the new generation.
+    async fn set_password(&self, mut user: UserRow, new: &str) -> Result<Session> {
+        let hash = self.hash_new_password("new_password", new).await?;
+        let mut tx = self.db.begin().await?;
+        let generation = users::set_password(&mut tx, user.id, &hash)
+            .await?
+            .ok_or_else(|| unauthorized("the account no longer exists"))?;
+        tx.commit().await?;
+        user.password_hash = Some(hash);
+        user.session_generation = generation;
+        self.session_for(&user)
     }
 
     // --- API tokens ----------------------------------------------------------

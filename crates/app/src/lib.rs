@@ -4,6 +4,7 @@
 //! one transaction.
 #![forbid(unsafe_code)]
 
+pub mod account;
 pub mod admin;
 pub mod auth;
 pub mod comments;
@@ -95,6 +96,10 @@ impl App {
 
     pub fn admin(&self) -> admin::AdminService<'_> {
         admin::AdminService::new(self)
+    }
+
+    pub fn account(&self) -> account::AccountService<'_> {
+        account::AccountService::new(self)
     }
 
     pub fn push(&self) -> push::PushService<'_> {

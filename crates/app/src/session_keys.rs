@@ -38,6 +38,10 @@ pub(crate) struct Claims {
     pub exp: i64,
     #[serde(default)]
     pub jti: Option<String>,
+    /// The account's session generation when it was issued (absent: 0, as
+    /// before password changes counted); a newer one refuses it.
+    #[serde(default)]
+    pub sgen: i64,
 }
 
 pub(crate) struct SessionKeys {
@@ -134,6 +138,7 @@ mod tests {
             iat: iat.timestamp(),
             exp: exp.timestamp(),
             jti: None,
+            sgen: 0,
         }
     }
 

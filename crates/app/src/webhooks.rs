@@ -85,6 +85,8 @@ pub struct OutboundSettings {
     pub smtp: Option<SmtpSettings>,
     /// `None`: no Web Push.
     pub push: Option<crate::push::PushSettings>,
+    /// The URL people reach the server at, for links in e-mails.
+    pub public_url: Option<String>,
 }
 
 // --- address policy ------------------------------------------------------------

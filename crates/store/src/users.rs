@@ -14,9 +14,13 @@ pub struct UserRow {
     pub role: Role,
     pub external_subject: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// Moves on when the password changes; sessions of an older one are refused.
+    pub session_generation: i64,
 }
 
-const COLUMNS: &str = "id, email, name, password_hash, role, external_subject, created_at";
+/// What an insert writes (a new account's generation is the column's default, 0).
+const INSERT_COLUMNS: &str = "id, email, name, password_hash, role, external_subject, created_at";
+const COLUMNS: &str = "id, email, name, password_hash, role, external_subject, created_at, session_generation";
 
 fn decode(r: &AnyRow) -> Result<UserRow> {
     let id: String = r.try_get("id")?;
@@ -31,12 +35,13 @@ fn decode(r: &AnyRow) -> Result<UserRow> {
         },
         external_subject: r.try_get("external_subject")?,
         created_at: time::from_ms(r.try_get("created_at")?)?,
+        session_generation: r.try_get("session_generation")?,
     })
 }
 
 /// Inserts a user. A taken e-mail (or external subject) is `StoreError::Conflict`.
 pub async fn insert(tx: &mut WriteTx, u: &UserRow) -> Result<()> {
-    sqlx::query(&format!("INSERT INTO users ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"))
+    sqlx::query(&format!("INSERT INTO users ({INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"))
         .bind(u.id.to_string())
         .bind(&u.email)
         .bind(&u.name)
@@ -84,6 +89,20 @@ pub async fn set_role(tx: &mut WriteTx, id: UserId, role: Role) -> Result<bool> 
     Ok(done.rows_affected() == 1)
 }
 
+/// Sets the password hash and moves the session generation on; returns the
+/// new generation, or `None` if there is no such account.
+pub async fn set_password(tx: &mut WriteTx, id: UserId, hash: &str) -> Result<Option<i64>> {
+    let row = sqlx::query(
+        "UPDATE users SET password_hash = $1, session_generation = session_generation + 1 WHERE id = $2 \
+         RETURNING session_generation",
+    )
+    .bind(hash)
+    .bind(id.to_string())
+    .fetch_optional(tx.conn())
+    .await?;
+    row.map(|r| r.try_get(0)).transpose().map_err(Into::into)
+}
+
 /// Every account's id (replay checks).
 pub async fn all_ids(conn: &mut AnyConnection) -> Result<Vec<UserId>> {
     let rows = sqlx::query("SELECT id FROM users ORDER BY id").fetch_all(conn).await?;
@@ -93,4 +112,40 @@ pub async fn all_ids(conn: &mut AnyConnection) -> Result<Vec<UserId>> {
             UserId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))
         })
         .collect()
+}
+
+/// Keeps a password reset token (its hash) until `expires_at`.
+pub async fn add_password_reset(
+    tx: &mut WriteTx,
+    token_hash: &str,
+    user: UserId,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query("INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+        .bind(token_hash)
+        .bind(user.to_string())
+        .bind(time::to_ms(now))
+        .bind(time::to_ms(expires_at))
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Uses up the reset token with this hash if it is unused and unexpired at
+/// `now`; the account it resets, or `None`. Exactly one caller wins a token.
+pub async fn take_password_reset(tx: &mut WriteTx, token_hash: &str, now: DateTime<Utc>) -> Result<Option<UserId>> {
+    let row = sqlx::query(
+        "UPDATE password_resets SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
+         RETURNING user_id",
+    )
+    .bind(time::to_ms(now))
+    .bind(token_hash)
+    .fetch_optional(tx.conn())
+    .await?;
+    row.map(|r| {
+        let id: String = r.try_get(0)?;
+        UserId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))
+    })
+    .transpose()
 }

@@ -18,6 +18,9 @@ pub fn router() -> Router<ApiState> {
         .route("/auth/login", post(login))
         .route("/auth/logout", post(logout))
         .route("/me", get(me))
+        .route("/account/password", post(change_password))
+        .route("/auth/password-reset", post(request_password_reset))
+        .route("/auth/password-reset/confirm", post(confirm_password_reset))
         .route("/tokens", post(create_token).get(list_tokens))
         .route("/tokens/{id}", delete(delete_token))
 }
@@ -37,6 +40,36 @@ pub struct RegisterRequest {
 pub struct LoginRequest {
     email: String,
     password: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    current_password: String,
+    /// At least 8 characters.
+    new_password: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetRequest {
+    #[schema(example = "ada@example.com")]
+    email: String,
+}
+
+/// The same answer whatever the address.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PasswordResetRequested {
+    detail: &'static str,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetConfirm {
+    /// The token from the e-mail (`otr_...`).
+    token: String,
+    /// At least 8 characters.
+    new_password: String,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -106,6 +139,67 @@ pub async fn login(
 pub async fn logout(jar: CookieJar) -> impl IntoResponse {
     let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/").build());
     (StatusCode::NO_CONTENT, jar)
+}
+
+/// Change your password (from a signed-in session, with the current one). Every
+/// other session of the account ends; the answer is a new session for this
+/// device (and sets the cookie). API tokens keep working: revoke them one by one.
+/// Wrong guesses count in the sign-in rate limits.
+#[utoipa::path(post, path = "/api/v1/account/password", tag = "auth", security(("bearer" = [])), request_body = ChangePasswordRequest,
+    responses((status = 200, body = Session), (status = 401, body = crate::error::Problem),
+        (status = 403, description = "called with an API token", body = crate::error::Problem),
+        (status = 409, description = "the account signs in through an identity provider and has no password", body = crate::error::Problem),
+        (status = 422, description = "the current password is wrong, or the new one breaks the rules", body = crate::error::Problem),
+        (status = 429, description = "past a rate limit (per client address or per account); retry after `Retry-After` seconds", body = crate::error::Problem),
+        (status = 503, description = "too many password checks at once; retry after `Retry-After` seconds", body = crate::error::Problem)))]
+pub async fn change_password(
+    State(state): State<ApiState>,
+    client: ClientAddress,
+    caller: Caller,
+    jar: CookieJar,
+    JsonBody(req): JsonBody<ChangePasswordRequest>,
+) -> Result<Response, ApiError> {
+    state.app.limits().sign_in(client.0, Some(&caller.actor.user_id.to_string()))?;
+    let session = state.app.auth.change_password(&caller.actor, &req.current_password, &req.new_password).await?;
+    let jar = jar.add(session_cookie(&state, &session));
+    Ok((jar, Json(session)).into_response())
+}
+
+/// Ask for a password reset e-mail. The answer is the same whether or not the
+/// address has an account (202); if it has one with a password, and e-mail is
+/// configured, a single-use token valid for 30 minutes is e-mailed to it.
+#[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", request_body = PasswordResetRequest,
+    responses((status = 202, body = PasswordResetRequested),
+        (status = 422, description = "not an e-mail address", body = crate::error::Problem),
+        (status = 429, description = "past a rate limit (per client address or per account); retry after `Retry-After` seconds", body = crate::error::Problem)))]
+pub async fn request_password_reset(
+    State(state): State<ApiState>,
+    client: ClientAddress,
+    JsonBody(req): JsonBody<PasswordResetRequest>,
+) -> Result<Response, ApiError> {
+    state.app.limits().sign_in(client.0, Some(&req.email))?;
+    state.app.account().request_password_reset(&req.email).await?;
+    let detail = "If this address has an account with a password, an e-mail with a reset token is on its way.";
+    Ok((StatusCode::ACCEPTED, Json(PasswordResetRequested { detail })).into_response())
+}
+
+/// Set a new password with the token from a reset e-mail. The token is used up;
+/// every session of the account ends, and the answer is a new one (with the cookie).
+#[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "auth", request_body = PasswordResetConfirm,
+    responses((status = 200, body = Session),
+        (status = 422, description = "the token is unknown, expired or used, or the new password breaks the rules", body = crate::error::Problem),
+        (status = 429, description = "past a rate limit per client address; retry after `Retry-After` seconds", body = crate::error::Problem),
+        (status = 503, description = "too many password hashes at once; retry after `Retry-After` seconds", body = crate::error::Problem)))]
+pub async fn confirm_password_reset(
+    State(state): State<ApiState>,
+    client: ClientAddress,
+    jar: CookieJar,
+    JsonBody(req): JsonBody<PasswordResetConfirm>,
+) -> Result<Response, ApiError> {
+    state.app.limits().sign_in(client.0, None)?;
+    let session = state.app.account().confirm_password_reset(&req.token, &req.new_password).await?;
+    let jar = jar.add(session_cookie(&state, &session));
+    Ok((jar, Json(session)).into_response())
 }
 
 /// The signed-in account.

@@ -789,7 +789,7 @@ impl Config {
             }),
             _ => None,
         };
-        ontask_app::webhooks::OutboundSettings { webhooks, smtp, push: None }
+        ontask_app::webhooks::OutboundSettings { webhooks, smtp, push: None, public_url: self.public_url.clone() }
     }
 
     /// How pushes go out, signed with `key` (see [`PushConfig::vapid_private_key`]).

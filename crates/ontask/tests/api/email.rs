@@ -12,14 +12,14 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use crate::helpers::{eventually, spawn_app_with};
 
 /// An SMTP server on loopback that keeps what it received.
-struct SmtpSink {
-    port: u16,
+pub(crate) struct SmtpSink {
+    pub(crate) port: u16,
     output: Arc<Mutex<String>>,
     _child: tokio::process::Child,
 }
 
 impl SmtpSink {
-    async fn start() -> SmtpSink {
+    pub(crate) async fn start() -> SmtpSink {
         // A port that was free a moment ago; aiosmtpd binds it itself.
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
         let python = std::env::var("ONTASK_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
@@ -54,7 +54,7 @@ impl SmtpSink {
         SmtpSink { port, output, _child: child }
     }
 
-    fn messages(&self) -> Vec<String> {
+    pub(crate) fn messages(&self) -> Vec<String> {
         let output = self.output.lock().expect("lock").clone();
         output
             .split("---------- MESSAGE FOLLOWS ----------")

@@ -1,5 +1,6 @@
 //! Integration tests: the real application on port 0 with a fresh SQLite file,
 //! driven over HTTP (and, for crash tests, the real binary as a child process).
+mod account;
 mod auth;
 mod chat;
 mod conditional;

@@ -40,3 +40,19 @@ CREATE TABLE push_outbox (
 );
 CREATE INDEX push_outbox_due ON push_outbox (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX push_outbox_subscription ON push_outbox (subscription_id);
+
+-- Sessions carry the generation of their account's credentials; changing the
+-- password moves it on, which ends every session issued before (but the one
+-- the change hands back).
+ALTER TABLE users ADD COLUMN session_generation BIGINT NOT NULL DEFAULT 0;
+
+-- Password reset tokens sent by e-mail: only a hash is kept; each is
+-- short-lived and used at most once.
+CREATE TABLE password_resets (
+    token_hash TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at    BIGINT
+);
+CREATE INDEX password_resets_user ON password_resets (user_id);

@@ -16,6 +16,7 @@ fn row(email: &str, subject: Option<&str>) -> UserRow {
         role: Role::User,
         external_subject: subject.map(Into::into),
         created_at: now(),
+        session_generation: 0,
     }
 }
 

@@ -91,6 +91,7 @@ pub async fn user(db: &Db) -> UserId {
             role: ontask_domain::Role::User,
             external_subject: None,
             created_at: now(),
+            session_generation: 0,
         },
     )
     .await

@@ -1,0 +1,143 @@
+//! The account's lifecycle over the API: changing the password ends the
+//! account's other sessions; a forgotten one is reset with a token sent by
+//! e-mail (to aiosmtpd, as in `email.rs`).
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestUser, assert_problem, spawn_app};
+
+async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .expect("request")
+}
+
+async fn me_status(app: &TestApp, token: &str) -> StatusCode {
+    app.client.get(app.url("/api/v1/me")).bearer_auth(token).send().await.expect("request").status()
+}
+
+fn with_token(user: &TestUser, token: &str) -> TestUser {
+    TestUser { token: token.to_owned(), ..user.clone() }
+}
+
+#[tokio::test]
+async fn changing_the_password_ends_the_other_sessions_and_keeps_this_one() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let other_device: Value = login(&app, &user.email, &user.password).await.json().await.unwrap();
+    let other_device = other_device["token"].as_str().unwrap().to_owned();
+    let api_token: Value = app
+        .post("/api/v1/tokens", &user)
+        .json(&json!({ "name": "script", "scopes": ["tasks:read"] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let api_token = api_token["token"].as_str().unwrap().to_owned();
+
+    let change = |current: &str, new: &str, as_user: &TestUser| {
+        let body = json!({ "current_password": current, "new_password": new });
+        app.post("/api/v1/account/password", as_user).json(&body).send()
+    };
+    let wrong = change("not my password", "a new long password", &user).await.unwrap();
+    let problem = assert_problem(wrong, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
+    assert_eq!(problem["errors"][0]["field"], "current_password", "{problem}");
+    let short = change(&user.password, "short", &user).await.unwrap();
+    let problem = assert_problem(short, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
+    assert_eq!(problem["errors"][0]["field"], "new_password", "{problem}");
+    let by_token = change(&user.password, "a new long password", &with_token(&user, &api_token)).await.unwrap();
+    assert_problem(by_token, StatusCode::FORBIDDEN, "forbidden").await;
+    // Nothing changed so far: every credential still works.
+    assert_eq!(me_status(&app, &other_device).await, StatusCode::OK);
+
+    let changed = change(&user.password, "a new long password", &user).await.unwrap();
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert!(changed.headers().get("set-cookie").is_some_and(|c| c.to_str().unwrap().starts_with("ontask_session=")));
+    let session: Value = changed.json().await.unwrap();
+    let fresh = session["token"].as_str().unwrap();
+
+    // The session that changed it gets a new one; every session from before has ended.
+    assert_eq!(me_status(&app, fresh).await, StatusCode::OK);
+    for ended in [&user.token, &other_device] {
+        let refused = app.client.get(app.url("/api/v1/me")).bearer_auth(ended).send().await.unwrap();
+        let problem = assert_problem(refused, StatusCode::UNAUTHORIZED, "unauthorized").await;
+        assert!(problem["detail"].as_str().unwrap().contains("password was changed"), "{problem}");
+    }
+    // API tokens are credentials of their own and stay.
+    assert_eq!(me_status(&app, &api_token).await, StatusCode::OK);
+    assert_eq!(login(&app, &user.email, &user.password).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(login(&app, &user.email, "a new long password").await.status(), StatusCode::OK);
+}
+
+/// The token in a reset e-mail, with the message's quoted-printable soft line breaks undone.
+fn reset_token(message: &str) -> String {
+    let text = message.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
+    let at = text.find("otr_").unwrap_or_else(|| panic!("no reset token in {message}"));
+    text[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect()
+}
+
+#[tokio::test]
+async fn a_password_reset_e_mails_a_single_use_token_and_says_the_same_for_unknown_addresses() {
+    use std::time::Duration;
+
+    use crate::email::SmtpSink;
+    use crate::helpers::{eventually, spawn_app_with};
+
+    let sink = SmtpSink::start().await;
+    let app = spawn_app_with(|c| {
+        c.smtp.url = Some(format!("smtp://127.0.0.1:{}", sink.port).into());
+        c.smtp.from = Some("ontask <noreply@ontask.test>".into());
+        c.public_url = Some("https://ontask.test".into());
+    })
+    .await;
+    let user = app.new_user().await;
+    let ask =
+        |email: String| app.client.post(app.url("/api/v1/auth/password-reset")).json(&json!({ "email": email })).send();
+    let unknown = ask("nobody@example.com".into()).await.unwrap();
+    let known = ask(user.email.to_uppercase()).await.unwrap();
+    assert_eq!((unknown.status(), known.status()), (StatusCode::ACCEPTED, StatusCode::ACCEPTED));
+    assert_eq!(unknown.text().await.unwrap(), known.text().await.unwrap(), "the same answer either way");
+
+    let messages = eventually(Duration::from_secs(30), "the reset e-mail", || async {
+        let messages = sink.messages();
+        (!messages.is_empty()).then_some(messages)
+    })
+    .await;
+    let message = &messages[0];
+    assert!(message.contains("Subject: Reset your ontask password"), "{message}");
+    assert!(message.contains(&format!("To: {}", user.email)), "{message}");
+    let token = reset_token(message);
+    assert_eq!(token.len(), 4 + 64, "{token}");
+    assert!(message.replace("=\r\n", "").replace("=\n", "").contains("https://ontask.test/reset-password?token=3D"));
+
+    let confirm = |token: String, password: &'static str| {
+        app.client
+            .post(app.url("/api/v1/auth/password-reset/confirm"))
+            .json(&json!({ "token": token, "new_password": password }))
+            .send()
+    };
+    let wrong = confirm(format!("otr_{}", "0".repeat(64)), "a brand new password").await.unwrap();
+    let problem = assert_problem(wrong, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
+    assert_eq!(problem["errors"][0]["field"], "token", "{problem}");
+    let short = confirm(token.clone(), "short").await.unwrap();
+    assert_problem(short, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
+
+    let reset = confirm(token.clone(), "a brand new password").await.unwrap();
+    assert_eq!(reset.status(), StatusCode::OK);
+    let session: Value = reset.json().await.unwrap();
+    assert_eq!(me_status(&app, session["token"].as_str().unwrap()).await, StatusCode::OK);
+    assert_eq!(me_status(&app, &user.token).await, StatusCode::UNAUTHORIZED, "the sessions from before ended");
+    assert_eq!(login(&app, &user.email, "a brand new password").await.status(), StatusCode::OK);
+    assert_eq!(login(&app, &user.email, &user.password).await.status(), StatusCode::UNAUTHORIZED);
+
+    // Used once, the token is spent.
+    let again = confirm(token, "yet another password").await.unwrap();
+    assert_problem(again, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
+    // Only the known address got an e-mail.
+    assert_eq!(sink.messages().len(), 1);
+}
