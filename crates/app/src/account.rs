@@ -48,8 +48,10 @@ impl<'a> AccountService<'a> {
         let base = self.app.outbound.public_url.as_deref().unwrap_or("").trim_end_matches('/');
         let body = format!(
             "Someone (we hope you) asked to reset the password of your ontask account {email}.\n\n\
-             To choose a new one, open {base}/reset-password?token={token}\n\
-             or send the token to POST {base}/api/v1/auth/password-reset/confirm.\n\n\
+             Your reset token: {token}\n\n\
+             To choose a new password, send it with the new one to\n\
+             POST {base}/api/v1/auth/password-reset/confirm\n\
+             as {{\"token\": \"...\", \"new_password\": \"...\"}}.\n\n\
              The token works once, for {} minutes. If you did not ask, ignore this e-mail: \
              your password stays as it is.\n",
             RESET_TTL.num_minutes()

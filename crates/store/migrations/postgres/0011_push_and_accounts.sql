@@ -1,5 +1,5 @@
 -- Web Push (RFC 8030): the devices a person allowed notifications on, and the
--- messages to send to them.
+-- messages to send to them; and what changing or resetting a password needs.
 
 -- One row per browser push subscription. The endpoint is the push service's
 -- URL for that device, a capability: whoever knows it can send to the device
