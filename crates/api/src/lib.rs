@@ -10,6 +10,7 @@
 pub mod asyncapi;
 mod docs;
 mod error;
+pub mod export_schema;
 mod extract;
 mod idempotency;
 mod middleware;
@@ -32,11 +33,14 @@ pub struct ApiConfig {
     pub cookie_secure: bool,
     /// Largest accepted request body.
     pub body_limit: usize,
+    /// The address people reach the server at (`public_url`), for the URLs
+    /// the API hands out (the calendar feed's); the request's `Host` when unset.
+    pub public_url: Option<String>,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { cookie_secure: false, body_limit: 1024 * 1024 }
+        Self { cookie_secure: false, body_limit: 1024 * 1024, public_url: None }
     }
 }
 
@@ -101,6 +105,8 @@ pub fn router(state: ApiState) -> Router {
         .merge(routes::tasks::router())
         .merge(routes::projects::router())
         .merge(routes::comments::router())
+        .merge(routes::export::router())
+        .merge(routes::calendar::router())
         .merge(routes::notifications::router())
         .merge(routes::webhooks::router())
         .merge(routes::push::router())

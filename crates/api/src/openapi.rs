@@ -6,7 +6,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::ApiState;
-use crate::routes::{admin, auth, chat, comments, notifications, ops, projects, push, realtime, tasks, webhooks};
+use crate::routes::{
+    admin, auth, calendar, chat, comments, export, notifications, ops, projects, push, realtime, tasks, webhooks,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +20,7 @@ use crate::routes::{admin, auth, chat, comments, notifications, ops, projects, p
         projects::create_section, projects::list_sections, projects::update_section, projects::remove_section,
         projects::add_member, projects::list_members, projects::change_member, projects::remove_member, projects::activity,
         comments::list, comments::add, comments::edit, comments::remove,
+        export::export, calendar::status, calendar::create, calendar::revoke, calendar::feed,
         notifications::list, notifications::read, notifications::read_all,
         webhooks::create, webhooks::list, webhooks::read, webhooks::remove, webhooks::enable, webhooks::rotate_secret, webhooks::deliveries, webhooks::delivery,
         push::vapid_public_key, push::subscribe, push::list, push::unsubscribe,
@@ -32,6 +35,7 @@ use crate::routes::{admin, auth, chat, comments, notifications, ops, projects, p
         (name = "tasks", description = "Tasks and their history"),
         (name = "projects", description = "Projects, their sections, members (sharing) and activity"),
         (name = "comments", description = "Comments on tasks, with @mentions"),
+        (name = "import-export", description = "Export, import and the calendar feed (docs/import-export.md)"),
         (name = "auth", description = "Accounts, sessions and API tokens"),
         (name = "notifications", description = "In-app notifications"),
         (name = "webhooks", description = "Signed webhooks (Standard Webhooks) and their delivery log"),

@@ -146,3 +146,21 @@ fn the_checker_finds_the_changes_that_would_break_old_events() {
     }
     assert!(breaks(&old, &old).is_empty());
 }
+
+/// The export document's schema, `docs/export/schema.json`, is the one the
+/// types generate (`ONTASK_WRITE_CONTRACT=1` writes it after a change).
+#[test]
+fn export_schema_is_published() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/export/schema.json");
+    let generated = ontask_api::export_schema::document();
+    let text = serde_json::to_string_pretty(&generated).expect("serialises") + "\n";
+    if std::env::var_os("ONTASK_WRITE_CONTRACT").is_some() {
+        std::fs::create_dir_all(path.parent().expect("docs/export")).expect("create docs/export");
+        std::fs::write(&path, &text).expect("write docs/export/schema.json");
+    }
+    let published = std::fs::read_to_string(&path).expect("docs/export/schema.json exists");
+    assert_eq!(published, text, "docs/export/schema.json is stale: run with ONTASK_WRITE_CONTRACT=1");
+    for def in ["ExportDocument", "ExportProject", "ExportTask", "TaskSnapshot", "Comment", "Section", "Project"] {
+        assert!(generated["$defs"][def].is_object(), "the schema defines {def}");
+    }
+}

@@ -351,6 +351,15 @@ impl Auth {
         self.session_for(&user)
     }
 
+    /// The account with this e-mail acting as it would from a session: what
+    /// the command line (`ontask export`, `ontask import`) acts as.
+    pub async fn actor_for_email(&self, email: &str) -> Result<Actor> {
+        let email = normalise_email(email)?;
+        let mut conn = self.db.read().await?;
+        let user = users::by_email(&mut conn, &email).await?.ok_or(AppError::NotFound)?;
+        Ok(Actor { user_id: user.id, role: user.role, scopes: Scope::ALL.to_vec(), via: SignedIn::Session })
+    }
+
     pub(crate) fn session_for(&self, user: &UserRow) -> Result<Session> {
         let issued = now();
         let ttl = chrono::Duration::from_std(self.config.session_ttl).map_err(AppError::internal)?;

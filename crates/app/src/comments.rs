@@ -100,13 +100,28 @@ impl<'a> CommentService<'a> {
         let mut tx = self.app.db.begin().await?;
         let (_, access) = policy::task(tx.conn(), actor, task, ProjectAction::Edit).await?;
         let project = access.project.id;
-        let mentioned = mentioned(tx.conn(), project, actor.user_id, &body).await?;
-        let comment = Comment::create(task, project, actor.user_id, body, mentioned, now());
-        comments::insert(&mut tx, &comment).await?;
-        let event = self.event(ctx, actor, Event::CommentAdded(CommentState { comment: comment.clone() }));
-        events::append(&mut tx, &event).await?;
+        let comment = self.add_in(&mut tx, ctx, actor, task, project, body).await?;
         tx.commit().await?;
         Ok(comment.into())
+    }
+
+    /// Writes a comment with its event in the caller's transaction, once the
+    /// policy has let the actor edit the task's project.
+    pub(crate) async fn add_in(
+        &self,
+        tx: &mut ontask_store::WriteTx,
+        ctx: &Context,
+        actor: &Actor,
+        task: TaskId,
+        project: ProjectId,
+        body: CommentBody,
+    ) -> Result<Comment> {
+        let mentioned = mentioned(tx.conn(), project, actor.user_id, &body).await?;
+        let comment = Comment::create(task, project, actor.user_id, body, mentioned, now());
+        comments::insert(tx, &comment).await?;
+        let event = self.event(ctx, actor, Event::CommentAdded(CommentState { comment: comment.clone() }));
+        events::append(tx, &event).await?;
+        Ok(comment)
     }
 
     /// The comment, if the actor may see it, and what they may do in its project.

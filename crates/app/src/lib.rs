@@ -10,6 +10,8 @@ pub mod auth;
 pub mod comments;
 mod context;
 mod error;
+pub mod export;
+pub mod feeds;
 pub mod front_door;
 pub mod input;
 pub mod limits;
@@ -104,6 +106,14 @@ impl App {
 
     pub fn push(&self) -> push::PushService<'_> {
         push::PushService::new(self)
+    }
+
+    pub fn export(&self) -> export::ExportService<'_> {
+        export::ExportService::new(self)
+    }
+
+    pub fn feeds(&self) -> feeds::FeedService<'_> {
+        feeds::FeedService::new(self)
     }
 
     pub fn notifications(&self) -> notifications::NotificationService<'_> {

@@ -101,6 +101,16 @@ pub async fn visible_projects(conn: &mut AnyConnection, actor: &Actor) -> Result
     Ok(projects::visible_ids(conn, actor.user_id).await?)
 }
 
+/// Every project the actor is a member of, archived ones too, with their
+/// role in each: what an export or a calendar feed of "everything of mine"
+/// reads.
+pub async fn member_projects(conn: &mut AnyConnection, actor: &Actor) -> Result<Vec<ProjectAccess>> {
+    actor.require(Scope::TasksRead)?;
+    let mut all = projects::of_member(conn, actor.user_id, false).await?;
+    all.extend(projects::of_member(conn, actor.user_id, true).await?);
+    Ok(all.into_iter().map(|p| ProjectAccess { project: p.project, role: p.role }).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::Utc;

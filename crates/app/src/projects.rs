@@ -179,13 +179,44 @@ impl<'a> ProjectService<'a> {
         actor.require(crate::Scope::TasksWrite)?;
         let draft =
             ProjectDraft::parse(&input.name, input.colour.as_deref(), input.description.as_deref(), input.position)?;
-        let project = Project::create(actor.user_id, draft, now());
         let mut tx = self.app.db.begin().await?;
-        projects::insert(&mut tx, &project).await?;
-        let event = self.event(ctx, actor, Event::ProjectCreated(ProjectState { project: project.clone() }));
-        events::append(&mut tx, &event).await?;
+        let project = self.create_in(&mut tx, ctx, actor, draft).await?;
         tx.commit().await?;
         Ok(ProjectView { colour_hex: project.colour.hex(), project, role: ProjectRole::Owner, members: 1 })
+    }
+
+    /// Writes a new project of the actor's, with its event, in the caller's
+    /// transaction (a create, an import).
+    pub(crate) async fn create_in(
+        &self,
+        tx: &mut WriteTx,
+        ctx: &Context,
+        actor: &Actor,
+        draft: ProjectDraft,
+    ) -> Result<Project> {
+        let project = Project::create(actor.user_id, draft, now());
+        projects::insert(tx, &project).await?;
+        let event = self.event(ctx, actor, Event::ProjectCreated(ProjectState { project: project.clone() }));
+        events::append(tx, &event).await?;
+        Ok(project)
+    }
+
+    /// Writes a new section, with its event, in the caller's transaction,
+    /// once the policy has let the actor edit its project.
+    pub(crate) async fn create_section_in(
+        &self,
+        tx: &mut WriteTx,
+        ctx: &Context,
+        actor: &Actor,
+        project: ProjectId,
+        name: Name,
+        position: Option<i64>,
+    ) -> Result<Section> {
+        let section = Section::create(project, name, position, now());
+        sections::insert(tx, &section).await?;
+        let event = self.event(ctx, actor, Event::SectionCreated(SectionState { section: section.clone() }));
+        events::append(tx, &event).await?;
+        Ok(section)
     }
 
     /// The actor's projects (or their archived ones), Inbox first.
@@ -328,10 +359,7 @@ impl<'a> ProjectService<'a> {
         };
         let mut tx = self.app.db.begin().await?;
         policy::project(tx.conn(), actor, project, ProjectAction::Edit).await?;
-        let section = Section::create(project, name, input.position, now());
-        sections::insert(&mut tx, &section).await?;
-        let event = self.event(ctx, actor, Event::SectionCreated(SectionState { section: section.clone() }));
-        events::append(&mut tx, &event).await?;
+        let section = self.create_section_in(&mut tx, ctx, actor, project, name, input.position).await?;
         tx.commit().await?;
         Ok(section)
     }

@@ -7,6 +7,7 @@ pub mod bus;
 pub mod config;
 pub mod replay;
 mod secrets;
+pub mod transfer;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -145,7 +146,11 @@ impl Application {
         let addr = config.listen;
         let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         let port = listener.local_addr()?.port();
-        let api_config = ApiConfig { cookie_secure: config.auth.cookie_secure, ..ApiConfig::default() };
+        let api_config = ApiConfig {
+            cookie_secure: config.auth.cookie_secure,
+            public_url: config.public_url.clone(),
+            ..ApiConfig::default()
+        };
         let chat = ontask_agent::chat::ChatAgent::new(app.clone(), chat_settings(&config))
             .context("cannot set up the chat model client")?;
         let retention = config.retention();

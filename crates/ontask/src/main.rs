@@ -51,6 +51,20 @@ enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Write everything of an account's (projects, sections, tasks, comments,
+    /// reminders, recurrence) as JSON (docs/export/schema.json) or iCalendar.
+    Export {
+        /// The account's e-mail address.
+        #[arg(long, value_name = "EMAIL")]
+        user: String,
+        #[arg(long, value_enum, default_value = "json")]
+        format: ontask::transfer::ExportFormat,
+        /// Write to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Work with the event log.
     Events {
         #[command(subcommand)]
@@ -124,6 +138,7 @@ fn main() -> ExitCode {
         Command::Migrate(db)
         | Command::Token { db, .. }
         | Command::Mcp { db, .. }
+        | Command::Export { db, .. }
         | Command::Events { command: EventsCommand::Replay(db) }
         | Command::Dlq { command: DlqCommand::List(db) | DlqCommand::Redrive { db, .. } } => overrides(db, None),
         Command::Config { .. } => Overrides::default(),
@@ -196,6 +211,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             } else {
                 Ok(ExitCode::FAILURE)
             }
+        }
+        Command::Export { user, format, output, .. } => {
+            let db = ontask::open_database(&config).await?;
+            let app = ontask::build_app(&config, db).await?;
+            ontask::transfer::export(&app, &user, format, output.as_deref()).await?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Dlq { command } => dlq(command, config).await,
         Command::Config { .. } => Ok(ExitCode::SUCCESS),

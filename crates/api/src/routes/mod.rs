@@ -1,8 +1,10 @@
 pub mod admin;
 pub mod auth;
+pub mod calendar;
 pub mod chat;
 pub mod comments;
 pub mod dapr;
+pub mod export;
 pub mod notifications;
 pub mod ops;
 pub mod projects;

@@ -16,6 +16,7 @@ mod helpers;
 mod housekeeping;
 mod idempotency;
 mod isolation;
+mod moving_in;
 mod ops;
 mod pagination;
 mod projects;

@@ -1,0 +1,58 @@
+//! `GET /export`: everything of the caller's, as the JSON document
+//! `docs/export/schema.json` describes or (`?format=ics`) as iCalendar.
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use axum_extra::extract::Query;
+use ontask_app::export::ExportDocument;
+use ontask_domain::ValidationErrors;
+use serde::Deserialize;
+
+use crate::extract::Caller;
+use crate::{ApiError, ApiState};
+
+pub fn router() -> Router<ApiState> {
+    Router::new().route("/export", get(export))
+}
+
+/// The media type of iCalendar (RFC 5545 section 8.1).
+pub const ICALENDAR: &str = "text/calendar; charset=utf-8";
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportParams {
+    /// `json` (the default) or `ics`.
+    pub format: Option<String>,
+}
+
+/// Export everything of yours: the projects you own or are a member of
+/// (each with your `role`), their sections, every task (open and completed,
+/// subtasks after their parent), comments, reminders and recurrence. With
+/// `format=ics`, one VTODO per task instead (see docs/import-export.md).
+#[utoipa::path(get, path = "/api/v1/export", tag = "import-export", security(("bearer" = [])), params(ExportParams),
+    responses((status = 200, body = ExportDocument, description = "The JSON document (docs/export/schema.json)"),
+              (status = 200, content_type = "text/calendar", body = String, description = "With format=ics"),
+              (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 403, body = crate::error::Problem, content_type = "application/problem+json", description = "A token without tasks:read"),
+              (status = 422, body = crate::error::Problem, content_type = "application/problem+json", description = "An unknown format")))]
+pub async fn export(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Query(params): Query<ExportParams>,
+) -> Result<Response, ApiError> {
+    match params.format.as_deref().map(str::trim) {
+        None | Some("json") => {
+            let document = state.app.export().document(&caller.actor).await?;
+            let disposition = "attachment; filename=\"ontask-export.json\"";
+            Ok(([(header::CONTENT_DISPOSITION, disposition)], Json(document)).into_response())
+        }
+        Some("ics") => {
+            let body = state.app.export().ics(&caller.actor, None).await?;
+            let disposition = "attachment; filename=\"ontask-export.ics\"";
+            Ok(([(header::CONTENT_TYPE, ICALENDAR), (header::CONTENT_DISPOSITION, disposition)], body).into_response())
+        }
+        Some(_) => Err(ValidationErrors::single("format", "must be json or ics").into()),
+    }
+}

@@ -1,0 +1,251 @@
+//! Moving in and staying in sync: the export (JSON and iCalendar), the
+//! calendar feed, and imports. The iCalendar the server writes is read by
+//! PyPI `icalendar` (a real RFC 5545 parser; `ical_read.py`), which resolves
+//! zoned dues through the VTIMEZONE the document carries.
+use std::process::Stdio;
+
+use chrono::DateTime;
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
+
+use crate::helpers::{TestApp, TestUser, assert_problem, spawn_app};
+
+/// What PyPI icalendar reads from `ics`.
+pub async fn python_reads(ics: &str) -> Value {
+    let python = std::env::var("ONTASK_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/api/ical_read.py");
+    let mut child = tokio::process::Command::new(python)
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run python3 (pip install -r crates/ontask/tests/api/requirements.txt)");
+    child.stdin.take().expect("stdin").write_all(ics.as_bytes()).await.expect("write the calendar");
+    let out = child.wait_with_output().await.expect("python ends");
+    assert!(out.status.success(), "icalendar could not read the calendar: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("the helper prints JSON")
+}
+
+fn todo<'a>(read: &'a Value, summary: &str) -> &'a Value {
+    read["todos"].as_array().expect("todos").iter().find(|t| t["summary"] == summary).unwrap_or_else(|| {
+        panic!("no VTODO {summary:?} in {read}");
+    })
+}
+
+/// A person with a project (a section, a task with a subtask, a comment),
+/// zoned dues on both sides of a DST change, recurrence and reminders; and a
+/// project shared with them by someone else.
+async fn furnished(app: &TestApp) -> (TestUser, Value, Value) {
+    let me = app.new_user().await;
+    let home = app.create_project(&me, "Home").await;
+    let home_id = home["id"].as_str().unwrap();
+    let section = app
+        .post(&format!("/api/v1/projects/{home_id}/sections"), &me)
+        .json(&json!({ "name": "Kitchen" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(section.status(), StatusCode::CREATED);
+    let section: Value = section.json().await.unwrap();
+    let summer = app
+        .create_task(
+            &me,
+            json!({ "title": "Water the plants, daily", "project_id": home_id, "section_id": section["id"],
+                "due": "2026-07-01T09:00[Europe/Berlin]", "recurrence": "FREQ=WEEKLY;BYDAY=WE",
+                "priority": "urgent", "tags": ["home", "garden"], "reminders": ["PT15M", "2026-06-30T18:00:00Z"],
+                "description": "Line one\nline two; with a semicolon" }),
+        )
+        .await;
+    app.create_task(
+        &me,
+        json!({ "title": "Buy pots", "project_id": home_id, "parent_id": summer["id"],
+            "due": "2026-12-01T09:00[Europe/Berlin]", "priority": "low" }),
+    )
+    .await;
+    app.create_task(&me, json!({ "title": "Someday", "project_id": home_id })).await;
+    app.create_task(&me, json!({ "title": "Whole day", "due": "2026-11-24" })).await;
+    let comment = app
+        .post(&format!("/api/v1/tasks/{}/comments", summer["id"].as_str().unwrap()), &me)
+        .json(&json!({ "body": "Use the **green** can" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(comment.status(), StatusCode::CREATED);
+    let other = app.new_user().await;
+    let shared = app.create_project(&other, "Team").await;
+    app.share(&other, shared["id"].as_str().unwrap(), &me, "viewer").await;
+    app.create_task(&other, json!({ "title": "Team task", "project_id": shared["id"], "due": "2026-11-30T12:00:00Z" }))
+        .await;
+    (me, home, shared)
+}
+
+#[tokio::test]
+async fn the_export_holds_everything_of_the_person_with_their_role_in_each_project() {
+    let app = spawn_app().await;
+    let (me, home, shared) = furnished(&app).await;
+    let response = app.get("/api/v1/export", &me).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let doc: Value = response.json().await.unwrap();
+    assert_eq!((doc["format"].as_str(), doc["version"].as_u64()), (Some("ontask-export"), Some(1)));
+    assert_eq!(doc["user"]["email"], me.email.as_str());
+    let projects = doc["projects"].as_array().unwrap();
+    let find = |id: &Value| projects.iter().find(|p| p["project"]["id"] == *id).expect("project exported");
+    let home = find(&home["id"]);
+    assert_eq!(home["role"], "owner");
+    assert_eq!(home["sections"][0]["name"], "Kitchen");
+    let titles: Vec<&str> =
+        home["tasks"].as_array().unwrap().iter().map(|t| t["task"]["title"].as_str().unwrap()).collect();
+    assert_eq!(titles.len(), 3, "{titles:?}");
+    let parent_at = titles.iter().position(|t| *t == "Water the plants, daily").unwrap();
+    let child_at = titles.iter().position(|t| *t == "Buy pots").unwrap();
+    assert!(parent_at < child_at, "a subtask comes after its parent: {titles:?}");
+    let summer = &home["tasks"][parent_at];
+    assert_eq!(summer["task"]["recurrence"], "FREQ=WEEKLY;BYDAY=WE");
+    assert_eq!(summer["task"]["reminders"], json!(["2026-06-30T18:00:00Z", "PT15M"]));
+    assert_eq!(summer["comments"][0]["body"], "Use the **green** can");
+    assert_eq!(home["tasks"][child_at]["task"]["parent_id"], summer["task"]["id"]);
+    assert_eq!(find(&shared["id"])["role"], "viewer");
+    assert!(projects[0]["project"]["inbox"].as_bool().unwrap(), "the Inbox comes first");
+    assert_eq!(doc["tags"], json!(["garden", "home"]));
+
+    let bad = app.get("/api/v1/export?format=xml", &me).send().await.unwrap();
+    assert_problem(bad, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
+    let anonymous = app.request(reqwest::Method::GET, "/api/v1/export", None).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_icalendar_export_reads_in_a_real_parser_with_zones_recurrence_alarms_and_subtasks() {
+    let app = spawn_app().await;
+    let (me, _, _) = furnished(&app).await;
+    let response = app.get("/api/v1/export?format=ics", &me).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[CONTENT_TYPE], "text/calendar; charset=utf-8");
+    let ics = response.text().await.unwrap();
+    let read = python_reads(&ics).await;
+    assert_eq!(read["todos"].as_array().unwrap().len(), 5, "{read}");
+    assert_eq!(read["zones"], json!(["Europe/Berlin"]));
+    let summer = todo(&read, "Water the plants, daily");
+    // Summer time in July (UTC+2), winter time in December (UTC+1): the
+    // document's own VTIMEZONE gives the instant ontask means.
+    assert_eq!(summer["due"], json!({ "utc": "2026-07-01T07:00:00+00:00", "tzid": "Europe/Berlin" }));
+    assert_eq!(summer["dtstart"], summer["due"], "a series starts at its first due");
+    assert_eq!(summer["rrule"], "FREQ=WEEKLY;BYDAY=WE");
+    assert_eq!(summer["priority"], 1);
+    assert_eq!(summer["status"], "NEEDS-ACTION");
+    assert_eq!(summer["categories"], json!(["garden", "home"]));
+    assert_eq!(summer["description"], "Line one\nline two; with a semicolon");
+    let triggers: Vec<&str> =
+        summer["alarms"].as_array().unwrap().iter().map(|a| a["trigger"].as_str().unwrap()).collect();
+    assert_eq!(triggers, ["20260630T180000Z", "-PT15M"]);
+    assert_eq!(summer["alarms"][1]["related"], "END");
+    let pots = todo(&read, "Buy pots");
+    assert_eq!(pots["due"], json!({ "utc": "2026-12-01T08:00:00+00:00", "tzid": "Europe/Berlin" }));
+    assert_eq!(pots["related_to"], summer["uid"]);
+    assert_eq!(pots["priority"], 7);
+    assert_eq!(todo(&read, "Whole day")["due"], json!({ "date": "2026-11-24" }));
+    assert_eq!(todo(&read, "Team task")["due"], json!({ "utc": "2026-11-30T12:00:00+00:00" }));
+    assert_eq!(todo(&read, "Someday")["due"], Value::Null);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn ontask_export_writes_the_same_document_to_a_file() {
+    let app = spawn_app().await;
+    let (me, _, _) = furnished(&app).await;
+    let file = app.data_dir.path().join("export.json");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_ontask"))
+        .args(["export", "--user", &me.email, "--output", file.to_str().unwrap()])
+        .args(app.database_args())
+        .output()
+        .await
+        .expect("run ontask export");
+    assert!(output.status.success(), "ontask export failed: {}", String::from_utf8_lossy(&output.stderr));
+    let mut written: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let mut served: Value = app.get("/api/v1/export", &me).send().await.unwrap().json().await.unwrap();
+    for doc in [&mut written, &mut served] {
+        doc["exported_at"] = Value::Null;
+    }
+    assert_eq!(written, served);
+    let ics = tokio::process::Command::new(env!("CARGO_BIN_EXE_ontask"))
+        .args(["export", "--user", &me.email, "--format", "ics"])
+        .args(app.database_args())
+        .output()
+        .await
+        .unwrap();
+    assert!(ics.status.success());
+    assert_eq!(python_reads(&String::from_utf8(ics.stdout).unwrap()).await["todos"].as_array().unwrap().len(), 5);
+    let nobody = tokio::process::Command::new(env!("CARGO_BIN_EXE_ontask"))
+        .args(["export", "--user", "nobody@example.com"])
+        .args(app.database_args())
+        .output()
+        .await
+        .unwrap();
+    assert!(!nobody.status.success());
+    assert!(String::from_utf8_lossy(&nobody.stderr).contains("nobody@example.com"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_calendar_feed_serves_dated_tasks_at_a_secret_url_until_rotated_or_revoked() {
+    let app = spawn_app().await;
+    let (me, home, _) = furnished(&app).await;
+    let status: Value = app.get("/api/v1/calendar/feed", &me).send().await.unwrap().json().await.unwrap();
+    assert_eq!(status["active"], false);
+    let created = app.post("/api/v1/calendar/feed", &me).send().await.unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created: Value = created.json().await.unwrap();
+    let url = created["url"].as_str().unwrap().to_owned();
+    assert!(url.starts_with(&app.address) && url.ends_with(".ics"), "{url}");
+    let status: Value = app.get("/api/v1/calendar/feed", &me).send().await.unwrap().json().await.unwrap();
+    assert_eq!(status["active"], true);
+    assert!(status.get("url").is_none(), "the secret is shown once: {status}");
+
+    // No cookie, no token: the URL is the credential.
+    let feed = app.client.get(&url).send().await.unwrap();
+    assert_eq!(feed.status(), StatusCode::OK);
+    assert_eq!(feed.headers()[CONTENT_TYPE], "text/calendar; charset=utf-8");
+    let etag = feed.headers()[ETAG].clone();
+    let read = python_reads(&feed.text().await.unwrap()).await;
+    let mut summaries: Vec<&str> =
+        read["todos"].as_array().unwrap().iter().map(|t| t["summary"].as_str().unwrap()).collect();
+    summaries.sort_unstable();
+    assert_eq!(summaries, ["Buy pots", "Team task", "Water the plants, daily", "Whole day"], "only tasks with a due");
+    let summer = todo(&read, "Water the plants, daily");
+    assert_eq!(summer["due"]["utc"], "2026-07-01T07:00:00+00:00");
+    assert_eq!(summer["rrule"], "FREQ=WEEKLY;BYDAY=WE");
+    assert_eq!(summer["alarms"].as_array().unwrap().len(), 2);
+
+    let unchanged = app.client.get(&url).header(IF_NONE_MATCH, etag.clone()).send().await.unwrap();
+    assert_eq!(unchanged.status(), StatusCode::NOT_MODIFIED);
+    app.create_task(&me, json!({ "title": "New and dated", "due": "2026-12-24" })).await;
+    let changed = app.client.get(&url).header(IF_NONE_MATCH, etag).send().await.unwrap();
+    assert_eq!(changed.status(), StatusCode::OK, "a change makes a new ETag");
+
+    let one_project = app.client.get(format!("{url}?project={}", home["id"].as_str().unwrap())).send().await.unwrap();
+    let read = python_reads(&one_project.text().await.unwrap()).await;
+    assert_eq!(read["todos"].as_array().unwrap().len(), 2, "{read}");
+    let strangers = app.new_user().await;
+    let theirs = app.create_project(&strangers, "Private").await;
+    let foreign = app.client.get(format!("{url}?project={}", theirs["id"].as_str().unwrap())).send().await.unwrap();
+    assert_problem(foreign, StatusCode::NOT_FOUND, "not-found").await;
+
+    let rotated: Value = app.post("/api/v1/calendar/feed", &me).send().await.unwrap().json().await.unwrap();
+    assert_ne!(rotated["url"], created["url"]);
+    assert_problem(app.client.get(&url).send().await.unwrap(), StatusCode::NOT_FOUND, "not-found").await;
+    let new_url = rotated["url"].as_str().unwrap();
+    assert_eq!(app.client.get(new_url).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(app.delete("/api/v1/calendar/feed", &me).send().await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_problem(app.client.get(new_url).send().await.unwrap(), StatusCode::NOT_FOUND, "not-found").await;
+    let again = app.delete("/api/v1/calendar/feed", &me).send().await.unwrap();
+    assert_problem(again, StatusCode::NOT_FOUND, "not-found").await;
+    let guessed = app.client.get(app.url("/api/v1/calendar/feed/ocf_00.ics")).send().await.unwrap();
+    assert_problem(guessed, StatusCode::NOT_FOUND, "not-found").await;
+    let created_at = created["created_at"].as_str().unwrap();
+    assert!(DateTime::parse_from_rfc3339(created_at).is_ok());
+    app.stop().await;
+}
