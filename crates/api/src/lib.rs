@@ -106,6 +106,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(routes::projects::router())
         .merge(routes::comments::router())
         .merge(routes::export::router())
+        .merge(routes::import::router())
         .merge(routes::calendar::router())
         .merge(routes::notifications::router())
         .merge(routes::webhooks::router())

@@ -7,7 +7,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::ApiState;
 use crate::routes::{
-    admin, auth, calendar, chat, comments, export, notifications, ops, projects, push, realtime, tasks, webhooks,
+    admin, auth, calendar, chat, comments, export, import, notifications, ops, projects, push, realtime, tasks,
+    webhooks,
 };
 
 #[derive(OpenApi)]
@@ -20,7 +21,7 @@ use crate::routes::{
         projects::create_section, projects::list_sections, projects::update_section, projects::remove_section,
         projects::add_member, projects::list_members, projects::change_member, projects::remove_member, projects::activity,
         comments::list, comments::add, comments::edit, comments::remove,
-        export::export, calendar::status, calendar::create, calendar::revoke, calendar::feed,
+        export::export, import::start, import::job, calendar::status, calendar::create, calendar::revoke, calendar::feed,
         notifications::list, notifications::read, notifications::read_all,
         webhooks::create, webhooks::list, webhooks::read, webhooks::remove, webhooks::enable, webhooks::rotate_secret, webhooks::deliveries, webhooks::delivery,
         push::vapid_public_key, push::subscribe, push::list, push::unsubscribe,

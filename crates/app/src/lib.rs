@@ -13,6 +13,7 @@ mod error;
 pub mod export;
 pub mod feeds;
 pub mod front_door;
+pub mod import;
 pub mod input;
 pub mod limits;
 pub mod notifications;
@@ -110,6 +111,10 @@ impl App {
 
     pub fn export(&self) -> export::ExportService<'_> {
         export::ExportService::new(self)
+    }
+
+    pub fn imports(&self) -> import::ImportService<'_> {
+        import::ImportService::new(self)
     }
 
     pub fn feeds(&self) -> feeds::FeedService<'_> {

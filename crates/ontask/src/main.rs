@@ -65,6 +65,27 @@ enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Import a Todoist CSV, an iCalendar file (VTODOs) or an ontask export
+    /// into an account. Prints the report as JSON; importing the same file
+    /// again creates nothing twice.
+    Import {
+        /// The account's e-mail address.
+        #[arg(long, value_name = "EMAIL")]
+        user: String,
+        /// The project a Todoist CSV or an iCalendar file goes to (created if
+        /// new) [default: the file's name without its extension].
+        #[arg(long, value_name = "NAME")]
+        project: Option<String>,
+        /// Report what would be created; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// todoist, ics or ontask [default: detected from the file].
+        #[arg(long, value_parser = parse_import_format)]
+        format: Option<ontask_app::import::ImportFormat>,
+        file: PathBuf,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Work with the event log.
     Events {
         #[command(subcommand)]
@@ -121,6 +142,10 @@ struct ServeArgs {
     db: DbArgs,
 }
 
+fn parse_import_format(raw: &str) -> Result<ontask_app::import::ImportFormat, String> {
+    ontask_app::import::ImportFormat::parse(raw).ok_or_else(|| format!("{raw:?} is not todoist, ics or ontask"))
+}
+
 fn overrides(db: &DbArgs, serve: Option<&ServeArgs>) -> Overrides {
     Overrides {
         listen: serve.and_then(|s| s.listen.clone()),
@@ -139,6 +164,7 @@ fn main() -> ExitCode {
         | Command::Token { db, .. }
         | Command::Mcp { db, .. }
         | Command::Export { db, .. }
+        | Command::Import { db, .. }
         | Command::Events { command: EventsCommand::Replay(db) }
         | Command::Dlq { command: DlqCommand::List(db) | DlqCommand::Redrive { db, .. } } => overrides(db, None),
         Command::Config { .. } => Overrides::default(),
@@ -216,6 +242,19 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             let db = ontask::open_database(&config).await?;
             let app = ontask::build_app(&config, db).await?;
             ontask::transfer::export(&app, &user, format, output.as_deref()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import { user, project, dry_run, format, file, .. } => {
+            let db = ontask::open_database(&config).await?;
+            let app = ontask::build_app(&config, db).await?;
+            let args = ontask::transfer::ImportArgs {
+                email: &user,
+                file: &file,
+                format,
+                project: project.as_deref(),
+                dry_run,
+            };
+            ontask::transfer::import(&app, args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Dlq { command } => dlq(command, config).await,

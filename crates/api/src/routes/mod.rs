@@ -5,6 +5,7 @@ pub mod chat;
 pub mod comments;
 pub mod dapr;
 pub mod export;
+pub mod import;
 pub mod notifications;
 pub mod ops;
 pub mod projects;
