@@ -215,7 +215,7 @@ impl<'a> TaskService<'a> {
         EventEnvelope::new(event, &self.app.source, by, ctx.metadata())
     }
 
-    fn created(&self, ctx: &Context, snapshot: &TaskSnapshot) -> EventEnvelope {
+    pub(crate) fn created(&self, ctx: &Context, snapshot: &TaskSnapshot) -> EventEnvelope {
         self.event(ctx, snapshot.owner_id, Event::TaskCreated(TaskState { task: snapshot.clone() }))
     }
 

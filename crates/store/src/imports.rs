@@ -149,3 +149,35 @@ pub async fn job(conn: &mut AnyConnection, user: UserId, id: &str) -> Result<Opt
         .await?;
     row.as_ref().map(decode_job).transpose()
 }
+
+/// Creates an import's tasks, each with its event and its source key, as one
+/// write: on SQLite a queued write, which the writer thread runs whole (see
+/// `writer::queued`), as a single create is. The caller has placed and
+/// checked every task.
+pub async fn create_tasks(
+    db: &crate::Db,
+    user: UserId,
+    items: &[(ontask_domain::TaskSnapshot, ontask_domain::EventEnvelope, String)],
+    at: DateTime<Utc>,
+) -> Result<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let mut script = crate::sql::Script::new(db.backend());
+    for (task, event, key) in items {
+        crate::tasks::push_insert(&mut script, task)?;
+        let sql = script.statement();
+        sql.push("INSERT INTO import_sources (user_id, source_key, kind, item_id, created_at) VALUES (");
+        let values = [
+            sql.text(user.to_string()),
+            sql.text(key.as_str()),
+            sql.text(ItemKind::Task.as_str()),
+            sql.text(task.id.to_string()),
+            sql.int(time::to_ms(at)),
+        ];
+        sql.push(&values.join(", ")).push(")");
+        crate::events::push_append(&mut script, false, event)?;
+    }
+    db.run_alone(script).await?;
+    Ok(())
+}

@@ -120,7 +120,7 @@ pub(crate) const LAST_ROWID: &str = "SELECT coalesce(max(rowid), 0) FROM tasks";
 pub(crate) const INDEX_TEXT_AFTER_ROWID: &str =
     "INSERT INTO tasks_fts (rowid, title, description) SELECT rowid, title, description FROM tasks WHERE rowid > $1";
 
-fn push_insert(script: &mut Script, t: &TaskSnapshot) -> Result<()> {
+pub(crate) fn push_insert(script: &mut Script, t: &TaskSnapshot) -> Result<()> {
     let sql = script.statement();
     sql.push(&format!("INSERT INTO tasks ({COLUMNS}) VALUES ("));
     let values = [

@@ -485,14 +485,19 @@ impl<'a> ImportService<'a> {
         if dry_run || new.is_empty() {
             return Ok(());
         }
-        let mut tx = self.app.db.begin().await?;
-        policy::project(tx.conn(), actor, project, ProjectAction::Edit).await?;
+        policy::project(&mut *self.app.db.read().await?, actor, project, ProjectAction::Edit).await?;
+        // The bulk path of creates: one queued write of the step's tasks,
+        // each with its `task.created` event and its source key.
         let service = self.app.tasks();
-        for (planned, snapshot) in &new {
-            service.insert_in(&mut tx, ctx, snapshot).await?;
-            let item = Imported { kind: ItemKind::Task, item_id: snapshot.id.to_string() };
-            imports::record(&mut tx, actor.user_id, &planned.key, &item, at).await?;
+        let items: Vec<_> = new
+            .iter()
+            .map(|(planned, snapshot)| (snapshot.clone(), service.created(ctx, snapshot), planned.key.clone()))
+            .collect();
+        imports::create_tasks(&self.app.db, actor.user_id, &items, at).await?;
+        if comments.is_empty() {
+            return Ok(());
         }
+        let mut tx = self.app.db.begin().await?;
         let comment_service = self.app.comments();
         for (planned, task, body) in comments {
             let comment = comment_service.add_in(&mut tx, ctx, actor, task, project, body).await?;

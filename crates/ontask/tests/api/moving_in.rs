@@ -509,20 +509,30 @@ async fn ten_thousand_todoist_rows_measure() {
             ));
         }
     }
-    let file = app.data_dir.path().join("Big.csv");
-    std::fs::write(&file, &csv).unwrap();
-    let started = std::time::Instant::now();
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_ontask"))
-        .args(["import", "--user", &me.email])
-        .arg(&file)
-        .args(app.database_args())
-        .output()
-        .await
-        .unwrap();
-    let elapsed = started.elapsed();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(report["created"]["tasks"], 10_000);
-    println!("imported 10,000 Todoist rows ({} sections) in {:.2?} (the whole `ontask import` command)", 20, elapsed);
+    let import = async |app: &TestApp, name: &str| {
+        let file = app.data_dir.path().join(format!("{name}.csv"));
+        std::fs::write(&file, &csv).unwrap();
+        let started = std::time::Instant::now();
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_ontask"))
+            .args(["import", "--user", &me.email])
+            .arg(&file)
+            .args(app.database_args())
+            .output()
+            .await
+            .unwrap();
+        let elapsed = started.elapsed();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(report["created"]["tasks"], 10_000);
+        elapsed
+    };
+    // With no server on the database: the import's own cost.
+    let mut alone = std::time::Duration::ZERO;
+    let app = app.restart(async |app| alone = import(app, "Alone").await).await;
+    // Beside a running server, whose consumers handle the 10,000 events meanwhile.
+    let beside = import(&app, "Beside").await;
+    println!(
+        "imported 10,000 Todoist rows (20 sections): {alone:.2?} alone, {beside:.2?} beside a running server (the whole `ontask import` command)"
+    );
     app.stop().await;
 }
