@@ -74,16 +74,32 @@ fn date(raw: &str, tz: Tz) -> Result<(Option<Due>, Option<Recurrence>), String> 
     Ok((due, recurrence))
 }
 
-/// The 1-based line of the byte at `offset`.
-/// (A record's position is where the reader started on it, which may be
-/// the blank lines before it.)
-fn line_at(text: &str, offset: usize) -> usize {
-    let bytes = text.as_bytes();
-    let mut at = offset.min(bytes.len());
-    while at < bytes.len() && matches!(bytes[at], b'\n' | b'\r') {
-        at += 1;
+/// Line numbers of byte offsets, counted forwards as the reader moves
+/// (a record's position is where the reader started on it, which may be the
+/// blank lines before it, which the reader skips without counting).
+struct Lines<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    line: usize,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Self {
+        Self { bytes: text.as_bytes(), at: 0, line: 1 }
     }
-    bytes[..at].iter().filter(|b| **b == b'\n').count() + 1
+
+    /// The 1-based line of the first byte at or after `offset` that starts a row.
+    fn of(&mut self, offset: usize) -> usize {
+        let mut target = offset.min(self.bytes.len());
+        while target < self.bytes.len() && matches!(self.bytes[target], b'\n' | b'\r') {
+            target += 1;
+        }
+        if target >= self.at {
+            self.line += self.bytes[self.at..target].iter().filter(|b| **b == b'\n').count();
+            self.at = target;
+        }
+        self.line
+    }
 }
 
 struct Row<'a> {
@@ -128,11 +144,10 @@ pub fn read(text: &str, project: &str) -> Result<Plan, ImportError> {
     let mut stack: Vec<(String, String)> = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut author_noted = false;
+    let mut lines = Lines::new(text);
     for record in reader.records() {
         let record = record.map_err(|e| ImportError::NotWhatItClaims(format!("not a valid CSV file: {e}")))?;
-        // The reader skips blank lines without counting them; the byte offset
-        // gives the line as the file has it.
-        let line = record.position().map_or(0, |p| line_at(text, p.byte() as usize));
+        let line = record.position().map_or(0, |p| lines.of(p.byte() as usize));
         if record.iter().all(|f| f.trim().is_empty()) {
             continue;
         }

@@ -509,12 +509,13 @@ async fn ten_thousand_todoist_rows_measure() {
             ));
         }
     }
-    let import = async |app: &TestApp, name: &str| {
+    let run = async |app: &TestApp, name: &str, extra: &[&str]| {
         let file = app.data_dir.path().join(format!("{name}.csv"));
         std::fs::write(&file, &csv).unwrap();
         let started = std::time::Instant::now();
         let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_ontask"))
             .args(["import", "--user", &me.email])
+            .args(extra)
             .arg(&file)
             .args(app.database_args())
             .output()
@@ -526,13 +527,16 @@ async fn ten_thousand_todoist_rows_measure() {
         assert_eq!(report["created"]["tasks"], 10_000);
         elapsed
     };
+    // Reading and checking only (a dry run writes nothing).
+    let reading = run(&app, "Dry", &["--dry-run"]).await;
     // With no server on the database: the import's own cost.
     let mut alone = std::time::Duration::ZERO;
-    let app = app.restart(async |app| alone = import(app, "Alone").await).await;
+    let app = app.restart(async |app| alone = run(app, "Alone", &[]).await).await;
     // Beside a running server, whose consumers handle the 10,000 events meanwhile.
-    let beside = import(&app, "Beside").await;
+    let beside = run(&app, "Beside", &[]).await;
     println!(
-        "imported 10,000 Todoist rows (20 sections): {alone:.2?} alone, {beside:.2?} beside a running server (the whole `ontask import` command)"
+        "10,000 Todoist rows (20 sections), the whole `ontask import` command: {reading:.2?} a dry run, \
+         {alone:.2?} imported alone, {beside:.2?} imported beside a running server"
     );
     app.stop().await;
 }
