@@ -1373,3 +1373,6 @@ initOffline();
 checkPush().catch(() => {});
 connect();
 document.documentElement.classList.add('js');
+
+// For the settings page's module (assets/settings.js), which runs beside this one.
+export { $, api, announce, problemText };

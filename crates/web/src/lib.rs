@@ -96,6 +96,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/ui/projects/{id}/activity", get(activity::activity_fragment))
         .route("/ui/projects/{id}", get(projects::project_fragment))
         .route("/ui/projects/{id}/members", get(projects::members_fragment))
+        .route("/settings", get(settings_page))
         .route("/upcoming", get(projects::upcoming_page))
         .route("/assigned", get(projects::assigned_page))
         .route("/ui/upcoming", get(projects::upcoming_fragment))
@@ -105,6 +106,13 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/sw.js", get(pwa::service_worker))
         .with_state(state)
         .layer(axum::middleware::from_fn(security_headers))
+}
+
+/// The settings page: its sections load and change what they show through the API.
+async fn settings_page(State(state): State<WebState>, jar: CookieJar, uri: axum::http::Uri) -> Response {
+    let Some(v) = viewer(&state, &jar).await else { return login_redirect(&uri) };
+    let (_, nav) = sidebar::load(&state, &v, "settings").await;
+    render(&state, "settings.html", projects::page_context(&v, nav, context! {}))
 }
 
 const TEMPLATES: &[(&str, &str)] = &[
@@ -124,6 +132,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("_section_tools.html", include_str!("../templates/_section_tools.html")),
     ("members.html", include_str!("../templates/members.html")),
     ("activity.html", include_str!("../templates/activity.html")),
+    ("settings.html", include_str!("../templates/settings.html")),
     ("_activity.html", include_str!("../templates/_activity.html")),
     ("_members.html", include_str!("../templates/_members.html")),
 ];

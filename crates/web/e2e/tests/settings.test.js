@@ -1,0 +1,90 @@
+// The settings page: API tokens shown once and revoked, the calendar feed's
+// secret address (served as iCalendar without a session), the password, a
+// refused webhook, and an import with its report. The real binary, headless Chromium.
+import { after, before, describe, test } from 'node:test';
+import { PASSWORD, api, assert, eventually, launchBrowser, newUser, startServer } from './helpers.js';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const CSV = 'TYPE,CONTENT,DESCRIPTION,PRIORITY,INDENT,AUTHOR,RESPONSIBLE,DATE,DATE_LANG,TIMEZONE\n'
+  + 'section,Errands,,,,,,,,\n'
+  + 'task,Buy milk,,1,1,Ann (1),,2030-01-05,en,\n'
+  + 'task,Check the date,,4,2,Ann (1),,,en,\n';
+
+describe('settings', () => {
+  test('tokens, the calendar feed, the password, webhooks and an import', async () => {
+    const { context, page } = await newUser(browser, server.url);
+    await page.locator('#sidebar').getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('heading', { name: 'Settings', level: 1 }).waitFor();
+
+    // A token: its secret once, then listed by name, then revoked.
+    await page.getByLabel('Token name').fill('Laptop agent');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    await page.locator('#token-secret:not([hidden])').waitFor();
+    const secret = await page.locator('#token-value').innerText();
+    assert.match(secret, /^ot_/);
+    await page.locator('#token-list li', { hasText: 'Laptop agent' }).waitFor();
+    const viaToken = await page.request.get(`${server.url}/api/v1/tasks`, { headers: { Authorization: `Bearer ${secret}` } });
+    assert.equal(viaToken.status(), 200);
+    await page.getByRole('button', { name: 'Revoke Laptop agent' }).click();
+    await eventually(async () => assert.equal(await page.locator('#token-list li').count(), 0));
+
+    // The feed: an address that serves the tasks with a due date as iCalendar, to anyone holding it.
+    await api(page, 'POST', '/tasks', { title: 'Dentist', due: '2030-01-07T10:00[Europe/Berlin]' });
+    await page.getByRole('button', { name: 'Create a feed address' }).click();
+    await page.locator('#feed-url-box:not([hidden])').waitFor();
+    const url = await page.locator('#feed-url').innerText();
+    assert.match(url, /\/api\/v1\/calendar\/feed\/.+\.ics$/);
+    const feed = await (await browser.newContext()).request.get(url);
+    assert.equal(feed.status(), 200);
+    assert.match(feed.headers()['content-type'], /text\/calendar/);
+    assert.match(await feed.text(), /SUMMARY:Dentist/);
+    await eventually(async () => assert.match(await page.locator('#feed-status').innerText(), /On since/));
+    await page.getByRole('button', { name: 'Turn the feed off' }).click();
+    await eventually(async () => assert.match(await page.locator('#feed-status').innerText(), /Off/));
+    assert.equal((await (await browser.newContext()).request.get(url)).status(), 404);
+
+    // A webhook to a private address is refused, with the reason next to the form.
+    await page.getByLabel('Endpoint URL').fill('http://127.0.0.1:9/hook');
+    await page.getByRole('button', { name: 'Add webhook' }).click();
+    await page.locator('#webhook-error:not([hidden])').waitFor();
+    assert.match(await page.locator('#webhook-error').innerText(), /private|local|address/i);
+
+    // An import: a dry run reports, the real one creates.
+    await page.getByLabel(/Import a Todoist CSV/).setInputFiles({ name: 'todoist.csv', mimeType: 'text/csv', buffer: Buffer.from(CSV) });
+    await page.getByLabel('dry run').check();
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
+    await eventually(async () => assert.match(await page.locator('#import-status').innerText(), /Would create 2 tasks/));
+    await page.getByLabel('dry run').uncheck();
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
+    await eventually(async () => assert.match(await page.locator('#import-status').innerText(), /^Created 2 tasks, 1 projects, 1 sections/));
+    const titles = (await api(page, 'GET', '/tasks?limit=50')).body.items.map((t) => t.title).sort();
+    assert.deepEqual(titles, ['Buy milk', 'Check the date', 'Dentist']);
+
+    // The password: the wrong current one is refused; the right one changes it.
+    await page.getByLabel('Current password').fill('not it at all');
+    await page.getByLabel('New password').fill('a brand new secret');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.locator('#pw-error:not([hidden])').waitFor();
+    await page.getByLabel('Current password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await eventually(async () => assert.equal(await page.getByLabel('Current password').inputValue(), ''));
+    const login = await page.request.post(`${server.url}/api/v1/auth/login`, {
+      data: JSON.stringify({ email: (await api(page, 'GET', '/me')).body.email, password: 'a brand new secret' }),
+      headers: { 'Content-Type': 'application/json' },
+    });
+    assert.equal(login.status(), 200);
+    await context.close();
+  });
+});
