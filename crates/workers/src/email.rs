@@ -24,12 +24,10 @@ use ontask_telemetry::metrics as m;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::outbox::{self, OutboxSender};
 use crate::{Consumer, HandlerError};
 use ontask_telemetry::error_chain;
 
-const MAX_SLEEP: Duration = Duration::from_secs(1);
-const BATCH: i64 = 50;
-const LEASE_MARGIN: Duration = Duration::from_secs(30);
 /// A reminder older than this is not e-mailed: on an installation that ran a
 /// version without e-mail, the consumer starts at the beginning of the log and
 /// must not mail every reminder of the past.
@@ -123,54 +121,8 @@ impl Mailer {
     }
 
     pub async fn run(self, cancel: CancellationToken) {
-        tracing::info!(relay = %ontask_store::redact(&self.settings.url), "mailer started");
-        loop {
-            let sleep = match self.send_due().await {
-                Ok(next) => next,
-                Err(e) => {
-                    tracing::warn!(error = %ontask_telemetry::error_chain(&e), "sending e-mail failed; retrying");
-                    MAX_SLEEP
-                }
-            };
-            tokio::select! {
-                () = cancel.cancelled() => break,
-                () = self.wake.notified() => {}
-                () = tokio::time::sleep(sleep) => {}
-            }
-        }
-        tracing::info!("mailer stopped");
-    }
-
-    /// Sends every due e-mail, one at a time (reminder mail is light); returns
-    /// how long to sleep.
-    pub async fn send_due(&self) -> Result<Duration, StoreError> {
-        loop {
-            let now = ontask_app::now();
-            let due = {
-                let mut conn = self.db.read().await?;
-                email::due(&mut conn, now, BATCH).await?
-            };
-            let lease_until =
-                now + chrono::Duration::from_std(self.settings.timeout + LEASE_MARGIN).unwrap_or_default();
-            for mail in &due {
-                let mut tx = self.db.begin().await?;
-                let claimed = email::claim(&mut tx, mail.event_id, mail.attempts, now, lease_until).await?;
-                tx.commit().await?;
-                if claimed {
-                    self.send(mail).await?;
-                }
-            }
-            if (due.len() as i64) < BATCH {
-                break;
-            }
-        }
-        let mut conn = self.db.read().await?;
-        let now = ontask_app::now();
-        Ok(match email::next_due_at(&mut conn).await? {
-            Some(at) if at > now => (at - now).to_std().unwrap_or(MAX_SLEEP).min(MAX_SLEEP),
-            Some(_) => Duration::from_millis(50),
-            None => MAX_SLEEP,
-        })
+        tracing::info!(relay = %ontask_store::redact(&self.settings.url), "mailer configured");
+        outbox::run(&self, cancel).await;
     }
 
     #[tracing::instrument(skip_all, fields(event_id = %mail.event_id, attempt = mail.attempts + 1))]
@@ -227,5 +179,54 @@ impl Mailer {
             .header(ContentType::TEXT_PLAIN)
             .body(mail.body.clone())
             .map_err(|e| e.to_string())
+    }
+}
+
+#[async_trait]
+impl OutboxSender for Mailer {
+    type Row = DueEmail;
+
+    const NAME: &'static str = "mailer";
+
+    fn db(&self) -> &Db {
+        &self.db
+    }
+
+    fn wake(&self) -> &Notify {
+        &self.wake
+    }
+
+    fn send_timeout(&self) -> Duration {
+        self.settings.timeout
+    }
+
+    async fn due(
+        &self,
+        conn: &mut ontask_store::AnyConnection,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: i64,
+    ) -> Result<Vec<DueEmail>, StoreError> {
+        email::due(conn, now, limit).await
+    }
+
+    async fn claim(
+        &self,
+        tx: &mut WriteTx,
+        mail: &DueEmail,
+        now: chrono::DateTime<chrono::Utc>,
+        lease_until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        email::claim(tx, mail.event_id, mail.attempts, now, lease_until).await
+    }
+
+    async fn attempt(&self, mail: &DueEmail) -> Result<(), StoreError> {
+        self.send(mail).await
+    }
+
+    async fn next_due_at(
+        &self,
+        conn: &mut ontask_store::AnyConnection,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
+        email::next_due_at(conn).await
     }
 }

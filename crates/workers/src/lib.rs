@@ -12,6 +12,7 @@ mod email;
 mod housekeeping;
 mod lag;
 mod notifications;
+mod outbox;
 mod push;
 mod recurrence;
 mod redrive;

@@ -26,11 +26,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use web_push::{ContentEncoding, SubscriptionInfo, VapidSignatureBuilder, WebPushMessageBuilder};
 
+use crate::outbox::{self, OutboxSender};
 use crate::webhooks::outbound_client;
-
-const MAX_SLEEP: Duration = Duration::from_secs(1);
-const BATCH: i64 = 50;
-const LEASE_MARGIN: Duration = Duration::from_secs(30);
 
 /// What the service worker shows (`assets/sw.js`, the `push` handler).
 #[derive(Debug, Serialize)]
@@ -95,53 +92,7 @@ impl PushSender {
     }
 
     pub async fn run(self, cancel: CancellationToken) {
-        tracing::info!("push sender started");
-        loop {
-            let sleep = match self.send_due().await {
-                Ok(next) => next,
-                Err(e) => {
-                    tracing::warn!(error = %error_chain(&e), "sending push messages failed; retrying");
-                    MAX_SLEEP
-                }
-            };
-            tokio::select! {
-                () = cancel.cancelled() => break,
-                () = self.wake.notified() => {}
-                () = tokio::time::sleep(sleep) => {}
-            }
-        }
-        tracing::info!("push sender stopped");
-    }
-
-    /// Sends every due message, one at a time; returns how long to sleep.
-    pub async fn send_due(&self) -> Result<Duration, StoreError> {
-        loop {
-            let now = ontask_app::now();
-            let due = {
-                let mut conn = self.db.read().await?;
-                push::due(&mut conn, now, BATCH).await?
-            };
-            let lease_until =
-                now + chrono::Duration::from_std(self.settings.timeout + LEASE_MARGIN).unwrap_or_default();
-            for message in &due {
-                let mut tx = self.db.begin().await?;
-                let claimed = push::claim(&mut tx, message, now, lease_until).await?;
-                tx.commit().await?;
-                if claimed {
-                    self.attempt(message).await?;
-                }
-            }
-            if (due.len() as i64) < BATCH {
-                break;
-            }
-        }
-        let mut conn = self.db.read().await?;
-        let now = ontask_app::now();
-        Ok(match push::next_due_at(&mut conn).await? {
-            Some(at) if at > now => (at - now).to_std().unwrap_or(MAX_SLEEP).min(MAX_SLEEP),
-            Some(_) => Duration::from_millis(50),
-            None => MAX_SLEEP,
-        })
+        outbox::run(&self, cancel).await;
     }
 
     #[tracing::instrument(skip_all, fields(notification_id = %m.notification_id, subscription_id = %m.subscription.id, attempt = m.attempts + 1))]
@@ -243,5 +194,54 @@ impl PushSender {
             request = request.header(name, value);
         }
         request.body(payload.content).build().map_err(|e| error_chain(&e.without_url()))
+    }
+}
+
+#[async_trait::async_trait]
+impl OutboxSender for PushSender {
+    type Row = DueMessage;
+
+    const NAME: &'static str = "push sender";
+
+    fn db(&self) -> &Db {
+        &self.db
+    }
+
+    fn wake(&self) -> &Notify {
+        &self.wake
+    }
+
+    fn send_timeout(&self) -> Duration {
+        self.settings.timeout
+    }
+
+    async fn due(
+        &self,
+        conn: &mut ontask_store::AnyConnection,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: i64,
+    ) -> Result<Vec<DueMessage>, StoreError> {
+        push::due(conn, now, limit).await
+    }
+
+    async fn claim(
+        &self,
+        tx: &mut WriteTx,
+        message: &DueMessage,
+        now: chrono::DateTime<chrono::Utc>,
+        lease_until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        push::claim(tx, message, now, lease_until).await
+    }
+
+    async fn attempt(&self, message: &DueMessage) -> Result<(), StoreError> {
+        PushSender::attempt(self, message).await
+    }
+
+    async fn next_due_at(
+        &self,
+        conn: &mut ontask_store::AnyConnection,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
+        push::next_due_at(conn).await
     }
 }
