@@ -16,8 +16,18 @@ async fn task_status(app: &TestApp, user: &TestUser, id: &str) -> StatusCode {
     app.get(&format!("/api/v1/tasks/{id}"), user).send().await.expect("request").status()
 }
 
-#[tokio::test]
-async fn removing_a_member_and_deleting_a_project_wait_for_confirmation() {
+/// The owner's "Garden" project, shared with Sam as an editor, with one task
+/// ("Plant tulips"), and a chat agent with a scripted model.
+struct Garden {
+    model: FakeModel,
+    app: TestApp,
+    owner: TestUser,
+    sam: TestUser,
+    garden: String,
+    task_id: String,
+}
+
+async fn garden_shared_with_sam() -> Garden {
     let model = FakeModel::default();
     let app = app_with_model(&model, |_| {}).await;
     let owner = app.new_user().await;
@@ -26,6 +36,12 @@ async fn removing_a_member_and_deleting_a_project_wait_for_confirmation() {
     app.share(&owner, &garden, &sam, "editor").await;
     let task = app.create_task(&owner, json!({ "title": "Plant tulips", "project_id": garden })).await;
     let task_id = task["id"].as_str().expect("id").to_owned();
+    Garden { model, app, owner, sam, garden, task_id }
+}
+
+#[tokio::test]
+async fn removing_a_member_and_deleting_a_project_wait_for_confirmation() {
+    let Garden { model, app, owner, sam, garden, task_id } = garden_shared_with_sam().await;
 
     // Removing Sam: proposed with who and from what, not applied.
     let (project, user) = (garden.clone(), sam.id.clone());
@@ -178,14 +194,7 @@ async fn a_move_is_applied_at_once_and_deleting_a_section_is_held() {
 
 #[tokio::test]
 async fn handing_a_project_over_and_deleting_a_comment_wait_for_confirmation() {
-    let model = FakeModel::default();
-    let app = app_with_model(&model, |_| {}).await;
-    let owner = app.new_user().await;
-    let sam = app.new_user().await;
-    let garden = app.create_project(&owner, "Garden").await["id"].as_str().expect("id").to_owned();
-    app.share(&owner, &garden, &sam, "editor").await;
-    let task = app.create_task(&owner, json!({ "title": "Plant tulips", "project_id": garden })).await;
-    let task_id = task["id"].as_str().expect("id").to_owned();
+    let Garden { model, app, owner, sam, garden, task_id } = garden_shared_with_sam().await;
     let response = app
         .post(&format!("/api/v1/tasks/{task_id}/comments"), &owner)
         .json(&json!({ "body": "Bulbs are in the shed" }))
