@@ -7,6 +7,7 @@ use ontask_domain::{Event, EventEnvelope, ProjectId, UserId};
 
 use super::*;
 use crate::projects::{ProjectHead, people};
+use crate::tree::display_name;
 
 /// Entries per page.
 const ACTIVITY_PAGE: i64 = 50;
@@ -25,11 +26,6 @@ struct ActivityItem {
     subject: String,
     /// A task that still exists, to link to.
     task_id: Option<String>,
-}
-
-/// A member's name as the page shows it: their name, else their e-mail.
-fn display_name(people: &HashMap<String, (String, String)>, user: UserId) -> Option<String> {
-    people.get(&user.to_string()).map(|(name, email)| if name.trim().is_empty() { email.clone() } else { name.clone() })
 }
 
 /// What an entry is about, and the task to link to (none once it is deleted).

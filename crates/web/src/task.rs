@@ -11,11 +11,8 @@ pub(crate) async fn detail_context(state: &WebState, v: &Viewer, raw_id: &str) -
         .iter()
         .map(|e| {
             let by = e.envelope.user_id;
-            let other = (by != v.actor.user_id).then(|| match place.people.get(&by.to_string()) {
-                Some((name, email)) if name.trim().is_empty() => email.clone(),
-                Some((name, _)) => name.clone(),
-                None => "a former member".to_owned(),
-            });
+            let other = (by != v.actor.user_id)
+                .then(|| tree::display_name(&place.people, by).unwrap_or_else(|| "a former member".to_owned()));
             view::history_item(&e.envelope, v.tz, now, other.as_deref())
         })
         .collect();
@@ -48,11 +45,7 @@ pub(crate) async fn detail_context(state: &WebState, v: &Viewer, raw_id: &str) -
             let by = if mine {
                 "you".to_owned()
             } else {
-                match place.people.get(&author.to_string()) {
-                    Some((name, email)) if name.trim().is_empty() => email.clone(),
-                    Some((name, _)) => name.clone(),
-                    None => "a former member".to_owned(),
-                }
+                tree::display_name(&place.people, author).unwrap_or_else(|| "a former member".to_owned())
             };
             context! {
                 id => c.comment.id.to_string(),

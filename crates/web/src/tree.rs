@@ -133,6 +133,12 @@ pub fn initials(name: &str, email: &str) -> String {
     out.to_uppercase()
 }
 
+/// A member's name as pages show it: their name, else their e-mail; `None`
+/// for someone no longer among `people` (user id → (name, e-mail)).
+pub fn display_name(people: &HashMap<String, (String, String)>, user: ontask_domain::UserId) -> Option<String> {
+    people.get(&user.to_string()).map(|(name, email)| if name.trim().is_empty() { email.clone() } else { name.clone() })
+}
+
 /// Puts each assignee's initials and name on the rows, from `people`
 /// (user id → (name, e-mail)).
 pub fn assignees(rows: &mut [TaskView], people: &HashMap<String, (String, String)>) {
