@@ -46,6 +46,25 @@ impl PriorityArg {
     }
 }
 
+/// What a recurring task's next occurrence counts from.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RepeatFromArg {
+    /// A fixed schedule ("every Monday"), the default.
+    Due,
+    /// From the day it is done ("every 3 days after I water the plants").
+    Completion,
+}
+
+impl RepeatFromArg {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Due => "due",
+            Self::Completion => "completion",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum StatusArg {
@@ -107,6 +126,10 @@ pub struct AddTaskArgs {
     /// How it repeats, as an RFC 5545 RRULE such as "FREQ=WEEKLY;BYDAY=MO" or "FREQ=MONTHLY".
     #[serde(default)]
     pub recurrence: Option<String>,
+    /// "completion" to count each next occurrence from the day the task is done
+    /// (then the rule cannot have COUNT); "due", a fixed schedule, by default.
+    #[serde(default)]
+    pub repeat_from: Option<RepeatFromArg>,
     /// The project to add it to (from list_projects); the person's Inbox when left out.
     #[serde(default)]
     pub project_id: Option<String>,
@@ -228,9 +251,14 @@ pub struct UpdateTaskArgs {
     /// New reminders; replaces all current reminders ("15m", "1d", "PT15M" or RFC 3339 instants).
     #[serde(default)]
     pub reminders: Option<Vec<String>>,
-    /// New recurrence, an RFC 5545 RRULE such as "FREQ=DAILY".
+    /// New recurrence, an RFC 5545 RRULE such as "FREQ=DAILY" (it keeps what
+    /// the series counted from unless repeat_from is given).
     #[serde(default)]
     pub recurrence: Option<String>,
+    /// "completion": each next occurrence counts from the day it is done;
+    /// "due": a fixed schedule.
+    #[serde(default)]
+    pub repeat_from: Option<RepeatFromArg>,
     /// New position in the person's own order.
     #[serde(default)]
     pub position: Option<i64>,
@@ -354,6 +382,7 @@ impl Tools {
             due: args.due,
             reminders: args.reminders,
             recurrence: args.recurrence,
+            repeat_from: args.repeat_from.map(|f| f.as_str().to_owned()),
             project_id: args.project_id,
             section_id: args.section_id,
             parent_id: args.parent_id,
@@ -428,6 +457,7 @@ impl Tools {
             due,
             reminders,
             recurrence,
+            repeat_from: args.repeat_from.map(|f| Some(f.as_str().to_owned())),
             position: args.position.map(Some),
             ..TaskPatchInput::default()
         }

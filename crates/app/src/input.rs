@@ -2,8 +2,8 @@
 //! with every field's error collected.
 use ontask_domain::quick::QuickTask;
 use ontask_domain::{
-    Description, Due, Priority, ProjectId, Recurrence, Reminder, SectionId, Tags, TaskDraft, TaskId, TaskPatch, Title,
-    UserId, ValidationErrors,
+    Description, Due, Priority, ProjectId, Recurrence, Reminder, RepeatFrom, SectionId, Tags, TaskDraft, TaskId,
+    TaskPatch, Title, UserId, ValidationErrors,
 };
 use serde::{Deserialize, Deserializer};
 
@@ -31,6 +31,10 @@ pub struct TaskInput {
     /// An RFC 5545 RRULE.
     #[cfg_attr(feature = "openapi", schema(example = "FREQ=MONTHLY"))]
     pub recurrence: Option<String>,
+    /// What the next occurrence counts from: `due` (a fixed schedule, the
+    /// default) or `completion` (from the day it is done; no COUNT then).
+    #[cfg_attr(feature = "openapi", schema(example = "completion"))]
+    pub repeat_from: Option<String>,
     pub position: Option<i64>,
     /// The project to create the task in; the Inbox when left out.
     #[cfg_attr(feature = "openapi", schema(format = Uuid))]
@@ -72,6 +76,10 @@ pub struct TaskPatchInput {
     #[serde(default, deserialize_with = "present")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub recurrence: Option<Option<String>>,
+    /// `due` or `completion`; a new `recurrence` alone keeps the task's.
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub repeat_from: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
     pub position: Option<Option<i64>>,
@@ -128,6 +136,15 @@ impl TaskInput {
         let due = self.due.as_deref().map(|d| e.check("due", Due::parse(d)));
         let reminders = self.reminders.as_deref().map(|r| parse_reminders(&mut e, r));
         let recurrence = self.recurrence.as_deref().map(|r| e.check("recurrence", Recurrence::parse(r)));
+        let repeat_from = self.repeat_from.as_deref().and_then(|f| e.check("repeat_from", RepeatFrom::parse(f)));
+        let recurrence = match (recurrence.flatten(), repeat_from) {
+            (Some(rule), Some(from)) => e.check("recurrence", rule.repeating_from(from)),
+            (None, Some(RepeatFrom::Completion)) if self.recurrence.is_none() => {
+                e.push("repeat_from", "needs a recurrence");
+                None
+            }
+            (rule, _) => rule,
+        };
         let project =
             self.project_id.as_deref().and_then(|id| parse_id(&mut e, "project_id", id, ProjectId::from_uuid));
         let section =
@@ -143,7 +160,7 @@ impl TaskInput {
             tags: tags.flatten().unwrap_or_default(),
             due: due.flatten(),
             reminders: reminders.flatten().unwrap_or_default(),
-            recurrence: recurrence.flatten(),
+            recurrence,
             position: self.position,
             project,
             section,
@@ -164,6 +181,7 @@ impl From<&QuickTask> for TaskInput {
             due: q.due.clone(),
             reminders: (!q.reminders.is_empty()).then(|| q.reminders.clone()),
             recurrence: q.recurrence.clone(),
+            repeat_from: q.repeat_from.map(|f| f.as_str().to_owned()),
             ..TaskInput::default()
         }
     }
@@ -187,6 +205,10 @@ impl TaskPatchInput {
         let due = self.due.map(|d| d.map(|d| e.check("due", Due::parse(&d))));
         let reminders = self.reminders.map(|r| parse_reminders(&mut e, &r.unwrap_or_default()));
         let recurrence = self.recurrence.map(|r| r.map(|r| e.check("recurrence", Recurrence::parse(&r))));
+        // `null` is the default, a fixed schedule.
+        let repeat_from = self
+            .repeat_from
+            .map(|f| f.map_or(Some(RepeatFrom::Due), |f| e.check("repeat_from", RepeatFrom::parse(&f))));
         let position = match self.position {
             Some(None) => {
                 e.push("position", "cannot be removed");
@@ -221,6 +243,7 @@ impl TaskPatchInput {
             due: due.map(Option::flatten),
             reminders: reminders.flatten(),
             recurrence: recurrence.map(Option::flatten),
+            repeat_from: repeat_from.flatten(),
             position,
             project,
             section,

@@ -104,6 +104,22 @@ impl Due {
     pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
         self.instant() < now
     }
+
+    /// The same due on the day of `now`: a timed due keeps its wall-clock
+    /// time in its zone (on a day that skips that time, the first instant
+    /// after the gap); a whole day becomes `now`'s date (UTC).
+    pub fn on_day_of(&self, now: DateTime<Utc>) -> Self {
+        match self {
+            Self::At { at, tz } => {
+                let local = now.with_timezone(tz).date_naive().and_time(at.with_timezone(tz).time());
+                let at = resolve_local(local, *tz)
+                    .or_else(|_| resolve_local(local + Duration::hours(1), *tz))
+                    .unwrap_or(now);
+                Self::At { at, tz: *tz }
+            }
+            Self::Date(_) => Self::Date(now.date_naive()),
+        }
+    }
 }
 
 /// Resolves a wall-clock time in a zone: an ambiguous time (clocks going back)
@@ -162,6 +178,22 @@ mod tests {
         // 02:30 happens twice when Berlin leaves summer time.
         let due = Due::parse("2026-10-25T02:30[Europe/Berlin]").unwrap();
         assert_eq!(due.instant(), Utc.with_ymd_and_hms(2026, 10, 25, 0, 30, 0).unwrap());
+    }
+
+    #[test]
+    fn on_day_of_keeps_the_wall_clock_time_in_its_zone() {
+        let berlin = Due::parse("2026-11-24T09:00[Europe/Berlin]").unwrap();
+        // Late on the 2nd in UTC is already the 3rd in Berlin.
+        let now = Utc.with_ymd_and_hms(2026, 12, 2, 23, 30, 0).unwrap();
+        assert_eq!(berlin.on_day_of(now).to_string(), "2026-12-03T09:00:00+01:00[Europe/Berlin]");
+        // Across a daylight-saving change the offset follows the day.
+        let summer = Utc.with_ymd_and_hms(2026, 7, 1, 12, 0, 0).unwrap();
+        assert_eq!(berlin.on_day_of(summer).to_string(), "2026-07-01T09:00:00+02:00[Europe/Berlin]");
+        // 02:30 does not exist on the spring-forward night: the hour after.
+        let gap = Due::parse("2026-03-01T02:30[Europe/Berlin]").unwrap();
+        let spring = Utc.with_ymd_and_hms(2026, 3, 29, 12, 0, 0).unwrap();
+        assert_eq!(gap.on_day_of(spring).to_string(), "2026-03-29T03:30:00+02:00[Europe/Berlin]");
+        assert_eq!(Due::parse("2026-11-24").unwrap().on_day_of(now).to_string(), "2026-12-02");
     }
 
     #[test]

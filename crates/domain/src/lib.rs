@@ -45,7 +45,7 @@ pub use project::{
     Colour, INBOX_NAME, MAX_PROJECT_NAME_CHARS, Name, Project, ProjectDraft, ProjectPatch, ProjectRuleError,
     UnknownColour,
 };
-pub use recurrence::Recurrence;
+pub use recurrence::{Recurrence, RecurrenceError, RepeatFrom};
 pub use reminder::{MAX_REMINDERS, Reminder};
 pub use section::Section;
 pub use snapshot::TaskSnapshot;

@@ -6,7 +6,7 @@
 //! the title, and every recognised piece is reported back as a [`QuickToken`] so a
 //! client can show what was understood. A word written with a leading `\`
 //! (`\friday`) is kept literally in the title.
-use crate::{Priority, Tag, ValidationErrors};
+use crate::{Priority, RepeatFrom, Tag, ValidationErrors};
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, NaiveTime, TimeZone, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::Serialize;
@@ -50,6 +50,9 @@ pub struct QuickTask {
     pub tags: Vec<String>,
     /// An RFC 5545 RRULE.
     pub recurrence: Option<String>,
+    /// `completion` for `every! ...` (Todoist's "repeat from completion").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeat_from: Option<RepeatFrom>,
     /// ISO 8601 durations before due.
     pub reminders: Vec<String>,
     /// The project named with `##Name` (Todoist writes `#Name`, but here
@@ -280,8 +283,16 @@ impl Parser {
         today + Duration::days(if ahead == 0 { 7 } else { ahead })
     }
 
-    /// Recurrence: `every ...`, `daily`, `weekly`, `monthly`, `yearly`.
-    fn recurrence(&mut self) -> Option<(String, Option<Weekday>)> {
+    /// Recurrence: `every ...`, `daily`, `weekly`, `monthly`, `yearly`; with
+    /// what it counts from: `every! ...` repeats from completion.
+    fn recurrence(&mut self) -> Option<(String, Option<Weekday>, RepeatFrom)> {
+        let (rule, first_day) = self.recurrence_rule()?;
+        let token = self.tokens.last().map(|t| t.text.to_lowercase()).unwrap_or_default();
+        let from_completion = token.starts_with("every!") || token.starts_with("each!");
+        Some((rule, first_day, if from_completion { RepeatFrom::Completion } else { RepeatFrom::Due }))
+    }
+
+    fn recurrence_rule(&mut self) -> Option<(String, Option<Weekday>)> {
         for i in 0..self.words.len() {
             let Some(w) = self.norm(i).map(str::to_owned) else { continue };
             let simple = match w.as_str() {
@@ -297,7 +308,7 @@ impl Parser {
                 self.take(i, i + 1, TokenKind::Recurrence, rule.into(), &[]);
                 return Some((rule.into(), None));
             }
-            if w != "every" && w != "each" {
+            if !matches!(w.as_str(), "every" | "each" | "every!" | "each!") {
                 continue;
             }
             let mut j = i + 1;
@@ -602,7 +613,7 @@ pub fn parse(text: &str, now: DateTime<Tz>) -> QuickTask {
         (None, Some(t)) => {
             // A time alone is today, or tomorrow once it has passed.
             let first_day = match &recurrence {
-                Some((_, Some(wd))) => p.upcoming(*wd),
+                Some((_, Some(wd), _)) => p.upcoming(*wd),
                 _ => p.today(),
             };
             let today = tz.from_local_datetime(&first_day.and_time(t)).earliest();
@@ -613,7 +624,7 @@ pub fn parse(text: &str, now: DateTime<Tz>) -> QuickTask {
         }
         (None, None) => match &recurrence {
             // "every monday" starts on the coming monday.
-            Some((_, Some(wd))) => {
+            Some((_, Some(wd), _)) => {
                 let d = p.upcoming(*wd);
                 return finish(p, literal, tags, priority, reminders, recurrence, Some(d.to_string()));
             }
@@ -636,7 +647,7 @@ fn finish(
     tags: Vec<String>,
     priority: Option<Priority>,
     reminders: Vec<String>,
-    recurrence: Option<(String, Option<Weekday>)>,
+    recurrence: Option<(String, Option<Weekday>, RepeatFrom)>,
     due: Option<String>,
 ) -> QuickTask {
     let title: Vec<&str> =
@@ -648,7 +659,8 @@ fn finish(
         due,
         priority: priority.map(|p| p.as_str().to_owned()),
         tags,
-        recurrence: recurrence.map(|(r, _)| r),
+        repeat_from: recurrence.as_ref().map(|(_, _, from)| *from).filter(|from| !from.is_due()),
+        recurrence: recurrence.map(|(r, _, _)| r),
         reminders,
         project: p.project,
         tokens,
@@ -775,6 +787,13 @@ mod tests {
         assert_eq!(t.recurrence.as_deref(), Some("FREQ=WEEKLY;BYDAY=MO,WE"));
         assert_eq!(t.title, "standup");
         assert_eq!(t.due.as_deref(), Some("2026-11-25T09:30:00+01:00[Europe/Berlin]"), "the first occurrence");
+        let t = q("water the ferns every! 3 days");
+        assert_eq!(
+            (t.recurrence.as_deref(), t.repeat_from),
+            (Some("FREQ=DAILY;INTERVAL=3"), Some(RepeatFrom::Completion))
+        );
+        assert_eq!(t.title, "water the ferns");
+        assert_eq!(q("x every 3 days").repeat_from, None);
         let t = q("gym every friday");
         assert_eq!(t.due.as_deref(), Some("2026-11-27"));
     }

@@ -1,5 +1,6 @@
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use rrule::{RRule, RRuleSet, Unvalidated};
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::Due;
@@ -14,14 +15,57 @@ pub enum RecurrenceError {
     Invalid(String),
     #[error("recurring more often than hourly is not supported")]
     TooFrequent,
+    #[error(
+        "COUNT cannot end a series that repeats from completion (each completion starts it anew); \
+         use UNTIL to end it on a date"
+    )]
+    CountFromCompletion,
+}
+
+/// What the next occurrence of a series counts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum RepeatFrom {
+    /// A fixed schedule: the rule's occurrences from the series' first due
+    /// ("every Monday").
+    #[default]
+    Due,
+    /// From the day the task is completed ("every! 3 days" in Todoist: three
+    /// days after it was done), at the due's time of day.
+    Completion,
+}
+
+impl RepeatFrom {
+    pub fn is_due(&self) -> bool {
+        *self == Self::Due
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Due => "due",
+            Self::Completion => "completion",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "due" => Ok(Self::Due),
+            "completion" => Ok(Self::Completion),
+            _ => Err("must be due (a fixed schedule) or completion (counted from when it is done)"),
+        }
+    }
 }
 
 /// How a task repeats: an RFC 5545 RRULE (`FREQ=MONTHLY;BYMONTHDAY=1`), kept in its
-/// canonical text form. The series is anchored at the due of the task it was
-/// first set on, so `COUNT` and `UNTIL` hold across occurrences.
+/// canonical text form, and what its occurrences count from. A fixed schedule
+/// is anchored at the due of the task it was first set on, so `COUNT` and
+/// `UNTIL` hold across occurrences; a series repeating from completion starts
+/// anew at each completion, so only `UNTIL` can end it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recurrence {
     rule: String,
+    from: RepeatFrom,
 }
 
 impl Recurrence {
@@ -45,11 +89,51 @@ impl Recurrence {
         // from the start, which would pin the probe's time of day into the rule.
         let canonical = rule.to_string();
         rule.validate(probe).map_err(|e| RecurrenceError::Invalid(e.to_string()))?;
-        Ok(Self { rule: canonical })
+        Ok(Self { rule: canonical, from: RepeatFrom::Due })
     }
 
+    /// The same rule, counted from `from`.
+    pub fn repeating_from(self, from: RepeatFrom) -> Result<Self, RecurrenceError> {
+        if from == RepeatFrom::Completion && self.count().is_some() {
+            return Err(RecurrenceError::CountFromCompletion);
+        }
+        Ok(Self { from, ..self })
+    }
+
+    /// The rule (RRULE value), without what it counts from.
     pub fn as_str(&self) -> &str {
         &self.rule
+    }
+
+    pub fn repeat_from(&self) -> RepeatFrom {
+        self.from
+    }
+
+    fn count(&self) -> Option<u32> {
+        self.rule.parse::<RRule<Unvalidated>>().ok()?.get_count()
+    }
+
+    /// The due of the occurrence after one due `due` (`None` for a task
+    /// without a due) in a series anchored at `anchor`, for an occurrence
+    /// completed or skipped at `now`; and the anchor the series goes on with.
+    /// `None` when the series is over.
+    pub fn following(&self, due: Option<Due>, anchor: Option<Due>, now: DateTime<Utc>) -> Option<(Due, Due)> {
+        match (due, self.from) {
+            (None, _) => {
+                let next = self.next_due_from(now)?;
+                Some((next, next))
+            }
+            (Some(due), RepeatFrom::Due) => {
+                let anchor = anchor.unwrap_or(due);
+                Some((self.next_due(&anchor, &due, now)?, anchor))
+            }
+            (Some(due), RepeatFrom::Completion) => {
+                // The series starts again on the day it was done, at the due's time.
+                let today = due.on_day_of(now);
+                let next = self.next_due(&today, &today, now)?;
+                Some((next, next))
+            }
+        }
     }
 
     /// The due of the next occurrence of a series anchored at `anchor` (the
@@ -171,6 +255,42 @@ mod tests {
         // The occurrences passed over count: three days, all gone, end the series.
         let three = Recurrence::parse("FREQ=DAILY;COUNT=3").unwrap();
         assert_eq!(three.next_due(&first, &first, at("2026-11-20T09:00:00Z")), None);
+    }
+
+    #[test]
+    fn a_series_repeating_from_completion_counts_from_the_day_it_was_done() {
+        let every_three_days =
+            Recurrence::parse("FREQ=DAILY;INTERVAL=3").unwrap().repeating_from(RepeatFrom::Completion).unwrap();
+        let due_at = due("2026-11-20T09:00[Europe/Berlin]");
+        // Done two days late, in the evening: three days after that day, at 09:00.
+        let (next, anchor) =
+            every_three_days.following(Some(due_at), Some(due_at), at("2026-11-22T19:00:00Z")).unwrap();
+        assert_eq!(next.to_string(), "2026-11-25T09:00:00+01:00[Europe/Berlin]");
+        assert_eq!(anchor, next, "the series starts anew");
+        // Done a day early: still three days after the day it was done.
+        let (early, _) = every_three_days.following(Some(due_at), None, at("2026-11-19T07:00:00Z")).unwrap();
+        assert_eq!(early.to_string(), "2026-11-22T09:00:00+01:00[Europe/Berlin]");
+        // On a fixed schedule the same completion keeps to the grid of the 20th.
+        let fixed = Recurrence::parse("FREQ=DAILY;INTERVAL=3").unwrap();
+        let (grid, _) = fixed.following(Some(due_at), Some(due_at), at("2026-11-22T19:00:00Z")).unwrap();
+        assert_eq!(grid.to_string(), "2026-11-23T09:00:00+01:00[Europe/Berlin]");
+
+        let weekly = Recurrence::parse("FREQ=WEEKLY").unwrap().repeating_from(RepeatFrom::Completion).unwrap();
+        let (day, _) = weekly.following(Some(due("2026-11-02")), None, at("2026-11-12T10:00:00Z")).unwrap();
+        assert_eq!(day, due("2026-11-19"));
+    }
+
+    #[test]
+    fn until_still_ends_a_series_repeating_from_completion_and_count_is_refused() {
+        let until = Recurrence::parse("FREQ=DAILY;UNTIL=20261125T000000Z")
+            .unwrap()
+            .repeating_from(RepeatFrom::Completion)
+            .unwrap();
+        let d = due("2026-11-20T09:00:00Z");
+        assert!(until.following(Some(d), None, at("2026-11-23T10:00:00Z")).is_some());
+        assert_eq!(until.following(Some(d), None, at("2026-11-24T10:00:00Z")), None);
+        let count = Recurrence::parse("FREQ=DAILY;COUNT=3").unwrap();
+        assert_eq!(count.repeating_from(RepeatFrom::Completion), Err(RecurrenceError::CountFromCompletion));
     }
 
     proptest! {

@@ -2,8 +2,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Description, Due, Priority, ProjectId, Recurrence, Reminder, SectionId, Status, Tags, Task, TaskId, Title, UserId,
-    ValidationErrors,
+    Description, Due, Priority, ProjectId, Recurrence, Reminder, RepeatFrom, SectionId, Status, Tags, Task, TaskId,
+    Title, UserId, ValidationErrors,
 };
 
 /// A task in plain, serialisable form: the REST representation, the `data.task` of
@@ -52,6 +52,10 @@ pub struct TaskSnapshot {
     pub reminders: Vec<String>,
     /// RFC 5545 RRULE, e.g. `FREQ=WEEKLY;BYDAY=MO`.
     pub recurrence: Option<String>,
+    /// What the next occurrence counts from: `due` (a fixed schedule, the
+    /// default; left out) or `completion`.
+    #[serde(default, skip_serializing_if = "RepeatFrom::is_due")]
+    pub repeat_from: RepeatFrom,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recurrence_anchor: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -84,6 +88,7 @@ impl From<&Task> for TaskSnapshot {
             due_at: t.due.map(|d| d.instant()),
             reminders: t.reminders.iter().map(ToString::to_string).collect(),
             recurrence: t.recurrence.as_ref().map(ToString::to_string),
+            repeat_from: t.recurrence.as_ref().map(Recurrence::repeat_from).unwrap_or_default(),
             recurrence_anchor: t.recurrence_anchor.map(|d| d.to_string()),
             recurs_from: t.recurs_from,
             position: t.position,
@@ -104,7 +109,10 @@ impl TryFrom<&TaskSnapshot> for Task {
         let tags = errors.check("tags", Tags::parse(&s.tags));
         let due = s.due.as_deref().map(|d| errors.check("due", Due::parse(d)));
         let anchor = s.recurrence_anchor.as_deref().map(|d| errors.check("recurrence_anchor", Due::parse(d)));
-        let recurrence = s.recurrence.as_deref().map(|r| errors.check("recurrence", Recurrence::parse(r)));
+        let recurrence = s
+            .recurrence
+            .as_deref()
+            .map(|r| errors.check("recurrence", Recurrence::parse(r).and_then(|r| r.repeating_from(s.repeat_from))));
         let reminders: Vec<_> = s.reminders.iter().map(|r| errors.check("reminders", Reminder::parse(r))).collect();
         if s.project_id.is_none() {
             errors.push("project_id", "is required");

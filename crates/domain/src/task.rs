@@ -2,8 +2,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Description, Due, Priority, ProjectId, Recurrence, Reminder, SectionId, Tags, TaskField, TaskId, Title, UserId,
-    ValidationErrors, reminder::MAX_REMINDERS,
+    Description, Due, Priority, ProjectId, Recurrence, Reminder, RepeatFrom, SectionId, Tags, TaskField, TaskId, Title,
+    UserId, ValidationErrors, reminder::MAX_REMINDERS,
 };
 
 /// How deep subtasks nest: a top-level task, and at most this many levels below it.
@@ -96,7 +96,11 @@ pub struct TaskPatch {
     pub tags: Option<Tags>,
     pub due: Option<Option<Due>>,
     pub reminders: Option<Vec<Reminder>>,
+    /// A new rule keeps what the task's series counted from, unless
+    /// `repeat_from` says otherwise.
     pub recurrence: Option<Option<Recurrence>>,
+    /// Changes what the (new or current) rule counts from.
+    pub repeat_from: Option<RepeatFrom>,
     pub position: Option<i64>,
     /// Moves the task (and its subtasks) to another project.
     pub project: Option<ProjectId>,
@@ -119,6 +123,7 @@ impl TaskPatch {
             && self.due.is_none()
             && self.reminders.is_none()
             && self.recurrence.is_none()
+            && self.repeat_from.is_none()
             && self.position.is_none()
             && !self.moves()
             && self.assignee.is_none()
@@ -226,7 +231,12 @@ impl Task {
                 changes.push(TaskField::Reminders);
             }
         }
-        set!(recurrence, TaskField::Recurrence);
+        if let Some(recurrence) = self.patched_recurrence(patch.recurrence, patch.repeat_from)?
+            && next.recurrence != recurrence
+        {
+            next.recurrence = recurrence;
+            changes.push(TaskField::Recurrence);
+        }
         set!(position, TaskField::Position);
         if changes.contains(&TaskField::Due) || changes.contains(&TaskField::Recurrence) {
             next.recurrence_anchor = next.recurrence.as_ref().and(next.due);
@@ -238,6 +248,27 @@ impl Task {
         }
         *self = next;
         Ok(changes)
+    }
+
+    /// The recurrence a patch sets, if it sets one: a new rule keeps what the
+    /// current series counts from unless the patch names it.
+    fn patched_recurrence(
+        &self,
+        rule: Option<Option<Recurrence>>,
+        from: Option<RepeatFrom>,
+    ) -> Result<Option<Option<Recurrence>>, ValidationErrors> {
+        let current_from = self.recurrence.as_ref().map(Recurrence::repeat_from).unwrap_or_default();
+        let (field, recurrence) = match (rule, from) {
+            (None, None) => return Ok(None),
+            (Some(None), _) => return Ok(Some(None)),
+            (Some(Some(rule)), from) => ("recurrence", rule.repeating_from(from.unwrap_or(current_from))),
+            (None, Some(from)) => match self.recurrence.clone() {
+                Some(rule) => ("repeat_from", rule.repeating_from(from)),
+                None if from == RepeatFrom::Due => return Ok(None),
+                None => return Err(ValidationErrors::single("repeat_from", "needs a recurrence")),
+            },
+        };
+        recurrence.map(|r| Some(Some(r))).map_err(|e| ValidationErrors::single(field, e.to_string()))
     }
 
     /// Moves the task to a checked placement; returns whether it moved.
@@ -298,16 +329,7 @@ impl Task {
     /// or `None` if the task does not recur or the series is over.
     pub fn next_occurrence(&self, now: DateTime<Utc>) -> Option<Task> {
         let recurrence = self.recurrence.as_ref()?;
-        let (next_due, anchor) = match (self.due, self.recurrence_anchor) {
-            (Some(due), anchor) => {
-                let anchor = anchor.unwrap_or(due);
-                (recurrence.next_due(&anchor, &due, now)?, anchor)
-            }
-            (None, _) => {
-                let due = recurrence.next_due_from(now)?;
-                (due, due)
-            }
-        };
+        let (next_due, anchor) = recurrence.following(self.due, self.recurrence_anchor, now)?;
         Some(Task {
             id: TaskId::new(),
             status: Status::Open,
@@ -334,8 +356,8 @@ impl Task {
             return Err(SkipError::Completed);
         }
         let due = self.due.ok_or(SkipError::NoDue)?;
-        let anchor = self.recurrence_anchor.unwrap_or(due);
-        let next = recurrence.next_due(&anchor, &due, now).ok_or(SkipError::SeriesOver)?;
+        let (next, anchor) =
+            recurrence.following(Some(due), self.recurrence_anchor, now).ok_or(SkipError::SeriesOver)?;
         let mut changes = vec![TaskField::Due];
         self.due = Some(next);
         self.recurrence_anchor = Some(anchor);
@@ -483,5 +505,53 @@ mod tests {
         assert_eq!(next.recurs_from, Some(task.id));
         assert_eq!(next.reminders, vec![Reminder::parse("P1D").unwrap()]);
         assert_ne!(next.id, task.id);
+    }
+
+    #[test]
+    fn a_patch_keeps_or_changes_what_the_series_counts_from() {
+        let now = Utc::now();
+        let mut d = draft("water plants");
+        d.due = Some(Due::parse("2026-11-01T09:00:00Z").unwrap());
+        d.recurrence = Some(Recurrence::parse("FREQ=DAILY").unwrap());
+        let mut task = create(d, now).unwrap();
+        let from = |t: &Task| t.recurrence.as_ref().map(Recurrence::repeat_from);
+
+        let to_completion = TaskPatch { repeat_from: Some(RepeatFrom::Completion), ..Default::default() };
+        assert_eq!(task.apply(to_completion.clone(), now).unwrap(), vec![TaskField::Recurrence]);
+        assert!(task.apply(to_completion, now).unwrap().is_empty());
+        // A new rule alone keeps counting from completion.
+        let weekly =
+            TaskPatch { recurrence: Some(Some(Recurrence::parse("FREQ=WEEKLY").unwrap())), ..Default::default() };
+        task.apply(weekly, now).unwrap();
+        assert_eq!(
+            (task.recurrence.as_ref().unwrap().as_str(), from(&task)),
+            ("FREQ=WEEKLY", Some(RepeatFrom::Completion))
+        );
+        // COUNT cannot end it, and the refused patch changes nothing.
+        let count = TaskPatch {
+            recurrence: Some(Some(Recurrence::parse("FREQ=DAILY;COUNT=3").unwrap())),
+            ..Default::default()
+        };
+        let before = task.clone();
+        assert_eq!(task.apply(count, now).unwrap_err().fields()[0].field, "recurrence");
+        assert_eq!(task, before);
+
+        let mut plain = create(draft("plain"), now).unwrap();
+        let orphan = TaskPatch { repeat_from: Some(RepeatFrom::Completion), ..Default::default() };
+        assert_eq!(plain.apply(orphan, now).unwrap_err().fields()[0].field, "repeat_from");
+    }
+
+    #[test]
+    fn the_next_occurrence_of_a_series_from_completion_counts_from_the_completion() {
+        let mut d = draft("haircut");
+        d.due = Some(Due::parse("2026-11-01").unwrap());
+        d.recurrence =
+            Some(Recurrence::parse("FREQ=WEEKLY;INTERVAL=4").unwrap().repeating_from(RepeatFrom::Completion).unwrap());
+        let done: DateTime<Utc> = "2026-11-10T12:00:00Z".parse().unwrap();
+        let task = create(d, done).unwrap();
+        let next = task.next_occurrence(done).unwrap();
+        assert_eq!(next.due.unwrap().to_string(), "2026-12-08");
+        assert_eq!(next.recurrence_anchor, next.due);
+        assert_eq!(next.recurrence, task.recurrence);
     }
 }

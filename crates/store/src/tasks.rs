@@ -1,7 +1,7 @@
 //! The tasks table: rows are written from a valid [`Task`](ontask_domain::Task)
 //! and read back as [`TaskSnapshot`]s without re-parsing (the hot read path).
 use chrono::{DateTime, Utc};
-use ontask_domain::{EventEnvelope, Priority, ProjectId, SectionId, Status, TaskId, TaskSnapshot, UserId};
+use ontask_domain::{EventEnvelope, Priority, ProjectId, RepeatFrom, SectionId, Status, TaskId, TaskSnapshot, UserId};
 use sqlx::{AnyConnection, Row, any::AnyRow};
 
 use crate::projects::maybe_uuid_of;
@@ -9,8 +9,8 @@ use crate::sql::{Script, Sql};
 use crate::{Backend, Db, Result, StoreError, WriteTx, events, time};
 
 const COLUMNS: &str = "id, owner_id, project_id, section_id, parent_id, assignee_id, title, description, status, \
-                       completed_at, priority, tags, due, due_at, reminders, recurrence, recurrence_anchor, recurs_from, \
-                       position, version, created_at, updated_at";
+                       completed_at, priority, tags, due, due_at, reminders, recurrence, repeat_from, recurrence_anchor, \
+                       recurs_from, position, version, created_at, updated_at";
 
 const NO_DUE_ASC: i64 = i64::MAX;
 const NO_DUE_DESC: i64 = -i64::MAX;
@@ -140,6 +140,7 @@ pub(crate) fn push_insert(script: &mut Script, t: &TaskSnapshot) -> Result<()> {
         sql.maybe_int(t.due_at.map(time::to_ms)),
         sql.text(serde_json::to_string(&t.reminders)?),
         sql.maybe_text(t.recurrence.as_deref()),
+        sql.maybe_text(repeat_from_column(t.repeat_from)),
         sql.maybe_text(t.recurrence_anchor.as_deref()),
         sql.maybe_text(t.recurs_from.map(|id| id.to_string())),
         sql.int(t.position),
@@ -166,8 +167,8 @@ pub async fn update(tx: &mut WriteTx, t: &TaskSnapshot, expected_version: i64) -
     let done = sqlx::query(
         "UPDATE tasks SET title = $1, description = $2, status = $3, completed_at = $4, priority = $5, tags = $6, \
          due = $7, due_at = $8, reminders = $9, recurrence = $10, recurrence_anchor = $11, position = $12, \
-         version = $13, updated_at = $14, project_id = $15, section_id = $16, parent_id = $17, assignee_id = $18 \
-         WHERE id = $19 AND version = $20",
+         version = $13, updated_at = $14, project_id = $15, section_id = $16, parent_id = $17, assignee_id = $18, \
+         repeat_from = $19 WHERE id = $20 AND version = $21",
     )
     .bind(&t.title)
     .bind(&t.description)
@@ -187,6 +188,7 @@ pub async fn update(tx: &mut WriteTx, t: &TaskSnapshot, expected_version: i64) -
     .bind(t.section_id.map(|id| id.to_string()))
     .bind(t.parent_id.map(|id| id.to_string()))
     .bind(t.assignee_id.map(|id| id.to_string()))
+    .bind(repeat_from_column(t.repeat_from))
     .bind(t.id.to_string())
     .bind(expected_version)
     .execute(tx.conn())
@@ -507,6 +509,10 @@ fn decode(row: &AnyRow) -> Result<TaskSnapshot> {
         due_at: time::from_opt_ms(row.try_get("due_at")?)?,
         reminders: serde_json::from_str(&row.try_get::<String, _>("reminders")?)?,
         recurrence: row.try_get("recurrence")?,
+        repeat_from: match row.try_get::<Option<String>, _>("repeat_from")? {
+            None => RepeatFrom::Due,
+            Some(raw) => RepeatFrom::parse(&raw).map_err(|_| StoreError::Corrupt(format!("repeat_from {raw:?}")))?,
+        },
         recurrence_anchor: row.try_get("recurrence_anchor")?,
         recurs_from: recurs_from.map(parse_id).transpose()?.map(TaskId::from_uuid),
         position: row.try_get("position")?,
@@ -514,6 +520,11 @@ fn decode(row: &AnyRow) -> Result<TaskSnapshot> {
         created_at: time::from_ms(row.try_get("created_at")?)?,
         updated_at: time::from_ms(row.try_get("updated_at")?)?,
     })
+}
+
+/// The `repeat_from` column: NULL for a fixed schedule, as rows before it.
+fn repeat_from_column(from: RepeatFrom) -> Option<&'static str> {
+    (!from.is_due()).then_some(from.as_str())
 }
 
 #[cfg(test)]

@@ -263,6 +263,7 @@ async function restore(snapshot) {
   if (snapshot.due) body.due = snapshot.due;
   if (snapshot.reminders?.length) body.reminders = snapshot.reminders;
   if (snapshot.recurrence) body.recurrence = snapshot.recurrence;
+  if (snapshot.repeat_from) body.repeat_from = snapshot.repeat_from;
   const task = await api('POST', '/tasks', body);
   announce(`Restored “${task.title}”`);
   await refresh();
@@ -600,6 +601,8 @@ function initDetail() {
     else if (t.id === 'f-recurrence-preset') {
       if (t.value === 'custom') { $('#rrule-custom').hidden = false; $('#f-recurrence').focus(); }
       else patch({ recurrence: t.value || null }, 'recurrence');
+    } else if (t.id === 'f-repeat-from') {
+      patch({ repeat_from: t.checked ? 'completion' : 'due' }, 'repeat_from');
     } else if (t.id === 'f-reminder') {
       $('#reminder-custom-row').hidden = t.value !== 'custom';
       if (t.value === 'custom') $('#f-reminder-custom').focus();

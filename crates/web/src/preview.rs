@@ -58,7 +58,9 @@ pub(crate) async fn quick_preview(
         let (kind, label) = match t.kind {
             ontask_domain::quick::TokenKind::Priority => ("priority", capitalise(&t.value)),
             ontask_domain::quick::TokenKind::Tag => ("tag", format!("#{}", t.value)),
-            ontask_domain::quick::TokenKind::Recurrence => ("recurrence", view::describe_rrule(&t.value)),
+            ontask_domain::quick::TokenKind::Recurrence => {
+                ("recurrence", view::describe_recurrence(&t.value, parsed.repeat_from.unwrap_or_default()))
+            }
             ontask_domain::quick::TokenKind::Reminder => {
                 ("reminder", format!("Remind {}", view::describe_reminder(&t.value, tz, now).to_lowercase()))
             }

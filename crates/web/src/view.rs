@@ -2,7 +2,7 @@
 //! person reads, in the viewer's time zone.
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
-use ontask_domain::{Due, Reminder, Status, TaskSnapshot};
+use ontask_domain::{Due, Reminder, RepeatFrom, Status, TaskSnapshot};
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]
@@ -25,7 +25,10 @@ pub struct TaskView {
     pub due_time: String,
     pub due_zone: String,
     pub recurrence: Option<String>,
+    /// "Every 3 days", with "after each completion" for a series that
+    /// repeats from completion.
     pub recurrence_label: Option<String>,
+    pub repeats_from_completion: bool,
     pub reminders: Vec<ReminderView>,
     pub reminders_raw: Vec<String>,
     pub version: i64,
@@ -78,6 +81,14 @@ pub fn instant_label(at: DateTime<Utc>, tz: Tz, now: DateTime<Utc>) -> String {
 }
 
 /// "Every 2 weeks on Mon, Wed", "Every weekday", "Monthly", ...
+/// A rule in words, with what it counts from: "Every 3 days, after each completion".
+pub fn describe_recurrence(rule: &str, from: RepeatFrom) -> String {
+    match from {
+        RepeatFrom::Due => describe_rrule(rule),
+        RepeatFrom::Completion => format!("{}, after each completion", describe_rrule(rule)),
+    }
+}
+
 pub fn describe_rrule(rule: &str) -> String {
     let mut freq = "";
     let mut interval = 1u32;
@@ -249,7 +260,8 @@ pub fn task_view(t: &TaskSnapshot, tz: Tz, now: DateTime<Utc>, with_html: bool) 
         due_time: fields.1,
         due_zone: fields.2,
         recurrence: t.recurrence.clone(),
-        recurrence_label: t.recurrence.as_deref().map(describe_rrule),
+        recurrence_label: t.recurrence.as_deref().map(|rule| describe_recurrence(rule, t.repeat_from)),
+        repeats_from_completion: t.repeat_from == RepeatFrom::Completion,
         reminders: t
             .reminders
             .iter()

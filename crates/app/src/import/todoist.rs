@@ -8,7 +8,7 @@
 //! | DESCRIPTION | the description |
 //! | PRIORITY | 1 urgent, 2 high, 3 medium, 4 none (1 is the highest in the CSV) |
 //! | INDENT | 1 a task, 2 its subtask, ... (up to ontask's depth) |
-//! | DATE | the due and recurrence, read like quick add (`every monday`, `tomorrow 9am`, `2027-01-05`) |
+//! | DATE | the due and recurrence, read like quick add (`every monday`, `every! 3 days`, `tomorrow 9am`, `2027-01-05`) |
 //! | TIMEZONE | the zone DATE is read in (UTC when empty) |
 //! | AUTHOR, RESPONSIBLE, DATE_LANG, DURATION, ... | not kept (listed in the report when set) |
 use std::collections::HashMap;
@@ -70,7 +70,12 @@ fn date(raw: &str, tz: Tz) -> Result<(Option<Due>, Option<Recurrence>), String> 
         return Err(format!("{raw:?} is not a date ontask understands"));
     }
     let due = quick.due.as_deref().map(Due::parse).transpose().map_err(|e| e.to_string())?;
-    let recurrence = quick.recurrence.as_deref().map(Recurrence::parse).transpose().map_err(|e| e.to_string())?;
+    let recurrence = quick
+        .recurrence
+        .as_deref()
+        .map(|rule| Recurrence::parse(rule)?.repeating_from(quick.repeat_from.unwrap_or_default()))
+        .transpose()
+        .map_err(|e| e.to_string())?;
     Ok((due, recurrence))
 }
 
@@ -278,10 +283,11 @@ pub fn read(text: &str, project: &str) -> Result<Plan, ImportError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ontask_domain::RepeatFrom;
 
     const FILE: &str = "TYPE,CONTENT,DESCRIPTION,PRIORITY,INDENT,AUTHOR,RESPONSIBLE,DATE,DATE_LANG,TIMEZONE,DURATION\n\
 section,Kitchen,,,,,,,,,\n\
-task,Buy milk @shop,fresh,1,1,Ann (1),,every monday,en,Europe/Berlin,\n\
+task,Buy milk @shop,fresh,1,1,Ann (1),,every! 2 weeks,en,Europe/Berlin,\n\
 task,Whole,,4,2,Ann (1),,2027-01-05,en,,\n\
 note,Semi-skimmed,,,,Ann (1),,,,,\n\
 task,Buy milk @shop,,2,1,Ann (1),Bob (2),someday soon,en,,15\n\
@@ -298,7 +304,8 @@ banner,x,,,,,,,,,\n";
         assert_eq!(t[0].draft.title.as_ref().unwrap().as_str(), "Buy milk");
         assert_eq!(t[0].draft.tags.to_strings(), ["shop"]);
         assert_eq!(t[0].draft.priority, Priority::Urgent);
-        assert!(t[0].draft.recurrence.is_some(), "every monday recurs");
+        let recurrence = t[0].draft.recurrence.as_ref().expect("every! 2 weeks recurs");
+        assert_eq!((recurrence.as_str(), recurrence.repeat_from()), ("FREQ=WEEKLY;INTERVAL=2", RepeatFrom::Completion));
         assert_eq!(t[1].parent.as_deref(), Some(t[0].key.as_str()));
         assert_eq!(t[1].draft.due, Some(Due::parse("2027-01-05").unwrap()));
         assert_eq!(t[1].comments[0].body, "Semi-skimmed");

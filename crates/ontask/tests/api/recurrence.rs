@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::eventlog::LogDb;
-use crate::helpers::{TestApp, TestUser, eventually, spawn_app};
+use crate::helpers::{TestApp, TestUser, assert_problem, eventually, spawn_app};
 
 async fn act(app: &TestApp, user: &TestUser, id: &str, action: &str) -> Value {
     let response = app.post(&format!("/api/v1/tasks/{id}/{action}"), user).send().await.expect("request");
@@ -246,5 +246,82 @@ async fn skipping_an_occurrence_moves_the_due_on_and_keeps_the_task_open() {
     let stale =
         app.post(&format!("/api/v1/tasks/{id}/skip"), &user).header("If-Match", "\"1\"").send().await.expect("request");
     assert_eq!(stale.status(), StatusCode::PRECONDITION_FAILED);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_series_repeating_from_completion_counts_from_the_day_it_was_done() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    // Due at 18:00 UTC every 3 days since ten days ago, done only now: the
+    // next is three days after today, at 18:00 (a fixed schedule would keep
+    // to the grid of its first due instead).
+    let started = (chrono::Utc::now() - chrono::Duration::days(10)).date_naive();
+    let task = app
+        .create_task(
+            &user,
+            json!({ "title": "Water the ferns", "due": format!("{started}T18:00:00Z"), "recurrence": "FREQ=DAILY;INTERVAL=3", "repeat_from": "completion" }),
+        )
+        .await;
+    assert_eq!(task["repeat_from"], "completion");
+    let id = task["id"].as_str().expect("id");
+    let done_on = chrono::Utc::now().date_naive();
+    act(&app, &user, id, "complete").await;
+    let next = wait_next(&app, &user, id).await;
+    assert_eq!(next["due"], format!("{}T18:00:00Z", done_on + chrono::Duration::days(3)));
+    assert_eq!(
+        (next["repeat_from"].as_str(), next["recurrence"].as_str()),
+        (Some("completion"), Some("FREQ=DAILY;INTERVAL=3"))
+    );
+
+    // A new rule alone keeps counting from completion; `null` goes back to the schedule.
+    let next_id = next["id"].as_str().expect("id");
+    let weekly = app
+        .patch(&format!("/api/v1/tasks/{next_id}"), &user)
+        .json(&json!({ "recurrence": "FREQ=WEEKLY" }))
+        .send()
+        .await
+        .expect("request");
+    let weekly: Value = weekly.json().await.expect("json");
+    assert_eq!(
+        (weekly["recurrence"].as_str(), weekly["repeat_from"].as_str()),
+        (Some("FREQ=WEEKLY"), Some("completion"))
+    );
+    let history = app.task_history(&user, next_id).await;
+    assert_eq!(history.last().expect("history")["data"]["changes"], json!(["recurrence"]));
+    let fixed = app
+        .patch(&format!("/api/v1/tasks/{next_id}"), &user)
+        .json(&json!({ "repeat_from": null }))
+        .send()
+        .await
+        .expect("request");
+    let fixed: Value = fixed.json().await.expect("json");
+    assert!(fixed.get("repeat_from").is_none(), "a fixed schedule is the default, left out: {fixed}");
+
+    // COUNT cannot end a series that starts anew at each completion; a
+    // mode without a rule, or an unknown one, is refused by field.
+    for (body, field) in [
+        (json!({ "title": "x", "recurrence": "FREQ=DAILY;COUNT=3", "repeat_from": "completion" }), "recurrence"),
+        (json!({ "title": "x", "repeat_from": "completion" }), "repeat_from"),
+        (json!({ "title": "x", "recurrence": "FREQ=DAILY", "repeat_from": "whenever" }), "repeat_from"),
+    ] {
+        let refused = app.post("/api/v1/tasks", &user).json(&body).send().await.expect("request");
+        let problem = assert_problem(refused, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
+        assert_eq!(problem["errors"][0]["field"], field, "{problem}");
+    }
+
+    // Quick add reads Todoist's "every!".
+    let quick = app
+        .post("/api/v1/tasks/quick", &user)
+        .json(&json!({ "text": "Descale the kettle every! 2 weeks" }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(quick.status(), StatusCode::CREATED);
+    let quick: Value = quick.json().await.expect("json");
+    assert_eq!(
+        (quick["title"].as_str(), quick["recurrence"].as_str(), quick["repeat_from"].as_str()),
+        (Some("Descale the kettle"), Some("FREQ=WEEKLY;INTERVAL=2"), Some("completion"))
+    );
     app.stop().await;
 }

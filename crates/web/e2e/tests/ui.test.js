@@ -206,6 +206,11 @@ describe('tasks', () => {
     await eventually(async () => assert.equal(await page.locator('#f-due-date').inputValue(), '2030-04-01'));
     assert.equal(await page.locator('#f-due-time').inputValue(), '14:30');
     assert.equal((await api(page, 'GET', `/tasks/${body.id}`)).body.status, 'open');
+
+    // Counting from completion is one checkbox, said in the rule's words.
+    await page.getByLabel('Count each next one from when it is done').check();
+    await eventually(async () => assert.match(await page.locator('#rrule-help').innerText(), /after each completion/));
+    assert.equal((await api(page, 'GET', `/tasks/${body.id}`)).body.repeat_from, 'completion');
     await context.close();
   });
 
