@@ -573,6 +573,40 @@ impl Auth {
         self.set_password(user, new).await
     }
 
+    /// Checks that the person at a signed-in session is who they say before
+    /// something that cannot be undone: by the account's password, or, for an
+    /// account of an identity provider (which has none), by its e-mail typed
+    /// out. The account as stored.
+    pub(crate) async fn confirm_identity(
+        &self,
+        actor: &Actor,
+        password: Option<&str>,
+        email: Option<&str>,
+    ) -> Result<UserRow> {
+        if actor.via != SignedIn::Session {
+            return Err(AppError::Forbidden("this can only be done from a signed-in session".into()));
+        }
+        let mut conn = self.db.read().await?;
+        let user = users::by_id(&mut conn, actor.user_id)
+            .await?
+            .ok_or_else(|| unauthorized("the account no longer exists"))?;
+        drop(conn);
+        match (&user.password_hash, password) {
+            (Some(hash), Some(password)) => {
+                if !self.hashing.verify(password.to_owned(), hash.clone()).await? {
+                    return Err(AppError::validation("password", "is not the account's password"));
+                }
+            }
+            (Some(_), None) => return Err(AppError::validation("password", "is required")),
+            (None, _) => {
+                if email.map(normalise_email).transpose()?.as_deref() != Some(user.email.as_str()) {
+                    return Err(AppError::validation("email", "must be the account's e-mail (it has no password)"));
+                }
+            }
+        }
+        Ok(user)
+    }
+
     /// An argon2id hash of `password`, once it passes the rules (reported on `field`).
     pub(crate) async fn hash_new_password(&self, field: &str, password: &str) -> Result<String> {
         check_password(field, password)?;

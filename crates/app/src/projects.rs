@@ -307,16 +307,32 @@ impl<'a> ProjectService<'a> {
         let mut tx = self.app.db.begin().await?;
         let access = policy::project(tx.conn(), actor, id, ProjectAction::Manage).await?;
         access.project.check_not_inbox().map_err(rule)?;
+        self.delete_in(&mut tx, ctx, actor, access.project, tasks_to).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// [`Self::delete`] in the caller's transaction, of a project the
+    /// caller has checked (the Inbox too: deleting an account deletes it).
+    pub(crate) async fn delete_in(
+        &self,
+        tx: &mut WriteTx,
+        ctx: &Context,
+        actor: &Actor,
+        project: Project,
+        tasks_to: TasksOnDelete,
+    ) -> Result<()> {
+        let id = project.id;
         let inbox = match tasks_to {
             TasksOnDelete::Delete => None,
-            TasksOnDelete::MoveToInbox => Some(inbox_in(&mut tx, self.app, ctx, access.project.owner_id).await?),
+            TasksOnDelete::MoveToInbox => Some(inbox_in(tx, self.app, ctx, project.owner_id).await?),
         };
         for task in tasks::list(tx.conn(), &[id], &every_task()).await? {
             match inbox {
                 None => {
-                    tasks::delete(&mut tx, task.id).await?;
+                    tasks::delete(tx, task.id).await?;
                     let event = self.event(ctx, actor, Event::TaskDeleted(TaskState { task }));
-                    events::append(&mut tx, &event).await?;
+                    events::append(tx, &event).await?;
                 }
                 Some(inbox) => {
                     // Subtasks keep their parent: the whole tree moves.
@@ -324,18 +340,17 @@ impl<'a> ProjectService<'a> {
                     moved.project_id = Some(inbox);
                     moved.section_id = None;
                     bump(&mut moved);
-                    write_move(&mut tx, self.app, ctx, actor.user_id, &task, moved).await?;
+                    write_move(tx, self.app, ctx, actor.user_id, &task, moved).await?;
                 }
             }
         }
         for section in sections::of_project(tx.conn(), id).await? {
             let event = self.event(ctx, actor, Event::SectionDeleted(SectionState { section }));
-            events::append(&mut tx, &event).await?;
+            events::append(tx, &event).await?;
         }
-        projects::delete(&mut tx, id).await?;
-        let event = self.event(ctx, actor, Event::ProjectDeleted(ProjectState { project: access.project }));
-        events::append(&mut tx, &event).await?;
-        tx.commit().await?;
+        projects::delete(tx, id).await?;
+        let event = self.event(ctx, actor, Event::ProjectDeleted(ProjectState { project }));
+        events::append(tx, &event).await?;
         Ok(())
     }
 
@@ -544,12 +559,27 @@ impl<'a> ProjectService<'a> {
                 "the owner cannot leave; hand the project to another member first, or delete it".into(),
             ));
         }
+        self.remove_member_in(&mut tx, ctx, actor, access.project.id, user, role).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// [`Self::remove_member`] in the caller's transaction, once checked.
+    pub(crate) async fn remove_member_in(
+        &self,
+        tx: &mut WriteTx,
+        ctx: &Context,
+        actor: &Actor,
+        project: ProjectId,
+        user: UserId,
+        role: ProjectRole,
+    ) -> Result<()> {
         let assigned = TaskQuery { assignee: Some(user), ..every_task() };
         for task in tasks::list(tx.conn(), &[project], &assigned).await? {
             let mut unassigned = task.clone();
             unassigned.assignee_id = None;
             bump(&mut unassigned);
-            if !tasks::update(&mut tx, &unassigned, task.version).await? {
+            if !tasks::update(tx, &unassigned, task.version).await? {
                 return Err(AppError::PreconditionFailed { current: task.version });
             }
             let event = self.event(
@@ -557,13 +587,12 @@ impl<'a> ProjectService<'a> {
                 actor,
                 Event::TaskAssigned(TaskAssigned { task: unassigned, previous_assignee_id: Some(user) }),
             );
-            events::append(&mut tx, &event).await?;
+            events::append(tx, &event).await?;
         }
-        projects::remove_member(&mut tx, project, user).await?;
-        let member = Member { project_id: access.project.id, user_id: user, role, added_at: now() };
+        projects::remove_member(tx, project, user).await?;
+        let member = Member { project_id: project, user_id: user, role, added_at: now() };
         let event = self.event(ctx, actor, Event::MemberRemoved(MemberChange { member, previous_role: Some(role) }));
-        events::append(&mut tx, &event).await?;
-        tx.commit().await?;
+        events::append(tx, &event).await?;
         Ok(())
     }
 
@@ -576,18 +605,33 @@ impl<'a> ProjectService<'a> {
         let Some(role) = projects::role_of(tx.conn(), project, to).await? else {
             return Err(AppError::validation("user_id", "is not a member of this project"));
         };
-        let mut changed = access.project.clone();
-        let previous = changed.version;
-        if changed.transfer(to, now()).map_err(rule)? {
-            let old_owner = access.project.owner_id;
-            self.change_role(&mut tx, ctx, actor, project, old_owner, ProjectRole::Owner, ProjectRole::Editor).await?;
-            self.change_role(&mut tx, ctx, actor, project, to, role, ProjectRole::Owner).await?;
-            self.save(&mut tx, ctx, actor, &changed, previous, Event::ProjectUpdated).await?;
-            tx.commit().await?;
-        }
+        let changed = self.transfer_in(&mut tx, ctx, actor, access.project, to, role).await?;
+        tx.commit().await?;
         let mut conn = self.app.db.read().await?;
         let role = projects::role_of(&mut conn, project, actor.user_id).await?.ok_or(AppError::NotFound)?;
         view_of(&mut conn, ProjectAccess { project: changed, role }).await
+    }
+
+    /// [`Self::transfer`] in the caller's transaction, once checked: `to`
+    /// is a member with `role`. The project as it is afterwards.
+    pub(crate) async fn transfer_in(
+        &self,
+        tx: &mut WriteTx,
+        ctx: &Context,
+        actor: &Actor,
+        project: Project,
+        to: UserId,
+        role: ProjectRole,
+    ) -> Result<Project> {
+        let mut changed = project.clone();
+        let previous = changed.version;
+        if changed.transfer(to, now()).map_err(rule)? {
+            let id = project.id;
+            self.change_role(tx, ctx, actor, id, project.owner_id, ProjectRole::Owner, ProjectRole::Editor).await?;
+            self.change_role(tx, ctx, actor, id, to, role, ProjectRole::Owner).await?;
+            self.save(tx, ctx, actor, &changed, previous, Event::ProjectUpdated).await?;
+        }
+        Ok(changed)
     }
 
     /// The project's events, newest first: `before` is the `seq` of the

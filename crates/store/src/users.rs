@@ -149,3 +149,46 @@ pub async fn take_password_reset(tx: &mut WriteTx, token_hash: &str, now: DateTi
     })
     .transpose()
 }
+
+/// The tables that hold what belongs to one account alone, each by its
+/// `user_id`: sign-in, integrations, devices, the assistant's conversations,
+/// notifications, imports, and what is waiting to be sent to the person.
+/// (Rows that hang off these, such as webhook deliveries and push messages,
+/// go with them by their foreign keys.)
+const PERSONAL_TABLES: [&str; 12] = [
+    "api_tokens",
+    "password_resets",
+    "idempotency_keys",
+    "webhook_endpoints",
+    "email_outbox",
+    "conversations",
+    "notifications",
+    "import_sources",
+    "import_jobs",
+    "calendar_feeds",
+    "push_outbox",
+    "push_subscriptions",
+];
+
+/// Erases an account: every row of [`PERSONAL_TABLES`] that is the
+/// person's, and the account's e-mail, name, password and external identity.
+/// The row itself stays, as `name`, so that what the person did in projects
+/// others keep (tasks they created, comments) still names an author; with
+/// no way to sign in left, and an address under `.invalid` (RFC 2606), it can
+/// never be used again. Returns false if there is no such account.
+pub async fn erase(tx: &mut WriteTx, id: UserId, name: &str) -> Result<bool> {
+    let user = id.to_string();
+    for table in PERSONAL_TABLES {
+        sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1")).bind(&user).execute(tx.conn()).await?;
+    }
+    let done = sqlx::query(
+        "UPDATE users SET email = $1, name = $2, password_hash = NULL, external_subject = NULL, role = 'user', \
+         session_generation = session_generation + 1 WHERE id = $3",
+    )
+    .bind(format!("deleted-{user}@deleted.invalid"))
+    .bind(name)
+    .bind(&user)
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1378,4 +1378,4 @@ connect();
 document.documentElement.classList.add('js');
 
 // For the settings page's module (assets/settings.js), which runs beside this one.
-export { $, api, announce, problemText };
+export { $, api, announce, ask, problemText };

@@ -2,7 +2,7 @@
 // webhooks, import and export. Everything goes through the REST API with the
 // session cookie (the helpers come from app.js, the same module instance the
 // page already runs); lists are built with textContent, never as HTML.
-import { $, api, announce, problemText } from './app.js';
+import { $, api, announce, ask, problemText } from './app.js';
 
 function item(text, detail, onRemove, label) {
   const li = document.createElement('li');
@@ -102,6 +102,17 @@ $('#password-form').addEventListener('submit', async (e) => {
     e.target.reset();
     announce('Password changed; your other sessions have ended');
   } catch (err) { showError('#pw-error', err); }
+});
+
+$('#delete-account-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  $('#delete-error').hidden = true;
+  const sure = await ask('Delete your account? Your own projects and tasks are deleted, shared projects you own go to another member, and you cannot sign in again.', 'Delete my account');
+  if (!sure) return;
+  try {
+    await api('DELETE', '/account', { password: $('#delete-password').value });
+    window.location.assign('/login');
+  } catch (err) { showError('#delete-error', err); }
 });
 
 $('#token-form').addEventListener('submit', async (e) => {

@@ -18,6 +18,7 @@ pub fn router() -> Router<ApiState> {
         .route("/auth/login", post(login))
         .route("/auth/logout", post(logout))
         .route("/me", get(me))
+        .route("/account", delete(delete_account))
         .route("/account/password", post(change_password))
         .route("/auth/password-reset", post(request_password_reset))
         .route("/auth/password-reset/confirm", post(confirm_password_reset))
@@ -163,6 +164,38 @@ pub async fn change_password(
     let session = state.app.auth.change_password(&caller.actor, &req.current_password, &req.new_password).await?;
     let jar = jar.add(session_cookie(&state, &session));
     Ok((jar, Json(session)).into_response())
+}
+
+/// Delete your account (from a signed-in session, confirmed with the
+/// password; an account of an identity provider confirms with its `email`).
+/// In one transaction: projects only you are in, your Inbox among them, are
+/// deleted with their tasks; a project you own and share goes to another
+/// member (the editor who joined first, else the first viewer); you leave the
+/// projects of others, and your tasks there are unassigned. Your tokens,
+/// sessions, webhooks, push devices, calendar feed, conversations,
+/// notifications and imports are deleted, and the account keeps no e-mail,
+/// name or password. Tasks and comments you wrote in projects others keep stay
+/// there, by "Deleted account". Each change is an event like any other (the
+/// event log keeps its history). Clears the session cookie. Wrong passwords
+/// count in the sign-in rate limits.
+#[utoipa::path(delete, path = "/api/v1/account", tag = "auth", security(("bearer" = [])),
+    request_body = ontask_app::account::DeleteAccountInput,
+    responses((status = 200, body = ontask_app::account::AccountDeleted), (status = 401, body = crate::error::Problem),
+        (status = 403, description = "called with an API token", body = crate::error::Problem),
+        (status = 422, description = "the password (or, without one, the e-mail) is missing or wrong", body = crate::error::Problem),
+        (status = 429, description = "past a rate limit (per client address or per account); retry after `Retry-After` seconds", body = crate::error::Problem),
+        (status = 503, description = "too many password checks at once; retry after `Retry-After` seconds", body = crate::error::Problem)))]
+pub async fn delete_account(
+    State(state): State<ApiState>,
+    client: ClientAddress,
+    caller: Caller,
+    jar: CookieJar,
+    JsonBody(req): JsonBody<ontask_app::account::DeleteAccountInput>,
+) -> Result<Response, ApiError> {
+    state.app.limits().sign_in(client.0, Some(&caller.actor.user_id.to_string()))?;
+    let deleted = state.app.account().delete(&caller.ctx, &caller.actor, req).await?;
+    let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/").build());
+    Ok((jar, Json(deleted)).into_response())
 }
 
 /// Ask for a password reset e-mail. The answer is the same whether or not the

@@ -141,3 +141,107 @@ async fn a_password_reset_e_mails_a_single_use_token_and_says_the_same_for_unkno
     // Only the known address got an e-mail.
     assert_eq!(sink.messages().len(), 1);
 }
+
+async fn get_json(app: &TestApp, path: &str, user: &TestUser) -> (StatusCode, Value) {
+    let response = app.get(path, user).send().await.expect("request");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn deleting_an_account_deletes_what_is_only_theirs_hands_over_what_is_shared_and_leaves_the_rest() {
+    let app = spawn_app().await;
+    let (alice, bob, carol, dave) =
+        (app.new_user().await, app.new_user().await, app.new_user().await, app.new_user().await);
+    // Alice's own project, and her Inbox, with tasks only she has.
+    let solo = app.create_project(&alice, "Solo").await;
+    let solo_id = solo["id"].as_str().expect("id");
+    let private = app.create_task(&alice, json!({ "title": "Diary", "project_id": solo_id })).await;
+    app.create_task(&alice, json!({ "title": "In the Inbox" })).await;
+    // Her shared project: Carol a viewer who joined first, Bob an editor.
+    let garden = app.create_project(&alice, "Garden").await;
+    let garden_id = garden["id"].as_str().expect("id");
+    app.share(&alice, garden_id, &carol, "viewer").await;
+    app.share(&alice, garden_id, &bob, "editor").await;
+    let tulips = app.create_task(&alice, json!({ "title": "Plant tulips", "project_id": garden_id })).await;
+    // Dave's project, where she is an editor with a task of her own, assigned to her, and a comment.
+    let work = app.create_project(&dave, "Work").await;
+    let work_id = work["id"].as_str().expect("id");
+    app.share(&dave, work_id, &alice, "editor").await;
+    let report =
+        app.create_task(&alice, json!({ "title": "Report", "project_id": work_id, "assignee_id": alice.id })).await;
+    let report_id = report["id"].as_str().expect("id");
+    let comment = app
+        .post(&format!("/api/v1/tasks/{report_id}/comments"), &alice)
+        .json(&json!({ "body": "Draft is in the drive" }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(comment.status(), StatusCode::CREATED);
+    let token: Value = app
+        .post("/api/v1/tokens", &alice)
+        .json(&json!({ "name": "script", "scopes": ["tasks:read"] }))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    let token = token["token"].as_str().expect("token").to_owned();
+
+    let delete = |body: Value, as_user: &TestUser| app.delete("/api/v1/account", as_user).json(&body).send();
+    let problem = assert_problem(
+        delete(json!({}), &alice).await.expect("request"),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["field"], "password", "{problem}");
+    let wrong = delete(json!({ "password": "not it" }), &alice).await.expect("request");
+    assert_problem(wrong, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
+    let by_token = delete(json!({ "password": alice.password }), &with_token(&alice, &token)).await.expect("request");
+    assert_problem(by_token, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_eq!(me_status(&app, &alice.token).await, StatusCode::OK, "nothing happened so far");
+
+    let deleted = delete(json!({ "password": alice.password }), &alice).await.expect("request");
+    assert_eq!(deleted.status(), StatusCode::OK);
+    let summary: Value = deleted.json().await.expect("json");
+    assert_eq!(summary, json!({ "projects_deleted": 2, "projects_handed_over": 1, "projects_left": 1 }));
+
+    // She can no longer sign in by any means, and her address is free again.
+    assert_eq!(me_status(&app, &alice.token).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(me_status(&app, &token).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(login(&app, &alice.email, &alice.password).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.register(&alice.email, "a brand new password").await.status(), StatusCode::CREATED);
+
+    // Her own things are gone; the garden is Bob's (the editor, not the
+    // viewer who joined before him), with its task, and without her.
+    assert_eq!(
+        get_json(&app, &format!("/api/v1/tasks/{}", private["id"].as_str().expect("id")), &bob).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (_, members) = get_json(&app, &format!("/api/v1/projects/{garden_id}/members"), &bob).await;
+    let roles: Vec<(String, String)> = members["items"]
+        .as_array()
+        .or(members.as_array())
+        .expect("members")
+        .iter()
+        .map(|m| (m["user_id"].as_str().expect("user_id").to_owned(), m["role"].as_str().expect("role").to_owned()))
+        .collect();
+    assert_eq!(roles, [(bob.id.clone(), "owner".to_owned()), (carol.id.clone(), "viewer".to_owned())]);
+    let (status, kept) = get_json(&app, &format!("/api/v1/tasks/{}", tulips["id"].as_str().expect("id")), &bob).await;
+    assert_eq!((status, kept["title"].as_str()), (StatusCode::OK, Some("Plant tulips")));
+    // In Dave's project her task and comment stay, unassigned, by a deleted account.
+    let (_, report) = get_json(&app, &format!("/api/v1/tasks/{report_id}"), &dave).await;
+    assert_eq!((report["title"].as_str(), report["assignee_id"].as_str()), (Some("Report"), None));
+    let (_, comments) = get_json(&app, &format!("/api/v1/tasks/{report_id}/comments"), &dave).await;
+    let comments = comments["items"].as_array().or(comments.as_array()).cloned().expect("comments");
+    assert_eq!(comments[0]["body"], "Draft is in the drive");
+    let history = app.task_history(&dave, report_id).await;
+    assert_eq!(history.last().expect("history")["event_type"], "task.assigned");
+
+    // Every change was an event: the log rebuilds exactly what the tables hold.
+    let (code, out) = crate::eventlog::replay_with(&app.database_args()).await;
+    assert_eq!(code, Some(0), "replay: {out}");
+    app.stop().await;
+}

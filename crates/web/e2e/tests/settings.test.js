@@ -85,6 +85,21 @@ describe('settings', () => {
       headers: { 'Content-Type': 'application/json' },
     });
     assert.equal(login.status(), 200);
+
+    // Deleting the account asks first, then signs out for good.
+    const email = (await api(page, 'GET', '/me')).body.email;
+    await page.getByLabel('Your password').fill('a brand new secret');
+    await page.getByRole('button', { name: 'Delete my account' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+    assert.equal((await api(page, 'GET', '/me')).status, 200, 'cancelled: nothing happened');
+    await page.getByRole('button', { name: 'Delete my account' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete my account' }).click();
+    await page.waitForURL(/\/login/);
+    const again = await page.request.post(`${server.url}/api/v1/auth/login`, {
+      data: JSON.stringify({ email, password: 'a brand new secret' }),
+      headers: { 'Content-Type': 'application/json' },
+    });
+    assert.equal(again.status(), 401);
     await context.close();
   });
 });
