@@ -399,7 +399,7 @@ impl Tools {
 
     pub async fn quick_add(&self, inv: &Invocation, args: QuickAddArgs) -> ToolResult {
         inv.actor.require(Scope::TasksWrite)?;
-        let tz: Tz = ontask_domain::quick::parse_timezone(args.timezone.as_deref())?;
+        let tz: Tz = ontask_app::quick::timezone(&self.app, &inv.actor, args.timezone.as_deref()).await?;
         let parsed = ontask_domain::quick::parse(&args.text, Utc::now().with_timezone(&tz));
         let draft = ontask_app::quick::input(&self.app, &inv.actor, &parsed, None).await?.input.parse()?;
         let created = self.app.tasks().create(&inv.ctx, &inv.actor, draft).await?;

@@ -15,7 +15,7 @@ use crate::routes::{
 #[openapi(
     info(title = "ontask", description = "Event-driven task service. Every change is recorded as an event; see /api/v1/tasks/{id}/history."),
     paths(
-        auth::register, auth::login, auth::logout, auth::me, auth::change_password, auth::delete_account, auth::request_password_reset, auth::confirm_password_reset, auth::create_token, auth::list_tokens, auth::delete_token,
+        auth::register, auth::login, auth::logout, auth::me, auth::update_profile, auth::change_password, auth::delete_account, auth::request_password_reset, auth::confirm_password_reset, auth::create_token, auth::list_tokens, auth::delete_token,
         tasks::create, tasks::list, tasks::read, tasks::update, tasks::remove, tasks::complete, tasks::reopen, tasks::skip, tasks::history, tasks::subtasks, tasks::quick_add, tasks::create_batch,
         projects::create, projects::list, projects::read, projects::update, projects::remove, projects::archive, projects::unarchive, projects::transfer,
         projects::create_section, projects::list_sections, projects::update_section, projects::remove_section,

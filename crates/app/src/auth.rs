@@ -63,12 +63,45 @@ pub struct UserView {
     pub name: String,
     pub role: Role,
     pub created_at: DateTime<Utc>,
+    /// The IANA zone chosen in the profile; `null` follows the device.
+    #[cfg_attr(feature = "openapi", schema(example = "Europe/Berlin"))]
+    pub timezone: Option<String>,
 }
 
 impl From<&UserRow> for UserView {
     fn from(u: &UserRow) -> Self {
-        Self { id: u.id, email: u.email.clone(), name: u.name.clone(), role: u.role, created_at: u.created_at }
+        Self {
+            id: u.id,
+            email: u.email.clone(),
+            name: u.name.clone(),
+            role: u.role,
+            created_at: u.created_at,
+            timezone: u.timezone.clone(),
+        }
     }
+}
+
+/// Changes to the profile (JSON merge patch): absent fields stay, a `null`
+/// time zone follows the device again.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProfileInput {
+    /// Up to 100 characters; empty shows the e-mail instead.
+    pub name: Option<String>,
+    /// An IANA zone such as `Europe/Berlin`, or `null`.
+    #[serde(default, deserialize_with = "crate::input::present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub timezone: Option<Option<String>>,
+}
+
+/// A profile name: trimmed, at most 100 characters (reported on `field`).
+fn check_name(errors: &mut ontask_domain::ValidationErrors, raw: &str) -> String {
+    let name = raw.trim().to_owned();
+    if name.chars().count() > 100 {
+        errors.push("name", "must be at most 100 characters");
+    }
+    name
 }
 
 /// A signed-in session: the user and their bearer token.
@@ -293,10 +326,7 @@ impl Auth {
         let mut errors = ontask_domain::ValidationErrors::new();
         let email = collect(&mut errors, normalise_email(email));
         collect(&mut errors, check_password("password", password));
-        let name = name.unwrap_or("").trim().to_owned();
-        if name.chars().count() > 100 {
-            errors.push("name", "must be at most 100 characters");
-        }
+        let name = check_name(&mut errors, name.unwrap_or(""));
         errors.into_result()?;
         let email = email.unwrap_or_default();
         let hash = self.hashing.hash(password.to_owned()).await?;
@@ -311,6 +341,7 @@ impl Auth {
             external_subject: None,
             created_at: now(),
             session_generation: 0,
+            timezone: None,
         };
         users::insert(&mut tx, &user).await.map_err(|e| match e {
             ontask_store::StoreError::Conflict(_) => {
@@ -376,6 +407,49 @@ impl Auth {
         };
         let token = self.keys.sign(&claims)?;
         Ok(Session { user: UserView::from(user), token, expires_at })
+    }
+
+    /// Changes the person's name and time zone.
+    #[tracing::instrument(skip_all, fields(user_id = %actor.user_id))]
+    pub async fn update_profile(&self, actor: &Actor, input: ProfileInput) -> Result<UserView> {
+        actor.require(Scope::TasksWrite)?;
+        let mut conn = self.db.read().await?;
+        let mut user = users::by_id(&mut conn, actor.user_id)
+            .await?
+            .ok_or_else(|| unauthorized("the account no longer exists"))?;
+        drop(conn);
+        let mut errors = ontask_domain::ValidationErrors::new();
+        if let Some(name) = input.name {
+            user.name = check_name(&mut errors, &name);
+        }
+        if let Some(zone) = input.timezone {
+            user.timezone = match zone.as_deref().map(str::trim) {
+                None => None,
+                Some(zone) => match zone.parse::<chrono_tz::Tz>() {
+                    Ok(tz) => Some(tz.name().to_owned()),
+                    Err(_) => {
+                        errors.push(
+                            "timezone",
+                            format!("unknown time zone {zone:?} (use an IANA name such as Europe/Berlin)"),
+                        );
+                        None
+                    }
+                },
+            };
+        }
+        errors.into_result()?;
+        let mut tx = self.db.begin().await?;
+        if !users::set_profile(&mut tx, user.id, &user.name, user.timezone.as_deref()).await? {
+            return Err(unauthorized("the account no longer exists"));
+        }
+        tx.commit().await?;
+        Ok(UserView::from(&user))
+    }
+
+    /// The zone to read times in for the person: their profile's, else UTC.
+    pub async fn timezone_of(&self, actor: &Actor) -> Result<chrono_tz::Tz> {
+        let me = self.me(actor).await?;
+        Ok(me.timezone.and_then(|zone| zone.parse().ok()).unwrap_or(chrono_tz::Tz::UTC))
     }
 
     pub async fn me(&self, actor: &Actor) -> Result<UserView> {
@@ -524,6 +598,7 @@ impl Auth {
             external_subject: Some(subject.to_owned()),
             created_at: now(),
             session_generation: 0,
+            timezone: None,
         };
         let mut tx = self.db.begin().await?;
         match users::insert(&mut tx, &user).await {

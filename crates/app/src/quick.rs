@@ -14,6 +14,15 @@ fn fold(s: &str) -> String {
     s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
 }
 
+/// The zone to read a line in: the one the request names, else the
+/// person's profile zone, else UTC.
+pub async fn timezone(app: &App, actor: &Actor, requested: Option<&str>) -> Result<chrono_tz::Tz> {
+    match requested.map(str::trim).filter(|zone| !zone.is_empty()) {
+        Some(zone) => Ok(ontask_domain::quick::parse_timezone(Some(zone))?),
+        None => app.auth.timezone_of(actor).await,
+    }
+}
+
 /// What a line of quick-add text asks for.
 #[derive(Debug, Clone)]
 pub struct QuickInput {

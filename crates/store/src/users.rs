@@ -16,11 +16,14 @@ pub struct UserRow {
     pub created_at: DateTime<Utc>,
     /// Moves on when the password changes; sessions of an older one are refused.
     pub session_generation: i64,
+    /// The IANA zone chosen in the profile; `None` follows the device.
+    pub timezone: Option<String>,
 }
 
 /// What an insert writes (a new account's generation is the column's default, 0).
 const INSERT_COLUMNS: &str = "id, email, name, password_hash, role, external_subject, created_at";
-const COLUMNS: &str = "id, email, name, password_hash, role, external_subject, created_at, session_generation";
+const COLUMNS: &str =
+    "id, email, name, password_hash, role, external_subject, created_at, session_generation, timezone";
 
 fn decode(r: &AnyRow) -> Result<UserRow> {
     let id: String = r.try_get("id")?;
@@ -36,6 +39,7 @@ fn decode(r: &AnyRow) -> Result<UserRow> {
         external_subject: r.try_get("external_subject")?,
         created_at: time::from_ms(r.try_get("created_at")?)?,
         session_generation: r.try_get("session_generation")?,
+        timezone: r.try_get("timezone")?,
     })
 }
 
@@ -101,6 +105,17 @@ pub async fn set_password(tx: &mut WriteTx, id: UserId, hash: &str) -> Result<Op
     .fetch_optional(tx.conn())
     .await?;
     row.map(|r| r.try_get(0)).transpose().map_err(Into::into)
+}
+
+/// Sets the profile's name and time zone; false if there is no such account.
+pub async fn set_profile(tx: &mut WriteTx, id: UserId, name: &str, timezone: Option<&str>) -> Result<bool> {
+    let done = sqlx::query("UPDATE users SET name = $1, timezone = $2 WHERE id = $3")
+        .bind(name)
+        .bind(timezone)
+        .bind(id.to_string())
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Every account's id (replay checks).
@@ -183,7 +198,7 @@ pub async fn erase(tx: &mut WriteTx, id: UserId, name: &str) -> Result<bool> {
     }
     let done = sqlx::query(
         "UPDATE users SET email = $1, name = $2, password_hash = NULL, external_subject = NULL, role = 'user', \
-         session_generation = session_generation + 1 WHERE id = $3",
+         timezone = NULL, session_generation = session_generation + 1 WHERE id = $3",
     )
     .bind(format!("deleted-{user}@deleted.invalid"))
     .bind(name)

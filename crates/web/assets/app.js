@@ -9,7 +9,8 @@
 const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
 const page = document.body.dataset.page;
-const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+// The profile's zone when the person chose one, else this device's.
+const zone = document.body.dataset.zone || Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 
 // ---------------------------------------------------------------- preferences
 

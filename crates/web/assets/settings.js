@@ -94,6 +94,16 @@ async function pollImport(id) {
   }
 }
 
+$('#profile-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  $('#profile-error').hidden = true;
+  try {
+    await api('PATCH', '/me', { name: $('#profile-name').value.trim(), timezone: $('#profile-tz').value || null });
+    // Every page shows times in the zone chosen here.
+    window.location.reload();
+  } catch (err) { showError('#profile-error', err); }
+});
+
 $('#password-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   $('#pw-error').hidden = true;

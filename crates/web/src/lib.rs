@@ -112,7 +112,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
 async fn settings_page(State(state): State<WebState>, jar: CookieJar, uri: axum::http::Uri) -> Response {
     let Some(v) = viewer(&state, &jar).await else { return login_redirect(&uri) };
     let (_, nav) = sidebar::load(&state, &v, "settings").await;
-    render(&state, "settings.html", projects::page_context(&v, nav, context! {}))
+    render(&state, "settings.html", projects::page_context(&v, nav, context! { zones => task::zones() }))
 }
 
 const TEMPLATES: &[(&str, &str)] = &[
@@ -170,7 +170,9 @@ async fn security_headers(request: Request, next: Next) -> Response {
 /// The signed-in person looking at a page.
 struct Viewer {
     actor: Actor,
+    /// The profile's zone when they chose one, else the browser's.
     tz: Tz,
+    profile_tz: Option<Tz>,
     theme: &'static str,
     email: String,
     name: String,
@@ -190,8 +192,9 @@ async fn viewer(state: &WebState, jar: &CookieJar) -> Option<Viewer> {
     let token = jar.get(SESSION_COOKIE)?.value().to_owned();
     let actor = state.app.auth.authenticate(&token).await.ok()?;
     let me = state.app.auth.me(&actor).await.ok()?;
-    let (tz, theme) = prefs(jar);
-    Some(Viewer { actor, tz, theme, email: me.email, name: me.name })
+    let (browser_tz, theme) = prefs(jar);
+    let profile_tz = me.timezone.and_then(|zone| zone.parse::<Tz>().ok());
+    Some(Viewer { actor, tz: profile_tz.unwrap_or(browser_tz), profile_tz, theme, email: me.email, name: me.name })
 }
 
 fn render(state: &WebState, name: &str, ctx: Value) -> Response {
@@ -298,7 +301,7 @@ mod tests {
         let task = view::task_view(&snap, Tz::UTC, now, true);
         let view = ViewQuery::default();
         let ctx = context! {
-            theme => "", email => "a@b.c", name => "", tz => "UTC", signed_in => true, zones => zones(),
+            theme => "", email => "a@b.c", name => "", tz => "UTC", profile_tz => "", signed_in => true, zones => zones(),
             presets => presets(&view, Tz::UTC, 0), today => "2026-11-24",
             tasks => vec![&task], task => &task, history => Vec::<view::HistoryItem>::new(),
             view => &view, status => "open", query => "", empty => "first", filtered => false, any_tasks => true,

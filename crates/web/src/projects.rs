@@ -177,7 +177,10 @@ pub(crate) async fn project_fragment(
 
 /// What every page with the sidebar shows around its content.
 pub(crate) fn page_context(v: &Viewer, nav: sidebar::Nav, ctx: Value) -> Value {
-    context! { theme => v.theme, email => v.email, name => v.name, tz => v.tz.name(), signed_in => true, nav, ..ctx }
+    context! {
+        theme => v.theme, email => v.email, name => v.name, tz => v.tz.name(),
+        profile_tz => v.profile_tz.map(|tz| tz.name()), signed_in => true, nav, ..ctx
+    }
 }
 
 // ---------------------------------------------------------------- members

@@ -123,7 +123,7 @@ impl ChatAgent {
         if confirm.is_some() && request.conversation_id.is_none() {
             return Err(AppError::validation("conversation_id", "is needed to confirm a pending action"))?;
         }
-        let tz = ontask_domain::quick::parse_timezone(request.timezone.as_deref()).map_err(AppError::from)?;
+        let tz = ontask_app::quick::timezone(self.app(), actor, request.timezone.as_deref()).await?;
         let conversation = match request.conversation_id.as_deref() {
             // An id that is not one names no conversation of the person's.
             Some(id) => self.load(actor, ConversationId::parse(id).map_err(|_| AppError::NotFound)?).await?,

@@ -17,7 +17,7 @@ pub fn router() -> Router<ApiState> {
         .route("/auth/register", post(register))
         .route("/auth/login", post(login))
         .route("/auth/logout", post(logout))
-        .route("/me", get(me))
+        .route("/me", get(me).patch(update_profile))
         .route("/account", delete(delete_account))
         .route("/account/password", post(change_password))
         .route("/auth/password-reset", post(request_password_reset))
@@ -240,6 +240,22 @@ pub async fn confirm_password_reset(
     responses((status = 200, body = UserView), (status = 401, body = crate::error::Problem)))]
 pub async fn me(State(state): State<ApiState>, caller: Caller) -> Result<Json<UserView>, ApiError> {
     Ok(Json(state.app.auth.me(&caller.actor).await?))
+}
+
+/// Change your profile: `name`, and `timezone` (an IANA zone; `null` follows
+/// the device). The web app shows times in the profile's zone, and quick add
+/// reads "tomorrow 9am" in it when a request names no zone.
+#[utoipa::path(patch, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
+    request_body = ontask_app::auth::ProfileInput,
+    responses((status = 200, body = UserView), (status = 401, body = crate::error::Problem),
+        (status = 403, description = "an API token without tasks:write", body = crate::error::Problem),
+        (status = 422, description = "a name over 100 characters, or an unknown time zone", body = crate::error::Problem)))]
+pub async fn update_profile(
+    State(state): State<ApiState>,
+    caller: Caller,
+    JsonBody(req): JsonBody<ontask_app::auth::ProfileInput>,
+) -> Result<Json<UserView>, ApiError> {
+    Ok(Json(state.app.auth.update_profile(&caller.actor, req).await?))
 }
 
 /// Create a personal API token. The secret is shown only in this answer.

@@ -332,7 +332,7 @@ pub async fn quick_add(
     JsonBody(req): JsonBody<QuickRequest>,
 ) -> Result<Response, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let tz = ontask_domain::quick::parse_timezone(req.timezone.as_deref())?;
+    let tz = ontask_app::quick::timezone(&state.app, &caller.actor, req.timezone.as_deref()).await?;
     let parsed = ontask_domain::quick::parse(&req.text, ontask_app::now().with_timezone(&tz));
     let draft = match ontask_app::quick::input(&state.app, &caller.actor, &parsed, None).await {
         Ok(q) => q.input.parse(),

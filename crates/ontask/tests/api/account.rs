@@ -245,3 +245,44 @@ async fn deleting_an_account_deletes_what_is_only_theirs_hands_over_what_is_shar
     assert_eq!(code, Some(0), "replay: {out}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_profile_names_the_person_and_its_time_zone_is_where_quick_add_reads_times() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let (_, me) = get_json(&app, "/api/v1/me", &user).await;
+    assert_eq!(me["timezone"], Value::Null, "a new account follows its device");
+    let patch = |body: Value| app.patch("/api/v1/me", &user).json(&body).send();
+    let unknown = patch(json!({ "timezone": "Mars/Olympus" })).await.expect("request");
+    let problem = assert_problem(unknown, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
+    assert_eq!(problem["errors"][0]["field"], "timezone", "{problem}");
+    let long = patch(json!({ "name": "n".repeat(101) })).await.expect("request");
+    assert_problem(long, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
+
+    let saved: Value = patch(json!({ "name": "  Ada Lovelace ", "timezone": "Asia/Tokyo" }))
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!((saved["name"].as_str(), saved["timezone"].as_str()), (Some("Ada Lovelace"), Some("Asia/Tokyo")));
+    let (_, me) = get_json(&app, "/api/v1/me", &user).await;
+    assert_eq!(me["timezone"], "Asia/Tokyo");
+    // Quick add without a zone reads "9am" in Tokyo; a named zone still wins.
+    let quick = |body: Value| app.post("/api/v1/tasks/quick", &user).json(&body).send();
+    let tokyo: Value =
+        quick(json!({ "text": "Call the bank tomorrow 9am" })).await.expect("request").json().await.expect("json");
+    assert!(tokyo["due"].as_str().expect("due").ends_with("T09:00:00+09:00[Asia/Tokyo]"), "{tokyo}");
+    let lisbon: Value = quick(json!({ "text": "Call mum tomorrow 9am", "timezone": "Europe/Lisbon" }))
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert!(lisbon["due"].as_str().expect("due").contains("[Europe/Lisbon]"), "{lisbon}");
+
+    // `null` follows the device again; a field left out stays.
+    let cleared: Value = patch(json!({ "timezone": null })).await.expect("request").json().await.expect("json");
+    assert_eq!((cleared["name"].as_str(), cleared["timezone"].as_str()), (Some("Ada Lovelace"), None));
+    app.stop().await;
+}

@@ -17,6 +17,7 @@ fn row(email: &str, subject: Option<&str>) -> UserRow {
         external_subject: subject.map(Into::into),
         created_at: now(),
         session_generation: 0,
+        timezone: None,
     }
 }
 

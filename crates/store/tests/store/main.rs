@@ -92,6 +92,7 @@ pub async fn user(db: &Db) -> UserId {
             external_subject: None,
             created_at: now(),
             session_generation: 0,
+            timezone: None,
         },
     )
     .await

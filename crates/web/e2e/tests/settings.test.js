@@ -86,6 +86,16 @@ describe('settings', () => {
     });
     assert.equal(login.status(), 200);
 
+    // The profile: a name and a zone, which every page then shows times in.
+    await page.getByLabel('Name', { exact: true }).fill('Ada');
+    await page.getByLabel('Time zone').selectOption('Pacific/Auckland');
+    await page.getByRole('button', { name: 'Save profile' }).click();
+    await eventually(async () => assert.match(await page.locator('.page-head').innerText(), /Pacific\/Auckland \(from your profile\)/));
+    assert.equal(await page.locator('body').getAttribute('data-zone'), 'Pacific/Auckland');
+    const me = (await api(page, 'GET', '/me')).body;
+    assert.equal(me.name, 'Ada');
+    assert.equal(me.timezone, 'Pacific/Auckland');
+
     // Deleting the account asks first, then signs out for good.
     const email = (await api(page, 'GET', '/me')).body.email;
     await page.getByLabel('Your password').fill('a brand new secret');
