@@ -78,14 +78,15 @@ impl<'a> AccountService<'a> {
         let token = format!("{RESET_PREFIX}{}", hex::encode(secret));
         let at = now();
         let base = self.app.outbound.public_url.as_deref().unwrap_or("").trim_end_matches('/');
+        // The token goes in the link's fragment, which browsers never send
+        // to a server: no access log or proxy on the way sees it.
         let body = format!(
             "Someone (we hope you) asked to reset the password of your ontask account {email}.\n\n\
-             Your reset token: {token}\n\n\
-             To choose a new password, send it with the new one to\n\
-             POST {base}/api/v1/auth/password-reset/confirm\n\
-             as {{\"token\": \"...\", \"new_password\": \"...\"}}.\n\n\
-             The token works once, for {} minutes. If you did not ask, ignore this e-mail: \
-             your password stays as it is.\n",
+             To choose a new password, open\n{base}/reset-password#{token}\n\n\
+             The link works once, for {} minutes. If you did not ask, ignore this e-mail: \
+             your password stays as it is.\n\n\
+             (From a script: POST {base}/api/v1/auth/password-reset/confirm with \
+             {{\"token\": \"{token}\", \"new_password\": \"...\"}}.)\n",
             RESET_TTL.num_minutes()
         );
         let mail = NewEmail {

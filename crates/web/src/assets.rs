@@ -8,6 +8,7 @@ pub(crate) const FILES: &[(&str, &str, &[u8])] = &[
     ("app.js", "text/javascript; charset=utf-8", include_bytes!("../assets/app.js")),
     ("chat.js", "text/javascript; charset=utf-8", include_bytes!("../assets/chat.js")),
     ("settings.js", "text/javascript; charset=utf-8", include_bytes!("../assets/settings.js")),
+    ("reset.js", "text/javascript; charset=utf-8", include_bytes!("../assets/reset.js")),
     ("app.css", "text/css; charset=utf-8", include_bytes!("../assets/app.css")),
     ("icon.svg", "image/svg+xml", include_bytes!("../assets/icon.svg")),
     // Rendered from icon.svg and icons/maskable.svg by scripts/icons.

@@ -67,7 +67,7 @@ pub(crate) fn auth_errors(e: AppError) -> (StatusCode, FormErrors) {
             for f in v.fields() {
                 let slot = match f.field.as_str() {
                     "email" => &mut errors.email,
-                    "password" => &mut errors.password,
+                    "password" | "new_password" => &mut errors.password,
                     "name" => &mut errors.name,
                     _ => &mut errors.form,
                 };

@@ -23,6 +23,7 @@ mod preview;
 mod projects;
 mod pwa;
 mod quick;
+mod reset;
 mod sidebar;
 mod task;
 mod tree;
@@ -82,6 +83,8 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/login", get(login_form).post(login))
         .route("/signup", get(signup_form).post(signup))
         .route("/logout", post(logout))
+        .route("/forgot-password", get(reset::forgot_form).post(reset::forgot))
+        .route("/reset-password", get(reset::reset_form).post(reset::reset))
         .route("/tasks/{id}", get(detail_page))
         .route("/ui/list", get(list_fragment))
         .route("/ui/tasks/{id}", get(detail_fragment))
@@ -328,6 +331,12 @@ mod tests {
                 assert!(!html.contains("<b>rent</b>"), "{name} must escape titles");
                 assert!(!html.contains("<script>alert"), "{name} must not pass scripts through");
             }
+        }
+        for mode in ["signup", "forgot", "reset"] {
+            let form = context! { email => "<b>rent</b>", token => "otr_x", sent => true };
+            let html = env.get_template("auth.html").unwrap().render(context! { mode, form, ..ctx.clone() });
+            let html = html.unwrap_or_else(|e| panic!("auth.html as {mode}: {e:#}"));
+            assert!(!html.contains("<b>rent</b>"), "auth.html as {mode} must escape what was typed");
         }
         let board = env.get_template("_groups.html").unwrap().render(context! { board => true, ..ctx }).unwrap();
         assert!(board.contains(r#"class="board-card"#) && board.contains("Move “Pay &lt;b&gt;rent"), "{board}");

@@ -75,8 +75,13 @@ async fn changing_the_password_ends_the_other_sessions_and_keeps_this_one() {
 }
 
 /// The token in a reset e-mail, with the message's quoted-printable soft line breaks undone.
+/// The text of a quoted-printable e-mail, without its soft line breaks.
+fn plain(message: &str) -> String {
+    message.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=")
+}
+
 fn reset_token(message: &str) -> String {
-    let text = message.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
+    let text = plain(message);
     let at = text.find("otr_").unwrap_or_else(|| panic!("no reset token in {message}"));
     text[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect()
 }
@@ -113,7 +118,8 @@ async fn a_password_reset_e_mails_a_single_use_token_and_says_the_same_for_unkno
     assert!(message.contains(&format!("To: {}", user.email)), "{message}");
     let token = reset_token(message);
     assert_eq!(token.len(), 4 + 64, "{token}");
-    assert!(message.contains("https://ontask.test/api/v1/auth/password-reset/confirm"), "{message}");
+    assert!(plain(message).contains("https://ontask.test/api/v1/auth/password-reset/confirm"), "{message}");
+    assert!(plain(message).contains(&format!("https://ontask.test/reset-password#{token}")), "{message}");
 
     let confirm = |token: String, password: &'static str| {
         app.client
@@ -140,6 +146,36 @@ async fn a_password_reset_e_mails_a_single_use_token_and_says_the_same_for_unkno
     assert_problem(again, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
     // Only the known address got an e-mail.
     assert_eq!(sink.messages().len(), 1);
+
+    // The same in the browser's pages: the form asks, the e-mail's link opens
+    // the page with the token in its fragment, and the new password signs in.
+    let origin = app.address.clone();
+    let form = |path: &str, fields: &[(&str, &str)]| {
+        app.client.post(app.url(path)).header("Origin", origin.as_str()).form(fields).send()
+    };
+    let page = app.client.get(app.url("/forgot-password")).send().await.unwrap();
+    assert!(page.text().await.unwrap().contains("Send a reset link"));
+    let asked = form("/forgot-password", &[("email", user.email.as_str())]).await.unwrap();
+    assert_eq!(asked.status(), StatusCode::OK);
+    assert!(asked.text().await.unwrap().contains("an e-mail with a reset link is on its way"));
+    let messages = eventually(Duration::from_secs(30), "the second reset e-mail", || async {
+        let messages = sink.messages();
+        (messages.len() == 2).then_some(messages)
+    })
+    .await;
+    let token = reset_token(&messages[1]);
+    assert!(plain(&messages[1]).contains(&format!("https://ontask.test/reset-password#{token}")), "{}", messages[1]);
+    let page = app.client.get(app.url("/reset-password")).send().await.unwrap();
+    assert!(page.text().await.unwrap().contains("/assets/reset.js"), "the page reads the token from the fragment");
+    let short = form("/reset-password", &[("token", token.as_str()), ("new_password", "short")]).await.unwrap();
+    assert_eq!(short.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(short.text().await.unwrap().contains(&format!("value=\"{token}\"")), "the token stays for the next try");
+    let reset = form("/reset-password", &[("token", token.as_str()), ("new_password", "the browser's password")])
+        .await
+        .unwrap();
+    assert_eq!(reset.status(), StatusCode::SEE_OTHER);
+    assert!(reset.headers().get("set-cookie").is_some_and(|c| c.to_str().unwrap().starts_with("ontask_session=")));
+    assert_eq!(login(&app, &user.email, "the browser's password").await.status(), StatusCode::OK);
 }
 
 async fn get_json(app: &TestApp, path: &str, user: &TestUser) -> (StatusCode, Value) {
