@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::routing::get;
 use ontask_domain::{
-    CommentState, EventEnvelope, EventType, MemberChange, ProjectState, ReminderDue, ReminderSent, SectionState,
-    TaskAssigned, TaskMoved, TaskState, TaskUpdated,
+    CommentState, EventEnvelope, EventType, ImportProgressed, MemberChange, ProjectState, ReminderDue, ReminderSent,
+    SectionState, TaskAssigned, TaskMoved, TaskState, TaskUpdated,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -111,6 +111,9 @@ fn message_of(kind: EventType) -> (&'static str, &'static str, String) {
         EventType::CommentAdded => ("commentAdded", "Someone commented on a task", CommentState::name()),
         EventType::CommentEdited => ("commentEdited", "A comment's text changed", CommentState::name()),
         EventType::CommentDeleted => ("commentDeleted", "A comment was deleted", CommentState::name()),
+        EventType::ImportProgressed => {
+            ("importProgressed", "An import job moved on, or ended", ImportProgressed::name())
+        }
     };
     (id, title, data.into_owned())
 }
@@ -148,6 +151,7 @@ pub fn document() -> AsyncApi {
     add_schema::<SectionState>(&mut schemas);
     add_schema::<MemberChange>(&mut schemas);
     add_schema::<CommentState>(&mut schemas);
+    add_schema::<ImportProgressed>(&mut schemas);
 
     let mut messages = BTreeMap::new();
     let (mut task_messages, mut reminder_messages) = (BTreeMap::new(), BTreeMap::new());

@@ -89,3 +89,7 @@ id_type!(
     /// Identifies one device's Web Push subscription.
     PushSubscriptionId
 );
+id_type!(
+    /// Identifies an import job (`POST /api/v1/import`).
+    ImportJobId
+);

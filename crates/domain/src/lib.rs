@@ -30,13 +30,13 @@ pub use comment::{Comment, CommentBody, MAX_COMMENT_CHARS};
 pub use due::Due;
 pub use error::{FieldError, ValidationErrors};
 pub use event::{
-    Channel, CommentState, EVENT_VERSION, Event, EventActor, EventEnvelope, EventMetadata, EventType, MalformedEvent,
-    MemberChange, OtherEvent, ProjectState, ReminderDue, ReminderSent, SectionState, TaskAssigned, TaskField,
-    TaskMoved, TaskPlace, TaskState, TaskUpdated,
+    Channel, CommentState, EVENT_VERSION, Event, EventActor, EventEnvelope, EventMetadata, EventType, ImportProgressed,
+    ImportStatus, MalformedEvent, MemberChange, OtherEvent, ProjectState, ReminderDue, ReminderSent, SectionState,
+    TaskAssigned, TaskField, TaskMoved, TaskPlace, TaskState, TaskUpdated,
 };
 pub use ids::{
-    CommentId, ConversationId, DeadLetterId, DeliveryId, EndpointId, NotificationId, ProjectId, PushSubscriptionId,
-    SectionId, TaskId, TokenId, UserId,
+    CommentId, ConversationId, DeadLetterId, DeliveryId, EndpointId, ImportJobId, NotificationId, ProjectId,
+    PushSubscriptionId, SectionId, TaskId, TokenId, UserId,
 };
 pub use member::{Member, ProjectAction, ProjectRole};
 pub use notification::{Notification, NotificationKind};

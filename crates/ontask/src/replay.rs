@@ -69,6 +69,7 @@ impl Rebuilt {
             | Event::SectionDeleted(_)
             | Event::ReminderDue(_)
             | Event::ReminderSent(_)
+            | Event::ImportProgressed(_)
             | Event::Malformed(_)
             | Event::Other(_) => {}
         }

@@ -2,10 +2,10 @@
 //! without caring what is in them (the bus, the log, the relay).
 use chrono::{SubsecRound, Utc};
 use ontask_domain::{
-    Channel, Comment, CommentBody, CommentState, Event, EventType, Member, MemberChange, Name, Notification,
-    NotificationId, NotificationKind, Placement, Project, ProjectDraft, ProjectId, ProjectRole, ProjectState,
-    ReminderDue, ReminderSent, Section, SectionState, Task, TaskAssigned, TaskDraft, TaskField, TaskId, TaskMoved,
-    TaskPlace, TaskSnapshot, TaskState, TaskUpdated, Title, UserId,
+    Channel, Comment, CommentBody, CommentState, Event, EventType, ImportJobId, ImportProgressed, ImportStatus, Member,
+    MemberChange, Name, Notification, NotificationId, NotificationKind, Placement, Project, ProjectDraft, ProjectId,
+    ProjectRole, ProjectState, ReminderDue, ReminderSent, Section, SectionState, Task, TaskAssigned, TaskDraft,
+    TaskField, TaskId, TaskMoved, TaskPlace, TaskSnapshot, TaskState, TaskUpdated, Title, UserId,
 };
 
 /// A new task of `owner` with this id and title, in a project of its own.
@@ -99,5 +99,11 @@ pub fn of_kind(kind: EventType, owner: UserId, id: TaskId, title: &str) -> Event
         EventType::CommentAdded => Event::CommentAdded(comment()),
         EventType::CommentEdited => Event::CommentEdited(comment()),
         EventType::CommentDeleted => Event::CommentDeleted(comment()),
+        EventType::ImportProgressed => Event::ImportProgressed(ImportProgressed {
+            job_id: ImportJobId::new(),
+            status: ImportStatus::Running,
+            done: 1,
+            total: 2,
+        }),
     }
 }

@@ -1269,7 +1269,7 @@ function connect() {
     'task.created', 'task.updated', 'task.completed', 'task.reopened', 'task.deleted', 'task.moved', 'task.assigned',
     'project.created', 'project.updated', 'project.archived', 'project.unarchived', 'project.deleted',
     'section.created', 'section.updated', 'section.deleted', 'member.added', 'member.role_changed', 'member.removed',
-    'comment.added', 'comment.edited', 'comment.deleted', 'reminder.due', 'reminder.sent',
+    'comment.added', 'comment.edited', 'comment.deleted', 'reminder.due', 'reminder.sent', 'import.progressed',
   ];
   for (const type of types) {
     source.addEventListener(type, (ev) => {
@@ -1277,6 +1277,8 @@ function connect() {
       try { envelope = JSON.parse(ev.data); } catch { return; }
       if (type === 'reminder.sent') { onReminder(envelope.data?.notification || { title: envelope.data?.title || 'Reminder' }); return; }
       if (type === 'reminder.due') return;
+      // The settings page shows an import's progress (settings.js).
+      if (type === 'import.progressed') { document.dispatchEvent(new CustomEvent('ontask:import', { detail: envelope.data })); return; }
       if (type.startsWith('project.') || type.startsWith('member.')) refreshSidebar();
       // Another member's change to the project on screen (or one of its tasks).
       const shown = $('#list-region')?.dataset.project;

@@ -74,24 +74,37 @@ function copyButton(button, source) {
   });
 }
 
-async function pollImport(id) {
+/** Follows an import: its progress arrives on the live stream (app.js passes
+ * it on); a slow poll covers a page whose stream is not connected. */
+async function followImport(id) {
   const status = $('#import-status');
+  let ended;
+  const over = new Promise((resolve) => { ended = resolve; });
+  const onProgress = (e) => {
+    if (e.detail.job_id !== id) return;
+    if (e.detail.status === 'running') status.textContent = `Importing… ${e.detail.done} of ${e.detail.total}`;
+    else ended();
+  };
+  document.addEventListener('ontask:import', onProgress);
+  let job;
   for (;;) {
-    const job = await api('GET', `/import/jobs/${id}`);
-    if (job.status === 'running') {
-      status.textContent = `Importing… ${job.done} of ${job.total}`;
-      await new Promise((r) => setTimeout(r, 500));
-      continue;
-    }
-    if (job.status === 'failed') { status.textContent = `The import stopped: ${job.error}`; return; }
-    const r = job.report;
-    const c = r.created;
-    const verb = r.dry_run ? 'Would create' : 'Created';
-    status.textContent = `${verb} ${c.tasks} tasks, ${c.projects} projects, ${c.sections} sections, ${c.comments} comments`
-      + (r.already_imported.tasks ? `; ${r.already_imported.tasks} already imported` : '')
-      + (r.not_imported.length ? `; ${r.not_imported.length} lines not imported (line ${r.not_imported[0].line}: ${r.not_imported[0].reason})` : '');
-    return;
+    job = await api('GET', `/import/jobs/${id}`);
+    if (job.status !== 'running') break;
+    await Promise.race([over, new Promise((r) => setTimeout(r, 2000))]);
   }
+  document.removeEventListener('ontask:import', onProgress);
+  showImport(job);
+}
+
+function showImport(job) {
+  const status = $('#import-status');
+  if (job.status === 'failed') { status.textContent = `The import stopped: ${job.error}`; return; }
+  const r = job.report;
+  const c = r.created;
+  const verb = r.dry_run ? 'Would create' : 'Created';
+  status.textContent = `${verb} ${c.tasks} tasks, ${c.projects} projects, ${c.sections} sections, ${c.comments} comments`
+    + (r.already_imported.tasks ? `; ${r.already_imported.tasks} already imported` : '')
+    + (r.not_imported.length ? `; ${r.not_imported.length} lines not imported (line ${r.not_imported[0].line}: ${r.not_imported[0].reason})` : '');
 }
 
 $('#profile-form').addEventListener('submit', async (e) => {
@@ -175,7 +188,7 @@ $('#import-form').addEventListener('submit', async (e) => {
   const res = await fetch('/api/v1/import', { method: 'POST', body: form, credentials: 'same-origin', headers: { Accept: 'application/json' } });
   const body = await res.json().catch(() => null);
   if (!res.ok) { status.textContent = body?.detail || body?.title || `The import was refused (${res.status})`; return; }
-  pollImport(body.id);
+  followImport(body.id);
 });
 
 Promise.all([loadTokens(), loadDevices(), loadWebhooks(), loadFeed()]).catch((err) => announce(problemText(err)));

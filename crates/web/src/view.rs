@@ -340,6 +340,8 @@ pub fn history_item(
         Event::MemberRoleChanged(_) => ("Changed the role of".into(), String::new()),
         Event::MemberRemoved(m) if m.member.user_id == e.user_id => ("Left".into(), String::new()),
         Event::MemberRemoved(_) => ("Removed".into(), String::new()),
+        // A person's own import; no task's history or project's activity has one.
+        Event::ImportProgressed(p) => ("Import".into(), p.status.as_str().to_owned()),
         Event::Malformed(m) => (m.kind.as_str().to_owned(), String::new()),
         Event::Other(other) => (other.event_type.clone(), String::new()),
     };

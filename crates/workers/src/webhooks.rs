@@ -14,7 +14,7 @@ use hmac::{Hmac, Mac};
 use ontask_app::sealed::Sealer;
 use ontask_app::webhooks::{WebhookSettings, forbidden_reason};
 use ontask_bus::StoredEvent;
-use ontask_domain::{Event, ProjectId, UserId};
+use ontask_domain::{Event, ImportStatus, ProjectId, UserId};
 use ontask_store::projects;
 use ontask_store::webhooks::{self, AttemptResult, DueDelivery, Endpoint, NewDelivery, Next};
 use ontask_store::{AnyConnection, Db, StoreError, WriteTx};
@@ -55,8 +55,10 @@ impl Consumer for WebhookConsumer {
         "webhooks"
     }
 
-    fn wants(&self, _event: &StoredEvent) -> bool {
-        true
+    /// Every event, except an import's ticks while it runs: a webhook hears
+    /// that an import ended, not each half second of it.
+    fn wants(&self, event: &StoredEvent) -> bool {
+        !matches!(&event.envelope.event, Event::ImportProgressed(p) if p.status == ImportStatus::Running)
     }
 
     async fn handle(&self, tx: &mut WriteTx, event: &StoredEvent) -> Result<(), HandlerError> {

@@ -93,6 +93,11 @@ impl Viewer {
     fn sees(&mut self, event: &StoredEvent) -> bool {
         let e = &event.envelope;
         match &e.event {
+            // A project of one's own has no `member.added`: its owner is in it from the start.
+            Change::ProjectCreated(p) if p.project.owner_id == self.user => {
+                self.projects.insert(p.project.id);
+                return true;
+            }
             Change::MemberAdded(m) if m.member.user_id == self.user => {
                 self.projects.insert(m.member.project_id);
                 return true;

@@ -19,11 +19,11 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use ontask_domain::{
-    CommentBody, MAX_SUBTASK_DEPTH, Name, Placement, ProjectAction, ProjectDraft, ProjectId, SectionId, Task, TaskId,
-    TaskSnapshot,
+    CommentBody, Event, ImportJobId, ImportProgressed, ImportStatus, MAX_SUBTASK_DEPTH, Name, Placement, ProjectAction,
+    ProjectDraft, ProjectId, SectionId, Task, TaskId, TaskSnapshot,
 };
 use ontask_store::imports::{self, Imported, ItemKind, JobRow};
-use ontask_store::tasks;
+use ontask_store::{events, tasks};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -516,8 +516,7 @@ pub struct ImportJob {
     pub id: String,
     pub format: ImportFormat,
     pub dry_run: bool,
-    /// `running`, `done` or `failed`.
-    pub status: JobStatus,
+    pub status: ImportStatus,
     /// Tasks handled so far, of `total`.
     pub done: i64,
     pub total: i64,
@@ -534,41 +533,16 @@ pub struct ImportJob {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum JobStatus {
-    Running,
-    Done,
-    Failed,
-}
-
-impl JobStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Running => "running",
-            Self::Done => "done",
-            Self::Failed => "failed",
-        }
-    }
-
-    fn parse(s: &str) -> Self {
-        match s {
-            "done" => Self::Done,
-            "failed" => Self::Failed,
-            _ => Self::Running,
-        }
-    }
-}
-
 impl TryFrom<JobRow> for ImportJob {
     type Error = AppError;
 
     fn try_from(row: JobRow) -> Result<Self> {
-        let status = JobStatus::parse(&row.status);
+        let status = ImportStatus::parse(&row.status).ok_or_else(|| {
+            ontask_store::StoreError::Corrupt(format!("import job {} status {:?}", row.id, row.status))
+        })?;
         let (report, error) = match (status, row.report) {
-            (JobStatus::Done, Some(r)) => (Some(serde_json::from_str(&r).map_err(AppError::internal)?), None),
-            (JobStatus::Failed, r) => (None, r),
+            (ImportStatus::Done, Some(r)) => (Some(serde_json::from_str(&r).map_err(AppError::internal)?), None),
+            (ImportStatus::Failed, r) => (None, r),
             _ => (None, None),
         };
         Ok(Self {
@@ -593,11 +567,11 @@ impl ImportService<'_> {
         actor.require(Scope::TasksWrite)?;
         let at = now();
         let row = JobRow {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: ImportJobId::new().to_string(),
             user_id: actor.user_id,
             format: file.format.as_str().to_owned(),
             dry_run,
-            status: JobStatus::Running.as_str().to_owned(),
+            status: ImportStatus::Running.as_str().to_owned(),
             done: 0,
             total: file.total() as i64,
             report: None,
@@ -615,18 +589,15 @@ impl ImportService<'_> {
                 let _ = sender.send(p);
             };
             let recorder = {
-                let app = app.clone();
-                let mut job = job.clone();
+                let (app, ctx, mut job) = (app.clone(), ctx.clone(), job.clone());
                 async move {
                     // The latest progress, written at most every half second.
                     while receiver.changed().await.is_ok() {
                         let p = *receiver.borrow_and_update();
                         job.done = p.done as i64;
                         job.updated_at = now();
-                        if let Ok(mut tx) = app.db.begin().await
-                            && imports::update_job(&mut tx, &job).await.is_ok()
-                        {
-                            let _ = tx.commit().await;
+                        if let Err(e) = record(&app, &ctx, &job).await {
+                            tracing::warn!(job = %job.id, error = %e, "cannot record an import's progress");
                         }
                         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
                     }
@@ -640,25 +611,19 @@ impl ImportService<'_> {
             job.updated_at = now();
             match outcome.and_then(|r| serde_json::to_string(&r).map_err(AppError::internal).map(|t| (r, t))) {
                 Ok((report, text)) => {
-                    job.status = JobStatus::Done.as_str().to_owned();
+                    job.status = ImportStatus::Done.as_str().to_owned();
                     job.done = job.total;
                     job.report = Some(text);
                     tracing::info!(job = %job.id, tasks = report.created.tasks, "import done");
                 }
                 Err(e) => {
                     tracing::error!(job = %job.id, error = %e, "import failed");
-                    job.status = JobStatus::Failed.as_str().to_owned();
+                    job.status = ImportStatus::Failed.as_str().to_owned();
                     job.report = Some(e.to_string());
                 }
             }
-            match app.db.begin().await {
-                Ok(mut tx) => {
-                    if let Err(e) = imports::update_job(&mut tx, &job).await {
-                        tracing::error!(job = %job.id, error = %e, "cannot record the end of an import");
-                    }
-                    let _ = tx.commit().await;
-                }
-                Err(e) => tracing::error!(job = %job.id, error = %e, "cannot record the end of an import"),
+            if let Err(e) = record(&app, &ctx, &job).await {
+                tracing::error!(job = %job.id, error = %e, "cannot record the end of an import");
             }
         });
         ImportJob::try_from(row)
@@ -669,4 +634,18 @@ impl ImportService<'_> {
         let row = imports::job(&mut *self.app.db.read().await?, actor.user_id, id).await?.ok_or(AppError::NotFound)?;
         ImportJob::try_from(row)
     }
+}
+
+/// Writes where a job is, with its `import.progressed` event (so the
+/// person's realtime stream shows it, whichever replica serves the stream).
+async fn record(app: &App, ctx: &Context, job: &JobRow) -> Result<()> {
+    let status = ImportStatus::parse(&job.status).unwrap_or(ImportStatus::Running);
+    let job_id = ImportJobId::parse(&job.id).map_err(AppError::internal)?;
+    let progress = ImportProgressed { job_id, status, done: job.done.max(0) as u64, total: job.total.max(0) as u64 };
+    let event = crate::projects::event_by(app, ctx, job.user_id, Event::ImportProgressed(progress));
+    let mut tx = app.db.begin().await?;
+    imports::update_job(&mut tx, job).await?;
+    events::append(&mut tx, &event).await?;
+    tx.commit().await?;
+    Ok(())
 }

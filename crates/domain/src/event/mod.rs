@@ -12,8 +12,9 @@ mod payload;
 
 pub use actor::EventActor;
 pub use payload::{
-    Channel, CommentState, Event, EventType, MalformedEvent, MemberChange, OtherEvent, ProjectState, ReminderDue,
-    ReminderSent, SectionState, TaskAssigned, TaskField, TaskMoved, TaskPlace, TaskState, TaskUpdated,
+    Channel, CommentState, Event, EventType, ImportProgressed, ImportStatus, MalformedEvent, MemberChange, OtherEvent,
+    ProjectState, ReminderDue, ReminderSent, SectionState, TaskAssigned, TaskField, TaskMoved, TaskPlace, TaskState,
+    TaskUpdated,
 };
 
 impl EventType {

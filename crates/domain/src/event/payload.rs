@@ -6,7 +6,8 @@ use serde::de::{Deserialize, Deserializer};
 use serde::{Serialize, Serializer};
 
 use crate::{
-    Comment, Member, Notification, Project, ProjectId, ProjectRole, Section, SectionId, TaskId, TaskSnapshot, UserId,
+    Comment, ImportJobId, Member, Notification, Project, ProjectId, ProjectRole, Section, SectionId, TaskId,
+    TaskSnapshot, UserId,
 };
 
 /// `data` of `task.created`, `task.completed`, `task.reopened` and
@@ -170,6 +171,51 @@ impl Channel {
     }
 }
 
+/// `data` of `import.progressed`: how far an import job has come, at most
+/// twice a second while it runs, and once when it ends; on the importing
+/// person's realtime stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ImportProgressed {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Uuid))]
+    pub job_id: ImportJobId,
+    pub status: ImportStatus,
+    /// Items (projects, sections, tasks, comments) looked at so far.
+    pub done: u64,
+    pub total: u64,
+}
+
+/// Where an import job is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum ImportStatus {
+    Running,
+    /// Over; its report says what was created and what was not.
+    Done,
+    /// Stopped by an error, which the job's report gives.
+    Failed,
+}
+
+impl ImportStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Done => "done",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "running" => Some(Self::Running),
+            "done" => Some(Self::Done),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
 /// An event of a type this build does not know, written by a newer one: kept
 /// exactly as it came, so it can be stored, relayed and skipped, never lost.
 #[derive(Debug, Clone, PartialEq)]
@@ -273,6 +319,7 @@ event_kinds! {
     CommentAdded(CommentState) => "comment.added",
     CommentEdited(CommentState) => "comment.edited",
     CommentDeleted(CommentState) => "comment.deleted",
+    ImportProgressed(ImportProgressed) => "import.progressed",
 }
 
 impl Event {

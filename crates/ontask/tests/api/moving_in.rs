@@ -456,6 +456,49 @@ async fn a_todoist_csv_imports_from_the_command_line_after_a_dry_run_and_only_on
 }
 
 #[tokio::test]
+async fn an_import_s_progress_and_end_arrive_on_the_importer_s_event_stream() {
+    use crate::realtime::SseClient;
+
+    let app = spawn_app().await;
+    let me = app.new_user().await;
+    let mut stream = SseClient::open(app.get("/api/v1/stream", &me)).await;
+    let report = import_over_api(&app, &me, "todoist.csv", TODOIST.as_bytes(), &[("project", "Errands")]).await;
+    let created = report["created"]["tasks"].as_u64().expect("created");
+    // Everything of the import comes in order: its tasks, then its end.
+    let mut tasks_seen = 0;
+    let end = loop {
+        let event = stream.next().await.expect("the stream goes on");
+        match event.event.as_deref() {
+            Some("task.created") => tasks_seen += 1,
+            Some("import.progressed") if event.data["data"]["status"] != "running" => break event.data,
+            Some("import.progressed") => {
+                let (done, total) = (&event.data["data"]["done"], &event.data["data"]["total"]);
+                assert!(done.as_u64() <= total.as_u64(), "{event:?}");
+            }
+            _ => {}
+        }
+    };
+    assert_eq!(tasks_seen, created);
+    assert_eq!(end["data"]["status"], "done", "{end}");
+    assert_eq!(end["data"]["done"], end["data"]["total"]);
+    assert_eq!(end["user_id"].as_str(), Some(me.id.as_str()));
+    // Someone else's stream, read from the start of the log up to a task of
+    // their own, does not carry it.
+    let other = app.new_user().await;
+    app.create_task(&other, json!({ "title": "Mine" })).await;
+    let mut theirs = SseClient::open(app.get("/api/v1/stream?last_event_id=0", &other)).await;
+    loop {
+        let event = theirs.next().await.expect("the stream goes on");
+        assert_ne!(event.event.as_deref(), Some("import.progressed"), "{event:?}");
+        if event.event.as_deref() == Some("task.created") {
+            assert_eq!(event.data["data"]["task"]["title"], "Mine");
+            break;
+        }
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_file_that_is_not_what_it_claims_is_refused_and_nothing_is_written() {
     let app = spawn_app().await;
     let me = app.new_user().await;
