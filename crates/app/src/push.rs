@@ -143,6 +143,8 @@ pub struct NewSubscription {
     pub p256dh: String,
     pub auth: String,
     pub label: Option<String>,
+    /// The endpoint of the person's device this one renews.
+    pub replaces: Option<String>,
 }
 
 pub struct PushService<'a> {
@@ -191,7 +193,8 @@ impl<'a> PushService<'a> {
             errors.push("label", format!("must be at most {MAX_LABEL} characters"));
         }
         errors.into_result()?;
-        let row = Subscription {
+        let named = !label.is_empty();
+        let mut row = Subscription {
             id: PushSubscriptionId::new(),
             user_id: actor.user_id,
             endpoint: endpoint.to_owned(),
@@ -202,6 +205,13 @@ impl<'a> PushService<'a> {
             last_sent_at: None,
         };
         let mut tx = self.app.db.begin().await?;
+        // A renewed subscription takes the place of the old one, and its name.
+        if let Some(old) = input.replaces.as_deref().map(str::trim).filter(|old| *old != endpoint)
+            && let Some(renewed) = push::delete_endpoint(&mut tx, actor.user_id, old).await?
+            && !named
+        {
+            row.label = renewed.label;
+        }
         let stored = push::upsert(&mut tx, &row).await?;
         tx.commit().await?;
         Ok(DeviceView::from(&stored))

@@ -110,6 +110,19 @@ pub async fn delete(tx: &mut WriteTx, user: UserId, id: PushSubscriptionId) -> R
     Ok(done.rows_affected() == 1)
 }
 
+/// Removes `user`'s subscription for `endpoint`, as [`delete`] does;
+/// the removed row, or `None` if they have none there.
+pub async fn delete_endpoint(tx: &mut WriteTx, user: UserId, endpoint: &str) -> Result<Option<Subscription>> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM push_subscriptions WHERE endpoint = $1 AND user_id = $2"))
+        .bind(endpoint)
+        .bind(user.to_string())
+        .fetch_optional(tx.conn())
+        .await?;
+    let Some(found) = row.as_ref().map(decode).transpose()? else { return Ok(None) };
+    delete(tx, user, found.id).await?;
+    Ok(Some(found))
+}
+
 /// A message to push, as queued.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMessage {

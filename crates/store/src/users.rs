@@ -168,9 +168,7 @@ pub async fn take_password_reset(tx: &mut WriteTx, token_hash: &str, now: DateTi
 /// The tables that hold what belongs to one account alone, each by its
 /// `user_id`: sign-in, integrations, devices, the assistant's conversations,
 /// notifications, imports, and what is waiting to be sent to the person.
-/// (Rows that hang off these, such as webhook deliveries and push messages,
-/// go with them by their foreign keys.)
-const PERSONAL_TABLES: [&str; 12] = [
+const PERSONAL_TABLES: [&str; 11] = [
     "api_tokens",
     "password_resets",
     "idempotency_keys",
@@ -181,8 +179,16 @@ const PERSONAL_TABLES: [&str; 12] = [
     "import_sources",
     "import_jobs",
     "calendar_feeds",
-    "push_outbox",
     "push_subscriptions",
+];
+
+/// Rows that hang off [`PERSONAL_TABLES`], deleted first and explicitly: a
+/// connection's foreign-key setting must not decide whether they go.
+const PERSONAL_CHILDREN: [&str; 4] = [
+    "DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM webhook_deliveries WHERE user_id = $1)",
+    "DELETE FROM webhook_deliveries WHERE user_id = $1",
+    "DELETE FROM conversation_messages WHERE conversation_id IN (SELECT id FROM conversations WHERE user_id = $1)",
+    "DELETE FROM push_outbox WHERE user_id = $1",
 ];
 
 /// Erases an account: every row of [`PERSONAL_TABLES`] that is the
@@ -193,6 +199,9 @@ const PERSONAL_TABLES: [&str; 12] = [
 /// never be used again. Returns false if there is no such account.
 pub async fn erase(tx: &mut WriteTx, id: UserId, name: &str) -> Result<bool> {
     let user = id.to_string();
+    for statement in PERSONAL_CHILDREN {
+        sqlx::query(statement).bind(&user).execute(tx.conn()).await?;
+    }
     for table in PERSONAL_TABLES {
         sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1")).bind(&user).execute(tx.conn()).await?;
     }

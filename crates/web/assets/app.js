@@ -1198,6 +1198,7 @@ async function enablePush() {
   const subscription = await registration.pushManager.getSubscription()
     || await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: fromBase64url(key) });
   await api('POST', '/push/subscriptions', { ...subscription.toJSON(), label: deviceLabel() });
+  localStorage.setItem('ontask-push-registered', new Date().toISOString().slice(0, 10));
   pushSubscribed = true;
   toast('Reminders and mentions will arrive on this device, also when no ontask tab is open.');
   return true;
@@ -1209,6 +1210,15 @@ async function checkPush() {
   const subscription = await registration?.pushManager.getSubscription();
   pushSubscribed = Boolean(subscription) && Notification.permission === 'granted';
   if (pushSubscribed) $('#notif-enable').hidden = true;
+  // Once a day, tell the server again: it forgets a device the push service
+  // refused (404/410), and some browsers renew subscriptions silently.
+  const day = new Date().toISOString().slice(0, 10);
+  if (pushSubscribed && localStorage.getItem('ontask-push-registered') !== day) {
+    try {
+      await api('POST', '/push/subscriptions', { ...subscription.toJSON(), label: deviceLabel() });
+      localStorage.setItem('ontask-push-registered', day);
+    } catch { /* push may be off on this server now; try again tomorrow */ }
+  }
 }
 
 /** "Due 2026-11-23T09:00:00Z" reads better in the person's own words. */

@@ -116,6 +116,33 @@ self.addEventListener('push', (event) => {
   }));
 });
 
+// The push service renewed (or dropped) this device's subscription: subscribe
+// again with the same server key and tell the server which one it replaces,
+// so the device keeps its name in the settings and reminders keep coming.
+// (The page also registers its subscription again once a day: not every
+// browser fires this event.)
+self.addEventListener('pushsubscriptionchange', (event) => {
+  event.waitUntil((async () => {
+    const old = event.oldSubscription;
+    let key = old?.options?.applicationServerKey;
+    if (!key) {
+      const answer = await fetch('/api/v1/push/vapid-public-key', { credentials: 'same-origin' });
+      if (!answer.ok) return;
+      const { public_key: text } = await answer.json();
+      const base64 = text.replace(/-/g, '+').replace(/_/g, '/');
+      key = Uint8Array.from(atob(base64 + '='.repeat((4 - (base64.length % 4)) % 4)), (c) => c.charCodeAt(0));
+    }
+    const renewed = event.newSubscription
+      || await self.registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
+    await fetch('/api/v1/push/subscriptions', {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ ...renewed.toJSON(), replaces: old?.endpoint }),
+    });
+  })());
+});
+
 self.addEventListener('notificationclick', (event) => {
   event.notification.close();
   const target = new URL(event.notification.data?.url || '/', self.location.origin).href;

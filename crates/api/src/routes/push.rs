@@ -34,6 +34,11 @@ pub struct SubscriptionInput {
     /// What to call the device in the list ("Firefox on this laptop"); default "A browser".
     #[serde(default)]
     label: Option<String>,
+    /// The endpoint this subscription replaces, when the browser renewed it
+    /// (the service worker's `pushsubscriptionchange`): that device is
+    /// forgotten, and its label kept when none is given.
+    #[serde(default)]
+    replaces: Option<String>,
     /// Sent by browsers; push messages carry their own TTL, so it is not used.
     #[serde(default, rename = "expirationTime")]
     #[allow(dead_code)]
@@ -83,6 +88,7 @@ pub async fn subscribe(
         p256dh: input.keys.p256dh,
         auth: input.keys.auth,
         label: input.label,
+        replaces: input.replaces,
     };
     Ok((StatusCode::CREATED, Json(state.app.push().subscribe(&caller.actor, new).await?)))
 }

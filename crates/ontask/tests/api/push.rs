@@ -162,6 +162,28 @@ async fn devices_are_their_owners_and_bad_subscriptions_are_refused_with_a_probl
     assert_eq!(again["id"], device["id"]);
     assert_eq!(devices(&app, &ada).await.len(), 1);
 
+    // A subscription the browser renewed (pushsubscriptionchange) replaces the
+    // old one and keeps its name; only its owner's, never someone else's.
+    let old_endpoint = service.subscriptions["alive"]["endpoint"].clone();
+    let mut renewal = service.subscriptions["gone"].clone();
+    renewal["replaces"] = old_endpoint.clone();
+    let hijack = app.post("/api/v1/push/subscriptions", &bob).json(&renewal).send().await.unwrap();
+    assert_eq!(hijack.status(), StatusCode::CREATED);
+    assert_eq!(devices(&app, &ada).await.len(), 1, "bob's renewal left ada's device alone");
+    let renewed = app.post("/api/v1/push/subscriptions", &ada).json(&renewal).send().await.unwrap();
+    assert_eq!(renewed.status(), StatusCode::CREATED);
+    let listed = devices(&app, &ada).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["label"], "Phone, renewed");
+    assert_ne!(listed[0]["id"], device["id"]);
+    // Put the first device back as it was, for what follows.
+    app.delete(&format!("/api/v1/push/subscriptions/{}", listed[0]["id"].as_str().unwrap()), &ada)
+        .send()
+        .await
+        .unwrap();
+    let device: Value = subscribe(&app, &ada, &service.subscriptions["alive"], "Phone").await.json().await.unwrap();
+    let id = device["id"].as_str().unwrap();
+
     let bad = json!({ "endpoint": "ftp://push.example.com/x", "keys": { "p256dh": "AAAA", "auth": "short" } });
     let refused = app.post("/api/v1/push/subscriptions", &ada).json(&bad).send().await.unwrap();
     let problem = assert_problem(refused, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
