@@ -220,6 +220,8 @@ fn todo(c: &Component<'_>, line: usize, floating_zone: Tz) -> Result<ImportedTod
     let mut start = None;
     let mut tags = Vec::new();
     let mut cancelled = false;
+    let mut status_given = false;
+    let mut percent_done = false;
     for p in &c.properties {
         let name = p.name.as_str().to_ascii_uppercase();
         let value = p.val.as_str();
@@ -243,18 +245,28 @@ fn todo(c: &Component<'_>, line: usize, floating_zone: Tz) -> Result<ImportedTod
                 Some(p) => draft.priority = p,
                 None => out.unmapped.push(note(&name, format!("{value:?} is not a priority from 0 to 9"))),
             },
-            "STATUS" => match value.trim().to_ascii_uppercase().as_str() {
-                "NEEDS-ACTION" | "IN-PROCESS" => out.status = Status::Open,
-                "COMPLETED" => out.status = Status::Completed,
-                "CANCELLED" => {
-                    out.status = Status::Completed;
-                    cancelled = true;
+            "STATUS" => {
+                status_given = true;
+                match value.trim().to_ascii_uppercase().as_str() {
+                    "NEEDS-ACTION" | "IN-PROCESS" => out.status = Status::Open,
+                    "COMPLETED" => out.status = Status::Completed,
+                    "CANCELLED" => {
+                        out.status = Status::Completed;
+                        cancelled = true;
+                    }
+                    other => out.unmapped.push(note(&name, format!("{other:?} is not a VTODO status"))),
                 }
-                other => out.unmapped.push(note(&name, format!("{other:?} is not a VTODO status"))),
-            },
+            }
             "COMPLETED" => match utc_value(p) {
                 Some(at) => out.completed_at = Some(at),
                 None => out.unmapped.push(note(&name, format!("{value:?} is not a UTC time"))),
+            },
+            // Some clients (Thunderbird's progress bar, DAVx5's task apps)
+            // mark a task done with 100 percent and no STATUS.
+            "PERCENT-COMPLETE" => match value.trim().parse::<u8>() {
+                Ok(100) => percent_done = true,
+                Ok(0..=99) => {}
+                _ => out.unmapped.push(note(&name, format!("{value:?} is not a percentage"))),
             },
             "CATEGORIES" => tags.extend(split_list(value)),
             "RRULE" => match Recurrence::parse(value) {
@@ -268,6 +280,11 @@ fn todo(c: &Component<'_>, line: usize, floating_zone: Tz) -> Result<ImportedTod
             n if BOOKKEEPING.contains(&n) => {}
             _ => out.unmapped.push(note(&name, "ontask has no field for it".into())),
         }
+    }
+    // Without a STATUS, a completion time or 100 percent says it is done
+    // (RFC 5545 section 3.8.2.1: COMPLETED is when it was).
+    if !status_given && (out.completed_at.is_some() || percent_done) {
+        out.status = Status::Completed;
     }
     if cancelled {
         out.unmapped.push(note("STATUS", "CANCELLED was imported as completed".into()));
@@ -351,6 +368,20 @@ BEGIN:VTODO\r\nUID:x\r\nDESCRIPTION:no title\r\nEND:VTODO\r\nEND:VCALENDAR\r\n";
         assert!(child.unmapped[0].reason.contains("floating"), "{:?}", child.unmapped);
         let skipped: Vec<_> = read.skipped.iter().map(|s| (s.what.as_str(), s.line)).collect();
         assert_eq!(skipped, [("VEVENT", 4), ("VTODO", 29)]);
+    }
+
+    #[test]
+    fn a_completion_time_or_full_percentage_without_status_completes() {
+        let todo = |props: &str| {
+            let text = format!("BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\nUID:a\r\nSUMMARY:A\r\n{props}END:VTODO\r\nEND:VCALENDAR\r\n");
+            read(&text, Tz::UTC).unwrap().todos.remove(0)
+        };
+        assert_eq!(todo("COMPLETED:20261101T080000Z\r\n").status, Status::Completed);
+        assert_eq!(todo("PERCENT-COMPLETE:100\r\n").status, Status::Completed);
+        assert_eq!(todo("PERCENT-COMPLETE:40\r\n").status, Status::Open);
+        // STATUS says what it is when given.
+        assert_eq!(todo("STATUS:NEEDS-ACTION\r\nPERCENT-COMPLETE:100\r\n").status, Status::Open);
+        assert!(todo("PERCENT-COMPLETE:lots\r\n").unmapped.iter().any(|u| u.what == "PERCENT-COMPLETE"));
     }
 
     #[test]

@@ -17,12 +17,12 @@
 //! | parent | `RELATED-TO;RELTYPE=PARENT:<parent's UID>` |
 //! | version | `SEQUENCE` (version - 1) |
 //! | created_at, updated_at | `CREATED`, `LAST-MODIFIED`, `DTSTAMP` |
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
 use icalendar::parser::{Calendar, Component};
-use ontask_domain::{Due, Reminder, Status, Task};
+use ontask_domain::{Due, Reminder, Status, Task, TaskId};
 
 use crate::text::{component, escape, prop, with_param};
 use crate::{priority, uid_of, zone};
@@ -68,9 +68,18 @@ fn alarm(task: &Task, reminder: &Reminder) -> Component<'static> {
 
 /// One task as a `VTODO`.
 pub fn vtodo(task: &Task) -> Component<'static> {
+    vtodo_with(task, &uid_of)
+}
+
+/// One task as a `VTODO`, its `UID` and its parent's (`RELATED-TO`) given by
+/// `uid`: a CalDAV client that created a task under a UID of its own must see
+/// that UID again, or it would take the task for another one.
+pub fn vtodo_with(task: &Task, uid: &dyn Fn(TaskId) -> String) -> Component<'static> {
     let mut c = component("VTODO");
     let p = &mut c.properties;
-    p.push(prop("UID", uid_of(task.id)));
+    // A client's UID is written back as it sent it: `read` keeps the value
+    // as it was in the file, escapes and all.
+    p.push(prop("UID", uid(task.id)));
     p.push(prop("DTSTAMP", utc(task.updated_at)));
     p.push(prop("CREATED", utc(task.created_at)));
     p.push(prop("LAST-MODIFIED", utc(task.updated_at)));
@@ -105,7 +114,7 @@ pub fn vtodo(task: &Task) -> Component<'static> {
         p.push(prop("RRULE", rule.as_str()));
     }
     if let Some(parent) = task.parent_id {
-        p.push(with_param(prop("RELATED-TO", uid_of(parent)), "RELTYPE", "PARENT"));
+        p.push(with_param(prop("RELATED-TO", uid(parent)), "RELTYPE", "PARENT"));
     }
     c.components = task.reminders.iter().map(|r| alarm(task, r)).collect();
     c
@@ -129,17 +138,48 @@ fn zone_spans(tasks: &[Task]) -> BTreeMap<&'static str, (Tz, i32, i32)> {
     spans
 }
 
-/// The `VCALENDAR` of `tasks` (in the order given), as text with CRLF line
-/// endings and lines folded at 75 octets.
-pub fn calendar(feed: Feed<'_>, tasks: &[Task]) -> String {
+fn calendar_properties(feed: Feed<'_>) -> Vec<icalendar::parser::Property<'static>> {
     let mut properties = vec![prop("VERSION", "2.0"), prop("PRODID", crate::PRODID), prop("CALSCALE", "GREGORIAN")];
     if let Some(name) = feed.name {
         properties.push(prop("X-WR-CALNAME", escape(name)));
     }
+    properties
+}
+
+/// The `VCALENDAR` of `tasks` (in the order given), as text with CRLF line
+/// endings and lines folded at 75 octets.
+pub fn calendar(feed: Feed<'_>, tasks: &[Task]) -> String {
     let mut components: Vec<Component<'static>> =
         zone_spans(tasks).into_values().map(|(tz, from, to)| zone::vtimezone(tz, from, to)).collect();
     components.extend(tasks.iter().map(vtodo));
-    Calendar { properties, components }.to_string()
+    Calendar { properties: calendar_properties(feed), components }.to_string()
+}
+
+/// Writes calendar object resources (RFC 4791 section 4.1): one task per
+/// `VCALENDAR`, with the `VTIMEZONE`s its due needs. A CalDAV report can
+/// answer with hundreds of them; the zone definitions they share are built
+/// once per writer rather than once per task.
+#[derive(Default)]
+pub struct Resources {
+    zones: HashMap<(&'static str, i32, i32), Component<'static>>,
+}
+
+impl Resources {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The resource of one task, with UIDs as `uid` gives them.
+    pub fn write(&mut self, task: &Task, uid: &dyn Fn(TaskId) -> String) -> String {
+        let mut components: Vec<Component<'static>> = zone_spans(std::slice::from_ref(task))
+            .into_iter()
+            .map(|(name, (tz, from, to))| {
+                self.zones.entry((name, from, to)).or_insert_with(|| zone::vtimezone(tz, from, to)).clone()
+            })
+            .collect();
+        components.push(vtodo_with(task, uid));
+        Calendar { properties: calendar_properties(Feed::default()), components }.to_string()
+    }
 }
 
 #[cfg(test)]
@@ -178,6 +218,22 @@ mod tests {
         assert_eq!(back.draft.tags, written.tags);
         assert_eq!(back.draft.recurrence, written.recurrence);
         assert_eq!(back.draft.reminders, written.reminders);
+    }
+
+    #[test]
+    fn a_resource_is_one_todo_with_its_zone_and_the_uids_given() {
+        let mut parent = task("2026-12-01T09:00[Europe/Berlin]");
+        let child_of = parent.id;
+        parent.parent_id = Some(child_of);
+        let uid = |id: TaskId| if id == child_of { "client-uid@example.com".to_owned() } else { id.to_string() };
+        let mut writer = Resources::new();
+        let text = writer.write(&parent, &uid);
+        assert_eq!(text.matches("BEGIN:VTODO").count(), 1);
+        assert_eq!(text.matches("BEGIN:VTIMEZONE").count(), 1);
+        assert!(text.contains("UID:client-uid@example.com\r\n"), "{text}");
+        assert!(text.contains("RELATED-TO;RELTYPE=PARENT:client-uid@example.com\r\n"), "{text}");
+        // The zone cached by the first write is the same definition.
+        assert_eq!(writer.write(&parent, &uid), text);
     }
 
     #[test]
