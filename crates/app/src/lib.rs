@@ -7,6 +7,7 @@
 pub mod account;
 pub mod admin;
 pub mod auth;
+pub mod caldav;
 pub mod comments;
 mod context;
 mod error;
@@ -115,6 +116,10 @@ impl App {
 
     pub fn imports(&self) -> import::ImportService<'_> {
         import::ImportService::new(self)
+    }
+
+    pub fn caldav(&self) -> caldav::CalDavService<'_> {
+        caldav::CalDavService::new(self)
     }
 
     pub fn feeds(&self) -> feeds::FeedService<'_> {

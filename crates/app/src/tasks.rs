@@ -408,7 +408,84 @@ impl<'a> TaskService<'a> {
     ) -> Result<TaskSnapshot> {
         actor.require(Scope::TasksWrite)?;
         let mut tx = self.app.db.begin().await?;
-        let (mut task, access) = self.load(&mut tx, actor, id, if_match).await?;
+        let (task, writes) = self.update_in(&mut tx, actor, id, patch, if_match).await?;
+        if !writes.is_empty() {
+            self.save(tx, ctx, actor, writes).await?;
+        }
+        Ok(TaskSnapshot::from(&task))
+    }
+
+    /// Replaces a task's fields and sets its status, in one transaction: a
+    /// calendar program's PUT of a whole VTODO. The status changes by the
+    /// rules of [`Self::complete`] and [`Self::reopen`] (open subtasks are
+    /// completed with it, completed parents reopened; a recurring task's next
+    /// occurrence follows from its `task.completed`).
+    #[tracing::instrument(skip_all, fields(user = %actor.user_id, task = %id))]
+    pub async fn replace(
+        &self,
+        ctx: &Context,
+        actor: &Actor,
+        id: TaskId,
+        patch: TaskPatch,
+        status: Status,
+        if_match: Option<i64>,
+    ) -> Result<TaskSnapshot> {
+        actor.require(Scope::TasksWrite)?;
+        let mut tx = self.app.db.begin().await?;
+        let (mut task, mut writes) = self.update_in(&mut tx, actor, id, patch, if_match).await?;
+        let stored_version = writes.first().map_or(task.version, |main| main.previous_version);
+        let (change, event): (fn(&mut Task, DateTime<Utc>) -> bool, fn(TaskState) -> Event) = match status {
+            Status::Completed => (Task::complete, Event::TaskCompleted),
+            Status::Open => (Task::reopen, Event::TaskReopened),
+        };
+        if change(&mut task, now()) {
+            let snapshot = TaskSnapshot::from(&task);
+            let happened = event(TaskState { task: snapshot.clone() });
+            match writes.first_mut() {
+                Some(main) => {
+                    main.task = snapshot;
+                    main.events.push(happened);
+                }
+                None => {
+                    writes.push(Change { task: snapshot, previous_version: stored_version, events: vec![happened] })
+                }
+            }
+            let others = match status {
+                Status::Completed => tasks::subtree(tx.conn(), id).await?,
+                Status::Open => tasks::ancestors(tx.conn(), id).await?,
+            };
+            for other in &others {
+                transition_into(&mut writes, other, change, event)?;
+            }
+        }
+        if !writes.is_empty() {
+            self.save(tx, ctx, actor, writes).await?;
+        }
+        Ok(TaskSnapshot::from(&task))
+    }
+
+    /// A new task as [`Self::create`] would write it, checked (the policy,
+    /// its placement, the domain's rules) but not written: for a caller that
+    /// writes it with [`Self::insert_in`] in a transaction that holds more
+    /// (CalDAV records the client's name for it beside it).
+    pub async fn prepare(&self, actor: &Actor, mut draft: TaskDraft) -> Result<Task> {
+        actor.require(Scope::TasksWrite)?;
+        let at = self.place_new(&mut *self.app.db.read().await?, actor, &mut draft).await?;
+        Ok(Task::create(actor.user_id, at, draft, now())?)
+    }
+
+    /// The changes of an update, not yet saved: the task after it, and the
+    /// writes (the task's own first, then its subtasks', empty when nothing
+    /// changed).
+    async fn update_in(
+        &self,
+        tx: &mut WriteTx,
+        actor: &Actor,
+        id: TaskId,
+        patch: TaskPatch,
+        if_match: Option<i64>,
+    ) -> Result<(Task, Vec<Change>)> {
+        let (mut task, access) = self.load(tx, actor, id, if_match).await?;
         let previous = task.version;
         let from = task.placement();
         let previous_assignee = task.assignee_id;
@@ -467,7 +544,7 @@ impl<'a> TaskService<'a> {
             kinds.push(Kind::Assigned);
         }
         if kinds.is_empty() {
-            return Ok(TaskSnapshot::from(&task));
+            return Ok((task, Vec::new()));
         }
         let snapshot = TaskSnapshot::from(&task);
         let place = TaskPlace::from(from);
@@ -504,8 +581,7 @@ impl<'a> TaskService<'a> {
                 });
             }
         }
-        self.save(tx, ctx, actor, writes).await?;
-        Ok(snapshot)
+        Ok((task, writes))
     }
 
     /// Marks a task completed, and its open subtasks with it (one event
@@ -649,6 +725,27 @@ fn transition(
     }
     let task = TaskSnapshot::from(&task);
     Ok(Some(Change { events: vec![event(TaskState { task: task.clone() })], task, previous_version: snapshot.version }))
+}
+
+/// A status change of another task, folded into the writes: onto the write
+/// of that task already there (a subtask the same change moves), or as a
+/// write of its own.
+fn transition_into(
+    writes: &mut Vec<Change>,
+    stored: &TaskSnapshot,
+    change: fn(&mut Task, DateTime<Utc>) -> bool,
+    event: fn(TaskState) -> Event,
+) -> Result<()> {
+    let Some(existing) = writes.iter_mut().find(|w| w.task.id == stored.id) else {
+        writes.extend(transition(stored, change, event)?);
+        return Ok(());
+    };
+    let mut task = Task::try_from(&existing.task).map_err(AppError::internal)?;
+    if change(&mut task, now()) {
+        existing.task = TaskSnapshot::from(&task);
+        existing.events.push(event(TaskState { task: existing.task.clone() }));
+    }
+    Ok(())
 }
 
 fn not_in_project(field: &str) -> AppError {

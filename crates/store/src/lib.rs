@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod checkpoint;
+pub mod caldav;
 pub mod comments;
 pub mod conversations;
 mod db;
