@@ -46,7 +46,7 @@ fn prop_request(parent: &Element) -> Result<PropRequest, BadXml> {
         return Ok(PropRequest::PropName);
     }
     if parent.child(DAV, "allprop").is_some() {
-        let include = parent.child(DAV, "include").map(|i| names(i)).unwrap_or_default();
+        let include = parent.child(DAV, "include").map(names).unwrap_or_default();
         return Ok(PropRequest::AllProp(include));
     }
     match parent.child(DAV, "prop") {

@@ -135,7 +135,7 @@ pub fn parse(body: &[u8]) -> Result<Element, BadXml> {
             Event::CData(t) => String::from_utf8(t.into_inner().into_owned())
                 .map_err(|_| BadXml::new("a CDATA section that is not UTF-8"))?,
             Event::GeneralRef(r) => {
-                let resolved = match r.resolve_char_ref() {
+                match r.resolve_char_ref() {
                     Ok(Some(c)) => c.to_string(),
                     Ok(None) => {
                         let name = r.decode().map_err(|e| BadXml::new(format!("a reference not in UTF-8: {e}")))?;
@@ -144,8 +144,7 @@ pub fn parse(body: &[u8]) -> Result<Element, BadXml> {
                             .to_owned()
                     }
                     Err(e) => return Err(BadXml::new(format!("a bad character reference: {e}"))),
-                };
-                resolved
+                }
             }
             Event::DocType(_) => return Err(BadXml::new("a document type declaration is not accepted")),
             Event::Decl(_) | Event::PI(_) | Event::Comment(_) => continue,
