@@ -1,5 +1,6 @@
 //! The HTTP front door: REST under `/api/v1`, authentication, RFC 9457 errors,
 //! the OpenAPI document and its docs UI, realtime streams (SSE and WebSocket),
+//! the CalDAV server (`/dav/`, `routes::dav`),
 //! and the operational endpoints (`/health`, `/livez`, `/readyz`, `/metrics`).
 //!
 //! Each module under `routes` owns its `router()`; [`router`] merges them and
@@ -120,6 +121,7 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .merge(routes::ops::router())
+        .merge(routes::dav::router())
         .merge(openapi::router())
         .merge(asyncapi::router())
         .fallback(routes::ops::not_found)

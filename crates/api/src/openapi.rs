@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::ApiState;
 use crate::routes::{
-    admin, auth, calendar, chat, comments, export, import, notifications, ops, projects, push, realtime, tasks,
+    admin, auth, calendar, chat, comments, dav, export, import, notifications, ops, projects, push, realtime, tasks,
     webhooks,
 };
 
@@ -29,6 +29,7 @@ use crate::routes::{
         chat::chat, chat::list, chat::read, chat::remove,
         ops::health, ops::livez, ops::readyz, ops::metrics_text,
         admin::dead_letters,
+        dav::well_known, dav::object::get, dav::object::put, dav::object::delete,
     ),
     components(schemas(crate::error::Problem, ontask_domain::Status, ontask_domain::EventMetadata)),
     modifiers(&BearerAuth),
@@ -44,6 +45,7 @@ use crate::routes::{
         (name = "realtime", description = "Live events over SSE and WebSocket"),
         (name = "operations", description = "Health and metrics"),
         (name = "chat", description = "The chat agent and its conversations"),
+        (name = "caldav", description = "The CalDAV server (RFC 4791, tasks as VTODO; docs/caldav.md): one calendar per project under /dav/calendars/{user}/, found from /.well-known/caldav. Besides the methods listed here it answers PROPFIND, PROPPATCH (refused per property), REPORT (calendar-query, calendar-multiget, sync-collection) and OPTIONS, which OpenAPI cannot describe. Sign in with HTTP Basic: your e-mail and an API token as the password. Errors are DAV:error XML bodies, as WebDAV clients expect."),
     )
 )]
 pub struct ApiDoc;
@@ -59,6 +61,15 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some("A session JWT, an external IdP JWT, or a personal API token (ot_...)"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some("CalDAV only: the account's e-mail and one of its API tokens as the password"))
                     .build(),
             ),
         );

@@ -77,6 +77,22 @@ pub fn propfind(body: &[u8]) -> Result<PropRequest, BadXml> {
     prop_request(&root)
 }
 
+/// The properties a PROPPATCH sets or removes (RFC 4918 section 9.2), in
+/// the order given.
+pub fn proppatch(body: &[u8]) -> Result<Vec<Name>, BadXml> {
+    let root = tree::parse(body)?;
+    if !root.is(DAV, "propertyupdate") {
+        return Err(BadXml::new(format!("a PROPPATCH body is a DAV:propertyupdate, not {}", root.name)));
+    }
+    let mut out = Vec::new();
+    for change in root.children.iter().filter(|c| c.is(DAV, "set") || c.is(DAV, "remove")) {
+        for prop in change.children_named(DAV, "prop") {
+            out.extend(names(prop));
+        }
+    }
+    Ok(out)
+}
+
 /// How deep a sync-collection reaches (RFC 6578 section 6.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyncLevel {
@@ -155,6 +171,13 @@ mod tests {
         assert!(propfind(br#"<propfind xmlns="DAV:"/>"#).is_err());
         assert!(propfind(br#"<propertyupdate xmlns="DAV:"/>"#).is_err());
         assert!(propfind(b"<propfind").is_err());
+    }
+
+    #[test]
+    fn proppatch_bodies() {
+        let body = br#"<d:propertyupdate xmlns:d="DAV:" xmlns:i="http://apple.com/ns/ical/"><d:set><d:prop><i:calendar-color>#ff0000</i:calendar-color></d:prop></d:set><d:remove><d:prop><d:displayname/></d:prop></d:remove></d:propertyupdate>"#;
+        assert_eq!(proppatch(body).unwrap(), [prop::CALENDAR_COLOR, prop::DISPLAYNAME]);
+        assert!(proppatch(br#"<propfind xmlns="DAV:"/>"#).is_err());
     }
 
     #[test]

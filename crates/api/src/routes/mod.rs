@@ -4,6 +4,7 @@ pub mod calendar;
 pub mod chat;
 pub mod comments;
 pub mod dapr;
+pub mod dav;
 pub mod export;
 pub mod import;
 pub mod notifications;
