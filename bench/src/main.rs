@@ -5,6 +5,7 @@
 //! Every request goes to a loopback address.
 #![forbid(unsafe_code)]
 
+mod caldav;
 mod data;
 mod list;
 mod load;
@@ -45,7 +46,7 @@ struct Cli {
     /// Keep the started server's data directory.
     #[arg(long)]
     keep_data: bool,
-    /// Scenarios to run, in order: reference, http, create, max, list, sse, sustained.
+    /// Scenarios to run, in order: reference, http, create, max, list, sse, sustained, caldav.
     #[arg(long, value_delimiter = ',', default_value = "reference,create,max,list,sse")]
     scenarios: Vec<String>,
     /// Open-loop create rates (requests/s).
@@ -78,6 +79,12 @@ struct Cli {
     /// Clients for the listing throughput run (0 skips it).
     #[arg(long, default_value_t = 8)]
     list_concurrency: usize,
+    /// Tasks in the calendar of the caldav scenario.
+    #[arg(long, default_value_t = 1000)]
+    caldav_tasks: u64,
+    /// Timed requests per CalDAV request kind (after 10 warm-up requests).
+    #[arg(long, default_value_t = 50)]
+    caldav_samples: usize,
     /// Create rates (requests/s) for the commit-to-SSE runs.
     #[arg(long, value_delimiter = ',', default_value = "500,2000")]
     sse_rates: Vec<f64>,
@@ -98,8 +105,8 @@ struct Cli {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     for s in &cli.scenarios {
-        if !["reference", "http", "create", "max", "list", "shared", "sse", "sustained"].contains(&s.as_str()) {
-            bail!("unknown scenario {s:?} (reference, http, create, max, list, sse, sustained)");
+        if !["reference", "http", "create", "max", "list", "shared", "sse", "sustained", "caldav"].contains(&s.as_str()) {
+            bail!("unknown scenario {s:?} (reference, http, create, max, list, sse, sustained, caldav)");
         }
     }
     tokio::runtime::Builder::new_multi_thread()
@@ -494,6 +501,12 @@ async fn scenarios(cli: &Cli, ctx: &Ctx) -> Result<Value> {
                 }
                 list_json["server_memory"] = ctx.memory_json();
                 results["list"] = list_json;
+                ctx.settle().await;
+            }
+            "caldav" => {
+                let mut r = caldav::run(&ctx.client, &ctx.base, cli.caldav_tasks, cli.caldav_samples, &ctx.probe()).await?;
+                r["server_memory"] = ctx.memory_json();
+                results["caldav"] = r;
                 ctx.settle().await;
             }
             "shared" => {

@@ -2,6 +2,7 @@
 //! driven over HTTP (and, for crash tests, the real binary as a child process).
 mod account;
 mod auth;
+mod caldav;
 mod chat;
 mod conditional;
 mod dapr;
