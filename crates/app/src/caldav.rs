@@ -139,6 +139,9 @@ impl Collection {
     }
 }
 
+/// Resources asked for by name, each with what was found (`None`: no such resource).
+pub type Found = Vec<(String, Option<Resource>)>;
+
 /// One task as a resource.
 #[derive(Debug, Clone)]
 pub struct Resource {
@@ -239,12 +242,7 @@ impl<'a> CalDavService<'a> {
     /// The resources of a calendar with these names, each `None` when the
     /// calendar has no such resource (a calendar-multiget, a GET).
     #[tracing::instrument(skip_all, fields(user = %actor.user_id, project = %project, names = names.len()))]
-    pub async fn get(
-        &self,
-        actor: &Actor,
-        project: ProjectId,
-        names: &[String],
-    ) -> Result<(Collection, Vec<(String, Option<Resource>)>)> {
+    pub async fn get(&self, actor: &Actor, project: ProjectId, names: &[String]) -> Result<(Collection, Found)> {
         let mut conn = self.app.db.read().await?;
         let collection = self.collection(&mut conn, actor, project, ProjectAction::Read).await?;
         let ids: Vec<Option<TaskId>> = names.iter().map(|n| collection.task_named(n)).collect();
@@ -284,10 +282,8 @@ impl<'a> CalDavService<'a> {
         // its row outlives it for this.
         let client_names: HashMap<TaskId, String> =
             store::of_tasks(&mut conn, &gone).await?.into_iter().map(|n| (n.task_id, n.name)).collect();
-        let removed = gone
-            .iter()
-            .map(|id| client_names.get(id).cloned().unwrap_or_else(|| format!("{id}{SUFFIX}")))
-            .collect();
+        let removed =
+            gone.iter().map(|id| client_names.get(id).cloned().unwrap_or_else(|| format!("{id}{SUFFIX}"))).collect();
         let changed = touched
             .iter()
             .filter_map(|id| present.remove(id))

@@ -434,7 +434,7 @@ impl<'a> TaskService<'a> {
         let mut tx = self.app.db.begin().await?;
         let (mut task, mut writes) = self.update_in(&mut tx, actor, id, patch, if_match).await?;
         let stored_version = writes.first().map_or(task.version, |main| main.previous_version);
-        let (change, event): (fn(&mut Task, DateTime<Utc>) -> bool, fn(TaskState) -> Event) = match status {
+        let (change, event): (StatusChange, fn(TaskState) -> Event) = match status {
             Status::Completed => (Task::complete, Event::TaskCompleted),
             Status::Open => (Task::reopen, Event::TaskReopened),
         };
@@ -726,6 +726,9 @@ fn transition(
     let task = TaskSnapshot::from(&task);
     Ok(Some(Change { events: vec![event(TaskState { task: task.clone() })], task, previous_version: snapshot.version }))
 }
+
+/// A change of status (`Task::complete`, `Task::reopen`), true when it changed something.
+type StatusChange = fn(&mut Task, DateTime<Utc>) -> bool;
 
 /// A status change of another task, folded into the writes: onto the write
 /// of that task already there (a subtask the same change moves), or as a

@@ -31,7 +31,10 @@ pub enum PropTest {
     Defined,
     IsNotDefined,
     /// Case-insensitive substring (the default `i;ascii-casemap` collation).
-    TextMatch { text: String, negate: bool },
+    TextMatch {
+        text: String,
+        negate: bool,
+    },
     TimeRange(TimeRange),
 }
 

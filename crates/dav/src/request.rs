@@ -2,10 +2,10 @@
 //! section 9.1) and the REPORTs a CalDAV server answers: calendar-query and
 //! calendar-multiget (RFC 4791 section 7.8, 7.9) and sync-collection
 //! (RFC 6578 section 3.2).
+use crate::Name;
 use crate::filter::Filter;
 use crate::name::{CALDAV, DAV};
 use crate::tree::{self, BadXml, Element};
-use crate::Name;
 
 /// How far below the resource a PROPFIND or REPORT reaches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,10 +103,21 @@ pub enum SyncLevel {
 /// A REPORT body.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Report {
-    CalendarQuery { props: PropRequest, filter: Filter },
-    CalendarMultiget { props: PropRequest, hrefs: Vec<String> },
+    CalendarQuery {
+        props: PropRequest,
+        filter: Filter,
+    },
+    CalendarMultiget {
+        props: PropRequest,
+        hrefs: Vec<String>,
+    },
     /// `token` is `None` for the initial sync (an empty `sync-token`).
-    SyncCollection { token: Option<String>, level: SyncLevel, props: PropRequest, limit: Option<u32> },
+    SyncCollection {
+        token: Option<String>,
+        level: SyncLevel,
+        props: PropRequest,
+        limit: Option<u32>,
+    },
     /// A report this server does not answer (`DAV:supported-report`).
     Unsupported(Name),
 }

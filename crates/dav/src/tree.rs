@@ -134,18 +134,16 @@ pub fn parse(body: &[u8]) -> Result<Element, BadXml> {
             Event::Text(t) => t.decode().map_err(|e| BadXml::new(format!("text that is not UTF-8: {e}")))?.into_owned(),
             Event::CData(t) => String::from_utf8(t.into_inner().into_owned())
                 .map_err(|_| BadXml::new("a CDATA section that is not UTF-8"))?,
-            Event::GeneralRef(r) => {
-                match r.resolve_char_ref() {
-                    Ok(Some(c)) => c.to_string(),
-                    Ok(None) => {
-                        let name = r.decode().map_err(|e| BadXml::new(format!("a reference not in UTF-8: {e}")))?;
-                        quick_xml::escape::resolve_predefined_entity(&name)
-                            .ok_or_else(|| BadXml::new(format!("the entity &{name}; is not defined")))?
-                            .to_owned()
-                    }
-                    Err(e) => return Err(BadXml::new(format!("a bad character reference: {e}"))),
+            Event::GeneralRef(r) => match r.resolve_char_ref() {
+                Ok(Some(c)) => c.to_string(),
+                Ok(None) => {
+                    let name = r.decode().map_err(|e| BadXml::new(format!("a reference not in UTF-8: {e}")))?;
+                    quick_xml::escape::resolve_predefined_entity(&name)
+                        .ok_or_else(|| BadXml::new(format!("the entity &{name}; is not defined")))?
+                        .to_owned()
                 }
-            }
+                Err(e) => return Err(BadXml::new(format!("a bad character reference: {e}"))),
+            },
             Event::DocType(_) => return Err(BadXml::new("a document type declaration is not accepted")),
             Event::Decl(_) | Event::PI(_) | Event::Comment(_) => continue,
             Event::Eof => break,

@@ -373,7 +373,9 @@ BEGIN:VTODO\r\nUID:x\r\nDESCRIPTION:no title\r\nEND:VTODO\r\nEND:VCALENDAR\r\n";
     #[test]
     fn a_completion_time_or_full_percentage_without_status_completes() {
         let todo = |props: &str| {
-            let text = format!("BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\nUID:a\r\nSUMMARY:A\r\n{props}END:VTODO\r\nEND:VCALENDAR\r\n");
+            let text = format!(
+                "BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\nUID:a\r\nSUMMARY:A\r\n{props}END:VTODO\r\nEND:VCALENDAR\r\n"
+            );
             read(&text, Tz::UTC).unwrap().todos.remove(0)
         };
         assert_eq!(todo("COMPLETED:20261101T080000Z\r\n").status, Status::Completed);

@@ -82,10 +82,8 @@ pub async fn of_tasks(conn: &mut AnyConnection, tasks: &[TaskId]) -> Result<Vec<
 /// The tasks a client named `name` (in any project: the caller keeps those
 /// of the collection asked about).
 pub async fn named(conn: &mut AnyConnection, name: &str) -> Result<Vec<TaskId>> {
-    let rows = sqlx::query("SELECT task_id, name, uid FROM caldav_names WHERE name = $1")
-        .bind(name)
-        .fetch_all(conn)
-        .await?;
+    let rows =
+        sqlx::query("SELECT task_id, name, uid FROM caldav_names WHERE name = $1").bind(name).fetch_all(conn).await?;
     rows.iter().map(|r| decode(r).map(|n| n.task_id)).collect()
 }
 

@@ -8,8 +8,8 @@
 //! a task beside it keeps the write-ahead log within its bound (`checkpoint`).
 #![forbid(unsafe_code)]
 
-mod checkpoint;
 pub mod caldav;
+mod checkpoint;
 pub mod comments;
 pub mod conversations;
 mod db;

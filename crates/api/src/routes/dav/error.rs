@@ -23,7 +23,7 @@ pub enum DavError {
     /// A method this resource does not answer (405, with `Allow`).
     MethodNotAllowed(&'static str),
     /// A failed precondition: the status, the element naming it, why.
-    Precondition(StatusCode, Node, String),
+    Precondition(StatusCode, Box<Node>, String),
     CalDav(CalDavError),
     /// What the rest of the API answers (a server fault).
     Api(ApiError),
@@ -62,7 +62,7 @@ impl DavError {
     pub fn finite_depth() -> Self {
         Self::Precondition(
             StatusCode::FORBIDDEN,
-            Node::new(Name::dav("propfind-finite-depth")),
+            Box::new(Node::new(Name::dav("propfind-finite-depth"))),
             "ask with Depth: 0 or 1".into(),
         )
     }
@@ -97,12 +97,10 @@ impl IntoResponse for DavError {
                 r.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
                 r
             }
-            Self::Precondition(status, condition, why) => xml(status, condition, &why),
+            Self::Precondition(status, condition, why) => xml(status, *condition, &why),
             Self::Api(e) => e.into_response(),
             Self::CalDav(e) => match e {
-                C::InvalidData(why) => {
-                    xml(StatusCode::FORBIDDEN, Node::new(Name::caldav("valid-calendar-data")), &why)
-                }
+                C::InvalidData(why) => xml(StatusCode::FORBIDDEN, Node::new(Name::caldav("valid-calendar-data")), &why),
                 C::InvalidObject(why) => {
                     xml(StatusCode::FORBIDDEN, Node::new(Name::caldav("valid-calendar-object-resource")), &why)
                 }
@@ -121,7 +119,9 @@ impl IntoResponse for DavError {
                 C::App(e) => match e {
                     AppError::NotFound => plain(StatusCode::NOT_FOUND, "no such resource".into()),
                     AppError::Unauthorized(why) => Self::Unauthorized(why).into_response(),
-                    AppError::Forbidden(why) => xml(StatusCode::FORBIDDEN, Node::new(Name::dav("need-privileges")), &why),
+                    AppError::Forbidden(why) => {
+                        xml(StatusCode::FORBIDDEN, Node::new(Name::dav("need-privileges")), &why)
+                    }
                     AppError::Validation(v) => xml(
                         StatusCode::FORBIDDEN,
                         Node::new(Name::caldav("valid-calendar-object-resource")),

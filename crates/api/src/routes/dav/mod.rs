@@ -89,7 +89,9 @@ async fn sign_in(state: &ApiState, parts: &Parts) -> Result<DavCaller, DavError>
                 .decode(rest.trim())
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| DavError::Unauthorized("the Basic credentials are not base64 of user:password".into()))?;
+                .ok_or_else(|| {
+                    DavError::Unauthorized("the Basic credentials are not base64 of user:password".into())
+                })?;
             let (email, token) = decoded
                 .split_once(':')
                 .ok_or_else(|| DavError::Unauthorized("the Basic credentials have no password".into()))?;
@@ -171,8 +173,9 @@ pub fn name_in(href: &str, calendar: &str) -> Option<String> {
 
 fn multistatus(ms: &Multistatus) -> Response {
     match ms.to_xml() {
-        Ok(body) => (StatusCode::MULTI_STATUS, [(header::CONTENT_TYPE, HeaderValue::from_static(XML))], body)
-            .into_response(),
+        Ok(body) => {
+            (StatusCode::MULTI_STATUS, [(header::CONTENT_TYPE, HeaderValue::from_static(XML))], body).into_response()
+        }
         Err(e) => crate::ApiError::Internal(format!("writing a multistatus: {e}")).into_response(),
     }
 }
@@ -190,13 +193,13 @@ fn depth(headers: &HeaderMap, default: Depth) -> Result<Depth, DavError> {
 
 /// A request's body, bounded like every body the API reads.
 async fn body(state: &ApiState, body: Body) -> Result<axum::body::Bytes, DavError> {
-    axum::body::to_bytes(body, state.config.body_limit)
-        .await
-        .map_err(|_| DavError::Precondition(
+    axum::body::to_bytes(body, state.config.body_limit).await.map_err(|_| {
+        DavError::Precondition(
             StatusCode::PAYLOAD_TOO_LARGE,
-            ontask_dav::Node::new(ontask_dav::name::prop::MAX_RESOURCE_SIZE),
+            Box::new(ontask_dav::Node::new(ontask_dav::name::prop::MAX_RESOURCE_SIZE)),
             format!("the body is larger than {} bytes", state.config.body_limit),
-        ))
+        )
+    })
 }
 
 /// A request to a resource that is not a task: signs in, reads the body,
@@ -258,7 +261,8 @@ async fn home(State(state): State<ApiState>, Path(user): Path<String>, req: Requ
             if depth == Depth::Infinity {
                 return Err(DavError::finite_depth());
             }
-            let calendars = if depth == Depth::One { state.app.caldav().calendars(&caller.actor).await? } else { Vec::new() };
+            let calendars =
+                if depth == Depth::One { state.app.caldav().calendars(&caller.actor).await? } else { Vec::new() };
             return Ok(multistatus(&props::home(caller, &request, &calendars)));
         }
         if is(method, "REPORT") {
@@ -267,7 +271,7 @@ async fn home(State(state): State<ApiState>, Path(user): Path<String>, req: Requ
         if is(method, "MKCALENDAR") || is(method, "MKCOL") {
             return Err(DavError::Precondition(
                 StatusCode::FORBIDDEN,
-                ontask_dav::Node::new(ontask_dav::Name::dav("resource-must-be-null")),
+                Box::new(ontask_dav::Node::new(ontask_dav::Name::dav("resource-must-be-null"))),
                 "calendars are ontask's projects: create the project in ontask and it appears here".into(),
             ));
         }
@@ -276,7 +280,11 @@ async fn home(State(state): State<ApiState>, Path(user): Path<String>, req: Requ
     .await
 }
 
-async fn calendar(State(state): State<ApiState>, Path((user, project)): Path<(String, String)>, req: Request) -> Response {
+async fn calendar(
+    State(state): State<ApiState>,
+    Path((user, project)): Path<(String, String)>,
+    req: Request,
+) -> Response {
     collection_request(state, req, ALLOW_COLLECTION, async |state, caller, method, headers, body| {
         own(caller, &user)?;
         let project = project_id(&project)?;
@@ -301,12 +309,15 @@ async fn calendar(State(state): State<ApiState>, Path((user, project)): Path<(St
         if is(method, "PROPPATCH") {
             let collection = state.app.caldav().calendar(&caller.actor, project).await?;
             let names = ontask_dav::request::proppatch(body)?;
-            return Ok(multistatus(&props::refused(calendar_href(caller.actor.user_id, collection.calendar.project.id), names)));
+            return Ok(multistatus(&props::refused(
+                calendar_href(caller.actor.user_id, collection.calendar.project.id),
+                names,
+            )));
         }
         if method == Method::DELETE {
             return Err(DavError::Precondition(
                 StatusCode::FORBIDDEN,
-                ontask_dav::Node::new(ontask_dav::Name::dav("need-privileges")),
+                Box::new(ontask_dav::Node::new(ontask_dav::Name::dav("need-privileges"))),
                 "a project is deleted in ontask itself, not from a calendar program".into(),
             ));
         }

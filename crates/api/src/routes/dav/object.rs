@@ -103,11 +103,12 @@ pub async fn put(
         let caller = sign_in(&state, &parts).await?;
         own(&caller, &user)?;
         let project = project_id(&project)?;
-        let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("text/calendar");
+        let content_type =
+            parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("text/calendar");
         if !content_type.trim().to_ascii_lowercase().starts_with("text/calendar") {
             return Err(DavError::Precondition(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                Node::new(Name::caldav("supported-calendar-data")),
+                Box::new(Node::new(Name::caldav("supported-calendar-data"))),
                 "send the task as text/calendar".into(),
             ));
         }

@@ -31,7 +31,12 @@ pub fn token_version(project: ProjectId, token: &str) -> Option<i64> {
 
 /// One resource's answer to `request`: `all` are its properties (what
 /// `allprop` and `propname` name), `lookup` gives a property's value.
-fn respond(href: String, request: &PropRequest, all: &[Name], mut lookup: impl FnMut(&Name) -> Option<Value>) -> Response {
+fn respond(
+    href: String,
+    request: &PropRequest,
+    all: &[Name],
+    mut lookup: impl FnMut(&Name) -> Option<Value>,
+) -> Response {
     let asked: Vec<Name> = match request {
         PropRequest::PropName => {
             let props = all.iter().map(|n| (n.clone(), None)).collect();
@@ -96,9 +101,11 @@ fn principal_response(caller: &DavCaller, request: &PropRequest) -> Response {
     let user = caller.actor.user_id;
     respond(principal_href(user), request, &ALL, |name| match name {
         n if *n == prop::RESOURCETYPE => Some(Value::elements(&[Name::dav("principal")])),
-        n if *n == prop::DISPLAYNAME => {
-            Some(Value::Text(if caller.user.name.is_empty() { caller.user.email.clone() } else { caller.user.name.clone() }))
-        }
+        n if *n == prop::DISPLAYNAME => Some(Value::Text(if caller.user.name.is_empty() {
+            caller.user.email.clone()
+        } else {
+            caller.user.name.clone()
+        })),
         n if *n == prop::PRINCIPAL_URL => Some(Value::Href(principal_href(user))),
         n if *n == prop::CALENDAR_HOME_SET => Some(Value::Href(home_href(user))),
         n if *n == prop::CALENDAR_USER_ADDRESS_SET => Some(Value::Hrefs(vec![format!("mailto:{}", caller.user.email)])),
@@ -201,7 +208,9 @@ pub fn object(
         n if *n == prop::GETCONTENTTYPE => Some(Value::Text(TODO_CONTENT_TYPE.into())),
         n if *n == prop::GETLASTMODIFIED => Some(Value::Text(http_date(resource.task.updated_at))),
         n if *n == prop::CALENDAR_DATA => Some(Value::Text(collection.write(writer, &resource.task))),
-        n if *n == prop::GETCONTENTLENGTH => Some(Value::Text(collection.write(writer, &resource.task).len().to_string())),
+        n if *n == prop::GETCONTENTLENGTH => {
+            Some(Value::Text(collection.write(writer, &resource.task).len().to_string()))
+        }
         n => common(caller, n),
     })
 }

@@ -20,7 +20,7 @@ pub fn unsupported(report: &Report) -> DavError {
     };
     DavError::Precondition(
         StatusCode::FORBIDDEN,
-        Node::new(Name::dav("supported-report")),
+        Box::new(Node::new(Name::dav("supported-report"))),
         format!("{what} is not answered here; calendars answer calendar-query, calendar-multiget and sync-collection"),
     )
 }
@@ -92,10 +92,13 @@ pub async fn answer(
         }
         Report::CalendarMultiget { props, hrefs } => {
             let base = calendar_href(caller.actor.user_id, project);
-            let names: Vec<(String, Option<String>)> = hrefs.into_iter().map(|h| {
-                let name = name_in(&h, &base);
-                (h, name)
-            }).collect();
+            let names: Vec<(String, Option<String>)> = hrefs
+                .into_iter()
+                .map(|h| {
+                    let name = name_in(&h, &base);
+                    (h, name)
+                })
+                .collect();
             let asked: Vec<String> = names.iter().filter_map(|(_, n)| n.clone()).collect();
             let (collection, found) = caldav.get(&caller.actor, project, &asked).await?;
             let mut found = found.into_iter();
@@ -124,7 +127,8 @@ pub async fn answer(
                 .iter()
                 .map(|r| props::object(caller, &collection, r, &props, &mut writer, None))
                 .collect();
-            responses.extend(changes.removed.iter().map(|name| Response::status(object_href(user, project, name), 404)));
+            responses
+                .extend(changes.removed.iter().map(|name| Response::status(object_href(user, project, name), 404)));
             Ok(Multistatus { responses, sync_token: Some(sync_token(project, collection.calendar.version)) })
         }
         other @ Report::Unsupported(_) => Err(unsupported(&other)),
