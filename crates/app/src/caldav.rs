@@ -305,7 +305,10 @@ impl<'a> CalDavService<'a> {
         conditions: Conditions,
     ) -> Result<Written> {
         actor.require(Scope::TasksWrite)?;
-        let todo = one_todo(body)?;
+        // A time without a zone (a "floating" DUE, as some clients write)
+        // is read in the person's profile zone.
+        let zone = self.app.auth.timezone_of(actor).await?;
+        let todo = one_todo(body, zone)?;
         let (collection, existing) = {
             let mut conn = self.app.db.read().await?;
             let collection = self.collection(&mut conn, actor, project, ProjectAction::Edit).await?;
@@ -412,9 +415,8 @@ async fn tasks_of(conn: &mut AnyConnection, project: ProjectId, ids: &[TaskId]) 
 
 /// The one VTODO of a calendar object resource (RFC 4791 section 4.1: one
 /// component, with the VTIMEZONEs it uses).
-fn one_todo(body: &str) -> Result<ImportedTodo> {
-    // A floating time is read as UTC: nothing says the person's zone.
-    let read = ontask_ical::read(body, Tz::UTC).map_err(|e| CalDavError::InvalidData(e.to_string()))?;
+fn one_todo(body: &str, floating_zone: Tz) -> Result<ImportedTodo> {
+    let read = ontask_ical::read(body, floating_zone).map_err(|e| CalDavError::InvalidData(e.to_string()))?;
     if let Some(other) = read.skipped.iter().find(|s| s.what != "VTODO") {
         return Err(CalDavError::UnsupportedComponent(other.what.clone()));
     }
@@ -456,14 +458,14 @@ mod tests {
 
     #[test]
     fn a_resource_is_exactly_one_vtodo() {
-        assert_eq!(one_todo(TODO).unwrap().uid.as_deref(), Some("a"));
+        assert_eq!(one_todo(TODO, Tz::UTC).unwrap().uid.as_deref(), Some("a"));
         let two = TODO.replace("END:VTODO\r\n", "END:VTODO\r\nBEGIN:VTODO\r\nUID:b\r\nSUMMARY:B\r\nEND:VTODO\r\n");
-        assert!(matches!(one_todo(&two), Err(CalDavError::InvalidObject(m)) if m.contains("holds 2")));
+        assert!(matches!(one_todo(&two, Tz::UTC), Err(CalDavError::InvalidObject(m)) if m.contains("holds 2")));
         let event = TODO.replace("VTODO", "VEVENT");
-        assert!(matches!(one_todo(&event), Err(CalDavError::UnsupportedComponent(c)) if c == "VEVENT"));
-        assert!(matches!(one_todo("hello"), Err(CalDavError::InvalidData(_))));
+        assert!(matches!(one_todo(&event, Tz::UTC), Err(CalDavError::UnsupportedComponent(c)) if c == "VEVENT"));
+        assert!(matches!(one_todo("hello", Tz::UTC), Err(CalDavError::InvalidData(_))));
         let untitled = TODO.replace("SUMMARY:A\r\n", "");
-        assert!(matches!(one_todo(&untitled), Err(CalDavError::InvalidObject(_))));
+        assert!(matches!(one_todo(&untitled, Tz::UTC), Err(CalDavError::InvalidObject(_))));
     }
 
     #[test]

@@ -349,6 +349,17 @@ async fn caldav_roles_credentials_and_protocol_errors() {
     let (status, _, body) = dav(&app, "PUT", &format!("{own}e.ics"), Some(&owner_auth), None, &event).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body.contains("supported-calendar-component"), "{body}");
+    // A floating DUE is read in the profile's zone.
+    let profile = app.patch("/api/v1/me", &owner).json(&json!({ "timezone": "Europe/Berlin" })).send().await.unwrap();
+    assert_eq!(profile.status(), StatusCode::OK);
+    let floating = vtodo("float-1", "SUMMARY:Float\r\nDUE:20261124T090000\r\n");
+    let (status, _, body) = dav(&app, "PUT", &format!("{own}float-1.ics"), Some(&owner_auth), None, &floating).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let tasks = tasks_of(&app, &owner, garden_id).await;
+    assert_eq!(titled(&tasks, "Float")["due"], "2026-11-24T09:00:00+01:00[Europe/Berlin]");
+    let again = dav(&app, "PUT", &format!("{own}other-name.ics"), Some(&owner_auth), None, &floating).await;
+    assert_eq!(again.0, StatusCode::FORBIDDEN, "the UID is taken");
+    assert!(again.2.contains("no-uid-conflict"), "{}", again.2);
     let stale = app
         .client
         .delete(app.url(&object))
