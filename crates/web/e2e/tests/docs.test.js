@@ -37,7 +37,8 @@ test('the API reference renders under its policy, from this origin only, and tri
 
   const response = await page.goto(`${server.url}/docs`);
   assert.match(response.headers()['content-security-policy'], /script-src 'self'/);
-  const me = page.locator('.opblock', { has: page.locator('[data-path="/api/v1/me"]') });
+  // GET /me (PATCH /me is the profile).
+  const me = page.locator('.opblock.opblock-get', { has: page.locator('[data-path="/api/v1/me"]') });
   await me.locator('.opblock-summary').click();
   await me.locator('.try-out__btn').click();
   await me.locator('.execute').click();
