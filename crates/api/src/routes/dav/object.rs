@@ -3,12 +3,15 @@
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ontask_app::caldav::{CalDavError, Conditions, Written};
+use ontask_app::caldav::{CalDavError, Collection, Conditions, Resource, Written};
 use ontask_dav::{Multistatus, Name, Node};
+use ontask_domain::ProjectId;
 use ontask_ical::Resources;
 
 use super::props::{self, http_date};
-use super::{ALLOW_OBJECT, DavError, body, calendar_href, is, multistatus, options, own, project_id, sign_in};
+use super::{
+    ALLOW_OBJECT, DavCaller, DavError, body, calendar_href, is, multistatus, options, own, project_id, sign_in,
+};
 use crate::ApiState;
 use crate::routes::export::ICALENDAR;
 
@@ -32,6 +35,18 @@ fn conditions(headers: &HeaderMap) -> Result<Conditions, DavError> {
     Ok(c)
 }
 
+/// The calendar and the one resource `name` in it; not found when there is none.
+async fn one(
+    state: &ApiState,
+    caller: &DavCaller,
+    project: ProjectId,
+    name: String,
+) -> Result<(Collection, Resource), DavError> {
+    let (collection, mut found) = state.app.caldav().get(&caller.actor, project, &[name]).await?;
+    let resource = found.pop().and_then(|(_, r)| r).ok_or_else(DavError::not_found)?;
+    Ok((collection, resource))
+}
+
 /// The resource as iCalendar, with its ETag; 304 for an `If-None-Match` that matches.
 #[utoipa::path(get, path = "/dav/calendars/{user}/{project}/{name}", tag = "caldav",
     security(("basic" = []), ("bearer" = [])),
@@ -45,39 +60,32 @@ pub async fn get(
     State(state): State<ApiState>,
     Path((user, project, name)): Path<(String, String, String)>,
     req: Request,
-) -> Response {
+) -> Result<Response, DavError> {
     let (parts, _) = req.into_parts();
-    let outcome = async {
-        let caller = sign_in(&state, &parts).await?;
-        own(&caller, &user)?;
-        let (collection, mut found) = state.app.caldav().get(&caller.actor, project_id(&project)?, &[name]).await?;
-        let resource = found.pop().and_then(|(_, r)| r).ok_or_else(DavError::not_found)?;
-        let etag = HeaderValue::from_str(&resource.etag()).map_err(|e| crate::ApiError::Internal(e.to_string()))?;
-        let unchanged = parts
-            .headers
-            .get(header::IF_NONE_MATCH)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(',').any(|t| t.trim() == resource.etag() || t.trim() == "*"));
-        if unchanged {
-            return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
-        }
-        let text = collection.write(&mut Resources::new(), &resource.task);
-        let modified = HeaderValue::from_str(&http_date(resource.task.updated_at))
-            .map_err(|e| crate::ApiError::Internal(e.to_string()))?;
-        Ok::<_, DavError>(
-            (
-                [
-                    (header::CONTENT_TYPE, HeaderValue::from_static(ICALENDAR)),
-                    (header::ETAG, etag),
-                    (header::LAST_MODIFIED, modified),
-                ],
-                text,
-            )
-                .into_response(),
-        )
+    let caller = sign_in(&state, &parts).await?;
+    own(&caller, &user)?;
+    let (collection, resource) = one(&state, &caller, project_id(&project)?, name).await?;
+    let etag = HeaderValue::from_str(&resource.etag()).map_err(|e| crate::ApiError::Internal(e.to_string()))?;
+    let unchanged = parts
+        .headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == resource.etag() || t.trim() == "*"));
+    if unchanged {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
-    .await;
-    outcome.unwrap_or_else(IntoResponse::into_response)
+    let text = collection.write(&mut Resources::new(), &resource.task);
+    let modified = HeaderValue::from_str(&http_date(resource.task.updated_at))
+        .map_err(|e| crate::ApiError::Internal(e.to_string()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(ICALENDAR)),
+            (header::ETAG, etag),
+            (header::LAST_MODIFIED, modified),
+        ],
+        text,
+    )
+        .into_response())
 }
 
 /// Creates a task from a VTODO (a new name, with `If-None-Match: *` to be
@@ -97,32 +105,27 @@ pub async fn put(
     State(state): State<ApiState>,
     Path((user, project, name)): Path<(String, String, String)>,
     req: Request,
-) -> Response {
+) -> Result<Response, DavError> {
     let (parts, raw) = req.into_parts();
-    let outcome = async {
-        let caller = sign_in(&state, &parts).await?;
-        own(&caller, &user)?;
-        let project = project_id(&project)?;
-        let content_type =
-            parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("text/calendar");
-        if !content_type.trim().to_ascii_lowercase().starts_with("text/calendar") {
-            return Err(DavError::Precondition(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                Box::new(Node::new(Name::caldav("supported-calendar-data"))),
-                "send the task as text/calendar".into(),
-            ));
-        }
-        let conditions = conditions(&parts.headers)?;
-        let bytes = body(&state, raw).await?;
-        let text = std::str::from_utf8(&bytes).map_err(|_| CalDavError::InvalidData("the body is not UTF-8".into()))?;
-        let written = state.app.caldav().put(&caller.ctx, &caller.actor, project, &name, text, conditions).await?;
-        Ok::<_, DavError>(match written {
-            Written::Created(_) => StatusCode::CREATED.into_response(),
-            Written::Updated(_) => StatusCode::NO_CONTENT.into_response(),
-        })
+    let caller = sign_in(&state, &parts).await?;
+    own(&caller, &user)?;
+    let project = project_id(&project)?;
+    let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("text/calendar");
+    if !content_type.trim().to_ascii_lowercase().starts_with("text/calendar") {
+        return Err(DavError::Precondition(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Box::new(Node::new(Name::caldav("supported-calendar-data"))),
+            "send the task as text/calendar".into(),
+        ));
     }
-    .await;
-    outcome.unwrap_or_else(IntoResponse::into_response)
+    let conditions = conditions(&parts.headers)?;
+    let bytes = body(&state, raw).await?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| CalDavError::InvalidData("the body is not UTF-8".into()))?;
+    let written = state.app.caldav().put(&caller.ctx, &caller.actor, project, &name, text, conditions).await?;
+    Ok(match written {
+        Written::Created(_) => StatusCode::CREATED.into_response(),
+        Written::Updated(_) => StatusCode::NO_CONTENT.into_response(),
+    })
 }
 
 /// Deletes the task (and its subtasks); `If-Match` with a stale ETag is 412.
@@ -136,18 +139,14 @@ pub async fn delete(
     State(state): State<ApiState>,
     Path((user, project, name)): Path<(String, String, String)>,
     req: Request,
-) -> Response {
+) -> Result<Response, DavError> {
     let (parts, _) = req.into_parts();
-    let outcome = async {
-        let caller = sign_in(&state, &parts).await?;
-        own(&caller, &user)?;
-        let conditions = conditions(&parts.headers)?;
-        let project = project_id(&project)?;
-        state.app.caldav().delete(&caller.ctx, &caller.actor, project, &name, conditions.if_match).await?;
-        Ok::<_, DavError>(StatusCode::NO_CONTENT.into_response())
-    }
-    .await;
-    outcome.unwrap_or_else(IntoResponse::into_response)
+    let caller = sign_in(&state, &parts).await?;
+    own(&caller, &user)?;
+    let conditions = conditions(&parts.headers)?;
+    let project = project_id(&project)?;
+    state.app.caldav().delete(&caller.ctx, &caller.actor, project, &name, conditions.if_match).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// OPTIONS, PROPFIND and PROPPATCH on a task's resource.
@@ -155,30 +154,25 @@ pub async fn other(
     State(state): State<ApiState>,
     Path((user, project, name)): Path<(String, String, String)>,
     req: Request,
-) -> Response {
+) -> Result<Response, DavError> {
     let (parts, raw) = req.into_parts();
     if parts.method == Method::OPTIONS {
-        return options(ALLOW_OBJECT);
+        return Ok(options(ALLOW_OBJECT));
     }
-    let outcome = async {
-        let caller = sign_in(&state, &parts).await?;
-        own(&caller, &user)?;
-        let project = project_id(&project)?;
-        let bytes = body(&state, raw).await?;
-        if is(&parts.method, "PROPFIND") {
-            let request = ontask_dav::request::propfind(&bytes)?;
-            let (collection, mut found) = state.app.caldav().get(&caller.actor, project, &[name]).await?;
-            let resource = found.pop().and_then(|(_, r)| r).ok_or_else(DavError::not_found)?;
-            let response = props::object(&caller, &collection, &resource, &request, &mut Resources::new(), None);
-            return Ok(multistatus(&Multistatus { responses: vec![response], sync_token: None }));
-        }
-        if is(&parts.method, "PROPPATCH") {
-            let names = ontask_dav::request::proppatch(&bytes)?;
-            let href = format!("{}{}", calendar_href(caller.actor.user_id, project), name);
-            return Ok(multistatus(&props::refused(href, names)));
-        }
-        Err(DavError::MethodNotAllowed(ALLOW_OBJECT))
+    let caller = sign_in(&state, &parts).await?;
+    own(&caller, &user)?;
+    let project = project_id(&project)?;
+    let bytes = body(&state, raw).await?;
+    if is(&parts.method, "PROPFIND") {
+        let request = ontask_dav::request::propfind(&bytes)?;
+        let (collection, resource) = one(&state, &caller, project, name).await?;
+        let response = props::object(&caller, &collection, &resource, &request, &mut Resources::new(), None);
+        return Ok(multistatus(&Multistatus { responses: vec![response], sync_token: None }));
     }
-    .await;
-    outcome.unwrap_or_else(IntoResponse::into_response)
+    if is(&parts.method, "PROPPATCH") {
+        let names = ontask_dav::request::proppatch(&bytes)?;
+        let href = format!("{}{}", calendar_href(caller.actor.user_id, project), name);
+        return Ok(multistatus(&props::refused(href, names)));
+    }
+    Err(DavError::MethodNotAllowed(ALLOW_OBJECT))
 }
