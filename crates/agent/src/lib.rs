@@ -24,7 +24,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ontask_app::{App, AppError};
 use rmcp::ServiceExt;
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
@@ -54,19 +54,31 @@ pub enum StdioError {
     Transport(String),
 }
 
-/// `/mcp`: MCP over streamable HTTP. Every request must carry a bearer API
-/// token or JWT; the tools act for that account with its scopes.
+/// `/mcp`: MCP over streamable HTTP, without sessions. Every request must
+/// carry a bearer API token or JWT; the tools act for that account with its
+/// scopes.
 ///
 /// `shutdown` ends open SSE streams so the server can drain.
 pub fn router(app: App, shutdown: CancellationToken) -> Router {
     // Host/Origin checks guard servers that trust the network (DNS rebinding);
     // this one trusts nothing but the bearer token, and must answer on any host
     // name it is deployed under.
-    let config = StreamableHttpServerConfig::default().disable_allowed_hosts().with_cancellation_token(shutdown);
+    //
+    // Stateless: no session lives in this process, so with several agent
+    // replicas behind one Service any replica answers any request. Every
+    // request carries its bearer token and the tools need nothing from an
+    // earlier request (they send no notifications and make no requests of the
+    // client), so a session would only pin a client to one pod. A plain tool
+    // call is answered as `application/json`, without an SSE stream to hold.
+    let config = StreamableHttpServerConfig::default()
+        .disable_allowed_hosts()
+        .with_legacy_session_mode(false)
+        .with_json_response(true)
+        .with_cancellation_token(shutdown);
     let factory_app = app.clone();
     let service = StreamableHttpService::new(
         move || Ok(McpServer::for_requests(factory_app.clone())),
-        Arc::new(LocalSessionManager::default()),
+        Arc::new(NeverSessionManager::default()),
         config,
     );
     Router::new().route_service(MCP_PATH, service).layer(axum::middleware::from_fn_with_state(app, authenticate))

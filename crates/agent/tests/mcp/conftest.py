@@ -74,20 +74,18 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("ONTASK_")}
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory) -> Server:
-    if not Path(BIN).exists():
-        pytest.fail(f"the ontask binary is missing at {BIN}: run `cargo build -p ontask-ontask` or set ONTASK_BIN")
-    data_dir = tmp_path_factory.mktemp("ontask-data")
-    log = open(data_dir / "server.log", "wb")
+def start_ontask(args: list[str], data_dir: Path, log_name: str) -> tuple[subprocess.Popen, str]:
+    """Starts `ontask serve` with `args` on a free port; answers the process and its URL."""
+    log = open(data_dir / log_name, "wb")
     # Every test signs up accounts from this one address: three calls each
     # (registration and two tokens) would soon pass the per-address sign-in
     # limit, which protects real servers and is tested with the HTTP suite.
     env = {**_clean_env(), "ONTASK_RATE_LIMITS__SIGN_IN_PER_ADDRESS": "100000"}
     process = subprocess.Popen(
-        [BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(data_dir)],
+        [BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(data_dir), *args],
         cwd=data_dir, env=env, stdout=log, stderr=subprocess.PIPE, text=True,
     )
+    log.close()
     lines: queue.Queue[str] = queue.Queue()
 
     def pump() -> None:
@@ -96,9 +94,8 @@ def server(tmp_path_factory) -> Server:
         lines.put("")
 
     threading.Thread(target=pump, daemon=True).start()
-    url = None
     seen = []
-    while url is None:
+    while True:
         try:
             line = lines.get(timeout=START_TIMEOUT)
         except queue.Empty:
@@ -107,17 +104,27 @@ def server(tmp_path_factory) -> Server:
             break
         seen.append(line)
         if "ontask is running at " in line:
-            url = line.split("ontask is running at ", 1)[1].split()[0]
-    if url is None:
-        process.kill()
-        pytest.fail("ontask did not start:\n" + "".join(seen))
-    yield Server(url=url, data_dir=str(data_dir), process=process)
+            return process, line.split("ontask is running at ", 1)[1].split()[0]
+    process.kill()
+    pytest.fail("ontask did not start:\n" + "".join(seen))
+
+
+def stop(process: subprocess.Popen) -> None:
     process.terminate()
     try:
         process.wait(timeout=30)
     except subprocess.TimeoutExpired:
         process.kill()
-    log.close()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> Server:
+    if not Path(BIN).exists():
+        pytest.fail(f"the ontask binary is missing at {BIN}: run `cargo build -p ontask-ontask` or set ONTASK_BIN")
+    data_dir = tmp_path_factory.mktemp("ontask-data")
+    process, url = start_ontask([], data_dir, "server.log")
+    yield Server(url=url, data_dir=str(data_dir), process=process)
+    stop(process)
 
 
 @pytest.fixture
