@@ -32,6 +32,7 @@ use std::sync::Arc;
 pub use context::{Actor, Context, Role, Scope, SignedIn};
 pub use error::AppError;
 use ontask_store::Db;
+use ontask_telemetry::breaker::{BreakerSettings, Breakers};
 
 pub type Result<T, E = AppError> = std::result::Result<T, E>;
 
@@ -53,6 +54,7 @@ pub struct App {
     /// Seals the webhook secrets stored in the database.
     pub sealer: sealed::Sealer,
     limits: Arc<limits::RateLimits>,
+    breakers: Breakers,
 }
 
 impl App {
@@ -61,7 +63,20 @@ impl App {
         let (current, previous) = auth.server_secrets();
         let sealer = sealed::Sealer::from_server_secrets(current, previous);
         let limits = Arc::new(limits::RateLimits::new(limits::RateLimitSettings::default()));
-        Self { db, auth: Arc::new(auth), source: source.into(), outbound: Arc::default(), sealer, limits }
+        let breakers = Breakers::default();
+        Self { db, auth: Arc::new(auth), source: source.into(), outbound: Arc::default(), sealer, limits, breakers }
+    }
+
+    /// Sets how the circuit breakers on outbound calls trip (default:
+    /// [`BreakerSettings::default`]).
+    pub fn with_circuit_breakers(mut self, settings: BreakerSettings) -> Self {
+        self.breakers = Breakers::new(settings);
+        self
+    }
+
+    /// The circuit breakers of every outbound call this application makes.
+    pub fn breakers(&self) -> &Breakers {
+        &self.breakers
     }
 
     /// Sets the rate limits (default: [`limits::RateLimitSettings::default`]).

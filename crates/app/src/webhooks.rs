@@ -8,6 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use ontask_domain::{DeliveryId, EndpointId, EndpointStatus, EventType, ValidationErrors};
 use ontask_store::webhooks::{self, Attempt, Delivery, Endpoint};
+use ontask_telemetry::breaker::Peer;
 use rand::RngCore;
 
 use crate::{Actor, App, AppError, Result, Scope, now};
@@ -338,6 +339,7 @@ impl<'a> WebhookService<'a> {
             return Err(AppError::NotFound);
         }
         tx.commit().await?;
+        self.forget_breaker(id);
         Ok(())
     }
 
@@ -351,7 +353,16 @@ impl<'a> WebhookService<'a> {
         }
         let endpoint = webhooks::endpoint(tx.conn(), actor.user_id, id).await?.ok_or(AppError::NotFound)?;
         tx.commit().await?;
+        self.forget_breaker(id);
         Ok(endpoint)
+    }
+
+    /// The endpoint's circuit breaker starts afresh (its receiver was fixed,
+    /// or it is gone). Breakers are per process: this reaches the delivering
+    /// worker when it runs in this process; a separate worker's breaker lets
+    /// a probe through within `circuit_breakers.open_secs` anyway.
+    fn forget_breaker(&self, id: EndpointId) {
+        self.app.breakers().forget(Peer::Webhook, &id.to_string());
     }
 
     /// Gives the endpoint a new signing secret, returned (like at registration)

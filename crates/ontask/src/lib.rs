@@ -70,7 +70,10 @@ pub async fn build_app(config: &Config, db: Db) -> anyhow::Result<App> {
     );
     let mut outbound = config.outbound();
     outbound.push = push_key(config, &db)?.map(|key| config.push_settings(key));
-    Ok(App::new(db, auth, roles.source()).with_outbound(outbound).with_rate_limits(config.rate_limits()))
+    Ok(App::new(db, auth, roles.source())
+        .with_outbound(outbound)
+        .with_rate_limits(config.rate_limits())
+        .with_circuit_breakers(config.circuit_breakers()))
 }
 
 /// The VAPID key: configured, or kept in the data directory beside the SQLite

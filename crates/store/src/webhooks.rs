@@ -410,18 +410,29 @@ pub struct DueDelivery {
     pub previous_secret: Option<String>,
 }
 
-/// Pending deliveries to active endpoints whose next attempt is due.
-pub async fn due(conn: &mut AnyConnection, now: DateTime<Utc>, limit: i64) -> Result<Vec<DueDelivery>> {
+/// Pending deliveries to active endpoints whose next attempt is due, at most
+/// `per_endpoint` of each endpoint, so that one endpoint's backlog does not
+/// fill a batch and hold the others' deliveries back.
+pub async fn due(
+    conn: &mut AnyConnection,
+    now: DateTime<Utc>,
+    per_endpoint: i64,
+    limit: i64,
+) -> Result<Vec<DueDelivery>> {
     let rows = sqlx::query(
         "SELECT d.id, d.endpoint_id, d.event_id, d.event_type, d.payload, d.attempts, e.url, e.secret, \
                 CASE WHEN e.previous_secret_expires_at > $2 THEN e.previous_secret END \
-         FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id \
-         WHERE d.status = $1 AND d.next_attempt_at <= $2 AND e.status = $3 \
-         ORDER BY d.next_attempt_at, d.id LIMIT $4",
+         FROM (SELECT id, endpoint_id, event_id, event_type, payload, attempts, next_attempt_at, \
+                      ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS nth \
+               FROM webhook_deliveries WHERE status = $1 AND next_attempt_at <= $2) d \
+         JOIN webhook_endpoints e ON e.id = d.endpoint_id \
+         WHERE e.status = $3 AND d.nth <= $4 \
+         ORDER BY d.next_attempt_at, d.id LIMIT $5",
     )
     .bind(DeliveryStatus::Pending.as_str())
     .bind(time::to_ms(now))
     .bind(EndpointStatus::Active.as_str())
+    .bind(per_endpoint)
     .bind(limit)
     .fetch_all(conn)
     .await?;
@@ -440,6 +451,27 @@ pub async fn due(conn: &mut AnyConnection, now: DateTime<Utc>, limit: i64) -> Re
             })
         })
         .collect()
+}
+
+/// Moves the due deliveries of an endpoint to `until` without using an
+/// attempt: its circuit breaker is open, so trying now would only fail.
+pub async fn postpone_endpoint(
+    tx: &mut WriteTx,
+    endpoint: EndpointId,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<u64> {
+    let done = sqlx::query(
+        "UPDATE webhook_deliveries SET next_attempt_at = $1, updated_at = $2 \
+         WHERE endpoint_id = $3 AND status = $4 AND next_attempt_at <= $2",
+    )
+    .bind(time::to_ms(until))
+    .bind(time::to_ms(now))
+    .bind(endpoint.to_string())
+    .bind(DeliveryStatus::Pending.as_str())
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// Claims the next attempt of a delivery until `lease_until`. True for exactly

@@ -3,6 +3,7 @@
 //! OpenTelemetry trace export over OTLP when an endpoint is configured.
 #![forbid(unsafe_code)]
 
+pub mod breaker;
 pub mod metrics;
 pub mod trace;
 

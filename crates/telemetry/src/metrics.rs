@@ -34,6 +34,9 @@ pub const CHAT_MODEL_REQUEST_DURATION: &str = "ontask_chat_model_request_duratio
 pub const WRITE_BATCH_MEMBERS: &str = "ontask_write_batch_members";
 pub const SQLITE_WAL_BYTES: &str = "ontask_sqlite_wal_bytes";
 pub const SQLITE_CHECKPOINT_SECONDS: &str = "ontask_sqlite_checkpoint_seconds";
+pub const CIRCUIT_BREAKERS: &str = "ontask_circuit_breakers";
+pub const CIRCUIT_BREAKER_TRANSITIONS_TOTAL: &str = "ontask_circuit_breaker_transitions_total";
+pub const CIRCUIT_BREAKER_REJECTED_TOTAL: &str = "ontask_circuit_breaker_rejected_total";
 
 /// Writes per group commit, from one (an idle server) to the batch limit.
 const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
@@ -129,6 +132,18 @@ fn describe() {
         SQLITE_CHECKPOINT_SECONDS,
         Unit::Seconds,
         "Duration of one SQLite WAL checkpoint, by mode (passive, truncate, truncate_at_bound)."
+    );
+    describe_gauge!(
+        CIRCUIT_BREAKERS,
+        "Circuit breakers on outbound calls, by peer (webhook, smtp, llm, dapr) and state (closed, open, half_open)."
+    );
+    describe_counter!(
+        CIRCUIT_BREAKER_TRANSITIONS_TOTAL,
+        "Circuit breaker state changes, by peer and the state entered."
+    );
+    describe_counter!(
+        CIRCUIT_BREAKER_REJECTED_TOTAL,
+        "Outbound calls refused at once because the peer's circuit breaker is open, by peer."
     );
     describe_gauge!(BUILD_INFO, "Always 1; the version label tells which build runs.");
     metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);

@@ -128,7 +128,14 @@ fn spawn_outbound(
 ) -> Vec<Arc<dyn Consumer>> {
     let mut consumers: Vec<Arc<dyn Consumer>> = Vec::new();
     let wake = Arc::new(Notify::new());
-    match WebhookDeliverer::new(app.db.clone(), app.outbound.webhooks.clone(), app.sealer.clone(), wake.clone()) {
+    let deliverer = WebhookDeliverer::new(
+        app.db.clone(),
+        app.outbound.webhooks.clone(),
+        app.sealer.clone(),
+        app.breakers().clone(),
+        wake.clone(),
+    );
+    match deliverer {
         Ok(deliverer) => {
             consumers.push(Arc::new(WebhookConsumer::new(wake)));
             tracker.spawn(deliverer.run(cancel.clone()));

@@ -4,7 +4,7 @@
 //! retries, an attempt log, and endpoints disabled after repeated failure.
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -14,10 +14,11 @@ use hmac::{Hmac, Mac};
 use ontask_app::sealed::Sealer;
 use ontask_app::webhooks::{WebhookSettings, forbidden_reason};
 use ontask_bus::StoredEvent;
-use ontask_domain::{Event, ImportStatus, ProjectId, UserId};
+use ontask_domain::{EndpointId, Event, ImportStatus, ProjectId, UserId};
 use ontask_store::projects;
 use ontask_store::webhooks::{self, AttemptResult, DueDelivery, Endpoint, NewDelivery, Next};
 use ontask_store::{AnyConnection, Db, StoreError, WriteTx};
+use ontask_telemetry::breaker::{Breakers, Open, Peer, Permit};
 use ontask_telemetry::metrics as m;
 use sha2::Sha256;
 use tokio::sync::{Notify, Semaphore};
@@ -258,6 +259,13 @@ pub(crate) fn outbound_client(
 
 /// Sends due deliveries. Several may run (one per worker process): each attempt
 /// is claimed with a conditional update first.
+///
+/// Deliveries go out from a pool of `concurrency` slots that only webhooks
+/// use (the mailer, the push sender and the relay have loops of their own),
+/// and one endpoint takes at most [`Self::per_endpoint`] of them: a receiver
+/// that answers slowly holds back its own deliveries, not everyone's. Each
+/// endpoint has a circuit breaker: while it is open its deliveries wait,
+/// without using an attempt, until the breaker lets a probe through.
 pub struct WebhookDeliverer {
     db: Db,
     settings: WebhookSettings,
@@ -265,12 +273,27 @@ pub struct WebhookDeliverer {
     sealer: Sealer,
     client: reqwest::Client,
     wake: Arc<Notify>,
+    breakers: Breakers,
+    /// The deliveries in flight, per endpoint.
+    in_flight: Mutex<HashMap<EndpointId, usize>>,
 }
 
 impl WebhookDeliverer {
-    pub fn new(db: Db, settings: WebhookSettings, sealer: Sealer, wake: Arc<Notify>) -> reqwest::Result<Self> {
+    pub fn new(
+        db: Db,
+        settings: WebhookSettings,
+        sealer: Sealer,
+        breakers: Breakers,
+        wake: Arc<Notify>,
+    ) -> reqwest::Result<Self> {
         let client = http_client(&settings)?;
-        Ok(Self { db, settings, sealer, client, wake })
+        Ok(Self { db, settings, sealer, client, wake, breakers, in_flight: Mutex::default() })
+    }
+
+    /// The most deliveries to one endpoint in flight at once: a quarter of
+    /// the pool, so three quarters stay for the other endpoints.
+    fn per_endpoint(&self) -> usize {
+        (self.settings.concurrency / 4).max(1)
     }
 
     pub async fn run(self, cancel: CancellationToken) {
@@ -282,8 +305,10 @@ impl WebhookDeliverer {
             Err(e) => tracing::warn!(error = %ontask_telemetry::error_chain(&e), "re-sealing webhook secrets failed"),
         }
         let this = Arc::new(self);
+        let pool = Arc::new(Semaphore::new(this.settings.concurrency.max(1)));
+        let mut in_flight = JoinSet::new();
         loop {
-            let sleep = match this.clone().deliver_due().await {
+            let sleep = match this.start_due(&pool, &mut in_flight).await {
                 Ok(next) => next,
                 Err(e) => {
                     tracing::warn!(error = %ontask_telemetry::error_chain(&e), "delivering webhooks failed; retrying");
@@ -293,9 +318,13 @@ impl WebhookDeliverer {
             tokio::select! {
                 () = cancel.cancelled() => break,
                 () = this.wake.notified() => {}
+                // A slot, or an endpoint's share of them, is free again.
+                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
                 () = tokio::time::sleep(sleep) => {}
             }
         }
+        // A stop waits for the attempts in flight (each bounded by the timeout).
+        while in_flight.join_next().await.is_some() {}
         tracing::info!("webhook delivery stopped");
     }
 
@@ -330,42 +359,76 @@ impl WebhookDeliverer {
         Ok(changed)
     }
 
-    /// Sends every due delivery (the attempts in flight finish before this
-    /// returns, so a stop waits for them); returns how long to sleep.
-    pub async fn deliver_due(self: Arc<Self>) -> Result<Duration, StoreError> {
-        let permits = Arc::new(Semaphore::new(self.settings.concurrency.max(1)));
-        let mut in_flight = JoinSet::new();
-        loop {
-            let now = ontask_app::now();
-            let due = {
-                let mut conn = self.db.read().await?;
-                webhooks::due(&mut conn, now, BATCH).await?
+    /// Starts an attempt of every due delivery that has a free slot and whose
+    /// endpoint's breaker lets it through, and postpones the deliveries of
+    /// endpoints whose breaker is open; returns how long to sleep (a finished
+    /// attempt wakes the loop sooner).
+    async fn start_due(
+        self: &Arc<Self>,
+        pool: &Arc<Semaphore>,
+        in_flight: &mut JoinSet<()>,
+    ) -> Result<Duration, StoreError> {
+        let now = ontask_app::now();
+        let per_endpoint = self.per_endpoint();
+        let due = {
+            let mut conn = self.db.read().await?;
+            webhooks::due(&mut conn, now, per_endpoint as i64, BATCH).await?
+        };
+        let mut open: HashMap<EndpointId, Open> = HashMap::new();
+        let mut starting = Vec::new();
+        let mut waiting = false;
+        for d in due.iter() {
+            if open.contains_key(&d.endpoint_id) {
+                continue;
+            }
+            let Some(share) = self.take_share(d.endpoint_id, per_endpoint) else {
+                waiting = true;
+                continue;
             };
-            let lease_until =
-                now + chrono::Duration::from_std(self.settings.timeout + LEASE_MARGIN).unwrap_or_default();
-            let mut claimed = Vec::new();
-            if !due.is_empty() {
-                let mut tx = self.db.begin().await?;
-                for d in due.iter() {
-                    if webhooks::claim(&mut tx, d.id, d.attempts, now, lease_until).await? {
-                        claimed.push(d.clone());
-                    }
-                }
-                tx.commit().await?;
-            }
-            for d in claimed {
-                let Ok(permit) = permits.clone().acquire_owned().await else { break };
-                let this = self.clone();
-                in_flight.spawn(async move {
-                    this.attempt(d).await;
-                    drop(permit);
-                });
-            }
-            if (due.len() as i64) < BATCH {
+            let Ok(slot) = pool.clone().try_acquire_owned() else {
+                waiting = true;
                 break;
+            };
+            match self.breakers.of(Peer::Webhook, &d.endpoint_id.to_string()).permit() {
+                Ok(permit) => starting.push((d.clone(), permit, slot, share)),
+                // A half-open breaker's probe starts in this round: the rest
+                // wait for its outcome, still due.
+                Err(_) if starting.iter().any(|(s, ..)| s.endpoint_id == d.endpoint_id) => waiting = true,
+                Err(refused) => {
+                    open.insert(d.endpoint_id, refused);
+                }
             }
         }
-        while in_flight.join_next().await.is_some() {}
+        if !open.is_empty() || !starting.is_empty() {
+            let lease_until =
+                now + chrono::Duration::from_std(self.settings.timeout + LEASE_MARGIN).unwrap_or_default();
+            let mut tx = self.db.begin().await?;
+            for (endpoint, refused) in &open {
+                let until = now + chrono::Duration::from_std(refused.retry_in).unwrap_or_default();
+                webhooks::postpone_endpoint(&mut tx, *endpoint, now, until).await?;
+            }
+            let mut claimed = Vec::with_capacity(starting.len());
+            for (d, permit, slot, share) in starting {
+                // One not claimed (another worker was first) frees its slot, share and permit here.
+                if webhooks::claim(&mut tx, d.id, d.attempts, now, lease_until).await? {
+                    claimed.push((d, permit, slot, share));
+                }
+            }
+            tx.commit().await?;
+            for (d, permit, slot, share) in claimed {
+                let this = self.clone();
+                in_flight.spawn(async move {
+                    this.attempt(d, permit).await;
+                    drop((slot, share));
+                });
+            }
+        }
+        if waiting {
+            return Ok(MAX_SLEEP);
+        }
+        if due.len() as i64 == BATCH {
+            return Ok(Duration::ZERO);
+        }
         let mut conn = self.db.read().await?;
         let next = webhooks::next_due_at(&mut conn).await?;
         let now = ontask_app::now();
@@ -376,13 +439,28 @@ impl WebhookDeliverer {
         })
     }
 
+    /// One of `endpoint`'s `per_endpoint` places in flight, if one is free.
+    fn take_share(self: &Arc<Self>, endpoint: EndpointId, per_endpoint: usize) -> Option<Share> {
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+        let taken = in_flight.entry(endpoint).or_default();
+        if *taken >= per_endpoint {
+            return None;
+        }
+        *taken += 1;
+        Some(Share { deliverer: self.clone(), endpoint })
+    }
+
     /// One attempt of a claimed delivery, recorded whatever happens.
     #[tracing::instrument(skip_all, fields(delivery = %d.id, endpoint = %d.endpoint_id, event_id = %d.event_id, attempt = d.attempts + 1))]
-    async fn attempt(&self, d: DueDelivery) {
+    async fn attempt(&self, d: DueDelivery, permit: Permit) {
         let attempt = d.attempts + 1;
         let started = Instant::now();
         let sent = self.send(&d).await;
         let elapsed = started.elapsed();
+        match &sent {
+            Ok(code) if (200..300).contains(code) => permit.succeeded(),
+            _ => permit.failed(),
+        }
         metrics::histogram!(m::WEBHOOK_DELIVERY_DURATION).record(elapsed.as_secs_f64());
         let (status_code, error) = match &sent {
             Ok(code) if (200..300).contains(code) => (Some(i64::from(*code)), None),
@@ -477,6 +555,24 @@ impl WebhookDeliverer {
             // text goes to the log and the delivery log.
             .map_err(|e| truncate(error_chain(&e.without_url())))?;
         Ok(response.status().as_u16())
+    }
+}
+
+/// An endpoint's place among the deliveries in flight, given back when dropped.
+struct Share {
+    deliverer: Arc<WebhookDeliverer>,
+    endpoint: EndpointId,
+}
+
+impl Drop for Share {
+    fn drop(&mut self) {
+        let mut in_flight = self.deliverer.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(taken) = in_flight.get_mut(&self.endpoint) {
+            *taken -= 1;
+            if *taken == 0 {
+                in_flight.remove(&self.endpoint);
+            }
+        }
     }
 }
 

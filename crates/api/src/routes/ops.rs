@@ -41,6 +41,10 @@ pub struct Checks {
     database: Check,
     event_log: Check,
     bus: Check,
+    /// The circuit breakers on outbound calls, per kind of peer: `degraded`
+    /// while one that the service relies on (SMTP, the LLM, the Dapr sidecar)
+    /// is not closed; webhook receivers are their owners' and only counted.
+    outbound: Check,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -98,8 +102,9 @@ pub async fn health(State(state): State<ApiState>) -> Response {
     }
     let (mut bus_check, _) = bus;
     bus_check.details = Some(serde_json::json!({ "kind": state.bus.kind() }));
+    let outbound = outbound_check(state.app.breakers());
     let healthy = database.status != "down" && event_log.status == "up" && bus_check.status == "up";
-    let degraded = database.status == "degraded";
+    let degraded = database.status == "degraded" || outbound.status == "degraded";
     let report = HealthReport {
         status: match (healthy, degraded) {
             (false, _) => "unhealthy",
@@ -109,10 +114,22 @@ pub async fn health(State(state): State<ApiState>) -> Response {
         timestamp: Utc::now(),
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: state.started.elapsed().as_secs(),
-        checks: Checks { database, event_log, bus: bus_check },
+        checks: Checks { database, event_log, bus: bus_check, outbound },
     };
     let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, [(header::CACHE_CONTROL, "no-store")], Json(report)).into_response()
+}
+
+fn outbound_check(breakers: &ontask_telemetry::breaker::Breakers) -> Check {
+    let reports = breakers.report();
+    let tripped: Vec<&str> =
+        reports.iter().filter(|r| r.peer.is_dependency() && r.tripped()).map(|r| r.peer.as_str()).collect();
+    Check {
+        status: if tripped.is_empty() { "up" } else { "degraded" },
+        latency_ms: 0.0,
+        error: (!tripped.is_empty()).then(|| format!("circuit breaker open: {}", tripped.join(", "))),
+        details: Some(serde_json::json!({ "circuit_breakers": reports })),
+    }
 }
 
 /// The process is alive (no dependency is checked).

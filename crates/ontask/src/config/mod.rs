@@ -73,6 +73,26 @@ pub struct Config {
     pub retention: RetentionConfig,
     pub sqlite: SqliteConfig,
     pub rate_limits: RateLimitsConfig,
+    pub circuit_breakers: CircuitBreakersConfig,
+}
+
+/// Circuit breakers on outbound calls (`[circuit_breakers]`): one per webhook
+/// endpoint, and one each for the SMTP relay, the LLM endpoint and the Dapr
+/// sidecar. The defaults come from `ontask_telemetry::breaker::BreakerSettings`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CircuitBreakersConfig {
+    /// Failed calls in a row that open a breaker (calls then fail at once).
+    pub failures: u32,
+    /// How long an open breaker refuses calls before one probe goes through.
+    pub open_secs: u64,
+}
+
+impl Default for CircuitBreakersConfig {
+    fn default() -> Self {
+        let d = ontask_telemetry::breaker::BreakerSettings::default();
+        Self { failures: d.failures, open_secs: d.open_for.as_secs() }
+    }
 }
 
 /// Rate limits (`[rate_limits]`), per process and per minute; past one the
@@ -311,6 +331,7 @@ impl Default for Config {
             retention: RetentionConfig::default(),
             sqlite: SqliteConfig::default(),
             rate_limits: RateLimitsConfig::default(),
+            circuit_breakers: CircuitBreakersConfig::default(),
         }
     }
 }
@@ -664,6 +685,11 @@ impl Config {
                 "rate_limits: a limit of 0 would refuse everything; set enabled = false instead".into(),
             ));
         }
+        if self.circuit_breakers.failures == 0 || self.circuit_breakers.open_secs == 0 {
+            return Err(ConfigError(
+                "circuit_breakers.failures and circuit_breakers.open_secs must be at least 1".into(),
+            ));
+        }
         for (key, value) in [
             ("auth.jwks_url", &self.auth.jwks_url),
             ("public_url", &self.public_url),
@@ -829,6 +855,13 @@ impl Config {
             api_per_person: r.api_per_person,
             // Checked in validate().
             client_address_header: r.client_address_header.as_deref().and_then(|h| h.parse().ok()),
+        }
+    }
+
+    pub fn circuit_breakers(&self) -> ontask_telemetry::breaker::BreakerSettings {
+        ontask_telemetry::breaker::BreakerSettings {
+            failures: self.circuit_breakers.failures,
+            open_for: std::time::Duration::from_secs(self.circuit_breakers.open_secs),
         }
     }
 

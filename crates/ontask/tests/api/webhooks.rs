@@ -3,6 +3,7 @@
 //! repeated failure, SSRF protection and isolation between users. The receiver
 //! is a real HTTP server on loopback, so these apps allow private targets.
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,24 +35,30 @@ impl Hit {
 const HANG: u16 = 0;
 
 /// A webhook receiver on loopback that answers with the scripted status codes
-/// in turn (or not at all, for [`HANG`]), then 200.
+/// in turn (or not at all, for [`HANG`]), then 200; while [`Receiver::set_down`]
+/// says so, 503 to everything.
 pub struct Receiver {
     pub url: String,
     hits: Arc<Mutex<Vec<Hit>>>,
+    down: Arc<AtomicBool>,
     _server: tokio::task::JoinHandle<()>,
 }
 
 impl Receiver {
     pub async fn start(script: &[u16]) -> Receiver {
         let hits: Arc<Mutex<Vec<Hit>>> = Arc::default();
+        let down: Arc<AtomicBool> = Arc::default();
         let script: Arc<Mutex<VecDeque<u16>>> = Arc::new(Mutex::new(script.iter().copied().collect()));
-        let (h, s) = (hits.clone(), script.clone());
+        let (h, s, d) = (hits.clone(), script.clone(), down.clone());
         let app = axum::Router::new().route(
             "/hook",
             axum::routing::post(move |headers: HeaderMap, body: Bytes| {
-                let (hits, script) = (h.clone(), s.clone());
+                let (hits, script, down) = (h.clone(), s.clone(), d.clone());
                 async move {
                     hits.lock().expect("lock").push(Hit { headers, body });
+                    if down.load(Ordering::SeqCst) {
+                        return AxumStatus::SERVICE_UNAVAILABLE;
+                    }
                     let code = script.lock().expect("lock").pop_front().unwrap_or(200);
                     if code == HANG {
                         std::future::pending::<()>().await;
@@ -65,7 +72,12 @@ impl Receiver {
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.expect("receiver");
         });
-        Receiver { url: format!("http://127.0.0.1:{port}/hook"), hits, _server: server }
+        Receiver { url: format!("http://127.0.0.1:{port}/hook"), hits, down, _server: server }
+    }
+
+    /// Makes the receiver answer 503 to everything (`true`) or follow its script again.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
     }
 
     /// A receiver that always fails.
@@ -381,6 +393,113 @@ async fn an_endpoint_that_keeps_failing_is_disabled() {
     assert_eq!(enabled["status"], "active");
     assert!(enabled["disabled_reason"].is_null() && enabled["secret"].is_null(), "{enabled}");
     assert_eq!(enabled["consecutive_failures"], 0);
+}
+
+/// The webhook breakers as `/health` reports them: (closed, open, half_open).
+async fn webhook_breakers(app: &TestApp) -> (u64, u64, u64) {
+    let health: Value = reqwest::get(app.url("/health")).await.expect("health").json().await.expect("json");
+    let outbound = &health["checks"]["outbound"];
+    assert_eq!(outbound["status"], "up", "a webhook receiver that is down does not degrade the service: {health}");
+    let reports = outbound["details"]["circuit_breakers"].as_array().cloned().unwrap_or_default();
+    reports.iter().find(|r| r["peer"] == "webhook").map_or((0, 0, 0), |r| {
+        let n = |k: &str| r[k].as_u64().expect("a count");
+        (n("closed"), n("open"), n("half_open"))
+    })
+}
+
+async fn metrics_text(app: &TestApp) -> String {
+    reqwest::get(app.url("/metrics")).await.expect("metrics").text().await.expect("text")
+}
+
+#[tokio::test]
+async fn an_open_breaker_holds_an_endpoints_deliveries_without_using_attempts() {
+    let app = app_allowing_loopback(|c| {
+        c.webhooks.max_attempts = 10;
+        c.circuit_breakers.failures = 3;
+        c.circuit_breakers.open_secs = 3600;
+    })
+    .await;
+    let user = app.new_user().await;
+    let receiver = Receiver::start(&[]).await;
+    receiver.set_down(true);
+    let endpoint = register(&app, &user, json!({ "url": receiver.url, "events": ["task.created"] })).await;
+    let id = endpoint["id"].as_str().expect("id");
+    assert_eq!(webhook_breakers(&app).await, (0, 0, 0), "a breaker is made at the first call");
+    app.create_task(&user, json!({ "title": "first" })).await;
+
+    // Three failed attempts in a row open the endpoint's breaker.
+    eventually(Duration::from_secs(30), "the breaker to open", || async {
+        (webhook_breakers(&app).await == (0, 1, 0)).then_some(())
+    })
+    .await;
+    assert_eq!(receiver.hits().len(), 3);
+
+    // Later deliveries wait for the breaker, with no attempt made or spent.
+    app.create_task(&user, json!({ "title": "second" })).await;
+    app.create_task(&user, json!({ "title": "third" })).await;
+    let log = eventually(Duration::from_secs(30), "the new deliveries to be postponed", || async {
+        let log = deliveries(&app, &user, id).await;
+        let postponed = |d: &Value| {
+            d["attempts"] == 0
+                && d["next_attempt_at"].as_str().and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok())
+                    > Some(chrono::Utc::now() + chrono::Duration::minutes(30))
+        };
+        (log.len() == 3 && log.iter().filter(|d| postponed(d)).count() == 2).then_some(log)
+    })
+    .await;
+    assert!(log.iter().all(|d| d["status"] == "pending"), "{log:?}");
+    assert_eq!(receiver.hits().len(), 3, "the receiver heard nothing while the breaker was open");
+    let metrics = metrics_text(&app).await;
+    assert!(metrics.contains(r#"ontask_circuit_breakers{peer="webhook",state="open"} 1"#), "{metrics}");
+    assert!(metrics.contains(r#"ontask_circuit_breaker_rejected_total{peer="webhook"}"#), "{metrics}");
+
+    // Its owner re-enabling it starts its breaker afresh (as after a fix).
+    let response = app.post(&format!("/api/v1/webhooks/{id}/enable"), &user).send().await.expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(webhook_breakers(&app).await, (0, 0, 0));
+}
+
+#[tokio::test]
+async fn a_breaker_probes_a_recovered_endpoint_and_closes() {
+    let app = app_allowing_loopback(|c| {
+        c.webhooks.max_attempts = 20;
+        c.circuit_breakers.failures = 2;
+        c.circuit_breakers.open_secs = 1;
+    })
+    .await;
+    let user = app.new_user().await;
+    let receiver = Receiver::start(&[]).await;
+    receiver.set_down(true);
+    let endpoint = register(&app, &user, json!({ "url": receiver.url, "events": ["task.created"] })).await;
+    let id = endpoint["id"].as_str().expect("id");
+    for title in ["one", "two", "three"] {
+        app.create_task(&user, json!({ "title": title })).await;
+    }
+    eventually(Duration::from_secs(30), "the breaker to open", || async {
+        metrics_text(&app)
+            .await
+            .contains(r#"ontask_circuit_breaker_transitions_total{peer="webhook",state="open"}"#)
+            .then_some(())
+    })
+    .await;
+
+    receiver.set_down(false);
+    let log = eventually(Duration::from_secs(60), "every delivery to go out", || async {
+        let log = deliveries(&app, &user, id).await;
+        (log.len() == 3 && log.iter().all(|d| d["status"] == "delivered")).then_some(log)
+    })
+    .await;
+    assert_eq!(webhook_breakers(&app).await, (1, 0, 0), "closed again");
+    let metrics = metrics_text(&app).await;
+    for state in ["half_open", "closed"] {
+        let line = format!(r#"ontask_circuit_breaker_transitions_total{{peer="webhook",state="{state}"}}"#);
+        assert!(metrics.contains(&line), "{line} in {metrics}");
+    }
+    // Every attempt while it was open failed fast or waited: none of the three
+    // deliveries used more attempts than the failures that opened it, its
+    // probes and the successes.
+    let attempts: u64 = log.iter().map(|d| d["attempts"].as_u64().expect("attempts")).sum();
+    assert!(attempts < 20, "{log:?}");
 }
 
 #[tokio::test]

@@ -45,7 +45,7 @@ async fn enqueue(db: &Db, e: &Endpoint) -> uuid::Uuid {
 /// Claims and records one attempt of every due delivery with the given outcome;
 /// returns each endpoint's count of failed deliveries and its status after it.
 async fn attempt_all(db: &Db, next: Next, status: Option<i64>) -> Vec<Option<(i64, EndpointStatus)>> {
-    let due = webhooks::due(&mut db.read().await.unwrap(), now() + Duration::seconds(1), 100).await.unwrap();
+    let due = webhooks::due(&mut db.read().await.unwrap(), now() + Duration::seconds(1), 100, 100).await.unwrap();
     let mut changes = Vec::new();
     for d in due {
         let mut tx = db.begin().await.unwrap();
@@ -79,7 +79,7 @@ on_both_backends! {
         assert!(!webhooks::enqueue(&mut tx, &again, now()).await.unwrap());
         tx.commit().await.unwrap();
 
-        let due = webhooks::due(&mut db.read().await.unwrap(), now() + Duration::seconds(1), 10).await.unwrap();
+        let due = webhooks::due(&mut db.read().await.unwrap(), now() + Duration::seconds(1), 100, 10).await.unwrap();
         assert_eq!(due.len(), 1);
         assert_eq!((due[0].attempts, due[0].url.as_str()), (0, e.url.as_str()));
 
@@ -98,9 +98,36 @@ on_both_backends! {
         );
         assert!(a.unwrap() ^ b.unwrap(), "exactly one claim wins");
         // While claimed, it is not due for anyone else.
-        assert!(webhooks::due(&mut db.read().await.unwrap(), now() + Duration::seconds(1), 10).await.unwrap().is_empty());
+        assert!(webhooks::due(&mut db.read().await.unwrap(), now() + Duration::seconds(1), 100, 10).await.unwrap().is_empty());
         let log = webhooks::deliveries(&mut db.read().await.unwrap(), e.id, None, 10).await.unwrap();
         assert_eq!((log[0].attempts, log[0].status), (1, DeliveryStatus::Pending));
+    }
+
+    async fn a_batch_takes_a_few_of_each_endpoints_backlog_and_an_open_breaker_postpones_all_of_one(db: Db) {
+        let owner = user(&db).await;
+        let (busy, quiet) = (endpoint(owner, &["*"]), endpoint(owner, &["*"]));
+        register(&db, &busy).await;
+        register(&db, &quiet).await;
+        for _ in 0..5 {
+            enqueue(&db, &busy).await;
+        }
+        let quiet_event = enqueue(&db, &quiet).await;
+        let at = now() + Duration::seconds(1);
+        let due = webhooks::due(&mut db.read().await.unwrap(), at, 2, 100).await.unwrap();
+        let of = |id: EndpointId| due.iter().filter(|d| d.endpoint_id == id).count();
+        assert_eq!((of(busy.id), of(quiet.id)), (2, 1), "the quiet endpoint is not behind the busy one's backlog");
+        assert!(due.iter().any(|d| d.event_id == quiet_event));
+
+        // The busy endpoint's breaker opened: every due delivery of it waits,
+        // without an attempt, and the other endpoint's stays due.
+        let until = now() + Duration::minutes(1);
+        let mut tx = db.begin().await.unwrap();
+        assert_eq!(webhooks::postpone_endpoint(&mut tx, busy.id, at, until).await.unwrap(), 5);
+        tx.commit().await.unwrap();
+        let due = webhooks::due(&mut db.read().await.unwrap(), at, 2, 100).await.unwrap();
+        assert_eq!(due.iter().map(|d| d.endpoint_id).collect::<Vec<_>>(), [quiet.id]);
+        let log = webhooks::deliveries(&mut db.read().await.unwrap(), busy.id, None, 10).await.unwrap();
+        assert!(log.iter().all(|d| d.attempts == 0 && d.next_attempt_at == Some(until)), "{log:?}");
     }
 
     async fn failed_deliveries_disable_the_endpoint_and_a_success_resets_the_count(db: Db) {
@@ -134,7 +161,7 @@ on_both_backends! {
         enqueue(&db, &e).await;
         enqueue(&db, &e).await;
         enqueue(&db, &e).await;
-        let due = webhooks::due(&mut db.read().await.unwrap(), now() + Duration::seconds(1), 10).await.unwrap();
+        let due = webhooks::due(&mut db.read().await.unwrap(), now() + Duration::seconds(1), 100, 10).await.unwrap();
         let queued = due.last().unwrap().id;
         let mut tx = db.begin().await.unwrap();
         for d in &due[..2] {

@@ -51,7 +51,7 @@ async fn delivery(db: &Db, e: &Endpoint, at: DateTime<Utc>, next: Option<Next>) 
     let mut tx = db.begin().await.unwrap();
     assert!(webhooks::enqueue(&mut tx, &new, at).await.unwrap());
     tx.commit().await.unwrap();
-    let due = webhooks::due(&mut db.read().await.unwrap(), at, 100).await.unwrap();
+    let due = webhooks::due(&mut db.read().await.unwrap(), at, 100, 100).await.unwrap();
     let due = due.into_iter().find(|d| d.event_id == event_id).expect("the delivery is due");
     if let Some(next) = next {
         let mut tx = db.begin().await.unwrap();
