@@ -20,11 +20,12 @@ use ontask_bus::StoredEvent;
 use ontask_domain::{Event, EventType};
 use ontask_store::email::{self, DueEmail, NewEmail};
 use ontask_store::{Db, StoreError, WriteTx, users};
+use ontask_telemetry::breaker::{Breaker, Breakers, Peer};
 use ontask_telemetry::metrics as m;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::outbox::{self, OutboxSender};
+use crate::outbox::{self, OutboxSender, PeerAnswer};
 use crate::{Consumer, HandlerError};
 use ontask_telemetry::error_chain;
 
@@ -110,14 +111,16 @@ pub struct Mailer {
     from: Mailbox,
     transport: AsyncSmtpTransport<Tokio1Executor>,
     wake: Arc<Notify>,
+    /// The relay's: while it is open, e-mails wait in the outbox unattempted.
+    breaker: Breaker,
 }
 
 impl Mailer {
-    pub fn new(db: Db, settings: SmtpSettings, wake: Arc<Notify>) -> Result<Self, MailerError> {
+    pub fn new(db: Db, settings: SmtpSettings, breakers: &Breakers, wake: Arc<Notify>) -> Result<Self, MailerError> {
         let transport =
             AsyncSmtpTransport::<Tokio1Executor>::from_url(&settings.url)?.timeout(Some(settings.timeout)).build();
         let from: Mailbox = settings.from.parse()?;
-        Ok(Self { db, settings, from, transport, wake })
+        Ok(Self { db, settings, from, transport, wake, breaker: breakers.of(Peer::Smtp, "") })
     }
 
     pub async fn run(self, cancel: CancellationToken) {
@@ -126,7 +129,7 @@ impl Mailer {
     }
 
     #[tracing::instrument(skip_all, fields(event_id = %mail.event_id, attempt = mail.attempts + 1))]
-    async fn send(&self, mail: &DueEmail) -> Result<(), StoreError> {
+    async fn send(&self, mail: &DueEmail) -> Result<PeerAnswer, StoreError> {
         let attempt = mail.attempts + 1;
         let result = match self.message(mail) {
             Ok(message) => self.transport.send(message).await.map(|_| ()).map_err(|e| {
@@ -163,7 +166,11 @@ impl Mailer {
         let mut tx = self.db.begin().await?;
         email::finish(&mut tx, mail.event_id, attempt, outcome, now).await?;
         tx.commit().await?;
-        Ok(())
+        // A permanent refusal (no such mailbox) is the relay answering.
+        Ok(match result {
+            Err((_, false)) => PeerAnswer::Failed,
+            _ => PeerAnswer::Answered,
+        })
     }
 
     fn message(&self, mail: &DueEmail) -> Result<Message, String> {
@@ -219,8 +226,12 @@ impl OutboxSender for Mailer {
         email::claim(tx, mail.event_id, mail.attempts, now, lease_until).await
     }
 
-    async fn attempt(&self, mail: &DueEmail) -> Result<(), StoreError> {
+    async fn attempt(&self, mail: &DueEmail) -> Result<PeerAnswer, StoreError> {
         self.send(mail).await
+    }
+
+    fn breaker(&self) -> Option<&Breaker> {
+        Some(&self.breaker)
     }
 
     async fn next_due_at(

@@ -146,7 +146,7 @@ fn spawn_outbound(
     }
     let wake = Arc::new(Notify::new());
     let mailer =
-        app.outbound.smtp.as_ref().and_then(|smtp| match Mailer::new(app.db.clone(), smtp.clone(), wake.clone()) {
+        app.outbound.smtp.as_ref().and_then(|smtp| match Mailer::new(app.db.clone(), smtp.clone(), app.breakers(), wake.clone()) {
             Ok(mailer) => Some(mailer),
             Err(e) => {
                 tracing::error!(error = %ontask_telemetry::error_chain(&e), "cannot set up SMTP; reminder e-mails are not sent");

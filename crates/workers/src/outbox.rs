@@ -8,6 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ontask_store::{AnyConnection, Db, StoreError, WriteTx};
+use ontask_telemetry::breaker::Breaker;
 use ontask_telemetry::error_chain;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -18,6 +19,16 @@ const MAX_SLEEP: Duration = Duration::from_secs(1);
 const BATCH: i64 = 50;
 /// How much longer than a send's timeout a claim lasts.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
+
+/// How the peer took an attempt, for its circuit breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PeerAnswer {
+    /// It answered: it took the row, or refused that row for good (an
+    /// unknown recipient), or there was nothing to send it.
+    Answered,
+    /// It did not answer in time, or answered that it cannot serve now.
+    Failed,
+}
 
 #[async_trait]
 pub(crate) trait OutboxSender: Send + Sync {
@@ -42,7 +53,12 @@ pub(crate) trait OutboxSender: Send + Sync {
         lease_until: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
     /// Sends a claimed row and records how that went.
-    async fn attempt(&self, row: &Self::Row) -> Result<(), StoreError>;
+    async fn attempt(&self, row: &Self::Row) -> Result<PeerAnswer, StoreError>;
+    /// The circuit breaker of the one peer every row goes to, if it has one:
+    /// while it is open, rows stay due without an attempt.
+    fn breaker(&self) -> Option<&Breaker> {
+        None
+    }
     async fn next_due_at(&self, conn: &mut AnyConnection) -> Result<Option<DateTime<Utc>>, StoreError>;
 }
 
@@ -76,11 +92,22 @@ pub(crate) async fn send_due<S: OutboxSender>(sender: &S) -> Result<Duration, St
         };
         let lease_until = now + chrono::Duration::from_std(sender.send_timeout() + LEASE_MARGIN).unwrap_or_default();
         for row in &due {
+            let permit = match sender.breaker().map(Breaker::permit).transpose() {
+                Ok(permit) => permit,
+                // The peer is failing: the rows stay due, unattempted, until
+                // the breaker lets a probe through.
+                Err(open) => return Ok(open.retry_in),
+            };
             let mut tx = sender.db().begin().await?;
             let claimed = sender.claim(&mut tx, row, now, lease_until).await?;
             tx.commit().await?;
             if claimed {
-                sender.attempt(row).await?;
+                let answer = sender.attempt(row).await?;
+                match (permit, answer) {
+                    (Some(permit), PeerAnswer::Answered) => permit.succeeded(),
+                    (Some(permit), PeerAnswer::Failed) => permit.failed(),
+                    (None, _) => {}
+                }
             }
         }
         if (due.len() as i64) < BATCH {

@@ -26,7 +26,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use web_push::{ContentEncoding, SubscriptionInfo, VapidSignatureBuilder, WebPushMessageBuilder};
 
-use crate::outbox::{self, OutboxSender};
+use crate::outbox::{self, OutboxSender, PeerAnswer};
 use crate::webhooks::outbound_client;
 
 /// What the service worker shows (`assets/sw.js`, the `push` handler).
@@ -96,7 +96,7 @@ impl PushSender {
     }
 
     #[tracing::instrument(skip_all, fields(notification_id = %m.notification_id, subscription_id = %m.subscription.id, attempt = m.attempts + 1))]
-    async fn attempt(&self, m: &DueMessage) -> Result<(), StoreError> {
+    async fn attempt(&self, m: &DueMessage) -> Result<PeerAnswer, StoreError> {
         let attempt = m.attempts + 1;
         let sent = self.send(m).await;
         let now = ontask_app::now();
@@ -129,7 +129,10 @@ impl PushSender {
         };
         tx.commit().await?;
         metrics::counter!(PUSH_MESSAGES_TOTAL, "outcome" => label).increment(1);
-        Ok(())
+        Ok(match sent {
+            Sent::Failed { permanent: false, .. } => PeerAnswer::Failed,
+            _ => PeerAnswer::Answered,
+        })
     }
 
     async fn send(&self, m: &DueMessage) -> Sent {
@@ -234,7 +237,7 @@ impl OutboxSender for PushSender {
         push::claim(tx, message, now, lease_until).await
     }
 
-    async fn attempt(&self, message: &DueMessage) -> Result<(), StoreError> {
+    async fn attempt(&self, message: &DueMessage) -> Result<PeerAnswer, StoreError> {
         PushSender::attempt(self, message).await
     }
 

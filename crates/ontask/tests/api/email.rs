@@ -20,8 +20,10 @@ pub(crate) struct SmtpSink {
 
 impl SmtpSink {
     pub(crate) async fn start() -> SmtpSink {
-        // A port that was free a moment ago; aiosmtpd binds it itself.
-        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+        SmtpSink::start_on(free_port()).await
+    }
+
+    pub(crate) async fn start_on(port: u16) -> SmtpSink {
         let python = std::env::var("ONTASK_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
         let mut child = tokio::process::Command::new(python)
             .args(["-u", "-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
@@ -65,6 +67,11 @@ impl SmtpSink {
     }
 }
 
+/// A port that was free a moment ago; aiosmtpd binds it itself.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
 #[tokio::test]
 async fn a_due_reminder_is_e_mailed_to_the_task_owner() {
     let sink = SmtpSink::start().await;
@@ -97,4 +104,49 @@ async fn a_due_reminder_is_e_mailed_to_the_task_owner() {
     })
     .await;
     assert_eq!(sink.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn e_mail_waits_while_the_relay_is_down_and_goes_out_once_it_is_back() {
+    let port = free_port();
+    let app = spawn_app_with(|c| {
+        c.smtp.url = Some(format!("smtp://127.0.0.1:{port}").into());
+        c.smtp.from = Some("ontask <noreply@ontask.test>".into());
+        c.smtp.max_attempts = 20;
+        c.circuit_breakers.failures = 1;
+        c.circuit_breakers.open_secs = 1;
+    })
+    .await;
+    let user = app.new_user().await;
+    let soon = |s: i64| (Utc::now() + chrono::Duration::seconds(s)).to_rfc3339_opts(SecondsFormat::Secs, true);
+    app.create_task(&user, json!({ "title": "Water the plants", "reminders": [soon(1)] })).await;
+    app.create_task(&user, json!({ "title": "Call the bank", "reminders": [soon(2)] })).await;
+
+    // Nothing listens: the first attempt fails, the relay's breaker opens, and
+    // the service reports itself degraded, naming the relay.
+    let health = eventually(Duration::from_secs(30), "the SMTP breaker to open", || async {
+        let health: serde_json::Value =
+            reqwest::get(app.url("/health")).await.expect("health").json().await.expect("json");
+        (health["checks"]["outbound"]["status"] == "degraded").then_some(health)
+    })
+    .await;
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert!(health["checks"]["outbound"]["error"].as_str().is_some_and(|e| e.contains("smtp")), "{health}");
+
+    let sink = SmtpSink::start_on(port).await;
+    let messages = eventually(Duration::from_secs(60), "both reminder e-mails", || async {
+        let messages = sink.messages();
+        (messages.len() == 2).then_some(messages)
+    })
+    .await;
+    for title in ["Water the plants", "Call the bank"] {
+        assert!(messages.iter().any(|m| m.contains(&format!("Subject: Reminder: {title}"))), "{messages:?}");
+    }
+    let health: serde_json::Value = reqwest::get(app.url("/health")).await.expect("health").json().await.expect("json");
+    assert_eq!(health["checks"]["outbound"]["status"], "up", "the breaker closed: {health}");
+    let metrics = reqwest::get(app.url("/metrics")).await.expect("metrics").text().await.expect("text");
+    for state in ["open", "half_open", "closed"] {
+        let line = format!(r#"ontask_circuit_breaker_transitions_total{{peer="smtp",state="{state}"}}"#);
+        assert!(metrics.contains(&line), "{line} in {metrics}");
+    }
 }
