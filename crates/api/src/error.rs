@@ -38,6 +38,12 @@ pub enum ApiError {
     BadGateway(String),
     /// An upstream service (the chat model) did not answer in time.
     GatewayTimeout(String),
+    /// An upstream service (the chat model) is failing or fully busy: not
+    /// tried now; worth trying again after `retry_after`.
+    UpstreamUnavailable {
+        detail: String,
+        retry_after: std::time::Duration,
+    },
 }
 
 impl From<AppError> for ApiError {
@@ -100,6 +106,9 @@ impl ApiError {
             Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal", "Internal error", "see the server log".into()),
             Self::BadGateway(m) => (S::BAD_GATEWAY, "bad-gateway", "Bad gateway", m.clone()),
             Self::GatewayTimeout(m) => (S::GATEWAY_TIMEOUT, "gateway-timeout", "Gateway timeout", m.clone()),
+            Self::UpstreamUnavailable { detail, .. } => {
+                (S::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", detail.clone())
+            }
         }
     }
 
@@ -136,7 +145,9 @@ impl IntoResponse for ApiError {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
-        if let Self::App(AppError::RateLimited { retry_after, .. }) = &self {
+        if let Self::App(AppError::RateLimited { retry_after, .. }) | Self::UpstreamUnavailable { retry_after, .. } =
+            &self
+        {
             // Whole seconds, rounded up: waiting that long is enough.
             let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));

@@ -105,6 +105,7 @@ pub fn chat_settings(config: &Config) -> ontask_agent::chat::ChatSettings {
             model: model.clone(),
             api_key: llm.api_key.as_ref().map(|k| k.expose().to_owned()),
             timeout: Duration::from_secs(llm.timeout_secs),
+            concurrency: llm.concurrency.max(1),
         }),
         _ => None,
     };

@@ -7,12 +7,15 @@
 //! Typed serde structs over reqwest rather than a full SDK: we use one
 //! endpoint, and the small surface keeps the differences between servers (a
 //! missing `index`, `content: null`, errors inside the stream) in one place.
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use ontask_telemetry::breaker::{Breaker, Breakers, Open, Peer};
 use ontask_telemetry::error_chain;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tokio::sync::Semaphore;
 
 /// Same name as `ontask_telemetry::metrics::CHAT_MODEL_REQUEST_DURATION` (the
 /// agent stays free of the telemetry stack).
@@ -28,6 +31,9 @@ pub struct LlmConfig {
     pub api_key: Option<String>,
     /// For each request to the model, the whole answer included.
     pub timeout: Duration,
+    /// Requests in flight at once (a bulkhead: a slow model holds at most
+    /// this many chat turns; the rest are refused at once).
+    pub concurrency: usize,
 }
 
 impl std::fmt::Debug for LlmConfig {
@@ -51,6 +57,23 @@ pub enum LlmError {
     Unreachable(String),
     #[error("the model's answer could not be understood: {0}")]
     Protocol(String),
+    #[error(transparent)]
+    Failing(Open),
+    #[error("{0} requests to the model are in flight already")]
+    Busy(usize),
+}
+
+impl LlmError {
+    /// Whether the error says the endpoint is down or refuses service (what
+    /// its circuit breaker counts), rather than refusing one request.
+    fn is_peer_failure(&self) -> bool {
+        match self {
+            Self::Timeout(_) | Self::Unreachable(_) => true,
+            // A wrong key fails every request just as an outage does.
+            Self::Status { status, .. } => *status >= 500 || matches!(status, 401 | 403 | 429),
+            Self::Protocol(_) | Self::Failing(_) | Self::Busy(_) => false,
+        }
+    }
 }
 
 /// A message as the protocol carries it.
@@ -198,17 +221,20 @@ pub struct LlmClient {
     http: reqwest::Client,
     config: LlmConfig,
     url: String,
+    breaker: Breaker,
+    in_flight: Arc<Semaphore>,
 }
 
 impl LlmClient {
-    pub fn new(config: LlmConfig) -> Result<Self, LlmError> {
+    pub fn new(config: LlmConfig, breakers: &Breakers) -> Result<Self, LlmError> {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
             .build()
             .map_err(|e| LlmError::Unreachable(e.to_string()))?;
         let url = format!("{}/chat/completions", config.base_url.trim_end_matches('/'));
-        Ok(Self { http, config, url })
+        let in_flight = Arc::new(Semaphore::new(config.concurrency.max(1)));
+        Ok(Self { http, config, url, breaker: breakers.of(Peer::Llm, ""), in_flight })
     }
 
     pub fn model(&self) -> &str {
@@ -224,8 +250,14 @@ impl LlmClient {
         tools: &[WireTool],
         on_text: Option<&mut (dyn FnMut(&str) + Send)>,
     ) -> Result<Answer, LlmError> {
+        let _slot = self.in_flight.try_acquire().map_err(|_| LlmError::Busy(self.config.concurrency))?;
+        let permit = self.breaker.permit().map_err(LlmError::Failing)?;
         let started = std::time::Instant::now();
         let answer = self.request(messages, tools, on_text).await;
+        match &answer {
+            Err(e) if e.is_peer_failure() => permit.failed(),
+            _ => permit.succeeded(),
+        }
         let outcome = if answer.is_ok() { "ok" } else { "error" };
         metrics::histogram!(MODEL_REQUEST_DURATION, "outcome" => outcome).record(started.elapsed().as_secs_f64());
         answer

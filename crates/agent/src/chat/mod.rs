@@ -74,7 +74,7 @@ pub struct ChatAgent {
 
 impl ChatAgent {
     pub fn new(app: App, settings: ChatSettings) -> Result<Self, LlmError> {
-        let llm = settings.llm.map(LlmClient::new).transpose()?;
+        let llm = settings.llm.map(|config| LlmClient::new(config, app.breakers())).transpose()?;
         let offered = catalog()
             .iter()
             .map(|t| WireTool {

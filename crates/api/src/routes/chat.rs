@@ -48,6 +48,17 @@ fn chat_error(e: ChatError) -> ApiError {
                 LlmError::Protocol(_) => ApiError::BadGateway(
                     "the language model's answer did not follow the Chat Completions protocol".into(),
                 ),
+                LlmError::Failing(open) => ApiError::UpstreamUnavailable {
+                    detail: format!(
+                        "the language model endpoint is failing; not tried again for {} s",
+                        open.retry_in.as_secs_f64().ceil()
+                    ),
+                    retry_after: open.retry_in,
+                },
+                LlmError::Busy(_) => ApiError::UpstreamUnavailable {
+                    detail: "the language model is answering as many requests as it may; try again shortly".into(),
+                    retry_after: std::time::Duration::from_secs(1),
+                },
             }
         }
     }

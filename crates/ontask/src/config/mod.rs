@@ -545,11 +545,14 @@ pub struct LlmConfig {
     pub api_key: Option<Secret>,
     /// For each model request, the whole answer included.
     pub timeout_secs: u64,
+    /// Model requests in flight at once; past it a chat turn is refused (503)
+    /// instead of queueing behind a slow model.
+    pub concurrency: usize,
 }
 
 impl Default for LlmConfig {
     fn default() -> Self {
-        Self { base_url: None, model: None, api_key: None, timeout_secs: 60 }
+        Self { base_url: None, model: None, api_key: None, timeout_secs: 60, concurrency: 16 }
     }
 }
 

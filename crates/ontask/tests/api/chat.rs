@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser, assert_problem, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, TestUser, assert_problem, eventually, spawn_app, spawn_app_with};
 
 mod projects;
 
@@ -557,6 +557,75 @@ async fn model_failures_are_bad_gateway_and_gateway_timeout_problems() {
         .expect("request");
     let text = response.text().await.expect("body");
     assert!(text.contains("event: error") && text.contains("bad-gateway"), "{text}");
+}
+
+async fn health(app: &TestApp) -> Value {
+    reqwest::get(app.url("/health")).await.expect("health").json().await.expect("json")
+}
+
+#[tokio::test]
+async fn a_failing_model_trips_its_breaker_and_is_not_asked_until_a_probe_succeeds() {
+    let model = FakeModel::default();
+    let app = app_with_model(&model, |c| {
+        c.circuit_breakers.failures = 2;
+        c.circuit_breakers.open_secs = 1;
+    })
+    .await;
+    let user = app.new_user().await;
+    let hi = json!({"message": "hi"});
+    for _ in 0..2 {
+        model.then(|_| Step::Status(500));
+        let response = app.post("/api/v1/chat", &user).json(&hi).send().await.expect("request");
+        assert_problem(response, StatusCode::BAD_GATEWAY, "bad-gateway").await;
+    }
+
+    // Open: refused at once, with when to try again, and the model not asked.
+    let response = app.post("/api/v1/chat", &user).json(&hi).send().await.expect("request");
+    let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let problem = assert_problem(response, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+    assert!(problem["detail"].as_str().is_some_and(|d| d.contains("is failing")), "{problem}");
+    assert_eq!(retry_after.as_deref(), Some("1"));
+    assert_eq!(model.requests().len(), 2);
+    let report = health(&app).await;
+    assert_eq!(report["status"], "degraded", "{report}");
+    assert!(report["checks"]["outbound"]["error"].as_str().is_some_and(|e| e.contains("llm")), "{report}");
+
+    // Once the breaker lets a probe through, a model that answers closes it.
+    model.then(|_| Step::Text("Hello again."));
+    let reply = eventually(Duration::from_secs(30), "the probe to go through", || async {
+        let response = app.post("/api/v1/chat", &user).json(&hi).send().await.expect("request");
+        (response.status() == StatusCode::OK).then_some(response)
+    })
+    .await;
+    let reply: Value = reply.json().await.expect("json");
+    assert_eq!(reply["reply"], "Hello again.", "{reply}");
+    assert_eq!(model.requests().len(), 3, "refused turns never reached the model");
+    assert_eq!(health(&app).await["checks"]["outbound"]["status"], "up");
+}
+
+#[tokio::test]
+async fn a_slow_model_holds_at_most_its_share_of_chat_turns() {
+    let model = FakeModel::default();
+    let app = app_with_model(&model, |c| {
+        c.agent.llm.concurrency = 1;
+        c.agent.llm.timeout_secs = 30;
+    })
+    .await;
+    let user = app.new_user().await;
+    model.then(|_| Step::Hang(Duration::from_secs(2)));
+    let slow = {
+        let request = app.post("/api/v1/chat", &user).json(&json!({"message": "take your time"}));
+        tokio::spawn(async move { request.send().await.expect("request").status() })
+    };
+    eventually(Duration::from_secs(10), "the slow request to reach the model", || async {
+        (!model.requests().is_empty()).then_some(())
+    })
+    .await;
+    let response = app.post("/api/v1/chat", &user).json(&json!({"message": "me too"})).send().await.expect("request");
+    let problem = assert_problem(response, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+    assert!(problem["detail"].as_str().is_some_and(|d| d.contains("as many requests as it may")), "{problem}");
+    assert_eq!(slow.await.expect("join"), StatusCode::OK, "the turn in flight finishes");
+    assert_eq!(model.requests().len(), 1);
 }
 
 #[tokio::test]
