@@ -16,6 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use ontask_domain::{EventEnvelope, EventType};
+use ontask_telemetry::breaker::Breaker;
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -145,19 +146,23 @@ struct Delivery {
 /// The Dapr bus. See the module documentation.
 pub struct DaprBus {
     http: reqwest::Client,
+    /// The sidecar's: while it keeps failing, publishing and scheduling fail
+    /// at once (the relay retries later) instead of each waiting out the
+    /// client's timeout.
+    breaker: Breaker,
     settings: DaprSettings,
     consumers: Mutex<Vec<(String, mpsc::Sender<Delivery>)>>,
     live: broadcast::Sender<Arc<StoredEvent>>,
 }
 
 impl DaprBus {
-    pub fn new(settings: DaprSettings) -> Result<Self, BusError> {
+    pub fn new(settings: DaprSettings, breaker: Breaker) -> Result<Self, BusError> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| BusError::Unavailable(format!("cannot build the HTTP client: {e}")))?;
         let (live, _) = broadcast::channel(LIVE_CAPACITY);
-        Ok(Self { http, settings, consumers: Mutex::new(Vec::new()), live })
+        Ok(Self { http, breaker, settings, consumers: Mutex::new(Vec::new()), live })
     }
 
     pub fn settings(&self) -> &DaprSettings {
@@ -254,6 +259,26 @@ impl DaprBus {
         }
     }
 
+    /// Sends `request` to the sidecar through its breaker; no answer or a 5xx
+    /// counts as the sidecar failing.
+    async fn send(&self, what: &str, request: reqwest::RequestBuilder) -> Result<reqwest::Response, BusError> {
+        let permit = self.breaker.permit().map_err(|open| BusError::Unavailable(format!("{what}: {open}")))?;
+        match request.send().await {
+            Ok(response) => {
+                if response.status().is_server_error() {
+                    permit.failed();
+                } else {
+                    permit.succeeded();
+                }
+                Ok(response)
+            }
+            Err(e) => {
+                permit.failed();
+                Err(BusError::Unavailable(format!("{what}: {}", ontask_telemetry::error_chain(&e))))
+            }
+        }
+    }
+
     /// The topic consumers read an event from.
     fn main_topic(&self, event: &StoredEvent) -> &str {
         let t = &self.settings.topics;
@@ -298,11 +323,7 @@ impl DaprBus {
         if let Some(traceparent) = &e.metadata.traceparent {
             request = request.header("traceparent", traceparent);
         }
-        let response = request
-            .body(ce.to_string())
-            .send()
-            .await
-            .map_err(|e| BusError::Unavailable(format!("publishing to {topic}: {e}")))?;
+        let response = self.send(&format!("publishing to {topic}"), request.body(ce.to_string())).await?;
         let status = response.status();
         if status.is_success() {
             return Ok(());
@@ -321,12 +342,8 @@ impl DaprBus {
             "data": data,
             "overwrite": true,
         });
-        let response = self
-            .request(reqwest::Method::POST, &format!("/v1.0-alpha1/jobs/{name}"))
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| BusError::Unavailable(format!("scheduling job {name}: {e}")))?;
+        let request = self.request(reqwest::Method::POST, &format!("/v1.0-alpha1/jobs/{name}")).json(&body);
+        let response = self.send(&format!("scheduling job {name}"), request).await?;
         let status = response.status();
         if status.is_success() {
             return Ok(());

@@ -4,18 +4,19 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use ontask_bus::{DaprBus, DaprSettings, DaprTopics, EventBus, KafkaBus, KafkaSettings, LogBus};
 use ontask_store::Db;
+use ontask_telemetry::breaker::{Breakers, Peer};
 
 use crate::config::{BusKind, Config};
 
 /// Connects the configured bus: the embedded log, Kafka or the Dapr sidecar.
-pub async fn connect(config: &Config, db: &Db) -> anyhow::Result<Arc<dyn EventBus>> {
+pub async fn connect(config: &Config, db: &Db, breakers: &Breakers) -> anyhow::Result<Arc<dyn EventBus>> {
     match config.bus.kind {
         BusKind::Log => Ok(Arc::new(LogBus::open(db.clone()).await.context("opening the event log")?)),
         BusKind::Kafka => {
             let bus = KafkaBus::connect(kafka_settings(config)).await.context("connecting to Kafka")?;
             Ok(Arc::new(bus))
         }
-        BusKind::Dapr => Ok(dapr(config)?),
+        BusKind::Dapr => Ok(dapr(config, breakers)?),
     }
 }
 
@@ -39,7 +40,7 @@ pub fn kafka_settings(config: &Config) -> KafkaSettings {
 
 /// The Dapr sidecar bus. The caller keeps the concrete type: the sidecar's
 /// routes and the reminder clock (Jobs API) use more than the bus trait.
-pub fn dapr(config: &Config) -> anyhow::Result<Arc<DaprBus>> {
+pub fn dapr(config: &Config, breakers: &Breakers) -> anyhow::Result<Arc<DaprBus>> {
     let roles = config.role;
     let token = |s: &Option<crate::config::Secret>| s.as_ref().map(|s| s.expose().to_owned()).filter(|s| !s.is_empty());
     let settings = DaprSettings {
@@ -57,5 +58,6 @@ pub fn dapr(config: &Config) -> anyhow::Result<Arc<DaprBus>> {
         // Inside the sidecar's default app timeout, so our RETRY arrives first.
         delivery_timeout: std::time::Duration::from_secs(5),
     };
-    Ok(Arc::new(DaprBus::new(settings).context("setting up the Dapr bus")?))
+    let breaker = breakers.of(Peer::Dapr, "");
+    Ok(Arc::new(DaprBus::new(settings, breaker).context("setting up the Dapr bus")?))
 }

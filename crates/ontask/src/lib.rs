@@ -140,12 +140,12 @@ impl Application {
             tracing::info!(adopted, "gave accounts from before projects an Inbox and moved their tasks into it");
         }
         let dapr = match config.bus.kind {
-            BusKind::Dapr => Some((bus::dapr(&config)?, config.dapr.clone())),
+            BusKind::Dapr => Some((bus::dapr(&config, app.breakers())?, config.dapr.clone())),
             _ => None,
         };
         let bus = match &dapr {
             Some((dapr, _)) => dapr.clone() as Arc<dyn EventBus>,
-            None => bus::connect(&config, &db).await?,
+            None => bus::connect(&config, &db, app.breakers()).await?,
         };
         let addr = config.listen;
         let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;

@@ -313,6 +313,47 @@ async fn health_shows_the_sidecar_and_reports_it_down_when_it_stops() {
 }
 
 #[tokio::test]
+async fn a_failing_sidecar_trips_its_breaker_and_the_outbox_drains_once_it_recovers() {
+    let (app, sidecar) = spawn_dapr(tokens(), |c| {
+        c.circuit_breakers.failures = 3;
+        c.circuit_breakers.open_secs = 1;
+    })
+    .await;
+    sidecar.set_broker_down(true);
+    let user = app.new_user().await;
+    for title in ["one", "two", "three"] {
+        app.create_task(&user, json!({ "title": title })).await;
+    }
+    let health = eventually(Duration::from_secs(30), "the sidecar's breaker to open", || async {
+        let health: Value =
+            app.client.get(app.url("/health")).send().await.expect("request").json().await.expect("json");
+        (health["checks"]["outbound"]["status"] == "degraded").then_some(health)
+    })
+    .await;
+    assert!(health["checks"]["outbound"]["error"].as_str().is_some_and(|e| e.contains("dapr")), "{health}");
+    assert!(health["checks"]["event_log"]["details"]["unpublished"].as_i64() >= Some(1), "{health}");
+    assert!(sidecar.published().is_empty());
+
+    // Back up: a probe goes through, the breaker closes, and every event is
+    // published once, in order.
+    sidecar.set_broker_down(false);
+    let published = eventually(Duration::from_secs(30), "the outbox to drain", || async {
+        let published: Vec<String> = sidecar
+            .published()
+            .into_iter()
+            .filter(|p| p.topic == TASK_EVENTS && p.cloud_event["type"] == "task.created")
+            .map(|p| p.cloud_event["data"]["data"]["task"]["title"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        (published.len() == 3).then_some(published)
+    })
+    .await;
+    assert_eq!(published, ["one", "two", "three"]);
+    let health: Value = app.client.get(app.url("/health")).send().await.expect("request").json().await.expect("json");
+    assert_eq!(health["checks"]["outbound"]["status"], "up", "{health}");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn an_event_a_consumer_gives_up_on_goes_to_the_dead_letter_topic_through_the_sidecar() {
     let (app, sidecar) = spawn_dapr(tokens(), |_| {}).await;
     let user = app.new_user().await;

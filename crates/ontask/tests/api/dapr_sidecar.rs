@@ -26,6 +26,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -136,6 +137,9 @@ struct Inner {
     subscriptions: Mutex<Vec<(Subscription, mpsc::UnboundedSender<Value>)>>,
     records: Mutex<Records>,
     stop: CancellationToken,
+    /// The broker behind the pub/sub components is down: publishing answers
+    /// 500 `ERR_PUBSUB_PUBLISH_MESSAGE`, as daprd does when its broker fails.
+    broker_down: AtomicBool,
 }
 
 pub struct DaprSidecar {
@@ -156,6 +160,7 @@ impl DaprSidecar {
             subscriptions: Mutex::new(Vec::new()),
             records: Mutex::new(Records::default()),
             stop: CancellationToken::new(),
+            broker_down: AtomicBool::new(false),
         });
         let router = Router::new()
             .route("/v1.0/publish/{pubsub}/{topic}", post(publish))
@@ -201,6 +206,11 @@ impl DaprSidecar {
             subs.push((subscription.clone(), tx));
             tokio::spawn(deliver_loop(self.inner.clone(), subscription, rx));
         }
+    }
+
+    /// Makes publishing fail as with the broker down (`true`), or work again.
+    pub fn set_broker_down(&self, down: bool) {
+        self.inner.broker_down.store(down, Ordering::SeqCst);
     }
 
     pub fn subscriptions(&self) -> Vec<Subscription> {
@@ -287,6 +297,13 @@ async fn publish(
     }
     if !inner.options.components.contains(&pubsub) {
         return error(StatusCode::BAD_REQUEST, "ERR_PUBSUB_NOT_FOUND", format!("pubsub '{pubsub}' not found"));
+    }
+    if inner.broker_down.load(Ordering::SeqCst) {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ERR_PUBSUB_PUBLISH_MESSAGE",
+            format!("error when publish to topic {topic} in pubsub {pubsub}: the broker is down"),
+        );
     }
     // Unless specified, daprd assumes text/plain.
     let content_type = headers
