@@ -37,11 +37,19 @@ pub struct ApiConfig {
     /// The address people reach the server at (`public_url`), for the URLs
     /// the API hands out (the calendar feed's); the request's `Host` when unset.
     pub public_url: Option<String>,
+    /// How often realtime streams are pinged (a WebSocket ping, an SSE
+    /// comment); a WebSocket peer silent for two of these is dropped.
+    pub realtime_ping: std::time::Duration,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { cookie_secure: false, body_limit: 1024 * 1024, public_url: None }
+        Self {
+            cookie_secure: false,
+            body_limit: 1024 * 1024,
+            public_url: None,
+            realtime_ping: std::time::Duration::from_secs(15),
+        }
     }
 }
 

@@ -153,6 +153,7 @@ impl Application {
         let api_config = ApiConfig {
             cookie_secure: config.auth.cookie_secure,
             public_url: config.public_url.clone(),
+            realtime_ping: Duration::from_secs(config.realtime.ping_secs),
             ..ApiConfig::default()
         };
         let chat = ontask_agent::chat::ChatAgent::new(app.clone(), chat_settings(&config))

@@ -3,7 +3,6 @@
 //! the gap from the log and then following live events.
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
@@ -261,6 +260,7 @@ pub async fn sse(
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let resume = resume_position(&headers, &query)?;
     let live = state.bus.live();
+    let ping = state.config.realtime_ping;
     let (tx, rx) = mpsc::channel(256);
     tokio::spawn(feed(state, caller.actor.user_id, resume, live, tx));
     let gauge = ConnectionGauge::open("sse");
@@ -269,7 +269,7 @@ pub async fn sse(
         let e = Event::default().id(event.seq.to_string()).event(event.envelope.event_type());
         Ok(e.json_data(&event.envelope).unwrap_or_else(|_| Event::default().comment("unserialisable event")))
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(ping)))
 }
 
 /// The caller's events over a WebSocket: text frames `{"id": <position>, "event": <envelope>}`.
@@ -299,21 +299,40 @@ async fn serve_socket(
     let _gauge = ConnectionGauge::open("websocket");
     let (tx, mut rx) = mpsc::channel(256);
     let shutdown = state.shutdown.clone();
+    // A peer that vanished without a close (a laptop shut, a NAT that forgot
+    // the connection) is found by pinging: one that stays silent for two
+    // intervals is dropped, with its feed, instead of being kept forever.
+    let interval = state.config.realtime_ping;
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    let mut last_heard = tokio::time::Instant::now();
     tokio::spawn(feed(state, user, resume, live, tx));
     loop {
         tokio::select! {
             event = rx.recv() => {
                 let Some(event) = event else { break };
                 let frame = serde_json::json!({ "id": event.seq, "event": event.envelope });
-                if socket.send(Message::Text(frame.to_string().into())).await.is_err() {
+                // A peer that does not read fills its buffers; bound the wait.
+                let sent = tokio::time::timeout(interval, socket.send(Message::Text(frame.to_string().into()))).await;
+                if !matches!(sent, Ok(Ok(()))) {
                     return;
                 }
             }
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
-                // Pings are answered by the library; text from clients is ignored.
-                Some(Ok(_)) => {}
+                // Pongs (and pings, which the library answers) show the peer is
+                // there; text from clients is ignored.
+                Some(Ok(_)) => last_heard = tokio::time::Instant::now(),
             },
+            _ = ping.tick() => {
+                if last_heard.elapsed() > interval * 2 {
+                    tracing::info!("dropping a WebSocket peer that stopped answering pings");
+                    return;
+                }
+                let sent = tokio::time::timeout(interval, socket.send(Message::Ping(Default::default()))).await;
+                if !matches!(sent, Ok(Ok(()))) {
+                    return;
+                }
+            }
             () = shutdown.cancelled() => break,
         }
     }

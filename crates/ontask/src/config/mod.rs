@@ -74,6 +74,23 @@ pub struct Config {
     pub sqlite: SqliteConfig,
     pub rate_limits: RateLimitsConfig,
     pub circuit_breakers: CircuitBreakersConfig,
+    pub realtime: RealtimeConfig,
+}
+
+/// The realtime streams (`[realtime]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RealtimeConfig {
+    /// Seconds between pings to a WebSocket peer; one silent for two of them
+    /// is dropped. (SSE streams get a comment as often, which keeps proxies
+    /// from closing them.)
+    pub ping_secs: u64,
+}
+
+impl Default for RealtimeConfig {
+    fn default() -> Self {
+        Self { ping_secs: ontask_api::ApiConfig::default().realtime_ping.as_secs() }
+    }
 }
 
 /// Circuit breakers on outbound calls (`[circuit_breakers]`): one per webhook
@@ -332,6 +349,7 @@ impl Default for Config {
             sqlite: SqliteConfig::default(),
             rate_limits: RateLimitsConfig::default(),
             circuit_breakers: CircuitBreakersConfig::default(),
+            realtime: RealtimeConfig::default(),
         }
     }
 }
@@ -687,6 +705,9 @@ impl Config {
             return Err(ConfigError(
                 "rate_limits: a limit of 0 would refuse everything; set enabled = false instead".into(),
             ));
+        }
+        if self.realtime.ping_secs == 0 {
+            return Err(ConfigError("realtime.ping_secs must be at least 1".into()));
         }
         if self.circuit_breakers.failures == 0 || self.circuit_breakers.open_secs == 0 {
             return Err(ConfigError(

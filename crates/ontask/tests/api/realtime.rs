@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use crate::helpers::{TestApp, TestUser, assert_problem, spawn_app};
+use crate::helpers::{TestApp, TestUser, assert_problem, eventually, spawn_app, spawn_app_with};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -275,6 +275,68 @@ async fn websocket_delivers_frames_and_resumes_from_last_event_id() {
     let live = app.create_task(&user, json!({ "title": "Live" })).await;
     let frame = ws_next(&mut ws).await;
     assert_eq!(frame["event"]["task_id"], live["id"]);
+    app.stop().await;
+}
+
+/// Open WebSocket connections, as `/metrics` counts them.
+async fn open_websockets(app: &TestApp) -> String {
+    let metrics = reqwest::get(app.url("/metrics")).await.expect("metrics").text().await.expect("text");
+    metrics
+        .lines()
+        .find(|l| l.starts_with(r#"ontask_realtime_connections{transport="websocket"}"#))
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap_or("0")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_websocket_peer_that_stops_answering_pings_is_dropped_and_one_that_answers_stays() {
+    let app = spawn_app_with(|c| c.realtime.ping_secs = 1).await;
+    let user = app.new_user().await;
+    let url = format!("ws://127.0.0.1:{}/api/v1/ws?access_token={}", app.port, user.token);
+    // This client reads all along, and so answers every ping (tungstenite does on read).
+    let (alive, _) = tokio_tungstenite::connect_async(&url).await.expect("upgrade");
+    let (frames, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let reader = tokio::spawn(async move {
+        let mut alive = alive;
+        let mut pings = 0;
+        while let Some(Ok(message)) = alive.next().await {
+            match message {
+                Message::Ping(_) => pings += 1,
+                Message::Text(text) => {
+                    let _ = frames.send((pings, serde_json::from_str::<Value>(&text).expect("JSON frame")));
+                }
+                _ => {}
+            }
+        }
+    });
+    // This one never reads: its pongs never come, as from a peer that vanished.
+    let (mut silent, _) = tokio_tungstenite::connect_async(&url).await.expect("upgrade");
+    assert_eq!(open_websockets(&app).await, "2");
+
+    eventually(WAIT, "the silent peer to be dropped", || async { (open_websockets(&app).await == "1").then_some(()) })
+        .await;
+    // What the silent client finds when it reads at last: the pings it left
+    // unanswered, then the end of the connection.
+    let ended = tokio::time::timeout(WAIT, async {
+        while let Some(Ok(message)) = silent.next().await {
+            assert!(matches!(message, Message::Ping(_)), "only pings were sent: {message:?}");
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the server closed the silent peer's connection");
+
+    // The other one, pinged all along, still gets its events.
+    let task = app.create_task(&user, json!({ "title": "Still here" })).await;
+    let (pings, frame) = loop {
+        let (pings, frame) = tokio::time::timeout(WAIT, received.recv()).await.expect("a frame in time").expect("open");
+        if frame["event"]["event_type"] == "task.created" {
+            break (pings, frame);
+        }
+    };
+    assert_eq!(frame["event"]["task_id"], task["id"]);
+    assert!(pings >= 2, "it was pinged before: {pings} pings");
+    reader.abort();
     app.stop().await;
 }
 
