@@ -503,6 +503,28 @@ async fn a_breaker_probes_a_recovered_endpoint_and_closes() {
 }
 
 #[tokio::test]
+async fn a_receiver_that_hangs_holds_only_its_share_of_the_pool() {
+    // A pool of 4: one endpoint may hold one slot.
+    let app = app_allowing_loopback(|c| {
+        c.webhooks.concurrency = 4;
+        c.webhooks.timeout_secs = 60;
+    })
+    .await;
+    let user = app.new_user().await;
+    let hanging = Receiver::start(&[HANG; 10]).await;
+    let healthy = Receiver::start(&[]).await;
+    register(&app, &user, json!({ "url": hanging.url, "events": ["task.created"] })).await;
+    register(&app, &user, json!({ "url": healthy.url, "events": ["task.created"] })).await;
+    for n in 0..5 {
+        app.create_task(&user, json!({ "title": format!("task {n}") })).await;
+    }
+    // Within the hanging receiver's timeout, the healthy one gets everything,
+    // and the hanging one holds one attempt, not the pool.
+    healthy.wait_for("every event at the healthy receiver", |hits| hits.len() == 5).await;
+    assert_eq!(hanging.hits().len(), 1, "one attempt in flight at the receiver that hangs");
+}
+
+#[tokio::test]
 async fn private_and_local_targets_are_refused_unless_allowed() {
     let app = spawn_app().await;
     let user = app.new_user().await;
