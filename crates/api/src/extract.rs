@@ -68,6 +68,21 @@ fn field_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> ontask
     ontask_domain::ValidationErrors::single(field, message)
 }
 
+/// Query parameters. One that does not parse as its type is a 400 problem
+/// (axum's own rejection would be a plain-text body).
+pub struct QueryParams<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum_extra::extract::Query(params) = axum_extra::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        Ok(Self(params))
+    }
+}
+
 /// The client's address, as the rate limits count it: the connection's peer,
 /// or the configured proxy header's ([`ontask_app::limits`]).
 pub struct ClientAddress(pub Option<std::net::IpAddr>);

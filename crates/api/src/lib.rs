@@ -16,6 +16,7 @@ mod extract;
 mod idempotency;
 mod middleware;
 mod openapi;
+mod responses;
 mod routes;
 
 use std::sync::Arc;
@@ -25,7 +26,9 @@ use axum::Router;
 pub use error::ApiError;
 use ontask_app::App;
 use ontask_bus::EventBus;
+pub use openapi::document as openapi_document;
 use tokio_util::sync::CancellationToken;
+use utoipa_axum::router::OpenApiRouter;
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -67,7 +70,7 @@ pub struct ApiState {
 /// Only the operational endpoints, for processes that run no API role.
 pub fn ops_router(state: ApiState) -> Router {
     Router::new()
-        .merge(routes::ops::router())
+        .merge(Router::from(routes::ops::router()))
         .fallback(routes::ops::not_found)
         .route_layer(axum::middleware::from_fn(middleware::remember_route))
         .with_state(state)
@@ -98,7 +101,7 @@ pub fn dapr_router(routes: DaprRoutes) -> Router {
 /// by the agent role; no fallback, so it merges with [`router`] or [`ops_router`].
 pub fn chat_router(state: ApiState, agent: ontask_agent::chat::ChatAgent) -> Router {
     Router::new()
-        .nest("/api/v1", routes::chat::router())
+        .nest("/api/v1", Router::from(routes::chat::router()))
         .layer(axum::Extension(agent))
         .route_layer(axum::middleware::from_fn(middleware::remember_route))
         .with_state(state.clone())
@@ -107,9 +110,11 @@ pub fn chat_router(state: ApiState, agent: ontask_agent::chat::ChatAgent) -> Rou
         .layer(axum::middleware::from_fn(middleware::observe))
 }
 
-/// The whole HTTP surface.
-pub fn router(state: ApiState) -> Router {
-    let api = Router::new()
+/// The REST API (under `/api/v1`), each route registered with its OpenAPI
+/// operation: [`openapi::document`] is built from the same routers, so the
+/// document lists exactly what is routed.
+fn rest() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
         .merge(routes::auth::router())
         .merge(routes::tasks::router())
         .merge(routes::projects::router())
@@ -122,14 +127,19 @@ pub fn router(state: ApiState) -> Router {
         .merge(routes::push::router())
         .merge(routes::admin::router())
         .merge(routes::realtime::router())
+}
+
+/// The whole HTTP surface.
+pub fn router(state: ApiState) -> Router {
+    let api = Router::from(rest())
         // Inside the idempotency layer too, so a panicking handler becomes a 500
         // that releases its Idempotency-Key instead of leaving it "in progress".
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::on_panic))
         .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer));
     Router::new()
         .nest("/api/v1", api)
-        .merge(routes::ops::router())
-        .merge(routes::dav::router())
+        .merge(Router::from(routes::ops::router()))
+        .merge(Router::from(routes::dav::router()))
         .merge(openapi::router())
         .merge(asyncapi::router())
         .fallback(routes::ops::not_found)

@@ -1,36 +1,19 @@
 //! The OpenAPI 3.1 document, generated from the handlers and types, served at
 //! `/openapi.json` (the reference UI at `/docs` reads it: see [`crate::docs`]).
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::header;
 use axum::routing::get;
-use axum::{Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::ApiState;
-use crate::routes::{
-    admin, auth, calendar, chat, comments, dav, export, import, notifications, ops, projects, push, realtime, tasks,
-    webhooks,
-};
+use crate::routes::{chat, dav, ops};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "ontask", description = "Event-driven task service. Every change is recorded as an event; see /api/v1/tasks/{id}/history."),
-    paths(
-        auth::register, auth::login, auth::logout, auth::me, auth::update_profile, auth::change_password, auth::delete_account, auth::request_password_reset, auth::confirm_password_reset, auth::create_token, auth::list_tokens, auth::delete_token,
-        tasks::create, tasks::list, tasks::read, tasks::update, tasks::remove, tasks::complete, tasks::reopen, tasks::skip, tasks::history, tasks::subtasks, tasks::quick_add, tasks::create_batch,
-        projects::create, projects::list, projects::read, projects::update, projects::remove, projects::archive, projects::unarchive, projects::transfer,
-        projects::create_section, projects::list_sections, projects::update_section, projects::remove_section,
-        projects::add_member, projects::list_members, projects::change_member, projects::remove_member, projects::activity,
-        comments::list, comments::add, comments::edit, comments::remove,
-        export::export, import::start, import::job, calendar::status, calendar::create, calendar::revoke, calendar::feed,
-        notifications::list, notifications::read, notifications::read_all,
-        webhooks::create, webhooks::list, webhooks::read, webhooks::remove, webhooks::enable, webhooks::rotate_secret, webhooks::deliveries, webhooks::delivery,
-        push::vapid_public_key, push::subscribe, push::list, push::unsubscribe,
-        realtime::sse, realtime::websocket,
-        chat::chat, chat::list, chat::read, chat::remove,
-        ops::health, ops::livez, ops::readyz, ops::metrics_text,
-        admin::dead_letters,
-        dav::well_known, dav::object::get, dav::object::put, dav::object::delete,
-    ),
     components(schemas(crate::error::Problem, ontask_domain::Status, ontask_domain::EventMetadata)),
     modifiers(&BearerAuth),
     tags(
@@ -76,6 +59,23 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The document: what [`ApiDoc`] says about the whole API (its info, tags and
+/// security schemes) and an operation for each route, taken from the routers
+/// that serve them: the REST API with the chat agent's routes (served by the
+/// agent role, [`crate::chat_router`]) under `/api/v1`, the operational
+/// endpoints and CalDAV.
+pub fn document() -> utoipa::openapi::OpenApi {
+    OpenApiRouter::<ApiState>::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", crate::rest().merge(chat::router()))
+        .merge(ops::router())
+        .merge(dav::router())
+        .into_openapi()
+}
+
 pub fn router() -> Router<ApiState> {
-    Router::new().route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) })).merge(crate::docs::router())
+    // Written once: the routers it is read from do not change while the process runs.
+    let json = Bytes::from(serde_json::to_vec(&document()).expect("the OpenAPI document serialises"));
+    Router::new()
+        .route("/openapi.json", get(move || async move { ([(header::CONTENT_TYPE, "application/json")], json) }))
+        .merge(crate::docs::router())
 }

@@ -21,6 +21,7 @@ pub mod notifications;
 pub mod policy;
 pub mod projects;
 pub mod push;
+pub mod query;
 pub mod quick;
 pub mod sealed;
 mod session_keys;

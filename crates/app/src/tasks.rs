@@ -39,12 +39,15 @@ pub struct ListParams {
     /// RFC 3339 instant or date.
     pub due_after: Option<String>,
     /// Only open tasks whose due has passed.
+    #[serde(default, deserialize_with = "crate::query::strict")]
     pub overdue: Option<bool>,
     /// due, priority, created, updated or position (default).
     pub sort: Option<String>,
     /// asc (default) or desc.
     pub order: Option<String>,
     /// 1..=200, default 50.
+    #[serde(default, deserialize_with = "crate::query::strict")]
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 200))]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -1,29 +1,30 @@
 //! Accounts, sessions and API tokens.
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use ontask_app::auth::{Session, TokenView, UserView};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::extract::{Caller, ClientAddress, JsonBody, SESSION_COOKIE};
 use crate::{ApiError, ApiState};
 
-pub fn router() -> Router<ApiState> {
-    Router::new()
-        .route("/auth/register", post(register))
-        .route("/auth/login", post(login))
-        .route("/auth/logout", post(logout))
-        .route("/me", get(me).patch(update_profile))
-        .route("/account", delete(delete_account))
-        .route("/account/password", post(change_password))
-        .route("/auth/password-reset", post(request_password_reset))
-        .route("/auth/password-reset/confirm", post(confirm_password_reset))
-        .route("/tokens", post(create_token).get(list_tokens))
-        .route("/tokens/{id}", delete(delete_token))
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(me, update_profile))
+        .routes(routes!(delete_account))
+        .routes(routes!(change_password))
+        .routes(routes!(request_password_reset))
+        .routes(routes!(confirm_password_reset))
+        .routes(routes!(create_token, list_tokens))
+        .routes(routes!(delete_token))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -101,10 +102,11 @@ fn session_cookie(state: &ApiState, session: &Session) -> Cookie<'static> {
 
 /// Create an account and sign in. The first account becomes an admin.
 /// Password hashing is bounded: past a few at once per core, 503 with `Retry-After`.
-#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
-    responses((status = 201, body = Session), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
-        (status = 429, description = "past a rate limit (per client address or per account); retry after `Retry-After` seconds", body = crate::error::Problem),
-        (status = 503, description = "too many sign-ins or sign-ups at once; retry after `Retry-After` seconds", body = crate::error::Problem)))]
+#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterRequest,
+    responses(crate::responses::JsonInput,
+        (status = 201, body = Session), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "past a rate limit (per client address or per account); retry after `Retry-After` seconds", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "too many sign-ins or sign-ups at once; retry after `Retry-After` seconds", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn register(
     State(state): State<ApiState>,
     client: ClientAddress,
@@ -119,10 +121,11 @@ pub async fn register(
 
 /// Sign in with e-mail and password. Password hashing is bounded: past a few
 /// at once per core, 503 with `Retry-After`.
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = Session), (status = 401, body = crate::error::Problem),
-        (status = 429, description = "past a rate limit (per client address or per account); retry after `Retry-After` seconds", body = crate::error::Problem),
-        (status = 503, description = "too many sign-ins or sign-ups at once; retry after `Retry-After` seconds", body = crate::error::Problem)))]
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
+    responses(crate::responses::JsonInput,
+        (status = 200, body = Session), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "past a rate limit (per client address or per account); retry after `Retry-After` seconds", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "too many sign-ins or sign-ups at once; retry after `Retry-After` seconds", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn login(
     State(state): State<ApiState>,
     client: ClientAddress,
@@ -136,7 +139,7 @@ pub async fn login(
 }
 
 /// Sign out of the browser session (clears the cookie).
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 204)))]
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", responses((status = 204)))]
 pub async fn logout(jar: CookieJar) -> impl IntoResponse {
     let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/").build());
     (StatusCode::NO_CONTENT, jar)
@@ -146,13 +149,14 @@ pub async fn logout(jar: CookieJar) -> impl IntoResponse {
 /// other session of the account ends; the answer is a new session for this
 /// device (and sets the cookie). API tokens keep working: revoke them one by one.
 /// Wrong guesses count in the sign-in rate limits.
-#[utoipa::path(post, path = "/api/v1/account/password", tag = "auth", security(("bearer" = [])), request_body = ChangePasswordRequest,
-    responses((status = 200, body = Session), (status = 401, body = crate::error::Problem),
-        (status = 403, description = "called with an API token", body = crate::error::Problem),
-        (status = 409, description = "the account signs in through an identity provider and has no password", body = crate::error::Problem),
-        (status = 422, description = "the current password is wrong, or the new one breaks the rules", body = crate::error::Problem),
-        (status = 429, description = "past a rate limit (per client address or per account); retry after `Retry-After` seconds", body = crate::error::Problem),
-        (status = 503, description = "too many password checks at once; retry after `Retry-After` seconds", body = crate::error::Problem)))]
+#[utoipa::path(post, path = "/account/password", tag = "auth", security(("bearer" = [])), request_body = ChangePasswordRequest,
+    responses(crate::responses::SignedIn, crate::responses::JsonInput,
+        (status = 200, body = Session),
+        (status = 403, description = "called with an API token", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "the account signs in through an identity provider and has no password", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "the current password is wrong, or the new one breaks the rules", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "past a rate limit (per client address or per account); retry after `Retry-After` seconds", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "too many password checks at once; retry after `Retry-After` seconds", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn change_password(
     State(state): State<ApiState>,
     client: ClientAddress,
@@ -178,13 +182,14 @@ pub async fn change_password(
 /// there, by "Deleted account". Each change is an event like any other (the
 /// event log keeps its history). Clears the session cookie. Wrong passwords
 /// count in the sign-in rate limits.
-#[utoipa::path(delete, path = "/api/v1/account", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/account", tag = "auth", security(("bearer" = [])),
     request_body = ontask_app::account::DeleteAccountInput,
-    responses((status = 200, body = ontask_app::account::AccountDeleted), (status = 401, body = crate::error::Problem),
-        (status = 403, description = "called with an API token", body = crate::error::Problem),
-        (status = 422, description = "the password (or, without one, the e-mail) is missing or wrong", body = crate::error::Problem),
-        (status = 429, description = "past a rate limit (per client address or per account); retry after `Retry-After` seconds", body = crate::error::Problem),
-        (status = 503, description = "too many password checks at once; retry after `Retry-After` seconds", body = crate::error::Problem)))]
+    responses(crate::responses::SignedIn, crate::responses::JsonInput,
+        (status = 200, body = ontask_app::account::AccountDeleted),
+        (status = 403, description = "called with an API token", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "the password (or, without one, the e-mail) is missing or wrong", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "past a rate limit (per client address or per account); retry after `Retry-After` seconds", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "too many password checks at once; retry after `Retry-After` seconds", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn delete_account(
     State(state): State<ApiState>,
     client: ClientAddress,
@@ -201,10 +206,11 @@ pub async fn delete_account(
 /// Ask for a password reset e-mail. The answer is the same whether or not the
 /// address has an account (202); if it has one with a password, and e-mail is
 /// configured, a single-use token valid for 30 minutes is e-mailed to it.
-#[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", request_body = PasswordResetRequest,
-    responses((status = 202, body = PasswordResetRequested),
-        (status = 422, description = "not an e-mail address", body = crate::error::Problem),
-        (status = 429, description = "past a rate limit (per client address or per account); retry after `Retry-After` seconds", body = crate::error::Problem)))]
+#[utoipa::path(post, path = "/auth/password-reset", tag = "auth", request_body = PasswordResetRequest,
+    responses(crate::responses::JsonInput,
+        (status = 202, body = PasswordResetRequested),
+        (status = 422, description = "not an e-mail address", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "past a rate limit (per client address or per account); retry after `Retry-After` seconds", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn request_password_reset(
     State(state): State<ApiState>,
     client: ClientAddress,
@@ -218,11 +224,12 @@ pub async fn request_password_reset(
 
 /// Set a new password with the token from a reset e-mail. The token is used up;
 /// every session of the account ends, and the answer is a new one (with the cookie).
-#[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "auth", request_body = PasswordResetConfirm,
-    responses((status = 200, body = Session),
-        (status = 422, description = "the token is unknown, expired or used, or the new password breaks the rules", body = crate::error::Problem),
-        (status = 429, description = "past a rate limit per client address; retry after `Retry-After` seconds", body = crate::error::Problem),
-        (status = 503, description = "too many password hashes at once; retry after `Retry-After` seconds", body = crate::error::Problem)))]
+#[utoipa::path(post, path = "/auth/password-reset/confirm", tag = "auth", request_body = PasswordResetConfirm,
+    responses(crate::responses::JsonInput,
+        (status = 200, body = Session),
+        (status = 422, description = "the token is unknown, expired or used, or the new password breaks the rules", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "past a rate limit per client address; retry after `Retry-After` seconds", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "too many password hashes at once; retry after `Retry-After` seconds", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn confirm_password_reset(
     State(state): State<ApiState>,
     client: ClientAddress,
@@ -236,8 +243,9 @@ pub async fn confirm_password_reset(
 }
 
 /// The signed-in account.
-#[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, body = UserView), (status = 401, body = crate::error::Problem)))]
+#[utoipa::path(get, path = "/me", tag = "auth", security(("bearer" = [])),
+    responses(crate::responses::SignedIn,
+        (status = 200, body = UserView)))]
 pub async fn me(State(state): State<ApiState>, caller: Caller) -> Result<Json<UserView>, ApiError> {
     Ok(Json(state.app.auth.me(&caller.actor).await?))
 }
@@ -245,11 +253,12 @@ pub async fn me(State(state): State<ApiState>, caller: Caller) -> Result<Json<Us
 /// Change your profile: `name`, and `timezone` (an IANA zone; `null` follows
 /// the device). The web app shows times in the profile's zone, and quick add
 /// reads "tomorrow 9am" in it when a request names no zone.
-#[utoipa::path(patch, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/me", tag = "auth", security(("bearer" = [])),
     request_body = ontask_app::auth::ProfileInput,
-    responses((status = 200, body = UserView), (status = 401, body = crate::error::Problem),
-        (status = 403, description = "an API token without tasks:write", body = crate::error::Problem),
-        (status = 422, description = "a name over 100 characters, or an unknown time zone", body = crate::error::Problem)))]
+    responses(crate::responses::SignedIn, crate::responses::JsonInput,
+        (status = 200, body = UserView),
+        (status = 403, description = "an API token without tasks:write", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "a name over 100 characters, or an unknown time zone", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn update_profile(
     State(state): State<ApiState>,
     caller: Caller,
@@ -259,9 +268,10 @@ pub async fn update_profile(
 }
 
 /// Create a personal API token. The secret is shown only in this answer.
-#[utoipa::path(post, path = "/api/v1/tokens", tag = "auth", security(("bearer" = [])), request_body = CreateTokenRequest,
-    responses((status = 201, body = TokenView), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
-        (status = 429, description = "past a rate limit (per client address or per account); retry after `Retry-After` seconds", body = crate::error::Problem)))]
+#[utoipa::path(post, path = "/tokens", tag = "auth", security(("bearer" = [])), request_body = CreateTokenRequest,
+    responses(crate::responses::SignedIn, crate::responses::JsonInput,
+        (status = 201, body = TokenView), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "past a rate limit (per client address or per account); retry after `Retry-After` seconds", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn create_token(
     State(state): State<ApiState>,
     client: ClientAddress,
@@ -274,14 +284,16 @@ pub async fn create_token(
 }
 
 /// The account's API tokens (without secrets).
-#[utoipa::path(get, path = "/api/v1/tokens", tag = "auth", security(("bearer" = [])), responses((status = 200, body = TokenList)))]
+#[utoipa::path(get, path = "/tokens", tag = "auth", security(("bearer" = [])), responses(crate::responses::SignedIn,
+        (status = 200, body = TokenList)))]
 pub async fn list_tokens(State(state): State<ApiState>, caller: Caller) -> Result<Json<TokenList>, ApiError> {
     Ok(Json(TokenList { items: state.app.auth.list_tokens(&caller.actor).await? }))
 }
 
 /// Revoke an API token.
-#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "auth", security(("bearer" = [])),
-    params(("id" = String, Path)), responses((status = 204), (status = 404, body = crate::error::Problem)))]
+#[utoipa::path(delete, path = "/tokens/{id}", tag = "auth", security(("bearer" = [])),
+    params(("id" = String, Path)), responses(crate::responses::SignedIn, crate::responses::ById,
+        (status = 204)))]
 pub async fn delete_token(
     State(state): State<ApiState>,
     caller: Caller,

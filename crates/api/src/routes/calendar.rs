@@ -1,25 +1,23 @@
 //! `/calendar/feed`: the caller's calendar feed (create or rotate, show,
 //! revoke), and the feed itself at its secret URL, which needs no sign-in.
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
-use axum_extra::extract::Query;
 use ontask_app::AppError;
 use ontask_app::feeds::FeedStatus;
 use ontask_domain::ProjectId;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::extract::Caller;
+use crate::extract::{Caller, QueryParams};
 use crate::routes::export::ICALENDAR;
 use crate::{ApiError, ApiState};
 
-pub fn router() -> Router<ApiState> {
-    Router::new()
-        .route("/calendar/feed", get(status).post(create).delete(revoke))
-        .route("/calendar/feed/{file}", get(feed))
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new().routes(routes!(status, create, revoke)).routes(routes!(feed))
 }
 
 /// A feed just created or rotated.
@@ -45,8 +43,9 @@ fn origin(state: &ApiState, headers: &HeaderMap) -> String {
 }
 
 /// Whether you have a calendar feed (its URL is shown only when created).
-#[utoipa::path(get, path = "/api/v1/calendar/feed", tag = "import-export", security(("bearer" = [])),
-    responses((status = 200, body = FeedStatus), (status = 401, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/calendar/feed", tag = "import-export", security(("bearer" = [])),
+    responses(crate::responses::SignedIn,
+        (status = 200, body = FeedStatus)))]
 pub async fn status(State(state): State<ApiState>, caller: Caller) -> Result<Json<FeedStatus>, ApiError> {
     Ok(Json(state.app.feeds().status(&caller.actor).await?))
 }
@@ -54,8 +53,9 @@ pub async fn status(State(state): State<ApiState>, caller: Caller) -> Result<Jso
 /// Create your calendar feed, or give it a new secret URL (the old one
 /// stops working at once). The feed is read-only: your tasks with a due,
 /// as iCalendar VTODOs.
-#[utoipa::path(post, path = "/api/v1/calendar/feed", tag = "import-export", security(("bearer" = [])),
-    responses((status = 201, body = CreatedFeed), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+#[utoipa::path(post, path = "/calendar/feed", tag = "import-export", security(("bearer" = [])),
+    responses(crate::responses::SignedIn,
+        (status = 201, body = CreatedFeed),
               (status = 403, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn create(
     State(state): State<ApiState>,
@@ -68,8 +68,9 @@ pub async fn create(
 }
 
 /// Revoke your calendar feed: its URL answers 404 from now on.
-#[utoipa::path(delete, path = "/api/v1/calendar/feed", tag = "import-export", security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+#[utoipa::path(delete, path = "/calendar/feed", tag = "import-export", security(("bearer" = [])),
+    responses(crate::responses::SignedIn,
+        (status = 204),
               (status = 404, body = crate::error::Problem, content_type = "application/problem+json", description = "You have no feed")))]
 pub async fn revoke(State(state): State<ApiState>, caller: Caller) -> Result<StatusCode, ApiError> {
     state.app.feeds().revoke(&caller.actor).await?;
@@ -87,15 +88,16 @@ pub struct FeedParams {
 /// with VTIMEZONE, RRULE, VALARM and RELATED-TO). The secret in the path is
 /// the credential; no cookie or token is needed. Answers 304 to a matching
 /// `If-None-Match`.
-#[utoipa::path(get, path = "/api/v1/calendar/feed/{file}", tag = "import-export",
+#[utoipa::path(get, path = "/calendar/feed/{file}", tag = "import-export",
     params(("file" = String, Path, description = "The feed's secret followed by .ics"), FeedParams),
-    responses((status = 200, content_type = "text/calendar", body = String, headers(("ETag" = String))),
+    responses(crate::responses::QueryInput,
+        (status = 200, content_type = "text/calendar", body = String, headers(("ETag" = String))),
               (status = 304, description = "Unchanged since the ETag sent in If-None-Match"),
               (status = 404, body = crate::error::Problem, content_type = "application/problem+json", description = "An unknown or revoked feed, or a project the owner cannot read")))]
 pub async fn feed(
     State(state): State<ApiState>,
     Path(file): Path<String>,
-    Query(params): Query<FeedParams>,
+    QueryParams(params): QueryParams<FeedParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let secret = file.strip_suffix(".ics").unwrap_or(&file);

@@ -6,27 +6,24 @@
 //! `ontask_agent::chat` and reaches handlers as an extension.
 use std::convert::Infallible;
 
+use axum::Json;
 use axum::extract::{Extension, Path};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use axum_extra::extract::Query;
 use futures_util::StreamExt;
 use ontask_agent::chat::llm::LlmError;
 use ontask_agent::chat::{ChatAgent, ChatError, ChatEvent, ChatReply, ChatRequest, ConversationPage, ConversationView};
 use serde::Deserialize;
 use tokio_stream::wrappers::UnboundedReceiverStream;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::extract::{Caller, JsonBody};
+use crate::extract::{Caller, JsonBody, QueryParams};
 use crate::{ApiError, ApiState};
 
-pub fn router() -> Router<ApiState> {
-    Router::new()
-        .route("/chat", post(chat))
-        .route("/conversations", get(list))
-        .route("/conversations/{id}", get(read).delete(remove))
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new().routes(routes!(chat)).routes(routes!(list)).routes(routes!(read, remove))
 }
 
 fn chat_error(e: ChatError) -> ApiError {
@@ -74,14 +71,14 @@ fn sse(event: &ChatEvent) -> Event {
 /// or `confirm: <id>` applies. With `Accept: text/event-stream` the answer is a
 /// stream of events: `conversation`, `tool_call` (started), `tool_result`,
 /// `delta` (reply text), then `done` (the whole reply) or `error` (a problem).
-#[utoipa::path(post, path = "/api/v1/chat", tag = "chat", security(("bearer" = [])), request_body = ChatRequest,
-    responses(
+#[utoipa::path(post, path = "/chat", tag = "chat", security(("bearer" = [])), request_body = ChatRequest,
+    responses(crate::responses::SignedIn, crate::responses::JsonInput,
         (status = 200, body = ChatReply, description = "The reply (JSON), or with Accept: text/event-stream a stream of events"),
-        (status = 404, body = crate::error::Problem, description = "No such conversation"),
-        (status = 409, body = crate::error::Problem, description = "confirm names no pending action"),
-        (status = 422, body = crate::error::Problem),
-        (status = 502, body = crate::error::Problem, description = "The language model failed"),
-        (status = 504, body = crate::error::Problem, description = "The language model did not answer in time")))]
+        (status = 404, body = crate::error::Problem, content_type = "application/problem+json", description = "No such conversation"),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json", description = "confirm names no pending action"),
+        (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 502, body = crate::error::Problem, content_type = "application/problem+json", description = "The language model failed"),
+        (status = 504, body = crate::error::Problem, content_type = "application/problem+json", description = "The language model did not answer in time")))]
 pub async fn chat(
     Extension(agent): Extension<ChatAgent>,
     caller: Caller,
@@ -133,27 +130,30 @@ pub async fn chat(
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// 1..=100, default 50.
+    #[serde(default, deserialize_with = "ontask_app::query::strict")]
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
 /// The caller's conversations with the agent, most recently active first.
-#[utoipa::path(get, path = "/api/v1/conversations", tag = "chat", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, body = ConversationPage), (status = 422, body = crate::error::Problem)))]
+#[utoipa::path(get, path = "/conversations", tag = "chat", security(("bearer" = [])), params(ListQuery),
+    responses(crate::responses::SignedIn, crate::responses::QueryInput,
+        (status = 200, body = ConversationPage), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn list(
     Extension(agent): Extension<ChatAgent>,
     caller: Caller,
-    q: Result<Query<ListQuery>, axum_extra::extract::QueryRejection>,
+    QueryParams(q): QueryParams<ListQuery>,
 ) -> Result<Json<ConversationPage>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     Ok(Json(agent.conversations(&caller.actor, q.cursor.as_deref(), q.limit).await?))
 }
 
 /// One conversation: every message (with the tool calls) and the pending action, if any.
-#[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "chat", security(("bearer" = [])),
+#[utoipa::path(get, path = "/conversations/{id}", tag = "chat", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, body = ConversationView), (status = 404, body = crate::error::Problem)))]
+    responses(crate::responses::SignedIn, crate::responses::ById,
+        (status = 200, body = ConversationView)))]
 pub async fn read(
     Extension(agent): Extension<ChatAgent>,
     caller: Caller,
@@ -163,9 +163,10 @@ pub async fn read(
 }
 
 /// Delete a conversation and its messages. The events of changes made in it stay in the tasks' history.
-#[utoipa::path(delete, path = "/api/v1/conversations/{id}", tag = "chat", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/conversations/{id}", tag = "chat", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 204), (status = 404, body = crate::error::Problem)))]
+    responses(crate::responses::SignedIn, crate::responses::ById,
+        (status = 204)))]
 pub async fn remove(
     Extension(agent): Extension<ChatAgent>,
     caller: Caller,

@@ -1,21 +1,22 @@
 //! `/tasks/{id}/comments` and `/comments/{id}`: comments on tasks. Members who
 //! may edit a project comment; its author edits a comment, and the author or
 //! the project's owner deletes it.
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch};
-use axum::{Json, Router};
 use ontask_app::AppError;
 use ontask_app::comments::{CommentInput, CommentView};
 use ontask_domain::{CommentId, TaskId};
 use serde::Serialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::extract::{Caller, JsonBody, etag, if_match};
 use crate::{ApiError, ApiState};
 
-pub fn router() -> Router<ApiState> {
-    Router::new().route("/tasks/{id}/comments", get(list).post(add)).route("/comments/{id}", patch(edit).delete(remove))
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new().routes(routes!(list, add)).routes(routes!(edit, remove))
 }
 
 fn comment_id(raw: &str) -> Result<CommentId, ApiError> {
@@ -41,8 +42,9 @@ pub struct CommentList {
 }
 
 /// A task's comments, oldest first.
-#[utoipa::path(get, path = "/api/v1/tasks/{id}/comments", tag = "comments", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = CommentList), (status = 404, body = crate::error::Problem)))]
+#[utoipa::path(get, path = "/tasks/{id}/comments", tag = "comments", security(("bearer" = [])), params(("id" = String, Path)),
+    responses(crate::responses::SignedIn, crate::responses::ById,
+        (status = 200, body = CommentList)))]
 pub async fn list(
     State(state): State<ApiState>,
     caller: Caller,
@@ -53,10 +55,10 @@ pub async fn list(
 
 /// Comment on a task (editors and the owner of its project). `@name`
 /// mentions notify those members.
-#[utoipa::path(post, path = "/api/v1/tasks/{id}/comments", tag = "comments", security(("bearer" = [])),
+#[utoipa::path(post, path = "/tasks/{id}/comments", tag = "comments", security(("bearer" = [])),
     request_body = CommentInput, params(("id" = String, Path)),
-    responses((status = 201, body = CommentView, headers(("ETag" = String))), (status = 403, body = crate::error::Problem),
-              (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+    responses(crate::responses::SignedIn, crate::responses::JsonInput, crate::responses::ById,
+        (status = 201, body = CommentView, headers(("ETag" = String))), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn add(
     State(state): State<ApiState>,
     caller: Caller,
@@ -68,11 +70,11 @@ pub async fn add(
 }
 
 /// Change a comment's text (its author).
-#[utoipa::path(patch, path = "/api/v1/comments/{id}", tag = "comments", security(("bearer" = [])), request_body = CommentInput,
+#[utoipa::path(patch, path = "/comments/{id}", tag = "comments", security(("bearer" = [])), request_body = CommentInput,
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
-    responses((status = 200, body = CommentView), (status = 403, body = crate::error::Problem),
-              (status = 404, body = crate::error::Problem), (status = 412, body = crate::error::Problem),
-              (status = 422, body = crate::error::Problem)))]
+    responses(crate::responses::SignedIn, crate::responses::JsonInput, crate::responses::ById, crate::responses::Conditional,
+        (status = 200, body = CommentView), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn edit(
     State(state): State<ApiState>,
     caller: Caller,
@@ -86,8 +88,9 @@ pub async fn edit(
 }
 
 /// Delete a comment (its author, or the project's owner).
-#[utoipa::path(delete, path = "/api/v1/comments/{id}", tag = "comments", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 204), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+#[utoipa::path(delete, path = "/comments/{id}", tag = "comments", security(("bearer" = [])), params(("id" = String, Path)),
+    responses(crate::responses::SignedIn, crate::responses::ById,
+        (status = 204), (status = 403, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn remove(
     State(state): State<ApiState>,
     caller: Caller,

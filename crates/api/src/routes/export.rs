@@ -1,20 +1,20 @@
 //! `GET /export`: everything of the caller's, as the JSON document
 //! `docs/export/schema.json` describes or (`?format=ics`) as iCalendar.
+use axum::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
-use axum_extra::extract::Query;
 use ontask_app::export::ExportDocument;
 use ontask_domain::ValidationErrors;
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::extract::Caller;
+use crate::extract::{Caller, QueryParams};
 use crate::{ApiError, ApiState};
 
-pub fn router() -> Router<ApiState> {
-    Router::new().route("/export", get(export))
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new().routes(routes!(export))
 }
 
 /// The media type of iCalendar (RFC 5545 section 8.1).
@@ -31,16 +31,16 @@ pub struct ExportParams {
 /// (each with your `role`), their sections, every task (open and completed,
 /// subtasks after their parent), comments, reminders and recurrence. With
 /// `format=ics`, one VTODO per task instead (see docs/import-export.md).
-#[utoipa::path(get, path = "/api/v1/export", tag = "import-export", security(("bearer" = [])), params(ExportParams),
-    responses((status = 200, body = ExportDocument, description = "The JSON document (docs/export/schema.json)"),
+#[utoipa::path(get, path = "/export", tag = "import-export", security(("bearer" = [])), params(ExportParams),
+    responses(crate::responses::SignedIn, crate::responses::QueryInput,
+        (status = 200, body = ExportDocument, description = "The JSON document (docs/export/schema.json)"),
               (status = 200, content_type = "text/calendar", body = String, description = "With format=ics"),
-              (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
               (status = 403, body = crate::error::Problem, content_type = "application/problem+json", description = "A token without tasks:read"),
               (status = 422, body = crate::error::Problem, content_type = "application/problem+json", description = "An unknown format")))]
 pub async fn export(
     State(state): State<ApiState>,
     caller: Caller,
-    Query(params): Query<ExportParams>,
+    QueryParams(params): QueryParams<ExportParams>,
 ) -> Result<Response, ApiError> {
     match params.format.as_deref().map(str::trim) {
         None | Some("json") => {

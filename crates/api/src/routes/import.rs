@@ -1,20 +1,22 @@
 //! `POST /import` (a multipart upload that starts an import job) and
 //! `GET /import/jobs/{id}` (its progress and, once done, its report).
+use axum::Json;
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use ontask_app::import::{ImportFile, ImportFormat, ImportJob, MAX_IMPORT_BYTES};
 use ontask_domain::ValidationErrors;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use crate::extract::Caller;
 use crate::{ApiError, ApiState};
 
-pub fn router() -> Router<ApiState> {
-    Router::new()
-        .route("/import", post(start).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES + 64 * 1024)))
-        .route("/import/jobs/{id}", get(job))
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(start).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES + 64 * 1024)))
+        .routes(routes!(job))
 }
 
 /// The upload, as the OpenAPI document describes it.
@@ -45,15 +47,22 @@ fn field_error(field: &str, message: impl Into<String>) -> ApiError {
 /// with its reason). Its tasks' `task.created` events reach your event
 /// stream as they are written. Importing the same file again creates nothing
 /// twice.
-#[utoipa::path(post, path = "/api/v1/import", tag = "import-export", security(("bearer" = [])),
+#[utoipa::path(post, path = "/import", tag = "import-export", security(("bearer" = [])),
     request_body(content = ImportUpload, content_type = "multipart/form-data"),
-    responses((status = 202, body = ImportJob, headers(("Location" = String))),
-              (status = 400, body = crate::error::Problem, content_type = "application/problem+json", description = "Not a multipart form"),
-              (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+    responses(crate::responses::SignedIn,
+        (status = 202, body = ImportJob, headers(("Location" = String))),
+              (status = 400, body = crate::error::Problem, content_type = "application/problem+json", description = "A malformed multipart form"),
+              (status = 415, body = crate::error::Problem, content_type = "application/problem+json", description = "Not a multipart/form-data body"),
               (status = 403, body = crate::error::Problem, content_type = "application/problem+json", description = "A token without tasks:write"),
               (status = 413, body = crate::error::Problem, content_type = "application/problem+json"),
               (status = 422, body = crate::error::Problem, content_type = "application/problem+json", description = "No file, an unknown format, or a file that is not what it claims")))]
-pub async fn start(State(state): State<ApiState>, caller: Caller, mut form: Multipart) -> Result<Response, ApiError> {
+pub async fn start(
+    State(state): State<ApiState>,
+    caller: Caller,
+    form: Result<Multipart, MultipartRejection>,
+) -> Result<Response, ApiError> {
+    // axum's own rejection is plain text; a body that is no form is a problem like any other.
+    let mut form = form.map_err(|e| ApiError::UnsupportedMediaType(e.body_text()))?;
     let (mut bytes, mut file_name, mut format, mut project, mut dry_run) = (None, None, None, None, false);
     while let Some(field) = form.next_field().await.map_err(|e| ApiError::BadRequest(e.body_text()))? {
         let name = field.name().unwrap_or_default().to_owned();
@@ -95,9 +104,9 @@ pub async fn start(State(state): State<ApiState>, caller: Caller, mut form: Mult
 
 /// An import job: `running` with its progress (`done` of `total` tasks),
 /// then `done` with its report, or `failed` with why.
-#[utoipa::path(get, path = "/api/v1/import/jobs/{id}", tag = "import-export", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = ImportJob), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-              (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/import/jobs/{id}", tag = "import-export", security(("bearer" = [])), params(("id" = String, Path)),
+    responses(crate::responses::SignedIn, crate::responses::ById,
+        (status = 200, body = ImportJob)))]
 pub async fn job(
     State(state): State<ApiState>,
     caller: Caller,

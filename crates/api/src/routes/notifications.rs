@@ -1,28 +1,28 @@
 //! In-app notifications.
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use axum_extra::extract::Query;
 use ontask_store::notifications::Notification;
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::extract::Caller;
+use crate::extract::{Caller, QueryParams};
 use crate::{ApiError, ApiState};
 
-pub fn router() -> Router<ApiState> {
-    Router::new()
-        .route("/notifications", get(list))
-        .route("/notifications/read-all", post(read_all))
-        .route("/notifications/{id}/read", post(read))
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(read_all)).routes(routes!(read))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only unread notifications.
+    #[serde(default, deserialize_with = "ontask_app::query::strict")]
     unread: Option<bool>,
     /// 1..=200, default 50.
+    #[serde(default, deserialize_with = "ontask_app::query::strict")]
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
 }
 
@@ -33,22 +33,23 @@ pub struct NotificationList {
 }
 
 /// The newest notifications first, with the unread count.
-#[utoipa::path(get, path = "/api/v1/notifications", tag = "notifications", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, body = NotificationList)))]
+#[utoipa::path(get, path = "/notifications", tag = "notifications", security(("bearer" = [])), params(ListQuery),
+    responses(crate::responses::SignedIn, crate::responses::QueryInput,
+        (status = 200, body = NotificationList)))]
 pub async fn list(
     State(state): State<ApiState>,
     caller: Caller,
-    q: Result<Query<ListQuery>, axum_extra::extract::QueryRejection>,
+    QueryParams(q): QueryParams<ListQuery>,
 ) -> Result<Json<NotificationList>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let (items, unread_count) =
         state.app.notifications().list(&caller.actor, q.unread.unwrap_or(false), q.limit.unwrap_or(50)).await?;
     Ok(Json(NotificationList { items, unread_count }))
 }
 
 /// Mark one notification read.
-#[utoipa::path(post, path = "/api/v1/notifications/{id}/read", tag = "notifications", security(("bearer" = [])),
-    params(("id" = String, Path)), responses((status = 200, body = Object), (status = 404, body = crate::error::Problem)))]
+#[utoipa::path(post, path = "/notifications/{id}/read", tag = "notifications", security(("bearer" = [])),
+    params(("id" = String, Path)), responses(crate::responses::SignedIn, crate::responses::ById,
+        (status = 200, body = Object)))]
 pub async fn read(
     State(state): State<ApiState>,
     caller: Caller,
@@ -58,8 +59,9 @@ pub async fn read(
 }
 
 /// Mark every notification read.
-#[utoipa::path(post, path = "/api/v1/notifications/read-all", tag = "notifications", security(("bearer" = [])),
-    responses((status = 204)))]
+#[utoipa::path(post, path = "/notifications/read-all", tag = "notifications", security(("bearer" = [])),
+    responses(crate::responses::SignedIn,
+        (status = 204)))]
 pub async fn read_all(State(state): State<ApiState>, caller: Caller) -> Result<StatusCode, ApiError> {
     state.app.notifications().mark_all_read(&caller.actor).await?;
     Ok(StatusCode::NO_CONTENT)

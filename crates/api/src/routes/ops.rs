@@ -2,26 +2,27 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use ontask_store::events;
 use serde::Serialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::{ApiError, ApiState};
 
 /// Each dependency check gets this long, so `/health` answers within 100 ms.
 const CHECK_TIMEOUT: Duration = Duration::from_millis(80);
 
-pub fn router() -> Router<ApiState> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/livez", get(livez))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics_text))
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(livez))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics_text))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -132,34 +133,45 @@ fn outbound_check(breakers: &ontask_telemetry::breaker::Breakers) -> Check {
     }
 }
 
+/// What `/livez` and `/readyz` answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Probe {
+    /// `ok` (alive), `ready`, or why not ready: `shutting down`,
+    /// `live feed not ready`, `database unavailable`.
+    #[schema(example = "ready")]
+    status: &'static str,
+}
+
+fn probe(status: StatusCode, what: &'static str) -> Response {
+    (status, Json(Probe { status: what })).into_response()
+}
+
 /// The process is alive (no dependency is checked).
-#[utoipa::path(get, path = "/livez", tag = "operations", responses((status = 200)))]
-pub async fn livez() -> impl IntoResponse {
-    Json(serde_json::json!({ "status": "ok" }))
+#[utoipa::path(get, path = "/livez", tag = "operations", responses((status = 200, body = Probe)))]
+pub async fn livez() -> Response {
+    probe(StatusCode::OK, "ok")
 }
 
 /// Ready for traffic: the database answers, the live feed of event streams
 /// sees every update (Kafka: the updates topic is assigned), and shutdown has
 /// not begun.
-#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200), (status = 503)))]
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, body = Probe), (status = 503, body = Probe, description = "Not ready; `status` says why")))]
 pub async fn readyz(State(state): State<ApiState>) -> Response {
     if state.shutdown.is_cancelled() {
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "shutting down" })))
-            .into_response();
+        return probe(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
     }
     if !state.bus.live_feed_ready() {
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "live feed not ready" })))
-            .into_response();
+        return probe(StatusCode::SERVICE_UNAVAILABLE, "live feed not ready");
     }
     match tokio::time::timeout(CHECK_TIMEOUT, state.app.db.ping()).await {
-        Ok(Ok(())) => Json(serde_json::json!({ "status": "ready" })).into_response(),
-        _ => (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "database unavailable" })))
-            .into_response(),
+        Ok(Ok(())) => probe(StatusCode::OK, "ready"),
+        _ => probe(StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
     }
 }
 
 /// Prometheus text exposition.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain")))]
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain", body = String)))]
 pub async fn metrics_text() -> impl IntoResponse {
     let body = ontask_telemetry::metrics::handle().render();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)

@@ -1,12 +1,10 @@
 //! `/projects`: projects, their sections, members and activity. What each
 //! member may do is the application's policy (`ontask_app::policy`): a
 //! non-member gets 404 for anything in a project, a viewer 403 on changes.
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
-use axum::{Json, Router};
-use axum_extra::extract::Query;
 use ontask_app::AppError;
 use ontask_app::projects::{
     MemberInput, MemberRoleInput, MemberView, ProjectChanges, ProjectInput, ProjectView, SectionInput, TasksOnDelete,
@@ -14,23 +12,25 @@ use ontask_app::projects::{
 };
 use ontask_domain::{ProjectId, Section, SectionId, UserId};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::extract::{Caller, JsonBody, etag, if_match};
+use crate::extract::{Caller, JsonBody, QueryParams, etag, if_match};
 use crate::routes::tasks::EventRecord;
 use crate::{ApiError, ApiState};
 
-pub fn router() -> Router<ApiState> {
-    Router::new()
-        .route("/projects", post(create).get(list))
-        .route("/projects/{id}", get(read).patch(update).delete(remove))
-        .route("/projects/{id}/archive", post(archive))
-        .route("/projects/{id}/unarchive", post(unarchive))
-        .route("/projects/{id}/transfer", post(transfer))
-        .route("/projects/{id}/sections", post(create_section).get(list_sections))
-        .route("/sections/{id}", patch(update_section).delete(remove_section))
-        .route("/projects/{id}/members", post(add_member).get(list_members))
-        .route("/projects/{id}/members/{user_id}", patch(change_member).delete(remove_member))
-        .route("/projects/{id}/activity", get(activity))
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(read, update, remove))
+        .routes(routes!(archive))
+        .routes(routes!(unarchive))
+        .routes(routes!(transfer))
+        .routes(routes!(create_section, list_sections))
+        .routes(routes!(update_section, remove_section))
+        .routes(routes!(add_member, list_members))
+        .routes(routes!(change_member, remove_member))
+        .routes(routes!(activity))
 }
 
 /// An id from the path; one that does not parse names nothing (404).
@@ -67,13 +67,15 @@ pub struct ProjectList {
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// The archived projects instead of the others.
+    #[serde(default, deserialize_with = "ontask_app::query::strict")]
     archived: Option<bool>,
 }
 
 /// Create a project (you become its owner).
-#[utoipa::path(post, path = "/api/v1/projects", tag = "projects", security(("bearer" = [])), request_body = ProjectInput,
-    responses((status = 201, body = ProjectView, headers(("ETag" = String), ("Location" = String))),
-              (status = 422, body = crate::error::Problem)))]
+#[utoipa::path(post, path = "/projects", tag = "projects", security(("bearer" = [])), request_body = ProjectInput,
+    responses(crate::responses::SignedIn, crate::responses::JsonInput,
+        (status = 201, body = ProjectView, headers(("ETag" = String), ("Location" = String))),
+              (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn create(
     State(state): State<ApiState>,
     caller: Caller,
@@ -84,32 +86,32 @@ pub async fn create(
 }
 
 /// Your projects (those you own and those shared with you), the Inbox first.
-#[utoipa::path(get, path = "/api/v1/projects", tag = "projects", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, body = ProjectList)))]
+#[utoipa::path(get, path = "/projects", tag = "projects", security(("bearer" = [])), params(ListQuery),
+    responses(crate::responses::SignedIn, crate::responses::QueryInput,
+        (status = 200, body = ProjectList)))]
 pub async fn list(
     State(state): State<ApiState>,
     caller: Caller,
-    query: Result<Query<ListQuery>, axum_extra::extract::QueryRejection>,
+    QueryParams(query): QueryParams<ListQuery>,
 ) -> Result<Json<ProjectList>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let items = state.app.projects().list(&caller.actor, query.archived.unwrap_or(false)).await?;
     Ok(Json(ProjectList { items }))
 }
 
 /// One project.
-#[utoipa::path(get, path = "/api/v1/projects/{id}", tag = "projects", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = ProjectView, headers(("ETag" = String))), (status = 404, body = crate::error::Problem)))]
+#[utoipa::path(get, path = "/projects/{id}", tag = "projects", security(("bearer" = [])), params(("id" = String, Path)),
+    responses(crate::responses::SignedIn, crate::responses::ById,
+        (status = 200, body = ProjectView, headers(("ETag" = String)))))]
 pub async fn read(State(state): State<ApiState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
     let project = state.app.projects().get(&caller.actor, project_id(&id)?).await?;
     Ok(project_response(StatusCode::OK, project))
 }
 
 /// Rename, recolour, describe or reorder a project (its owner).
-#[utoipa::path(patch, path = "/api/v1/projects/{id}", tag = "projects", security(("bearer" = [])), request_body = ProjectChanges,
+#[utoipa::path(patch, path = "/projects/{id}", tag = "projects", security(("bearer" = [])), request_body = ProjectChanges,
     params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "The ETag you read; 412 if the project changed since")),
-    responses((status = 200, body = ProjectView), (status = 403, body = crate::error::Problem),
-              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
-              (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+    responses(crate::responses::SignedIn, crate::responses::JsonInput, crate::responses::ById, crate::responses::Conditional,
+        (status = 200, body = ProjectView), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn update(
     State(state): State<ApiState>,
     caller: Caller,
@@ -134,18 +136,18 @@ pub struct DeleteQuery {
 /// tasks with `?tasks=delete` or `?tasks=move_to_inbox`; without it the
 /// request is refused (422), so no task is deleted by accident. The Inbox
 /// cannot be deleted (409).
-#[utoipa::path(delete, path = "/api/v1/projects/{id}", tag = "projects", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/projects/{id}", tag = "projects", security(("bearer" = [])),
     params(("id" = String, Path), DeleteQuery),
-    responses((status = 204), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
-              (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+    responses(crate::responses::SignedIn, crate::responses::QueryInput, crate::responses::ById,
+        (status = 204), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn remove(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
-    query: Result<Query<DeleteQuery>, axum_extra::extract::QueryRejection>,
+    QueryParams(query): QueryParams<DeleteQuery>,
 ) -> Result<StatusCode, ApiError> {
     let id = project_id(&id)?;
-    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let Some(tasks) = query.tasks else {
         return Err(ontask_domain::ValidationErrors::single(
             "tasks",
@@ -159,9 +161,9 @@ pub async fn remove(
 
 /// Archive a project (its owner): it and its tasks leave every member's lists
 /// and become read-only until it is unarchived.
-#[utoipa::path(post, path = "/api/v1/projects/{id}/archive", tag = "projects", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = ProjectView), (status = 403, body = crate::error::Problem),
-              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+#[utoipa::path(post, path = "/projects/{id}/archive", tag = "projects", security(("bearer" = [])), params(("id" = String, Path)),
+    responses(crate::responses::SignedIn, crate::responses::ById,
+        (status = 200, body = ProjectView), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn archive(
     State(state): State<ApiState>,
     caller: Caller,
@@ -172,9 +174,9 @@ pub async fn archive(
 }
 
 /// Unarchive a project (its owner).
-#[utoipa::path(post, path = "/api/v1/projects/{id}/unarchive", tag = "projects", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = ProjectView), (status = 403, body = crate::error::Problem),
-              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+#[utoipa::path(post, path = "/projects/{id}/unarchive", tag = "projects", security(("bearer" = [])), params(("id" = String, Path)),
+    responses(crate::responses::SignedIn, crate::responses::ById,
+        (status = 200, body = ProjectView), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn unarchive(
     State(state): State<ApiState>,
     caller: Caller,
@@ -186,11 +188,11 @@ pub async fn unarchive(
 
 /// Hand the project to another member (its owner): they become the owner,
 /// you stay on as an editor.
-#[utoipa::path(post, path = "/api/v1/projects/{id}/transfer", tag = "projects", security(("bearer" = [])),
+#[utoipa::path(post, path = "/projects/{id}/transfer", tag = "projects", security(("bearer" = [])),
     request_body = TransferInput, params(("id" = String, Path)),
-    responses((status = 200, body = ProjectView), (status = 403, body = crate::error::Problem),
-              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
-              (status = 422, body = crate::error::Problem)))]
+    responses(crate::responses::SignedIn, crate::responses::JsonInput, crate::responses::ById,
+        (status = 200, body = ProjectView), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn transfer(
     State(state): State<ApiState>,
     caller: Caller,
@@ -207,10 +209,10 @@ pub struct SectionList {
 }
 
 /// Add a section to a project (editors and the owner).
-#[utoipa::path(post, path = "/api/v1/projects/{id}/sections", tag = "projects", security(("bearer" = [])),
+#[utoipa::path(post, path = "/projects/{id}/sections", tag = "projects", security(("bearer" = [])),
     request_body = SectionInput, params(("id" = String, Path)),
-    responses((status = 201, body = Section, headers(("ETag" = String))), (status = 403, body = crate::error::Problem),
-              (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+    responses(crate::responses::SignedIn, crate::responses::JsonInput, crate::responses::ById,
+        (status = 201, body = Section, headers(("ETag" = String))), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn create_section(
     State(state): State<ApiState>,
     caller: Caller,
@@ -222,8 +224,9 @@ pub async fn create_section(
 }
 
 /// A project's sections in board order.
-#[utoipa::path(get, path = "/api/v1/projects/{id}/sections", tag = "projects", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = SectionList), (status = 404, body = crate::error::Problem)))]
+#[utoipa::path(get, path = "/projects/{id}/sections", tag = "projects", security(("bearer" = [])), params(("id" = String, Path)),
+    responses(crate::responses::SignedIn, crate::responses::ById,
+        (status = 200, body = SectionList)))]
 pub async fn list_sections(
     State(state): State<ApiState>,
     caller: Caller,
@@ -234,11 +237,11 @@ pub async fn list_sections(
 }
 
 /// Rename or move a section.
-#[utoipa::path(patch, path = "/api/v1/sections/{id}", tag = "projects", security(("bearer" = [])), request_body = SectionInput,
+#[utoipa::path(patch, path = "/sections/{id}", tag = "projects", security(("bearer" = [])), request_body = SectionInput,
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
-    responses((status = 200, body = Section), (status = 403, body = crate::error::Problem),
-              (status = 404, body = crate::error::Problem), (status = 412, body = crate::error::Problem),
-              (status = 422, body = crate::error::Problem)))]
+    responses(crate::responses::SignedIn, crate::responses::JsonInput, crate::responses::ById, crate::responses::Conditional,
+        (status = 200, body = Section), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn update_section(
     State(state): State<ApiState>,
     caller: Caller,
@@ -253,8 +256,9 @@ pub async fn update_section(
 }
 
 /// Delete a section; its tasks stay in the project, in no section.
-#[utoipa::path(delete, path = "/api/v1/sections/{id}", tag = "projects", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 204), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+#[utoipa::path(delete, path = "/sections/{id}", tag = "projects", security(("bearer" = [])), params(("id" = String, Path)),
+    responses(crate::responses::SignedIn, crate::responses::ById,
+        (status = 204), (status = 403, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn remove_section(
     State(state): State<ApiState>,
     caller: Caller,
@@ -273,11 +277,11 @@ pub struct MemberList {
 /// Share a project (its owner): add an existing account as an editor or a
 /// viewer. An e-mail without an account is refused (422): there are no
 /// invitations; ask them to sign up first.
-#[utoipa::path(post, path = "/api/v1/projects/{id}/members", tag = "projects", security(("bearer" = [])),
+#[utoipa::path(post, path = "/projects/{id}/members", tag = "projects", security(("bearer" = [])),
     request_body = MemberInput, params(("id" = String, Path)),
-    responses((status = 201, body = MemberView), (status = 403, body = crate::error::Problem),
-              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
-              (status = 422, body = crate::error::Problem)))]
+    responses(crate::responses::SignedIn, crate::responses::JsonInput, crate::responses::ById,
+        (status = 201, body = MemberView), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn add_member(
     State(state): State<ApiState>,
     caller: Caller,
@@ -289,8 +293,9 @@ pub async fn add_member(
 }
 
 /// The project's members, the owner first.
-#[utoipa::path(get, path = "/api/v1/projects/{id}/members", tag = "projects", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = MemberList), (status = 404, body = crate::error::Problem)))]
+#[utoipa::path(get, path = "/projects/{id}/members", tag = "projects", security(("bearer" = [])), params(("id" = String, Path)),
+    responses(crate::responses::SignedIn, crate::responses::ById,
+        (status = 200, body = MemberList)))]
 pub async fn list_members(
     State(state): State<ApiState>,
     caller: Caller,
@@ -306,11 +311,11 @@ fn member_id(caller: &Caller, raw: &str) -> Result<UserId, ApiError> {
 }
 
 /// Change a member's role (the owner): `editor` or `viewer`.
-#[utoipa::path(patch, path = "/api/v1/projects/{id}/members/{user_id}", tag = "projects", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/projects/{id}/members/{user_id}", tag = "projects", security(("bearer" = [])),
     request_body = MemberRoleInput, params(("id" = String, Path), ("user_id" = String, Path)),
-    responses((status = 200, body = MemberView), (status = 403, body = crate::error::Problem),
-              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
-              (status = 422, body = crate::error::Problem)))]
+    responses(crate::responses::SignedIn, crate::responses::JsonInput, crate::responses::ById,
+        (status = 200, body = MemberView), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn change_member(
     State(state): State<ApiState>,
     caller: Caller,
@@ -324,10 +329,11 @@ pub async fn change_member(
 /// Remove a member (the owner), or leave a project (`me`, or your own id).
 /// The owner cannot leave: hand the project over first (409). Their tasks in
 /// the project are unassigned.
-#[utoipa::path(delete, path = "/api/v1/projects/{id}/members/{user_id}", tag = "projects", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/projects/{id}/members/{user_id}", tag = "projects", security(("bearer" = [])),
     params(("id" = String, Path), ("user_id" = String, Path, description = "A member's user id, or `me` to leave")),
-    responses((status = 204), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
-              (status = 409, body = crate::error::Problem)))]
+    responses(crate::responses::SignedIn, crate::responses::ById,
+        (status = 204), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn remove_member(
     State(state): State<ApiState>,
     caller: Caller,
@@ -342,8 +348,11 @@ pub async fn remove_member(
 #[into_params(parameter_in = Query)]
 pub struct ActivityQuery {
     /// `next_before` of the previous page.
+    #[serde(default, deserialize_with = "ontask_app::query::strict")]
     before: Option<i64>,
     /// 1..=200, default 50.
+    #[serde(default, deserialize_with = "ontask_app::query::strict")]
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
 }
 
@@ -359,17 +368,17 @@ pub struct ActivityPage {
 
 /// What happened in a project, newest first: every event of its tasks,
 /// sections and members.
-#[utoipa::path(get, path = "/api/v1/projects/{id}/activity", tag = "projects", security(("bearer" = [])),
+#[utoipa::path(get, path = "/projects/{id}/activity", tag = "projects", security(("bearer" = [])),
     params(("id" = String, Path), ActivityQuery),
-    responses((status = 200, body = ActivityPage), (status = 404, body = crate::error::Problem),
-              (status = 422, body = crate::error::Problem)))]
+    responses(crate::responses::SignedIn, crate::responses::QueryInput, crate::responses::ById,
+        (status = 200, body = ActivityPage),
+              (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn activity(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
-    query: Result<Query<ActivityQuery>, axum_extra::extract::QueryRejection>,
+    QueryParams(query): QueryParams<ActivityQuery>,
 ) -> Result<Json<ActivityPage>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let limit = query.limit.unwrap_or(50);
     let events = state.app.projects().activity(&caller.actor, project_id(&id)?, query.before, limit).await?;
     let next_before = (events.len() as i64 == limit).then(|| events.last().map(|e| e.seq)).flatten();

@@ -1,21 +1,19 @@
 //! Web Push: the server's VAPID public key and a person's subscribed devices.
 //! Each person sees only their own devices; anyone else's answer 404.
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::{Json, Router};
 use ontask_app::push::{DeviceView, NewSubscription};
 use ontask_domain::PushSubscriptionId;
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::extract::{Caller, JsonBody};
 use crate::{ApiError, ApiState};
 
-pub fn router() -> Router<ApiState> {
-    Router::new()
-        .route("/push/vapid-public-key", get(vapid_public_key))
-        .route("/push/subscriptions", get(list).post(subscribe))
-        .route("/push/subscriptions/{id}", delete(unsubscribe))
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new().routes(routes!(vapid_public_key)).routes(routes!(list, subscribe)).routes(routes!(unsubscribe))
 }
 
 /// The key a browser subscribes with (`applicationServerKey`).
@@ -61,9 +59,10 @@ pub struct DeviceList {
 
 /// The VAPID public key browsers subscribe with. 404 while push is off (a
 /// server on PostgreSQL without `push.vapid_private_key`).
-#[utoipa::path(get, path = "/api/v1/push/vapid-public-key", tag = "push", security(("bearer" = [])),
-    responses((status = 200, body = VapidPublicKey), (status = 401, body = crate::error::Problem),
-              (status = 404, body = crate::error::Problem, description = "Web Push is off on this server")))]
+#[utoipa::path(get, path = "/push/vapid-public-key", tag = "push", security(("bearer" = [])),
+    responses(crate::responses::SignedIn,
+        (status = 200, body = VapidPublicKey),
+              (status = 404, body = crate::error::Problem, content_type = "application/problem+json", description = "Web Push is off on this server")))]
 pub async fn vapid_public_key(
     State(state): State<ApiState>,
     _caller: Caller,
@@ -73,11 +72,12 @@ pub async fn vapid_public_key(
 
 /// Add this device: reminders, mentions and assignments are pushed to it from
 /// now on. Subscribing the same endpoint again replaces it (and keeps its id).
-#[utoipa::path(post, path = "/api/v1/push/subscriptions", tag = "push", security(("bearer" = [])), request_body = SubscriptionInput,
-    responses((status = 201, body = DeviceView), (status = 401, body = crate::error::Problem),
-              (status = 403, body = crate::error::Problem, description = "the token lacks tasks:write"),
-              (status = 404, body = crate::error::Problem, description = "Web Push is off on this server"),
-              (status = 422, body = crate::error::Problem, description = "not an https endpoint on a public address, or keys that are not RFC 8291 keys")))]
+#[utoipa::path(post, path = "/push/subscriptions", tag = "push", security(("bearer" = [])), request_body = SubscriptionInput,
+    responses(crate::responses::SignedIn, crate::responses::JsonInput,
+        (status = 201, body = DeviceView),
+              (status = 403, body = crate::error::Problem, content_type = "application/problem+json", description = "the token lacks tasks:write"),
+              (status = 404, body = crate::error::Problem, content_type = "application/problem+json", description = "Web Push is off on this server"),
+              (status = 422, body = crate::error::Problem, content_type = "application/problem+json", description = "not an https endpoint on a public address, or keys that are not RFC 8291 keys")))]
 pub async fn subscribe(
     State(state): State<ApiState>,
     caller: Caller,
@@ -94,18 +94,19 @@ pub async fn subscribe(
 }
 
 /// Your devices that receive push messages.
-#[utoipa::path(get, path = "/api/v1/push/subscriptions", tag = "push", security(("bearer" = [])),
-    responses((status = 200, body = DeviceList), (status = 401, body = crate::error::Problem),
-              (status = 403, body = crate::error::Problem, description = "the token lacks tasks:read")))]
+#[utoipa::path(get, path = "/push/subscriptions", tag = "push", security(("bearer" = [])),
+    responses(crate::responses::SignedIn,
+        (status = 200, body = DeviceList),
+              (status = 403, body = crate::error::Problem, content_type = "application/problem+json", description = "the token lacks tasks:read")))]
 pub async fn list(State(state): State<ApiState>, caller: Caller) -> Result<Json<DeviceList>, ApiError> {
     Ok(Json(DeviceList { items: state.app.push().list(&caller.actor).await? }))
 }
 
 /// Remove a device; nothing more is pushed to it.
-#[utoipa::path(delete, path = "/api/v1/push/subscriptions/{id}", tag = "push", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 204), (status = 401, body = crate::error::Problem),
-              (status = 403, body = crate::error::Problem, description = "the token lacks tasks:write"),
-              (status = 404, body = crate::error::Problem)))]
+#[utoipa::path(delete, path = "/push/subscriptions/{id}", tag = "push", security(("bearer" = [])), params(("id" = String, Path)),
+    responses(crate::responses::SignedIn, crate::responses::ById,
+        (status = 204),
+              (status = 403, body = crate::error::Problem, content_type = "application/problem+json", description = "the token lacks tasks:write")))]
 pub async fn unsubscribe(
     State(state): State<ApiState>,
     caller: Caller,

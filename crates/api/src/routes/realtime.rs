@@ -4,14 +4,12 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use futures_util::Stream;
 use std::collections::{HashSet, VecDeque};
 
@@ -24,14 +22,16 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::extract::Caller;
 use crate::{ApiError, ApiState};
 
 const BACKLOG_PAGE: i64 = 500;
 
-pub fn router() -> Router<ApiState> {
-    Router::new().route("/stream", get(sse)).route("/ws", get(websocket))
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new().routes(routes!(sse)).routes(routes!(websocket))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -249,8 +249,9 @@ async fn catch_up(
 
 /// The caller's events as Server-Sent Events (`id` = log position, `event` =
 /// event type, `data` = the envelope).
-#[utoipa::path(get, path = "/api/v1/stream", tag = "realtime", security(("bearer" = [])), params(StreamQuery),
-    responses((status = 200, description = "text/event-stream of the caller's events")))]
+#[utoipa::path(get, path = "/stream", tag = "realtime", security(("bearer" = [])), params(StreamQuery),
+    responses(crate::responses::SignedIn, crate::responses::QueryInput,
+        (status = 200, description = "text/event-stream of the caller's events")))]
 pub async fn sse(
     State(state): State<ApiState>,
     caller: Caller,
@@ -273,8 +274,9 @@ pub async fn sse(
 }
 
 /// The caller's events over a WebSocket: text frames `{"id": <position>, "event": <envelope>}`.
-#[utoipa::path(get, path = "/api/v1/ws", tag = "realtime", security(("bearer" = [])), params(StreamQuery),
-    responses((status = 101, description = "WebSocket upgrade")))]
+#[utoipa::path(get, path = "/ws", tag = "realtime", security(("bearer" = [])), params(StreamQuery),
+    responses(crate::responses::SignedIn, crate::responses::QueryInput,
+        (status = 101, description = "WebSocket upgrade")))]
 pub async fn websocket(
     State(state): State<ApiState>,
     caller: Caller,

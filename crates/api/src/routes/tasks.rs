@@ -1,31 +1,31 @@
 //! `/tasks`: create (one or many), read, list, change, complete, reopen, skip, delete, history.
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use axum_extra::extract::Query;
 use ontask_app::input::{TaskInput, TaskPatchInput};
 use ontask_app::tasks::{ListParams, TaskPage};
 use ontask_domain::{TaskId, TaskSnapshot};
 use ontask_store::events::StoredEvent;
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::Problem;
-use crate::extract::{Caller, JsonBody, etag, if_match, parse_value};
+use crate::extract::{Caller, JsonBody, QueryParams, etag, if_match, parse_value};
 use crate::{ApiError, ApiState};
 
-pub fn router() -> Router<ApiState> {
-    Router::new()
-        .route("/tasks", post(create).get(list))
-        .route("/tasks/quick", post(quick_add))
-        .route("/tasks/batch", post(create_batch))
-        .route("/tasks/{id}", get(read).patch(update).delete(remove))
-        .route("/tasks/{id}/complete", post(complete))
-        .route("/tasks/{id}/reopen", post(reopen))
-        .route("/tasks/{id}/skip", post(skip))
-        .route("/tasks/{id}/history", get(history))
-        .route("/tasks/{id}/subtasks", get(subtasks))
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(quick_add))
+        .routes(routes!(create_batch))
+        .routes(routes!(read, update, remove))
+        .routes(routes!(complete))
+        .routes(routes!(reopen))
+        .routes(routes!(skip))
+        .routes(routes!(history))
+        .routes(routes!(subtasks))
 }
 
 /// A task id from the path; one that does not parse names no task (404).
@@ -47,10 +47,11 @@ fn with_etag(status: StatusCode, task: TaskSnapshot) -> Response {
 }
 
 /// Create a task.
-#[utoipa::path(post, path = "/api/v1/tasks", tag = "tasks", security(("bearer" = [])), request_body = TaskInput,
+#[utoipa::path(post, path = "/tasks", tag = "tasks", security(("bearer" = [])), request_body = TaskInput,
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for a retried request")),
-    responses((status = 201, body = TaskSnapshot, headers(("ETag" = String), ("Location" = String))),
-              (status = 422, body = crate::error::Problem)))]
+    responses(crate::responses::SignedIn, crate::responses::JsonInput, crate::responses::Idempotent,
+        (status = 201, body = TaskSnapshot, headers(("ETag" = String), ("Location" = String))),
+              (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn create(
     State(state): State<ApiState>,
     caller: Caller,
@@ -102,11 +103,12 @@ pub struct BatchItem {
 /// `task.created` event each, so either all of them are created or, when the
 /// write fails (503), none is. With an `Idempotency-Key` a retry gets the same
 /// answer and creates nothing again.
-#[utoipa::path(post, path = "/api/v1/tasks/batch", tag = "tasks", security(("bearer" = [])), request_body = BatchRequest,
+#[utoipa::path(post, path = "/tasks/batch", tag = "tasks", security(("bearer" = [])), request_body = BatchRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for a retried request")),
-    responses((status = 200, body = BatchResult, description = "Every item answered; see each item's status"),
-              (status = 413, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
-              (status = 503, body = crate::error::Problem)))]
+    responses(crate::responses::SignedIn, crate::responses::JsonInput, crate::responses::Idempotent,
+        (status = 200, body = BatchResult, description = "Every item answered; see each item's status"),
+              (status = 413, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 503, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn create_batch(
     State(state): State<ApiState>,
     caller: Caller,
@@ -134,30 +136,31 @@ pub async fn create_batch(
 }
 
 /// List tasks with filters, sorting and cursor pagination.
-#[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", security(("bearer" = [])), params(ListParams),
-    responses((status = 200, body = TaskPage), (status = 422, body = crate::error::Problem)))]
+#[utoipa::path(get, path = "/tasks", tag = "tasks", security(("bearer" = [])), params(ListParams),
+    responses(crate::responses::SignedIn, crate::responses::QueryInput,
+        (status = 200, body = TaskPage), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn list(
     State(state): State<ApiState>,
     caller: Caller,
-    params: Result<Query<ListParams>, axum_extra::extract::QueryRejection>,
+    QueryParams(params): QueryParams<ListParams>,
 ) -> Result<Json<TaskPage>, ApiError> {
-    let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     Ok(Json(state.app.tasks().list(&caller.actor, &params).await?))
 }
 
 /// One task.
-#[utoipa::path(get, path = "/api/v1/tasks/{id}", tag = "tasks", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = TaskSnapshot, headers(("ETag" = String))), (status = 404, body = crate::error::Problem)))]
+#[utoipa::path(get, path = "/tasks/{id}", tag = "tasks", security(("bearer" = [])), params(("id" = String, Path)),
+    responses(crate::responses::SignedIn, crate::responses::ById,
+        (status = 200, body = TaskSnapshot, headers(("ETag" = String)))))]
 pub async fn read(State(state): State<ApiState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
     let task = state.app.tasks().get(&caller.actor, task_id(&id)?).await?;
     Ok(with_etag(StatusCode::OK, task))
 }
 
 /// Change a task (JSON merge patch; `null` clears a field).
-#[utoipa::path(patch, path = "/api/v1/tasks/{id}", tag = "tasks", security(("bearer" = [])), request_body = TaskPatchInput,
+#[utoipa::path(patch, path = "/tasks/{id}", tag = "tasks", security(("bearer" = [])), request_body = TaskPatchInput,
     params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "The ETag you read; 412 if the task changed since")),
-    responses((status = 200, body = TaskSnapshot), (status = 404, body = crate::error::Problem),
-              (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+    responses(crate::responses::SignedIn, crate::responses::JsonInput, crate::responses::ById, crate::responses::Conditional,
+        (status = 200, body = TaskSnapshot), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn update(
     State(state): State<ApiState>,
     caller: Caller,
@@ -173,9 +176,10 @@ pub async fn update(
 }
 
 /// Delete a task.
-#[utoipa::path(delete, path = "/api/v1/tasks/{id}", tag = "tasks", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/tasks/{id}", tag = "tasks", security(("bearer" = [])),
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
-    responses((status = 204), (status = 404, body = crate::error::Problem), (status = 412, body = crate::error::Problem)))]
+    responses(crate::responses::SignedIn, crate::responses::ById, crate::responses::Conditional,
+        (status = 204)))]
 pub async fn remove(
     State(state): State<ApiState>,
     caller: Caller,
@@ -188,9 +192,10 @@ pub async fn remove(
 }
 
 /// Mark a task completed (completing a completed task changes nothing).
-#[utoipa::path(post, path = "/api/v1/tasks/{id}/complete", tag = "tasks", security(("bearer" = [])),
+#[utoipa::path(post, path = "/tasks/{id}/complete", tag = "tasks", security(("bearer" = [])),
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
-    responses((status = 200, body = TaskSnapshot), (status = 404, body = crate::error::Problem)))]
+    responses(crate::responses::SignedIn, crate::responses::ById, crate::responses::Conditional,
+        (status = 200, body = TaskSnapshot)))]
 pub async fn complete(
     State(state): State<ApiState>,
     caller: Caller,
@@ -203,9 +208,10 @@ pub async fn complete(
 }
 
 /// Reopen a completed task.
-#[utoipa::path(post, path = "/api/v1/tasks/{id}/reopen", tag = "tasks", security(("bearer" = [])),
+#[utoipa::path(post, path = "/tasks/{id}/reopen", tag = "tasks", security(("bearer" = [])),
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
-    responses((status = 200, body = TaskSnapshot), (status = 404, body = crate::error::Problem)))]
+    responses(crate::responses::SignedIn, crate::responses::ById, crate::responses::Conditional,
+        (status = 200, body = TaskSnapshot)))]
 pub async fn reopen(
     State(state): State<ApiState>,
     caller: Caller,
@@ -221,14 +227,12 @@ pub async fn reopen(
 /// next occurrence's due (after its due and after now), keeping its reminder
 /// offsets. 409 when the task does not recur, is completed, has no due date,
 /// or its series (COUNT/UNTIL) has no further occurrence.
-#[utoipa::path(post, path = "/api/v1/tasks/{id}/skip", tag = "tasks", security(("bearer" = [])),
+#[utoipa::path(post, path = "/tasks/{id}/skip", tag = "tasks", security(("bearer" = [])),
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
-    responses((status = 200, body = TaskSnapshot, headers(("ETag" = String))),
-              (status = 401, body = crate::error::Problem),
-              (status = 403, body = crate::error::Problem),
-              (status = 404, body = crate::error::Problem),
-              (status = 409, body = crate::error::Problem),
-              (status = 412, body = crate::error::Problem)))]
+    responses(crate::responses::SignedIn, crate::responses::ById, crate::responses::Conditional,
+        (status = 200, body = TaskSnapshot, headers(("ETag" = String))),
+              (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn skip(
     State(state): State<ApiState>,
     caller: Caller,
@@ -261,8 +265,9 @@ pub struct History {
 }
 
 /// The task's events, in commit order (also after the task was deleted).
-#[utoipa::path(get, path = "/api/v1/tasks/{id}/history", tag = "tasks", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = History), (status = 404, body = crate::error::Problem)))]
+#[utoipa::path(get, path = "/tasks/{id}/history", tag = "tasks", security(("bearer" = [])), params(("id" = String, Path)),
+    responses(crate::responses::SignedIn, crate::responses::ById,
+        (status = 200, body = History)))]
 pub async fn history(
     State(state): State<ApiState>,
     caller: Caller,
@@ -279,8 +284,9 @@ pub struct Subtasks {
 }
 
 /// The task's subtasks (one level down), in their order.
-#[utoipa::path(get, path = "/api/v1/tasks/{id}/subtasks", tag = "tasks", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = Subtasks), (status = 404, body = crate::error::Problem)))]
+#[utoipa::path(get, path = "/tasks/{id}/subtasks", tag = "tasks", security(("bearer" = [])), params(("id" = String, Path)),
+    responses(crate::responses::SignedIn, crate::responses::ById,
+        (status = 200, body = Subtasks)))]
 pub async fn subtasks(
     State(state): State<ApiState>,
     caller: Caller,
@@ -304,6 +310,7 @@ pub struct QuickRequest {
 #[into_params(parameter_in = Query)]
 pub struct QuickQuery {
     /// Only say what was understood; create nothing.
+    #[serde(default, deserialize_with = "ontask_app::query::strict")]
     preview: Option<bool>,
 }
 
@@ -321,17 +328,17 @@ pub struct QuickPreview {
 /// Create a task from one line of natural language ("Pay rent tomorrow 9am !high
 /// #home every month"; `##Project` puts it in one of your projects, by name);
 /// `?preview=true` only answers what was understood.
-#[utoipa::path(post, path = "/api/v1/tasks/quick", tag = "tasks", security(("bearer" = [])), request_body = QuickRequest, params(QuickQuery),
-    responses((status = 201, body = TaskSnapshot, headers(("ETag" = String), ("Location" = String))),
+#[utoipa::path(post, path = "/tasks/quick", tag = "tasks", security(("bearer" = [])), request_body = QuickRequest, params(QuickQuery),
+    responses(crate::responses::SignedIn, crate::responses::JsonInput, crate::responses::QueryInput,
+        (status = 201, body = TaskSnapshot, headers(("ETag" = String), ("Location" = String))),
               (status = 200, description = "with ?preview=true", body = QuickPreview),
-              (status = 422, body = crate::error::Problem)))]
+              (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn quick_add(
     State(state): State<ApiState>,
     caller: Caller,
-    q: Result<Query<QuickQuery>, axum_extra::extract::QueryRejection>,
+    QueryParams(q): QueryParams<QuickQuery>,
     JsonBody(req): JsonBody<QuickRequest>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let tz = ontask_app::quick::timezone(&state.app, &caller.actor, req.timezone.as_deref()).await?;
     let parsed = ontask_domain::quick::parse(&req.text, ontask_app::now().with_timezone(&tz));
     let draft = match ontask_app::quick::input(&state.app, &caller.actor, &parsed, None).await {

@@ -1,17 +1,17 @@
 //! Webhook endpoints and their delivery log. Each user sees only their own
 //! endpoints; anyone else's answer 404, as if they did not exist.
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use axum_extra::extract::Query;
 use chrono::{DateTime, Utc};
 use ontask_app::webhooks::NewEndpoint;
 use ontask_domain::{DeliveryId, DeliveryStatus, EndpointId, EndpointStatus};
 use ontask_store::webhooks::{Attempt, Delivery, Endpoint};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::extract::{Caller, JsonBody};
+use crate::extract::{Caller, JsonBody, QueryParams};
 use crate::{ApiError, ApiState};
 
 /// An id in the path that is not one names nothing: 404, as for another user's.
@@ -19,14 +19,14 @@ fn parse_id<T>(raw: &str, parse: fn(&str) -> Result<T, uuid::Error>) -> Result<T
     parse(raw).map_err(|_| ApiError::App(ontask_app::AppError::NotFound))
 }
 
-pub fn router() -> Router<ApiState> {
-    Router::new()
-        .route("/webhooks", get(list).post(create))
-        .route("/webhooks/{id}", get(read).delete(remove))
-        .route("/webhooks/{id}/enable", post(enable))
-        .route("/webhooks/{id}/secret", post(rotate_secret))
-        .route("/webhooks/{id}/deliveries", get(deliveries))
-        .route("/webhooks/{id}/deliveries/{delivery_id}", get(delivery))
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read, remove))
+        .routes(routes!(enable))
+        .routes(routes!(rotate_secret))
+        .routes(routes!(deliveries))
+        .routes(routes!(delivery))
 }
 
 /// A webhook registration.
@@ -164,15 +164,18 @@ pub struct DeliveryDetail {
 #[into_params(parameter_in = Query)]
 pub struct DeliveryQuery {
     /// 1..=200, default 50.
+    #[serde(default, deserialize_with = "ontask_app::query::strict")]
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
 /// Register a webhook endpoint. The answer carries the signing secret, shown only this once.
-#[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks", security(("bearer" = [])), request_body = WebhookInput,
-    responses((status = 201, body = WebhookView), (status = 409, body = crate::error::Problem),
-              (status = 422, body = crate::error::Problem, description = "Invalid URL (e.g. a private address) or event filter")))]
+#[utoipa::path(post, path = "/webhooks", tag = "webhooks", security(("bearer" = [])), request_body = WebhookInput,
+    responses(crate::responses::SignedIn, crate::responses::JsonInput,
+        (status = 201, body = WebhookView), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 422, body = crate::error::Problem, content_type = "application/problem+json", description = "Invalid URL (e.g. a private address) or event filter")))]
 pub async fn create(
     State(state): State<ApiState>,
     caller: Caller,
@@ -184,16 +187,18 @@ pub async fn create(
 }
 
 /// Your webhook endpoints (without their secrets).
-#[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", security(("bearer" = [])),
-    responses((status = 200, body = WebhookList)))]
+#[utoipa::path(get, path = "/webhooks", tag = "webhooks", security(("bearer" = [])),
+    responses(crate::responses::SignedIn,
+        (status = 200, body = WebhookList)))]
 pub async fn list(State(state): State<ApiState>, caller: Caller) -> Result<Json<WebhookList>, ApiError> {
     let items = state.app.webhooks().list(&caller.actor).await?;
     Ok(Json(WebhookList { items: items.into_iter().map(|e| WebhookView::new(e, false)).collect() }))
 }
 
 /// One webhook endpoint.
-#[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "webhooks", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = WebhookView), (status = 404, body = crate::error::Problem)))]
+#[utoipa::path(get, path = "/webhooks/{id}", tag = "webhooks", security(("bearer" = [])), params(("id" = String, Path)),
+    responses(crate::responses::SignedIn, crate::responses::ById,
+        (status = 200, body = WebhookView)))]
 pub async fn read(
     State(state): State<ApiState>,
     caller: Caller,
@@ -203,8 +208,9 @@ pub async fn read(
 }
 
 /// Delete a webhook endpoint and its delivery log; nothing more is sent to it.
-#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 204), (status = 404, body = crate::error::Problem)))]
+#[utoipa::path(delete, path = "/webhooks/{id}", tag = "webhooks", security(("bearer" = [])), params(("id" = String, Path)),
+    responses(crate::responses::SignedIn, crate::responses::ById,
+        (status = 204)))]
 pub async fn remove(
     State(state): State<ApiState>,
     caller: Caller,
@@ -216,8 +222,9 @@ pub async fn remove(
 
 /// Rotate the endpoint's signing secret. The answer carries the new secret, shown only
 /// this once; deliveries from now on are signed with it, and the old one no longer verifies.
-#[utoipa::path(post, path = "/api/v1/webhooks/{id}/secret", tag = "webhooks", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = WebhookView), (status = 404, body = crate::error::Problem)))]
+#[utoipa::path(post, path = "/webhooks/{id}/secret", tag = "webhooks", security(("bearer" = [])), params(("id" = String, Path)),
+    responses(crate::responses::SignedIn, crate::responses::ById,
+        (status = 200, body = WebhookView)))]
 pub async fn rotate_secret(
     State(state): State<ApiState>,
     caller: Caller,
@@ -230,8 +237,9 @@ pub async fn rotate_secret(
 }
 
 /// Put a disabled endpoint back in service (failed deliveries are not resent).
-#[utoipa::path(post, path = "/api/v1/webhooks/{id}/enable", tag = "webhooks", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = WebhookView), (status = 404, body = crate::error::Problem)))]
+#[utoipa::path(post, path = "/webhooks/{id}/enable", tag = "webhooks", security(("bearer" = [])), params(("id" = String, Path)),
+    responses(crate::responses::SignedIn, crate::responses::ById,
+        (status = 200, body = WebhookView)))]
 pub async fn enable(
     State(state): State<ApiState>,
     caller: Caller,
@@ -244,26 +252,27 @@ pub async fn enable(
 }
 
 /// The endpoint's deliveries, newest first, in pages.
-#[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(get, path = "/webhooks/{id}/deliveries", tag = "webhooks", security(("bearer" = [])),
     params(("id" = String, Path), DeliveryQuery),
-    responses((status = 200, body = DeliveryPage), (status = 404, body = crate::error::Problem),
-              (status = 422, body = crate::error::Problem)))]
+    responses(crate::responses::SignedIn, crate::responses::QueryInput, crate::responses::ById,
+        (status = 200, body = DeliveryPage),
+              (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn deliveries(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
-    q: Result<Query<DeliveryQuery>, axum_extra::extract::QueryRejection>,
+    QueryParams(q): QueryParams<DeliveryQuery>,
 ) -> Result<Json<DeliveryPage>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let id = parse_id(&id, EndpointId::parse)?;
     let page = state.app.webhooks().deliveries(&caller.actor, id, q.cursor.as_deref(), q.limit.unwrap_or(50)).await?;
     Ok(Json(DeliveryPage { items: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
 }
 
 /// One delivery with the log of its attempts.
-#[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries/{delivery_id}", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(get, path = "/webhooks/{id}/deliveries/{delivery_id}", tag = "webhooks", security(("bearer" = [])),
     params(("id" = String, Path), ("delivery_id" = String, Path)),
-    responses((status = 200, body = DeliveryDetail), (status = 404, body = crate::error::Problem)))]
+    responses(crate::responses::SignedIn, crate::responses::ById,
+        (status = 200, body = DeliveryDetail)))]
 pub async fn delivery(
     State(state): State<ApiState>,
     caller: Caller,

@@ -132,3 +132,82 @@ fn swagger_ui_version(assets: &[Asset]) -> String {
         .find_map(|a| a.url.strip_prefix("/docs/swagger-ui-")?.split_once('/').map(|(v, _)| v.to_owned()))
         .expect("the page names Swagger UI's files by version")
 }
+
+/// Each operation of the served document, as (method, path, operation).
+fn operations(doc: &serde_json::Value) -> Vec<(String, String, serde_json::Value)> {
+    let mut found = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("a path item") {
+            if ["get", "put", "post", "delete", "patch", "head", "options", "trace"].contains(&method.as_str()) {
+                found.push((method.clone(), path.clone(), operation.clone()));
+            }
+        }
+    }
+    found
+}
+
+async fn document(app: &crate::helpers::TestApp) -> serde_json::Value {
+    app.client.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap()
+}
+
+/// Routes and operations come from one source (utoipa-axum's `routes!`): each
+/// documented operation is answered by its handler, not by the router's
+/// fallbacks ("no such route" 404, 405).
+#[tokio::test]
+async fn every_documented_operation_is_routed() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let operations = operations(&doc);
+    assert!(operations.len() > 80, "{} operations", operations.len());
+    for (method, path, _) in operations {
+        // Any value fills a path parameter: a handler answers 401 or 404 for it, the router nothing.
+        let concrete: String = path
+            .split('/')
+            .map(|part| if part.starts_with('{') { "00000000-0000-0000-0000-000000000000" } else { part })
+            .collect::<Vec<_>>()
+            .join("/");
+        let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let response = app.client.request(method.clone(), app.url(&concrete)).send().await.unwrap();
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path} is routed: {body}");
+        assert!(!body.contains("no such route"), "{method} {path} is routed: {status} {body}");
+    }
+    app.stop().await;
+}
+
+/// Every error answer of the REST API is RFC 9457 `application/problem+json`
+/// with the `Problem` schema, and every signed-in operation says it answers 401.
+/// (CalDAV's errors are DAV:error XML, as WebDAV clients expect.)
+#[tokio::test]
+async fn every_error_answer_is_a_documented_problem() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let mut wrong = Vec::new();
+    for (method, path, operation) in operations(&doc) {
+        if path.starts_with("/dav/") || path.starts_with("/.well-known/") {
+            continue;
+        }
+        let responses = operation["responses"].as_object().expect("responses");
+        for (status, response) in responses {
+            if !status.starts_with('4') && !status.starts_with('5') {
+                continue;
+            }
+            let content = &response["content"];
+            let schema = &content["application/problem+json"]["schema"]["$ref"];
+            // /health answers 503 with its report, as monitors read it.
+            if path == "/health" || path == "/readyz" {
+                continue;
+            }
+            if content.as_object().map(|c| c.len()) != Some(1) || schema != "#/components/schemas/Problem" {
+                wrong.push(format!("{method} {path} {status}: {content}"));
+            }
+        }
+        let signed_in = operation["security"].as_array().is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));
+        if signed_in && !responses.contains_key("401") {
+            wrong.push(format!("{method} {path} is signed in but documents no 401"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    app.stop().await;
+}

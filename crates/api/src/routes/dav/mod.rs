@@ -18,13 +18,12 @@ pub(crate) mod object;
 mod props;
 mod report;
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{any, get};
+use axum::routing::any;
 use base64::Engine;
 use ontask_app::auth::UserView;
 use ontask_app::{Actor, Context, front_door};
@@ -36,6 +35,9 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_perc
 pub use error::DavError;
 use error::XML;
 
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
+
 use crate::ApiState;
 
 /// What OPTIONS advertises: WebDAV classes 1 and 3 and calendar-access
@@ -45,9 +47,12 @@ const DAV_CLASSES: &str = "1, 3, calendar-access";
 const ALLOW_COLLECTION: &str = "OPTIONS, PROPFIND, PROPPATCH, REPORT";
 const ALLOW_OBJECT: &str = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH";
 
-pub fn router() -> Router<ApiState> {
-    Router::new()
-        .route("/.well-known/caldav", any(well_known))
+/// The methods OpenAPI can describe are registered with their operations
+/// (`routes!`); the WebDAV ones (PROPFIND, REPORT, ...) are each route's
+/// `any` or fallback handler, described in the `caldav` tag instead.
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(well_known).map(|r| r.fallback(well_known)))
         .route("/dav", any(root))
         .route("/dav/", any(root))
         .route("/dav/principals/{user}", any(principal))
@@ -56,10 +61,7 @@ pub fn router() -> Router<ApiState> {
         .route("/dav/calendars/{user}/", any(home))
         .route("/dav/calendars/{user}/{project}", any(calendar))
         .route("/dav/calendars/{user}/{project}/", any(calendar))
-        .route(
-            "/dav/calendars/{user}/{project}/{name}",
-            get(object::get).put(object::put).delete(object::delete).fallback(object::other),
-        )
+        .routes(routes!(object::get, object::put, object::delete).map(|r| r.fallback(object::other)))
 }
 
 /// Where CalDAV is (RFC 6764 section 5): clients are sent to the context
