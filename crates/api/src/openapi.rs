@@ -65,11 +65,38 @@ impl Modify for BearerAuth {
 /// agent role, [`crate::chat_router`]) under `/api/v1`, the operational
 /// endpoints and CalDAV.
 pub fn document() -> utoipa::openapi::OpenApi {
-    OpenApiRouter::<ApiState>::with_openapi(ApiDoc::openapi())
+    let mut document = OpenApiRouter::<ApiState>::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", crate::rest().merge(chat::router()))
         .merge(ops::router())
         .merge(dav::router())
-        .into_openapi()
+        .into_openapi();
+    qualify_operation_ids(&mut document);
+    document
+}
+
+/// Prefixes each operation's id (its handler's name, `read`, `list`...) with
+/// its tag: OpenAPI wants ids unique, and links, generated clients and the
+/// contract test's stateful phase find operations by them (`tasks_read`,
+/// `webhooks_read`).
+fn qualify_operation_ids(document: &mut utoipa::openapi::OpenApi) {
+    for item in document.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let tag = operation.tags.as_ref().and_then(|tags| tags.first()).map(|tag| tag.replace('-', "_"));
+            if let (Some(tag), Some(id)) = (tag, operation.operation_id.as_mut()) {
+                *id = format!("{tag}_{id}");
+            }
+        }
+    }
 }
 
 pub fn router() -> Router<ApiState> {

@@ -211,3 +211,23 @@ async fn every_error_answer_is_a_documented_problem() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     app.stop().await;
 }
+
+/// Operation ids are unique (OpenAPI requires it): links, generated clients
+/// and the contract test's stateful phase find operations by them, and two
+/// handlers called `read` once sent its links to the wrong operation.
+#[tokio::test]
+async fn operation_ids_are_unique() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let mut seen = std::collections::HashMap::new();
+    let mut twice = Vec::new();
+    for (method, path, operation) in operations(&doc) {
+        let id = operation["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path} has an operationId"));
+        if let Some(first) = seen.insert(id.to_owned(), format!("{method} {path}")) {
+            twice.push(format!("{id}: {first} and {method} {path}"));
+        }
+    }
+    assert!(seen.contains_key("tasks_read") && seen.contains_key("webhooks_read"), "{:?}", seen.keys());
+    assert!(twice.is_empty(), "{}", twice.join("\n"));
+    app.stop().await;
+}
