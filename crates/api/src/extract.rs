@@ -48,6 +48,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
         return Err(ApiError::BadRequest(format!("malformed JSON: {e}")));
     }
+    // Every body this API reads is an object; serde would also read a struct
+    // from an array of its fields' values (`[null, null]`).
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ontask_domain::ValidationErrors::single("body", "must be a JSON object").into());
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| ApiError::from(field_error(e)))
 }

@@ -92,3 +92,12 @@ pub enum Idempotent {
     #[response(status = 422, content_type = "application/problem+json")]
     Reused(Problem),
 }
+
+/// Any change to what a project holds (its tasks, sections, comments): the
+/// policy's edit action ([`ontask_app::policy`]).
+#[derive(IntoResponses)]
+pub enum ProjectContent {
+    /// The project is archived: unarchive it to change what it holds.
+    #[response(status = 409, content_type = "application/problem+json")]
+    Archived(Problem),
+}

@@ -88,11 +88,38 @@ impl From<&UserRow> for UserView {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProfileInput {
     /// Up to 100 characters; empty shows the e-mail instead.
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub name: Option<String>,
     /// An IANA zone such as `Europe/Berlin`, or `null`.
     #[serde(default, deserialize_with = "crate::input::present")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<TimeZoneName>))]
     pub timezone: Option<Option<String>>,
+}
+
+/// The schema of a time zone name: every IANA name the server knows (the
+/// chrono-tz database it parses them with), so a client can offer a list and
+/// the document says exactly which names are accepted.
+#[cfg(feature = "openapi")]
+pub struct TimeZoneName;
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for TimeZoneName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("An IANA time zone name"))
+            .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())))
+            .examples(["Europe/Berlin"])
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for TimeZoneName {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "TimeZone".into()
+    }
 }
 
 /// A profile name: trimmed, at most 100 characters (reported on `field`).
@@ -714,9 +741,14 @@ impl Auth {
         if actor.via != SignedIn::Session {
             return Err(AppError::Forbidden("API tokens can only be managed from a signed-in session".into()));
         }
+        // The length is the one sent, blanks included, as the schema counts it.
+        let sent = name.chars().count();
         let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
+        if name.is_empty() || sent > 100 {
             return Err(AppError::validation("name", "must be 1 to 100 characters"));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(AppError::validation("name", "must be one line, without control characters"));
         }
         let mut parsed = Vec::new();
         for s in scopes {

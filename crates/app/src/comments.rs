@@ -17,7 +17,15 @@ use crate::{Actor, App, AppError, Context, Result, now, policy};
 pub struct CommentInput {
     /// Markdown, 1 to 10,000 characters; `@name` mentions a member (by the
     /// first word of their name or the part of their e-mail before the `@`).
-    #[cfg_attr(feature = "openapi", schema(example = "Done by Friday? @sam", min_length = 1, max_length = 10000))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            example = "Done by Friday? @sam",
+            min_length = 1,
+            max_length = 10000,
+            pattern = r"^\s*[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*\s*$"
+        )
+    )]
     pub body: String,
 }
 

@@ -12,13 +12,19 @@ use serde::{Deserialize, Deserializer};
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskInput {
-    /// 1 to 500 characters.
-    #[cfg_attr(feature = "openapi", schema(example = "Pay rent"))]
+    /// 1 to 500 characters on one line, not all blank. Read as optional so
+    /// that a missing title is a 422 naming it.
+    #[cfg_attr(feature = "openapi", schema(example = "Pay rent", value_type = String, required = true,
+        min_length = 1, max_length = 500, pattern = r"^\s*[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*\s*$"))]
     pub title: Option<String>,
     /// Markdown, up to 20,000 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 20000, pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$")
+    )]
     pub description: Option<String>,
     /// none, low, medium, high or urgent.
-    #[cfg_attr(feature = "openapi", schema(example = "high"))]
+    #[cfg_attr(feature = "openapi", schema(example = "high", value_type = Option<ontask_domain::Priority>))]
     pub priority: Option<String>,
     #[cfg_attr(feature = "openapi", schema(example = json!(["home"])))]
     pub tags: Option<Vec<String>>,
@@ -33,8 +39,9 @@ pub struct TaskInput {
     pub recurrence: Option<String>,
     /// What the next occurrence counts from: `due` (a fixed schedule, the
     /// default) or `completion` (from the day it is done; no COUNT then).
-    #[cfg_attr(feature = "openapi", schema(example = "completion"))]
+    #[cfg_attr(feature = "openapi", schema(example = "completion", value_type = Option<ontask_domain::RepeatFrom>))]
     pub repeat_from: Option<String>,
+    #[serde(default, deserialize_with = "whole")]
     pub position: Option<i64>,
     /// The project to create the task in; the Inbox when left out.
     #[cfg_attr(feature = "openapi", schema(format = Uuid))]
@@ -56,13 +63,14 @@ pub struct TaskInput {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskPatchInput {
     #[serde(default, deserialize_with = "present")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, required = false,
+        min_length = 1, max_length = 500, pattern = r"^\s*[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*\s*$"))]
     pub title: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, max_length = 20000, pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"))]
     pub description: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<ontask_domain::Priority>))]
     pub priority: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>))]
@@ -78,15 +86,15 @@ pub struct TaskPatchInput {
     pub recurrence: Option<Option<String>>,
     /// `due` or `completion`; a new `recurrence` alone keeps the task's.
     #[serde(default, deserialize_with = "present")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<ontask_domain::RepeatFrom>))]
     pub repeat_from: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
+    #[serde(default, deserialize_with = "present_whole")]
+    #[cfg_attr(feature = "openapi", schema(value_type = i64, required = false))]
     pub position: Option<Option<i64>>,
     /// Moves the task, with its subtasks, to another project (at its top, in no
     /// section, unless `section_id` names one of the new project's sections).
     #[serde(default, deserialize_with = "present")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Uuid))]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Uuid, required = false))]
     pub project_id: Option<Option<String>>,
     /// `null` takes the task out of its section.
     #[serde(default, deserialize_with = "present")]
@@ -105,6 +113,34 @@ pub struct TaskPatchInput {
 /// Parses an id a client sent; `field` names it in the error.
 fn parse_id<T>(e: &mut ValidationErrors, field: &str, raw: &str, from: fn(uuid::Uuid) -> T) -> Option<T> {
     e.check(field, uuid::Uuid::parse_str(raw.trim()).map_err(|_| "is not a valid id (a UUID)")).map(from)
+}
+
+/// An optional whole number, written `3` or `3.0`: JSON Schema counts both
+/// as an integer (and clients in JavaScript may send either), while serde's
+/// `i64` would refuse the second. Use with `#[serde(default, deserialize_with = ...)]`.
+pub fn whole<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let Some(number) = Option::<serde_json::Number>::deserialize(d)? else { return Ok(None) };
+    if let Some(n) = number.as_i64() {
+        return Ok(Some(n));
+    }
+    // Past 2^53 a float is not exact: an integer outside i64 (read as a
+    // float) could round into its range, so only the exact ones are read.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    match number.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() <= EXACT => Ok(Some(f as i64)),
+        _ => Err(serde::de::Error::custom(format!("expected a whole number from -2^63 to 2^63-1, got {number}"))),
+    }
+}
+
+/// [`whole`] for a merge-patch field, where `null` (`Some(None)`) differs from left out.
+fn present_whole<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+    whole(d).map(Some)
+}
+
+/// A field that may be left out (`None`) but not sent as `null`: the schema
+/// says it is not nullable, and `null` is refused (422) rather than read as absent.
+pub(crate) fn non_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 /// Distinguishes a field sent as `null` (`Some(None)`) from one left out (`None`).

@@ -20,14 +20,28 @@ use crate::{Actor, App, AppError, Context, Result, now};
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProjectInput {
-    /// 1 to 120 characters.
-    #[cfg_attr(feature = "openapi", schema(example = "Home", min_length = 1, max_length = 120))]
+    /// 1 to 120 characters on one line, not all blank.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            example = "Home",
+            min_length = 1,
+            max_length = 120,
+            pattern = r"^\s*[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*\s*$"
+        )
+    )]
     pub name: String,
     /// One of the palette's names (`berry_red`, `red`, ... `taupe`); `charcoal` when left out.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<ontask_domain::Colour>))]
     pub colour: Option<String>,
-    /// Markdown.
+    /// Markdown, up to 20,000 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 20000, pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$")
+    )]
     pub description: Option<String>,
     /// Sidebar order, ascending; after the others when left out.
+    #[serde(default, deserialize_with = "crate::input::whole")]
     pub position: Option<i64>,
 }
 
@@ -36,10 +50,23 @@ pub struct ProjectInput {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProjectChanges {
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 120))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 120,
+            pattern = r"^\s*[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*\s*$"
+        )
+    )]
     pub name: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<ontask_domain::Colour>))]
     pub colour: Option<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 20000, pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$")
+    )]
     pub description: Option<String>,
+    #[serde(default, deserialize_with = "crate::input::whole")]
     pub position: Option<i64>,
 }
 
@@ -49,10 +76,33 @@ pub struct ProjectChanges {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SectionInput {
     /// 1 to 120 characters; required for a new section.
-    #[cfg_attr(feature = "openapi", schema(example = "Doing", min_length = 1, max_length = 120))]
+    #[serde(default, deserialize_with = "crate::input::non_null")]
+    #[cfg_attr(feature = "openapi", schema(example = "Doing", value_type = String, required = false,
+        min_length = 1, max_length = 120, pattern = r"^\s*[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*\s*$"))]
     pub name: Option<String>,
     /// Board order, ascending; after the others when left out.
+    #[serde(default, deserialize_with = "crate::input::whole")]
     pub position: Option<i64>,
+}
+
+/// A new section, as the OpenAPI document describes it: [`SectionInput`]
+/// with the name required (the handler reads a `SectionInput`, and a missing
+/// name is a 422 naming it).
+#[cfg(feature = "openapi")]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // Read by the OpenAPI derive, never built.
+pub struct NewSection {
+    /// 1 to 120 characters on one line, not all blank.
+    #[schema(
+        example = "Doing",
+        min_length = 1,
+        max_length = 120,
+        pattern = r"^\s*[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*\s*$"
+    )]
+    name: String,
+    /// Board order, ascending; after the others when left out.
+    position: Option<i64>,
 }
 
 /// Adds someone to a project.
@@ -64,6 +114,7 @@ pub struct MemberInput {
     #[cfg_attr(feature = "openapi", schema(example = "sam@example.com"))]
     pub email: String,
     /// `editor` or `viewer` (a project has one owner; see the transfer endpoint).
+    #[cfg_attr(feature = "openapi", schema(value_type = GrantedRole))]
     pub role: ProjectRole,
 }
 
@@ -73,7 +124,18 @@ pub struct MemberInput {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemberRoleInput {
     /// `editor` or `viewer`.
+    #[cfg_attr(feature = "openapi", schema(value_type = GrantedRole))]
     pub role: ProjectRole,
+}
+
+/// The roles a member can be given (the schema of `role` in [`MemberInput`]
+/// and [`MemberRoleInput`]): a project's one owner changes only by a transfer.
+#[cfg(feature = "openapi")]
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum GrantedRole {
+    Viewer,
+    Editor,
 }
 
 /// Hands a project to another member.

@@ -19,3 +19,14 @@ where
     }
     raw.parse().map(Some).map_err(|e| serde::de::Error::custom(format!("{raw:?}: {e}")))
 }
+
+/// A page size: `default` when left out; one outside `1..=max` is refused
+/// (422 naming `limit`) rather than quietly clamped, so a client learns the
+/// bound the document states.
+pub fn limit(raw: Option<i64>, default: i64, max: i64) -> Result<i64, ontask_domain::ValidationErrors> {
+    match raw {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(_) => Err(ontask_domain::ValidationErrors::single("limit", format!("must be between 1 and {max}"))),
+    }
+}

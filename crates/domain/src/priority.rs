@@ -4,6 +4,7 @@ use thiserror::Error;
 /// How much a task matters. Ordered: `None < Low < ... < Urgent`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Priority {
     #[default]
     None,

@@ -30,10 +30,12 @@ pub fn router() -> OpenApiRouter<ApiState> {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    #[schema(example = "ada@example.com")]
+    #[schema(example = "ada@example.com", format = Email, max_length = 254)]
     email: String,
-    /// At least 8 characters.
+    /// 8 to 1,024 characters.
+    #[schema(min_length = 8, max_length = 1024)]
     password: String,
+    #[schema(max_length = 100)]
     name: Option<String>,
 }
 
@@ -48,14 +50,15 @@ pub struct LoginRequest {
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     current_password: String,
-    /// At least 8 characters.
+    /// 8 to 1,024 characters.
+    #[schema(min_length = 8, max_length = 1024)]
     new_password: String,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordResetRequest {
-    #[schema(example = "ada@example.com")]
+    #[schema(example = "ada@example.com", format = Email, max_length = 254)]
     email: String,
 }
 
@@ -70,17 +73,28 @@ pub struct PasswordResetRequested {
 pub struct PasswordResetConfirm {
     /// The token from the e-mail (`otr_...`).
     token: String,
-    /// At least 8 characters.
+    /// 8 to 1,024 characters.
+    #[schema(min_length = 8, max_length = 1024)]
     new_password: String,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTokenRequest {
+    /// 1 to 100 characters, not all blank.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^\s*[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*\s*$"
+    )]
     name: String,
     /// `tasks:read` and/or `tasks:write`.
-    #[schema(example = json!(["tasks:read", "tasks:write"]))]
+    // Read as names: the service answers an unknown one with a 422 naming it.
+    #[schema(example = json!(["tasks:read", "tasks:write"]), value_type = Vec<ontask_domain::Scope>, min_items = 1)]
     scopes: Vec<String>,
+    /// Unset: the token does not expire.
+    #[serde(default, deserialize_with = "ontask_app::input::whole")]
+    #[schema(minimum = 1, maximum = 3650)]
     expires_in_days: Option<i64>,
 }
 

@@ -57,7 +57,7 @@ pub async fn list(
 /// mentions notify those members.
 #[utoipa::path(post, path = "/tasks/{id}/comments", tag = "comments", security(("bearer" = [])),
     request_body = CommentInput, params(("id" = String, Path)),
-    responses(crate::responses::SignedIn, crate::responses::JsonInput, crate::responses::ById,
+    responses(crate::responses::SignedIn, crate::responses::ProjectContent, crate::responses::JsonInput, crate::responses::ById,
         (status = 201, body = CommentView, headers(("ETag" = String))), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn add(
     State(state): State<ApiState>,
@@ -72,7 +72,7 @@ pub async fn add(
 /// Change a comment's text (its author).
 #[utoipa::path(patch, path = "/comments/{id}", tag = "comments", security(("bearer" = [])), request_body = CommentInput,
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
-    responses(crate::responses::SignedIn, crate::responses::JsonInput, crate::responses::ById, crate::responses::Conditional,
+    responses(crate::responses::SignedIn, crate::responses::ProjectContent, crate::responses::JsonInput, crate::responses::ById, crate::responses::Conditional,
         (status = 200, body = CommentView), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
               (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn edit(
@@ -89,7 +89,7 @@ pub async fn edit(
 
 /// Delete a comment (its author, or the project's owner).
 #[utoipa::path(delete, path = "/comments/{id}", tag = "comments", security(("bearer" = [])), params(("id" = String, Path)),
-    responses(crate::responses::SignedIn, crate::responses::ById,
+    responses(crate::responses::SignedIn, crate::responses::ProjectContent, crate::responses::ById,
         (status = 204), (status = 403, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn remove(
     State(state): State<ApiState>,

@@ -23,8 +23,19 @@ pub const ICALENDAR: &str = "text/calendar; charset=utf-8";
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ExportParams {
-    /// `json` (the default) or `ics`.
+    /// `json` (the default) or `ics`. Given empty (`format=`) it is refused (400).
+    #[serde(default, deserialize_with = "ontask_app::query::strict")]
+    #[param(value_type = Option<ExportFormat>, inline)]
     pub format: Option<String>,
+}
+
+/// The formats of an export (the schema of `format`; the handler reads the name).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // Read by the OpenAPI derive, never built.
+pub enum ExportFormat {
+    Json,
+    Ics,
 }
 
 /// Export everything of yours: the projects you own or are a member of
@@ -33,8 +44,8 @@ pub struct ExportParams {
 /// `format=ics`, one VTODO per task instead (see docs/import-export.md).
 #[utoipa::path(get, path = "/export", tag = "import-export", security(("bearer" = [])), params(ExportParams),
     responses(crate::responses::SignedIn, crate::responses::QueryInput,
-        (status = 200, body = ExportDocument, description = "The JSON document (docs/export/schema.json)"),
-              (status = 200, content_type = "text/calendar", body = String, description = "With format=ics"),
+        (status = 200, description = "The JSON document (docs/export/schema.json), or with format=ics an iCalendar file",
+            content((ExportDocument = "application/json"), (String = "text/calendar"))),
               (status = 403, body = crate::error::Problem, content_type = "application/problem+json", description = "A token without tasks:read"),
               (status = 422, body = crate::error::Problem, content_type = "application/problem+json", description = "An unknown format")))]
 pub async fn export(
@@ -42,7 +53,7 @@ pub async fn export(
     caller: Caller,
     QueryParams(params): QueryParams<ExportParams>,
 ) -> Result<Response, ApiError> {
-    match params.format.as_deref().map(str::trim) {
+    match params.format.as_deref() {
         None | Some("json") => {
             let document = state.app.export().document(&caller.actor).await?;
             let disposition = "attachment; filename=\"ontask-export.json\"";

@@ -19,15 +19,17 @@ pub fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(job))
 }
 
-/// The upload, as the OpenAPI document describes it.
-#[derive(utoipa::ToSchema)]
+/// The upload, as the OpenAPI document describes it. No other field is read
+/// (one is refused), hence `deny_unknown_fields`: the schema then says so.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct ImportUpload {
     /// A Todoist CSV export, an iCalendar file with VTODOs, or an ontask export (JSON); up to 20 MiB.
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
     /// `todoist`, `ics` or `ontask`; detected from the file when left out.
-    format: Option<String>,
+    format: Option<ontask_app::import::ImportFormat>,
     /// The project a Todoist CSV or an iCalendar file goes to (created if new);
     /// the file's name without its extension when left out.
     project: Option<String>,

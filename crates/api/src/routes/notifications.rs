@@ -41,8 +41,11 @@ pub async fn list(
     caller: Caller,
     QueryParams(q): QueryParams<ListQuery>,
 ) -> Result<Json<NotificationList>, ApiError> {
-    let (items, unread_count) =
-        state.app.notifications().list(&caller.actor, q.unread.unwrap_or(false), q.limit.unwrap_or(50)).await?;
+    let (items, unread_count) = state
+        .app
+        .notifications()
+        .list(&caller.actor, q.unread.unwrap_or(false), ontask_app::query::limit(q.limit, 50, 200)?)
+        .await?;
     Ok(Json(NotificationList { items, unread_count }))
 }
 

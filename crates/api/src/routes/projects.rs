@@ -128,7 +128,9 @@ pub async fn update(
 #[into_params(parameter_in = Query)]
 pub struct DeleteQuery {
     /// Required: `delete` deletes the project's tasks, `move_to_inbox` moves
-    /// them (with their subtasks) to the owner's Inbox.
+    /// them (with their subtasks) to the owner's Inbox. Read as optional so
+    /// that a missing one is a 422 saying so.
+    #[param(required = true, inline)]
     tasks: Option<TasksOnDelete>,
 }
 
@@ -210,8 +212,8 @@ pub struct SectionList {
 
 /// Add a section to a project (editors and the owner).
 #[utoipa::path(post, path = "/projects/{id}/sections", tag = "projects", security(("bearer" = [])),
-    request_body = SectionInput, params(("id" = String, Path)),
-    responses(crate::responses::SignedIn, crate::responses::JsonInput, crate::responses::ById,
+    request_body = ontask_app::projects::NewSection, params(("id" = String, Path)),
+    responses(crate::responses::SignedIn, crate::responses::ProjectContent, crate::responses::JsonInput, crate::responses::ById,
         (status = 201, body = Section, headers(("ETag" = String))), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn create_section(
     State(state): State<ApiState>,
@@ -239,7 +241,7 @@ pub async fn list_sections(
 /// Rename or move a section.
 #[utoipa::path(patch, path = "/sections/{id}", tag = "projects", security(("bearer" = [])), request_body = SectionInput,
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
-    responses(crate::responses::SignedIn, crate::responses::JsonInput, crate::responses::ById, crate::responses::Conditional,
+    responses(crate::responses::SignedIn, crate::responses::ProjectContent, crate::responses::JsonInput, crate::responses::ById, crate::responses::Conditional,
         (status = 200, body = Section), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
               (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn update_section(
@@ -257,7 +259,7 @@ pub async fn update_section(
 
 /// Delete a section; its tasks stay in the project, in no section.
 #[utoipa::path(delete, path = "/sections/{id}", tag = "projects", security(("bearer" = [])), params(("id" = String, Path)),
-    responses(crate::responses::SignedIn, crate::responses::ById,
+    responses(crate::responses::SignedIn, crate::responses::ProjectContent, crate::responses::ById,
         (status = 204), (status = 403, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn remove_section(
     State(state): State<ApiState>,

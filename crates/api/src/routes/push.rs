@@ -26,11 +26,13 @@ pub struct VapidPublicKey {
 /// A browser's push subscription, as `PushSubscription.toJSON()` gives it.
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct SubscriptionInput {
-    /// The push service's URL for this device (https).
+    /// The push service's URL for this device (https, on a public address).
+    #[schema(format = "uri", max_length = 2048, pattern = "^[Hh][Tt][Tt][Pp][Ss]://")]
     endpoint: String,
     keys: SubscriptionKeys,
     /// What to call the device in the list ("Firefox on this laptop"); default "A browser".
     #[serde(default)]
+    #[schema(max_length = 100)]
     label: Option<String>,
     /// The endpoint this subscription replaces, when the browser renewed it
     /// (the service worker's `pushsubscriptionchange`): that device is
@@ -46,9 +48,11 @@ pub struct SubscriptionInput {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubscriptionKeys {
-    /// The browser's P-256 public key, base64url (RFC 8291).
+    /// The browser's P-256 public key, uncompressed (65 bytes, the first 4), base64url (RFC 8291).
+    #[schema(pattern = "^B[A-Za-z0-9_-]{85}[AEIMQUYcgkosw048]=?$")]
     p256dh: String,
     /// The browser's 16-byte authentication secret, base64url.
+    #[schema(pattern = "^[A-Za-z0-9_-]{21}[AQgw](==)?$")]
     auth: String,
 }
 

@@ -48,8 +48,9 @@ fn with_etag(status: StatusCode, task: TaskSnapshot) -> Response {
 
 /// Create a task.
 #[utoipa::path(post, path = "/tasks", tag = "tasks", security(("bearer" = [])), request_body = TaskInput,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for a retried request")),
-    responses(crate::responses::SignedIn, crate::responses::JsonInput, crate::responses::Idempotent,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for a retried request",
+        min_length = 1, max_length = 255, pattern = r"^[\x21-\x7E]([\x20-\x7E]*[\x21-\x7E])?$")),
+    responses(crate::responses::SignedIn, crate::responses::ProjectContent, crate::responses::JsonInput, crate::responses::Idempotent,
         (status = 201, body = TaskSnapshot, headers(("ETag" = String), ("Location" = String))),
               (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn create(
@@ -71,7 +72,7 @@ pub const MAX_BATCH: usize = 1000;
 pub struct BatchRequest {
     /// 1 to 1,000 tasks, each as `POST /api/v1/tasks` takes it. Each item is
     /// read on its own, so one malformed item fails alone.
-    #[schema(value_type = Vec<TaskInput>)]
+    #[schema(value_type = Vec<TaskInput>, min_items = 1, max_items = 1000)]
     pub tasks: Vec<serde_json::Value>,
 }
 
@@ -104,8 +105,9 @@ pub struct BatchItem {
 /// write fails (503), none is. With an `Idempotency-Key` a retry gets the same
 /// answer and creates nothing again.
 #[utoipa::path(post, path = "/tasks/batch", tag = "tasks", security(("bearer" = [])), request_body = BatchRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for a retried request")),
-    responses(crate::responses::SignedIn, crate::responses::JsonInput, crate::responses::Idempotent,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for a retried request",
+        min_length = 1, max_length = 255, pattern = r"^[\x21-\x7E]([\x20-\x7E]*[\x21-\x7E])?$")),
+    responses(crate::responses::SignedIn, crate::responses::ProjectContent, crate::responses::JsonInput, crate::responses::Idempotent,
         (status = 200, body = BatchResult, description = "Every item answered; see each item's status"),
               (status = 413, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
               (status = 503, body = crate::error::Problem, content_type = "application/problem+json")))]
@@ -159,7 +161,7 @@ pub async fn read(State(state): State<ApiState>, caller: Caller, Path(id): Path<
 /// Change a task (JSON merge patch; `null` clears a field).
 #[utoipa::path(patch, path = "/tasks/{id}", tag = "tasks", security(("bearer" = [])), request_body = TaskPatchInput,
     params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "The ETag you read; 412 if the task changed since")),
-    responses(crate::responses::SignedIn, crate::responses::JsonInput, crate::responses::ById, crate::responses::Conditional,
+    responses(crate::responses::SignedIn, crate::responses::ProjectContent, crate::responses::JsonInput, crate::responses::ById, crate::responses::Conditional,
         (status = 200, body = TaskSnapshot), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn update(
     State(state): State<ApiState>,
@@ -178,7 +180,7 @@ pub async fn update(
 /// Delete a task.
 #[utoipa::path(delete, path = "/tasks/{id}", tag = "tasks", security(("bearer" = [])),
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
-    responses(crate::responses::SignedIn, crate::responses::ById, crate::responses::Conditional,
+    responses(crate::responses::SignedIn, crate::responses::ProjectContent, crate::responses::ById, crate::responses::Conditional,
         (status = 204)))]
 pub async fn remove(
     State(state): State<ApiState>,
@@ -194,7 +196,7 @@ pub async fn remove(
 /// Mark a task completed (completing a completed task changes nothing).
 #[utoipa::path(post, path = "/tasks/{id}/complete", tag = "tasks", security(("bearer" = [])),
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
-    responses(crate::responses::SignedIn, crate::responses::ById, crate::responses::Conditional,
+    responses(crate::responses::SignedIn, crate::responses::ProjectContent, crate::responses::ById, crate::responses::Conditional,
         (status = 200, body = TaskSnapshot)))]
 pub async fn complete(
     State(state): State<ApiState>,
@@ -210,7 +212,7 @@ pub async fn complete(
 /// Reopen a completed task.
 #[utoipa::path(post, path = "/tasks/{id}/reopen", tag = "tasks", security(("bearer" = [])),
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
-    responses(crate::responses::SignedIn, crate::responses::ById, crate::responses::Conditional,
+    responses(crate::responses::SignedIn, crate::responses::ProjectContent, crate::responses::ById, crate::responses::Conditional,
         (status = 200, body = TaskSnapshot)))]
 pub async fn reopen(
     State(state): State<ApiState>,
@@ -229,7 +231,7 @@ pub async fn reopen(
 /// or its series (COUNT/UNTIL) has no further occurrence.
 #[utoipa::path(post, path = "/tasks/{id}/skip", tag = "tasks", security(("bearer" = [])),
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
-    responses(crate::responses::SignedIn, crate::responses::ById, crate::responses::Conditional,
+    responses(crate::responses::SignedIn, crate::responses::ProjectContent, crate::responses::ById, crate::responses::Conditional,
         (status = 200, body = TaskSnapshot, headers(("ETag" = String))),
               (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
               (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
@@ -329,7 +331,7 @@ pub struct QuickPreview {
 /// #home every month"; `##Project` puts it in one of your projects, by name);
 /// `?preview=true` only answers what was understood.
 #[utoipa::path(post, path = "/tasks/quick", tag = "tasks", security(("bearer" = [])), request_body = QuickRequest, params(QuickQuery),
-    responses(crate::responses::SignedIn, crate::responses::JsonInput, crate::responses::QueryInput,
+    responses(crate::responses::SignedIn, crate::responses::ProjectContent, crate::responses::JsonInput, crate::responses::QueryInput,
         (status = 201, body = TaskSnapshot, headers(("ETag" = String), ("Location" = String))),
               (status = 200, description = "with ?preview=true", body = QuickPreview),
               (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]

@@ -33,11 +33,13 @@ pub fn router() -> OpenApiRouter<ApiState> {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookInput {
-    /// Where events are POSTed: an http(s) URL on a public address.
+    /// Where events are POSTed: an http(s) URL on a public address, without credentials.
+    #[schema(format = "uri", max_length = 2048, pattern = "^[Hh][Tt][Tt][Pp][Ss]?://")]
     url: String,
     /// Event filters: an event type (`task.created`), a domain (`task.*`), or
     /// `*`. Default: every event.
     #[serde(default)]
+    #[schema(min_items = 1)]
     events: Option<Vec<String>>,
     #[serde(default)]
     description: Option<String>,
@@ -264,7 +266,11 @@ pub async fn deliveries(
     QueryParams(q): QueryParams<DeliveryQuery>,
 ) -> Result<Json<DeliveryPage>, ApiError> {
     let id = parse_id(&id, EndpointId::parse)?;
-    let page = state.app.webhooks().deliveries(&caller.actor, id, q.cursor.as_deref(), q.limit.unwrap_or(50)).await?;
+    let page = state
+        .app
+        .webhooks()
+        .deliveries(&caller.actor, id, q.cursor.as_deref(), ontask_app::query::limit(q.limit, 50, 200)?)
+        .await?;
     Ok(Json(DeliveryPage { items: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
 }
 

@@ -406,3 +406,46 @@ async fn random_junk_never_gets_a_server_error() {
 fn urlencode(s: &str) -> String {
     s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
+
+/// What the OpenAPI schemas state is what the server holds to (the contract
+/// test, tests/contract, checks it at large): a body is an object, a limit out
+/// of its range is refused rather than clamped, a whole number may be written
+/// `3.0`, a section's name may be left out of a change but not sent as `null`,
+/// and an empty `format=` is not the default format.
+#[tokio::test]
+async fn the_schemas_constraints_are_the_servers() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+
+    let array = app.patch("/api/v1/me", &user).json(&json!([null, null])).send().await.unwrap();
+    let problem = expect_problem(array, StatusCode::UNPROCESSABLE_ENTITY, "validation", "[null, null]").await;
+    assert_eq!(problem["errors"][0]["field"], "body", "{problem}");
+
+    for path in ["/api/v1/notifications?limit=0", "/api/v1/notifications?limit=201"] {
+        let response = app.get(path, &user).send().await.unwrap();
+        expect_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation", path).await;
+    }
+    let ok = app.get("/api/v1/notifications?limit=200", &user).send().await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+
+    let project = app.post("/api/v1/projects", &user).json(&json!({ "name": "Home", "position": 3.0 })).send();
+    let project: Value = project.await.unwrap().json().await.unwrap();
+    assert_eq!(project["position"], 3, "{project}");
+    let past = json!({ "name": "Far", "position": -9_223_372_036_854_775_809.0_f64 });
+    let response = app.post("/api/v1/projects", &user).json(&past).send().await.unwrap();
+    expect_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation", &past.to_string()).await;
+
+    let sections = format!("/api/v1/projects/{}/sections", project["id"].as_str().unwrap());
+    let section: Value =
+        app.post(&sections, &user).json(&json!({ "name": "Doing" })).send().await.unwrap().json().await.unwrap();
+    let section = format!("/api/v1/sections/{}", section["id"].as_str().unwrap());
+    let renamed = app.patch(&section, &user).json(&json!({ "position": 2 })).send().await.unwrap();
+    assert_eq!(renamed.status(), StatusCode::OK);
+    let null = app.patch(&section, &user).json(&json!({ "name": null })).send().await.unwrap();
+    let problem = expect_problem(null, StatusCode::UNPROCESSABLE_ENTITY, "validation", "name: null").await;
+    assert_eq!(problem["errors"][0]["field"], "name", "{problem}");
+
+    let empty = app.get("/api/v1/export?format=", &user).send().await.unwrap();
+    expect_problem(empty, StatusCode::BAD_REQUEST, "bad-request", "format=").await;
+    app.stop().await;
+}
