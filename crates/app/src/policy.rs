@@ -94,6 +94,16 @@ pub async fn task(
     Ok((task, access))
 }
 
+/// Task `id` if `actor` is a member of its project (in any role), else
+/// `None`: for a task named in a body (a parent), where one the actor may
+/// not see must answer as one that does not exist. What the actor may do
+/// with it is for the caller to ask [`project`].
+pub async fn visible_task(conn: &mut AnyConnection, actor: &Actor, id: TaskId) -> Result<Option<TaskSnapshot>> {
+    let Some(task) = tasks::get(conn, id).await? else { return Ok(None) };
+    let Some(project) = task.project_id else { return Ok(None) };
+    Ok(projects::role_of(conn, project, actor.user_id).await?.map(|_| task))
+}
+
 /// The projects whose tasks `actor`'s lists and live feeds show: every
 /// unarchived project they are a member of.
 pub async fn visible_projects(conn: &mut AnyConnection, actor: &Actor) -> Result<Vec<ProjectId>> {

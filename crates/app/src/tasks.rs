@@ -228,7 +228,8 @@ impl<'a> TaskService<'a> {
     /// deep; an assignee who is a member.
     async fn place_new(&self, conn: &mut AnyConnection, actor: &Actor, draft: &mut TaskDraft) -> Result<Placement> {
         let parent = match draft.parent {
-            Some(id) => Some(tasks::get(conn, id).await?.ok_or_else(|| not_in_project("parent_id"))?),
+            // Not even its section is taken from a parent the actor may not see.
+            Some(id) => Some(policy::visible_task(conn, actor, id).await?.ok_or_else(|| not_in_project("parent_id"))?),
             None => None,
         };
         let access = match (draft.project, &parent) {
@@ -257,7 +258,7 @@ impl<'a> TaskService<'a> {
         // A subtask sits in its parent's section unless it names one.
         let section = draft.section.or(parent.as_ref().and_then(|p| p.section_id));
         let at = Placement { project_id: project, section_id: section, parent_id: draft.parent };
-        check_placement(conn, &access, at, 0).await?;
+        check_placement(conn, actor, &access, at, 0).await?;
         if let Some(assignee) = draft.assignee {
             check_assignee(conn, project, assignee).await?;
         }
@@ -526,7 +527,7 @@ impl<'a> TaskService<'a> {
             if target.parent_id.is_some_and(|p| subtree.iter().any(|t| t.id == p)) {
                 return Err(AppError::validation("parent_id", "a task cannot move below one of its own subtasks"));
             }
-            check_placement(tx.conn(), &access, target, height(&subtree, id)).await?;
+            check_placement(tx.conn(), actor, &access, target, height(&subtree, id)).await?;
             task.move_to(target, now());
             kinds.push(Kind::Moved);
             // The assignee must be a member of the new project too.
@@ -784,8 +785,15 @@ fn height(subtree: &[TaskSnapshot], root: TaskId) -> usize {
 
 /// Checks a placement in the project the actor may edit: the section and the
 /// parent belong to it, and a task (with `height` levels below it) placed
-/// under the parent nests at most [`MAX_SUBTASK_DEPTH`] deep.
-async fn check_placement(conn: &mut AnyConnection, access: &ProjectAccess, at: Placement, height: usize) -> Result<()> {
+/// under the parent nests at most [`MAX_SUBTASK_DEPTH`] deep. A parent in a
+/// project the actor is no member of is refused as one that does not exist.
+async fn check_placement(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    access: &ProjectAccess,
+    at: Placement,
+    height: usize,
+) -> Result<()> {
     let project = access.project.id;
     if let Some(section) = at.section_id
         && sections::get(conn, section).await?.is_none_or(|s| s.project_id != project)
@@ -793,7 +801,7 @@ async fn check_placement(conn: &mut AnyConnection, access: &ProjectAccess, at: P
         return Err(AppError::validation("section_id", "is not a section of this project"));
     }
     if let Some(parent) = at.parent_id {
-        let Some(parent_task) = tasks::get(conn, parent).await? else {
+        let Some(parent_task) = policy::visible_task(conn, actor, parent).await? else {
             return Err(not_in_project("parent_id"));
         };
         if parent_task.project_id != Some(project) {
