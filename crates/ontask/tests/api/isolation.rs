@@ -7,6 +7,9 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, TestUser, assert_problem, eventually, spawn_app};
 
+mod bodies;
+mod sweep;
+
 async fn not_found(response: reqwest::Response) -> Value {
     assert_problem(response, StatusCode::NOT_FOUND, "not-found").await
 }

@@ -251,7 +251,7 @@ async fn the_calendar_feed_serves_dated_tasks_at_a_secret_url_until_rotated_or_r
 }
 
 /// A `multipart/form-data` body by hand (RFC 7578): the content type and the bytes.
-fn form(file_name: &str, file: &[u8], fields: &[(&str, &str)]) -> (String, Vec<u8>) {
+pub fn form(file_name: &str, file: &[u8], fields: &[(&str, &str)]) -> (String, Vec<u8>) {
     let boundary = "ontask-test-boundary-7f3a";
     let mut body = Vec::new();
     for (name, value) in fields {

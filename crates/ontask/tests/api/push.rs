@@ -16,7 +16,7 @@ use crate::helpers::{TestApp, TestUser, assert_problem, eventually, on_postgres,
 
 /// A P-256 private key (base64url scalar) for the PostgreSQL runs, where the
 /// server generates none (every replica must sign with the same one).
-const VAPID_KEY: &str = "IQ9Ur0ykXoHS9gzfYX0aBjy9lvdrjx_PFUXmie9YRcY";
+pub const VAPID_KEY: &str = "IQ9Ur0ykXoHS9gzfYX0aBjy9lvdrjx_PFUXmie9YRcY";
 
 /// The push service double and the subscriptions it hands out.
 struct PushService {
