@@ -10,7 +10,6 @@
 //! `/metrics` and `/health` show. Breakers are per process: each replica
 //! learns on its own that a peer is down, after `failures` calls.
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -95,17 +94,6 @@ pub struct Open {
     pub peer: Peer,
     /// When a call will be let through again (at the earliest).
     pub retry_in: Duration,
-}
-
-/// What a guarded call ended with.
-#[derive(Debug, thiserror::Error)]
-pub enum Guarded<E> {
-    #[error(transparent)]
-    Open(Open),
-    #[error("no answer within {} s", .0.as_secs_f64())]
-    TimedOut(Duration),
-    #[error(transparent)]
-    Failed(E),
 }
 
 /// How long a caller refused during a probe waits: the probe's outcome is
@@ -227,46 +215,6 @@ impl Breaker {
         }
         Ok(Permit { breaker: self.clone(), probe, recorded: false })
     }
-
-    /// Runs `call` if the breaker lets it, bounded by `timeout`; an error or
-    /// a timeout counts as a failure of the peer.
-    pub async fn call<T, E>(
-        &self,
-        timeout: Duration,
-        call: impl Future<Output = Result<T, E>>,
-    ) -> Result<T, Guarded<E>> {
-        self.call_counting(timeout, call, |_| true).await
-    }
-
-    /// As [`Self::call`], but an error counts against the peer only if
-    /// `is_peer_failure` says so (a request the peer refused as invalid is
-    /// our mistake, not a sign that it is down).
-    pub async fn call_counting<T, E>(
-        &self,
-        timeout: Duration,
-        call: impl Future<Output = Result<T, E>>,
-        is_peer_failure: impl FnOnce(&E) -> bool,
-    ) -> Result<T, Guarded<E>> {
-        let permit = self.permit().map_err(Guarded::Open)?;
-        match tokio::time::timeout(timeout, call).await {
-            Ok(Ok(value)) => {
-                permit.succeeded();
-                Ok(value)
-            }
-            Ok(Err(e)) => {
-                if is_peer_failure(&e) {
-                    permit.failed();
-                } else {
-                    permit.succeeded();
-                }
-                Err(Guarded::Failed(e))
-            }
-            Err(_) => {
-                permit.failed();
-                Err(Guarded::TimedOut(timeout))
-            }
-        }
-    }
 }
 
 /// Leave for one call; see [`Breaker::permit`].
@@ -373,50 +321,32 @@ mod tests {
         BreakerSettings { failures: 3, open_for }
     }
 
-    async fn fail(breaker: &Breaker) -> Guarded<&'static str> {
-        breaker.call(Duration::from_secs(1), async { Err::<(), _>("refused") }).await.unwrap_err()
+    fn fail(breaker: &Breaker) {
+        breaker.permit().expect("a call is let through").failed();
     }
 
-    #[tokio::test]
-    async fn opens_after_failures_in_a_row_and_refuses_at_once() {
+    #[test]
+    fn opens_after_failures_in_a_row_and_refuses_at_once() {
         let breaker = Breaker::new(Peer::Smtp, settings(Duration::from_secs(60)));
-        for _ in 0..2 {
-            assert!(matches!(fail(&breaker).await, Guarded::Failed("refused")));
-        }
+        fail(&breaker);
+        fail(&breaker);
         // A success in between starts the count again.
-        breaker.call(Duration::from_secs(1), async { Ok::<_, &str>(()) }).await.unwrap();
+        breaker.permit().expect("still closed").succeeded();
         for _ in 0..3 {
-            assert!(matches!(fail(&breaker).await, Guarded::Failed(_)));
+            fail(&breaker);
         }
         assert_eq!(breaker.state(), BreakerState::Open);
-        let mut called = false;
-        let refused = breaker
-            .call(Duration::from_secs(1), async {
-                called = true;
-                Ok::<_, &str>(())
-            })
-            .await
-            .unwrap_err();
-        let Guarded::Open(open) = refused else { panic!("expected an open breaker, got {refused:?}") };
-        assert!(!called, "an open breaker does not call the peer");
+        let open = breaker.permit().err().expect("an open breaker refuses");
         assert_eq!(open.peer, Peer::Smtp);
         assert!(open.retry_in > Duration::from_secs(55) && open.retry_in <= Duration::from_secs(60), "{open:?}");
         assert!(open.to_string().contains("smtp is failing"), "{open}");
     }
 
     #[tokio::test]
-    async fn a_timeout_is_a_failure() {
-        let breaker = Breaker::new(Peer::Llm, BreakerSettings { failures: 1, open_for: Duration::from_secs(60) });
-        let slow = breaker.call(Duration::from_millis(10), std::future::pending::<Result<(), ()>>()).await;
-        assert!(matches!(slow, Err(Guarded::TimedOut(_))));
-        assert_eq!(breaker.state(), BreakerState::Open);
-    }
-
-    #[tokio::test]
     async fn half_open_lets_one_probe_through_and_its_outcome_decides() {
         let breaker = Breaker::new(Peer::Webhook, settings(Duration::from_millis(50)));
         for _ in 0..3 {
-            fail(&breaker).await;
+            fail(&breaker);
         }
         tokio::time::sleep(Duration::from_millis(80)).await;
         let probe = breaker.permit().expect("a probe after open_for");
@@ -430,7 +360,7 @@ mod tests {
         breaker.permit().expect("the next probe").succeeded();
         assert_eq!(breaker.state(), BreakerState::Closed);
         for _ in 0..2 {
-            fail(&breaker).await;
+            fail(&breaker);
         }
         assert_eq!(breaker.state(), BreakerState::Closed, "closing starts the count from zero");
     }
@@ -438,7 +368,7 @@ mod tests {
     #[tokio::test]
     async fn a_cancelled_probe_frees_the_probe_slot_and_counts_as_nothing() {
         let breaker = Breaker::new(Peer::Dapr, BreakerSettings { failures: 1, open_for: Duration::from_millis(20) });
-        fail(&breaker).await;
+        fail(&breaker);
         tokio::time::sleep(Duration::from_millis(40)).await;
         drop(breaker.permit().expect("a probe"));
         assert_eq!(breaker.state(), BreakerState::HalfOpen);
@@ -446,19 +376,10 @@ mod tests {
         assert_eq!(breaker.state(), BreakerState::Closed);
     }
 
-    #[tokio::test]
-    async fn errors_the_caller_caused_do_not_count() {
-        let breaker = Breaker::new(Peer::Llm, BreakerSettings { failures: 1, open_for: Duration::from_secs(60) });
-        let answer =
-            breaker.call_counting(Duration::from_secs(1), async { Err::<(), _>(400) }, |status| *status >= 500).await;
-        assert!(matches!(answer, Err(Guarded::Failed(400))));
-        assert_eq!(breaker.state(), BreakerState::Closed);
-    }
-
-    #[tokio::test]
-    async fn the_registry_reports_per_kind_of_peer() {
+    #[test]
+    fn the_registry_reports_per_kind_of_peer() {
         let breakers = Breakers::new(BreakerSettings { failures: 1, open_for: Duration::from_secs(60) });
-        fail(&breakers.of(Peer::Webhook, "a")).await;
+        fail(&breakers.of(Peer::Webhook, "a"));
         let _ = breakers.of(Peer::Webhook, "b");
         let _ = breakers.of(Peer::Smtp, "");
         assert_eq!(breakers.of(Peer::Webhook, "a").state(), BreakerState::Open, "one breaker per name");
