@@ -411,19 +411,31 @@ async fn metrics_text(app: &TestApp) -> String {
     reqwest::get(app.url("/metrics")).await.expect("metrics").text().await.expect("text")
 }
 
-#[tokio::test]
-async fn an_open_breaker_holds_an_endpoints_deliveries_without_using_attempts() {
+/// An app whose breakers open after `failures` for `open_secs`, and an
+/// endpoint of a new user at a receiver that is down: (app, user, receiver, endpoint id).
+async fn with_a_receiver_that_is_down(
+    max_attempts: u32,
+    failures: u32,
+    open_secs: u64,
+) -> (TestApp, TestUser, Receiver, String) {
     let app = app_allowing_loopback(|c| {
-        c.webhooks.max_attempts = 10;
-        c.circuit_breakers.failures = 3;
-        c.circuit_breakers.open_secs = 3600;
+        c.webhooks.max_attempts = max_attempts;
+        c.circuit_breakers.failures = failures;
+        c.circuit_breakers.open_secs = open_secs;
     })
     .await;
     let user = app.new_user().await;
     let receiver = Receiver::start(&[]).await;
     receiver.set_down(true);
     let endpoint = register(&app, &user, json!({ "url": receiver.url, "events": ["task.created"] })).await;
-    let id = endpoint["id"].as_str().expect("id");
+    let id = endpoint["id"].as_str().expect("id").to_owned();
+    (app, user, receiver, id)
+}
+
+#[tokio::test]
+async fn an_open_breaker_holds_an_endpoints_deliveries_without_using_attempts() {
+    let (app, user, receiver, id) = with_a_receiver_that_is_down(10, 3, 3600).await;
+    let id = id.as_str();
     assert_eq!(webhook_breakers(&app).await, (0, 0, 0), "a breaker is made at the first call");
     app.create_task(&user, json!({ "title": "first" })).await;
 
@@ -461,17 +473,8 @@ async fn an_open_breaker_holds_an_endpoints_deliveries_without_using_attempts() 
 
 #[tokio::test]
 async fn a_breaker_probes_a_recovered_endpoint_and_closes() {
-    let app = app_allowing_loopback(|c| {
-        c.webhooks.max_attempts = 20;
-        c.circuit_breakers.failures = 2;
-        c.circuit_breakers.open_secs = 1;
-    })
-    .await;
-    let user = app.new_user().await;
-    let receiver = Receiver::start(&[]).await;
-    receiver.set_down(true);
-    let endpoint = register(&app, &user, json!({ "url": receiver.url, "events": ["task.created"] })).await;
-    let id = endpoint["id"].as_str().expect("id");
+    let (app, user, receiver, id) = with_a_receiver_that_is_down(20, 2, 1).await;
+    let id = id.as_str();
     for title in ["one", "two", "three"] {
         app.create_task(&user, json!({ "title": title })).await;
     }
