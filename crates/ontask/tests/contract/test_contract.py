@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[2]
+ROOT = HERE.parents[3]
 BIN = os.environ.get("ONTASK_BIN") or str(ROOT / "target" / "debug" / "ontask")
 ST = str(Path(sys.executable).with_name("st"))
 START_TIMEOUT = 60
