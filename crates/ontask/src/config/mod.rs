@@ -706,12 +706,14 @@ impl Config {
                 "rate_limits: a limit of 0 would refuse everything; set enabled = false instead".into(),
             ));
         }
-        if self.realtime.ping_secs == 0 {
-            return Err(ConfigError("realtime.ping_secs must be at least 1".into()));
+        // Upper bounds too: an interval past them is a typo, and would overflow the clock.
+        if !(1..=3600).contains(&self.realtime.ping_secs) {
+            return Err(ConfigError("realtime.ping_secs must be between 1 and 3600".into()));
         }
-        if self.circuit_breakers.failures == 0 || self.circuit_breakers.open_secs == 0 {
+        if self.circuit_breakers.failures == 0 || !(1..=86_400).contains(&self.circuit_breakers.open_secs) {
             return Err(ConfigError(
-                "circuit_breakers.failures and circuit_breakers.open_secs must be at least 1".into(),
+                "circuit_breakers.failures must be at least 1 and circuit_breakers.open_secs between 1 and 86400"
+                    .into(),
             ));
         }
         for (key, value) in [
@@ -935,6 +937,17 @@ mod tests {
         assert!(r.api && r.scheduler && !r.worker);
         assert!(Roles::parse("api,cook").is_err());
         assert!(Roles::parse("").is_err());
+    }
+
+    #[test]
+    fn intervals_that_would_overflow_the_clock_are_refused() {
+        let mut c = Config::default();
+        c.realtime.ping_secs = u64::MAX;
+        assert!(c.validate().is_err_and(|e| e.0.contains("realtime.ping_secs")));
+        let mut c = Config::default();
+        c.circuit_breakers.open_secs = u64::MAX;
+        assert!(c.validate().is_err_and(|e| e.0.contains("circuit_breakers.open_secs")));
+        assert!(Config::default().validate().is_ok());
     }
 
     #[test]
