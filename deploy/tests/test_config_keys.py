@@ -33,7 +33,7 @@ def rendered_env(variant: str, secret_values: dict[str, str] | None = None) -> d
 
 
 def test_config_keys_file_is_the_documented_list():
-    assert len(KEYS) == len(set(KEYS)) == 45
+    assert len(KEYS) == len(set(KEYS)) == 46
     assert all(re.fullmatch(r"ONTASK_[A-Z_]+", k) for k in KEYS)
     assert SECRET_KEYS <= set(KEYS)
 
@@ -62,6 +62,7 @@ def test_env_values_have_the_shape_the_binary_accepts(variant_name):
         assert env["ONTASK_ROLE"] == role
         assert set(env["ONTASK_ROLE"].split(",")) <= roles
         assert re.fullmatch(r"0\.0\.0\.0:\d+", env["ONTASK_LISTEN"])
+        assert re.fullmatch(r"0\.0\.0\.0:\d+", env["ONTASK_OPS_LISTEN"]) and env["ONTASK_OPS_LISTEN"] != env["ONTASK_LISTEN"]
         assert env["ONTASK_LOG_FORMAT"] in ("json", "text")
         assert env["ONTASK_LOG"]
         assert env["ONTASK_BUS__KIND"] in ("log", "kafka", "dapr")

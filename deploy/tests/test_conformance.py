@@ -90,7 +90,8 @@ def test_fr_004_readiness_probe_http_get_health(env):
     for role, d in env.deployments.items():
         probe = container(d)["readinessProbe"]
         assert probe["httpGet"]["path"] == "/health", role
-        assert probe["httpGet"]["port"] == "http"
+        # The operational port, which no Ingress routes to.
+        assert probe["httpGet"]["port"] == "ops"
 
 
 def test_fr_005_liveness_probe_http_get_health_longer_timeout(env):
@@ -390,12 +391,12 @@ def test_fr_028_metrics_endpoint_scraped(all_enabled):
     sm = all_enabled.kind("ServiceMonitor")
     assert len(sm) == 1
     ep = sm[0]["spec"]["endpoints"][0]
-    assert (ep["port"], ep["path"]) == ("http", "/metrics")
+    assert (ep["port"], ep["path"]) == ("ops", "/metrics")
     sel = sm[0]["spec"]["selector"]
     assert set(sel["matchExpressions"][0]["values"]) == set(ROLES)
-    # every Service exposes the named http port the ServiceMonitor scrapes
+    # every Service exposes the public http port and the ops port the ServiceMonitor scrapes
     for svc in all_enabled.kind("Service"):
-        assert [p["name"] for p in svc["spec"]["ports"]] == ["http"]
+        assert [p["name"] for p in svc["spec"]["ports"]] == ["http", "ops"]
     rules = json.dumps(all_enabled.kind("PrometheusRule")[0]["spec"])
     for metric in ("http_request_duration_seconds_bucket", "http_requests_total"):
         assert metric in rules

@@ -376,6 +376,28 @@ def test_the_httproute_routes_what_the_ingress_routes():
     assert "ontask/templates/httproute.yaml" not in render({}) or not render({})["ontask/templates/httproute.yaml"].strip()
 
 
+def test_health_and_metrics_are_not_public():
+    """The operational endpoints have a port of their own: the probes and the
+    ServiceMonitor use it, and no Ingress or HTTPRoute path reaches it."""
+    r = rendered("all-enabled")
+    out = render({"ingress": {"enabled": True}, "httpRoute": {"enabled": True, "parentRefs": [{"name": "public"}]}})
+    ingress = yaml.safe_load(out["ontask/templates/ingress.yaml"])
+    route = yaml.safe_load(out["ontask/templates/httproute.yaml"])
+    public_ports = {p["backend"]["service"]["port"]["number"] for p in ingress["spec"]["rules"][0]["http"]["paths"]}
+    public_ports |= {b["port"] for rule in route["spec"]["rules"] for b in rule["backendRefs"]}
+    for svc in r.kind("Service"):
+        ports = {p["name"]: p for p in svc["spec"]["ports"]}
+        assert ports["ops"]["targetPort"] == "ops" and ports["ops"]["port"] not in public_ports
+    for d in r.kind("Deployment"):
+        c = d["spec"]["template"]["spec"]["containers"][0]
+        named = {p["name"]: p["containerPort"] for p in c["ports"]}
+        assert named["ops"] != named["http"]
+        assert c["readinessProbe"]["httpGet"]["port"] == c["livenessProbe"]["httpGet"]["port"] == "ops"
+    assert [e["port"] for e in r.kind("ServiceMonitor")[0]["spec"]["endpoints"]] == ["ops"]
+    with pytest.raises(Exception, match="opsPort must differ"):
+        render({"opsPort": 8080})
+
+
 def test_an_httproute_needs_a_gateway():
     with pytest.raises(Exception, match="parentRefs"):
         render({"httpRoute": {"enabled": True, "parentRefs": []}})

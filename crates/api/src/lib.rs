@@ -67,10 +67,37 @@ pub struct ApiState {
     pub started: Instant,
 }
 
-/// Only the operational endpoints, for processes that run no API role.
+/// Where the operational endpoints (`/health`, `/livez`, `/readyz`,
+/// `/metrics`) are served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpsEndpoints {
+    /// Beside the rest, on the one listener.
+    Here,
+    /// On a listener of their own ([`ops_router`]), which no public route
+    /// reaches: the main listener answers them 404.
+    Elsewhere,
+}
+
+impl OpsEndpoints {
+    fn routes(self) -> Router<ApiState> {
+        match self {
+            Self::Here => Router::from(routes::ops::router()),
+            Self::Elsewhere => Router::new(),
+        }
+    }
+}
+
+/// Only the operational endpoints, for processes that run no API role or for
+/// their own listener.
 pub fn ops_router(state: ApiState) -> Router {
+    base_router(state, OpsEndpoints::Here)
+}
+
+/// The operational endpoints where they belong and the 404 fallback, for a
+/// process that runs no API role.
+pub fn base_router(state: ApiState, ops: OpsEndpoints) -> Router {
     Router::new()
-        .merge(Router::from(routes::ops::router()))
+        .merge(ops.routes())
         .fallback(routes::ops::not_found)
         .route_layer(axum::middleware::from_fn(middleware::remember_route))
         .with_state(state)
@@ -129,8 +156,8 @@ fn rest() -> OpenApiRouter<ApiState> {
         .merge(routes::realtime::router())
 }
 
-/// The whole HTTP surface.
-pub fn router(state: ApiState) -> Router {
+/// The whole HTTP surface (the operational endpoints where `ops` says).
+pub fn router(state: ApiState, ops: OpsEndpoints) -> Router {
     let api = Router::from(rest())
         // Inside the idempotency layer too, so a panicking handler becomes a 500
         // that releases its Idempotency-Key instead of leaving it "in progress".
@@ -138,7 +165,7 @@ pub fn router(state: ApiState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer));
     Router::new()
         .nest("/api/v1", api)
-        .merge(Router::from(routes::ops::router()))
+        .merge(ops.routes())
         .merge(Router::from(routes::dav::router()))
         .merge(openapi::router())
         .merge(asyncapi::router())

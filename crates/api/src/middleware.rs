@@ -46,12 +46,24 @@ pub async fn observe(mut req: Request, next: Next) -> Response<Body> {
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     let mut trace = TraceContext::from_traceparent(req.headers().get("traceparent").and_then(|v| v.to_str().ok()));
     let method = req.method().clone();
+    // A server span in OpenTelemetry's HTTP conventions: named `{method}
+    // {route}` once the route is known (the method alone for no route), with
+    // the conventions' attribute names, which the log lines carry too.
     let span = tracing::info_span!(
         "request",
+        otel.name = %method,
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
         request_id = %request_id,
         trace_id = tracing::field::Empty,
-        method = %method,
-        route = tracing::field::Empty,
+        http.request.method = %method,
+        http.route = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
+        error.r#type = tracing::field::Empty,
+        url.path = req.uri().path(),
+        url.scheme = "http",
+        network.protocol.version = protocol_version(req.version()),
+        user_agent.original = req.headers().get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()),
     );
     trace.attach_to(&span);
     span.record("trace_id", trace.trace_id.as_str());
@@ -64,8 +76,19 @@ pub async fn observe(mut req: Request, next: Next) -> Response<Body> {
     in_flight.decrement(1.0);
     let elapsed = started.elapsed();
 
-    let route = response.extensions().get::<Route>().map_or_else(|| "unmatched".to_owned(), |r| r.0.clone());
-    span.record("route", route.as_str());
+    let route = match response.extensions().get::<Route>() {
+        Some(Route(route)) => {
+            span.record("otel.name", format_args!("{method} {route}"));
+            span.record("http.route", route.as_str());
+            route.clone()
+        }
+        None => "unmatched".to_owned(),
+    };
+    span.record("http.response.status_code", response.status().as_u16());
+    if response.status().is_server_error() {
+        span.record("error.type", response.status().as_str());
+        ontask_telemetry::trace::record_failure(&span);
+    }
     let status = response.status().as_u16().to_string();
     let labels = [("method", method.to_string()), ("route", route), ("status", status)];
     metrics::counter!(m::HTTP_REQUESTS_TOTAL, &labels).increment(1);
@@ -81,4 +104,15 @@ pub async fn observe(mut req: Request, next: Next) -> Response<Body> {
         response.headers_mut().insert(REQUEST_ID.clone(), v);
     }
     response
+}
+
+/// `network.protocol.version` of OpenTelemetry's HTTP conventions.
+fn protocol_version(version: axum::http::Version) -> &'static str {
+    match version {
+        axum::http::Version::HTTP_09 => "0.9",
+        axum::http::Version::HTTP_10 => "1.0",
+        axum::http::Version::HTTP_2 => "2",
+        axum::http::Version::HTTP_3 => "3",
+        _ => "1.1",
+    }
 }

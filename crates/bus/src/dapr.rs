@@ -359,6 +359,10 @@ impl EventBus for DaprBus {
         "dapr"
     }
 
+    fn destination(&self, event: &StoredEvent) -> &str {
+        self.main_topic(event)
+    }
+
     #[tracing::instrument(skip_all, fields(events = batch.len()))]
     async fn publish(&self, batch: &[StoredEvent]) -> Result<(), BusError> {
         // One at a time: the relay's order is the order per task on the topics.

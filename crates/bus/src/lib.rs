@@ -32,6 +32,12 @@ pub enum BusError {
 pub trait EventBus: Send + Sync + 'static {
     fn kind(&self) -> &'static str;
 
+    /// The topic consumers read an event from (the in-process log has one
+    /// stream, `events`), for the event's trace spans.
+    fn destination(&self, _event: &StoredEvent) -> &str {
+        "events"
+    }
+
     /// Publishes a batch in log order. When this returns `Ok`, the events are
     /// durably on the bus and the relay may mark them published.
     async fn publish(&self, batch: &[StoredEvent]) -> Result<(), BusError>;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use ontask_api::{ApiConfig, ApiState};
+use ontask_api::{ApiConfig, ApiState, OpsEndpoints};
 use ontask_app::App;
 use ontask_app::auth::{Auth, AuthConfig};
 use ontask_bus::{DaprBus, EventBus};
@@ -115,6 +115,8 @@ pub fn chat_settings(config: &Config) -> ontask_agent::chat::ChatSettings {
 /// A built, bound, not yet running server.
 pub struct Application {
     listener: TcpListener,
+    /// `ops_listen`: where the operational endpoints are served instead.
+    ops_listener: Option<TcpListener>,
     port: u16,
     app: App,
     bus: Arc<dyn EventBus>,
@@ -150,6 +152,12 @@ impl Application {
         let addr = config.listen;
         let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         let port = listener.local_addr()?.port();
+        let ops_listener = match config.ops_listen {
+            Some(addr) => {
+                Some(TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} (ops_listen)"))?)
+            }
+            None => None,
+        };
         let api_config = ApiConfig {
             cookie_secure: config.auth.cookie_secure,
             public_url: config.public_url.clone(),
@@ -159,11 +167,28 @@ impl Application {
         let chat = ontask_agent::chat::ChatAgent::new(app.clone(), chat_settings(&config))
             .context("cannot set up the chat model client")?;
         let retention = config.retention();
-        Ok(Self { listener, port, app, bus, dapr, roles, api_config, stop: CancellationToken::new(), chat, retention })
+        Ok(Self {
+            listener,
+            ops_listener,
+            port,
+            app,
+            bus,
+            dapr,
+            roles,
+            api_config,
+            stop: CancellationToken::new(),
+            chat,
+            retention,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of `ops_listen`, when the operational endpoints have their own.
+    pub fn ops_port(&self) -> Option<u16> {
+        self.ops_listener.as_ref().and_then(|l| l.local_addr().ok()).map(|a| a.port())
     }
 
     /// Cancelling this token stops the application as a signal would.
@@ -200,11 +225,22 @@ impl Application {
             shutdown: http_shutdown.clone(),
             started: Instant::now(),
         };
-        let mut router = if self.roles.serves_api() {
-            ontask_api::router(state.clone())
-        } else {
-            ontask_api::ops_router(state.clone())
+        let ops = match self.ops_listener {
+            Some(_) => OpsEndpoints::Elsewhere,
+            None => OpsEndpoints::Here,
         };
+        let mut router = if self.roles.serves_api() {
+            ontask_api::router(state.clone(), ops)
+        } else {
+            ontask_api::base_router(state.clone(), ops)
+        };
+        let ops_server = self.ops_listener.map(|listener| {
+            let router = ontask_api::ops_router(state.clone());
+            let stop = http_shutdown.clone();
+            tokio::spawn(
+                async move { axum::serve(listener, router).with_graceful_shutdown(stop.cancelled_owned()).await },
+            )
+        });
         if self.roles.agent {
             router = router.merge(ontask_api::observed(ontask_agent::router(self.app.clone(), http_shutdown.clone())));
             router = router.merge(ontask_api::chat_router(state, self.chat.clone()));
@@ -263,6 +299,10 @@ impl Application {
             Ok(Ok(Err(e))) => tracing::error!(error = %ontask_telemetry::error_chain(&e), "the HTTP server failed"),
             Ok(Err(e)) => tracing::error!(error = %ontask_telemetry::error_chain(&e), "the HTTP server task failed"),
             Err(_) => tracing::warn!("in-flight requests did not finish in time"),
+        }
+        if let Some(ops_server) = ops_server {
+            // Health and metrics answer quickly; nothing there waits to drain.
+            ops_server.abort();
         }
         workers_cancel.cancel();
         tracker.wait().await;

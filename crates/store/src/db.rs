@@ -5,6 +5,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Connection, Executor, Transaction};
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 use crate::checkpoint::{self, Wal, WalStatus};
 use crate::sql::Script;
@@ -194,7 +195,7 @@ impl Db {
             return Ok(returned);
         };
         let appended = script.appended.clone();
-        let returned = group.submit(script).await?;
+        let returned = group.submit(script).instrument(commit_span(Backend::Sqlite)).await?;
         self.committed(&appended);
         Ok(returned)
     }
@@ -273,13 +274,36 @@ impl WriteTx {
     }
 
     pub async fn commit(self) -> Result<()> {
+        let span = commit_span(self.backend());
         match self.tx {
-            Tx::Own(tx) => tx.commit().await?,
-            Tx::Member(member) => member.commit().await?,
+            Tx::Own(tx) => tx.commit().instrument(span).await?,
+            Tx::Member(member) => member.commit().instrument(span).await?,
         }
         self.db.committed(&self.appended);
         Ok(())
     }
+}
+
+/// A trace's span for the wait until a write is durable (its commit, on
+/// SQLite with the batch it joined), in OpenTelemetry's database
+/// conventions; made only while traces are exported, and only inside a span
+/// (a request, an event's handling): background work's commits would each
+/// start a trace of one span.
+fn commit_span(backend: Backend) -> tracing::Span {
+    if tracing::Span::current().is_none() {
+        return tracing::Span::none();
+    }
+    let system = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgresql",
+    };
+    tracing::debug_span!(
+        "commit",
+        otel.name = "COMMIT",
+        otel.kind = "client",
+        db.system.name = system,
+        db.operation.name = "COMMIT"
+    )
 }
 
 async fn prepare_sqlite(conn: &mut AnyConnection, wal_limit_bytes: u64) -> Result<(), sqlx::Error> {

@@ -78,18 +78,24 @@ pub fn init(config: &TelemetryConfig) -> anyhow::Result<TelemetryGuard> {
             .boxed(),
         LogFormat::Text => tracing_subscriber::fmt::layer().with_target(false).boxed(),
     };
+    // The log filter chooses log lines only; the spans exported are the ones
+    // that name their OpenTelemetry kind (`otel.kind`), at any level, so a
+    // quiet log (`warn`) still exports whole traces, and spans kept for
+    // traces alone (debug level) cost nothing while no exporter is set.
     let (otel, provider) = match &config.otlp_endpoint {
         Some(endpoint) => {
             let provider = trace::provider(endpoint, &config.service_name)?;
             let tracer = provider.tracer("ontask");
-            (Some(tracing_opentelemetry::layer().with_tracer(tracer)), Some(provider))
+            let layer = tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_filter(tracing_subscriber::filter::filter_fn(trace::is_exported));
+            (Some(layer), Some(provider))
         }
         None => (None, None),
     };
     opentelemetry::global::set_text_map_propagator(opentelemetry_sdk::propagation::TraceContextPropagator::new());
     tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt)
+        .with(fmt.with_filter(filter))
         .with(otel)
         .try_init()
         .context("a logger is already installed")?;

@@ -63,14 +63,10 @@ impl TraceContext {
     /// spans name the same trace and the same span. Without an OpenTelemetry
     /// layer the ids stay the ones made up here.
     pub fn attach_to(&mut self, span: &tracing::Span) {
-        use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+        use opentelemetry::trace::TraceContextExt;
         use tracing_opentelemetry::OpenTelemetrySpanExt;
-        if let (Ok(trace_id), Some(Ok(parent))) =
-            (TraceId::from_hex(&self.trace_id), self.parent_span_id.as_deref().map(SpanId::from_hex))
-        {
-            let flags = if self.sampled { TraceFlags::SAMPLED } else { TraceFlags::default() };
-            let remote = SpanContext::new(trace_id, parent, flags, true, TraceState::default());
-            span.set_parent(opentelemetry::Context::new().with_remote_span_context(remote));
+        if let Some(parent) = &self.parent_span_id {
+            set_remote_parent(span, &self.trace_id, parent, self.sampled);
         }
         let context = span.context();
         let own = context.span().span_context().clone();
@@ -80,6 +76,94 @@ impl TraceContext {
             self.sampled = own.is_sampled();
         }
     }
+}
+
+/// Makes `span` the child of a span another process (or an earlier request)
+/// started, named by its ids; ids that are not valid hex leave it as it was.
+fn set_remote_parent(span: &tracing::Span, trace_id: &str, parent: &str, sampled: bool) {
+    use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let (Ok(trace_id), Ok(parent)) = (TraceId::from_hex(trace_id), SpanId::from_hex(parent)) else { return };
+    let flags = if sampled { TraceFlags::SAMPLED } else { TraceFlags::default() };
+    let remote = SpanContext::new(trace_id, parent, flags, true, TraceState::default());
+    span.set_parent(opentelemetry::Context::new().with_remote_span_context(remote));
+}
+
+/// Whether the OpenTelemetry layer takes a span: those that name their kind
+/// (`otel.kind`, OpenTelemetry's span kind), whatever their level. Other
+/// spans and log lines are for the log alone.
+pub(crate) fn is_exported(metadata: &tracing::Metadata<'_>) -> bool {
+    metadata.is_span() && metadata.fields().field("otel.kind").is_some()
+}
+
+/// An event's hop on the bus, in OpenTelemetry's messaging conventions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageHop {
+    /// The relay sends it from the outbox to the bus (a producer span).
+    Send,
+    /// A consumer acts on it (a consumer span).
+    Process,
+}
+
+impl MessageHop {
+    fn operation(self) -> &'static str {
+        match self {
+            Self::Send => "send",
+            Self::Process => "process",
+        }
+    }
+
+    fn kind(self) -> &'static str {
+        match self {
+            Self::Send => "producer",
+            Self::Process => "consumer",
+        }
+    }
+}
+
+/// What a message span says of the event and where it goes.
+#[derive(Clone, Copy)]
+pub struct Message<'a> {
+    /// The bus: `kafka`, `dapr`, `log` (the in-process log).
+    pub system: &'a str,
+    /// The topic.
+    pub destination: &'a str,
+    /// The event id.
+    pub id: &'a dyn std::fmt::Display,
+    /// The `traceparent` of the request that wrote the event.
+    pub traceparent: Option<&'a str>,
+    /// The consumer, for [`MessageHop::Process`].
+    pub consumer: Option<&'a str>,
+}
+
+/// A span for one event's hop, the child of the request that wrote it (its
+/// `traceparent`), so one trace runs from the request through the commit to
+/// the relay and every consumer. A debug-level span: without an exporter it is
+/// never made.
+pub fn message_span(hop: MessageHop, message: Message<'_>) -> tracing::Span {
+    let span = tracing::debug_span!(
+        "message",
+        otel.name = %format_args!("{} {}", hop.operation(), message.destination),
+        otel.kind = hop.kind(),
+        otel.status_code = tracing::field::Empty,
+        messaging.system = message.system,
+        messaging.operation.name = hop.operation(),
+        messaging.operation.type = hop.operation(),
+        messaging.destination.name = message.destination,
+        messaging.message.id = %message.id,
+        messaging.consumer.group.name = message.consumer,
+    );
+    if !span.is_disabled()
+        && let Some((trace_id, parent, flags)) = message.traceparent.and_then(parse_traceparent)
+    {
+        set_remote_parent(&span, &trace_id, &parent, flags & 1 == 1);
+    }
+    span
+}
+
+/// Marks an exported span as failed (OpenTelemetry's `ERROR` status).
+pub fn record_failure(span: &tracing::Span) {
+    span.record("otel.status_code", "ERROR");
 }
 
 fn parse_traceparent(h: &str) -> Option<(String, String, u8)> {

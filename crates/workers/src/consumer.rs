@@ -5,7 +5,9 @@ use async_trait::async_trait;
 use ontask_bus::{EventBus, StoredEvent, Subscription};
 use ontask_store::{AnyConnection, Db, StoreError, WriteTx, events};
 use ontask_telemetry::metrics as m;
+use ontask_telemetry::trace::MessageHop;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 const BATCH: usize = 200;
 
@@ -306,11 +308,21 @@ impl ConsumerRunner {
             self.leave_offset(last);
             return Ok(outcomes);
         }
-        self.consumer.handle_all(&mut tx, &fresh).await?;
-        if let Some(last) = batch.last() {
-            events::set_offset(&mut tx, name, last.seq, now).await?;
+        // One span per event acted on, each in the trace of the request that
+        // wrote it, all as long as the batch's transaction.
+        let spans: Vec<_> = fresh.iter().map(|event| self.span(event)).collect();
+        let handled = async {
+            self.consumer.handle_all(&mut tx, &fresh).await?;
+            if let Some(last) = batch.last() {
+                events::set_offset(&mut tx, name, last.seq, now).await?;
+            }
+            tx.commit().await.map_err(HandlerError::from)
         }
-        tx.commit().await?;
+        .await;
+        if handled.is_err() {
+            spans.iter().for_each(ontask_telemetry::trace::record_failure);
+        }
+        handled?;
         self.offset_stored();
         if !fresh.is_empty() {
             self.consumer.committed();
@@ -321,12 +333,38 @@ impl ConsumerRunner {
     /// Handles one event, retrying transient failures with backoff. A database
     /// outage is retried until it ends (the event is not at fault); any other
     /// failure dead-letters the event after `max_attempts`.
-    #[tracing::instrument(skip_all, fields(consumer = self.consumer.name(), seq = event.seq, event_type = event.envelope.event_type()))]
     async fn handle_with_retries(
         &self,
         event: &StoredEvent,
         cancel: &CancellationToken,
     ) -> Result<Outcome, HandlerError> {
+        let trace = self.span(event);
+        // The log's fields, in a span inside the trace's, so the spans the
+        // handler makes (its commits) are children of the trace's span.
+        let log = trace.in_scope(|| {
+            let metadata = &event.envelope.metadata;
+            tracing::info_span!(
+                "event",
+                consumer = self.consumer.name(),
+                seq = event.seq,
+                event_type = event.envelope.event_type(),
+                correlation_id = %metadata.correlation_id,
+                traceparent = metadata.traceparent.as_deref(),
+            )
+        });
+        let outcome = self.retrying(event, cancel).instrument(log).await;
+        if !matches!(outcome, Ok(Outcome::Done | Outcome::Skipped)) {
+            ontask_telemetry::trace::record_failure(&trace);
+        }
+        outcome
+    }
+
+    /// This consumer's span for acting on `event`.
+    fn span(&self, event: &StoredEvent) -> tracing::Span {
+        crate::message_span(&*self.bus, MessageHop::Process, event, Some(self.consumer.name()))
+    }
+
+    async fn retrying(&self, event: &StoredEvent, cancel: &CancellationToken) -> Result<Outcome, HandlerError> {
         let mut attempt = 0;
         loop {
             attempt += 1;

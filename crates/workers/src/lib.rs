@@ -180,3 +180,23 @@ pub(crate) fn backoff(attempt: u32, base: std::time::Duration, cap: std::time::D
     let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX).max(1);
     std::time::Duration::from_millis(rand::thread_rng().gen_range(millis / 2..=millis))
 }
+
+/// An event's span for one hop (the relay sending it, a consumer acting on
+/// it), in the trace of the request that wrote it.
+pub(crate) fn message_span(
+    bus: &dyn ontask_bus::EventBus,
+    hop: ontask_telemetry::trace::MessageHop,
+    event: &ontask_bus::StoredEvent,
+    consumer: Option<&str>,
+) -> tracing::Span {
+    ontask_telemetry::trace::message_span(
+        hop,
+        ontask_telemetry::trace::Message {
+            system: bus.kind(),
+            destination: bus.destination(event),
+            id: &event.envelope.event_id,
+            traceparent: event.envelope.metadata.traceparent.as_deref(),
+            consumer,
+        },
+    )
+}

@@ -4,6 +4,7 @@ use std::time::Duration;
 use ontask_bus::{EventBus, StoredEvent};
 use ontask_store::{Backend, Db, events};
 use ontask_telemetry::metrics as m;
+use ontask_telemetry::trace::MessageHop;
 use tokio_util::sync::CancellationToken;
 
 const BATCH: i64 = 1000;
@@ -84,7 +85,7 @@ impl Relay {
             events::unpublished(&mut conn, BATCH).await?
         };
         let Some(last) = batch.last() else { return Ok((0, false)) };
-        self.bus.publish(&batch).await?;
+        self.publish(&batch).await?;
         events::record_published(&self.db, last.seq, ontask_app::now()).await?;
         let count = self.published(&batch);
         Ok((count, count as i64 == BATCH))
@@ -116,7 +117,7 @@ impl Relay {
                 events::unpublished_after(&mut conn, last, POSTGRES_BATCH).await
             };
             let (published, marked, next) = tokio::join!(
-                self.bus.publish(&batch),
+                self.publish(&batch),
                 events::mark_published(&mut tx, last, ontask_app::now()),
                 read_ahead
             );
@@ -127,6 +128,18 @@ impl Relay {
         }
         tx.commit().await?;
         Ok((total, full))
+    }
+
+    /// Publishes a batch, with a send span per event in the trace of the
+    /// request that wrote it (made only while traces are exported).
+    async fn publish(&self, batch: &[StoredEvent]) -> Result<(), ontask_bus::BusError> {
+        let spans: Vec<_> =
+            batch.iter().map(|event| crate::message_span(&*self.bus, MessageHop::Send, event, None)).collect();
+        let published = self.bus.publish(batch).await;
+        if published.is_err() {
+            spans.iter().for_each(ontask_telemetry::trace::record_failure);
+        }
+        published
     }
 
     fn published(&self, batch: &[StoredEvent]) -> usize {

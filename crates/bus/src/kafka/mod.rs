@@ -284,6 +284,10 @@ impl EventBus for KafkaBus {
         "kafka"
     }
 
+    fn destination(&self, event: &StoredEvent) -> &str {
+        self.settings.topic_for(event.envelope.event_type())
+    }
+
     #[tracing::instrument(skip_all, fields(events = batch.len()))]
     async fn publish(&self, batch: &[StoredEvent]) -> Result<(), BusError> {
         if batch.is_empty() {

@@ -50,6 +50,11 @@ pub struct Config {
     /// Address the HTTP server listens on.
     #[serde(deserialize_with = "listen_address")]
     pub listen: SocketAddr,
+    /// Serves `/health`, `/livez`, `/readyz` and `/metrics` on this address
+    /// instead of `listen` (in a cluster, a port no Ingress routes to); unset
+    /// or empty: on `listen`.
+    #[serde(deserialize_with = "optional_listen_address")]
+    pub ops_listen: Option<SocketAddr>,
     /// Where the SQLite database and generated secrets live.
     pub data_dir: PathBuf,
     /// `sqlite://...` or `postgres://...`; default: SQLite in `data_dir`.
@@ -330,6 +335,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            ops_listen: None,
             data_dir: PathBuf::from("data"),
             database_url: None,
             role: Roles::ALL,
@@ -611,6 +617,18 @@ fn listen_address<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SocketAddr, 
         .map_err(|_| serde::de::Error::custom(format!("must be an address like 127.0.0.1:8080 (got {raw:?})")))
 }
 
+/// `ops_listen`: an address like `listen`'s, or nothing.
+fn optional_listen_address<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    let raw = Option::<String>::deserialize(d)?.unwrap_or_default();
+    if raw.trim().is_empty() {
+        return Ok(None);
+    }
+    raw.trim()
+        .parse()
+        .map(Some)
+        .map_err(|_| serde::de::Error::custom(format!("must be an address like 0.0.0.0:8081 (got {raw:?})")))
+}
+
 /// A configuration problem, reported as one line with exit code 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -705,6 +723,9 @@ impl Config {
             return Err(ConfigError(
                 "rate_limits: a limit of 0 would refuse everything; set enabled = false instead".into(),
             ));
+        }
+        if self.ops_listen.is_some_and(|ops| ops == self.listen && ops.port() != 0) {
+            return Err(ConfigError(format!("ops_listen must differ from listen (both {})", self.listen)));
         }
         // Upper bounds too: an interval past them is a typo, and would overflow the clock.
         if !(1..=3600).contains(&self.realtime.ping_secs) {

@@ -30,5 +30,6 @@ mod secret_rotation;
 mod shutdown;
 mod smoke;
 mod tasks;
+mod traces;
 mod validation;
 mod webhooks;

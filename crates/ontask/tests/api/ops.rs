@@ -359,3 +359,25 @@ async fn web_pages_are_observed_like_the_api_and_an_error_page_names_its_request
     assert!(metrics.contains("route=\"/tasks/{id}\""), "web routes are in the HTTP metrics");
     app.stop().await;
 }
+
+/// With `ops_listen`, health and metrics are served there alone: the main
+/// listener (the one an Ingress routes to) answers them as unknown paths, and
+/// the ops listener serves nothing else.
+#[tokio::test]
+async fn ops_listen_keeps_health_and_metrics_off_the_main_listener() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let ops = format!("127.0.0.1:{}", ontask_testkit::free_port());
+    let server = ProcessApp::start_with_env(data_dir.path(), &[], &[("ONTASK_OPS_LISTEN", ops.as_str())]).await;
+    let client = reqwest::Client::new();
+    for path in ["/health", "/livez", "/readyz", "/metrics"] {
+        let public = client.get(server.url(path)).send().await.unwrap();
+        assert_eq!(public.status(), StatusCode::NOT_FOUND, "{path} on the main listener");
+        let private = client.get(format!("http://{ops}{path}")).send().await.unwrap();
+        assert_eq!(private.status(), StatusCode::OK, "{path} on the ops listener");
+    }
+    let metrics = client.get(format!("http://{ops}/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("http_requests_total"), "{metrics}");
+    // The API itself stays on the main listener only.
+    assert_eq!(client.get(server.url("/openapi.json")).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(client.get(format!("http://{ops}/openapi.json")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+}

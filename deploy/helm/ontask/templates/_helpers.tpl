@@ -166,6 +166,8 @@ Only variables the binary documents (deploy/tests/config_keys.txt) or OTEL_*.
 {{- $v := .root.Values }}
 {{- $env := dict }}
 {{- $_ := set $env "ONTASK_LISTEN" (printf "0.0.0.0:%d" (int $v.containerPort)) }}
+{{- if eq (int $v.opsPort) (int $v.containerPort) }}{{ fail "opsPort must differ from containerPort: the operational endpoints are kept off the public port" }}{{ end }}
+{{- $_ := set $env "ONTASK_OPS_LISTEN" (printf "0.0.0.0:%d" (int $v.opsPort)) }}
 {{- $_ := set $env "ONTASK_DATA_DIR" $v.dataDir.path }}
 {{- $_ := set $env "ONTASK_ROLE" .name }}
 {{- $log := $v.log }}
