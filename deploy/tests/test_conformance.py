@@ -161,7 +161,7 @@ def test_fr_010_health_endpoint_is_the_probe_and_helm_test_target(env):
     pod = env.one("Pod", "ontask-test-connection")
     assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
     args = pod["spec"]["containers"][0]["args"]
-    assert args[-1] == "http://ontask-api:80/health"
+    assert args[-1] == "http://ontask-api:8081/health"
     # the documented response format
     doc = (REPO / "docs" / "deploy.md").read_text()
     for field in ("status", "timestamp", "version", "checks"):
