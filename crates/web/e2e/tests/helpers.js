@@ -31,9 +31,11 @@ export async function startServer(env = {}) {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'ontask-e2e-'));
   const port = await freePort();
   const log = openSync(path.join(dataDir, 'server.log'), 'a');
+  // Not ONTASK_BIN itself: the binary reads every ONTASK_* variable as its config and refuses unknown ones.
+  const { ONTASK_BIN: _, ...inherited } = process.env;
   const child = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
     stdio: ['ignore', log, log],
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn', ...env },
+    env: { ...inherited, RUST_LOG: process.env.RUST_LOG || 'warn', ...env },
   });
   let exited = null;
   child.on('exit', (code) => { exited = code; });
