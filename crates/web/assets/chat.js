@@ -3,8 +3,8 @@
 // text appears as the model writes it. Changes the agent makes reach the task
 // list through the page's own event stream (app.js), like any other change.
 // Everything from the server or the person is put in with textContent.
+import { $ } from './modules/dom.js';
 
-const $ = (sel, root = document) => root.querySelector(sel);
 const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 const KEY = 'ontask_chat_conversation';
 

@@ -1,8 +1,10 @@
 // The settings page: password, API tokens, the calendar feed, push devices,
 // webhooks, import and export. Everything goes through the REST API with the
-// session cookie (the helpers come from app.js, the same module instance the
-// page already runs); lists are built with textContent, never as HTML.
-import { $, api, announce, ask, problemText } from './app.js';
+// session cookie (the helpers every page script shares, in modules/); lists
+// are built with textContent, never as HTML.
+import { $ } from './modules/dom.js';
+import { announce, ask, problemText } from './modules/feedback.js';
+import { ApiError, api } from './modules/http.js';
 
 function item(text, detail, onRemove, label) {
   const li = document.createElement('li');
@@ -185,10 +187,15 @@ $('#import-form').addEventListener('submit', async (e) => {
   if ($('#import-dry').checked) form.append('dry_run', 'true');
   const status = $('#import-status');
   status.textContent = 'Uploading…';
-  const res = await fetch('/api/v1/import', { method: 'POST', body: form, credentials: 'same-origin', headers: { Accept: 'application/json' } });
-  const body = await res.json().catch(() => null);
-  if (!res.ok) { status.textContent = body?.detail || body?.title || `The import was refused (${res.status})`; return; }
-  followImport(body.id);
+  let job;
+  try {
+    job = await api('POST', '/import', form);
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    status.textContent = err.problem?.detail || err.problem?.title || `The import was refused (${err.status})`;
+    return;
+  }
+  followImport(job.id);
 });
 
 Promise.all([loadTokens(), loadDevices(), loadWebhooks(), loadFeed()]).catch((err) => announce(problemText(err)));

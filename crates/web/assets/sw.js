@@ -1,6 +1,7 @@
 // ontask's service worker: the installed app's offline copy and its push
 // notifications. Served at /sw.js (so its scope is the whole site) with the
-// version of the binary's UI written in below by the server: a new binary with
+// version of the binary's UI (and its list of modules) written in below by the
+// server: a new binary with
 // a different UI is a different script, which the browser installs in place of
 // this one, and its `activate` deletes the caches of every other version.
 //
@@ -12,9 +13,11 @@
 const VERSION = '__ONTASK_UI_VERSION__';
 const SHELL = `ontask-shell-${VERSION}`;
 const PAGES = `ontask-pages-${VERSION}`;
+/** The modules the page scripts import (assets/modules/), written in by the server too. */
+const MODULES = '__ONTASK_UI_MODULES__'.split(' ');
 /** What every page needs, fetched when this version installs. */
 const SHELL_FILES = [
-  '/assets/app.js', '/assets/chat.js', '/assets/app.css', '/assets/icon.svg', '/ui/colours.css',
+  '/assets/app.js', '/assets/chat.js', ...MODULES, '/assets/app.css', '/assets/icon.svg', '/ui/colours.css',
   '/manifest.webmanifest', '/assets/icons/icon-192.png',
 ];
 /** Pages and fragments kept for offline reading, most recently loaded first out. */

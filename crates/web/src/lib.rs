@@ -1,13 +1,13 @@
 //! The browser UI, served by the binary at `/` when the `web` role runs.
 //!
 //! Pages and HTML fragments are rendered on the server from templates embedded
-//! in the binary (minijinja), straight from the application services. A small
-//! plain JavaScript module (`assets/app.js`, no build step) makes them live: it
-//! changes tasks through the REST API under `/api/v1` with the session cookie,
-//! follows the user's events on `/api/v1/stream` (SSE) and swaps in freshly
-//! rendered fragments, so every change (another tab, the API, the agent, a
-//! recurrence) shows without a reload. Without JavaScript the pages still read,
-//! filter and sign in/out.
+//! in the binary (minijinja), straight from the application services. Plain
+//! JavaScript modules (`assets/app.js` and the `assets/modules/` it wires, no
+//! build step) make them live: they change tasks through the REST API under
+//! `/api/v1` with the session cookie, follow the user's events on
+//! `/api/v1/stream` (SSE) and swap in freshly rendered fragments, so every
+//! change (another tab, the API, the agent, a recurrence) shows without a
+//! reload. Without JavaScript the pages still read, filter and sign in/out.
 //!
 //! Everything a user wrote is escaped by the templates; Markdown descriptions are
 //! rendered and then sanitised (`markdown`), and a strict Content-Security-Policy

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::TEMPLATES;
-use crate::assets::FILES;
+use crate::assets::{FILES, module_paths};
 
 /// The brand colour of `icon.svg`, also the installed app's title bar.
 const THEME_COLOUR: &str = "#4f46e5";
@@ -21,6 +21,8 @@ const BACKGROUND: &str = "#f6f7fb";
 
 const SW_SOURCE: &str = include_str!("../assets/sw.js");
 const VERSION_SLOT: &str = "__ONTASK_UI_VERSION__";
+/// Where the worker's script takes the page scripts' modules, space-separated.
+const MODULES_SLOT: &str = "__ONTASK_UI_MODULES__";
 
 /// A web app manifest (W3C Web Application Manifest), the fields browsers use
 /// to install the app.
@@ -92,9 +94,17 @@ pub(crate) fn ui_version() -> &'static str {
     &VERSION
 }
 
+/// `assets/sw.js` with this binary's UI version and modules written in.
+fn worker_script() -> &'static str {
+    static SCRIPT: LazyLock<String> = LazyLock::new(|| {
+        let modules = module_paths().collect::<Vec<_>>().join(" ");
+        SW_SOURCE.replace(VERSION_SLOT, ui_version()).replace(MODULES_SLOT, &modules)
+    });
+    &SCRIPT
+}
+
 pub(crate) async fn service_worker() -> Response {
-    static SCRIPT: LazyLock<String> = LazyLock::new(|| SW_SOURCE.replace(VERSION_SLOT, ui_version()));
-    let mut response = SCRIPT.as_str().into_response();
+    let mut response = worker_script().into_response();
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
     // Browsers check for a new worker on each visit; let them see it at once.
@@ -125,8 +135,26 @@ mod tests {
     #[test]
     fn the_worker_carries_the_ui_version() {
         assert!(SW_SOURCE.contains(VERSION_SLOT));
-        let script = SW_SOURCE.replace(VERSION_SLOT, ui_version());
+        let script = worker_script();
         assert!(script.contains(&format!("const VERSION = '{}';", ui_version())));
         assert!(!script.contains(VERSION_SLOT));
+    }
+
+    /// Offline, a page runs only the scripts the worker fetched on install.
+    #[test]
+    fn the_worker_fetches_every_script_of_every_page_on_install() {
+        let script = worker_script();
+        let modules = script.split("const MODULES = '").nth(1).and_then(|rest| rest.split('\'').next()).unwrap();
+        let modules: Vec<&str> = modules.split(' ').collect();
+        let base = TEMPLATES.iter().find(|(name, _)| *name == "base.html").unwrap().1;
+        let scripts = crate::assets::graph::scripts_of(base);
+        assert!(scripts.len() > 2, "{scripts:?}");
+        for name in scripts {
+            let path = format!("/assets/{name}");
+            assert!(
+                modules.contains(&path.as_str()) || script.contains(&format!("'{path}'")),
+                "{path} is not in the shell"
+            );
+        }
     }
 }
