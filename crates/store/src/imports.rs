@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use ontask_domain::UserId;
+use ontask_domain::{ImportJobId, ImportStatus, UserId};
 use sqlx::{AnyConnection, Row, any::AnyRow};
 
 use crate::{Result, StoreError, WriteTx, time};
@@ -77,11 +77,11 @@ pub async fn record(tx: &mut WriteTx, user: UserId, key: &str, item: &Imported, 
 /// An import job as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobRow {
-    pub id: String,
+    pub id: ImportJobId,
     pub user_id: UserId,
     pub format: String,
     pub dry_run: bool,
-    pub status: String,
+    pub status: ImportStatus,
     pub done: i64,
     pub total: i64,
     /// The report as JSON, once the job is over.
@@ -94,11 +94,15 @@ const JOB_COLUMNS: &str = "id, user_id, format, dry_run, status, done, total, re
 
 fn decode_job(r: &AnyRow) -> Result<JobRow> {
     Ok(JobRow {
-        id: r.try_get("id")?,
+        id: ImportJobId::parse(&r.try_get::<String, _>("id")?).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         user_id: UserId::parse(&r.try_get::<String, _>("user_id")?).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         format: r.try_get("format")?,
         dry_run: r.try_get::<i64, _>("dry_run")? != 0,
-        status: r.try_get("status")?,
+        status: {
+            let status: String = r.try_get("status")?;
+            ImportStatus::parse(&status)
+                .ok_or_else(|| StoreError::Corrupt(format!("an import job's status is {status:?}")))?
+        },
         done: r.try_get("done")?,
         total: r.try_get("total")?,
         report: r.try_get("report")?,
@@ -109,11 +113,11 @@ fn decode_job(r: &AnyRow) -> Result<JobRow> {
 
 pub async fn insert_job(tx: &mut WriteTx, job: &JobRow) -> Result<()> {
     sqlx::query(&format!("INSERT INTO import_jobs ({JOB_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
-        .bind(&job.id)
+        .bind(job.id.to_string())
         .bind(job.user_id.to_string())
         .bind(&job.format)
         .bind(i64::from(job.dry_run))
-        .bind(&job.status)
+        .bind(job.status.as_str())
         .bind(job.done)
         .bind(job.total)
         .bind(job.report.as_deref())
@@ -129,21 +133,21 @@ pub async fn update_job(tx: &mut WriteTx, job: &JobRow) -> Result<()> {
     sqlx::query(
         "UPDATE import_jobs SET status = $1, done = $2, total = $3, report = $4, updated_at = $5 WHERE id = $6",
     )
-    .bind(&job.status)
+    .bind(job.status.as_str())
     .bind(job.done)
     .bind(job.total)
     .bind(job.report.as_deref())
     .bind(time::to_ms(job.updated_at))
-    .bind(&job.id)
+    .bind(job.id.to_string())
     .execute(tx.conn())
     .await?;
     Ok(())
 }
 
 /// One of the person's jobs.
-pub async fn job(conn: &mut AnyConnection, user: UserId, id: &str) -> Result<Option<JobRow>> {
+pub async fn job(conn: &mut AnyConnection, user: UserId, id: ImportJobId) -> Result<Option<JobRow>> {
     let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM import_jobs WHERE id = $1 AND user_id = $2"))
-        .bind(id)
+        .bind(id.to_string())
         .bind(user.to_string())
         .fetch_optional(conn)
         .await?;

@@ -537,16 +537,14 @@ impl TryFrom<JobRow> for ImportJob {
     type Error = AppError;
 
     fn try_from(row: JobRow) -> Result<Self> {
-        let status = ImportStatus::parse(&row.status).ok_or_else(|| {
-            ontask_store::StoreError::Corrupt(format!("import job {} status {:?}", row.id, row.status))
-        })?;
+        let status = row.status;
         let (report, error) = match (status, row.report) {
             (ImportStatus::Done, Some(r)) => (Some(serde_json::from_str(&r).map_err(AppError::internal)?), None),
             (ImportStatus::Failed, r) => (None, r),
             _ => (None, None),
         };
         Ok(Self {
-            id: row.id,
+            id: row.id.to_string(),
             format: ImportFormat::parse(&row.format).unwrap_or(ImportFormat::Ontask),
             dry_run: row.dry_run,
             status,
@@ -567,11 +565,11 @@ impl ImportService<'_> {
         actor.require(Scope::TasksWrite)?;
         let at = now();
         let row = JobRow {
-            id: ImportJobId::new().to_string(),
+            id: ImportJobId::new(),
             user_id: actor.user_id,
             format: file.format.as_str().to_owned(),
             dry_run,
-            status: ImportStatus::Running.as_str().to_owned(),
+            status: ImportStatus::Running,
             done: 0,
             total: file.total() as i64,
             report: None,
@@ -611,14 +609,14 @@ impl ImportService<'_> {
             job.updated_at = now();
             match outcome.and_then(|r| serde_json::to_string(&r).map_err(AppError::internal).map(|t| (r, t))) {
                 Ok((report, text)) => {
-                    job.status = ImportStatus::Done.as_str().to_owned();
+                    job.status = ImportStatus::Done;
                     job.done = job.total;
                     job.report = Some(text);
                     tracing::info!(job = %job.id, tasks = report.created.tasks, "import done");
                 }
                 Err(e) => {
                     tracing::error!(job = %job.id, error = %e, "import failed");
-                    job.status = ImportStatus::Failed.as_str().to_owned();
+                    job.status = ImportStatus::Failed;
                     job.report = Some(e.to_string());
                 }
             }
@@ -631,6 +629,8 @@ impl ImportService<'_> {
 
     /// One of the actor's import jobs.
     pub async fn job(&self, actor: &Actor, id: &str) -> Result<ImportJob> {
+        // An id that is not one (not a UUID) is as unknown as a missing one.
+        let id = ImportJobId::parse(id).map_err(|_| AppError::NotFound)?;
         let row = imports::job(&mut *self.app.db.read().await?, actor.user_id, id).await?.ok_or(AppError::NotFound)?;
         ImportJob::try_from(row)
     }
@@ -639,9 +639,12 @@ impl ImportService<'_> {
 /// Writes where a job is, with its `import.progressed` event (so the
 /// person's realtime stream shows it, whichever replica serves the stream).
 async fn record(app: &App, ctx: &Context, job: &JobRow) -> Result<()> {
-    let status = ImportStatus::parse(&job.status).unwrap_or(ImportStatus::Running);
-    let job_id = ImportJobId::parse(&job.id).map_err(AppError::internal)?;
-    let progress = ImportProgressed { job_id, status, done: job.done.max(0) as u64, total: job.total.max(0) as u64 };
+    let progress = ImportProgressed {
+        job_id: job.id,
+        status: job.status,
+        done: job.done.max(0) as u64,
+        total: job.total.max(0) as u64,
+    };
     let event = crate::projects::event_by(app, ctx, job.user_id, Event::ImportProgressed(progress));
     let mut tx = app.db.begin().await?;
     imports::update_job(&mut tx, job).await?;
