@@ -9,7 +9,7 @@ use tracing::Instrument;
 
 use crate::checkpoint::{self, Wal, WalStatus};
 use crate::sql::Script;
-use crate::writer::{BatchLimits, GroupWriter, Member};
+use crate::writer::{BatchLimits, GroupWriter, Member, PgWriter, Queue};
 use crate::{Result, StoreError};
 
 /// Same name as `ontask_telemetry::metrics::EVENTS_APPENDED_TOTAL` (the store
@@ -48,8 +48,11 @@ pub struct DbOptions {
     /// Connections for reads (and, on PostgreSQL, for writes too).
     pub max_connections: u32,
     pub acquire_timeout: Duration,
-    /// When a group commit (SQLite) stops taking members.
+    /// When a group commit stops taking members.
     pub batch_limits: BatchLimits,
+    /// PostgreSQL: connections of the writer, each committing one batch of
+    /// queued writes at a time.
+    pub writer_connections: u32,
     /// The most the SQLite write-ahead log may grow to (`checkpoint`).
     pub wal_limit_bytes: u64,
 }
@@ -61,6 +64,7 @@ impl DbOptions {
             max_connections: 4,
             acquire_timeout: Duration::from_secs(5),
             batch_limits: BatchLimits::default(),
+            writer_connections: 1,
             wal_limit_bytes: DEFAULT_WAL_LIMIT_BYTES,
         }
     }
@@ -76,8 +80,13 @@ pub struct Db {
 pub(crate) struct Inner {
     pub(crate) read: AnyPool,
     write: AnyPool,
+    /// Writes that are statements alone, waiting for the writer (SQLite's
+    /// writer thread, or `postgres`) to commit them a batch at a time.
+    queue: Arc<Queue>,
     /// SQLite: every write, group-committed on the one write connection.
     pub(crate) group: Option<GroupWriter>,
+    /// PostgreSQL: the writer of the queued writes.
+    postgres: Option<PgWriter>,
     /// SQLite: the write-ahead log's size and bound.
     pub(crate) wal: Arc<Wal>,
     backend: Backend,
@@ -135,13 +144,20 @@ impl Db {
             Backend::Postgres => None,
         };
         let wal = Arc::new(Wal::new(file.as_deref().map(checkpoint::wal_of), limit));
-        let group = match &file {
+        let queue = Arc::new(Queue::new(options.batch_limits, options.acquire_timeout));
+        let (group, postgres) = match &file {
             Some(file) => {
-                Some(GroupWriter::new(write.clone(), file, options.batch_limits, wal.clone(), options.acquire_timeout)?)
+                let limits = options.batch_limits;
+                let group =
+                    GroupWriter::new(write.clone(), file, queue.clone(), limits, wal.clone(), options.acquire_timeout)?;
+                (Some(group), None)
             }
-            None => None,
+            None => {
+                let writers = options.writer_connections.max(1);
+                (None, Some(PgWriter::connect(&options.url, queue.clone(), writers, options.acquire_timeout).await?))
+            }
         };
-        let inner = Arc::new(Inner { read, write, group, wal, backend, appended: Notify::new() });
+        let inner = Arc::new(Inner { read, write, queue, group, postgres, wal, backend, appended: Notify::new() });
         if backend == Backend::Sqlite {
             checkpoint::spawn(Arc::downgrade(&inner));
         }
@@ -183,19 +199,13 @@ impl Db {
 
     /// Runs a write made of statements alone (nothing read in between to
     /// decide on) and returns, once it has committed, the first column of
-    /// every row its statements answered (an event append's `seq`). On SQLite
-    /// it is queued for the writer, whose thread runs the queued writes of a
-    /// batch at once; elsewhere it is a transaction of its own. Not while the
-    /// caller holds a [`WriteTx`]: on SQLite it would wait for itself.
+    /// every row its statements answered (an event append's `seq`). It is
+    /// queued for the writer, which commits the queued writes a batch at a
+    /// time (`writer::queued`). Not while the caller holds a [`WriteTx`]: on
+    /// SQLite it would wait for itself.
     pub(crate) async fn run_alone(&self, script: Script) -> Result<Vec<i64>> {
-        let Some(group) = &self.inner.group else {
-            let mut tx = self.begin().await?;
-            let returned = script.run(&mut tx).await?;
-            tx.commit().await?;
-            return Ok(returned);
-        };
         let appended = script.appended.clone();
-        let returned = group.submit(script).instrument(commit_span(Backend::Sqlite)).await?;
+        let returned = self.inner.queue.submit(script).instrument(commit_span(self.inner.backend)).await?;
         self.committed(&appended);
         Ok(returned)
     }
@@ -233,6 +243,9 @@ impl Db {
     }
 
     pub async fn close(&self) {
+        if let Some(writer) = &self.inner.postgres {
+            writer.close().await;
+        }
         self.inner.write.close().await;
         self.inner.read.close().await;
     }

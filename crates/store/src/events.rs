@@ -9,7 +9,7 @@ use serde::Serialize;
 use sqlx::{AnyConnection, Row, any::AnyRow};
 use uuid::Uuid;
 
-use crate::sql::{Script, Sql, delete_batch};
+use crate::sql::{Arg, Script, Sql, delete_batch};
 use crate::{Backend, Db, Result, StoreError, WriteTx, time};
 
 /// The advisory lock key that serialises event appends on PostgreSQL ("ontask" in ASCII).
@@ -44,29 +44,28 @@ pub(crate) fn push_append(script: &mut Script, locked: bool, e: &EventEnvelope) 
         // this lock until they commit, which makes `seq` order commit order (as
         // the single SQLite writer does). Appends come last in every write, so
         // the lock is held only for the commit itself.
-        let sql = script.statement();
+        let sql = script.lock_statement();
         let key = sql.int(EVENT_LOG_LOCK);
         sql.push(&format!("SELECT pg_advisory_xact_lock({key})"));
     }
-    let sql = script.statement();
-    sql.push(
-        "INSERT INTO events \
-         (event_id, event_type, event_version, occurred_at, source, user_id, task_id, project_id, data, metadata) \
-         VALUES (",
-    );
-    let values = [
-        sql.text(e.event_id.to_string()),
-        sql.text(e.event_type()),
-        sql.text(e.event_version.as_str()),
-        sql.text(e.timestamp.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
-        sql.text(e.source.as_str()),
-        sql.text(e.user_id.to_string()),
-        sql.maybe_text(e.task_id.map(|t| t.to_string())),
-        sql.maybe_text(e.project_id.map(|p| p.to_string())),
-        sql.text(e.event.data_json()?),
-        sql.text(serde_json::to_string(&e.metadata)?),
+    let row = vec![
+        Arg::text(e.event_id.to_string()),
+        Arg::text(e.event_type()),
+        Arg::text(e.event_version.as_str()),
+        Arg::text(e.timestamp.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+        Arg::text(e.source.as_str()),
+        Arg::text(e.user_id.to_string()),
+        Arg::maybe_text(e.task_id.map(|t| t.to_string())),
+        Arg::maybe_text(e.project_id.map(|p| p.to_string())),
+        Arg::text(e.event.data_json()?),
+        Arg::text(serde_json::to_string(&e.metadata)?),
     ];
-    sql.push(&values.join(", ")).push(") RETURNING seq");
+    script.insert(
+        "events",
+        "event_id, event_type, event_version, occurred_at, source, user_id, task_id, project_id, data, metadata",
+        [row],
+        Some("seq"),
+    );
     script.appended.push(e.event_type().to_owned());
     Ok(())
 }

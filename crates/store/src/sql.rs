@@ -1,6 +1,7 @@
 //! A small builder for dynamic SQL with numbered (`$1`) placeholders, which both
 //! SQLite and PostgreSQL understand (sqlx's `QueryBuilder<Any>` emits `?`).
 use sqlx::any::{Any, AnyArguments};
+use sqlx::postgres::{PgArguments, Postgres};
 use sqlx::query::Query;
 
 #[derive(Clone)]
@@ -43,14 +44,6 @@ impl Sql {
         self.arg(Arg::Text(v.into()))
     }
 
-    pub fn maybe_int(&mut self, v: Option<i64>) -> String {
-        self.arg(Arg::MaybeI64(v))
-    }
-
-    pub fn maybe_text(&mut self, v: Option<impl Into<String>>) -> String {
-        self.arg(Arg::MaybeText(v.map(Into::into)))
-    }
-
     pub fn args(&self) -> &[Arg] {
         &self.args
     }
@@ -66,6 +59,58 @@ impl Sql {
             };
         }
         q
+    }
+
+    /// The same query for PostgreSQL's own driver (the PostgreSQL writer's
+    /// connection, which binds arrays, something `Any` cannot).
+    pub fn pg_query(&self) -> Query<'_, Postgres, PgArguments> {
+        let mut q = sqlx::query(&self.text);
+        for a in &self.args {
+            q = match a {
+                Arg::I64(v) => q.bind(*v),
+                Arg::Text(s) => q.bind(s.as_str()),
+                Arg::MaybeI64(v) => q.bind(*v),
+                Arg::MaybeText(s) => q.bind(s.as_deref()),
+            };
+        }
+        q
+    }
+}
+
+impl Arg {
+    pub fn text(v: impl Into<String>) -> Self {
+        Self::Text(v.into())
+    }
+
+    pub fn maybe_text(v: Option<impl Into<String>>) -> Self {
+        Self::MaybeText(v.map(Into::into))
+    }
+}
+
+/// What a statement of a script is. The PostgreSQL writer merges the same
+/// insert of every write in a batch into one statement, and takes a lock that
+/// every write asks for once for the whole batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Plain,
+    /// `INSERT INTO table (columns) VALUES (..), ..`, its arguments row by row.
+    Insert(Shape),
+    /// Takes a transaction-scoped lock (the event log's, `events::push_append`).
+    Lock,
+}
+
+/// An insert's table, columns and `RETURNING` list: inserts of one shape merge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Shape {
+    pub table: &'static str,
+    /// Comma-separated.
+    pub columns: &'static str,
+    pub returning: Option<&'static str>,
+}
+
+impl Shape {
+    pub fn width(&self) -> usize {
+        self.columns.split(',').count()
     }
 }
 
@@ -86,13 +131,22 @@ pub(crate) struct Script {
     /// SQLite: the statements (by position) that index inserted tasks' text,
     /// which the writer thread does once per batch instead (`text_index`).
     text_index: Vec<usize>,
+    /// What each statement is (by position), for the PostgreSQL writer.
+    kinds: Vec<Kind>,
     /// The types of the events it appends, counted once it commits.
     pub(crate) appended: Vec<String>,
 }
 
 impl Script {
     pub fn new(backend: crate::Backend) -> Self {
-        Self { backend, statements: Vec::new(), starts: Vec::new(), text_index: Vec::new(), appended: Vec::new() }
+        Self {
+            backend,
+            statements: Vec::new(),
+            starts: Vec::new(),
+            text_index: Vec::new(),
+            kinds: Vec::new(),
+            appended: Vec::new(),
+        }
     }
 
     pub fn backend(&self) -> crate::Backend {
@@ -133,8 +187,45 @@ impl Script {
         self.statement()
     }
 
+    /// PostgreSQL: each statement with what it is.
+    pub fn postgres_statements(&self) -> Option<impl Iterator<Item = (&Sql, Kind)>> {
+        (self.backend == crate::Backend::Postgres).then(|| self.statements.iter().zip(self.kinds.iter().copied()))
+    }
+
+    /// Adds `INSERT INTO table (columns) VALUES ..` of `rows`, each a value
+    /// per column, and `RETURNING returning` if given.
+    pub fn insert(
+        &mut self,
+        table: &'static str,
+        columns: &'static str,
+        rows: impl IntoIterator<Item = Vec<Arg>>,
+        returning: Option<&'static str>,
+    ) {
+        let shape = Shape { table, columns, returning };
+        let width = shape.width();
+        let sql = self.statement();
+        sql.push(&format!("INSERT INTO {table} ({columns}) VALUES "));
+        for (i, row) in rows.into_iter().enumerate() {
+            debug_assert_eq!(row.len(), width, "a row of {table} has a value per column");
+            let values: Vec<String> = row.into_iter().map(|arg| sql.arg(arg)).collect();
+            sql.push(if i == 0 { "(" } else { ", (" }).push(&values.join(", ")).push(")");
+        }
+        if let Some(returning) = returning {
+            sql.push(" RETURNING ").push(returning);
+        }
+        *self.kinds.last_mut().expect("a statement was just started") = Kind::Insert(shape);
+    }
+
+    /// Starts a statement that takes a transaction-scoped lock.
+    pub fn lock_statement(&mut self) -> &mut Sql {
+        self.statement();
+        *self.kinds.last_mut().expect("a statement was just started") = Kind::Lock;
+        self.statements.last_mut().expect("a statement was just started")
+    }
+
     /// Starts the next statement; add its text and arguments to what this returns.
     pub fn statement(&mut self) -> &mut Sql {
+        self.kinds.push(Kind::Plain);
         match (self.backend, self.statements.is_empty()) {
             (crate::Backend::Sqlite, false) => {}
             _ => self.statements.push(Sql::default()),

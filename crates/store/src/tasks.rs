@@ -5,7 +5,7 @@ use ontask_domain::{EventEnvelope, Priority, ProjectId, RepeatFrom, SectionId, S
 use sqlx::{AnyConnection, Row, any::AnyRow};
 
 use crate::projects::maybe_uuid_of;
-use crate::sql::{Script, Sql};
+use crate::sql::{Arg, Script, Sql};
 use crate::{Backend, Db, Result, StoreError, WriteTx, events, time};
 
 const COLUMNS: &str = "id, owner_id, project_id, section_id, parent_id, assignee_id, title, description, status, \
@@ -121,38 +121,36 @@ pub(crate) const INDEX_TEXT_AFTER_ROWID: &str =
     "INSERT INTO tasks_fts (rowid, title, description) SELECT rowid, title, description FROM tasks WHERE rowid > $1";
 
 pub(crate) fn push_insert(script: &mut Script, t: &TaskSnapshot) -> Result<()> {
-    let sql = script.statement();
-    sql.push(&format!("INSERT INTO tasks ({COLUMNS}) VALUES ("));
-    let values = [
-        sql.text(t.id.to_string()),
-        sql.text(t.owner_id.to_string()),
-        sql.maybe_text(t.project_id.map(|id| id.to_string())),
-        sql.maybe_text(t.section_id.map(|id| id.to_string())),
-        sql.maybe_text(t.parent_id.map(|id| id.to_string())),
-        sql.maybe_text(t.assignee_id.map(|id| id.to_string())),
-        sql.text(t.title.as_str()),
-        sql.text(t.description.as_str()),
-        sql.text(t.status.as_str()),
-        sql.maybe_int(t.completed_at.map(time::to_ms)),
-        sql.int(t.priority.rank()),
-        sql.text(serde_json::to_string(&t.tags)?),
-        sql.maybe_text(t.due.as_deref()),
-        sql.maybe_int(t.due_at.map(time::to_ms)),
-        sql.text(serde_json::to_string(&t.reminders)?),
-        sql.maybe_text(t.recurrence.as_deref()),
-        sql.maybe_text(repeat_from_column(t.repeat_from)),
-        sql.maybe_text(t.recurrence_anchor.as_deref()),
-        sql.maybe_text(t.recurs_from.map(|id| id.to_string())),
-        sql.int(t.position),
-        sql.int(t.version),
-        sql.int(time::to_ms(t.created_at)),
-        sql.int(time::to_ms(t.updated_at)),
+    let row = vec![
+        Arg::text(t.id.to_string()),
+        Arg::text(t.owner_id.to_string()),
+        Arg::maybe_text(t.project_id.map(|id| id.to_string())),
+        Arg::maybe_text(t.section_id.map(|id| id.to_string())),
+        Arg::maybe_text(t.parent_id.map(|id| id.to_string())),
+        Arg::maybe_text(t.assignee_id.map(|id| id.to_string())),
+        Arg::text(t.title.as_str()),
+        Arg::text(t.description.as_str()),
+        Arg::text(t.status.as_str()),
+        Arg::MaybeI64(t.completed_at.map(time::to_ms)),
+        Arg::I64(t.priority.rank()),
+        Arg::text(serde_json::to_string(&t.tags)?),
+        Arg::maybe_text(t.due.as_deref()),
+        Arg::MaybeI64(t.due_at.map(time::to_ms)),
+        Arg::text(serde_json::to_string(&t.reminders)?),
+        Arg::maybe_text(t.recurrence.as_deref()),
+        Arg::maybe_text(repeat_from_column(t.repeat_from)),
+        Arg::maybe_text(t.recurrence_anchor.as_deref()),
+        Arg::maybe_text(t.recurs_from.map(|id| id.to_string())),
+        Arg::I64(t.position),
+        Arg::I64(t.version),
+        Arg::I64(time::to_ms(t.created_at)),
+        Arg::I64(time::to_ms(t.updated_at)),
     ];
-    sql.push(&values.join(", ")).push(")");
-    let id = values[0].clone();
+    script.insert("tasks", COLUMNS, [row], None);
     if script.backend() == Backend::Sqlite {
         // PostgreSQL keeps its search column itself.
         let index = script.text_index_statement();
+        let id = index.text(t.id.to_string());
         index.push(&format!(
             "INSERT INTO tasks_fts (rowid, title, description) SELECT rowid, title, description FROM tasks WHERE id = {id}"
         ));
@@ -210,14 +208,10 @@ fn push_tags(script: &mut Script, t: &TaskSnapshot) {
     if t.tags.is_empty() {
         return;
     }
-    let sql = script.statement();
-    sql.push("INSERT INTO task_tags (task_id, owner_id, tag) VALUES ");
-    let task = sql.text(t.id.to_string());
-    let owner = sql.text(t.owner_id.to_string());
-    for (i, tag) in t.tags.iter().enumerate() {
-        let p = sql.text(tag.clone());
-        sql.push(if i == 0 { "" } else { ", " }).push(&format!("({task}, {owner}, {p})"));
-    }
+    let (task, owner) = (t.id.to_string(), t.owner_id.to_string());
+    let rows =
+        t.tags.iter().map(|tag| vec![Arg::text(task.as_str()), Arg::text(owner.as_str()), Arg::text(tag.as_str())]);
+    script.insert("task_tags", "task_id, owner_id, tag", rows, None);
 }
 
 /// Deletes a task and its comments (its `task.deleted` event says both).

@@ -25,8 +25,12 @@ use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 use crate::checkpoint::Wal;
 use crate::{Result, StoreError};
 
+mod postgres;
 mod queued;
 mod thread;
+
+pub(crate) use postgres::PgWriter;
+pub(crate) use queued::Queue;
 
 /// Same names as in `ontask_telemetry::metrics` (the store stays free of the telemetry stack).
 const WRITE_BATCH_MEMBERS: &str = "ontask_write_batch_members";
@@ -74,11 +78,8 @@ struct Shared {
     /// would otherwise hang for ever).
     acquire_timeout: Duration,
     /// Writes that are statements alone, waiting for the writer to run them
-    /// (`queued`), and the signal that there are some.
-    queue: std::sync::Mutex<std::collections::VecDeque<queued::Queued>>,
-    queued: Arc<tokio::sync::Notify>,
-    /// Tells the writer thread, while it lets a batch gather, that one more came.
-    arrived: std::sync::Condvar,
+    /// (`queued`).
+    queue: Arc<Queue>,
     /// The thread that runs them.
     thread: std::sync::mpsc::Sender<thread::Turn>,
 }
@@ -120,10 +121,12 @@ const RELEASE_AND_NEXT: &str = "RELEASE ontask_write; SAVEPOINT ontask_write";
 const ROLLBACK_TO: &str = "ROLLBACK TO ontask_write; RELEASE ontask_write";
 
 impl GroupWriter {
-    /// `file` is the database file, which the writer thread opens too.
+    /// `file` is the database file, which the writer thread opens too; it
+    /// runs the writes of `queue`.
     pub fn new(
         pool: AnyPool,
         file: &std::path::Path,
+        queue: Arc<Queue>,
         limits: BatchLimits,
         wal: Arc<Wal>,
         acquire_timeout: Duration,
@@ -136,13 +139,11 @@ impl GroupWriter {
             limits,
             wal,
             acquire_timeout,
-            queue: Default::default(),
-            queued: Default::default(),
-            arrived: Default::default(),
+            queue,
             thread,
         };
         let shared = Arc::new(shared);
-        tokio::spawn(queued::run(Arc::downgrade(&shared), shared.queued.clone()));
+        tokio::spawn(thread::give_turns(Arc::downgrade(&shared), shared.queue.ready.clone()));
         Ok(Self { shared })
     }
 

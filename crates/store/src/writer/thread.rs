@@ -23,10 +23,10 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
 
-use super::queued::{Queued, gather, take};
-use super::{SQLITE_CHECKPOINT_SECONDS, Shared, WRITE_BATCH_MEMBERS};
+use super::queued::{Queued, answer};
+use super::{SQLITE_CHECKPOINT_SECONDS, Shared};
 use crate::checkpoint::Wal;
 use crate::sql::Arg;
 use crate::{Result, StoreError, tasks};
@@ -36,6 +36,31 @@ use crate::{Result, StoreError, tasks};
 pub(super) struct Turn {
     pub shared: Arc<Shared>,
     pub done: oneshot::Sender<()>,
+}
+
+/// The task that gives the writer thread its turns: it takes the writer's
+/// lock whenever writes are queued, so they never run beside a member.
+pub(super) async fn give_turns(shared: std::sync::Weak<Shared>, queued: Arc<Notify>) {
+    loop {
+        queued.notified().await;
+        let Some(shared) = shared.upgrade() else { return };
+        let mut state = shared.state.clone().lock_owned().await;
+        // The thread's transaction is not the members': theirs commits first.
+        state.commit_open(&shared).await;
+        let (done, finished) = oneshot::channel();
+        if shared.thread.send(Turn { shared: shared.clone(), done }).is_ok() {
+            let _ = finished.await;
+        } else {
+            // No thread to run them (it ended): nothing of them will run.
+            shared.queue.fail_all(|| StoreError::Unavailable(sqlx::Error::PoolClosed.into()));
+        }
+        drop(state);
+        // More arrived than one batch takes: go again, behind the members
+        // that queued for the lock meanwhile (the lock is fair).
+        if !shared.queue.is_empty() {
+            queued.notify_one();
+        }
+    }
 }
 
 /// Prepared statements kept: a create is three (the task, its tags, its
@@ -50,14 +75,16 @@ pub(super) fn spawn(file: &Path, wal: Arc<Wal>, busy_timeout: Duration) -> Resul
         .name("ontask-writer".into())
         .spawn(move || {
             while let Ok(Turn { shared, done }) = received.recv() {
-                let mut items = take(&shared);
+                let mut items = shared.queue.take();
+                // Members waiting for the lock end the turn.
+                let no_member_waits = || shared.waiting.load(Ordering::SeqCst) == 0;
                 while !items.is_empty() {
                     let before = items.len();
                     run(&conn, items, &wal);
-                    if shared.waiting.load(Ordering::SeqCst) > 0 {
+                    if !no_member_waits() {
                         break;
                     }
-                    items = gather(&shared, before);
+                    items = shared.queue.gather(before, no_member_waits);
                 }
                 // The shared state goes before the runner hears of it.
                 drop(shared);
@@ -86,23 +113,12 @@ fn open(file: &Path, wal_limit_bytes: u64, busy_timeout: Duration) -> Result<Con
 /// Runs one batch, answers each write, and empties the WAL if the batch left
 /// it past its bound (after the answers; the next write waits for it).
 fn run(conn: &Connection, items: Vec<Queued>, wal: &Wal) {
-    match run_batch(conn, &items) {
-        Ok(results) => {
-            metrics::histogram!(WRITE_BATCH_MEMBERS).record(items.len() as f64);
-            for (item, result) in items.into_iter().zip(results) {
-                let _ = item.reply.send(result);
-            }
-            if wal.measure() > wal.limit() {
-                truncate_checkpoint(conn);
-                wal.measure();
-            }
-        }
-        Err(e) => {
-            let e = Arc::new(e);
-            for item in items {
-                let _ = item.reply.send(Err(StoreError::Batch(e.clone())));
-            }
-        }
+    let results = run_batch(conn, &items);
+    let committed = results.is_ok();
+    answer(items, results);
+    if committed && wal.measure() > wal.limit() {
+        truncate_checkpoint(conn);
+        wal.measure();
     }
 }
 

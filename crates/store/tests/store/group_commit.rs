@@ -1,7 +1,8 @@
 //! Many writers at once, some of them failing: each keeps its own outcome, and
-//! the log stays in commit order. On SQLite the writes are group-committed
-//! (one transaction, a savepoint each); on PostgreSQL each has its own
-//! transaction. The tests hold for both.
+//! the log stays in commit order. Queued writes (`tasks::create`) are
+//! group-committed on both backends; members (`Db::begin`) are too on SQLite
+//! (one transaction, a savepoint each), and have a transaction each on
+//! PostgreSQL. The tests hold for both.
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -144,6 +145,116 @@ on_both_backends! {
         let log = events::range(&mut conn, before, i64::MAX, 1000).await.unwrap();
         assert_eq!(positions, log.iter().map(|e| e.seq).collect::<HashSet<_>>());
         assert_eq!(positions.len(), (0..CREATES).filter(|n| n % 7 != 3).count());
+    }
+
+    // A reader that follows the log while queued creates (single, several
+    // tasks at once, some failing), members and the relay's position all
+    // commit at once never finds an event behind one it has already read:
+    // `seq` order is commit order. Every committed create's events are in
+    // the log, at the positions its write answered, in its own order.
+    async fn a_reader_following_the_log_misses_nothing_while_batches_commit(db: Db) {
+        const WRITERS: usize = 120;
+        let owner = user(&db).await;
+        let (_, taken_event) = already_there(&db, owner).await;
+        let start = events::heads(&mut db.read().await.unwrap()).await.unwrap().0;
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader = {
+            let (db, done) = (db.clone(), done.clone());
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let mut after = start;
+                loop {
+                    let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+                    let mut conn = db.read().await.unwrap();
+                    let next = events::all_after(&mut conn, after, 1000).await.unwrap();
+                    after = next.last().map_or(after, |e| e.seq);
+                    seen.extend(next.into_iter().map(|e| e.seq));
+                    if finished {
+                        return seen;
+                    }
+                    tokio::task::yield_now().await;
+                }
+            })
+        };
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|n| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    let snap = task(owner, &format!("follow {n}"));
+                    let mut event = created_event(owner, &snap);
+                    match n % 5 {
+                        // Two tasks in one write, the second one's event taken: neither stays.
+                        0 | 1 => {
+                            let other = task(owner, &format!("follow {n} too"));
+                            let mut other_event = created_event(owner, &other);
+                            if n % 5 == 1 {
+                                other_event.event_id = taken_event;
+                            }
+                            let items = [
+                                (snap.clone(), event, format!("key {n}")),
+                                (other.clone(), other_event, format!("key {n} too")),
+                            ];
+                            let outcome = ontask_store::imports::create_tasks(&db, owner, &items, crate::now()).await;
+                            (n, vec![snap.id, other.id], outcome.map(|()| Vec::new()))
+                        }
+                        2 => {
+                            let mut tx = db.begin().await.unwrap();
+                            let seq = tasks::insert_with_event(&mut tx, &snap, &event).await;
+                            let outcome = match seq {
+                                Ok(seq) => tx.commit().await.map(|()| vec![seq]),
+                                Err(e) => Err(e),
+                            };
+                            (n, vec![snap.id], outcome)
+                        }
+                        3 => {
+                            // The relay's position moves in the same batches.
+                            events::record_published(&db, start, crate::now()).await.unwrap();
+                            (n, vec![snap.id], tasks::create(&db, &snap, &event).await.map(|seq| vec![seq]))
+                        }
+                        _ => {
+                            if n % 10 == 4 {
+                                event.event_id = taken_event;
+                            }
+                            (n, vec![snap.id], tasks::create(&db, &snap, &event).await.map(|seq| vec![seq]))
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut committed = HashSet::new();
+        let mut answered = HashSet::new();
+        let mut conn = db.read().await.unwrap();
+        for writer in writers {
+            let (n, ids, outcome) = writer.await.expect("writer task");
+            let fails = n % 5 == 1 || n % 10 == 4;
+            for id in ids {
+                let stored = tasks::get(&mut conn, id).await.unwrap();
+                assert_eq!(stored.is_some(), !fails, "writer {n}: {outcome:?}");
+                if !fails {
+                    committed.insert(id);
+                }
+            }
+            match outcome {
+                Ok(seqs) if !fails => answered.extend(seqs),
+                Err(StoreError::Conflict(_)) if fails => {}
+                other => panic!("writer {n}: unexpected outcome {other:?}"),
+            }
+        }
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        let seen = reader.await.unwrap();
+        let log = events::range(&mut conn, start, i64::MAX, 1000).await.unwrap();
+        assert_eq!(seen, log.iter().map(|e| e.seq).collect::<Vec<_>>(), "the reader saw the whole log, in order");
+        let logged: HashSet<_> = log.iter().filter_map(|e| e.envelope.task_id).collect();
+        assert_eq!(logged, committed, "an event for every committed task and no other");
+        let positions: HashSet<i64> = log.iter().map(|e| e.seq).collect();
+        assert!(answered.is_subset(&positions), "each write's answer is its own event's position");
+        // A write of two tasks has their events in its own order.
+        for n in (0..WRITERS).filter(|n| n % 5 == 0) {
+            let title = |e: &events::StoredEvent| e.envelope.event.task().unwrap().title.to_string();
+            let first = log.iter().find(|e| title(e) == format!("follow {n}")).unwrap().seq;
+            let second = log.iter().find(|e| title(e) == format!("follow {n} too")).unwrap().seq;
+            assert!(first < second, "writer {n}: its events in its order");
+        }
     }
 
     async fn a_write_after_a_dropped_one_starts_clean(db: Db) {
