@@ -16,7 +16,8 @@ use crate::stats::{self, Summary, fmt_ms};
 
 const SYNC_ETAGS: &str = r#"<d:sync-collection xmlns:d="DAV:"><d:sync-token/><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"#;
 const SYNC_DATA: &str = r#"<d:sync-collection xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:sync-token/><d:sync-level>1</d:sync-level><d:prop><d:getetag/><c:calendar-data/></d:prop></d:sync-collection>"#;
-const PROPFIND_ETAGS: &str = r#"<d:propfind xmlns:d="DAV:"><d:prop><d:getetag/><d:getcontenttype/></d:prop></d:propfind>"#;
+const PROPFIND_ETAGS: &str =
+    r#"<d:propfind xmlns:d="DAV:"><d:prop><d:getetag/><d:getcontenttype/></d:prop></d:propfind>"#;
 
 struct Request {
     name: &'static str,
@@ -106,12 +107,20 @@ pub async fn run(client: &Client, base: &Url, tasks: u64, samples: usize, probe:
 
     let requests = [
         Request { name: "sync-collection, initial, getetag", method: "REPORT", depth: "1", body: SYNC_ETAGS.into() },
-        Request { name: "sync-collection, initial, calendar-data", method: "REPORT", depth: "1", body: SYNC_DATA.into() },
+        Request {
+            name: "sync-collection, initial, calendar-data",
+            method: "REPORT",
+            depth: "1",
+            body: SYNC_DATA.into(),
+        },
         Request { name: "sync-collection, since 1 change", method: "REPORT", depth: "1", body: incremental },
         Request { name: "PROPFIND Depth 1, getetag", method: "PROPFIND", depth: "1", body: PROPFIND_ETAGS.into() },
         Request { name: "calendar-multiget, 100, calendar-data", method: "REPORT", depth: "1", body: multiget },
     ];
-    println!("{:<42} {:>6} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7}", "request", "items", "bytes", "p50", "p90", "p99", "max", "errors");
+    println!(
+        "{:<42} {:>6} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7}",
+        "request", "items", "bytes", "p50", "p90", "p99", "max", "errors"
+    );
     let mut out = Vec::new();
     for r in &requests {
         let first = dav(client, &url, &token, r).send().await?;

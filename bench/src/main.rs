@@ -105,7 +105,8 @@ struct Cli {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     for s in &cli.scenarios {
-        if !["reference", "http", "create", "max", "list", "shared", "sse", "sustained", "caldav"].contains(&s.as_str()) {
+        if !["reference", "http", "create", "max", "list", "shared", "sse", "sustained", "caldav"].contains(&s.as_str())
+        {
             bail!("unknown scenario {s:?} (reference, http, create, max, list, sse, sustained, caldav)");
         }
     }
@@ -340,6 +341,18 @@ async fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
+/// pgbench's connections in the PostgreSQL reference (the smaller of the
+/// closed-loop runs' default concurrencies).
+const REFERENCE_PGBENCH_CLIENTS: usize = 16;
+
+/// The started server's PostgreSQL (`--server-env ONTASK_DATABASE_URL=postgres://..`), if it uses one.
+fn postgres_url(cli: &Cli) -> Option<String> {
+    cli.server_env.iter().find_map(|kv| {
+        let url = kv.strip_prefix("ONTASK_DATABASE_URL=")?;
+        (url.starts_with("postgres://") || url.starts_with("postgresql://")).then(|| url.to_owned())
+    })
+}
+
 async fn scenarios(cli: &Cli, ctx: &Ctx) -> Result<Value> {
     let mut results = json!({});
     let duration = Duration::from_secs(cli.duration);
@@ -348,12 +361,26 @@ async fn scenarios(cli: &Cli, ctx: &Ctx) -> Result<Value> {
     for scenario in &cli.scenarios {
         match scenario.as_str() {
             "reference" => {
-                println!(
-                    "\n== reference: one transaction per create (task row, 4 indexes, event row), SQLite WAL, synchronous=NORMAL, {} s",
-                    cli.duration
-                );
-                let dir = std::env::temp_dir();
-                let rate = tokio::task::spawn_blocking(move || reference::creates_per_second(&dir, duration)).await??;
+                let rate = match postgres_url(cli) {
+                    // The server's PostgreSQL: pgbench with the same two inserts, the same server.
+                    Some(url) => {
+                        let clients = REFERENCE_PGBENCH_CLIENTS;
+                        println!(
+                            "\n== reference: pgbench, one transaction per create (task row, 4 indexes, event row), {clients} clients, the server's PostgreSQL, {} s",
+                            cli.duration
+                        );
+                        tokio::task::spawn_blocking(move || reference::pgbench_per_second(&url, clients, duration))
+                            .await??
+                    }
+                    None => {
+                        println!(
+                            "\n== reference: one transaction per create (task row, 4 indexes, event row), SQLite WAL, synchronous=NORMAL, {} s",
+                            cli.duration
+                        );
+                        let dir = std::env::temp_dir();
+                        tokio::task::spawn_blocking(move || reference::creates_per_second(&dir, duration)).await??
+                    }
+                };
                 println!("reference: {rate:.0} creates/s");
                 reference = Some(rate);
                 results["reference"] = json!({ "creates_per_second": round3(rate) });
@@ -406,8 +433,17 @@ async fn scenarios(cli: &Cli, ctx: &Ctx) -> Result<Value> {
                     let make: Maker = Arc::new(move |c: &Client, _| c.get(url.clone()));
                     let name = format!("livez, {c} clients");
                     let probe = ctx.probe();
-                    let r = load::closed_loop(&name, &ctx.client, make, StatusCode::OK, c, Limit::Time(duration), None, &probe)
-                        .await;
+                    let r = load::closed_loop(
+                        &name,
+                        &ctx.client,
+                        make,
+                        StatusCode::OK,
+                        c,
+                        Limit::Time(duration),
+                        None,
+                        &probe,
+                    )
+                    .await;
                     runs.push(closed_loop_report(c, &r, reference));
                     ctx.settle().await;
                 }
@@ -504,7 +540,8 @@ async fn scenarios(cli: &Cli, ctx: &Ctx) -> Result<Value> {
                 ctx.settle().await;
             }
             "caldav" => {
-                let mut r = caldav::run(&ctx.client, &ctx.base, cli.caldav_tasks, cli.caldav_samples, &ctx.probe()).await?;
+                let mut r =
+                    caldav::run(&ctx.client, &ctx.base, cli.caldav_tasks, cli.caldav_samples, &ctx.probe()).await?;
                 r["server_memory"] = ctx.memory_json();
                 results["caldav"] = r;
                 ctx.settle().await;

@@ -49,9 +49,14 @@ pub async fn run(cli: &Cli, ctx: &Ctx) -> Result<Value> {
     }
     let mut projects = Vec::new();
     for p in 0..SHARED_PROJECTS {
-        let project =
-            post(&ctx.client, ctx.base.join("/api/v1/projects")?, &owner, json!({ "name": format!("Project {p}") }), StatusCode::CREATED)
-                .await?;
+        let project = post(
+            &ctx.client,
+            ctx.base.join("/api/v1/projects")?,
+            &owner,
+            json!({ "name": format!("Project {p}") }),
+            StatusCode::CREATED,
+        )
+        .await?;
         let id = project["id"].as_str().context("a project id")?.to_owned();
         for (_, email) in &members {
             let url = ctx.base.join(&format!("/api/v1/projects/{id}/members"))?;
