@@ -142,6 +142,9 @@ const TEMPLATES: &[(&str, &str)] = &[
 
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
+    // Every page preloads the scripts' modules at once: without it the browser
+    // finds them one import level at a time, and the page stays inert that long.
+    env.add_global("modules", Value::from(assets::module_paths().collect::<Vec<_>>()));
     for (name, source) in TEMPLATES {
         if let Err(e) = env.add_template(name, source) {
             // Templates are part of the binary; the unit tests render each one.
@@ -280,6 +283,21 @@ mod tests {
     use crate::list::{ViewQuery, presets};
     use crate::preview::Chip;
     use crate::task::zones;
+
+    /// Without the preloads a page stays inert while the browser walks the
+    /// import graph one level at a time.
+    #[test]
+    fn every_page_preloads_the_modules_its_scripts_import() {
+        let page = environment().get_template("base.html").unwrap().render(context! {}).unwrap();
+        let base = TEMPLATES.iter().find(|(name, _)| *name == "base.html").unwrap().1;
+        let modules: Vec<String> =
+            assets::graph::scripts_of(base).into_iter().filter(|name| name.starts_with("modules/")).collect();
+        assert!(modules.len() > 10, "{modules:?}");
+        for name in modules {
+            let link = format!("<link rel=\"modulepreload\" href=\"/assets/{name}\">");
+            assert!(page.contains(&link), "{name} is not preloaded");
+        }
+    }
 
     #[test]
     fn every_template_renders() {

@@ -149,6 +149,7 @@ describe('projects', () => {
     await eventually(async () => assert.ok(await b.page.locator('#sidebar a', { hasText: 'Household' }).count()));
     assert.ok(await b.page.locator('#sidebar a', { hasText: 'Household' }).locator('.shared').count());
     await b.page.locator('#sidebar').getByRole('link', { name: /Household/ }).click();
+    await b.page.waitForURL(`${server.url}/projects/${project.id}`);
     await liveReady(b.page);
 
     await a.page.goto(`${server.url}/projects/${project.id}`);
@@ -158,7 +159,10 @@ describe('projects', () => {
     await b.page.locator('#list-region .task-title', { hasText: 'Fix the tap' }).waitFor();
 
     // Assigning to B shows B's initials on A's row and the task in B's "Assigned to me".
+    // The task page's fields save once its script runs (the stream is its last step).
     await a.page.locator('#list-region .task-title', { hasText: 'Fix the tap' }).click();
+    await a.page.waitForURL(/\/tasks\//);
+    await liveReady(a.page);
     await a.page.getByLabel('Assignee').selectOption({ label: b.email });
     await eventually(async () => assert.match(await a.page.locator('#timeline').innerText(), /Assigned/));
     await b.page.locator('#sidebar').getByRole('link', { name: 'Assigned to me' }).click();
