@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use world::{APP_TOKEN, PUBSUB, SECRET_STORE, World, eventually, read_topic};
+use world::{APP_TOKEN, DATABASE_SECRET, PUBSUB, SECRET_STORE, World, eventually, read_topic};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -268,14 +268,14 @@ async fn a_consumers_dead_letter_goes_through_the_sidecar_with_why() {
 async fn the_sidecar_reads_secrets_from_its_store_and_is_ontasks_bus_health() {
     let world = World::start().await;
     let secret: Value = world
-        .sidecar(&world.api, Method::GET, &format!("/v1.0/secrets/{SECRET_STORE}/database-url"))
+        .sidecar(&world.api, Method::GET, &format!("/v1.0/secrets/{SECRET_STORE}/{DATABASE_SECRET}"))
         .send()
         .await
         .expect("secret")
         .json()
         .await
         .expect("json");
-    assert_eq!(secret["database-url"], world.database_url.as_str());
+    assert_eq!(secret[DATABASE_SECRET], world.database_url.as_str());
     // The state store got its connection string from that store and reached
     // PostgreSQL: it made its table there.
     let url = world.database_url.clone();

@@ -1,6 +1,7 @@
 //! The real parts the Dapr tests drive: one Apache Kafka broker, one PostgreSQL
 //! cluster and one Dapr scheduler per test process, and per test an API and a
-//! worker process of the real `ontask` binary, each beside its own daprd.
+//! worker process of the real `ontask` binary, each beside its own daprd,
+//! loading the resources in `deploy/dapr/components`.
 //!
 //! Everything listens on loopback only, and the tests refuse to run outside a
 //! network namespace that has nothing but loopback (`scripts/test` runs them
@@ -23,6 +24,8 @@ pub const API_TOKEN: &str = "sidecar-api-token";
 pub const APP_TOKEN: &str = "app-api-token";
 pub const PUBSUB: &str = "ontask-pubsub";
 pub const SECRET_STORE: &str = "ontask-secretstore";
+/// The secret deploy/dapr's state store reads its connection string from.
+pub const DATABASE_SECRET: &str = "ONTASK_DATABASE_URL";
 /// A JVM, etcd or daprd start on a 2-core machine shared with a build.
 const START: Duration = Duration::from_secs(120);
 
@@ -235,7 +238,7 @@ impl World {
         let dir = tempfile::Builder::new().prefix("ontask-dapr-world-").tempdir().expect("temp dir");
         let (api_id, worker_id) = (format!("api-{run}"), format!("worker-{run}"));
         let resources = dir.path().join("resources");
-        write_resources(&resources, shared, db.url(), &topics, &api_id, &worker_id);
+        write_resources(&resources, shared, &topics, &api_id, &worker_id);
         let config = dir.path().join("config.yaml");
         std::fs::write(&config, CONFIGURATION).expect("config");
         let api = Pair::start(&api_id, "api,relay", dir.path(), shared, db.url(), &topics).await;
@@ -289,6 +292,8 @@ impl Pair {
         daprd
             .env("DAPR_HOST_IP", "127.0.0.1")
             .env("DAPR_API_TOKEN", API_TOKEN)
+            // What deploy/dapr's secret store (secretstores.local.env) serves.
+            .env(DATABASE_SECRET, db)
             .env("APP_API_TOKEN", APP_TOKEN)
             .args(["--mode", "standalone", "--app-id", app_id, "--app-protocol", "http"])
             .args(["--app-port", &app_port.to_string(), "--app-channel-address", "127.0.0.1"])
@@ -323,98 +328,106 @@ spec:
     component: kubernetes
 ";
 
-/// The chart's components, pointed at this test's broker and database.
-fn write_resources(dir: &Path, shared: &Shared, db: &str, topics: &Topics, api: &str, worker: &str) {
+/// `deploy/dapr/components`, the resources `dapr run -f deploy/dapr/dapr.yaml`
+/// loads, as they are but for what one test world must own: the broker's
+/// address, its app ids in the scopes, its topics, where a new consumer group
+/// starts, and retries short enough for a test. A resource scoped to roles this world does not run is left out
+/// (unscoped, it would apply to every app).
+fn write_resources(dir: &Path, shared: &Shared, topics: &Topics, api: &str, worker: &str) {
     std::fs::create_dir_all(dir).expect("resources dir");
-    // Beside the resources folder, not in it: daprd reads every file there.
-    let secrets_file = dir.parent().expect("parent").join("secrets.json");
-    std::fs::write(&secrets_file, json!({ "database-url": db }).to_string()).expect("secrets file");
-    let kafka = &shared.kafka;
+    let app_id = |role: &str| match role {
+        "ontask-api" | "ontask-relay" => Some(api),
+        "ontask-worker" => Some(worker),
+        _ => None,
+    };
+    let topic = |name: &str| match name {
+        "ontask.tasks.events.v1" => topics.task_events.clone(),
+        "ontask.reminders.due.v1" => topics.reminders.clone(),
+        "ontask.tasks.updates.v1" => topics.updates.clone(),
+        other => panic!("deploy/dapr subscribes to {other}: give this test a topic of its own for it"),
+    };
+    let mut docs = Vec::new();
+    for mut doc in deployed_resources() {
+        if let Some(scopes) = doc.get_mut("scopes") {
+            let mut ids: Vec<&str> =
+                scopes.as_array().expect("scopes").iter().filter_map(|s| app_id(s.as_str()?)).collect();
+            ids.dedup();
+            if ids.is_empty() {
+                continue;
+            }
+            *scopes = json!(ids);
+        }
+        let kind = doc["kind"].as_str().map(str::to_owned);
+        let spec = &mut doc["spec"];
+        match kind.as_deref() {
+            Some("Component") => {
+                for item in spec["metadata"].as_array_mut().into_iter().flatten() {
+                    if item["name"] == "brokers" {
+                        item["value"] = json!(shared.kafka);
+                    }
+                    // The broadcast group starts at "newest": right for a new
+                    // replica, but this world's topics are as new as its
+                    // groups, and a first event published before the group's
+                    // partitions are assigned would be skipped.
+                    if item["name"] == "initialOffset" {
+                        item["value"] = json!("oldest");
+                    }
+                }
+            }
+            Some("Subscription") => {
+                let name = topic(spec["topic"].as_str().expect("topic"));
+                spec["deadLetterTopic"] = json!(format!("{name}.dlq"));
+                spec["topic"] = json!(name);
+            }
+            Some("Resiliency") => {
+                let retries = spec["policies"]["retries"].as_object_mut().expect("retry policies");
+                for policy in retries.values_mut() {
+                    *policy = json!({ "policy": "constant", "duration": "200ms", "maxRetries": 2 });
+                }
+            }
+            _ => {}
+        }
+        docs.push(doc);
+    }
+    // The API process has no consumers: a subscription of this test's own
+    // sends it the task events anyway, which it must answer with RETRY until
+    // the sidecar gives up and dead-letters them.
     let retried = &topics.task_events;
-    let docs: Vec<Value> = vec![
-        component(
-            PUBSUB,
-            "pubsub.kafka",
-            json!([
-                { "name": "brokers", "value": kafka },
-                { "name": "consumerGroup", "value": "{appID}" },
-                { "name": "authType", "value": "none" },
-                { "name": "initialOffset", "value": "oldest" },
-            ]),
-            None,
-        ),
-        component(
-            "ontask-pubsub-broadcast",
-            "pubsub.kafka",
-            json!([
-                { "name": "brokers", "value": kafka },
-                { "name": "consumerGroup", "value": "{appID}-broadcast" },
-                { "name": "authType", "value": "none" },
-                { "name": "initialOffset", "value": "oldest" },
-            ]),
-            Some(vec![api]),
-        ),
-        component(
-            SECRET_STORE,
-            "secretstores.local.file",
-            json!([
-                { "name": "secretsFile", "value": secrets_file.display().to_string() },
-            ]),
-            None,
-        ),
-        {
-            // The chart's state store: its connection string comes from the secret store.
-            let mut state = component(
-                "ontask-statestore",
-                "state.postgresql",
-                json!([
-                    { "name": "connectionString", "secretKeyRef": { "name": "database-url", "key": "database-url" } },
-                    { "name": "tableName", "value": "dapr_state" },
-                ]),
-                None,
-            );
-            state["auth"] = json!({ "secretStore": SECRET_STORE });
-            state
+    docs.push(json!({
+        "apiVersion": "dapr.io/v2alpha1", "kind": "Subscription",
+        "metadata": { "name": "api-task-events" },
+        "spec": {
+            "pubsubname": PUBSUB, "topic": retried,
+            "routes": { "default": "/dapr/events/task-events" },
+            "deadLetterTopic": format!("{retried}.dlq"),
         },
-        // The API process has no consumers: a declarative subscription sends it
-        // the task events anyway, which it must answer with RETRY until the
-        // sidecar gives up and dead-letters them.
-        json!({
-            "apiVersion": "dapr.io/v2alpha1", "kind": "Subscription",
-            "metadata": { "name": "api-task-events" },
-            "spec": {
-                "pubsubname": PUBSUB, "topic": retried,
-                "routes": { "default": "/dapr/events/task-events" },
-                "deadLetterTopic": format!("{retried}.dlq"),
-            },
-            "scopes": [api],
-        }),
-        json!({
-            "apiVersion": "dapr.io/v1alpha1", "kind": "Resiliency",
-            "metadata": { "name": "ontask" },
-            "spec": {
-                "policies": { "retries": { "quick": { "policy": "constant", "duration": "200ms", "maxRetries": 2 } } },
-                "targets": { "components": { PUBSUB: { "inbound": { "retry": "quick" } } } },
-            },
-            "scopes": [api, worker],
-        }),
-    ];
+        "scopes": [api],
+    }));
     for (i, doc) in docs.iter().enumerate() {
         // JSON is YAML; one document per file.
         std::fs::write(dir.join(format!("{i}.yaml")), doc.to_string()).expect("resource file");
     }
 }
 
-fn component(name: &str, kind: &str, metadata: Value, scopes: Option<Vec<&str>>) -> Value {
-    let mut c = json!({
-        "apiVersion": "dapr.io/v1alpha1", "kind": "Component",
-        "metadata": { "name": name },
-        "spec": { "type": kind, "version": "v1", "metadata": metadata },
-    });
-    if let Some(scopes) = scopes {
-        c["scopes"] = json!(scopes);
+/// Every document of every file in `deploy/dapr/components`.
+fn deployed_resources() -> Vec<Value> {
+    use serde::Deserialize;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/dapr/components");
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(&dir).expect("deploy/dapr/components").map(|e| e.expect("entry").path()).collect();
+    files.sort();
+    let mut docs = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("resource file");
+        for doc in serde_norway::Deserializer::from_str(&text) {
+            let doc = Value::deserialize(doc).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            if !doc.is_null() {
+                docs.push(doc);
+            }
+        }
     }
-    c
+    assert!(docs.len() > 5, "{} holds {} resources", dir.display(), docs.len());
+    docs
 }
 
 /// Every message on `topic` so far, read with kcat from the beginning.
