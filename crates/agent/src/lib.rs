@@ -37,7 +37,7 @@ pub const MCP_PATH: &str = "/mcp";
 /// Serves MCP over this process's stdin/stdout until the client hangs up.
 /// The token is checked first, so a wrong one fails at start with a clear error.
 pub async fn serve_stdio(app: App, token: &str) -> Result<(), StdioError> {
-    app.auth.authenticate(token).await.map_err(StdioError::Auth)?;
+    app.auth().authenticate(token).await.map_err(StdioError::Auth)?;
     let server = McpServer::with_token(app, token)
         .serve(rmcp::transport::stdio())
         .await
@@ -90,7 +90,7 @@ async fn authenticate(State(app): State<App>, mut request: Request, next: Next) 
     let Some(bearer) = bearer else {
         return unauthorized("send Authorization: Bearer <API token or session token>");
     };
-    match app.auth.authenticate(&bearer).await {
+    match app.auth().authenticate(&bearer).await {
         Ok(actor) => {
             if let Err(AppError::RateLimited { retry_after, .. }) = app.limits().api(actor.user_id) {
                 return rate_limited(retry_after);

@@ -106,7 +106,7 @@ impl McpServer {
     async fn invocation(&self, ext: &Extensions) -> Result<Invocation, AppError> {
         let parts = ext.get::<Parts>();
         let actor = match &self.credentials {
-            Credentials::Token(token) => self.tools.app().auth.authenticate(token).await?,
+            Credentials::Token(token) => self.tools.app().auth().authenticate(token).await?,
             Credentials::Request => parts
                 .and_then(|p| p.extensions.get::<Actor>())
                 .cloned()

@@ -159,7 +159,7 @@ pub async fn authenticate(parts: &Parts, state: &ApiState) -> Result<Actor, ApiE
     if from_cookie {
         check_origin(parts)?;
     }
-    Ok(state.app.auth.authenticate(&token).await?)
+    Ok(state.app.auth().authenticate(&token).await?)
 }
 
 /// `If-Match: "3"` → `Some(3)`. `*` or no header → `None`. Anything else can

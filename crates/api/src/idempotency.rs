@@ -9,7 +9,7 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ontask_app::AppError;
-use ontask_store::idempotency::{self, Reservation, StoredResponse};
+use ontask_store::idempotency::{Reservation, StoredResponse};
 use sha2::{Digest, Sha256};
 
 use crate::extract::authenticate;
@@ -48,14 +48,9 @@ async fn handle(state: ApiState, req: Request, next: Next) -> Result<Response, R
     hasher.update(&bytes);
     let request_hash = hex::encode(hasher.finalize());
 
-    let reservation = async {
-        let mut tx = state.app.db.begin().await?;
-        let r = idempotency::reserve(&mut tx, actor.user_id, &key, &request_hash, ontask_app::now()).await?;
-        tx.commit().await?;
-        Ok::<_, ontask_store::StoreError>(r)
-    }
-    .await
-    .map_err(|e| ApiError::from(AppError::from(e)).into_response())?;
+    let keys = state.app.idempotency();
+    let reservation =
+        keys.reserve(actor.user_id, &key, &request_hash).await.map_err(|e| ApiError::from(e).into_response())?;
     match reservation {
         Reservation::Reserved => {}
         Reservation::Mismatch => return Err(ApiError::from(AppError::IdempotencyKeyReused).into_response()),
@@ -66,26 +61,21 @@ async fn handle(state: ApiState, req: Request, next: Next) -> Result<Response, R
     let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
     let (parts, body) = response.into_parts();
     let bytes = to_bytes(body, usize::MAX).await.unwrap_or_default();
-    let result = async {
-        let mut tx = state.app.db.begin().await?;
-        if parts.status.is_server_error() {
-            // Let the client retry a failure that was ours.
-            idempotency::release(&mut tx, actor.user_id, &key).await?;
-        } else {
-            let headers: BTreeMap<&str, &str> = KEPT_HEADERS
-                .iter()
-                .filter_map(|h| parts.headers.get(*h).and_then(|v| v.to_str().ok()).map(|v| (*h, v)))
-                .collect();
-            let stored = StoredResponse {
-                status: parts.status.as_u16(),
-                headers: serde_json::to_string(&headers).unwrap_or_else(|_| "{}".into()),
-                body: String::from_utf8_lossy(&bytes).into_owned(),
-            };
-            idempotency::complete(&mut tx, actor.user_id, &key, &stored).await?;
-        }
-        tx.commit().await
-    }
-    .await;
+    let result = if parts.status.is_server_error() {
+        // Let the client retry a failure that was ours.
+        keys.release(actor.user_id, &key).await
+    } else {
+        let headers: BTreeMap<&str, &str> = KEPT_HEADERS
+            .iter()
+            .filter_map(|h| parts.headers.get(*h).and_then(|v| v.to_str().ok()).map(|v| (*h, v)))
+            .collect();
+        let stored = StoredResponse {
+            status: parts.status.as_u16(),
+            headers: serde_json::to_string(&headers).unwrap_or_else(|_| "{}".into()),
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        };
+        keys.complete(actor.user_id, &key, &stored).await
+    };
     if let Err(e) = result {
         tracing::warn!(error = %ontask_telemetry::error_chain(&e), "could not store the idempotent answer");
     }

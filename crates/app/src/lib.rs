@@ -14,9 +14,11 @@ mod error;
 pub mod export;
 pub mod feeds;
 pub mod front_door;
+pub mod idempotency;
 pub mod import;
 pub mod input;
 pub mod limits;
+pub mod live;
 pub mod notifications;
 pub mod policy;
 pub mod projects;
@@ -43,17 +45,18 @@ pub fn now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now().trunc_subsecs(3)
 }
 
-/// Everything the services need, cheap to clone.
+/// Everything the services need, cheap to clone. Its state is its own: the
+/// front doors reach it through the services.
 #[derive(Clone)]
 pub struct App {
-    pub db: Db,
-    pub auth: Arc<auth::Auth>,
+    db: Db,
+    auth: Arc<auth::Auth>,
     /// The role name written as `source` on events.
-    pub source: Arc<str>,
+    source: Arc<str>,
     /// Webhook and e-mail settings.
-    pub outbound: Arc<webhooks::OutboundSettings>,
+    outbound: Arc<webhooks::OutboundSettings>,
     /// Seals the webhook secrets stored in the database.
-    pub sealer: sealed::Sealer,
+    sealer: sealed::Sealer,
     limits: Arc<limits::RateLimits>,
     breakers: Breakers,
 }
@@ -96,6 +99,41 @@ impl App {
     pub fn with_outbound(mut self, outbound: webhooks::OutboundSettings) -> Self {
         self.outbound = Arc::new(outbound);
         self
+    }
+
+    /// Writes `source` on the events of this application from now on (the
+    /// MCP server on stdio is the agent, whatever roles the config names).
+    pub fn with_source(mut self, source: &str) -> Self {
+        self.source = source.into();
+        self
+    }
+
+    /// The role name written as `source` on events.
+    pub fn source(&self) -> &Arc<str> {
+        &self.source
+    }
+
+    /// The database, for what runs beside the services and shares their
+    /// transactions: the relay, the consumers, the scheduler, the delivery
+    /// loops, the health checks, and the chat agent's own conversations.
+    /// Front doors change tasks, projects and accounts through the services.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Where webhooks, e-mails and push messages go out, for the delivery loops.
+    pub fn outbound(&self) -> &webhooks::OutboundSettings {
+        &self.outbound
+    }
+
+    /// Unseals the stored webhook secrets, for the webhook delivery loop.
+    pub fn sealer(&self) -> &sealed::Sealer {
+        &self.sealer
+    }
+
+    /// Accounts, sessions and API tokens.
+    pub fn auth(&self) -> &auth::Auth {
+        &self.auth
     }
 
     pub fn tasks(&self) -> tasks::TaskService<'_> {
@@ -144,5 +182,13 @@ impl App {
 
     pub fn notifications(&self) -> notifications::NotificationService<'_> {
         notifications::NotificationService::new(self)
+    }
+
+    pub fn idempotency(&self) -> idempotency::IdempotencyService<'_> {
+        idempotency::IdempotencyService::new(self)
+    }
+
+    pub fn live(&self) -> live::LiveService<'_> {
+        live::LiveService::new(self)
     }
 }

@@ -251,8 +251,8 @@ impl Application {
         }
         if let Some((dapr, settings)) = &self.dapr {
             let scheduler = ontask_workers::Scheduler::new(
-                self.app.db.clone(),
-                self.app.source.clone(),
+                self.app.db().clone(),
+                self.app.source().clone(),
                 Arc::new(tokio::sync::Notify::new()),
             );
             router = router.merge(ontask_api::dapr_router(ontask_api::DaprRoutes {
@@ -306,7 +306,7 @@ impl Application {
         }
         workers_cancel.cancel();
         tracker.wait().await;
-        self.app.db.close().await;
+        self.app.db().close().await;
         tracing::info!("stopped");
         Ok(())
     }

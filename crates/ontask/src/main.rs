@@ -210,7 +210,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Token { user, .. } => {
             let db = ontask::open_database(&config).await?;
             let app = ontask::build_app(&config, db).await?;
-            let session = app.auth.token_for_email(&user).await.map_err(|e| match e {
+            let session = app.auth().token_for_email(&user).await.map_err(|e| match e {
                 ontask_app::AppError::NotFound => anyhow::anyhow!("no account with the e-mail {user:?}"),
                 other => anyhow::anyhow!(other),
             })?;
@@ -219,8 +219,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         }
         Command::Mcp { token, .. } => {
             let db = ontask::open_database(&config).await?;
-            let mut app = ontask::build_app(&config, db).await?;
-            app.source = "agent".into();
+            let app = ontask::build_app(&config, db).await?.with_source("agent");
             ontask_agent::serve_stdio(app, &token).await?;
             Ok(ExitCode::SUCCESS)
         }

@@ -16,7 +16,7 @@ pub enum ExportFormat {
 }
 
 pub async fn actor(app: &App, email: &str) -> anyhow::Result<Actor> {
-    app.auth.actor_for_email(email).await.map_err(|e| match e {
+    app.auth().actor_for_email(email).await.map_err(|e| match e {
         AppError::NotFound => anyhow::anyhow!("no account with the e-mail {email:?}"),
         other => anyhow::anyhow!(other),
     })

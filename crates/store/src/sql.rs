@@ -3,6 +3,7 @@
 use sqlx::any::{Any, AnyArguments};
 use sqlx::postgres::{PgArguments, Postgres};
 use sqlx::query::Query;
+use sqlx::{Database, Encode, Type};
 
 #[derive(Clone)]
 pub(crate) enum Arg {
@@ -49,21 +50,23 @@ impl Sql {
     }
 
     pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
-        let mut q = sqlx::query(&self.text);
-        for a in &self.args {
-            q = match a {
-                Arg::I64(v) => q.bind(*v),
-                Arg::Text(s) => q.bind(s.as_str()),
-                Arg::MaybeI64(v) => q.bind(*v),
-                Arg::MaybeText(s) => q.bind(s.as_deref()),
-            };
-        }
-        q
+        self.bound()
     }
 
     /// The same query for PostgreSQL's own driver (the PostgreSQL writer's
     /// connection, which binds arrays, something `Any` cannot).
     pub fn pg_query(&self) -> Query<'_, Postgres, PgArguments> {
+        self.bound()
+    }
+
+    fn bound<'q, DB>(&'q self) -> Query<'q, DB, <DB as Database>::Arguments<'q>>
+    where
+        DB: Database,
+        i64: Encode<'q, DB> + Type<DB>,
+        Option<i64>: Encode<'q, DB> + Type<DB>,
+        &'q str: Encode<'q, DB> + Type<DB>,
+        Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    {
         let mut q = sqlx::query(&self.text);
         for a in &self.args {
             q = match a {

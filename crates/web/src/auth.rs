@@ -15,7 +15,7 @@ pub(crate) struct AuthForm {
 }
 
 pub(crate) fn session_cookie(state: &WebState, token: String) -> Cookie<'static> {
-    let max_age = i64::try_from(state.app.auth.session_ttl().as_secs()).unwrap_or(i64::MAX);
+    let max_age = i64::try_from(state.app.auth().session_ttl().as_secs()).unwrap_or(i64::MAX);
     Cookie::build((SESSION_COOKIE, token))
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -126,7 +126,7 @@ pub(crate) async fn login(
     }
     let next = safe_next(f.next.as_deref());
     let signed_in = match sign_in_allowed(&state, &headers, &peer, &f.email) {
-        Ok(()) => state.app.auth.login(&f.email, &f.password).await,
+        Ok(()) => state.app.auth().login(&f.email, &f.password).await,
         Err(limited) => Err(limited),
     };
     match signed_in {
@@ -151,7 +151,7 @@ pub(crate) async fn signup(
     let next = safe_next(f.next.as_deref());
     let name = f.name.as_deref().filter(|n| !n.trim().is_empty());
     let registered = match sign_in_allowed(&state, &headers, &peer, &f.email) {
-        Ok(()) => state.app.auth.register(&f.email, &f.password, name).await,
+        Ok(()) => state.app.auth().register(&f.email, &f.password, name).await,
         Err(limited) => Err(limited),
     };
     match registered {

@@ -196,8 +196,8 @@ fn prefs(jar: &CookieJar) -> (Tz, &'static str) {
 
 async fn viewer(state: &WebState, jar: &CookieJar) -> Option<Viewer> {
     let token = jar.get(SESSION_COOKIE)?.value().to_owned();
-    let actor = state.app.auth.authenticate(&token).await.ok()?;
-    let me = state.app.auth.me(&actor).await.ok()?;
+    let actor = state.app.auth().authenticate(&token).await.ok()?;
+    let me = state.app.auth().me(&actor).await.ok()?;
     let (browser_tz, theme) = prefs(jar);
     let profile_tz = me.timezone.and_then(|zone| zone.parse::<Tz>().ok());
     Some(Viewer { actor, tz: profile_tz.unwrap_or(browser_tz), profile_tz, theme, email: me.email, name: me.name })

@@ -77,9 +77,9 @@ pub fn spawn_with_clock(
     let appenders = TaskTracker::new();
     let relay_cancel = CancellationToken::new();
     if roles.relay {
-        let relay = Relay::new(app.db.clone(), bus.clone());
+        let relay = Relay::new(app.db().clone(), bus.clone());
         tracker.spawn(relay.run(relay_cancel.clone()));
-        tracker.spawn(run_lag_monitor(app.db.clone(), cancel.clone()));
+        tracker.spawn(run_lag_monitor(app.db().clone(), cancel.clone()));
     }
     if roles.consumers {
         // The notifications consumer queues push messages and wakes the sender.
@@ -88,23 +88,23 @@ pub fn spawn_with_clock(
             Arc::new(RecurrenceConsumer::new(app.clone())),
             Arc::new(ReminderScheduleConsumer::new(schedule_changed.clone()).with_trigger(clock.trigger())),
             Arc::new(
-                NotificationConsumer::new(app.source.clone())
-                    .with_push(app.outbound.push.is_some().then(|| push_queued.clone())),
+                NotificationConsumer::new(app.source().clone())
+                    .with_push(app.outbound().push.is_some().then(|| push_queued.clone())),
             ),
         ];
         consumers.extend(spawn_outbound(app, push_queued, cancel, tracker));
         for consumer in consumers {
-            let runner = ConsumerRunner::new(app.db.clone(), bus.clone(), consumer, RetryPolicy::default());
+            let runner = ConsumerRunner::new(app.db().clone(), bus.clone(), consumer, RetryPolicy::default());
             appenders.spawn(runner.run(cancel.clone()));
         }
     }
     if roles.scheduler && matches!(clock, ReminderClock::Poll) {
-        let scheduler = Scheduler::new(app.db.clone(), app.source.clone(), schedule_changed);
+        let scheduler = Scheduler::new(app.db().clone(), app.source().clone(), schedule_changed);
         appenders.spawn(scheduler.run(cancel.clone()));
     }
     if roles.scheduler {
         // Appends no events, so it need not finish before the relay's last flush.
-        tracker.spawn(Housekeeping::new(app.db.clone(), retention).run(cancel.clone()));
+        tracker.spawn(Housekeeping::new(app.db().clone(), retention).run(cancel.clone()));
     }
     appenders.close();
     let cancel = cancel.clone();
@@ -129,9 +129,9 @@ fn spawn_outbound(
     let mut consumers: Vec<Arc<dyn Consumer>> = Vec::new();
     let wake = Arc::new(Notify::new());
     let deliverer = WebhookDeliverer::new(
-        app.db.clone(),
-        app.outbound.webhooks.clone(),
-        app.sealer.clone(),
+        app.db().clone(),
+        app.outbound().webhooks.clone(),
+        app.sealer().clone(),
         app.breakers().clone(),
         wake.clone(),
     );
@@ -146,7 +146,7 @@ fn spawn_outbound(
     }
     let wake = Arc::new(Notify::new());
     let mailer =
-        app.outbound.smtp.as_ref().and_then(|smtp| match Mailer::new(app.db.clone(), smtp.clone(), app.breakers(), wake.clone()) {
+        app.outbound().smtp.as_ref().and_then(|smtp| match Mailer::new(app.db().clone(), smtp.clone(), app.breakers(), wake.clone()) {
             Ok(mailer) => Some(mailer),
             Err(e) => {
                 tracing::error!(error = %ontask_telemetry::error_chain(&e), "cannot set up SMTP; reminder e-mails are not sent");
@@ -159,8 +159,8 @@ fn spawn_outbound(
     }
     // Push messages are queued by the notifications consumer, which wakes the
     // sender once they are committed.
-    if let Some(settings) = &app.outbound.push {
-        match PushSender::new(app.db.clone(), settings.clone(), push_queued) {
+    if let Some(settings) = &app.outbound().push {
+        match PushSender::new(app.db().clone(), settings.clone(), push_queued) {
             Ok(sender) => {
                 tracker.spawn(sender.run(cancel.clone()));
             }

@@ -29,7 +29,7 @@ pub fn consumer_named(app: &App, name: &str) -> Option<Arc<dyn Consumer>> {
         // The scheduler (in the worker process) polls the schedule, so nobody
         // needs waking here.
         "reminders" => Arc::new(ReminderScheduleConsumer::new(Arc::new(Notify::new()))),
-        "notifications" => Arc::new(NotificationConsumer::new(app.source.clone())),
+        "notifications" => Arc::new(NotificationConsumer::new(app.source().clone())),
         // These only enqueue deliveries; the worker's delivery loops pick them
         // up on their next poll.
         "webhooks" => Arc::new(WebhookConsumer::new(Arc::new(Notify::new()))),
@@ -47,13 +47,13 @@ pub async fn redrive(app: &App, dead: &DeadLetter) -> Result<Redriven, HandlerEr
         return Ok(Redriven::Skipped(format!("no consumer named {:?} in this build", dead.consumer)));
     };
     let event = {
-        let mut conn = app.db.read().await?;
+        let mut conn = app.db().read().await?;
         events::by_event_id(&mut conn, dead.event_id).await?
     };
     let Some(event) = event else {
         return Ok(Redriven::Skipped("the event is no longer in the log".into()));
     };
-    let mut tx = app.db.begin().await?;
+    let mut tx = app.db().begin().await?;
     if !events::take_dead_letter(&mut tx, dead).await? {
         return Ok(Redriven::Skipped("already redriven".into()));
     }
@@ -67,7 +67,7 @@ pub async fn redrive(app: &App, dead: &DeadLetter) -> Result<Redriven, HandlerEr
         Err(e) => {
             drop(tx);
             let error = e.to_string();
-            let mut tx = app.db.begin().await?;
+            let mut tx = app.db().begin().await?;
             events::dead_letter_failed_again(&mut tx, dead.id, &error).await?;
             tx.commit().await?;
             Ok(Redriven::FailedAgain(error))

@@ -55,7 +55,7 @@ pub struct MessageView {
 
 impl ChatAgent {
     pub(super) async fn load(&self, actor: &Actor, id: ConversationId) -> Result<Conversation, ChatError> {
-        let mut conn = self.app().db.read().await?;
+        let mut conn = self.app().db().read().await?;
         conversations::get(&mut conn, actor.user_id, id).await?.ok_or(ChatError::App(AppError::NotFound))
     }
 
@@ -73,7 +73,7 @@ impl ChatAgent {
             created_at: now,
             updated_at: now,
         };
-        let mut tx = self.app().db.begin().await?;
+        let mut tx = self.app().db().begin().await?;
         conversations::insert(&mut tx, &conversation).await?;
         tx.commit().await?;
         Ok(conversation)
@@ -102,7 +102,7 @@ impl ChatAgent {
                     .ok_or_else(|| AppError::validation("cursor", "is not a cursor this server issued"))?,
             ),
         };
-        let mut conn = self.app().db.read().await?;
+        let mut conn = self.app().db().read().await?;
         let mut rows = conversations::list(&mut conn, actor.user_id, before, limit + 1).await?;
         let more = rows.len() as i64 > limit;
         rows.truncate(usize::try_from(limit).unwrap_or(0));
@@ -127,7 +127,7 @@ impl ChatAgent {
     pub async fn delete_conversation(&self, actor: &Actor, id: &str) -> Result<(), AppError> {
         actor.require(Scope::TasksWrite)?;
         let id = ConversationId::parse(id).map_err(|_| AppError::NotFound)?;
-        let mut tx = self.app().db.begin().await?;
+        let mut tx = self.app().db().begin().await?;
         if !conversations::delete(&mut tx, actor.user_id, id).await? {
             return Err(AppError::NotFound);
         }
@@ -140,7 +140,7 @@ impl ChatAgent {
     pub async fn conversation(&self, actor: &Actor, id: &str) -> Result<ConversationView, AppError> {
         actor.require(Scope::TasksRead)?;
         let id = ConversationId::parse(id).map_err(|_| AppError::NotFound)?;
-        let mut conn = self.app().db.read().await?;
+        let mut conn = self.app().db().read().await?;
         let c = conversations::get(&mut conn, actor.user_id, id).await?.ok_or(AppError::NotFound)?;
         let messages = conversations::messages(&mut conn, c.id).await?;
         let pending = c.pending_action.as_deref().and_then(|raw| serde_json::from_str(raw).ok());

@@ -139,7 +139,7 @@ impl ChatAgent {
         // An expired proposal is dropped before anything else looks at it.
         let mut expired = None;
         if let Some((raw, p)) = pending.take_if(|(_, p)| p.expired(ontask_app::now())) {
-            let mut tx = self.app().db.begin().await?;
+            let mut tx = self.app().db().begin().await?;
             conversations::take_pending(&mut tx, conversation.id, &raw).await?;
             tx.commit().await?;
             if confirm.as_deref() == Some(p.id.as_str()) {
@@ -194,7 +194,7 @@ impl ChatAgent {
                 return turn.finish(applied).await;
             }
             (Some((raw, _)), false) => {
-                let mut tx = self.app().db.begin().await?;
+                let mut tx = self.app().db().begin().await?;
                 let taken = conversations::take_pending(&mut tx, turn.conversation, &raw).await?;
                 tx.commit().await?;
                 if taken {

@@ -57,7 +57,7 @@ impl Turn<'_> {
 
     /// Appends messages (and sets or keeps the pending action) in one transaction.
     pub(super) async fn save(&self, messages: Vec<Message>, pending: Option<&PendingAction>) -> Result<(), ChatError> {
-        let mut tx = self.agent.app().db.begin().await?;
+        let mut tx = self.agent.app().db().begin().await?;
         conversations::append(&mut tx, self.conversation, &messages, ontask_app::now()).await?;
         if let Some(p) = pending {
             let raw = serde_json::to_string(p).map_err(AppError::internal)?;
@@ -171,7 +171,7 @@ impl Turn<'_> {
     /// Applies a confirmed pending action.
     #[tracing::instrument(skip_all, fields(action = %pending.id))]
     pub(super) async fn apply(&mut self, raw: &str, pending: PendingAction, said: &str) -> Result<String, ChatError> {
-        let mut tx = self.agent.app().db.begin().await?;
+        let mut tx = self.agent.app().db().begin().await?;
         let taken = conversations::take_pending(&mut tx, self.conversation, raw).await?;
         tx.commit().await?;
         if !taken {
@@ -297,7 +297,7 @@ impl Turn<'_> {
     /// newest messages, starting at a person's message.
     async fn history(&self) -> Result<Vec<WireMessage>, ChatError> {
         let stored = {
-            let mut conn = self.agent.app().db.read().await?;
+            let mut conn = self.agent.app().db().read().await?;
             conversations::messages(&mut conn, self.conversation).await?
         };
         let start = stored.len().saturating_sub(HISTORY_LIMIT);

@@ -104,7 +104,7 @@ pub struct TokenList {
 }
 
 fn session_cookie(state: &ApiState, session: &Session) -> Cookie<'static> {
-    let max_age = i64::try_from(state.app.auth.session_ttl().as_secs()).unwrap_or(i64::MAX);
+    let max_age = i64::try_from(state.app.auth().session_ttl().as_secs()).unwrap_or(i64::MAX);
     Cookie::build((SESSION_COOKIE, session.token.clone()))
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -128,7 +128,7 @@ pub async fn register(
     JsonBody(req): JsonBody<RegisterRequest>,
 ) -> Result<Response, ApiError> {
     state.app.limits().sign_in(client.0, Some(&req.email))?;
-    let session = state.app.auth.register(&req.email, &req.password, req.name.as_deref()).await?;
+    let session = state.app.auth().register(&req.email, &req.password, req.name.as_deref()).await?;
     let jar = jar.add(session_cookie(&state, &session));
     Ok((StatusCode::CREATED, jar, Json(session)).into_response())
 }
@@ -147,7 +147,7 @@ pub async fn login(
     JsonBody(req): JsonBody<LoginRequest>,
 ) -> Result<Response, ApiError> {
     state.app.limits().sign_in(client.0, Some(&req.email))?;
-    let session = state.app.auth.login(&req.email, &req.password).await?;
+    let session = state.app.auth().login(&req.email, &req.password).await?;
     let jar = jar.add(session_cookie(&state, &session));
     Ok((jar, Json(session)).into_response())
 }
@@ -179,7 +179,7 @@ pub async fn change_password(
     JsonBody(req): JsonBody<ChangePasswordRequest>,
 ) -> Result<Response, ApiError> {
     state.app.limits().sign_in(client.0, Some(&caller.actor.user_id.to_string()))?;
-    let session = state.app.auth.change_password(&caller.actor, &req.current_password, &req.new_password).await?;
+    let session = state.app.auth().change_password(&caller.actor, &req.current_password, &req.new_password).await?;
     let jar = jar.add(session_cookie(&state, &session));
     Ok((jar, Json(session)).into_response())
 }
@@ -261,7 +261,7 @@ pub async fn confirm_password_reset(
     responses(crate::responses::SignedIn,
         (status = 200, body = UserView)))]
 pub async fn me(State(state): State<ApiState>, caller: Caller) -> Result<Json<UserView>, ApiError> {
-    Ok(Json(state.app.auth.me(&caller.actor).await?))
+    Ok(Json(state.app.auth().me(&caller.actor).await?))
 }
 
 /// Change your profile: `name`, and `timezone` (an IANA zone; `null` follows
@@ -278,7 +278,7 @@ pub async fn update_profile(
     caller: Caller,
     JsonBody(req): JsonBody<ontask_app::auth::ProfileInput>,
 ) -> Result<Json<UserView>, ApiError> {
-    Ok(Json(state.app.auth.update_profile(&caller.actor, req).await?))
+    Ok(Json(state.app.auth().update_profile(&caller.actor, req).await?))
 }
 
 /// Create a personal API token. The secret is shown only in this answer.
@@ -293,7 +293,7 @@ pub async fn create_token(
     JsonBody(req): JsonBody<CreateTokenRequest>,
 ) -> Result<Response, ApiError> {
     state.app.limits().sign_in(client.0, None)?;
-    let token = state.app.auth.create_token(&caller.actor, &req.name, &req.scopes, req.expires_in_days).await?;
+    let token = state.app.auth().create_token(&caller.actor, &req.name, &req.scopes, req.expires_in_days).await?;
     Ok((StatusCode::CREATED, Json(token)).into_response())
 }
 
@@ -301,7 +301,7 @@ pub async fn create_token(
 #[utoipa::path(get, path = "/tokens", tag = "auth", security(("bearer" = [])), responses(crate::responses::SignedIn,
         (status = 200, body = TokenList)))]
 pub async fn list_tokens(State(state): State<ApiState>, caller: Caller) -> Result<Json<TokenList>, ApiError> {
-    Ok(Json(TokenList { items: state.app.auth.list_tokens(&caller.actor).await? }))
+    Ok(Json(TokenList { items: state.app.auth().list_tokens(&caller.actor).await? }))
 }
 
 /// Revoke an API token.
@@ -313,6 +313,6 @@ pub async fn delete_token(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.app.auth.delete_token(&caller.actor, &id).await?;
+    state.app.auth().delete_token(&caller.actor, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -78,11 +78,11 @@ where
 #[utoipa::path(get, path = "/health", tag = "operations",
     responses((status = 200, body = HealthReport), (status = 503, body = HealthReport)))]
 pub async fn health(State(state): State<ApiState>) -> Response {
-    let db = state.app.db.clone();
+    let db = state.app.db().clone();
     let (database, log, bus) = tokio::join!(
         check(db.ping()),
         check(async {
-            let mut conn = state.app.db.read().await?;
+            let mut conn = state.app.db().read().await?;
             let (head, published) = events::heads(&mut conn).await?;
             Ok::<_, ontask_store::StoreError>((head, published))
         }),
@@ -90,7 +90,7 @@ pub async fn health(State(state): State<ApiState>) -> Response {
     );
     let (mut database, _) = database;
     // A WAL over its bound: writes go on, but the disk fills until a checkpoint catches up.
-    if let Some(wal) = state.app.db.wal() {
+    if let Some(wal) = state.app.db().wal() {
         if database.status == "up" && wal.over_limit() {
             database.status = "degraded";
         }
@@ -164,7 +164,7 @@ pub async fn readyz(State(state): State<ApiState>) -> Response {
     if !state.bus.live_feed_ready() {
         return probe(StatusCode::SERVICE_UNAVAILABLE, "live feed not ready");
     }
-    match tokio::time::timeout(CHECK_TIMEOUT, state.app.db.ping()).await {
+    match tokio::time::timeout(CHECK_TIMEOUT, state.app.db().ping()).await {
         Ok(Ok(())) => probe(StatusCode::OK, "ready"),
         _ => probe(StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
     }

@@ -14,8 +14,7 @@ use futures_util::Stream;
 use std::collections::{HashSet, VecDeque};
 
 use ontask_domain::{Event as Change, ProjectId, UserId};
-use ontask_store::events::{self, StoredEvent};
-use ontask_store::projects;
+use ontask_store::events::StoredEvent;
 use ontask_telemetry::metrics as m;
 use serde::Deserialize;
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -82,9 +81,8 @@ struct Viewer {
 }
 
 impl Viewer {
-    async fn load(state: &ApiState, user: UserId) -> Result<Self, ontask_store::StoreError> {
-        let mut conn = state.app.db.read().await?;
-        let projects = projects::member_of(&mut conn, user).await?.into_iter().collect();
+    async fn load(state: &ApiState, user: UserId) -> Result<Self, ontask_app::AppError> {
+        let projects = state.app.live().projects_of(user).await?.into_iter().collect();
         Ok(Self { user, projects })
     }
 
@@ -218,13 +216,7 @@ async fn catch_up(
     loop {
         // Read with every project the person was ever in during the gap, then
         // filter event by event, so membership changes in the gap apply in order.
-        let page = async {
-            let mut conn = state.app.db.read().await?;
-            let mut projects = viewer.project_ids();
-            projects.extend(projects::member_of(&mut conn, viewer.user).await?);
-            events::visible_after(&mut conn, viewer.user, &projects, sent.floor, BACKLOG_PAGE).await
-        }
-        .await;
+        let page = state.app.live().events_after(viewer.user, viewer.project_ids(), sent.floor, BACKLOG_PAGE).await;
         let page = match page {
             Ok(p) => p,
             Err(e) => {

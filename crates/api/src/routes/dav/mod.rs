@@ -108,8 +108,8 @@ async fn sign_in(state: &ApiState, parts: &Parts) -> Result<DavCaller, DavError>
             }
         },
     };
-    let actor = state.app.auth.authenticate(&token).await?;
-    let user = state.app.auth.me(&actor).await?;
+    let actor = state.app.auth().authenticate(&token).await?;
+    let user = state.app.auth().me(&actor).await?;
     // A token is the credential; the e-mail only has to be the token's
     // account's, so that a client set up for one person does not sign in as
     // another by a pasted token.
