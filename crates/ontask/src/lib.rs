@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use ontask_api::{ApiConfig, ApiState, OpsEndpoints};
 use ontask_app::App;
-use ontask_app::auth::{Auth, AuthConfig};
+use ontask_app::auth::Auth;
 use ontask_bus::{DaprBus, EventBus};
 use ontask_store::{Db, DbOptions};
 use ontask_workers::{ReminderClock, WorkerRoles};
@@ -51,23 +51,7 @@ pub async fn build_app(config: &Config, db: Db) -> anyhow::Result<App> {
         Some(s) => s.expose().as_bytes().to_vec(),
         None => secrets::load_or_create(&config.data_dir.join("jwt_secret"))?,
     };
-    let auth = Auth::new(
-        db.clone(),
-        AuthConfig {
-            jwt_secret,
-            previous_jwt_secrets: config
-                .auth
-                .previous_jwt_secrets
-                .iter()
-                .map(|s| s.expose().as_bytes().to_vec())
-                .collect(),
-            previous_secret_grace: Duration::from_secs(config.auth.previous_secret_grace_hours * 3600),
-            session_ttl: Duration::from_secs(config.auth.session_ttl_hours * 3600),
-            jwks_url: config.auth.jwks_url.clone(),
-            jwt_issuer: config.auth.jwt_issuer.clone(),
-            jwt_audience: config.auth.jwt_audience.clone(),
-        },
-    );
+    let auth = Auth::new(db.clone(), config.auth_settings(jwt_secret));
     let mut outbound = config.outbound();
     outbound.push = push_key(config, &db)?.map(|key| config.push_settings(key));
     Ok(App::new(db, auth, roles.source())
@@ -94,22 +78,6 @@ fn push_key(config: &Config, db: &Db) -> anyhow::Result<Option<ontask_app::push:
         VapidKey::parse(&key)
             .map_err(|why| anyhow::anyhow!("{} {why}; delete it to generate a new one", path.display()))?,
     ))
-}
-
-/// The chat agent's model settings; no model when `agent.llm.base_url` is unset.
-pub fn chat_settings(config: &Config) -> ontask_agent::chat::ChatSettings {
-    let llm = &config.agent.llm;
-    let model = match (&llm.base_url, &llm.model) {
-        (Some(base_url), Some(model)) => Some(ontask_agent::chat::llm::LlmConfig {
-            base_url: base_url.clone(),
-            model: model.clone(),
-            api_key: llm.api_key.as_ref().map(|k| k.expose().to_owned()),
-            timeout: Duration::from_secs(llm.timeout_secs),
-            concurrency: llm.concurrency.max(1),
-        }),
-        _ => None,
-    };
-    ontask_agent::chat::ChatSettings { llm: model, max_steps: config.agent.max_steps }
 }
 
 /// A built, bound, not yet running server.
@@ -164,7 +132,7 @@ impl Application {
             realtime_ping: Duration::from_secs(config.realtime.ping_secs),
             ..ApiConfig::default()
         };
-        let chat = ontask_agent::chat::ChatAgent::new(app.clone(), chat_settings(&config))
+        let chat = ontask_agent::chat::ChatAgent::new(app.clone(), config.chat_settings())
             .context("cannot set up the chat model client")?;
         let retention = config.retention();
         Ok(Self {

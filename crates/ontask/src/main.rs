@@ -297,12 +297,7 @@ async fn dlq(command: DlqCommand, config: Config) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<ExitCode> {
-    let _telemetry = ontask_telemetry::init(&ontask_telemetry::TelemetryConfig {
-        log_filter: config.log_filter(),
-        log_format: config.log_format,
-        otlp_endpoint: config.telemetry.otlp_endpoint.clone(),
-        service_name: config.telemetry.service_name.clone(),
-    })?;
+    let _telemetry = ontask_telemetry::init(&config.telemetry_settings())?;
     let roles = config.role;
     let application = ontask::Application::build(config.clone()).await?;
     let url = config
