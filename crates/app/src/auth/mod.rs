@@ -7,31 +7,26 @@
 //! ([`AuthConfig::previous_jwt_secrets`]) keeps working for a grace period
 //! counted from when it was issued, and never past its own expiry, so people
 //! are not all signed out at the moment of the switch ([`crate::session_keys`]).
+mod api_tokens;
+mod external;
+mod passwords;
+
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use jsonwebtoken::Algorithm;
 use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
-use ontask_domain::{TokenId, UserId};
-use ontask_store::tokens::TokenRow;
+use ontask_domain::UserId;
 use ontask_store::users::UserRow;
-use ontask_store::{Db, tokens, users};
-use rand::RngCore;
+use ontask_store::{Db, users};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use tokio::sync::RwLock;
 
+use self::api_tokens::TOKEN_PREFIX;
+pub use self::api_tokens::{TokenView, hash_token};
+use self::passwords::{Hashing, check_password};
 use crate::session_keys::{self, Claims, SessionKeys};
 use crate::{Actor, AppError, Result, Role, Scope, SignedIn, now};
-
-const TOKEN_PREFIX: &str = "ot_";
-const MIN_PASSWORD: usize = 8;
-const MAX_PASSWORD: usize = 1024;
-const JWKS_TTL: Duration = Duration::from_secs(600);
-const JWKS_MIN_REFRESH: Duration = Duration::from_secs(30);
-/// Writing `last_used_at` on every request would make reads write; once a
-/// minute is precise enough to answer "is this token still in use?".
-const TOUCH_INTERVAL: chrono::Duration = chrono::Duration::seconds(60);
 
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
@@ -140,36 +135,6 @@ pub struct Session {
     pub expires_at: DateTime<Utc>,
 }
 
-/// An API token as listed (without its secret).
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct TokenView {
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Uuid))]
-    pub id: TokenId,
-    pub name: String,
-    pub scopes: Vec<Scope>,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub last_used_at: Option<DateTime<Utc>>,
-    /// The secret, present only in the answer that created the token.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
-}
-
-impl From<&TokenRow> for TokenView {
-    fn from(t: &TokenRow) -> Self {
-        Self {
-            id: t.id,
-            name: t.name.clone(),
-            scopes: t.scopes.clone(),
-            created_at: t.created_at,
-            expires_at: t.expires_at,
-            last_used_at: t.last_used_at,
-            token: None,
-        }
-    }
-}
-
 pub struct Auth {
     db: Db,
     config: AuthConfig,
@@ -196,19 +161,6 @@ pub fn normalise_email(raw: &str) -> Result<String> {
     if valid { Ok(email) } else { Err(AppError::validation("email", "is not a valid e-mail address")) }
 }
 
-/// The password rules, reported on `field`.
-fn check_password(field: &str, password: &str) -> Result<()> {
-    let n = password.chars().count();
-    if n < MIN_PASSWORD {
-        return Err(AppError::validation(field, format!("must be at least {MIN_PASSWORD} characters")));
-    }
-    if n > MAX_PASSWORD {
-        return Err(AppError::validation(field, format!("must be at most {MAX_PASSWORD} characters")));
-    }
-    Ok(())
-}
-
-/// Moves a validation error into `errors`; other errors cannot happen here.
 /// Why a JWT was refused, in words for the client.
 pub(crate) fn token_refused(e: jsonwebtoken::errors::Error) -> AppError {
     use jsonwebtoken::errors::ErrorKind;
@@ -220,6 +172,7 @@ pub(crate) fn token_refused(e: jsonwebtoken::errors::Error) -> AppError {
     }
 }
 
+/// Moves a validation error into `errors`; other errors cannot happen here.
 fn collect<T>(errors: &mut ontask_domain::ValidationErrors, result: Result<T>) -> Option<T> {
     match result {
         Ok(v) => Some(v),
@@ -233,79 +186,6 @@ fn collect<T>(errors: &mut ontask_domain::ValidationErrors, result: Result<T>) -
             errors.push("body", other.to_string());
             None
         }
-    }
-}
-
-pub fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-/// Password hashing, bounded: argon2 takes 19 MiB and most of a core for each
-/// hash, so at most `permits` run at once and at most `queue` more wait; past
-/// that a sign-in or sign-up is refused at once (503 with `Retry-After`), so a
-/// burst of logins can neither exhaust memory nor queue without end.
-struct Hashing {
-    permits: tokio::sync::Semaphore,
-    /// Hashes running or waiting.
-    admitted: std::sync::atomic::AtomicUsize,
-    limit: usize,
-}
-
-/// A hash counted among the admitted until dropped.
-struct Admitted<'a>(&'a Hashing);
-
-impl Drop for Admitted<'_> {
-    fn drop(&mut self) {
-        self.0.admitted.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
-impl Hashing {
-    fn new(permits: usize, queue: usize) -> Self {
-        let permits = permits.max(1);
-        Self { permits: tokio::sync::Semaphore::new(permits), admitted: Default::default(), limit: permits + queue }
-    }
-
-    /// One hash at a time per core, and a short queue of four per core.
-    fn for_this_machine() -> Self {
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-        Self::new(cores, 4 * cores)
-    }
-
-    fn admit(&self) -> Result<Admitted<'_>> {
-        let before = self.admitted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let admitted = Admitted(self);
-        if before >= self.limit {
-            return Err(AppError::Busy("too many sign-ins at once; try again in a moment".into()));
-        }
-        Ok(admitted)
-    }
-
-    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-        let _admitted = self.admit()?;
-        let _permit = self.permits.acquire().await.map_err(AppError::internal)?;
-        tokio::task::spawn_blocking(work).await.map_err(AppError::internal)?
-    }
-
-    async fn hash(&self, password: String) -> Result<String> {
-        self.run(move || {
-            use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
-            let salt = SaltString::generate(&mut OsRng);
-            argon2::Argon2::default()
-                .hash_password(password.as_bytes(), &salt)
-                .map(|h| h.to_string())
-                .map_err(|e| AppError::Internal(e.to_string().into()))
-        })
-        .await
-    }
-
-    async fn verify(&self, password: String, hash: String) -> Result<bool> {
-        self.run(move || {
-            use argon2::password_hash::{PasswordHash, PasswordVerifier};
-            let parsed = PasswordHash::new(&hash).map_err(|e| AppError::Internal(e.to_string().into()))?;
-            Ok(argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
-        })
-        .await
     }
 }
 
@@ -523,130 +403,6 @@ impl Auth {
         Ok(Actor { user_id, role: user.role, scopes: Scope::ALL.to_vec(), via: SignedIn::Session })
     }
 
-    async fn authenticate_api_token(&self, bearer: &str) -> Result<Actor> {
-        let hash = hash_token(bearer);
-        let mut conn = self.db.read().await?;
-        let token = tokens::by_hash(&mut conn, &hash).await?.ok_or_else(|| unauthorized("unknown API token"))?;
-        let user = users::by_id(&mut conn, token.user_id).await?.ok_or_else(|| unauthorized("unknown API token"))?;
-        drop(conn);
-        let now = now();
-        if token.expires_at.is_some_and(|exp| exp <= now) {
-            return Err(unauthorized("the API token has expired"));
-        }
-        if token.last_used_at.is_none_or(|t| now - t > TOUCH_INTERVAL) {
-            let mut tx = self.db.begin().await?;
-            tokens::touch(&mut tx, token.id, now).await?;
-            tx.commit().await?;
-        }
-        Ok(Actor { user_id: token.user_id, role: user.role, scopes: token.scopes.clone(), via: SignedIn::ApiToken })
-    }
-
-    async fn authenticate_external(&self, bearer: &str, header: Header) -> Result<Actor> {
-        if self.config.jwks_url.is_none() {
-            return Err(unauthorized("external tokens are not accepted (no JWKS URL configured)"));
-        }
-        let kid = header.kid.clone();
-        let key = match self.find_jwk(kid.as_deref(), false).await? {
-            Some(key) => key,
-            // The IdP may have rotated its keys since we last looked.
-            None => {
-                self.find_jwk(kid.as_deref(), true).await?.ok_or_else(|| unauthorized("no matching signing key"))?
-            }
-        };
-        let mut validation = Validation::new(header.alg);
-        validation.set_required_spec_claims(&["exp", "sub"]);
-        validation.leeway = 30;
-        validation.validate_nbf = true;
-        match &self.config.jwt_issuer {
-            Some(iss) => validation.set_issuer(&[iss]),
-            None => validation.iss = None,
-        }
-        match &self.config.jwt_audience {
-            Some(aud) => validation.set_audience(&[aud]),
-            None => validation.validate_aud = false,
-        }
-        #[derive(Deserialize)]
-        struct External {
-            sub: String,
-            #[serde(default)]
-            iss: Option<String>,
-            #[serde(default)]
-            email: Option<String>,
-            #[serde(default)]
-            name: Option<String>,
-        }
-        let data = jsonwebtoken::decode::<External>(bearer, &key, &validation).map_err(token_refused)?;
-        let c = data.claims;
-        let subject = format!("{}|{}", c.iss.as_deref().unwrap_or(""), c.sub);
-        let user = self.provision_external(&subject, c.email.as_deref(), c.name.as_deref()).await?;
-        Ok(Actor { user_id: user.id, role: user.role, scopes: Scope::ALL.to_vec(), via: SignedIn::IdentityProvider })
-    }
-
-    async fn find_jwk(&self, kid: Option<&str>, refresh: bool) -> Result<Option<DecodingKey>> {
-        {
-            let cache = self.jwks.read().await;
-            let stale = |fetched: &Instant| {
-                if refresh { fetched.elapsed() > JWKS_MIN_REFRESH } else { fetched.elapsed() > JWKS_TTL }
-            };
-            if let Some((set, fetched)) = cache.as_ref()
-                && !stale(fetched)
-            {
-                return Ok(pick_key(set, kid));
-            }
-        }
-        let url = self.config.jwks_url.as_deref().unwrap_or_default();
-        let set: JwkSet = async { self.http.get(url).send().await?.error_for_status()?.json().await }.await.map_err(
-            |e: reqwest::Error| {
-                tracing::warn!(error = %e, "fetching the JWKS failed");
-                unauthorized("cannot verify the token right now (JWKS unavailable)")
-            },
-        )?;
-        let key = pick_key(&set, kid);
-        *self.jwks.write().await = Some((set, Instant::now()));
-        Ok(key)
-    }
-
-    async fn provision_external(&self, subject: &str, email: Option<&str>, name: Option<&str>) -> Result<UserRow> {
-        let mut conn = self.db.read().await?;
-        if let Some(user) = users::by_external_subject(&mut conn, subject).await? {
-            return Ok(user);
-        }
-        drop(conn);
-        let email = match email.map(normalise_email) {
-            Some(Ok(e)) => e,
-            _ => format!("{}@external.invalid", hex::encode(&Sha256::digest(subject.as_bytes())[..8])),
-        };
-        let user = UserRow {
-            id: UserId::new(),
-            email,
-            name: name.unwrap_or("").to_owned(),
-            password_hash: None,
-            role: Role::User,
-            external_subject: Some(subject.to_owned()),
-            created_at: now(),
-            session_generation: 0,
-            timezone: None,
-        };
-        let mut tx = self.db.begin().await?;
-        match users::insert(&mut tx, &user).await {
-            Ok(()) => {
-                self.create_inbox(&mut tx, user.id).await?;
-                tx.commit().await?;
-                Ok(user)
-            }
-            // Raced with another request for the same subject, or the e-mail
-            // belongs to a local account: use whatever owns the subject now.
-            Err(ontask_store::StoreError::Conflict(_)) => {
-                drop(tx);
-                let mut conn = self.db.read().await?;
-                users::by_external_subject(&mut conn, subject)
-                    .await?
-                    .ok_or_else(|| AppError::Conflict("the token's e-mail belongs to another account".into()))
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
     // --- the account's password ------------------------------------------------
 
     /// Changes the password of a signed-in person, who proves it with the
@@ -728,93 +484,6 @@ impl Auth {
         user.session_generation = generation;
         self.session_for(&user)
     }
-
-    // --- API tokens ----------------------------------------------------------
-
-    pub async fn create_token(
-        &self,
-        actor: &Actor,
-        name: &str,
-        scopes: &[String],
-        expires_in_days: Option<i64>,
-    ) -> Result<TokenView> {
-        if actor.via != SignedIn::Session {
-            return Err(AppError::Forbidden("API tokens can only be managed from a signed-in session".into()));
-        }
-        // The length is the one sent, blanks included, as the schema counts it.
-        let sent = name.chars().count();
-        let name = name.trim();
-        if name.is_empty() || sent > 100 {
-            return Err(AppError::validation("name", "must be 1 to 100 characters"));
-        }
-        if name.chars().any(char::is_control) {
-            return Err(AppError::validation("name", "must be one line, without control characters"));
-        }
-        let mut parsed = Vec::new();
-        for s in scopes {
-            match Scope::parse(s) {
-                Some(scope) if !parsed.contains(&scope) => parsed.push(scope),
-                Some(_) => {}
-                None => {
-                    return Err(AppError::validation(
-                        "scopes",
-                        format!("unknown scope {s:?} (use tasks:read, tasks:write)"),
-                    ));
-                }
-            }
-        }
-        if parsed.is_empty() {
-            return Err(AppError::validation("scopes", "at least one scope is required"));
-        }
-        let expires_at = match expires_in_days {
-            None => None,
-            Some(d) if (1..=3650).contains(&d) => Some(now() + chrono::Duration::days(d)),
-            Some(_) => return Err(AppError::validation("expires_in_days", "must be between 1 and 3650")),
-        };
-        let mut secret = [0u8; 24];
-        rand::thread_rng().fill_bytes(&mut secret);
-        let token = format!("{TOKEN_PREFIX}{}", hex::encode(secret));
-        let row = TokenRow {
-            id: TokenId::new(),
-            user_id: actor.user_id,
-            name: name.to_owned(),
-            token_hash: hash_token(&token),
-            scopes: parsed,
-            created_at: now(),
-            expires_at,
-            last_used_at: None,
-        };
-        let mut tx = self.db.begin().await?;
-        tokens::insert(&mut tx, &row).await?;
-        tx.commit().await?;
-        Ok(TokenView { token: Some(token), ..TokenView::from(&row) })
-    }
-
-    pub async fn list_tokens(&self, actor: &Actor) -> Result<Vec<TokenView>> {
-        let mut conn = self.db.read().await?;
-        Ok(tokens::for_user(&mut conn, actor.user_id).await?.iter().map(TokenView::from).collect())
-    }
-
-    pub async fn delete_token(&self, actor: &Actor, id: &str) -> Result<()> {
-        // An id that is not one names no token of the person's.
-        let id = TokenId::parse(id).map_err(|_| AppError::NotFound)?;
-        if actor.via != SignedIn::Session {
-            return Err(AppError::Forbidden("API tokens can only be managed from a signed-in session".into()));
-        }
-        let mut tx = self.db.begin().await?;
-        let deleted = tokens::delete(&mut tx, actor.user_id, id).await?;
-        tx.commit().await?;
-        if deleted { Ok(()) } else { Err(AppError::NotFound) }
-    }
-}
-
-fn pick_key(set: &JwkSet, kid: Option<&str>) -> Option<DecodingKey> {
-    let jwk = match kid {
-        Some(kid) => set.find(kid)?,
-        None if set.keys.len() == 1 => &set.keys[0],
-        None => return None,
-    };
-    DecodingKey::from_jwk(jwk).ok()
 }
 
 #[cfg(test)]
@@ -827,29 +496,5 @@ mod tests {
         for bad in ["", "ada", "ada@", "@example.com", "ada@example", "a b@example.com", "ada@.com"] {
             assert!(normalise_email(bad).is_err(), "{bad}");
         }
-    }
-
-    /// Past the running hashes and the short queue, a hash is refused at
-    /// once (the API's 503), and a slot is free again once one finishes.
-    #[tokio::test]
-    async fn hashing_admits_a_bounded_number_and_refuses_the_rest() {
-        let hashing = Hashing::new(1, 1);
-        let running = hashing.admit().unwrap();
-        let waiting = hashing.admit().unwrap();
-        assert!(matches!(hashing.admit(), Err(AppError::Busy(_))));
-        assert!(matches!(hashing.hash("correct horse".into()).await, Err(AppError::Busy(_))));
-        drop(running);
-        let next = hashing.admit().unwrap();
-        drop((waiting, next));
-        assert!(hashing.hash("correct horse".into()).await.is_ok(), "nothing left counted");
-    }
-
-    #[tokio::test]
-    async fn password_hash_verifies() {
-        let hashing = Hashing::new(1, 0);
-        let hash = hashing.hash("correct horse".into()).await.unwrap();
-        assert!(hash.starts_with("$argon2id$"));
-        assert!(hashing.verify("correct horse".into(), hash.clone()).await.unwrap());
-        assert!(!hashing.verify("wrong horse".into(), hash).await.unwrap());
     }
 }
