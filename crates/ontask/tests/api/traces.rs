@@ -81,22 +81,32 @@ fn of_kind(spans: &[Span], kind: SpanKind) -> Vec<&Span> {
     spans.iter().filter(|s| s.kind == kind as i32).collect()
 }
 
-/// Started with a short export delay, so spans arrive within a second.
-async fn traced_app(dir: &std::path::Path, collector: &Collector) -> ProcessApp {
-    ProcessApp::start_with_env(
-        dir,
-        &[],
-        &[("ONTASK_TELEMETRY__OTLP_ENDPOINT", collector.endpoint.as_str()), ("OTEL_BSP_SCHEDULE_DELAY", "100")],
-    )
-    .await
+/// The binary exporting to a collector of its own, with a short export delay
+/// so spans arrive within a second.
+struct Traced {
+    collector: Collector,
+    app: ProcessApp,
+    _dir: tempfile::TempDir,
+}
+
+impl Traced {
+    async fn start() -> Self {
+        let collector = Collector::start().await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let app = ProcessApp::start_with_env(
+            dir.path(),
+            &[],
+            &[("ONTASK_TELEMETRY__OTLP_ENDPOINT", collector.endpoint.as_str()), ("OTEL_BSP_SCHEDULE_DELAY", "100")],
+        )
+        .await;
+        Self { collector, app, _dir: dir }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_trace_runs_from_the_request_through_its_commit_to_the_relay_and_a_consumer() {
-    let collector = Collector::start().await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let app = traced_app(dir.path(), &collector).await;
-    let remote = Remote::of(&app);
+    let traced = Traced::start().await;
+    let (collector, remote) = (&traced.collector, Remote::of(&traced.app));
     let user = remote.new_user().await;
     let task = remote
         .create_task(&user, json!({ "title": "Water the plants", "due": "2030-01-01", "recurrence": "FREQ=DAILY" }))
@@ -185,10 +195,8 @@ async fn one_trace_runs_from_the_request_through_its_commit_to_the_relay_and_a_c
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_without_traceparent_is_the_root_of_its_trace_and_its_event_names_it() {
-    let collector = Collector::start().await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let app = traced_app(dir.path(), &collector).await;
-    let remote = Remote::of(&app);
+    let traced = Traced::start().await;
+    let (collector, remote) = (&traced.collector, Remote::of(&traced.app));
     let user = remote.new_user().await;
     let task = remote.create_task(&user, json!({ "title": "Call the plumber" })).await;
     let id = task["id"].as_str().expect("id");
@@ -210,10 +218,8 @@ async fn a_request_without_traceparent_is_the_root_of_its_trace_and_its_event_na
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_path_without_a_route_is_named_by_its_method_and_a_client_error_is_no_failure() {
-    let collector = Collector::start().await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let app = traced_app(dir.path(), &collector).await;
-    let remote = Remote::of(&app);
+    let traced = Traced::start().await;
+    let (collector, remote) = (&traced.collector, Remote::of(&traced.app));
     let trace_id = "0af7651916cd43dd8448eb211c80319c";
     let response = remote
         .client
