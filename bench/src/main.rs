@@ -46,7 +46,7 @@ struct Cli {
     /// Keep the started server's data directory.
     #[arg(long)]
     keep_data: bool,
-    /// Scenarios to run, in order: reference, http, create, max, list, sse, sustained, caldav.
+    /// Scenarios to run, in order: reference, ceiling, http, create, max, list, shared, sse, sustained, caldav.
     #[arg(long, value_delimiter = ',', default_value = "reference,create,max,list,sse")]
     scenarios: Vec<String>,
     /// Open-loop create rates (requests/s).
@@ -105,9 +105,9 @@ struct Cli {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     for s in &cli.scenarios {
-        if !["reference", "http", "create", "max", "list", "shared", "sse", "sustained", "caldav"].contains(&s.as_str())
+        if !["reference", "ceiling", "http", "create", "max", "list", "shared", "sse", "sustained", "caldav"].contains(&s.as_str())
         {
-            bail!("unknown scenario {s:?} (reference, http, create, max, list, sse, sustained, caldav)");
+            bail!("unknown scenario {s:?} (reference, ceiling, http, create, max, list, shared, sse, sustained, caldav)");
         }
     }
     tokio::runtime::Builder::new_multi_thread()
@@ -384,6 +384,26 @@ async fn scenarios(cli: &Cli, ctx: &Ctx) -> Result<Value> {
                 println!("reference: {rate:.0} creates/s");
                 reference = Some(rate);
                 results["reference"] = json!({ "creates_per_second": round3(rate) });
+            }
+            "ceiling" => {
+                println!(
+                    "\n== ceiling: ontask's SQLite schema and the rows of one create, one thread, prepared statements, {} s per batch size",
+                    cli.duration
+                );
+                let mut rows = Vec::new();
+                for batch in [1, 64] {
+                    let dir = std::env::temp_dir();
+                    let rate =
+                        tokio::task::spawn_blocking(move || reference::schema_ceiling_per_second(&dir, duration, batch))
+                            .await??;
+                    let ratio = reference.map(|r| rate / r);
+                    match ratio {
+                        Some(x) => println!("{batch:>4} per transaction: {rate:.0} creates/s ({x:.2}x the reference)"),
+                        None => println!("{batch:>4} per transaction: {rate:.0} creates/s"),
+                    }
+                    rows.push(json!({ "batch": batch, "creates_per_second": round3(rate), "ratio_to_reference": ratio.map(round3) }));
+                }
+                results["ceiling"] = json!(rows);
             }
             "create" => {
                 let token = register(&ctx.client, &ctx.base, "create").await?;

@@ -61,6 +61,84 @@ pub fn creates_per_second(dir: &Path, duration: Duration) -> Result<f64> {
     Ok(n as f64 / started.elapsed().as_secs_f64())
 }
 
+/// The ceiling for ontask's own writes on this disk: ontask's SQLite schema
+/// (its migrations, read from the repository) and the rows one create writes
+/// (the task with its indexes, two tag rows, its text in FTS5, the event with
+/// its indexes), committed `batch` creates per transaction by one thread with
+/// prepared statements and nothing else: no HTTP, no JSON parsing, no
+/// consumers. ontask's writer cannot beat it; what is left between the two is
+/// ontask's own cost.
+pub fn schema_ceiling_per_second(dir: &Path, duration: Duration, batch: usize) -> Result<f64> {
+    let path = dir.join(format!("ceiling-{batch}.db"));
+    let remove = || {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    };
+    remove();
+    let mut db = Connection::open(&path)?;
+    db.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+    let migrations = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/store/migrations/sqlite");
+    let mut files: Vec<_> = std::fs::read_dir(&migrations)?.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    files.sort();
+    for file in files.iter().filter(|f| f.extension().is_some_and(|x| x == "sql")) {
+        db.execute_batch(&std::fs::read_to_string(file)?)?;
+    }
+    let owner = uuid::Uuid::now_v7().to_string();
+    let project = uuid::Uuid::now_v7().to_string();
+    db.execute("INSERT INTO users (id, email, created_at) VALUES (?1, 'ceiling@example.com', 0)", params![owner])?;
+    db.execute(
+        "INSERT INTO projects (id, owner_id, name, colour, inbox, position, version, created_at, updated_at) \
+         VALUES (?1, ?2, 'Inbox', 'grey', 1, 0, 1, 0, 0)",
+        params![project, owner],
+    )?;
+    let started = Instant::now();
+    let mut n: i64 = 0;
+    while started.elapsed() < duration {
+        let tx = db.transaction()?;
+        {
+            let last: i64 = tx.query_row("SELECT coalesce(max(rowid), 0) FROM tasks", [], |r| r.get(0))?;
+            let mut task = tx.prepare_cached(
+                "INSERT INTO tasks (id, owner_id, project_id, title, description, status, priority, tags, due, \
+                 due_at, reminders, position, version, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'open', 2, '[\"work\",\"g1\"]', ?6, ?7, '[]', ?8, 1, ?9, ?9)",
+            )?;
+            let mut tag = tx.prepare_cached("INSERT INTO task_tags (task_id, owner_id, tag) VALUES (?1, ?2, ?3)")?;
+            let mut event = tx.prepare_cached(
+                "INSERT INTO events (event_id, event_type, event_version, occurred_at, source, user_id, task_id, \
+                 project_id, data, metadata) VALUES (?1, 'task.created', '1', ?2, 'api', ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for _ in 0..batch {
+                let id = uuid::Uuid::now_v7().to_string();
+                let now = chrono::Utc::now();
+                let ms = now.timestamp_millis();
+                let title = format!("Write the quarterly report {n}");
+                let description = "Collect the numbers from every team and send the draft for review.";
+                let due = (now + chrono::Duration::days(n % 30)).to_rfc3339();
+                task.execute(params![id, owner, project, title, description, due, ms + n % 30 * 86_400_000, n, ms])?;
+                for t in ["work", "g1"] {
+                    tag.execute(params![id, owner, t])?;
+                }
+                let data = format!(
+                    r#"{{"task":{{"id":"{id}","owner_id":"{owner}","project_id":"{project}","section_id":null,"parent_id":null,"assignee_id":null,"title":"{title}","description":"{description}","status":"open","completed_at":null,"priority":"medium","tags":["work","g1"],"due":"{due}","due_at":"{due}","reminders":[],"recurrence":null,"position":{n},"version":1,"created_at":"{now}","updated_at":"{now}"}}}}"#
+                );
+                let metadata = format!(r#"{{"correlation_id":"{}","actor":"user"}}"#, uuid::Uuid::now_v7());
+                event.execute(params![uuid::Uuid::now_v7().to_string(), now.to_rfc3339(), owner, id, project, data, metadata])?;
+                n += 1;
+            }
+            tx.execute(
+                "INSERT INTO tasks_fts (rowid, title, description) SELECT rowid, title, description FROM tasks WHERE rowid > ?1",
+                params![last],
+            )?;
+        }
+        tx.commit()?;
+    }
+    let rate = n as f64 / started.elapsed().as_secs_f64();
+    drop(db);
+    remove();
+    Ok(rate)
+}
+
 /// The PostgreSQL yardstick: Debian's `pgbench` running the same two inserts
 /// (the task row with the four indexes above, then the event row), one
 /// transaction each, from `clients` connections, against the server ontask

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod caldav;
 pub mod comments;
 mod context;
+pub mod conversations;
 mod error;
 pub mod export;
 pub mod feeds;
@@ -186,6 +187,10 @@ impl App {
 
     pub fn idempotency(&self) -> idempotency::IdempotencyService<'_> {
         idempotency::IdempotencyService::new(self)
+    }
+
+    pub fn conversations(&self) -> conversations::ConversationService<'_> {
+        conversations::ConversationService::new(self)
     }
 
     pub fn live(&self) -> live::LiveService<'_> {

@@ -95,13 +95,18 @@ pub struct PushSettings {
 }
 
 impl PushSettings {
+    /// Per push service request, unless configured.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Tries of one push before it is given up, unless configured.
+    pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
+
     pub fn new(key: VapidKey, subject: String) -> Self {
         Self {
             key,
             subject,
             allow_private_endpoints: false,
-            timeout: Duration::from_secs(10),
-            max_attempts: 8,
+            timeout: Self::DEFAULT_TIMEOUT,
+            max_attempts: Self::DEFAULT_MAX_ATTEMPTS,
             retry_base: Duration::from_secs(5),
             retry_max: Duration::from_secs(3600),
             ttl: Duration::from_secs(24 * 3600),

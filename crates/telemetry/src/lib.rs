@@ -22,7 +22,7 @@ pub enum LogFormat {
 }
 
 #[derive(Debug, Clone)]
-pub struct TelemetryConfig {
+pub struct TelemetrySettings {
     /// A tracing filter: `info`, `ontask=debug,sqlx=warn`, ...
     pub log_filter: String,
     pub log_format: LogFormat,
@@ -65,7 +65,7 @@ pub fn validate_filter(filter: &str) -> Result<(), String> {
 }
 
 /// Installs the global subscriber. Call once, early in `main`.
-pub fn init(config: &TelemetryConfig) -> anyhow::Result<TelemetryGuard> {
+pub fn init(config: &TelemetrySettings) -> anyhow::Result<TelemetryGuard> {
     let filter = EnvFilter::try_new(&config.log_filter)
         .with_context(|| format!("invalid log filter {:?}", config.log_filter))?;
     let fmt = match config.log_format {

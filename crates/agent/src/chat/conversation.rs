@@ -55,28 +55,11 @@ pub struct MessageView {
 
 impl ChatAgent {
     pub(super) async fn load(&self, actor: &Actor, id: ConversationId) -> Result<Conversation, ChatError> {
-        let mut conn = self.app().db().read().await?;
-        conversations::get(&mut conn, actor.user_id, id).await?.ok_or(ChatError::App(AppError::NotFound))
+        Ok(self.app().conversations().get(actor.user_id, id).await?)
     }
 
     pub(super) async fn create(&self, actor: &Actor, first_message: &str) -> Result<Conversation, ChatError> {
-        let now = ontask_app::now();
-        let mut title: String = first_message.chars().take(80).collect();
-        if first_message.chars().count() > 80 {
-            title.push('…');
-        }
-        let conversation = Conversation {
-            id: ConversationId::new(),
-            user_id: actor.user_id,
-            title,
-            pending_action: None,
-            created_at: now,
-            updated_at: now,
-        };
-        let mut tx = self.app().db().begin().await?;
-        conversations::insert(&mut tx, &conversation).await?;
-        tx.commit().await?;
-        Ok(conversation)
+        Ok(self.app().conversations().start(actor.user_id, first_message).await?)
     }
 
     /// The person's conversations, most recently active first.
@@ -102,8 +85,7 @@ impl ChatAgent {
                     .ok_or_else(|| AppError::validation("cursor", "is not a cursor this server issued"))?,
             ),
         };
-        let mut conn = self.app().db().read().await?;
-        let mut rows = conversations::list(&mut conn, actor.user_id, before, limit + 1).await?;
+        let mut rows = self.app().conversations().list(actor.user_id, before, limit + 1).await?;
         let more = rows.len() as i64 > limit;
         rows.truncate(usize::try_from(limit).unwrap_or(0));
         let next_cursor =
@@ -127,12 +109,7 @@ impl ChatAgent {
     pub async fn delete_conversation(&self, actor: &Actor, id: &str) -> Result<(), AppError> {
         actor.require(Scope::TasksWrite)?;
         let id = ConversationId::parse(id).map_err(|_| AppError::NotFound)?;
-        let mut tx = self.app().db().begin().await?;
-        if !conversations::delete(&mut tx, actor.user_id, id).await? {
-            return Err(AppError::NotFound);
-        }
-        tx.commit().await?;
-        Ok(())
+        self.app().conversations().delete(actor.user_id, id).await
     }
 
     /// One conversation with its messages.
@@ -140,9 +117,7 @@ impl ChatAgent {
     pub async fn conversation(&self, actor: &Actor, id: &str) -> Result<ConversationView, AppError> {
         actor.require(Scope::TasksRead)?;
         let id = ConversationId::parse(id).map_err(|_| AppError::NotFound)?;
-        let mut conn = self.app().db().read().await?;
-        let c = conversations::get(&mut conn, actor.user_id, id).await?.ok_or(AppError::NotFound)?;
-        let messages = conversations::messages(&mut conn, c.id).await?;
+        let (c, messages) = self.app().conversations().with_messages(actor.user_id, id).await?;
         let pending = c.pending_action.as_deref().and_then(|raw| serde_json::from_str(raw).ok());
         Ok(ConversationView {
             id: c.id,

@@ -23,7 +23,7 @@ const MODEL_REQUEST_DURATION: &str = "ontask_chat_model_request_duration_seconds
 
 /// Where the model is and how long to wait for it.
 #[derive(Clone)]
-pub struct LlmConfig {
+pub struct LlmSettings {
     /// e.g. `https://api.openai.com/v1`, `http://localhost:11434/v1` (Ollama).
     pub base_url: String,
     pub model: String,
@@ -36,9 +36,9 @@ pub struct LlmConfig {
     pub concurrency: usize,
 }
 
-impl std::fmt::Debug for LlmConfig {
+impl std::fmt::Debug for LlmSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LlmConfig")
+        f.debug_struct("LlmSettings")
             .field("base_url", &self.base_url)
             .field("model", &self.model)
             .field("api_key", &self.api_key.as_ref().map(|_| "***"))
@@ -219,14 +219,14 @@ pub struct Answer {
 #[derive(Clone)]
 pub struct LlmClient {
     http: reqwest::Client,
-    config: LlmConfig,
+    config: LlmSettings,
     url: String,
     breaker: Breaker,
     in_flight: Arc<Semaphore>,
 }
 
 impl LlmClient {
-    pub fn new(config: LlmConfig, breakers: &Breakers) -> Result<Self, LlmError> {
+    pub fn new(config: LlmSettings, breakers: &Breakers) -> Result<Self, LlmError> {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))

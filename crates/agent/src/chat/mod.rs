@@ -29,15 +29,17 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use ontask_app::conversations::{Conversation, Message};
 use ontask_app::{Actor, App, AppError, Context, Scope};
 use ontask_domain::{ConversationId, EventActor, TaskSnapshot};
-use ontask_store::conversations::{self, Conversation, Message};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedSender;
 
 use self::commands::{Command, Which};
-use self::llm::{LlmClient, LlmConfig, LlmError, WireFunction, WireMessage, WireTool, WireToolCall, WireToolFunction};
+use self::llm::{
+    LlmClient, LlmError, LlmSettings, WireFunction, WireMessage, WireTool, WireToolCall, WireToolFunction,
+};
 use crate::tools::{Invocation, Tools, catalog, describe_error, parse_id, spec};
 
 pub use self::conversation::{ConversationPage, ConversationSummary, ConversationView, MessageView};
@@ -139,9 +141,7 @@ impl ChatAgent {
         // An expired proposal is dropped before anything else looks at it.
         let mut expired = None;
         if let Some((raw, p)) = pending.take_if(|(_, p)| p.expired(ontask_app::now())) {
-            let mut tx = self.app().db().begin().await?;
-            conversations::take_pending(&mut tx, conversation.id, &raw).await?;
-            tx.commit().await?;
+            self.app().conversations().take_pending(conversation.id, &raw).await?;
             if confirm.as_deref() == Some(p.id.as_str()) {
                 return Err(AppError::Conflict(format!(
                     "the proposed change {} expired after {} minutes; nothing was changed (ask again for a new proposal)",
@@ -194,10 +194,7 @@ impl ChatAgent {
                 return turn.finish(applied).await;
             }
             (Some((raw, _)), false) => {
-                let mut tx = self.app().db().begin().await?;
-                let taken = conversations::take_pending(&mut tx, turn.conversation, &raw).await?;
-                tx.commit().await?;
-                if taken {
+                if self.app().conversations().take_pending(turn.conversation, &raw).await? {
                     prefix = "Cancelled the proposed change; nothing was changed.".into();
                 }
                 if commands::is_no(&said) {

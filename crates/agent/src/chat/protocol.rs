@@ -7,7 +7,7 @@ use super::*;
 #[derive(Debug, Clone)]
 pub struct ChatSettings {
     /// `None`: no model; only commands.
-    pub llm: Option<LlmConfig>,
+    pub llm: Option<LlmSettings>,
     /// Model calls per turn before the agent gives up.
     pub max_steps: usize,
 }
@@ -173,10 +173,4 @@ pub enum ChatError {
     App(#[from] AppError),
     #[error(transparent)]
     Llm(#[from] LlmError),
-}
-
-impl From<ontask_store::StoreError> for ChatError {
-    fn from(e: ontask_store::StoreError) -> Self {
-        Self::App(e.into())
-    }
 }

@@ -57,14 +57,8 @@ impl Turn<'_> {
 
     /// Appends messages (and sets or keeps the pending action) in one transaction.
     pub(super) async fn save(&self, messages: Vec<Message>, pending: Option<&PendingAction>) -> Result<(), ChatError> {
-        let mut tx = self.agent.app().db().begin().await?;
-        conversations::append(&mut tx, self.conversation, &messages, ontask_app::now()).await?;
-        if let Some(p) = pending {
-            let raw = serde_json::to_string(p).map_err(AppError::internal)?;
-            conversations::set_pending(&mut tx, self.conversation, Some(&raw)).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let raw = pending.map(serde_json::to_string).transpose().map_err(AppError::internal)?;
+        Ok(self.agent.app().conversations().append(self.conversation, &messages, raw.as_deref()).await?)
     }
 
     /// Reports a finished (or held) call and keeps it for the reply.
@@ -171,10 +165,7 @@ impl Turn<'_> {
     /// Applies a confirmed pending action.
     #[tracing::instrument(skip_all, fields(action = %pending.id))]
     pub(super) async fn apply(&mut self, raw: &str, pending: PendingAction, said: &str) -> Result<String, ChatError> {
-        let mut tx = self.agent.app().db().begin().await?;
-        let taken = conversations::take_pending(&mut tx, self.conversation, raw).await?;
-        tx.commit().await?;
-        if !taken {
+        if !self.agent.app().conversations().take_pending(self.conversation, raw).await? {
             return Err(AppError::Conflict("this action was already applied or cancelled".into()))?;
         }
         let mut lines = Vec::new();
@@ -296,10 +287,7 @@ impl Turn<'_> {
     /// The conversation as the model reads it: the instructions, then the
     /// newest messages, starting at a person's message.
     async fn history(&self) -> Result<Vec<WireMessage>, ChatError> {
-        let stored = {
-            let mut conn = self.agent.app().db().read().await?;
-            conversations::messages(&mut conn, self.conversation).await?
-        };
+        let stored = { self.agent.app().conversations().messages(self.conversation).await? };
         let start = stored.len().saturating_sub(HISTORY_LIMIT);
         let mut recent = &stored[start..];
         while let Some(first) = recent.first()

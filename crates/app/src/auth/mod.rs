@@ -4,7 +4,7 @@
 //!
 //! The session secret can be rotated: new sessions are signed with the current
 //! secret only, and a session signed with a previous one
-//! ([`AuthConfig::previous_jwt_secrets`]) keeps working for a grace period
+//! ([`AuthSettings::previous_jwt_secrets`]) keeps working for a grace period
 //! counted from when it was issued, and never past its own expiry, so people
 //! are not all signed out at the moment of the switch ([`crate::session_keys`]).
 mod api_tokens;
@@ -29,11 +29,11 @@ use crate::session_keys::{self, Claims, SessionKeys};
 use crate::{Actor, AppError, Result, Role, Scope, SignedIn, now};
 
 #[derive(Debug, Clone)]
-pub struct AuthConfig {
+pub struct AuthSettings {
     /// Secret for our own HS256 tokens (at least 32 bytes).
     pub jwt_secret: Vec<u8>,
     /// Secrets that signed sessions before `jwt_secret` did, newest first.
-    /// Nothing is signed with them any more; see [`AuthConfig::previous_secret_grace`].
+    /// Nothing is signed with them any more; see [`AuthSettings::previous_secret_grace`].
     pub previous_jwt_secrets: Vec<Vec<u8>>,
     /// How long after it was issued (`iat`) a session signed with a previous
     /// secret is still accepted. Zero refuses them all; they unseal stored
@@ -137,7 +137,7 @@ pub struct Session {
 
 pub struct Auth {
     db: Db,
-    config: AuthConfig,
+    config: AuthSettings,
     keys: SessionKeys,
     http: reqwest::Client,
     jwks: RwLock<Option<(JwkSet, Instant)>>,
@@ -194,7 +194,7 @@ pub(crate) fn unauthorized(msg: &str) -> AppError {
 }
 
 impl Auth {
-    pub fn new(db: Db, config: AuthConfig) -> Self {
+    pub fn new(db: Db, config: AuthSettings) -> Self {
         let keys = SessionKeys::new(&config.jwt_secret, &config.previous_jwt_secrets, config.previous_secret_grace);
         let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap_or_default();
         Self {

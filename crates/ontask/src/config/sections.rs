@@ -387,8 +387,8 @@ impl Default for PushConfig {
             vapid_private_key: None,
             subject: None,
             allow_private_endpoints: false,
-            timeout_secs: 10,
-            max_attempts: 8,
+            timeout_secs: ontask_app::push::PushSettings::DEFAULT_TIMEOUT.as_secs(),
+            max_attempts: ontask_app::push::PushSettings::DEFAULT_MAX_ATTEMPTS,
         }
     }
 }
@@ -444,7 +444,7 @@ pub struct AgentConfig {
 
 impl Default for AgentConfig {
     fn default() -> Self {
-        Self { max_steps: 8, llm: LlmConfig::default() }
+        Self { max_steps: ontask_agent::chat::DEFAULT_MAX_STEPS, llm: LlmConfig::default() }
     }
 }
 

@@ -99,9 +99,9 @@ impl Config {
 
     /// How sessions and tokens are signed and checked; `jwt_secret` is
     /// `auth.jwt_secret`, or the one generated into the data directory.
-    pub fn auth_settings(&self, jwt_secret: Vec<u8>) -> ontask_app::auth::AuthConfig {
+    pub fn auth_settings(&self, jwt_secret: Vec<u8>) -> ontask_app::auth::AuthSettings {
         let a = &self.auth;
-        ontask_app::auth::AuthConfig {
+        ontask_app::auth::AuthSettings {
             jwt_secret,
             previous_jwt_secrets: a.previous_jwt_secrets.iter().map(|s| s.expose().as_bytes().to_vec()).collect(),
             previous_secret_grace: Duration::from_secs(a.previous_secret_grace_hours * HOUR_SECS),
@@ -116,7 +116,7 @@ impl Config {
     pub fn chat_settings(&self) -> ontask_agent::chat::ChatSettings {
         let llm = &self.agent.llm;
         let model = match (&llm.base_url, &llm.model) {
-            (Some(base_url), Some(model)) => Some(ontask_agent::chat::llm::LlmConfig {
+            (Some(base_url), Some(model)) => Some(ontask_agent::chat::llm::LlmSettings {
                 base_url: base_url.clone(),
                 model: model.clone(),
                 api_key: llm.api_key.as_ref().map(|k| k.expose().to_owned()),
@@ -129,8 +129,8 @@ impl Config {
     }
 
     /// Logs and traces.
-    pub fn telemetry_settings(&self) -> ontask_telemetry::TelemetryConfig {
-        ontask_telemetry::TelemetryConfig {
+    pub fn telemetry_settings(&self) -> ontask_telemetry::TelemetrySettings {
+        ontask_telemetry::TelemetrySettings {
             log_filter: self.log_filter(),
             log_format: self.log_format,
             otlp_endpoint: self.telemetry.otlp_endpoint.clone(),
