@@ -58,6 +58,7 @@ pub struct App {
     outbound: Arc<webhooks::OutboundSettings>,
     /// Seals the webhook secrets stored in the database.
     sealer: sealed::Sealer,
+    inboxes: Arc<projects::KnownInboxes>,
     limits: Arc<limits::RateLimits>,
     breakers: Breakers,
 }
@@ -69,7 +70,16 @@ impl App {
         let sealer = sealed::Sealer::from_server_secrets(current, previous);
         let limits = Arc::new(limits::RateLimits::new(limits::RateLimitSettings::default()));
         let breakers = Breakers::default();
-        Self { db, auth: Arc::new(auth), source: source.into(), outbound: Arc::default(), sealer, limits, breakers }
+        Self {
+            db,
+            auth: Arc::new(auth),
+            source: source.into(),
+            outbound: Arc::default(),
+            sealer,
+            inboxes: Arc::default(),
+            limits,
+            breakers,
+        }
     }
 
     /// Sets how the circuit breakers on outbound calls trip (default:

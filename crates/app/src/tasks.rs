@@ -222,6 +222,27 @@ impl<'a> TaskService<'a> {
         self.event(ctx, snapshot.owner_id, Event::TaskCreated(TaskState { task: snapshot.clone() }))
     }
 
+    /// The actor's Inbox, where a task without a project goes; created on
+    /// first use.
+    async fn inbox(&self, conn: &mut AnyConnection, actor: &Actor) -> Result<ProjectId> {
+        actor.require(Scope::TasksWrite)?;
+        if let Some(known) = self.app.inboxes.get(actor.user_id) {
+            return Ok(known);
+        }
+        let inbox = match policy::own_inbox(conn, actor).await? {
+            Some(inbox) => inbox.project.id,
+            None => {
+                let ctx = Context::new(uuid::Uuid::now_v7().to_string(), actor.event_actor());
+                let mut tx = self.app.db.begin().await?;
+                let inbox = crate::projects::inbox_in(&mut tx, self.app, &ctx, actor.user_id).await?;
+                tx.commit().await?;
+                inbox
+            }
+        };
+        self.app.inboxes.remember(actor.user_id, inbox);
+        Ok(inbox)
+    }
+
     /// Where a new task goes, checked: the project the draft names (or its
     /// parent's, or the actor's Inbox), which the actor may edit; a section
     /// and a parent of that project; subtasks at most [`MAX_SUBTASK_DEPTH`]
@@ -232,33 +253,23 @@ impl<'a> TaskService<'a> {
             Some(id) => Some(policy::visible_task(conn, actor, id).await?.ok_or_else(|| not_in_project("parent_id"))?),
             None => None,
         };
-        let access = match (draft.project, &parent) {
-            (Some(project), _) => policy::project(conn, actor, project, ProjectAction::Edit).await?,
+        let project = match (draft.project, &parent) {
+            (Some(project), _) => policy::project(conn, actor, project, ProjectAction::Edit).await?.project.id,
             // A parent named in the body that the actor may not see is, to
             // them, a parent that does not exist.
             (None, Some(parent)) => {
                 let project = parent.project_id.ok_or_else(|| not_in_project("parent_id"))?;
                 match policy::project(conn, actor, project, ProjectAction::Edit).await {
                     Err(AppError::NotFound) => return Err(not_in_project("parent_id")),
-                    other => other?,
+                    other => other?.project.id,
                 }
             }
-            (None, None) => match policy::own_inbox(conn, actor).await? {
-                Some(inbox) => inbox,
-                None => {
-                    let ctx = Context::new(uuid::Uuid::now_v7().to_string(), actor.event_actor());
-                    let mut tx = self.app.db.begin().await?;
-                    crate::projects::inbox_in(&mut tx, self.app, &ctx, actor.user_id).await?;
-                    tx.commit().await?;
-                    policy::own_inbox(conn, actor).await?.ok_or(AppError::NotFound)?
-                }
-            },
+            (None, None) => self.inbox(conn, actor).await?,
         };
-        let project = access.project.id;
         // A subtask sits in its parent's section unless it names one.
         let section = draft.section.or(parent.as_ref().and_then(|p| p.section_id));
         let at = Placement { project_id: project, section_id: section, parent_id: draft.parent };
-        check_placement(conn, actor, &access, at, 0).await?;
+        check_placement(conn, actor, project, at, 0).await?;
         if let Some(assignee) = draft.assignee {
             check_assignee(conn, project, assignee).await?;
         }
@@ -527,7 +538,7 @@ impl<'a> TaskService<'a> {
             if target.parent_id.is_some_and(|p| subtree.iter().any(|t| t.id == p)) {
                 return Err(AppError::validation("parent_id", "a task cannot move below one of its own subtasks"));
             }
-            check_placement(tx.conn(), actor, &access, target, height(&subtree, id)).await?;
+            check_placement(tx.conn(), actor, access.project.id, target, height(&subtree, id)).await?;
             task.move_to(target, now());
             kinds.push(Kind::Moved);
             // The assignee must be a member of the new project too.
@@ -790,11 +801,10 @@ fn height(subtree: &[TaskSnapshot], root: TaskId) -> usize {
 async fn check_placement(
     conn: &mut AnyConnection,
     actor: &Actor,
-    access: &ProjectAccess,
+    project: ProjectId,
     at: Placement,
     height: usize,
 ) -> Result<()> {
-    let project = access.project.id;
     if let Some(section) = at.section_id
         && sections::get(conn, section).await?.is_none_or(|s| s.project_id != project)
     {

@@ -16,6 +16,10 @@ use crate::{Result, StoreError};
 /// stays free of the telemetry stack).
 const EVENTS_APPENDED_TOTAL: &str = "ontask_events_appended_total";
 
+/// How long a pooled PostgreSQL connection may sit idle before it is pinged
+/// on its way out of the pool (see `Db::connect`).
+const IDLE_BEFORE_PING: std::time::Duration = std::time::Duration::from_secs(1);
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -113,16 +117,33 @@ impl Db {
         let connect_options = connect_options.disable_statement_logging();
         let wal_limit_bytes = options.wal_limit_bytes;
         let pool = |max: u32| {
-            AnyPoolOptions::new().max_connections(max).acquire_timeout(options.acquire_timeout).after_connect(
-                move |conn, _meta| {
+            AnyPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(options.acquire_timeout)
+                // sqlx pings a connection when it is given back (always) and,
+                // by default, again when it is handed out: one more round trip
+                // than the query itself on every read (on SQLite a hop to the
+                // connection's worker thread). A SQLite connection is a file
+                // handle that cannot go stale; a PostgreSQL one can only while
+                // it sits idle (the server restarted), so only one idle for
+                // longer than a moment is pinged before it is handed out.
+                .test_before_acquire(false)
+                .before_acquire(move |conn, meta| {
+                    Box::pin(async move {
+                        if backend == Backend::Postgres && meta.idle_for > IDLE_BEFORE_PING {
+                            sqlx::Connection::ping(conn).await?;
+                        }
+                        Ok(true)
+                    })
+                })
+                .after_connect(move |conn, _meta| {
                     Box::pin(async move {
                         if backend == Backend::Sqlite {
                             prepare_sqlite(conn, wal_limit_bytes).await?;
                         }
                         Ok(())
                     })
-                },
-            )
+                })
         };
         let (read, write) = match backend {
             Backend::Sqlite => {
