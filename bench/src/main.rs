@@ -105,9 +105,12 @@ struct Cli {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     for s in &cli.scenarios {
-        if !["reference", "ceiling", "http", "create", "max", "list", "shared", "sse", "sustained", "caldav"].contains(&s.as_str())
+        if !["reference", "ceiling", "http", "create", "max", "list", "shared", "sse", "sustained", "caldav"]
+            .contains(&s.as_str())
         {
-            bail!("unknown scenario {s:?} (reference, ceiling, http, create, max, list, shared, sse, sustained, caldav)");
+            bail!(
+                "unknown scenario {s:?} (reference, ceiling, http, create, max, list, shared, sse, sustained, caldav)"
+            );
         }
     }
     tokio::runtime::Builder::new_multi_thread()
@@ -393,9 +396,10 @@ async fn scenarios(cli: &Cli, ctx: &Ctx) -> Result<Value> {
                 let mut rows = Vec::new();
                 for batch in [1, 64] {
                     let dir = std::env::temp_dir();
-                    let rate =
-                        tokio::task::spawn_blocking(move || reference::schema_ceiling_per_second(&dir, duration, batch))
-                            .await??;
+                    let rate = tokio::task::spawn_blocking(move || {
+                        reference::schema_ceiling_per_second(&dir, duration, batch)
+                    })
+                    .await??;
                     let ratio = reference.map(|r| rate / r);
                     match ratio {
                         Some(x) => println!("{batch:>4} per transaction: {rate:.0} creates/s ({x:.2}x the reference)"),

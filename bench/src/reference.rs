@@ -123,7 +123,15 @@ pub fn schema_ceiling_per_second(dir: &Path, duration: Duration, batch: usize) -
                     r#"{{"task":{{"id":"{id}","owner_id":"{owner}","project_id":"{project}","section_id":null,"parent_id":null,"assignee_id":null,"title":"{title}","description":"{description}","status":"open","completed_at":null,"priority":"medium","tags":["work","g1"],"due":"{due}","due_at":"{due}","reminders":[],"recurrence":null,"position":{n},"version":1,"created_at":"{now}","updated_at":"{now}"}}}}"#
                 );
                 let metadata = format!(r#"{{"correlation_id":"{}","actor":"user"}}"#, uuid::Uuid::now_v7());
-                event.execute(params![uuid::Uuid::now_v7().to_string(), now.to_rfc3339(), owner, id, project, data, metadata])?;
+                event.execute(params![
+                    uuid::Uuid::now_v7().to_string(),
+                    now.to_rfc3339(),
+                    owner,
+                    id,
+                    project,
+                    data,
+                    metadata
+                ])?;
                 n += 1;
             }
             tx.execute(

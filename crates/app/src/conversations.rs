@@ -1,5 +1,7 @@
-//! The chat agent's conversations, as a person owns them: each read and change
-//! is scoped to its owner, and each change is one transaction. What a
+//! The chat agent's conversations, as a person owns them: a conversation is
+//! found only by its owner (`get`, `with_messages`, `list`, `delete`); the
+//! calls that take a bare id are for one the caller found that way. Each
+//! change is one transaction. What a
 //! conversation says (the Chat Completions messages, the proposed change) is
 //! the agent's business; this service keeps it.
 use chrono::{DateTime, Utc};

@@ -287,7 +287,7 @@ impl Turn<'_> {
     /// The conversation as the model reads it: the instructions, then the
     /// newest messages, starting at a person's message.
     async fn history(&self) -> Result<Vec<WireMessage>, ChatError> {
-        let stored = { self.agent.app().conversations().messages(self.conversation).await? };
+        let stored = self.agent.app().conversations().messages(self.conversation).await?;
         let start = stored.len().saturating_sub(HISTORY_LIMIT);
         let mut recent = &stored[start..];
         while let Some(first) = recent.first()
