@@ -64,7 +64,7 @@ impl<'a> AccountService<'a> {
     #[tracing::instrument(skip_all)]
     pub async fn request_password_reset(&self, email: &str) -> Result<()> {
         let email = normalise_email(email)?;
-        if self.app.outbound.smtp.is_none() {
+        if self.app.outbound.smtp.relay().is_none() {
             tracing::warn!("a password reset was asked for, but e-mail (smtp.*) is not configured; nothing was sent");
             return Ok(());
         }

@@ -17,21 +17,45 @@ use crate::AppError;
 /// `ontask_telemetry::metrics`; the app stays free of the telemetry stack).
 const RATE_LIMITED_TOTAL: &str = "ontask_rate_limited_total";
 
-/// What the limits are, per minute; each allows its whole minute at once (a burst).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Rate limits (`[rate_limits]`), per process and per minute; each allows its
+/// whole minute at once (a burst). Past one the answer is 429 with `Retry-After`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct RateLimitSettings {
     pub enabled: bool,
-    /// Sign-ins, registrations and token creations from one client address.
+    /// Sign-ins, sign-ups and API token creations from one client address.
     pub sign_in_per_address: u32,
-    /// Sign-in attempts for one account (by e-mail), from anywhere.
+    /// Sign-in and sign-up attempts for one e-mail address, from anywhere.
     pub sign_in_per_account: u32,
-    /// Requests made with one person's credentials (any of their tokens).
+    /// Requests made with one person's credentials (all their tokens together).
     pub api_per_person: u32,
     /// Behind a reverse proxy, the header it puts the client's address in
     /// (`x-forwarded-for`: the last address, the one the proxy saw). Unset:
     /// the connection's peer address; the header is then ignored, since any
     /// client can send it.
+    #[serde(with = "header_name")]
     pub client_address_header: Option<http::HeaderName>,
+}
+
+/// A header name as its text, checked where it is read.
+mod header_name {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(name: &Option<http::HeaderName>, s: S) -> Result<S::Ok, S::Error> {
+        match name {
+            Some(name) => s.serialize_some(name.as_str()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<http::HeaderName>, D::Error> {
+        let raw = Option::<String>::deserialize(d)?.unwrap_or_default();
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        raw.parse().map(Some).map_err(|_| serde::de::Error::custom(format!("is not a header name (got {raw:?})")))
+    }
 }
 
 impl Default for RateLimitSettings {

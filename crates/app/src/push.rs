@@ -10,10 +10,11 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use ontask_domain::settings::{Secret, units};
 use ontask_domain::{PushSubscriptionId, ValidationErrors};
 use ontask_store::push::{self, Subscription};
 use rand::RngCore;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::webhooks::check_target;
 use crate::{Actor, App, AppError, Result, Scope, now};
@@ -74,43 +75,73 @@ impl std::fmt::Debug for VapidKey {
     }
 }
 
-/// How pushes go out. Absent: push is off (no key configured where none may be
-/// generated).
-#[derive(Debug, Clone)]
+/// Web Push (`[push]`): reminders and mentions pushed to the devices people
+/// allowed notifications on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct PushSettings {
-    pub key: VapidKey,
-    /// The VAPID `sub` claim: a `mailto:` or `https:` contact for the push
-    /// services' operators (RFC 8292 section 2.1).
-    pub subject: String,
-    /// Accept endpoints on loopback and private addresses, and plain http (tests only).
+    /// The VAPID private key: a P-256 key as the base64url of its 32-byte
+    /// scalar (what `npx web-push generate-vapid-keys` prints as the private
+    /// key). Unset: `data_dir/vapid_private_key`, generated on first start,
+    /// when the database is SQLite (one process owns `data_dir`). With
+    /// PostgreSQL every replica must sign with the same key, so push stays off
+    /// until it is set.
+    pub vapid_private_key: Option<Secret>,
+    /// The VAPID `sub` claim, a contact for push services' operators
+    /// (RFC 8292 section 2.1): `mailto:ops@example.com` or an `https:` URL.
+    /// Default: `public_url` when it is https, else `mailto:admin@localhost`.
+    pub subject: Option<String>,
+    /// Accept subscriptions whose endpoint is plain http or on a loopback or
+    /// private address (tests only: real push services are public https).
     pub allow_private_endpoints: bool,
     /// Timeout of one request to a push service.
+    #[serde(rename = "timeout_secs", with = "units::secs")]
     pub timeout: Duration,
-    /// Attempts per message before it is given up (404/410 end it at once).
+    /// Attempts per message before it is given up (404/410 remove the subscription at once).
     pub max_attempts: u32,
+    #[serde(skip)]
     pub retry_base: Duration,
+    #[serde(skip)]
     pub retry_max: Duration,
     /// How long a push service keeps a message for an offline device (the `TTL` header).
+    #[serde(skip)]
     pub ttl: Duration,
 }
 
-impl PushSettings {
-    /// Per push service request, unless configured.
-    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-    /// Tries of one push before it is given up, unless configured.
-    pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
-
-    pub fn new(key: VapidKey, subject: String) -> Self {
+impl Default for PushSettings {
+    fn default() -> Self {
         Self {
-            key,
-            subject,
+            vapid_private_key: None,
+            subject: None,
             allow_private_endpoints: false,
-            timeout: Self::DEFAULT_TIMEOUT,
-            max_attempts: Self::DEFAULT_MAX_ATTEMPTS,
+            timeout: Duration::from_secs(10),
+            max_attempts: 8,
             retry_base: Duration::from_secs(5),
             retry_max: Duration::from_secs(3600),
             ttl: Duration::from_secs(24 * 3600),
         }
+    }
+}
+
+/// Who signs pushes: the key in use (configured or generated) and the contact
+/// push services see. Without one, push is off.
+#[derive(Debug, Clone)]
+pub struct Vapid {
+    pub key: VapidKey,
+    /// The `sub` claim.
+    pub subject: String,
+}
+
+impl Vapid {
+    /// Signs with `key`, naming `settings.subject`, else `public_url` when it
+    /// is https, else `mailto:admin@localhost`.
+    pub fn new(key: VapidKey, settings: &PushSettings, public_url: Option<&str>) -> Self {
+        let subject = match (&settings.subject, public_url) {
+            (Some(subject), _) => subject.clone(),
+            (None, Some(url)) if url.starts_with("https://") => url.to_owned(),
+            _ => "mailto:admin@localhost".to_owned(),
+        };
+        Self { key, subject }
     }
 }
 
@@ -161,13 +192,19 @@ impl<'a> PushService<'a> {
         Self { app }
     }
 
+    /// The settings, while push is on (`NotFound` otherwise).
     fn settings(&self) -> Result<&'a PushSettings> {
-        self.app.outbound.push.as_ref().ok_or(AppError::NotFound)
+        self.vapid()?;
+        Ok(&self.app.outbound.push)
+    }
+
+    fn vapid(&self) -> Result<&'a Vapid> {
+        self.app.outbound.vapid.as_ref().ok_or(AppError::NotFound)
     }
 
     /// The key browsers subscribe with; `NotFound` while push is off.
     pub fn public_key(&self) -> Result<&'a str> {
-        Ok(self.settings()?.key.public_base64())
+        Ok(self.vapid()?.key.public_base64())
     }
 
     /// Adds (or renews) one of the person's devices.

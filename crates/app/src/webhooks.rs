@@ -6,10 +6,12 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use ontask_domain::settings::{Secret, units};
 use ontask_domain::{DeliveryId, EndpointId, EndpointStatus, EventType, ValidationErrors};
 use ontask_store::webhooks::{self, Attempt, Delivery, Endpoint};
 use ontask_telemetry::breaker::Peer;
 use rand::RngCore;
+use serde::{Deserialize, Serialize};
 
 use crate::{Actor, App, AppError, Result, Scope, now};
 
@@ -20,20 +22,27 @@ const MAX_DESCRIPTION_LEN: usize = 500;
 /// How long registration waits for DNS before leaving the check to delivery time.
 const REGISTRATION_DNS_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// How webhooks are delivered.
-#[derive(Debug, Clone)]
+/// How webhooks are delivered (`[webhooks]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct WebhookSettings {
-    /// Deliver to loopback, private, link-local... addresses (for tests and
-    /// trusted single-tenant setups only).
+    /// Let users register and receive webhooks on loopback, private (RFC 1918),
+    /// link-local, unique-local and similar addresses (for tests and trusted
+    /// single-tenant setups only). Off: such targets are refused at
+    /// registration and at delivery (after DNS resolution).
     pub allow_private_targets: bool,
-    /// Per-request timeout.
+    /// Timeout of one delivery attempt.
+    #[serde(rename = "timeout_secs", with = "units::secs")]
     pub timeout: Duration,
     /// Attempts per delivery before it counts as failed.
     pub max_attempts: u32,
     /// Backoff between attempts: exponential from `retry_base`, capped at `retry_max`, with jitter.
+    #[serde(rename = "retry_base_ms", with = "units::millis")]
     pub retry_base: Duration,
+    #[serde(rename = "retry_max_secs", with = "units::secs")]
     pub retry_max: Duration,
     /// Consecutive failed deliveries after which an endpoint is disabled.
+    #[serde(rename = "disable_after_failures")]
     pub disable_after: u32,
     /// Deliveries in flight at once, per worker process.
     pub concurrency: usize,
@@ -53,28 +62,43 @@ impl Default for WebhookSettings {
     }
 }
 
-/// Where reminder e-mails go out.
-#[derive(Clone)]
+/// Where reminder e-mails go out (`[smtp]`); off unless `url` and `from` are set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct SmtpSettings {
-    /// lettre's URL format: `smtp://host:25`, `smtp://user:pass@host:587?tls=required`, `smtps://...`.
-    pub url: String,
-    /// The `From:` mailbox, e.g. `ontask <noreply@example.com>`.
-    pub from: String,
+    /// The relay, in lettre's URL format: `smtp://host:25` (plain),
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS),
+    /// `smtps://user:pass@host` (TLS). A secret: it may carry the password.
+    pub url: Option<Secret>,
+    /// The `From:` mailbox: `ontask <noreply@example.com>`.
+    pub from: Option<String>,
+    #[serde(rename = "timeout_secs", with = "units::secs")]
     pub timeout: Duration,
+    /// Attempts per e-mail before it is given up (permanent SMTP errors give up at once).
     pub max_attempts: u32,
+    #[serde(skip)]
     pub retry_base: Duration,
+    #[serde(skip)]
     pub retry_max: Duration,
 }
 
-impl std::fmt::Debug for SmtpSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The URL may carry the relay's password.
-        f.debug_struct("SmtpSettings")
-            .field("url", &ontask_store::redact(&self.url))
-            .field("from", &self.from)
-            .field("timeout", &self.timeout)
-            .field("max_attempts", &self.max_attempts)
-            .finish_non_exhaustive()
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            from: None,
+            timeout: Duration::from_secs(30),
+            max_attempts: 8,
+            retry_base: Duration::from_secs(5),
+            retry_max: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl SmtpSettings {
+    /// The relay's URL and the `From:` mailbox, when e-mail is on.
+    pub fn relay(&self) -> Option<(&str, &str)> {
+        Some((self.url.as_ref()?.expose(), self.from.as_deref()?))
     }
 }
 
@@ -82,10 +106,11 @@ impl std::fmt::Debug for SmtpSettings {
 #[derive(Debug, Clone, Default)]
 pub struct OutboundSettings {
     pub webhooks: WebhookSettings,
-    /// `None`: no e-mail.
-    pub smtp: Option<SmtpSettings>,
-    /// `None`: no Web Push.
-    pub push: Option<crate::push::PushSettings>,
+    /// E-mail is on when it names a relay ([`SmtpSettings::relay`]).
+    pub smtp: SmtpSettings,
+    pub push: crate::push::PushSettings,
+    /// What pushes are signed with; `None`: no Web Push.
+    pub vapid: Option<crate::push::Vapid>,
     /// The URL people reach the server at, for links in e-mails.
     pub public_url: Option<String>,
 }

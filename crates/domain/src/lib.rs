@@ -19,6 +19,7 @@ pub mod quick;
 mod recurrence;
 mod reminder;
 mod section;
+pub mod settings;
 mod snapshot;
 mod tags;
 mod task;

@@ -51,13 +51,12 @@ pub async fn build_app(config: &Config, db: Db) -> anyhow::Result<App> {
         Some(s) => s.expose().as_bytes().to_vec(),
         None => secrets::load_or_create(&config.data_dir.join("jwt_secret"))?,
     };
-    let auth = Auth::new(db.clone(), config.auth_settings(jwt_secret));
-    let mut outbound = config.outbound();
-    outbound.push = push_key(config, &db)?.map(|key| config.push_settings(key));
+    let auth = Auth::new(db.clone(), config.auth.clone(), jwt_secret);
+    let outbound = config.outbound(push_key(config, &db)?);
     Ok(App::new(db, auth, roles.source())
         .with_outbound(outbound)
-        .with_rate_limits(config.rate_limits())
-        .with_circuit_breakers(config.circuit_breakers()))
+        .with_rate_limits(config.rate_limits.clone())
+        .with_circuit_breakers(config.circuit_breakers))
 }
 
 /// The VAPID key: configured, or kept in the data directory beside the SQLite
@@ -132,9 +131,9 @@ impl Application {
             realtime_ping: Duration::from_secs(config.realtime.ping_secs),
             ..ApiConfig::default()
         };
-        let chat = ontask_agent::chat::ChatAgent::new(app.clone(), config.chat_settings())
+        let chat = ontask_agent::chat::ChatAgent::new(app.clone(), config.agent.clone())
             .context("cannot set up the chat model client")?;
-        let retention = config.retention();
+        let retention = config.retention.clone();
         Ok(Self {
             listener,
             ops_listener,

@@ -297,7 +297,7 @@ async fn dlq(command: DlqCommand, config: Config) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<ExitCode> {
-    let _telemetry = ontask_telemetry::init(&config.telemetry_settings())?;
+    let _telemetry = ontask_telemetry::init(&config.log_filter(), config.log_format, &config.telemetry)?;
     let roles = config.role;
     let application = ontask::Application::build(config.clone()).await?;
     let url = config

@@ -73,11 +73,16 @@ impl BreakerState {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Circuit breakers on outbound calls (`[circuit_breakers]`): one per webhook
+/// endpoint, and one each for the SMTP relay, the LLM endpoint and the Dapr
+/// sidecar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct BreakerSettings {
-    /// Failed calls in a row that open a breaker.
+    /// Failed calls in a row that open a breaker (calls then fail at once).
     pub failures: u32,
     /// How long an open breaker refuses calls before it lets a probe through.
+    #[serde(rename = "open_secs", with = "ontask_domain::settings::units::secs")]
     pub open_for: Duration,
 }
 

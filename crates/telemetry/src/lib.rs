@@ -21,14 +21,20 @@ pub enum LogFormat {
     Text,
 }
 
-#[derive(Debug, Clone)]
+/// Where traces go (`[telemetry]`).
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct TelemetrySettings {
-    /// A tracing filter: `info`, `ontask=debug,sqlx=warn`, ...
-    pub log_filter: String,
-    pub log_format: LogFormat,
-    /// OTLP/HTTP endpoint, e.g. `http://otel-collector:4318`.
+    /// OTLP/HTTP endpoint for traces, e.g. `http://otel-collector:4318`
+    /// (`OTEL_EXPORTER_OTLP_ENDPOINT` also works).
     pub otlp_endpoint: Option<String>,
     pub service_name: String,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self { otlp_endpoint: None, service_name: "ontask".into() }
+    }
 }
 
 /// Keeps the trace exporter alive; flushes pending spans when dropped.
@@ -65,10 +71,9 @@ pub fn validate_filter(filter: &str) -> Result<(), String> {
 }
 
 /// Installs the global subscriber. Call once, early in `main`.
-pub fn init(config: &TelemetrySettings) -> anyhow::Result<TelemetryGuard> {
-    let filter = EnvFilter::try_new(&config.log_filter)
-        .with_context(|| format!("invalid log filter {:?}", config.log_filter))?;
-    let fmt = match config.log_format {
+pub fn init(log_filter: &str, log_format: LogFormat, config: &TelemetrySettings) -> anyhow::Result<TelemetryGuard> {
+    let filter = EnvFilter::try_new(log_filter).with_context(|| format!("invalid log filter {log_filter:?}"))?;
+    let fmt = match log_format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
             .flatten_event(true)

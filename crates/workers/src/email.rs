@@ -98,6 +98,8 @@ impl Consumer for EmailConsumer {
 /// Why the mailer cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum MailerError {
+    #[error("smtp.url and smtp.from are not both set")]
+    NoRelay,
     #[error("smtp.url: {0}")]
     Url(#[from] lettre::transport::smtp::Error),
     #[error("smtp.from: {0}")]
@@ -117,14 +119,15 @@ pub struct Mailer {
 
 impl Mailer {
     pub fn new(db: Db, settings: SmtpSettings, breakers: &Breakers, wake: Arc<Notify>) -> Result<Self, MailerError> {
-        let transport =
-            AsyncSmtpTransport::<Tokio1Executor>::from_url(&settings.url)?.timeout(Some(settings.timeout)).build();
-        let from: Mailbox = settings.from.parse()?;
+        let (url, from) = settings.relay().ok_or(MailerError::NoRelay)?;
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?.timeout(Some(settings.timeout)).build();
+        let from: Mailbox = from.parse()?;
         Ok(Self { db, settings, from, transport, wake, breaker: breakers.of(Peer::Smtp, "") })
     }
 
     pub async fn run(self, cancel: CancellationToken) {
-        tracing::info!(relay = %ontask_store::redact(&self.settings.url), "mailer configured");
+        let relay = self.settings.relay().map(|(url, _)| ontask_store::redact(url));
+        tracing::info!(relay = relay.as_deref().unwrap_or_default(), "mailer configured");
         outbox::run(&self, cancel).await;
     }
 

@@ -10,6 +10,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use ontask_domain::settings::units;
 use ontask_store::{Db, StoreError, email, events, idempotency, notifications, push, webhooks};
 use ontask_telemetry::{error_chain, metrics as m};
 use tokio_util::sync::CancellationToken;
@@ -25,17 +26,29 @@ const FIRST_RUN_DELAY: Duration = Duration::from_secs(30);
 /// Between batches, so that the writes waiting for the database get it first.
 const PAUSE_BETWEEN_BATCHES: Duration = Duration::from_millis(10);
 
-/// How often housekeeping runs and how long each kind of row is kept.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Housekeeping (`[retention]`): how often it runs and how long rows that only
+/// the recent past needs are kept. The event log and dead letters are never
+/// deleted.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Retention {
+    /// How often housekeeping runs; the first run comes 30 s after start
+    /// (sooner if the interval is shorter).
+    #[serde(rename = "interval_secs", with = "units::secs")]
     pub interval: Duration,
-    /// Which events each consumer has handled; must outlast any redelivery.
+    /// Which events each consumer has handled, which absorbs redeliveries.
+    /// Keep it longer than the bus can redeliver (Kafka: the topics' retention).
+    #[serde(rename = "inbox_days", with = "units::days")]
     pub inbox: Duration,
-    /// The window in which an `Idempotency-Key` replays its answer.
+    /// How long an `Idempotency-Key` replays its answer; after that the key is new again.
+    #[serde(rename = "idempotency_hours", with = "units::hours")]
     pub idempotency_keys: Duration,
-    /// Delivered or failed webhook deliveries (with their attempts) and sent or failed e-mails.
+    /// Delivered or failed webhook deliveries (with their attempt log) and sent
+    /// or failed e-mails, from when they were queued. Pending ones are kept.
+    #[serde(rename = "deliveries_days", with = "units::days")]
     pub deliveries: Duration,
-    /// Notifications, counted from when they were read; unread ones stay.
+    /// In-app notifications, counted from when they were read; unread ones stay.
+    #[serde(rename = "notifications_days", with = "units::days")]
     pub read_notifications: Duration,
 }
 

@@ -89,7 +89,7 @@ pub fn spawn_with_clock(
             Arc::new(ReminderScheduleConsumer::new(schedule_changed.clone()).with_trigger(clock.trigger())),
             Arc::new(
                 NotificationConsumer::new(app.source().clone())
-                    .with_push(app.outbound().push.is_some().then(|| push_queued.clone())),
+                    .with_push(app.outbound().vapid.is_some().then(|| push_queued.clone())),
             ),
         ];
         consumers.extend(spawn_outbound(app, push_queued, cancel, tracker));
@@ -145,22 +145,22 @@ fn spawn_outbound(
         }
     }
     let wake = Arc::new(Notify::new());
-    let mailer =
-        app.outbound().smtp.as_ref().and_then(|smtp| match Mailer::new(app.db().clone(), smtp.clone(), app.breakers(), wake.clone()) {
-            Ok(mailer) => Some(mailer),
-            Err(e) => {
-                tracing::error!(error = %ontask_telemetry::error_chain(&e), "cannot set up SMTP; reminder e-mails are not sent");
-                None
-            }
-        });
+    let smtp = &app.outbound().smtp;
+    let mailer = smtp.relay().and_then(|_| match Mailer::new(app.db().clone(), smtp.clone(), app.breakers(), wake.clone()) {
+        Ok(mailer) => Some(mailer),
+        Err(e) => {
+            tracing::error!(error = %ontask_telemetry::error_chain(&e), "cannot set up SMTP; reminder e-mails are not sent");
+            None
+        }
+    });
     consumers.push(Arc::new(EmailConsumer::new(wake).enabled(mailer.is_some())));
     if let Some(mailer) = mailer {
         tracker.spawn(mailer.run(cancel.clone()));
     }
     // Push messages are queued by the notifications consumer, which wakes the
     // sender once they are committed.
-    if let Some(settings) = &app.outbound().push {
-        match PushSender::new(app.db().clone(), settings.clone(), push_queued) {
+    if let Some(vapid) = &app.outbound().vapid {
+        match PushSender::new(app.db().clone(), app.outbound().push.clone(), vapid.clone(), push_queued) {
             Ok(sender) => {
                 tracker.spawn(sender.run(cancel.clone()));
             }

@@ -15,7 +15,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ontask_app::push::PushSettings;
+use ontask_app::push::{PushSettings, Vapid};
 use ontask_domain::Notification;
 use ontask_store::push::{self, DueMessage, NewMessage};
 use ontask_store::{Db, StoreError, WriteTx};
@@ -77,18 +77,19 @@ pub struct PushSenderError(#[from] reqwest::Error);
 pub struct PushSender {
     db: Db,
     settings: PushSettings,
+    vapid: Vapid,
     client: reqwest::Client,
     wake: Arc<Notify>,
 }
 
 impl PushSender {
-    pub fn new(db: Db, settings: PushSettings, wake: Arc<Notify>) -> Result<Self, PushSenderError> {
+    pub fn new(db: Db, settings: PushSettings, vapid: Vapid, wake: Arc<Notify>) -> Result<Self, PushSenderError> {
         let client = outbound_client(
             settings.timeout,
             settings.allow_private_endpoints,
             concat!("ontask-push/", env!("CARGO_PKG_VERSION")),
         )?;
-        Ok(Self { db, settings, client, wake })
+        Ok(Self { db, settings, vapid, client, wake })
     }
 
     pub async fn run(self, cancel: CancellationToken) {
@@ -170,9 +171,9 @@ impl PushSender {
             return Err(format!("blocked: {host} is {reason}"));
         }
         let info = SubscriptionInfo::new(s.endpoint.as_str(), s.p256dh.as_str(), s.auth.as_str());
-        let mut vapid = VapidSignatureBuilder::from_base64(self.settings.key.private_base64(), &info)
+        let mut vapid = VapidSignatureBuilder::from_base64(self.vapid.key.private_base64(), &info)
             .map_err(|e| format!("the VAPID key: {e}"))?;
-        vapid.add_claim("sub", self.settings.subject.as_str());
+        vapid.add_claim("sub", self.vapid.subject.as_str());
         // The endpoint's origin, port included (RFC 8292 section 2): web-push's
         // default leaves a non-default port out.
         vapid.add_claim("aud", url.origin().ascii_serialization());

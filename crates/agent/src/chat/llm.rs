@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use ontask_domain::settings::{Secret, units};
 use ontask_telemetry::breaker::{Breaker, Breakers, Open, Peer};
 use ontask_telemetry::error_chain;
 use serde::{Deserialize, Serialize};
@@ -21,29 +22,29 @@ use tokio::sync::Semaphore;
 /// agent stays free of the telemetry stack).
 const MODEL_REQUEST_DURATION: &str = "ontask_chat_model_request_duration_seconds";
 
-/// Where the model is and how long to wait for it.
-#[derive(Clone)]
+/// An OpenAI-compatible Chat Completions endpoint with tool calling (OpenAI,
+/// Ollama, vLLM, llama.cpp's server), `[agent.llm]`. Without `base_url` and
+/// `model` the chat runs plain commands only.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct LlmSettings {
     /// e.g. `https://api.openai.com/v1`, `http://localhost:11434/v1` (Ollama).
-    pub base_url: String,
-    pub model: String,
+    pub base_url: Option<String>,
+    /// e.g. `gpt-4o-mini`, `qwen2.5:7b`.
+    pub model: Option<String>,
     /// Sent as `Authorization: Bearer`; local servers usually need none.
-    pub api_key: Option<String>,
+    pub api_key: Option<Secret>,
     /// For each request to the model, the whole answer included.
+    #[serde(rename = "timeout_secs", with = "units::secs")]
     pub timeout: Duration,
     /// Requests in flight at once (a bulkhead: a slow model holds at most
-    /// this many chat turns; the rest are refused at once).
+    /// this many chat turns; the rest are refused at once instead of queueing).
     pub concurrency: usize,
 }
 
-impl std::fmt::Debug for LlmSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LlmSettings")
-            .field("base_url", &self.base_url)
-            .field("model", &self.model)
-            .field("api_key", &self.api_key.as_ref().map(|_| "***"))
-            .field("timeout", &self.timeout)
-            .finish()
+impl Default for LlmSettings {
+    fn default() -> Self {
+        Self { base_url: None, model: None, api_key: None, timeout: Duration::from_secs(60), concurrency: 16 }
     }
 }
 
@@ -220,30 +221,36 @@ pub struct Answer {
 pub struct LlmClient {
     http: reqwest::Client,
     config: LlmSettings,
+    model: String,
     url: String,
     breaker: Breaker,
     in_flight: Arc<Semaphore>,
 }
 
 impl LlmClient {
-    pub fn new(config: LlmSettings, breakers: &Breakers) -> Result<Self, LlmError> {
+    /// A client for the configured model; `None` when `base_url` or `model` is unset.
+    pub fn new(config: LlmSettings, breakers: &Breakers) -> Result<Option<Self>, LlmError> {
+        let (Some(base_url), Some(model)) = (&config.base_url, &config.model) else {
+            return Ok(None);
+        };
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
             .build()
             .map_err(|e| LlmError::Unreachable(e.to_string()))?;
-        let url = format!("{}/chat/completions", config.base_url.trim_end_matches('/'));
+        let url = format!("{}/chat/completions", base_url.trim_end_matches('/'));
+        let model = model.clone();
         let in_flight = Arc::new(Semaphore::new(config.concurrency.max(1)));
-        Ok(Self { http, config, url, breaker: breakers.of(Peer::Llm, ""), in_flight })
+        Ok(Some(Self { http, config, model, url, breaker: breakers.of(Peer::Llm, ""), in_flight }))
     }
 
     pub fn model(&self) -> &str {
-        &self.config.model
+        &self.model
     }
 
     /// Asks the model for the next message. With `on_text`, the answer is
     /// streamed and each piece of text is handed over as it arrives.
-    #[tracing::instrument(skip_all, fields(model = %self.config.model, stream = on_text.is_some()))]
+    #[tracing::instrument(skip_all, fields(model = %self.model, stream = on_text.is_some()))]
     pub async fn complete(
         &self,
         messages: &[WireMessage],
@@ -270,14 +277,14 @@ impl LlmClient {
         on_text: Option<&mut (dyn FnMut(&str) + Send)>,
     ) -> Result<Answer, LlmError> {
         let body = Request {
-            model: &self.config.model,
+            model: &self.model,
             messages,
             tools,
             tool_choice: (!tools.is_empty()).then_some("auto"),
             stream: on_text.is_some(),
         };
         let mut request = self.http.post(&self.url).json(&body);
-        if let Some(key) = self.config.api_key.as_deref().filter(|k| !k.is_empty()) {
+        if let Some(key) = self.config.api_key.as_ref().map(Secret::expose).filter(|k| !k.is_empty()) {
             request = request.bearer_auth(key);
         }
         let response = request.send().await.map_err(|e| self.transport(e))?;

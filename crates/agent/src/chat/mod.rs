@@ -49,7 +49,7 @@ use self::turn::Turn;
 
 /// More changes than this in one turn wait for confirmation.
 pub const BULK_LIMIT: usize = 3;
-pub const DEFAULT_MAX_STEPS: usize = 8;
+const DEFAULT_MAX_STEPS: usize = 8;
 /// Messages of the history sent to the model (the newest).
 const HISTORY_LIMIT: usize = 80;
 /// A tool result longer than this is cut before it goes to the model.
@@ -76,7 +76,7 @@ pub struct ChatAgent {
 
 impl ChatAgent {
     pub fn new(app: App, settings: ChatSettings) -> Result<Self, LlmError> {
-        let llm = settings.llm.map(|config| LlmClient::new(config, app.breakers())).transpose()?;
+        let llm = LlmClient::new(settings.llm, app.breakers())?;
         let offered = catalog()
             .iter()
             .map(|t| WireTool {

@@ -3,18 +3,19 @@
 //! confirmation.
 use super::*;
 
-/// How the agent is set up.
-#[derive(Debug, Clone)]
+/// The chat agent (`[agent]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct ChatSettings {
-    /// `None`: no model; only commands.
-    pub llm: Option<LlmSettings>,
-    /// Model calls per turn before the agent gives up.
+    /// Model calls per chat turn before the agent stops and says so.
     pub max_steps: usize,
+    /// The model; none configured: only commands.
+    pub llm: LlmSettings,
 }
 
 impl Default for ChatSettings {
     fn default() -> Self {
-        Self { llm: None, max_steps: DEFAULT_MAX_STEPS }
+        Self { max_steps: DEFAULT_MAX_STEPS, llm: LlmSettings::default() }
     }
 }
 

@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use jsonwebtoken::Algorithm;
 use jsonwebtoken::jwk::JwkSet;
 use ontask_domain::UserId;
+use ontask_domain::settings::{Secret, units};
 use ontask_store::users::UserRow;
 use ontask_store::{Db, users};
 use serde::{Deserialize, Serialize};
@@ -28,24 +29,53 @@ use self::passwords::{Hashing, check_password};
 use crate::session_keys::{self, Claims, SessionKeys};
 use crate::{Actor, AppError, Result, Role, Scope, SignedIn, now};
 
-#[derive(Debug, Clone)]
+/// How sessions and tokens are signed and checked (`[auth]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct AuthSettings {
-    /// Secret for our own HS256 tokens (at least 32 bytes).
-    pub jwt_secret: Vec<u8>,
-    /// Secrets that signed sessions before `jwt_secret` did, newest first.
-    /// Nothing is signed with them any more; see [`AuthSettings::previous_secret_grace`].
-    pub previous_jwt_secrets: Vec<Vec<u8>>,
+    /// HS256 secret for session tokens (32+ bytes). Generated into
+    /// `data_dir/jwt_secret` on first start when unset; [`Auth::new`] takes
+    /// the one in use.
+    pub jwt_secret: Option<Secret>,
+    /// Secrets `jwt_secret` replaced (each 32+ bytes), newest first. Nothing is
+    /// signed with them; sessions they signed are accepted for
+    /// `previous_secret_grace_hours` after they were issued, and secrets sealed
+    /// under them (see [`crate::sealed`]) stay readable. In the environment a
+    /// list, quoted (`ONTASK_AUTH__PREVIOUS_JWT_SECRETS='["old-1", "old-2"]'`),
+    /// or one secret as it is.
+    #[serde(deserialize_with = "Secret::one_or_many")]
+    pub previous_jwt_secrets: Vec<Secret>,
     /// How long after it was issued (`iat`) a session signed with a previous
-    /// secret is still accepted. Zero refuses them all; they unseal stored
-    /// secrets all the same (see [`crate::sealed`]).
+    /// secret is still accepted (never past its own expiry); zero ends them
+    /// all at once.
+    #[serde(rename = "previous_secret_grace_hours", with = "units::hours")]
     pub previous_secret_grace: Duration,
-    pub session_ttl: Duration,
-    /// When set, RS256/ES256/EdDSA tokens are verified against this JWKS.
+    /// When set, RS256/ES256/EdDSA tokens of an external identity provider
+    /// are verified against this JWKS.
     pub jwks_url: Option<String>,
     /// Required `iss` of external tokens, when set.
     pub jwt_issuer: Option<String>,
     /// Required `aud` of external tokens, when set.
     pub jwt_audience: Option<String>,
+    /// Send the session cookie only over HTTPS.
+    pub cookie_secure: bool,
+    #[serde(rename = "session_ttl_hours", with = "units::hours")]
+    pub session_ttl: Duration,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            previous_jwt_secrets: Vec::new(),
+            previous_secret_grace: Duration::from_secs(24 * 3600),
+            jwks_url: None,
+            jwt_issuer: None,
+            jwt_audience: None,
+            cookie_secure: false,
+            session_ttl: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
 }
 
 /// An account as shown to its owner.
@@ -138,6 +168,9 @@ pub struct Session {
 pub struct Auth {
     db: Db,
     config: AuthSettings,
+    /// The secret in use and the ones it replaced, newest first (see
+    /// [`Auth::server_secrets`]).
+    server_secrets: (Vec<u8>, Vec<Vec<u8>>),
     keys: SessionKeys,
     http: reqwest::Client,
     jwks: RwLock<Option<(JwkSet, Instant)>>,
@@ -194,12 +227,17 @@ pub(crate) fn unauthorized(msg: &str) -> AppError {
 }
 
 impl Auth {
-    pub fn new(db: Db, config: AuthSettings) -> Self {
-        let keys = SessionKeys::new(&config.jwt_secret, &config.previous_jwt_secrets, config.previous_secret_grace);
+    /// `jwt_secret` is the one in use: `config.jwt_secret`, or the one
+    /// generated for it (at least 32 bytes).
+    pub fn new(db: Db, config: AuthSettings, jwt_secret: Vec<u8>) -> Self {
+        let previous: Vec<Vec<u8>> =
+            config.previous_jwt_secrets.iter().map(|s| s.expose().as_bytes().to_vec()).collect();
+        let keys = SessionKeys::new(&jwt_secret, &previous, config.previous_secret_grace);
         let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap_or_default();
         Self {
             db,
             config,
+            server_secrets: (jwt_secret, previous),
             keys,
             http,
             jwks: RwLock::new(None),
@@ -222,7 +260,7 @@ impl Auth {
     /// The server secret, from which other keys are derived (see
     /// [`crate::sealed`]), and the secrets it replaced, newest first.
     pub(crate) fn server_secrets(&self) -> (&[u8], &[Vec<u8>]) {
-        (&self.config.jwt_secret, &self.config.previous_jwt_secrets)
+        (&self.server_secrets.0, &self.server_secrets.1)
     }
 
     /// Creates an account. The first account becomes an admin.

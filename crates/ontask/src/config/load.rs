@@ -1,12 +1,19 @@
 //! Reading the layers (defaults, `ontask.toml`, `ONTASK_*`, flags) into a
 //! [`Config`], and the checks that span keys.
 use std::path::Path;
+use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 
 use super::environment::{DAPR_ENV, is_service_link};
 use super::{BusKind, Config, ConfigError, Overrides};
+
+const SECOND: Duration = Duration::from_secs(1);
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(24 * 3600);
+/// The longest a session or a grace period may be (366 days, 8784 hours).
+const YEAR: Duration = Duration::from_secs(366 * 24 * 3600);
 
 impl Config {
     /// Loads the layers. `file` is an explicit `--config`; otherwise
@@ -82,15 +89,8 @@ impl Config {
                 self.auth.previous_jwt_secrets.len()
             )));
         }
-        if self.auth.previous_secret_grace_hours > 24 * 366 {
+        if self.auth.previous_secret_grace > YEAR {
             return Err(ConfigError("auth.previous_secret_grace_hours must be between 0 and 8784".into()));
-        }
-        if let Some(header) = &self.rate_limits.client_address_header
-            && header.parse::<http::HeaderName>().is_err()
-        {
-            return Err(ConfigError(format!(
-                "rate_limits.client_address_header is not a header name (got {header:?})"
-            )));
         }
         let r = &self.rate_limits;
         if r.enabled && [r.sign_in_per_address, r.sign_in_per_account, r.api_per_person].contains(&0) {
@@ -105,7 +105,8 @@ impl Config {
         if !(1..=3600).contains(&self.realtime.ping_secs) {
             return Err(ConfigError("realtime.ping_secs must be between 1 and 3600".into()));
         }
-        if self.circuit_breakers.failures == 0 || !(1..=86_400).contains(&self.circuit_breakers.open_secs) {
+        let open_for = self.circuit_breakers.open_for;
+        if self.circuit_breakers.failures == 0 || open_for < SECOND || open_for > DAY {
             return Err(ConfigError(
                 "circuit_breakers.failures must be at least 1 and circuit_breakers.open_secs between 1 and 86400"
                     .into(),
@@ -124,26 +125,26 @@ impl Config {
                 return Err(ConfigError(format!("{key} must be an http(s) URL (got {v:?})")));
             }
         }
-        if self.auth.session_ttl_hours == 0 || self.auth.session_ttl_hours > 24 * 366 {
+        if self.auth.session_ttl.is_zero() || self.auth.session_ttl > YEAR {
             return Err(ConfigError("auth.session_ttl_hours must be between 1 and 8784".into()));
         }
         if let Some(filter) = &self.log {
             ontask_telemetry::validate_filter(filter).map_err(|e| ConfigError(format!("log: {e}")))?;
         }
         let w = &self.webhooks;
-        for (key, value) in [
-            ("webhooks.timeout_secs", w.timeout_secs),
-            ("webhooks.max_attempts", u64::from(w.max_attempts)),
-            ("webhooks.retry_base_ms", w.retry_base_ms),
-            ("webhooks.retry_max_secs", w.retry_max_secs),
-            ("webhooks.disable_after_failures", u64::from(w.disable_after_failures)),
-            ("webhooks.concurrency", w.concurrency as u64),
-            ("smtp.timeout_secs", self.smtp.timeout_secs),
-            ("smtp.max_attempts", u64::from(self.smtp.max_attempts)),
-            ("push.timeout_secs", self.push.timeout_secs),
-            ("push.max_attempts", u64::from(self.push.max_attempts)),
+        for (key, zero) in [
+            ("webhooks.timeout_secs", w.timeout.is_zero()),
+            ("webhooks.max_attempts", w.max_attempts == 0),
+            ("webhooks.retry_base_ms", w.retry_base.is_zero()),
+            ("webhooks.retry_max_secs", w.retry_max.is_zero()),
+            ("webhooks.disable_after_failures", w.disable_after == 0),
+            ("webhooks.concurrency", w.concurrency == 0),
+            ("smtp.timeout_secs", self.smtp.timeout.is_zero()),
+            ("smtp.max_attempts", self.smtp.max_attempts == 0),
+            ("push.timeout_secs", self.push.timeout.is_zero()),
+            ("push.max_attempts", self.push.max_attempts == 0),
         ] {
-            if value == 0 {
+            if zero {
                 return Err(ConfigError(format!("{key} must be at least 1")));
             }
         }
@@ -177,14 +178,15 @@ impl Config {
         }
         let r = &self.retention;
         // Upper bounds keep every cutoff a representable time; nobody means more.
-        for (key, value, max) in [
-            ("retention.interval_secs", r.interval_secs, 86_400),
-            ("retention.inbox_days", r.inbox_days, 36_500),
-            ("retention.idempotency_hours", r.idempotency_hours, 876_000),
-            ("retention.deliveries_days", r.deliveries_days, 36_500),
-            ("retention.notifications_days", r.notifications_days, 36_500),
+        for (key, value, unit, max) in [
+            ("retention.interval_secs", r.interval, SECOND, 86_400),
+            ("retention.inbox_days", r.inbox, DAY, 36_500),
+            ("retention.idempotency_hours", r.idempotency_keys, HOUR, 876_000),
+            ("retention.deliveries_days", r.deliveries, DAY, 36_500),
+            ("retention.notifications_days", r.read_notifications, DAY, 36_500),
         ] {
-            if !(1..=max).contains(&value) {
+            if value < unit || value > unit * max {
+                let value = value.as_secs() / unit.as_secs();
                 return Err(ConfigError(format!("{key} must be between 1 and {max} (got {value})")));
             }
         }
@@ -194,7 +196,7 @@ impl Config {
         if self.agent.llm.base_url.is_some() && self.agent.llm.model.as_deref().unwrap_or("").trim().is_empty() {
             return Err(ConfigError("agent.llm.base_url needs agent.llm.model".into()));
         }
-        if !(1..=600).contains(&self.agent.llm.timeout_secs) {
+        if self.agent.llm.timeout < SECOND || self.agent.llm.timeout > 600 * SECOND {
             return Err(ConfigError("agent.llm.timeout_secs must be between 1 and 600".into()));
         }
         if !(1..=100).contains(&self.agent.max_steps) {

@@ -19,34 +19,7 @@ mod tests;
 
 pub use self::sections::*;
 
-/// A value that must never be printed or logged.
-#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<String> for Secret {
-    fn from(s: String) -> Self {
-        Self(s)
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("\"***\"")
-    }
-}
-
-impl Serialize for Secret {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str("***")
-    }
-}
+pub use ontask_domain::settings::Secret;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -70,19 +43,19 @@ pub struct Config {
     pub log_format: LogFormat,
     /// The URL people use to reach this server (printed at start, used in links).
     pub public_url: Option<String>,
-    pub auth: AuthConfig,
-    pub telemetry: TelemetryConfig,
+    pub auth: ontask_app::auth::AuthSettings,
+    pub telemetry: ontask_telemetry::TelemetrySettings,
     pub bus: BusConfig,
     pub kafka: KafkaConfig,
     pub dapr: DaprConfig,
-    pub agent: AgentConfig,
-    pub webhooks: WebhooksConfig,
-    pub smtp: SmtpConfig,
-    pub push: PushConfig,
-    pub retention: RetentionConfig,
+    pub agent: ontask_agent::chat::ChatSettings,
+    pub webhooks: ontask_app::webhooks::WebhookSettings,
+    pub smtp: ontask_app::webhooks::SmtpSettings,
+    pub push: ontask_app::push::PushSettings,
+    pub retention: ontask_workers::Retention,
     pub sqlite: SqliteConfig,
-    pub rate_limits: RateLimitsConfig,
-    pub circuit_breakers: CircuitBreakersConfig,
+    pub rate_limits: ontask_app::limits::RateLimitSettings,
+    pub circuit_breakers: ontask_telemetry::breaker::BreakerSettings,
     pub realtime: RealtimeConfig,
 }
 
@@ -97,20 +70,20 @@ impl Default for Config {
             log: None,
             log_format: LogFormat::Json,
             public_url: None,
-            auth: AuthConfig::default(),
-            telemetry: TelemetryConfig::default(),
-            bus: BusConfig::default(),
-            kafka: KafkaConfig::default(),
-            dapr: DaprConfig::default(),
-            agent: AgentConfig::default(),
-            webhooks: WebhooksConfig::default(),
-            smtp: SmtpConfig::default(),
-            push: PushConfig::default(),
-            retention: RetentionConfig::default(),
-            sqlite: SqliteConfig::default(),
-            rate_limits: RateLimitsConfig::default(),
-            circuit_breakers: CircuitBreakersConfig::default(),
-            realtime: RealtimeConfig::default(),
+            auth: Default::default(),
+            telemetry: Default::default(),
+            bus: Default::default(),
+            kafka: Default::default(),
+            dapr: Default::default(),
+            agent: Default::default(),
+            webhooks: Default::default(),
+            smtp: Default::default(),
+            push: Default::default(),
+            retention: Default::default(),
+            sqlite: Default::default(),
+            rate_limits: Default::default(),
+            circuit_breakers: Default::default(),
+            realtime: Default::default(),
         }
     }
 }

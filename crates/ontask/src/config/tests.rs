@@ -1,9 +1,12 @@
+use std::time::Duration;
+
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 
 use super::environment::is_service_link;
 use super::load::one_line;
 use super::*;
+use ontask_app::auth::AuthSettings;
 
 #[test]
 fn roles_parse() {
@@ -20,7 +23,7 @@ fn intervals_that_would_overflow_the_clock_are_refused() {
     c.realtime.ping_secs = u64::MAX;
     assert!(c.validate().is_err_and(|e| e.0.contains("realtime.ping_secs")));
     let mut c = Config::default();
-    c.circuit_breakers.open_secs = u64::MAX;
+    c.circuit_breakers.open_for = Duration::MAX;
     assert!(c.validate().is_err_and(|e| e.0.contains("circuit_breakers.open_secs")));
     assert!(Config::default().validate().is_ok());
 }
@@ -28,7 +31,7 @@ fn intervals_that_would_overflow_the_clock_are_refused() {
 #[test]
 fn secrets_are_redacted() {
     let mut c = Config::default();
-    c.auth.jwt_secret = Some(Secret("x".repeat(40)));
+    c.auth.jwt_secret = Some(Secret::from("x".repeat(40)));
     assert!(!c.to_toml().contains("xxxx"));
     assert!(format!("{c:?}").contains("***"));
 }
@@ -59,8 +62,8 @@ fn previous_session_secrets_are_a_list_or_one_checked_and_hidden() {
     let c = with_previous_secrets(&format!("[\"{a}\", \"short\"]")).expect("parses");
     assert_eq!(c.validate().unwrap_err().0, "auth.previous_jwt_secrets: secret 2 of 2 is shorter than 32 bytes");
     let mut c = Config::default();
-    assert_eq!(c.auth.previous_secret_grace_hours, 24);
-    c.auth.previous_secret_grace_hours = 24 * 367;
+    assert_eq!(c.auth.previous_secret_grace, Duration::from_secs(24 * 3600));
+    c.auth.previous_secret_grace = Duration::from_secs(367 * 24 * 3600);
     assert!(c.validate().unwrap_err().0.starts_with("auth.previous_secret_grace_hours"));
 }
 
@@ -68,7 +71,7 @@ fn previous_session_secrets_are_a_list_or_one_checked_and_hidden() {
 fn the_model_key_is_redacted_and_a_model_url_needs_a_model() {
     let mut c = Config::default();
     c.agent.llm.base_url = Some("http://127.0.0.1:11434/v1".into());
-    c.agent.llm.api_key = Some(Secret("sk-very-secret".into()));
+    c.agent.llm.api_key = Some(Secret::from("sk-very-secret"));
     assert!(c.validate().expect_err("no model").0.contains("agent.llm.model"));
     c.agent.llm.model = Some("qwen2.5:7b".into());
     c.validate().expect("valid");
@@ -106,20 +109,19 @@ fn kafka_properties_take_env_style_keys_and_hide_credentials() {
 #[test]
 fn smtp_needs_url_and_from_and_hides_the_url() {
     let mut c = Config::default();
-    c.smtp.url = Some(Secret("smtp://user:hunter2@mail.example.com:587".into()));
+    c.smtp.url = Some(Secret::from("smtp://user:hunter2@mail.example.com:587"));
     assert!(c.validate().unwrap_err().0.contains("smtp.from"));
     c.smtp.from = Some("ontask <noreply@example.com>".into());
     assert!(c.validate().is_ok());
     assert!(!c.to_toml().contains("hunter2") && !format!("{c:?}").contains("hunter2"));
-    assert!(c.outbound().smtp.is_some());
-    c.smtp.url = Some(Secret("http://mail.example.com".into()));
+    assert!(c.outbound(None).smtp.relay().is_some());
+    c.smtp.url = Some(Secret::from("http://mail.example.com"));
     assert!(c.validate().unwrap_err().0.starts_with("smtp.url"));
 }
 
 #[test]
 fn retention_is_configurable_and_checked() {
     let c = Config::default();
-    assert_eq!(c.retention(), ontask_workers::Retention::default(), "the defaults agree");
     assert!(c.to_toml().contains("[retention]\ninterval_secs = 3600\ninbox_days = 14\n"), "{}", c.to_toml());
 
     let toml = "[retention]\ninterval_secs = 60\ninbox_days = 7\nidempotency_hours = 48\n";
@@ -128,17 +130,17 @@ fn retention_is_configurable_and_checked() {
         .extract()
         .expect("valid config");
     c.validate().expect("valid");
-    let r = c.retention();
-    assert_eq!(r.interval, std::time::Duration::from_secs(60));
-    assert_eq!(r.inbox, std::time::Duration::from_secs(7 * 24 * 3600));
-    assert_eq!(r.idempotency_keys, std::time::Duration::from_secs(48 * 3600));
-    assert_eq!(r.deliveries, std::time::Duration::from_secs(30 * 24 * 3600), "unset keys keep their default");
+    let r = &c.retention;
+    assert_eq!(r.interval, Duration::from_secs(60));
+    assert_eq!(r.inbox, Duration::from_secs(7 * 24 * 3600));
+    assert_eq!(r.idempotency_keys, Duration::from_secs(48 * 3600));
+    assert_eq!(r.deliveries, Duration::from_secs(30 * 24 * 3600), "unset keys keep their default");
 
     let mut c = Config::default();
-    c.retention.inbox_days = 0;
+    c.retention.inbox = Duration::ZERO;
     assert_eq!(c.validate().unwrap_err().0, "retention.inbox_days must be between 1 and 36500 (got 0)");
-    c.retention.inbox_days = 14;
-    c.retention.interval_secs = 86_401;
+    c.retention.inbox = Duration::from_secs(14 * 24 * 3600);
+    c.retention.interval = Duration::from_secs(86_401);
     assert!(c.validate().unwrap_err().0.starts_with("retention.interval_secs"));
     let typo = Figment::from(Serialized::defaults(Config::default()))
         .merge(Toml::string("[retention]\ninbox = 14\n"))
@@ -205,7 +207,7 @@ fn bad_values_are_rejected_with_their_key() {
     assert_eq!(Config::default().role.to_string(), "all");
 
     let c = Config {
-        auth: AuthConfig { jwt_secret: Some(Secret("short".into())), ..Default::default() },
+        auth: AuthSettings { jwt_secret: Some(Secret::from("short")), ..Default::default() },
         ..Default::default()
     };
     assert!(c.validate().unwrap_err().0.contains("jwt_secret"));

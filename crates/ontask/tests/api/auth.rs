@@ -722,7 +722,7 @@ async fn behind_a_proxy_the_client_address_comes_from_its_header_only_when_confi
     // Configured: each address the proxy saw has its own allowance.
     let proxied = spawn_app_with(|c| {
         c.rate_limits.sign_in_per_address = 2;
-        c.rate_limits.client_address_header = Some("x-forwarded-for".into());
+        c.rate_limits.client_address_header = Some(http::HeaderName::from_static("x-forwarded-for"));
     })
     .await;
     for forwarded in ["203.0.113.1", "198.51.100.1, 203.0.113.1"] {

@@ -533,7 +533,7 @@ async fn the_step_limit_ends_a_turn_with_a_clear_reply() {
 #[tokio::test]
 async fn model_failures_are_bad_gateway_and_gateway_timeout_problems() {
     let model = FakeModel::default();
-    let app = app_with_model(&model, |c| c.agent.llm.timeout_secs = 1).await;
+    let app = app_with_model(&model, |c| c.agent.llm.timeout = Duration::from_secs(1)).await;
     let user = app.new_user().await;
 
     model.then(|_| Step::Status(500));
@@ -568,7 +568,7 @@ async fn a_failing_model_trips_its_breaker_and_is_not_asked_until_a_probe_succee
     let model = FakeModel::default();
     let app = app_with_model(&model, |c| {
         c.circuit_breakers.failures = 2;
-        c.circuit_breakers.open_secs = 1;
+        c.circuit_breakers.open_for = Duration::from_secs(1);
     })
     .await;
     let user = app.new_user().await;
@@ -608,7 +608,7 @@ async fn a_slow_model_holds_at_most_its_share_of_chat_turns() {
     let model = FakeModel::default();
     let app = app_with_model(&model, |c| {
         c.agent.llm.concurrency = 1;
-        c.agent.llm.timeout_secs = 30;
+        c.agent.llm.timeout = Duration::from_secs(30);
     })
     .await;
     let user = app.new_user().await;

@@ -316,7 +316,7 @@ async fn health_shows_the_sidecar_and_reports_it_down_when_it_stops() {
 async fn a_failing_sidecar_trips_its_breaker_and_the_outbox_drains_once_it_recovers() {
     let (app, sidecar) = spawn_dapr(tokens(), |c| {
         c.circuit_breakers.failures = 3;
-        c.circuit_breakers.open_secs = 1;
+        c.circuit_breakers.open_for = Duration::from_secs(1);
     })
     .await;
     sidecar.set_broker_down(true);

@@ -114,7 +114,7 @@ async fn e_mail_waits_while_the_relay_is_down_and_goes_out_once_it_is_back() {
         c.smtp.from = Some("ontask <noreply@ontask.test>".into());
         c.smtp.max_attempts = 20;
         c.circuit_breakers.failures = 1;
-        c.circuit_breakers.open_secs = 1;
+        c.circuit_breakers.open_for = Duration::from_secs(1);
     })
     .await;
     let user = app.new_user().await;

@@ -154,7 +154,7 @@ async fn metrics(app: &TestApp) -> String {
 
 #[tokio::test]
 async fn housekeeping_deletes_what_outlived_its_retention_and_counts_it() {
-    let app = spawn_app_with(|c| c.retention.interval_secs = 1).await;
+    let app = spawn_app_with(|c| c.retention.interval = Duration::from_secs(1)).await;
     let user = app.new_user().await;
     let task = app.create_task(&user, json!({ "title": "History stays" })).await;
     let log = LogDb::writable_of(&app).await;

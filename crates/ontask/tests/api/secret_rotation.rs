@@ -3,14 +3,12 @@
 //! working for the grace period counted from when they were issued, every new
 //! session is signed with the new secret, and webhooks keep delivering: their
 //! stored secrets are sealed again under the new secret, so the old one can go.
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use reqwest::StatusCode;
 use reqwest::header::COOKIE;
 use serde::{Deserialize, Serialize};
-
-use std::time::Duration;
 
 use ontask_app::sealed::Sealer;
 
@@ -77,7 +75,7 @@ async fn after_a_rotation_old_sessions_last_the_grace_period_and_new_ones_use_th
     let app = spawn_app_with(|c| {
         c.auth.jwt_secret = Some(NEW.to_owned().into());
         c.auth.previous_jwt_secrets = vec![OLD.to_owned().into()];
-        c.auth.previous_secret_grace_hours = 24;
+        c.auth.previous_secret_grace = Duration::from_secs(24 * 3600);
     })
     .await;
     let user = app.new_user().await;
@@ -146,8 +144,8 @@ async fn app_with(secret: &str, previous: &[&str], database: Option<&str>) -> Te
         c.auth.jwt_secret = Some(secret.to_owned().into());
         c.auth.previous_jwt_secrets = previous.iter().map(|s| (*s).to_owned().into()).collect();
         c.webhooks.allow_private_targets = true;
-        c.webhooks.retry_base_ms = 20;
-        c.webhooks.retry_max_secs = 1;
+        c.webhooks.retry_base = Duration::from_millis(20);
+        c.webhooks.retry_max = Duration::from_secs(1);
         if let Some(url) = database {
             c.database_url = Some(url.to_owned().into());
         }

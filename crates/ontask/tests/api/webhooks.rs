@@ -107,8 +107,8 @@ fn event_types(hits: &[Hit]) -> Vec<String> {
 async fn app_allowing_loopback(adjust: impl FnOnce(&mut ontask::Config)) -> TestApp {
     spawn_app_with(|c| {
         c.webhooks.allow_private_targets = true;
-        c.webhooks.retry_base_ms = 20;
-        c.webhooks.retry_max_secs = 1;
+        c.webhooks.retry_base = Duration::from_millis(20);
+        c.webhooks.retry_max = Duration::from_secs(1);
         adjust(c);
     })
     .await
@@ -325,7 +325,7 @@ async fn failed_attempts_are_retried_and_logged_until_one_succeeds() {
 
 #[tokio::test]
 async fn a_receiver_that_does_not_answer_times_out_and_is_tried_again() {
-    let app = app_allowing_loopback(|c| c.webhooks.timeout_secs = 1).await;
+    let app = app_allowing_loopback(|c| c.webhooks.timeout = Duration::from_secs(1)).await;
     let user = app.new_user().await;
     let receiver = Receiver::start(&[HANG]).await;
     let endpoint = register(&app, &user, json!({ "url": receiver.url, "events": ["task.created"] })).await;
@@ -351,7 +351,7 @@ async fn a_receiver_that_does_not_answer_times_out_and_is_tried_again() {
 async fn an_endpoint_that_keeps_failing_is_disabled() {
     let app = app_allowing_loopback(|c| {
         c.webhooks.max_attempts = 2;
-        c.webhooks.disable_after_failures = 2;
+        c.webhooks.disable_after = 2;
     })
     .await;
     let user = app.new_user().await;
@@ -421,7 +421,7 @@ async fn with_a_receiver_that_is_down(
     let app = app_allowing_loopback(|c| {
         c.webhooks.max_attempts = max_attempts;
         c.circuit_breakers.failures = failures;
-        c.circuit_breakers.open_secs = open_secs;
+        c.circuit_breakers.open_for = Duration::from_secs(open_secs);
     })
     .await;
     let user = app.new_user().await;
@@ -510,7 +510,7 @@ async fn a_receiver_that_hangs_holds_only_its_share_of_the_pool() {
     // A pool of 4: one endpoint may hold one slot.
     let app = app_allowing_loopback(|c| {
         c.webhooks.concurrency = 4;
-        c.webhooks.timeout_secs = 60;
+        c.webhooks.timeout = Duration::from_secs(60);
     })
     .await;
     let user = app.new_user().await;
