@@ -121,6 +121,7 @@ impl<'a> AccountService<'a> {
         users::set_password(&mut tx, user_id, &hash).await?.ok_or_else(invalid)?;
         let user = users::by_id(tx.conn(), user_id).await?.ok_or_else(invalid)?;
         tx.commit().await?;
+        self.app.auth.forget_standing(user_id);
         self.app.auth.session_for(&user)
     }
 
@@ -171,6 +172,7 @@ impl<'a> AccountService<'a> {
             return Err(AppError::NotFound);
         }
         tx.commit().await?;
+        self.app.auth.forget_standing(me);
         Ok(done)
     }
 }

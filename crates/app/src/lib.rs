@@ -20,6 +20,7 @@ pub mod import;
 pub mod input;
 pub mod limits;
 pub mod live;
+mod memo;
 pub mod notifications;
 pub mod policy;
 pub mod projects;
@@ -58,7 +59,7 @@ pub struct App {
     outbound: Arc<webhooks::OutboundSettings>,
     /// Seals the webhook secrets stored in the database.
     sealer: sealed::Sealer,
-    inboxes: Arc<projects::KnownInboxes>,
+    inboxes: Arc<memo::Memo<ontask_domain::UserId, ontask_domain::ProjectId>>,
     limits: Arc<limits::RateLimits>,
     breakers: Breakers,
 }
@@ -76,7 +77,7 @@ impl App {
             source: source.into(),
             outbound: Arc::default(),
             sealer,
-            inboxes: Arc::default(),
+            inboxes: Arc::new(projects::known_inboxes()),
             limits,
             breakers,
         }

@@ -12,6 +12,7 @@ use ontask_store::tasks::TaskQuery;
 use ontask_store::{AnyConnection, WriteTx, events, projects, sections, tasks, users};
 use serde::{Deserialize, Serialize};
 
+use crate::memo::Memo;
 use crate::policy::{self, ProjectAccess};
 use crate::{Actor, App, AppError, Context, Result, now};
 
@@ -796,25 +797,11 @@ pub(crate) fn bump(task: &mut TaskSnapshot) {
 /// The Inboxes this process has seen, so a task created without a project
 /// costs no read to find where it goes. An Inbox is never deleted (but with
 /// its account), archived or handed over, so a remembered one stays right on
-/// every replica. Bounded: when full it starts again, empty.
-#[derive(Default)]
-pub(crate) struct KnownInboxes(std::sync::Mutex<std::collections::HashMap<UserId, ProjectId>>);
-
-impl KnownInboxes {
+/// every replica and for as long as the process runs.
+pub(crate) fn known_inboxes() -> Memo<UserId, ProjectId> {
     /// About 64 bytes each.
     const MAX: usize = 10_000;
-
-    pub(crate) fn get(&self, user: UserId) -> Option<ProjectId> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&user).copied()
-    }
-
-    pub(crate) fn remember(&self, user: UserId, inbox: ProjectId) {
-        let mut known = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if known.len() >= Self::MAX {
-            known.clear();
-        }
-        known.insert(user, inbox);
-    }
+    Memo::new(MAX, None)
 }
 
 /// `user`'s Inbox, created if the account has none yet.
@@ -842,25 +829,4 @@ pub(crate) async fn write_move(
     let event = event_by(app, ctx, by, Event::TaskMoved(TaskMoved { task: moved, from }));
     events::append(tx, &event).await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn known_inboxes_are_remembered_and_stay_bounded() {
-        let known = KnownInboxes::default();
-        let (first, inbox) = (UserId::new(), ProjectId::new());
-        assert_eq!(known.get(first), None);
-        known.remember(first, inbox);
-        assert_eq!(known.get(first), Some(inbox));
-        for _ in 1..KnownInboxes::MAX {
-            known.remember(UserId::new(), ProjectId::new());
-        }
-        assert_eq!(known.get(first), Some(inbox), "still within the bound");
-        known.remember(UserId::new(), ProjectId::new());
-        assert_eq!(known.get(first), None, "past the bound it starts again");
-        assert_eq!(known.0.lock().unwrap().len(), 1);
-    }
 }

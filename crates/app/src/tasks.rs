@@ -10,7 +10,7 @@ use ontask_domain::{
 };
 use ontask_store::events::StoredEvent;
 use ontask_store::tasks::{SortKey, TaskQuery};
-use ontask_store::{AnyConnection, WriteTx, events, projects, sections, tasks};
+use ontask_store::{AnyConnection, LazyRead, WriteTx, events, projects, sections, tasks};
 use serde::{Deserialize, Serialize};
 
 use crate::policy::{self, ProjectAccess};
@@ -224,12 +224,12 @@ impl<'a> TaskService<'a> {
 
     /// The actor's Inbox, where a task without a project goes; created on
     /// first use.
-    async fn inbox(&self, conn: &mut AnyConnection, actor: &Actor) -> Result<ProjectId> {
+    async fn inbox(&self, reads: &mut LazyRead<'_>, actor: &Actor) -> Result<ProjectId> {
         actor.require(Scope::TasksWrite)?;
-        if let Some(known) = self.app.inboxes.get(actor.user_id) {
+        if let Some(known) = self.app.inboxes.get(&actor.user_id) {
             return Ok(known);
         }
-        let inbox = match policy::own_inbox(conn, actor).await? {
+        let inbox = match policy::own_inbox(reads.conn().await?, actor).await? {
             Some(inbox) => inbox.project.id,
             None => {
                 let ctx = Context::new(uuid::Uuid::now_v7().to_string(), actor.event_actor());
@@ -247,31 +247,41 @@ impl<'a> TaskService<'a> {
     /// parent's, or the actor's Inbox), which the actor may edit; a section
     /// and a parent of that project; subtasks at most [`MAX_SUBTASK_DEPTH`]
     /// deep; an assignee who is a member.
-    async fn place_new(&self, conn: &mut AnyConnection, actor: &Actor, draft: &mut TaskDraft) -> Result<Placement> {
+    async fn place_new(&self, reads: &mut LazyRead<'_>, actor: &Actor, draft: &mut TaskDraft) -> Result<Placement> {
         let parent = match draft.parent {
             // Not even its section is taken from a parent the actor may not see.
-            Some(id) => Some(policy::visible_task(conn, actor, id).await?.ok_or_else(|| not_in_project("parent_id"))?),
+            Some(id) => Some(
+                policy::visible_task(reads.conn().await?, actor, id)
+                    .await?
+                    .ok_or_else(|| not_in_project("parent_id"))?,
+            ),
             None => None,
         };
         let project = match (draft.project, &parent) {
-            (Some(project), _) => policy::project(conn, actor, project, ProjectAction::Edit).await?.project.id,
+            (Some(project), _) => {
+                policy::project(reads.conn().await?, actor, project, ProjectAction::Edit).await?.project.id
+            }
             // A parent named in the body that the actor may not see is, to
             // them, a parent that does not exist.
             (None, Some(parent)) => {
                 let project = parent.project_id.ok_or_else(|| not_in_project("parent_id"))?;
-                match policy::project(conn, actor, project, ProjectAction::Edit).await {
+                match policy::project(reads.conn().await?, actor, project, ProjectAction::Edit).await {
                     Err(AppError::NotFound) => return Err(not_in_project("parent_id")),
                     other => other?.project.id,
                 }
             }
-            (None, None) => self.inbox(conn, actor).await?,
+            (None, None) => self.inbox(reads, actor).await?,
         };
         // A subtask sits in its parent's section unless it names one.
         let section = draft.section.or(parent.as_ref().and_then(|p| p.section_id));
         let at = Placement { project_id: project, section_id: section, parent_id: draft.parent };
-        check_placement(conn, actor, project, at, 0).await?;
+        // Without a section or a parent there is nothing to check, and no
+        // read to make: a task created in the Inbox reads nothing.
+        if at.section_id.is_some() || at.parent_id.is_some() {
+            check_placement(reads.conn().await?, actor, project, at, 0).await?;
+        }
         if let Some(assignee) = draft.assignee {
-            check_assignee(conn, project, assignee).await?;
+            check_assignee(reads.conn().await?, project, assignee).await?;
         }
         Ok(at)
     }
@@ -280,7 +290,7 @@ impl<'a> TaskService<'a> {
     #[tracing::instrument(skip_all, fields(user = %actor.user_id))]
     pub async fn create(&self, ctx: &Context, actor: &Actor, mut draft: TaskDraft) -> Result<TaskSnapshot> {
         actor.require(Scope::TasksWrite)?;
-        let at = self.place_new(&mut *self.app.db.read().await?, actor, &mut draft).await?;
+        let at = self.place_new(&mut self.app.db.lazy_read(), actor, &mut draft).await?;
         let task = Task::create(actor.user_id, at, draft, now())?;
         let snapshot = TaskSnapshot::from(&task);
         let event = self.created(ctx, &snapshot);
@@ -304,11 +314,11 @@ impl<'a> TaskService<'a> {
         actor.require(Scope::TasksWrite)?;
         let at = now();
         let mut outcomes = Vec::with_capacity(drafts.len());
-        let mut conn = self.app.db.read().await?;
+        let mut reads = self.app.db.lazy_read();
         for draft in drafts {
             let outcome = match draft {
                 Err(e) => Err(e),
-                Ok(mut draft) => match self.place_new(&mut conn, actor, &mut draft).await {
+                Ok(mut draft) => match self.place_new(&mut reads, actor, &mut draft).await {
                     Ok(place) => Task::create(actor.user_id, place, draft, at).map(|t| TaskSnapshot::from(&t)),
                     Err(AppError::Validation(e)) => Err(e),
                     Err(AppError::NotFound) => Err(not_in_project("project_id").into_validation()),
@@ -320,7 +330,7 @@ impl<'a> TaskService<'a> {
             };
             outcomes.push(outcome);
         }
-        drop(conn);
+        drop(reads);
         if outcomes.iter().any(std::result::Result::is_ok) {
             let mut tx = self.app.db.begin().await?;
             for snapshot in outcomes.iter().flatten() {
@@ -485,7 +495,7 @@ impl<'a> TaskService<'a> {
     /// (CalDAV records the client's name for it beside it).
     pub async fn prepare(&self, actor: &Actor, mut draft: TaskDraft) -> Result<Task> {
         actor.require(Scope::TasksWrite)?;
-        let at = self.place_new(&mut *self.app.db.read().await?, actor, &mut draft).await?;
+        let at = self.place_new(&mut self.app.db.lazy_read(), actor, &mut draft).await?;
         Ok(Task::create(actor.user_id, at, draft, now())?)
     }
 

@@ -247,6 +247,14 @@ impl Db {
         Ok(self.inner.read.acquire().await?)
     }
 
+    /// A read connection taken from the pool when first asked for, for a path
+    /// that may need no read at all: sqlx pings every connection it takes
+    /// back (on SQLite a round trip to the connection's worker thread), so
+    /// one taken and not used still costs that.
+    pub fn lazy_read(&self) -> LazyRead<'_> {
+        LazyRead { db: self, conn: None }
+    }
+
     pub fn read_pool(&self) -> &AnyPool {
         &self.inner.read
     }
@@ -269,6 +277,22 @@ impl Db {
         }
         self.inner.write.close().await;
         self.inner.read.close().await;
+    }
+}
+
+/// See [`Db::lazy_read`].
+pub struct LazyRead<'a> {
+    db: &'a Db,
+    conn: Option<PoolConnection<Any>>,
+}
+
+impl LazyRead<'_> {
+    pub async fn conn(&mut self) -> Result<&mut AnyConnection> {
+        let conn = match self.conn.take() {
+            Some(conn) => conn,
+            None => self.db.read().await?,
+        };
+        Ok(&mut **self.conn.insert(conn))
     }
 }
 

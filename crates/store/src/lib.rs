@@ -33,7 +33,7 @@ pub mod webhooks;
 mod writer;
 
 pub use checkpoint::WalStatus;
-pub use db::{Backend, DEFAULT_WAL_LIMIT_BYTES, Db, DbOptions, WriteTx, redact};
+pub use db::{Backend, DEFAULT_WAL_LIMIT_BYTES, Db, DbOptions, LazyRead, WriteTx, redact};
 pub use error::{DriverError, StoreError};
 pub use sqlx::AnyConnection;
 pub use writer::BatchLimits;

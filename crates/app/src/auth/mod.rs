@@ -26,6 +26,7 @@ use tokio::sync::RwLock;
 use self::api_tokens::TOKEN_PREFIX;
 pub use self::api_tokens::{TokenView, hash_token};
 use self::passwords::{Hashing, check_password};
+use crate::memo::Memo;
 use crate::session_keys::{self, Claims, SessionKeys};
 use crate::{Actor, AppError, Result, Role, Scope, SignedIn, now};
 
@@ -165,6 +166,18 @@ pub struct Session {
     pub expires_at: DateTime<Utc>,
 }
 
+/// How long the session check trusts what it read of an account.
+const STANDING_MAX_AGE: Duration = Duration::from_secs(1);
+/// Accounts whose standing is remembered at once (about 48 bytes each).
+const STANDING_ENTRIES: usize = 100_000;
+
+/// What a session check needs of an account.
+#[derive(Debug, Clone, Copy)]
+struct Standing {
+    role: Role,
+    generation: i64,
+}
+
 pub struct Auth {
     db: Db,
     config: AuthSettings,
@@ -175,6 +188,8 @@ pub struct Auth {
     http: reqwest::Client,
     jwks: RwLock<Option<(JwkSet, Instant)>>,
     hashing: Hashing,
+    /// What the session check last read of an account ([`Auth::standing`]).
+    standing: Memo<UserId, Standing>,
     /// The role name written as `source` on the events of new accounts
     /// (their Inbox); set by `App::new`.
     pub(crate) source: std::sync::Arc<str>,
@@ -242,6 +257,7 @@ impl Auth {
             http,
             jwks: RwLock::new(None),
             hashing: Hashing::for_this_machine(),
+            standing: Memo::new(STANDING_ENTRIES, Some(STANDING_MAX_AGE)),
             source: "api".into(),
         }
     }
@@ -428,17 +444,37 @@ impl Auth {
     async fn authenticate_session(&self, bearer: &str) -> Result<Actor> {
         let claims = self.keys.verify(bearer, now())?;
         let user_id = UserId::parse(&claims.sub).map_err(|_| unauthorized("the token is not valid"))?;
-        // A well-signed token may still name an account this database does not
-        // hold (the database was reset but the secret kept): refuse it here
-        // rather than fail later on a foreign key. The stored role also wins
-        // over the one in the token, which may be stale.
+        let standing = self.standing(user_id).await?;
+        if claims.sgen != standing.generation {
+            return Err(unauthorized("the session ended when the password was changed; sign in again"));
+        }
+        Ok(Actor { user_id, role: standing.role, scopes: Scope::ALL.to_vec(), via: SignedIn::Session })
+    }
+
+    /// Whether the account still exists, its role and session generation. A
+    /// well-signed token may still name an account this database does not
+    /// hold (the database was reset but the secret kept): it is refused here
+    /// rather than fail later on a foreign key; the stored role also wins over
+    /// the one in the token, which may be stale. Remembered for a moment: a
+    /// signed-in person's every request would otherwise read their account.
+    /// A change made here forgets it at once ([`Auth::forget_standing`]);
+    /// one made on another replica counts there within `STANDING_MAX_AGE`.
+    async fn standing(&self, user_id: UserId) -> Result<Standing> {
+        if let Some(known) = self.standing.get(&user_id) {
+            return Ok(known);
+        }
         let mut conn = self.db.read().await?;
         let user =
             users::by_id(&mut conn, user_id).await?.ok_or_else(|| unauthorized("the account no longer exists"))?;
-        if claims.sgen != user.session_generation {
-            return Err(unauthorized("the session ended when the password was changed; sign in again"));
-        }
-        Ok(Actor { user_id, role: user.role, scopes: Scope::ALL.to_vec(), via: SignedIn::Session })
+        let standing = Standing { role: user.role, generation: user.session_generation };
+        self.standing.remember(user_id, standing);
+        Ok(standing)
+    }
+
+    /// Called once a change to an account's sessions, role or existence has
+    /// committed, so the next session check reads it.
+    pub(crate) fn forget_standing(&self, user_id: UserId) {
+        self.standing.forget(&user_id);
     }
 
     // --- the account's password ------------------------------------------------
@@ -518,6 +554,7 @@ impl Auth {
             .await?
             .ok_or_else(|| unauthorized("the account no longer exists"))?;
         tx.commit().await?;
+        self.forget_standing(user.id);
         user.password_hash = Some(hash);
         user.session_generation = generation;
         self.session_for(&user)
