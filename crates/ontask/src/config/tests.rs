@@ -205,6 +205,12 @@ fn bad_values_are_rejected_with_their_key() {
     assert_eq!((parsed.role.api, parsed.role.worker, parsed.role.web), (true, true, false));
     assert_eq!(parsed.role.to_string(), "api,worker");
     assert_eq!(Config::default().role.to_string(), "all");
+    let header = read("[rate_limits]\nclient_address_header = \"x forwarded\"").unwrap_err();
+    assert!(header.starts_with("rate_limits.client_address_header: is not a header name"), "{header}");
+    let header = read("[rate_limits]\nclient_address_header = \" X-Forwarded-For \"").unwrap();
+    assert_eq!(header.rate_limits.client_address_header.map(|h| h.to_string()).as_deref(), Some("x-forwarded-for"));
+    let days = read(&format!("[retention]\ninbox_days = {}", i64::MAX)).unwrap_err();
+    assert!(days.starts_with("retention.inbox_days: is too many days"), "{days}");
 
     let c = Config {
         auth: AuthSettings { jwt_secret: Some(Secret::from("short")), ..Default::default() },
