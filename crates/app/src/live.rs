@@ -36,8 +36,9 @@ impl<'a> LiveService<'a> {
         let mut conn = self.app.db.read().await?;
         let mut projects: Vec<ProjectId> = also_in.into_iter().collect();
         projects.extend(projects::member_of(&mut conn, user).await?);
+        drop(conn);
         projects.sort_unstable();
         projects.dedup();
-        Ok(events::visible_after(&mut conn, user, &projects, after_seq, limit).await?)
+        Ok(events::visible_after(&self.app.db, user, &projects, after_seq, limit).await?)
     }
 }

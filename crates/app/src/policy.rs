@@ -10,7 +10,7 @@
 //! - An API token's scopes bound what its holder may do: reading needs
 //!   `tasks:read`, every change `tasks:write`.
 use ontask_domain::{Project, ProjectAction, ProjectId, ProjectRole, TaskId, TaskSnapshot};
-use ontask_store::{AnyConnection, projects, tasks};
+use ontask_store::{AnyConnection, Db, projects, tasks};
 
 use crate::{Actor, AppError, Result, Scope};
 
@@ -106,9 +106,9 @@ pub async fn visible_task(conn: &mut AnyConnection, actor: &Actor, id: TaskId) -
 
 /// The projects whose tasks `actor`'s lists and live feeds show: every
 /// unarchived project they are a member of.
-pub async fn visible_projects(conn: &mut AnyConnection, actor: &Actor) -> Result<Vec<ProjectId>> {
+pub async fn visible_projects(db: &Db, actor: &Actor) -> Result<Vec<ProjectId>> {
     actor.require(Scope::TasksRead)?;
-    Ok(projects::visible_ids(conn, actor.user_id).await?)
+    Ok(projects::visible_ids(db, actor.user_id).await?)
 }
 
 /// Every project the actor is a member of, archived ones too, with their

@@ -357,24 +357,27 @@ impl<'a> TaskService<'a> {
     pub async fn subtasks(&self, actor: &Actor, id: TaskId) -> Result<Vec<TaskSnapshot>> {
         let mut conn = self.app.db.read().await?;
         let (_, access) = policy::task(&mut conn, actor, id, ProjectAction::Read).await?;
+        drop(conn);
         let query = TaskQuery { parent: Some(Some(id)), limit: i64::from(u16::MAX), ..TaskQuery::default() };
-        Ok(tasks::list(&mut conn, &[access.project.id], &query).await?)
+        Ok(tasks::list_committed(&self.app.db, &[access.project.id], &query).await?)
     }
 
     #[tracing::instrument(skip_all, fields(user = %actor.user_id))]
     pub async fn list(&self, actor: &Actor, params: &ListParams) -> Result<TaskPage> {
         actor.require(Scope::TasksRead)?;
         let mut query = params.parse(now(), actor.user_id)?;
-        let mut conn = self.app.db.read().await?;
         let projects = match params.project()? {
-            Some(project) => vec![policy::project(&mut conn, actor, project, ProjectAction::Read).await?.project.id],
-            None => policy::visible_projects(&mut conn, actor).await?,
+            Some(project) => {
+                let mut conn = self.app.db.read().await?;
+                vec![policy::project(&mut conn, actor, project, ProjectAction::Read).await?.project.id]
+            }
+            None => policy::visible_projects(&self.app.db, actor).await?,
         };
         let limit = query.limit;
         // One row more than the page tells whether another page exists, so an
         // exactly full last page carries no cursor to an empty one.
         query.limit += 1;
-        let mut items = tasks::list(&mut conn, &projects, &query).await?;
+        let mut items = tasks::list_committed(&self.app.db, &projects, &query).await?;
         let more = items.len() as i64 > limit;
         items.truncate(usize::try_from(limit).unwrap_or(0));
         let next_cursor = more.then(|| items.last()).flatten().map(|last| {
@@ -707,8 +710,8 @@ impl<'a> TaskService<'a> {
 
     /// Every tag on the tasks the actor sees, with how many tasks (and open tasks) carry it.
     pub async fn tags(&self, actor: &Actor) -> Result<Vec<tasks::TagCount>> {
+        let projects = policy::visible_projects(&self.app.db, actor).await?;
         let mut conn = self.app.db.read().await?;
-        let projects = policy::visible_projects(&mut conn, actor).await?;
         Ok(tasks::tag_counts(&mut conn, &projects).await?)
     }
 

@@ -98,9 +98,8 @@ impl Subscription for LogSubscription {
                 }
             }
         };
-        let mut conn = self.db.read().await?;
         let limit = i64::try_from(max).unwrap_or(i64::MAX);
-        Ok(events::range(&mut conn, position, upto, limit).await?)
+        Ok(events::range(&self.db, position, upto, limit).await?)
     }
 
     async fn ack(&mut self, seq: i64) -> Result<(), BusError> {

@@ -8,7 +8,9 @@ use tokio::sync::Notify;
 use tracing::Instrument;
 
 use crate::checkpoint::{self, Wal, WalStatus};
-use crate::sql::Script;
+use crate::readers::Readers;
+use crate::row::Row;
+use crate::sql::{self, Script, Sql};
 use crate::writer::{BatchLimits, GroupWriter, Member, PgWriter, Queue};
 use crate::{Result, StoreError};
 
@@ -83,6 +85,8 @@ pub struct Db {
 
 pub(crate) struct Inner {
     pub(crate) read: AnyPool,
+    /// SQLite: reads of the committed state without sqlx (`fetch_all`).
+    readers: Option<Arc<Readers>>,
     write: AnyPool,
     /// Writes that are statements alone, waiting for the writer (SQLite's
     /// writer thread, or `postgres`) to commit them a batch at a time.
@@ -178,7 +182,11 @@ impl Db {
                 (None, Some(PgWriter::connect(&options.url, queue.clone(), writers, options.acquire_timeout).await?))
             }
         };
-        let inner = Arc::new(Inner { read, write, queue, group, postgres, wal, backend, appended: Notify::new() });
+        let readers = file
+            .as_deref()
+            .map(|file| Arc::new(Readers::new(file, options.max_connections as usize, options.acquire_timeout)));
+        let inner =
+            Arc::new(Inner { read, readers, write, queue, group, postgres, wal, backend, appended: Notify::new() });
         if backend == Backend::Sqlite {
             checkpoint::spawn(Arc::downgrade(&inner));
         }
@@ -245,6 +253,32 @@ impl Db {
 
     pub async fn read(&self) -> Result<PoolConnection<Any>> {
         Ok(self.inner.read.acquire().await?)
+    }
+
+    /// The rows of a query over the committed state (outside any
+    /// transaction), each decoded by `decode`: on SQLite on a read connection
+    /// of our own (`readers`), on PostgreSQL through the pool.
+    pub(crate) async fn fetch_all<T: Send + 'static>(
+        &self,
+        query: Sql,
+        decode: fn(&dyn Row) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let Some(readers) = &self.inner.readers else {
+            let rows = query.query().fetch_all(&self.inner.read).await?;
+            return rows.iter().map(|row| decode(row)).collect();
+        };
+        readers
+            .run(move |conn| {
+                let mut statement = conn.prepare_cached(&query.text)?;
+                sql::bind_sqlite(&mut statement, query.args())?;
+                let mut rows = statement.raw_query();
+                let mut decoded = Vec::new();
+                while let Some(row) = rows.next()? {
+                    decoded.push(decode(row)?);
+                }
+                Ok(decoded)
+            })
+            .await
     }
 
     /// A read connection taken from the pool when first asked for, for a path

@@ -6,9 +6,11 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use ontask_domain::{DeadLetterId, Event, EventEnvelope, ProjectId, TaskId, UserId};
 use serde::Serialize;
-use sqlx::{AnyConnection, Row, any::AnyRow};
+use sqlx::{AnyConnection, Row as _, any::AnyRow};
 use uuid::Uuid;
 
+use crate::projects::{maybe_uuid_of, uuid_of};
+use crate::row::Row;
 use crate::sql::{Arg, Script, Sql, delete_batch};
 use crate::{Backend, Db, Result, StoreError, WriteTx, time};
 
@@ -75,33 +77,31 @@ pub(crate) fn position(returned: &[i64]) -> Result<i64> {
     returned.last().copied().ok_or_else(|| StoreError::Corrupt("an event append returned no position".into()))
 }
 
-fn decode(row: &AnyRow) -> Result<StoredEvent> {
-    let parse_uuid = |s: String| Uuid::parse_str(&s).map_err(|e| StoreError::Corrupt(e.to_string()));
-    let occurred_at: String = row.try_get("occurred_at")?;
-    let task_id: Option<String> = row.try_get("task_id")?;
-    let event_type: String = row.try_get("event_type")?;
-    let event = Event::from_json(&event_type, &row.try_get::<String, _>("data")?)
+fn decode(row: &dyn Row) -> Result<StoredEvent> {
+    let occurred_at = row.text("occurred_at")?;
+    let event_type = row.text("event_type")?;
+    let event = Event::from_json(&event_type, &row.text("data")?)
         .map_err(|e| StoreError::Corrupt(format!("{event_type} data: {e}")))?;
     Ok(StoredEvent {
-        seq: row.try_get("seq")?,
+        seq: row.int("seq")?,
         envelope: EventEnvelope {
-            event_id: parse_uuid(row.try_get("event_id")?)?,
-            event_version: row.try_get("event_version")?,
+            event_id: uuid_of(row, "event_id")?,
+            event_version: row.text("event_version")?,
             timestamp: DateTime::parse_from_rfc3339(&occurred_at)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?
                 .with_timezone(&Utc),
-            source: row.try_get("source")?,
-            user_id: UserId::from_uuid(parse_uuid(row.try_get("user_id")?)?),
-            task_id: task_id.map(parse_uuid).transpose()?.map(TaskId::from_uuid),
-            project_id: crate::projects::maybe_uuid_of(row, "project_id")?.map(ProjectId::from_uuid),
+            source: row.text("source")?,
+            user_id: UserId::from_uuid(uuid_of(row, "user_id")?),
+            task_id: maybe_uuid_of(row, "task_id")?.map(TaskId::from_uuid),
+            project_id: maybe_uuid_of(row, "project_id")?.map(ProjectId::from_uuid),
             event,
-            metadata: serde_json::from_str(&row.try_get::<String, _>("metadata")?)?,
+            metadata: serde_json::from_str(&row.text("metadata")?)?,
         },
     })
 }
 
 fn decode_all(rows: Vec<AnyRow>) -> Result<Vec<StoredEvent>> {
-    rows.iter().map(decode).collect()
+    rows.iter().map(|row| decode(row)).collect()
 }
 
 /// The advisory lock key held by the relay that is publishing ("relay").
@@ -129,6 +129,14 @@ pub async fn unpublished(conn: &mut AnyConnection, limit: i64) -> Result<Vec<Sto
         .fetch_all(conn)
         .await?;
     decode_all(rows)
+}
+
+/// [`unpublished`] over the committed state (on SQLite without sqlx, see
+/// `Db::fetch_all`): the SQLite relay's read.
+pub async fn unpublished_committed(db: &Db, limit: i64) -> Result<Vec<StoredEvent>> {
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM events WHERE seq > {RELAY_POSITION} ORDER BY seq LIMIT $1"));
+    sql.int(limit);
+    db.fetch_all(sql, decode).await
 }
 
 /// Events after `after_seq`, oldest first: the relay reads the next batch
@@ -162,21 +170,19 @@ fn published_script(backend: Backend, upto_seq: i64, at: DateTime<Utc>) -> Scrip
 
 /// Events with `after_seq < seq <= upto_seq`, in log order: what a consumer of
 /// the embedded log reads next.
-pub async fn range(conn: &mut AnyConnection, after_seq: i64, upto_seq: i64, limit: i64) -> Result<Vec<StoredEvent>> {
-    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3"))
-        .bind(after_seq)
-        .bind(upto_seq)
-        .bind(limit)
-        .fetch_all(conn)
-        .await?;
-    decode_all(rows)
+pub async fn range(db: &Db, after_seq: i64, upto_seq: i64, limit: i64) -> Result<Vec<StoredEvent>> {
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3"));
+    sql.int(after_seq);
+    sql.int(upto_seq);
+    sql.int(limit);
+    db.fetch_all(sql, decode).await
 }
 
 /// The committed events after `after_seq` that a person sees: those of the
 /// `projects` they are a member of, and their own events about no project
 /// (resuming a realtime stream).
 pub async fn visible_after(
-    conn: &mut AnyConnection,
+    db: &Db,
     user: UserId,
     projects: &[ProjectId],
     after_seq: i64,
@@ -192,7 +198,7 @@ pub async fn visible_after(
     }
     let limit = sql.int(limit);
     sql.push(&format!(") ORDER BY seq LIMIT {limit}"));
-    decode_all(sql.query().fetch_all(conn).await?)
+    db.fetch_all(sql, decode).await
 }
 
 /// A task's events in order (also after it was deleted).
@@ -410,7 +416,7 @@ pub async fn by_event_id(conn: &mut AnyConnection, event_id: Uuid) -> Result<Opt
         .bind(event_id.to_string())
         .fetch_optional(conn)
         .await?;
-    row.as_ref().map(decode).transpose()
+    row.as_ref().map(|row| decode(row)).transpose()
 }
 
 /// Takes a dead letter out for another try: removes it and the consumer's

@@ -3,7 +3,8 @@
 use ontask_domain::{Colour, Description, Member, Name, Project, ProjectId, ProjectRole, UserId};
 use sqlx::{AnyConnection, Row, any::AnyRow};
 
-use crate::{Result, StoreError, WriteTx, time};
+use crate::sql::Sql;
+use crate::{Db, Result, StoreError, WriteTx, time};
 
 const COLUMNS: &str =
     "id, owner_id, name, colour, description, inbox, archived, position, version, created_at, updated_at";
@@ -14,13 +15,13 @@ pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
 }
 
-pub(crate) fn uuid_of(row: &AnyRow, column: &str) -> Result<uuid::Uuid> {
-    let text: String = row.try_get(column)?;
+pub(crate) fn uuid_of(row: &dyn crate::row::Row, column: &str) -> Result<uuid::Uuid> {
+    let text = row.text(column)?;
     uuid::Uuid::parse_str(&text).map_err(|e| corrupt(column, e))
 }
 
-pub(crate) fn maybe_uuid_of(row: &AnyRow, column: &str) -> Result<Option<uuid::Uuid>> {
-    let text: Option<String> = row.try_get(column)?;
+pub(crate) fn maybe_uuid_of(row: &dyn crate::row::Row, column: &str) -> Result<Option<uuid::Uuid>> {
+    let text = row.maybe_text(column)?;
     text.map(|t| uuid::Uuid::parse_str(&t).map_err(|e| corrupt(column, e))).transpose()
 }
 
@@ -141,15 +142,13 @@ pub async fn of_member(conn: &mut AnyConnection, user: UserId, archived: bool) -
 
 /// The ids of the unarchived projects `user` is a member of: what their lists
 /// and live feeds show.
-pub async fn visible_ids(conn: &mut AnyConnection, user: UserId) -> Result<Vec<ProjectId>> {
-    let rows = sqlx::query(
+pub async fn visible_ids(db: &Db, user: UserId) -> Result<Vec<ProjectId>> {
+    let mut sql = Sql::new(
         "SELECT m.project_id AS id FROM project_members m JOIN projects p ON p.id = m.project_id \
          WHERE m.user_id = $1 AND p.archived = 0 ORDER BY p.position, p.id",
-    )
-    .bind(user.to_string())
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(|row| Ok(ProjectId::from_uuid(uuid_of(row, "id")?))).collect()
+    );
+    sql.text(user.to_string());
+    db.fetch_all(sql, |row| Ok(ProjectId::from_uuid(uuid_of(row, "id")?))).await
 }
 
 /// Every project `user` is a member of, archived or not.

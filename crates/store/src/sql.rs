@@ -80,6 +80,28 @@ impl Sql {
     }
 }
 
+/// Binds `args` to a statement prepared on a SQLite connection of our own
+/// (the writer thread's, a reader's): its placeholders are `$N`, numbering
+/// `args` from 1.
+pub(crate) fn bind_sqlite(statement: &mut rusqlite::Statement<'_>, args: &[Arg]) -> rusqlite::Result<()> {
+    for index in 1..=statement.parameter_count() {
+        let name = statement.parameter_name(index).unwrap_or_default();
+        let arg = name
+            .strip_prefix('$')
+            .and_then(|n| n.parse::<usize>().ok())
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| args.get(i))
+            .ok_or_else(|| rusqlite::Error::InvalidParameterName(name.to_owned()))?;
+        match arg {
+            Arg::I64(v) => statement.raw_bind_parameter(index, v)?,
+            Arg::Text(s) => statement.raw_bind_parameter(index, s.as_str())?,
+            Arg::MaybeI64(v) => statement.raw_bind_parameter(index, v)?,
+            Arg::MaybeText(s) => statement.raw_bind_parameter(index, s.as_deref())?,
+        }
+    }
+    Ok(())
+}
+
 impl Arg {
     pub fn text(v: impl Into<String>) -> Self {
         Self::Text(v.into())

@@ -2,9 +2,10 @@
 //! and read back as [`TaskSnapshot`]s without re-parsing (the hot read path).
 use chrono::{DateTime, Utc};
 use ontask_domain::{EventEnvelope, Priority, ProjectId, RepeatFrom, SectionId, Status, TaskId, TaskSnapshot, UserId};
-use sqlx::{AnyConnection, Row, any::AnyRow};
+use sqlx::{AnyConnection, Row as _};
 
-use crate::projects::maybe_uuid_of;
+use crate::projects::{maybe_uuid_of, uuid_of};
+use crate::row::Row;
 use crate::sql::{Arg, Script, Sql};
 use crate::{Backend, Db, Result, StoreError, WriteTx, events, time};
 
@@ -227,7 +228,7 @@ pub async fn get(conn: &mut AnyConnection, id: TaskId) -> Result<Option<TaskSnap
         .bind(id.to_string())
         .fetch_optional(conn)
         .await?;
-    row.as_ref().map(decode).transpose()
+    row.as_ref().map(|row| decode(row)).transpose()
 }
 
 /// Every task below `root` (subtasks, their subtasks, ...), parents before
@@ -243,7 +244,7 @@ pub async fn subtree(conn: &mut AnyConnection, root: TaskId) -> Result<Vec<TaskS
     .bind(root.to_string())
     .fetch_all(conn)
     .await?;
-    rows.iter().map(decode).collect()
+    rows.iter().map(|row| decode(row)).collect()
 }
 
 /// The tasks above `task`: its parent, the parent's parent, ... (nearest first).
@@ -289,7 +290,7 @@ pub async fn orphans(conn: &mut AnyConnection, limit: i64) -> Result<Vec<TaskSna
         .bind(limit)
         .fetch_all(conn)
         .await?;
-    rows.iter().map(decode).collect()
+    rows.iter().map(|row| decode(row)).collect()
 }
 
 /// The occurrence created from `previous` (a recurring task), if any.
@@ -298,7 +299,7 @@ pub async fn find_next_occurrence(conn: &mut AnyConnection, previous: TaskId) ->
         .bind(previous.to_string())
         .fetch_optional(conn)
         .await?;
-    row.as_ref().map(decode).transpose()
+    row.as_ref().map(|row| decode(row)).transpose()
 }
 
 /// Beyond this many projects a list is one query over all of them with a
@@ -313,10 +314,23 @@ const MAX_WALKED_PROJECTS: usize = 64;
 /// whether a person has one project or fifty, however many tasks they hold.
 /// Text search is the exception: the search index narrows the tasks first.
 pub async fn list(conn: &mut AnyConnection, projects: &[ProjectId], q: &TaskQuery) -> Result<Vec<TaskSnapshot>> {
+    let Some(sql) = list_query(Backend::of(conn), projects, q) else { return Ok(Vec::new()) };
+    let rows = sql.query().fetch_all(conn).await?;
+    rows.iter().map(|row| decode(row)).collect()
+}
+
+/// [`list`] over the committed state, outside any transaction: on SQLite
+/// without sqlx (`Db::fetch_all`), the path of every page a person lists.
+pub async fn list_committed(db: &Db, projects: &[ProjectId], q: &TaskQuery) -> Result<Vec<TaskSnapshot>> {
+    let Some(sql) = list_query(db.backend(), projects, q) else { return Ok(Vec::new()) };
+    db.fetch_all(sql, decode).await
+}
+
+/// The query of [`list`]; `None` when there is nothing to look in.
+fn list_query(backend: Backend, projects: &[ProjectId], q: &TaskQuery) -> Option<Sql> {
     if projects.is_empty() {
-        return Ok(Vec::new());
+        return None;
     }
-    let backend = Backend::of(conn);
     let key = q.sort.expr(q.descending);
     let dir = if q.descending { "DESC" } else { "ASC" };
     let mut sql = Sql::default();
@@ -339,8 +353,7 @@ pub async fn list(conn: &mut AnyConnection, projects: &[ProjectId], q: &TaskQuer
         let limit = sql.int(q.limit);
         sql.push(&format!(" ORDER BY sort_key {dir}, id {dir} LIMIT {limit}"));
     }
-    let rows = sql.query().fetch_all(conn).await?;
-    rows.iter().map(decode).collect()
+    Some(sql)
 }
 
 /// The filters of `q` and its cursor, as ` AND ...` conditions.
@@ -430,7 +443,7 @@ pub async fn all_after(conn: &mut AnyConnection, after_id: Option<TaskId>, limit
         .bind(limit)
         .fetch_all(conn)
         .await?;
-    rows.iter().map(decode).collect()
+    rows.iter().map(|row| decode(row)).collect()
 }
 
 /// Turns free text into an FTS5 query that matches every word (as a prefix), so
@@ -481,38 +494,36 @@ pub async fn tag_counts(conn: &mut AnyConnection, projects: &[ProjectId]) -> Res
         .collect()
 }
 
-fn decode(row: &AnyRow) -> Result<TaskSnapshot> {
-    let parse_id = |s: String| uuid::Uuid::parse_str(&s).map_err(|e| StoreError::Corrupt(e.to_string()));
-    let status: String = row.try_get("status")?;
-    let priority: i64 = row.try_get("priority")?;
-    let recurs_from: Option<String> = row.try_get("recurs_from")?;
+fn decode(row: &dyn Row) -> Result<TaskSnapshot> {
+    let status = row.text("status")?;
+    let priority = row.int("priority")?;
     Ok(TaskSnapshot {
-        id: TaskId::from_uuid(parse_id(row.try_get("id")?)?),
-        owner_id: UserId::from_uuid(parse_id(row.try_get("owner_id")?)?),
+        id: TaskId::from_uuid(uuid_of(row, "id")?),
+        owner_id: UserId::from_uuid(uuid_of(row, "owner_id")?),
         project_id: maybe_uuid_of(row, "project_id")?.map(ProjectId::from_uuid),
         section_id: maybe_uuid_of(row, "section_id")?.map(SectionId::from_uuid),
         parent_id: maybe_uuid_of(row, "parent_id")?.map(TaskId::from_uuid),
         assignee_id: maybe_uuid_of(row, "assignee_id")?.map(UserId::from_uuid),
-        title: row.try_get("title")?,
-        description: row.try_get("description")?,
+        title: row.text("title")?,
+        description: row.text("description")?,
         status: Status::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?,
-        completed_at: time::from_opt_ms(row.try_get("completed_at")?)?,
+        completed_at: time::from_opt_ms(row.maybe_int("completed_at")?)?,
         priority: Priority::from_rank(priority).ok_or_else(|| StoreError::Corrupt(format!("priority {priority}")))?,
-        tags: serde_json::from_str(&row.try_get::<String, _>("tags")?)?,
-        due: row.try_get("due")?,
-        due_at: time::from_opt_ms(row.try_get("due_at")?)?,
-        reminders: serde_json::from_str(&row.try_get::<String, _>("reminders")?)?,
-        recurrence: row.try_get("recurrence")?,
-        repeat_from: match row.try_get::<Option<String>, _>("repeat_from")? {
+        tags: serde_json::from_str(&row.text("tags")?)?,
+        due: row.maybe_text("due")?,
+        due_at: time::from_opt_ms(row.maybe_int("due_at")?)?,
+        reminders: serde_json::from_str(&row.text("reminders")?)?,
+        recurrence: row.maybe_text("recurrence")?,
+        repeat_from: match row.maybe_text("repeat_from")? {
             None => RepeatFrom::Due,
             Some(raw) => RepeatFrom::parse(&raw).map_err(|_| StoreError::Corrupt(format!("repeat_from {raw:?}")))?,
         },
-        recurrence_anchor: row.try_get("recurrence_anchor")?,
-        recurs_from: recurs_from.map(parse_id).transpose()?.map(TaskId::from_uuid),
-        position: row.try_get("position")?,
-        version: row.try_get("version")?,
-        created_at: time::from_ms(row.try_get("created_at")?)?,
-        updated_at: time::from_ms(row.try_get("updated_at")?)?,
+        recurrence_anchor: row.maybe_text("recurrence_anchor")?,
+        recurs_from: maybe_uuid_of(row, "recurs_from")?.map(TaskId::from_uuid),
+        position: row.int("position")?,
+        version: row.int("version")?,
+        created_at: time::from_ms(row.int("created_at")?)?,
+        updated_at: time::from_ms(row.int("updated_at")?)?,
     })
 }
 

@@ -80,10 +80,7 @@ impl Relay {
     /// SQLite: one process owns the file, and the write transaction is only
     /// opened after publishing, so API writes never wait for the bus.
     async fn publish_batch(&self) -> Result<(usize, bool), ontask_bus::BusError> {
-        let batch = {
-            let mut conn = self.db.read().await?;
-            events::unpublished(&mut conn, BATCH).await?
-        };
+        let batch = events::unpublished_committed(&self.db, BATCH).await?;
         let Some(last) = batch.last() else { return Ok((0, false)) };
         self.publish(&batch).await?;
         events::record_published(&self.db, last.seq, ontask_app::now()).await?;

@@ -28,7 +28,7 @@ use tokio::sync::{Notify, oneshot};
 use super::queued::{Queued, answer};
 use super::{SQLITE_CHECKPOINT_SECONDS, Shared};
 use crate::checkpoint::Wal;
-use crate::sql::Arg;
+use crate::sql;
 use crate::{Result, StoreError, tasks};
 
 /// The thread's turn at the writer: the runner holds the lock until `done`
@@ -227,21 +227,7 @@ fn run_script(conn: &Connection, item: &Queued) -> rusqlite::Result<Vec<i64>> {
     for text in statements {
         let mut statement = conn.prepare_cached(text)?;
         // Placeholders are `$N`, numbered across the script's statements.
-        for index in 1..=statement.parameter_count() {
-            let name = statement.parameter_name(index).unwrap_or_default();
-            let arg = name
-                .strip_prefix('$')
-                .and_then(|n| n.parse::<usize>().ok())
-                .and_then(|n| n.checked_sub(1))
-                .and_then(|i| args.get(i))
-                .ok_or_else(|| rusqlite::Error::InvalidParameterName(name.to_owned()))?;
-            match arg {
-                Arg::I64(v) => statement.raw_bind_parameter(index, v)?,
-                Arg::Text(s) => statement.raw_bind_parameter(index, s.as_str())?,
-                Arg::MaybeI64(v) => statement.raw_bind_parameter(index, v)?,
-                Arg::MaybeText(s) => statement.raw_bind_parameter(index, s.as_deref())?,
-            }
-        }
+        sql::bind_sqlite(&mut statement, args)?;
         let mut rows = statement.raw_query();
         while let Some(row) = rows.next()? {
             returned.push(row.get(0)?);

@@ -102,7 +102,7 @@ on_both_backends! {
         let ahead: Vec<i64> =
             events::unpublished_after(&mut conn, seqs[3], 10).await.unwrap().iter().map(|e| e.seq).collect();
         assert_eq!(ahead, seqs[4..], "reading ahead of a batch still on its way");
-        let middle: Vec<i64> = events::range(&mut conn, seqs[0], seqs[3], 10).await.unwrap().iter().map(|e| e.seq).collect();
+        let middle: Vec<i64> = events::range(&db, seqs[0], seqs[3], 10).await.unwrap().iter().map(|e| e.seq).collect();
         assert_eq!(middle, seqs[1..=3]);
         assert_eq!(events::all_after(&mut conn, 0, 2).await.unwrap().len(), 2);
     }
@@ -117,14 +117,14 @@ on_both_backends! {
         insert_with_event(&db, &task(alice, "a2")).await;
 
         let mut conn = db.read().await.unwrap();
-        let mine = events::visible_after(&mut conn, alice, &[crate::home(alice)], 0, 10).await.unwrap();
+        let mine = events::visible_after(&db, alice, &[crate::home(alice)], 0, 10).await.unwrap();
         assert_eq!(mine.len(), 2);
         assert!(mine.iter().all(|e| e.envelope.project_id == Some(crate::home(alice))));
-        let after_first = events::visible_after(&mut conn, alice, &[crate::home(alice)], first, 10).await.unwrap();
+        let after_first = events::visible_after(&db, alice, &[crate::home(alice)], first, 10).await.unwrap();
         assert_eq!(after_first.len(), 1);
         let shared = [crate::home(alice), crate::home(bob)];
-        assert_eq!(events::visible_after(&mut conn, alice, &shared, 0, 10).await.unwrap().len(), 3, "a member sees both");
-        assert!(events::visible_after(&mut conn, alice, &[], 0, 10).await.unwrap().is_empty(), "nothing of no project");
+        assert_eq!(events::visible_after(&db, alice, &shared, 0, 10).await.unwrap().len(), 3, "a member sees both");
+        assert!(events::visible_after(&db, alice, &[], 0, 10).await.unwrap().is_empty(), "nothing of no project");
         assert_eq!(events::for_task(&mut conn, a1.id).await.unwrap().len(), 1);
         let newest = events::for_project(&mut conn, crate::home(alice), i64::MAX, 1).await.unwrap();
         assert_eq!(newest[0].envelope.task_id.map(|t| t != a1.id), Some(true), "activity is newest first");
@@ -155,7 +155,7 @@ on_both_backends! {
         let owner = user(&db).await;
         let seq = insert_with_event(&db, &task(owner, "t")).await;
         let mut conn = db.read().await.unwrap();
-        let event = events::range(&mut conn, 0, seq, 1).await.unwrap().remove(0);
+        let event = events::range(&db, 0, seq, 1).await.unwrap().remove(0);
         assert_eq!(events::offset(&mut conn, "recurrence").await.unwrap(), 0);
         drop(conn);
 
@@ -212,9 +212,7 @@ on_both_backends! {
                 let mut seen = HashSet::new();
                 let mut position = 0;
                 while seen.len() < WRITERS * PER_WRITER {
-                    let mut conn = db.read().await.unwrap();
-                    let batch = events::range(&mut conn, position, i64::MAX, 1000).await.unwrap();
-                    drop(conn);
+                    let batch = events::range(&db, position, i64::MAX, 1000).await.unwrap();
                     for e in &batch {
                         assert!(seen.insert(e.envelope.event_id), "an event was read twice");
                     }

@@ -94,7 +94,7 @@ on_both_backends! {
 
         // Exactly the committed writers' tasks and events are there, nothing of the failed ones.
         let mut conn = db.read().await.unwrap();
-        let log = events::range(&mut conn, before, i64::MAX, 1000).await.unwrap();
+        let log = events::range(&db, before, i64::MAX, 1000).await.unwrap();
         let titles: HashSet<String> =
             log.iter().map(|e| e.envelope.event.task().unwrap().title.clone()).collect();
         let expected: HashSet<String> = committed.iter().map(|(n, _)| format!("writer {n}")).collect();
@@ -142,7 +142,7 @@ on_both_backends! {
                 other => panic!("create {n}: unexpected outcome {other:?}"),
             }
         }
-        let log = events::range(&mut conn, before, i64::MAX, 1000).await.unwrap();
+        let log = events::range(&db, before, i64::MAX, 1000).await.unwrap();
         assert_eq!(positions, log.iter().map(|e| e.seq).collect::<HashSet<_>>());
         assert_eq!(positions.len(), (0..CREATES).filter(|n| n % 7 != 3).count());
     }
@@ -242,7 +242,7 @@ on_both_backends! {
         }
         done.store(true, std::sync::atomic::Ordering::SeqCst);
         let seen = reader.await.unwrap();
-        let log = events::range(&mut conn, start, i64::MAX, 1000).await.unwrap();
+        let log = events::range(&db, start, i64::MAX, 1000).await.unwrap();
         assert_eq!(seen, log.iter().map(|e| e.seq).collect::<Vec<_>>(), "the reader saw the whole log, in order");
         let logged: HashSet<_> = log.iter().filter_map(|e| e.envelope.task_id).collect();
         assert_eq!(logged, committed, "an event for every committed task and no other");

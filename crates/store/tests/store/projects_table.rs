@@ -38,8 +38,8 @@ on_both_backends! {
         let mut conn = db.read().await.unwrap();
         assert_eq!(projects::role_of(&mut conn, trip.id, bob).await.unwrap(), Some(ProjectRole::Viewer));
         assert_eq!(projects::role_of(&mut conn, home.id, bob).await.unwrap(), None);
-        assert_eq!(projects::visible_ids(&mut conn, alice).await.unwrap(), vec![home.id, trip.id]);
-        assert_eq!(projects::visible_ids(&mut conn, bob).await.unwrap(), vec![trip.id]);
+        assert_eq!(projects::visible_ids(&db, alice).await.unwrap(), vec![home.id, trip.id]);
+        assert_eq!(projects::visible_ids(&db, bob).await.unwrap(), vec![trip.id]);
         let of_alice = projects::of_member(&mut conn, alice, false).await.unwrap();
         assert_eq!(of_alice.iter().map(|p| (p.project.name.as_str(), p.role, p.members)).collect::<Vec<_>>(), [
             ("Home", ProjectRole::Owner, 1),
@@ -61,7 +61,7 @@ on_both_backends! {
         assert!(!projects::update(&mut tx, &archived, trip.version).await.unwrap(), "a stale version writes nothing");
         tx.commit().await.unwrap();
         let mut conn = db.read().await.unwrap();
-        assert_eq!(projects::visible_ids(&mut conn, bob).await.unwrap(), vec![], "an archived project leaves the lists");
+        assert_eq!(projects::visible_ids(&db, bob).await.unwrap(), vec![], "an archived project leaves the lists");
         assert_eq!(projects::member_of(&mut conn, bob).await.unwrap(), vec![trip.id], "but not the membership");
         assert_eq!(projects::of_member(&mut conn, bob, true).await.unwrap()[0].role, ProjectRole::Editor);
         drop(conn);
@@ -154,6 +154,14 @@ on_both_backends! {
         let only_bob = tasks::list(&mut conn, &[crate::home(bob)], &TaskQuery { limit: 10, ..TaskQuery::default() }).await.unwrap();
         assert_eq!(only_bob.len(), 3);
         assert!(tasks::list(&mut conn, &[], &by_position).await.unwrap().is_empty());
+        drop(conn);
+
+        // The committed read (on SQLite without sqlx) answers the same pages.
+        for query in [&by_position, &next, &high_first] {
+            let committed = tasks::list_committed(&db, &projects, query).await.unwrap();
+            assert_eq!(committed, tasks::list(&mut db.read().await.unwrap(), &projects, query).await.unwrap());
+        }
+        assert!(tasks::list_committed(&db, &[], &by_position).await.unwrap().is_empty());
     }
 
     async fn subtasks_are_found_below_and_above(db: Db) {
