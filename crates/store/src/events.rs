@@ -124,19 +124,19 @@ const RELAY_POSITION: &str = "(SELECT seq FROM relay_position WHERE id = 1)";
 
 /// Events not yet handed to the bus, oldest first.
 pub async fn unpublished(conn: &mut AnyConnection, limit: i64) -> Result<Vec<StoredEvent>> {
-    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM events WHERE seq > {RELAY_POSITION} ORDER BY seq LIMIT $1"))
-        .bind(limit)
-        .fetch_all(conn)
-        .await?;
-    decode_all(rows)
+    decode_all(unpublished_query(limit).query().fetch_all(conn).await?)
 }
 
 /// [`unpublished`] over the committed state (on SQLite without sqlx, see
 /// `Db::fetch_all`): the SQLite relay's read.
 pub async fn unpublished_committed(db: &Db, limit: i64) -> Result<Vec<StoredEvent>> {
+    db.fetch_all(unpublished_query(limit), decode).await
+}
+
+fn unpublished_query(limit: i64) -> Sql {
     let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM events WHERE seq > {RELAY_POSITION} ORDER BY seq LIMIT $1"));
     sql.int(limit);
-    db.fetch_all(sql, decode).await
+    sql
 }
 
 /// Events after `after_seq`, oldest first: the relay reads the next batch
