@@ -425,20 +425,22 @@ async fn a_bulk_create_answers_every_item_and_creates_only_the_valid_ones() {
         { "title": "Third", "colour": "red" },
         { "description": "no title" },
         { "title": "Fifth", "priority": "high", "due": "2026-12-25", "reminders": ["PT1H"] },
+        { "title": "Sixth", "project_id": 2.5 },
     ]});
     let response = app.post("/api/v1/tasks/batch", &user).json(&body).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let result: Value = response.json().await.unwrap();
-    assert_eq!((result["created"].as_u64(), result["failed"].as_u64()), (Some(2), Some(3)), "{result}");
+    assert_eq!((result["created"].as_u64(), result["failed"].as_u64()), (Some(2), Some(4)), "{result}");
     let items = result["items"].as_array().unwrap();
     let statuses: Vec<_> = items.iter().map(|i| i["status"].as_u64().unwrap()).collect();
-    assert_eq!(statuses, [201, 422, 422, 422, 201]);
+    assert_eq!(statuses, [201, 422, 422, 422, 201, 422]);
     // Each refused item carries the problem a single create would answer.
     let single = app.post("/api/v1/tasks", &user).json(&json!({ "title": "" })).send().await.unwrap();
     let single = assert_problem(single, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
     assert_eq!(items[1]["problem"], single);
     assert_eq!(items[2]["problem"]["errors"][0]["field"], "colour", "{}", items[2]);
     assert_eq!(items[3]["problem"]["errors"][0]["field"], "title", "{}", items[3]);
+    assert_eq!(items[5]["problem"]["errors"][0]["field"], "project_id", "{}", items[5]);
     assert_eq!(items[0]["task"]["due"], "2026-12-24T18:00:00+01:00[Europe/Berlin]");
     assert_eq!(items[4]["task"]["priority"], "high");
 
