@@ -163,6 +163,42 @@ on_both_backends! {
         assert_eq!(list(&db, owner, window).await, vec!["soon"]);
     }
 
+    // Past the count where an overdue list walks the sort index instead of
+    // sorting the range (`DUE_RANGE_SORTED`), pages hold the same tasks in
+    // the same order, over a transaction's connection and the committed state.
+    async fn a_wide_overdue_range_pages_in_order(db: Db) {
+        let owner = user(&db).await;
+        let mut all = Vec::new();
+        for i in 0..1300_i64 {
+            let mut t = due_in(owner, &format!("t{i:04}"), if i % 2 == 0 { -1 - i % 5 } else { 1 + i % 5 });
+            t.position = (i * 7919) % 1300;
+            if i % 13 == 0 {
+                t.status = Status::Completed;
+            }
+            all.push(t);
+        }
+        insert_all(&db, &all).await;
+        let mut expected: Vec<&TaskSnapshot> =
+            all.iter().filter(|t| t.status == Status::Open && t.due_at.is_some_and(|d| d < now())).collect();
+        expected.sort_by_key(|t| t.position);
+        let expected: Vec<String> = expected.iter().map(|t| t.title.clone()).collect();
+        assert!(expected.len() > 500, "the range is wide: {}", expected.len());
+
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let q = TaskQuery { overdue_at: Some(now()), limit: 50, after: after.clone(), ..Default::default() };
+            let committed = tasks::list_committed(&db, &[crate::home(owner)], &q).await.unwrap();
+            let mut conn = db.read().await.unwrap();
+            let in_conn = tasks::list(&mut conn, &[crate::home(owner)], &q).await.unwrap();
+            assert_eq!(committed, in_conn);
+            let Some(last) = committed.last() else { break };
+            after = Some((SortKey::Position.key_of(last, false), last.id.to_string()));
+            seen.extend(committed.into_iter().map(|t| t.title));
+        }
+        assert_eq!(seen, expected);
+    }
+
     async fn every_sort_pages_without_gaps_or_repeats(db: Db) {
         let owner = user(&db).await;
         let mut all = Vec::new();
