@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use axum::serve::ListenerExt as _;
 use ontask_api::{ApiConfig, ApiState, OpsEndpoints};
 use ontask_app::App;
 use ontask_app::auth::Auth;
@@ -246,7 +247,16 @@ impl Application {
         };
         // The peer address is what the rate limits count when no proxy header is configured.
         let router = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let server = axum::serve(self.listener, router).with_graceful_shutdown(shutdown_signal);
+        // Without TCP_NODELAY a small write that follows another one not yet
+        // acknowledged (the second event of a live stream, the end of a
+        // chunked body) waits for the peer's delayed ACK: 40 ms on Linux,
+        // which was the p99 from commit to a live event.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY");
+            }
+        });
+        let server = axum::serve(listener, router).with_graceful_shutdown(shutdown_signal);
         // The rate limits keep a count per client; forget the ones whose
         // allowance has refilled, so the counts stay as many as recent clients.
         let (app, limits_stop) = (self.app.clone(), http_shutdown.clone());
