@@ -6,16 +6,20 @@
 //! wait, so the copying happens beside the writes. PASSIVE alone cannot bound
 //! the file, though: the WAL only starts over from its beginning when a writer
 //! finds every frame copied and no reader still on an old snapshot, which a
-//! busy server rarely offers. So once the file passes half its bound, the task
-//! holds the writer between two batches and runs a TRUNCATE checkpoint, which
-//! waits for the readers of old snapshots (they are short) and empties the file.
-//! The pause is what PASSIVE left to copy, usually little.
+//! busy server rarely offers. So after each pass the task holds the writer
+//! between two batches for a second PASSIVE pass, which only copies the frames
+//! written during the first: the next write then starts the file over, in
+//! place. Should the file still pass half its bound (a long reader kept the
+//! WAL from starting over), a TRUNCATE checkpoint with the writer held empties
+//! it. Before the second pass, the WAL grew to half its bound within about a
+//! second at 1,000 creates/s and every TRUNCATE paused writes for about 30 ms:
+//! a create's p99 was 25 ms, and 7 ms with it.
 use std::path::{Path, PathBuf};
 use std::sync::Weak;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use sqlx::{AnyPool, Executor, Row};
+use sqlx::{AnyPool, Row};
 
 use crate::db::Inner;
 use crate::{Result, StoreError};
@@ -108,21 +112,36 @@ pub(crate) fn wal_of(file: &Path) -> PathBuf {
 }
 
 async fn round(inner: &Inner) -> Result<()> {
-    checkpoint(inner, "PASSIVE").await?;
+    let frames = checkpoint(inner, "PASSIVE", "passive").await?;
+    if let Some(group) = &inner.group
+        && frames.in_log > 0
+    {
+        // What the pass above left (the frames written while it copied) is
+        // copied with the writer paused, so the next write finds every frame
+        // copied and starts the file over from its beginning: the WAL stays
+        // near what one tick writes, reused in place, and is rarely truncated.
+        group.exclusive(checkpoint(inner, "PASSIVE", "passive_paused")).await?;
+    }
     if inner.wal.measure() > inner.wal.limit / 2
         && let Some(group) = &inner.group
     {
-        group.exclusive(checkpoint(inner, "TRUNCATE")).await?;
+        group.exclusive(checkpoint(inner, "TRUNCATE", "truncate")).await?;
         inner.wal.measure();
     }
     Ok(())
 }
 
-async fn checkpoint(inner: &Inner, mode: &str) -> Result<()> {
+/// What a checkpoint found: the frames in the WAL (`-1` while another
+/// connection holds the database in a way that stops checkpoints).
+struct Frames {
+    in_log: i64,
+}
+
+/// Runs a checkpoint in `mode`, timed under `label`.
+async fn checkpoint(inner: &Inner, mode: &str, label: &'static str) -> Result<Frames> {
     let started = Instant::now();
     let mut conn = inner.read.acquire().await?;
-    conn.execute(format!("PRAGMA wal_checkpoint({mode})").as_str()).await?;
-    let mode = mode.to_ascii_lowercase();
-    metrics::histogram!(SQLITE_CHECKPOINT_SECONDS, "mode" => mode).record(started.elapsed().as_secs_f64());
-    Ok(())
+    let row = sqlx::query(&format!("PRAGMA wal_checkpoint({mode})")).fetch_one(&mut *conn).await?;
+    metrics::histogram!(SQLITE_CHECKPOINT_SECONDS, "mode" => label).record(started.elapsed().as_secs_f64());
+    Ok(Frames { in_log: row.try_get(1)? })
 }
