@@ -9,7 +9,7 @@ use tracing::Instrument;
 
 use crate::checkpoint::{self, Wal, WalStatus};
 use crate::readers::Readers;
-use crate::row::Row;
+use crate::row::{Columns, Row, SqliteRow};
 use crate::sql::{self, Script, Sql};
 use crate::writer::{BatchLimits, GroupWriter, Member, PgWriter, Queue};
 use crate::{Result, StoreError};
@@ -271,10 +271,11 @@ impl Db {
             .run(move |conn| {
                 let mut statement = conn.prepare_cached(&query.text)?;
                 sql::bind_sqlite(&mut statement, query.args())?;
+                let columns = Columns::of(&statement);
                 let mut rows = statement.raw_query();
                 let mut decoded = Vec::new();
                 while let Some(row) = rows.next()? {
-                    decoded.push(decode(row)?);
+                    decoded.push(decode(&SqliteRow::new(row, &columns))?);
                 }
                 Ok(decoded)
             })

@@ -328,7 +328,9 @@ pub async fn list(conn: &mut AnyConnection, projects: &[ProjectId], q: &TaskQuer
 /// without sqlx (`Db::fetch_all`), the path of every page a person lists.
 pub async fn list_committed(db: &Db, projects: &[ProjectId], q: &TaskQuery) -> Result<Vec<TaskSnapshot>> {
     let due_range = match due_range_probe(db.backend(), projects, q) {
-        Some(probe) => DueRange::from_count(db.fetch_all(probe, |row| row.int("n")).await?.first().copied().unwrap_or(0)),
+        Some(probe) => {
+            DueRange::from_count(db.fetch_all(probe, |row| row.int("n")).await?.first().copied().unwrap_or(0))
+        }
         None => DueRange::Indexed,
     };
     let Some(sql) = list_query(db.backend(), projects, q, due_range) else { return Ok(Vec::new()) };
