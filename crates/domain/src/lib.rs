@@ -18,6 +18,7 @@ mod project;
 pub mod quick;
 mod recurrence;
 mod reminder;
+mod rfc3339;
 mod section;
 pub mod settings;
 mod snapshot;

@@ -38,6 +38,7 @@ pub struct TaskSnapshot {
     /// Markdown.
     pub description: String,
     pub status: Status,
+    #[serde(serialize_with = "crate::rfc3339::option")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub completed_at: Option<DateTime<Utc>>,
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "high"))]
@@ -46,6 +47,7 @@ pub struct TaskSnapshot {
     /// `2026-11-24`, `2026-11-24T09:00:00Z` or `2026-11-24T09:00:00+01:00[Europe/Berlin]`.
     pub due: Option<String>,
     /// The instant the due stands for (end of day for a whole-day due).
+    #[serde(serialize_with = "crate::rfc3339::option")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub due_at: Option<DateTime<Utc>>,
     /// Instants (RFC 3339) or ISO 8601 durations before due (`PT15M`).
@@ -63,8 +65,10 @@ pub struct TaskSnapshot {
     pub recurs_from: Option<TaskId>,
     pub position: i64,
     pub version: i64,
+    #[serde(serialize_with = "crate::rfc3339::serialize")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::rfc3339::serialize")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: DateTime<Utc>,
 }

@@ -73,7 +73,9 @@ impl<'r, 's> SqliteRow<'r, 's> {
     fn index(&self, column: &str) -> Result<usize> {
         let next = self.next.get();
         let Columns { names, first } = self.columns;
-        if names.get(next).is_some_and(|name| name.eq_ignore_ascii_case(column)) && first[next] {
+        // SQLite names a column as the query wrote it, as decoders do: an
+        // exact comparison first, the case-blind one (as rusqlite's) after.
+        if names.get(next).is_some_and(|name| name == column) && first[next] {
             return Ok(next);
         }
         Ok(names

@@ -566,8 +566,7 @@ pub async fn tag_counts(conn: &mut AnyConnection, projects: &[ProjectId]) -> Res
 }
 
 fn decode(row: &dyn Row) -> Result<TaskSnapshot> {
-    let status = row.text("status")?;
-    let priority = row.int("priority")?;
+    // Columns are read in the order of COLUMNS: the row finds each one next.
     Ok(TaskSnapshot {
         id: TaskId::from_uuid(uuid_of(row, "id")?),
         owner_id: UserId::from_uuid(uuid_of(row, "owner_id")?),
@@ -577,9 +576,15 @@ fn decode(row: &dyn Row) -> Result<TaskSnapshot> {
         assignee_id: maybe_uuid_of(row, "assignee_id")?.map(UserId::from_uuid),
         title: row.text("title")?,
         description: row.text("description")?,
-        status: Status::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?,
+        status: {
+            let status = row.text("status")?;
+            Status::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?
+        },
         completed_at: time::from_opt_ms(row.maybe_int("completed_at")?)?,
-        priority: Priority::from_rank(priority).ok_or_else(|| StoreError::Corrupt(format!("priority {priority}")))?,
+        priority: {
+            let priority = row.int("priority")?;
+            Priority::from_rank(priority).ok_or_else(|| StoreError::Corrupt(format!("priority {priority}")))?
+        },
         tags: serde_json::from_str(&row.text("tags")?)?,
         due: row.maybe_text("due")?,
         due_at: time::from_opt_ms(row.maybe_int("due_at")?)?,
