@@ -56,7 +56,7 @@ impl Columns {
 
 /// A row on one of our own SQLite read connections. rusqlite's `get` by name
 /// asks SQLite for every column's name and compares it without case on each
-/// call: for a page of 50 tasks of 27 columns that was 40% of the request's
+/// call: for a page of 50 tasks of 23 columns that was 40% of the request's
 /// instructions (callgrind). Decoders read columns in the order they are
 /// selected, so the column after the one read last is tried first.
 pub(crate) struct SqliteRow<'r, 's> {
