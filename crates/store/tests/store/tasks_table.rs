@@ -142,6 +142,56 @@ on_both_backends! {
         assert_eq!((home.tasks, home.open), (3, 2));
     }
 
+    // The row's `tags` text only narrows a tag filter: a tag that holds
+    // another one as a quoted substring is not a match.
+    async fn a_tag_filter_matches_whole_tags_only(db: Db) {
+        let owner = user(&db).await;
+        let mut lookalike = tagged(owner, "lookalike", Priority::None, &[]);
+        lookalike.tags = vec!["a\"home".into(), "x".into()];
+        insert_all(&db, &[tagged(owner, "home", Priority::None, &["home"]), lookalike]).await;
+        let home = TaskQuery { tags: vec!["home".into()], ..Default::default() };
+        assert_eq!(list(&db, owner, home).await, vec!["home"]);
+        let quoted = TaskQuery { tags: vec!["a\"home".into()], ..Default::default() };
+        assert_eq!(list(&db, owner, quoted).await, vec!["lookalike"]);
+    }
+
+    // A search with few matches reads them and sorts (`Plan::TextMatches`),
+    // one with many walks the sort index: both page through the same tasks
+    // in the same order, over a transaction's connection and the committed state.
+    async fn rare_and_common_searches_page_in_order(db: Db) {
+        let owner = user(&db).await;
+        let mut all = Vec::new();
+        for i in 0..700_i64 {
+            let title = if i % 10 == 0 { format!("common rare t{i:04}") } else { format!("common t{i:04}") };
+            let mut t = if i % 3 == 0 { task(owner, &title) } else { due_in(owner, &title, i % 50 - 25) };
+            t.position = (i * 7919) % 700;
+            all.push(t);
+        }
+        insert_all(&db, &all).await;
+        for (word, sort) in [("rare", SortKey::Position), ("rare", SortKey::Due), ("common", SortKey::Position),
+            ("common", SortKey::Due)]
+        {
+            let mut expected: Vec<&TaskSnapshot> = all.iter().filter(|t| t.title.contains(word)).collect();
+            expected.sort_by_key(|t| (sort.key_of(t, false), t.id.to_string()));
+            let expected: Vec<String> = expected.iter().map(|t| t.title.clone()).collect();
+
+            let mut seen = Vec::new();
+            let mut after = None;
+            loop {
+                let q =
+                    TaskQuery { text: Some(word.into()), sort, limit: 30, after: after.clone(), ..Default::default() };
+                let committed = tasks::list_committed(&db, &[crate::home(owner)], &q).await.unwrap();
+                let mut conn = db.read().await.unwrap();
+                let in_conn = tasks::list(&mut conn, &[crate::home(owner)], &q).await.unwrap();
+                assert_eq!(committed, in_conn);
+                let Some(last) = committed.last() else { break };
+                after = Some((sort.key_of(last, false), last.id.to_string()));
+                seen.extend(committed.into_iter().map(|t| t.title));
+            }
+            assert_eq!(seen, expected, "q={word} sort={sort:?}");
+        }
+    }
+
     async fn due_ranges_and_overdue(db: Db) {
         let owner = user(&db).await;
         let mut late_done = due_in(owner, "late but done", -3);
@@ -164,7 +214,7 @@ on_both_backends! {
     }
 
     // Past the count where an overdue list walks the sort index instead of
-    // sorting the range (`DUE_RANGE_SORTED`), pages hold the same tasks in
+    // sorting the range (`FEW`), pages hold the same tasks in
     // the same order, over a transaction's connection and the committed state.
     async fn a_wide_overdue_range_pages_in_order(db: Db) {
         let owner = user(&db).await;
