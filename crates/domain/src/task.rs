@@ -39,11 +39,15 @@ impl Status {
         }
     }
 
+    /// Case-blind, without allocating: the store decodes every listed task's status with it.
     pub fn parse(s: &str) -> Option<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "open" => Some(Self::Open),
-            "completed" | "done" => Some(Self::Completed),
-            _ => None,
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("open") {
+            Some(Self::Open)
+        } else if s.eq_ignore_ascii_case("completed") || s.eq_ignore_ascii_case("done") {
+            Some(Self::Completed)
+        } else {
+            None
         }
     }
 }
@@ -410,6 +414,22 @@ mod tests {
 
     fn create(d: TaskDraft, now: DateTime<Utc>) -> Result<Task, ValidationErrors> {
         Task::create(UserId::new(), Placement::project(ProjectId::new()), d, now)
+    }
+
+    #[test]
+    fn a_status_is_read_without_regard_to_case_or_surrounding_space() {
+        for (raw, status) in [
+            ("open", Status::Open),
+            (" OPEN ", Status::Open),
+            ("completed", Status::Completed),
+            ("Done", Status::Completed),
+        ] {
+            assert_eq!(Status::parse(raw), Some(status), "{raw:?}");
+        }
+        for raw in ["", "opened", "clos", "don"] {
+            assert_eq!(Status::parse(raw), None, "{raw:?}");
+        }
+        assert_eq!(Status::parse(Status::Completed.as_str()), Some(Status::Completed));
     }
 
     #[test]

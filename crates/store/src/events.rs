@@ -95,7 +95,7 @@ fn decode(row: &dyn Row) -> Result<StoredEvent> {
             task_id: maybe_uuid_of(row, "task_id")?.map(TaskId::from_uuid),
             project_id: maybe_uuid_of(row, "project_id")?.map(ProjectId::from_uuid),
             event,
-            metadata: serde_json::from_str(&row.text("metadata")?)?,
+            metadata: serde_json::from_str(&row.text_ref("metadata")?)?,
         },
     })
 }

@@ -16,12 +16,11 @@ pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
 }
 
 pub(crate) fn uuid_of(row: &dyn crate::row::Row, column: &str) -> Result<uuid::Uuid> {
-    let text = row.text(column)?;
-    uuid::Uuid::parse_str(&text).map_err(|e| corrupt(column, e))
+    uuid::Uuid::parse_str(&row.text_ref(column)?).map_err(|e| corrupt(column, e))
 }
 
 pub(crate) fn maybe_uuid_of(row: &dyn crate::row::Row, column: &str) -> Result<Option<uuid::Uuid>> {
-    let text = row.maybe_text(column)?;
+    let text = row.maybe_text_ref(column)?;
     text.map(|t| uuid::Uuid::parse_str(&t).map_err(|e| corrupt(column, e))).transpose()
 }
 

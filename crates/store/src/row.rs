@@ -2,8 +2,10 @@
 //! so a row read through sqlx (`AnyRow`) and one read on a SQLite read
 //! connection of our own ([`SqliteRow`], see `readers`) go through the same
 //! code.
+use std::borrow::Cow;
 use std::cell::Cell;
 
+use rusqlite::types::{Type, ValueRef};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
@@ -12,6 +14,10 @@ use crate::Result;
 pub(crate) trait Row {
     fn text(&self, column: &str) -> Result<String>;
     fn maybe_text(&self, column: &str) -> Result<Option<String>>;
+    /// The text borrowed from the row where the driver allows (our SQLite
+    /// rows do), for a value that is parsed, not kept: ids, JSON arrays.
+    fn text_ref(&self, column: &str) -> Result<Cow<'_, str>>;
+    fn maybe_text_ref(&self, column: &str) -> Result<Option<Cow<'_, str>>>;
     fn int(&self, column: &str) -> Result<i64>;
     fn maybe_int(&self, column: &str) -> Result<Option<i64>>;
 }
@@ -23,6 +29,14 @@ impl Row for AnyRow {
 
     fn maybe_text(&self, column: &str) -> Result<Option<String>> {
         Ok(self.try_get(column)?)
+    }
+
+    fn text_ref(&self, column: &str) -> Result<Cow<'_, str>> {
+        Ok(Cow::Borrowed(self.try_get::<&str, _>(column)?))
+    }
+
+    fn maybe_text_ref(&self, column: &str) -> Result<Option<Cow<'_, str>>> {
+        Ok(self.try_get::<Option<&str>, _>(column)?.map(Cow::Borrowed))
     }
 
     fn int(&self, column: &str) -> Result<i64> {
@@ -84,10 +98,31 @@ impl<'r, 's> SqliteRow<'r, 's> {
             .ok_or_else(|| rusqlite::Error::InvalidColumnName(column.to_owned()))?)
     }
 
-    fn get<T: rusqlite::types::FromSql>(&self, column: &str) -> Result<T> {
+    /// The position of `column`, remembered so the next lookup tries the one after.
+    fn seek(&self, column: &str) -> Result<usize> {
         let index = self.index(column)?;
         self.next.set(index + 1);
-        Ok(self.row.get(index)?)
+        Ok(index)
+    }
+
+    fn get<T: rusqlite::types::FromSql>(&self, column: &str) -> Result<T> {
+        Ok(self.row.get(self.seek(column)?)?)
+    }
+
+    /// The value of `column` as SQLite holds it (valid until the row steps on).
+    fn value(&self, column: &str) -> Result<(usize, ValueRef<'_>)> {
+        let index = self.seek(column)?;
+        Ok((index, self.row.get_ref(index)?))
+    }
+}
+
+/// Text in SQLite's buffer, checked as UTF-8 as rusqlite's `String` is; any
+/// other type is the error rusqlite's `get` gives.
+fn borrowed_text<'v>(index: usize, column: &str, value: ValueRef<'v>) -> Result<&'v str> {
+    match value {
+        ValueRef::Text(bytes) => Ok(std::str::from_utf8(bytes)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(e)))?),
+        other => Err(rusqlite::Error::InvalidColumnType(index, column.to_owned(), other.data_type()).into()),
     }
 }
 
@@ -98,6 +133,18 @@ impl Row for SqliteRow<'_, '_> {
 
     fn maybe_text(&self, column: &str) -> Result<Option<String>> {
         self.get(column)
+    }
+
+    fn text_ref(&self, column: &str) -> Result<Cow<'_, str>> {
+        let (index, value) = self.value(column)?;
+        Ok(Cow::Borrowed(borrowed_text(index, column, value)?))
+    }
+
+    fn maybe_text_ref(&self, column: &str) -> Result<Option<Cow<'_, str>>> {
+        match self.value(column)? {
+            (_, ValueRef::Null) => Ok(None),
+            (index, value) => Ok(Some(Cow::Borrowed(borrowed_text(index, column, value)?))),
+        }
     }
 
     fn int(&self, column: &str) -> Result<i64> {

@@ -630,7 +630,7 @@ fn decode(row: &dyn Row) -> Result<TaskSnapshot> {
         title: row.text("title")?,
         description: row.text("description")?,
         status: {
-            let status = row.text("status")?;
+            let status = row.text_ref("status")?;
             Status::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?
         },
         completed_at: time::from_opt_ms(row.maybe_int("completed_at")?)?,
@@ -638,12 +638,12 @@ fn decode(row: &dyn Row) -> Result<TaskSnapshot> {
             let priority = row.int("priority")?;
             Priority::from_rank(priority).ok_or_else(|| StoreError::Corrupt(format!("priority {priority}")))?
         },
-        tags: serde_json::from_str(&row.text("tags")?)?,
+        tags: serde_json::from_str(&row.text_ref("tags")?)?,
         due: row.maybe_text("due")?,
         due_at: time::from_opt_ms(row.maybe_int("due_at")?)?,
-        reminders: serde_json::from_str(&row.text("reminders")?)?,
+        reminders: serde_json::from_str(&row.text_ref("reminders")?)?,
         recurrence: row.maybe_text("recurrence")?,
-        repeat_from: match row.maybe_text("repeat_from")? {
+        repeat_from: match row.maybe_text_ref("repeat_from")? {
             None => RepeatFrom::Due,
             Some(raw) => RepeatFrom::parse(&raw).map_err(|_| StoreError::Corrupt(format!("repeat_from {raw:?}")))?,
         },
