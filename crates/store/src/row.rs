@@ -2,7 +2,6 @@
 //! so a row read through sqlx (`AnyRow`) and one read on a SQLite read
 //! connection of our own ([`SqliteRow`], see `readers`) go through the same
 //! code.
-use std::borrow::Cow;
 use std::cell::Cell;
 
 use rusqlite::types::{Type, ValueRef};
@@ -14,10 +13,10 @@ use crate::Result;
 pub(crate) trait Row {
     fn text(&self, column: &str) -> Result<String>;
     fn maybe_text(&self, column: &str) -> Result<Option<String>>;
-    /// The text borrowed from the row where the driver allows (our SQLite
-    /// rows do), for a value that is parsed, not kept: ids, JSON arrays.
-    fn text_ref(&self, column: &str) -> Result<Cow<'_, str>>;
-    fn maybe_text_ref(&self, column: &str) -> Result<Option<Cow<'_, str>>>;
+    /// The text as the row holds it, for a value that is parsed, not kept
+    /// (ids, statuses, JSON arrays): no copy into a `String`.
+    fn text_ref(&self, column: &str) -> Result<&str>;
+    fn maybe_text_ref(&self, column: &str) -> Result<Option<&str>>;
     fn int(&self, column: &str) -> Result<i64>;
     fn maybe_int(&self, column: &str) -> Result<Option<i64>>;
 }
@@ -31,12 +30,12 @@ impl Row for AnyRow {
         Ok(self.try_get(column)?)
     }
 
-    fn text_ref(&self, column: &str) -> Result<Cow<'_, str>> {
-        Ok(Cow::Borrowed(self.try_get::<&str, _>(column)?))
+    fn text_ref(&self, column: &str) -> Result<&str> {
+        Ok(self.try_get(column)?)
     }
 
-    fn maybe_text_ref(&self, column: &str) -> Result<Option<Cow<'_, str>>> {
-        Ok(self.try_get::<Option<&str>, _>(column)?.map(Cow::Borrowed))
+    fn maybe_text_ref(&self, column: &str) -> Result<Option<&str>> {
+        Ok(self.try_get(column)?)
     }
 
     fn int(&self, column: &str) -> Result<i64> {
@@ -135,15 +134,15 @@ impl Row for SqliteRow<'_, '_> {
         self.get(column)
     }
 
-    fn text_ref(&self, column: &str) -> Result<Cow<'_, str>> {
+    fn text_ref(&self, column: &str) -> Result<&str> {
         let (index, value) = self.value(column)?;
-        Ok(Cow::Borrowed(borrowed_text(index, column, value)?))
+        borrowed_text(index, column, value)
     }
 
-    fn maybe_text_ref(&self, column: &str) -> Result<Option<Cow<'_, str>>> {
+    fn maybe_text_ref(&self, column: &str) -> Result<Option<&str>> {
         match self.value(column)? {
             (_, ValueRef::Null) => Ok(None),
-            (index, value) => Ok(Some(Cow::Borrowed(borrowed_text(index, column, value)?))),
+            (index, value) => borrowed_text(index, column, value).map(Some),
         }
     }
 
