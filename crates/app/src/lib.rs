@@ -20,7 +20,6 @@ pub mod import;
 pub mod input;
 pub mod limits;
 pub mod live;
-mod memo;
 pub mod notifications;
 pub mod policy;
 pub mod projects;
@@ -59,7 +58,7 @@ pub struct App {
     outbound: Arc<webhooks::OutboundSettings>,
     /// Seals the webhook secrets stored in the database.
     sealer: sealed::Sealer,
-    inboxes: Arc<memo::Memo<ontask_domain::UserId, ontask_domain::ProjectId>>,
+    inboxes: Arc<ontask_store::Memo<ontask_domain::UserId, ontask_domain::ProjectId>>,
     limits: Arc<limits::RateLimits>,
     breakers: Breakers,
 }

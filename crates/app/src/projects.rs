@@ -12,9 +12,9 @@ use ontask_store::tasks::TaskQuery;
 use ontask_store::{AnyConnection, WriteTx, events, projects, sections, tasks, users};
 use serde::{Deserialize, Serialize};
 
-use crate::memo::Memo;
 use crate::policy::{self, ProjectAccess};
 use crate::{Actor, App, AppError, Context, Result, now};
+use ontask_store::Memo;
 
 /// A new project.
 #[derive(Debug, Clone, Deserialize)]

@@ -1,5 +1,7 @@
 //! Task use cases. Each change reads the task, applies the domain rule, and
 //! writes the new row together with its event in one transaction.
+use std::sync::Arc;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
@@ -9,7 +11,7 @@ use ontask_domain::{
     ValidationErrors,
 };
 use ontask_store::events::StoredEvent;
-use ontask_store::tasks::{SortKey, TaskQuery};
+use ontask_store::tasks::{RenderedTask, SortKey, TaskQuery};
 use ontask_store::{AnyConnection, LazyRead, WriteTx, events, projects, sections, tasks};
 use serde::{Deserialize, Serialize};
 
@@ -76,6 +78,14 @@ fn id_or_none<T>(e: &mut ValidationErrors, field: &str, raw: &str, from: fn(uuid
 pub struct TaskPage {
     pub items: Vec<TaskSnapshot>,
     /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// A [`TaskPage`] whose tasks are already JSON: it serializes the same.
+#[derive(Debug, Serialize)]
+pub struct RenderedPage {
+    pub items: Vec<Arc<RenderedTask>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
@@ -364,6 +374,13 @@ impl<'a> TaskService<'a> {
 
     #[tracing::instrument(skip_all, fields(user = %actor.user_id))]
     pub async fn list(&self, actor: &Actor, params: &ListParams) -> Result<TaskPage> {
+        let page = self.list_rendered(actor, params).await?;
+        let items = page.items.iter().map(|task| task.snapshot.clone()).collect();
+        Ok(TaskPage { items, next_cursor: page.next_cursor })
+    }
+
+    /// [`Self::list`] with each task's JSON, as the API answers it.
+    pub async fn list_rendered(&self, actor: &Actor, params: &ListParams) -> Result<RenderedPage> {
         actor.require(Scope::TasksRead)?;
         let mut query = params.parse(now(), actor.user_id)?;
         let projects = match params.project()? {
@@ -377,19 +394,19 @@ impl<'a> TaskService<'a> {
         // One row more than the page tells whether another page exists, so an
         // exactly full last page carries no cursor to an empty one.
         query.limit += 1;
-        let mut items = tasks::list_committed(&self.app.db, &projects, &query).await?;
+        let mut items = tasks::list_rendered(&self.app.db, &projects, &query).await?;
         let more = items.len() as i64 > limit;
         items.truncate(usize::try_from(limit).unwrap_or(0));
         let next_cursor = more.then(|| items.last()).flatten().map(|last| {
             let cursor = Cursor {
                 s: params.sort.clone().unwrap_or_else(|| "position".into()),
                 d: query.descending,
-                k: query.sort.key_of(last, query.descending),
-                id: last.id.to_string(),
+                k: query.sort.key_of(&last.snapshot, query.descending),
+                id: last.snapshot.id.to_string(),
             };
             URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
         });
-        Ok(TaskPage { items, next_cursor })
+        Ok(RenderedPage { items, next_cursor })
     }
 
     /// Reads the task inside the write transaction, so the change is based on

@@ -7,16 +7,23 @@ use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Connection, Executor, Tr
 use tokio::sync::Notify;
 use tracing::Instrument;
 
+use ontask_domain::TaskId;
+
 use crate::checkpoint::{self, Wal, WalStatus};
 use crate::readers::Readers;
 use crate::row::{Columns, Row, SqliteRow};
 use crate::sql::{self, Script, Sql};
+use crate::tasks::RenderedTask;
 use crate::writer::{BatchLimits, GroupWriter, Member, PgWriter, Queue};
-use crate::{Result, StoreError};
+use crate::{Memo, Result, StoreError};
 
 /// Same name as `ontask_telemetry::metrics::EVENTS_APPENDED_TOTAL` (the store
 /// stays free of the telemetry stack).
 const EVENTS_APPENDED_TOTAL: &str = "ontask_events_appended_total";
+
+/// Listed tasks remembered with their JSON, about 1.5 KB each: the first
+/// pages of a few hundred accounts.
+const RENDERED_TASKS: usize = 8_192;
 
 /// How long a pooled PostgreSQL connection may sit idle before it is pinged
 /// on its way out of the pool (see `Db::connect`).
@@ -99,6 +106,8 @@ pub(crate) struct Inner {
     pub(crate) wal: Arc<Wal>,
     backend: Backend,
     appended: Notify,
+    /// Tasks as the API lists them, by id, each valid for its version.
+    rendered: Arc<Memo<TaskId, Arc<RenderedTask>>>,
 }
 
 impl Db {
@@ -185,8 +194,18 @@ impl Db {
         let readers = file
             .as_deref()
             .map(|file| Arc::new(Readers::new(file, options.max_connections as usize, options.acquire_timeout)));
-        let inner =
-            Arc::new(Inner { read, readers, write, queue, group, postgres, wal, backend, appended: Notify::new() });
+        let inner = Arc::new(Inner {
+            read,
+            readers,
+            write,
+            queue,
+            group,
+            postgres,
+            wal,
+            backend,
+            appended: Notify::new(),
+            rendered: Arc::new(Memo::new(RENDERED_TASKS, None)),
+        });
         if backend == Backend::Sqlite {
             checkpoint::spawn(Arc::downgrade(&inner));
         }
@@ -261,7 +280,7 @@ impl Db {
     pub(crate) async fn fetch_all<T: Send + 'static>(
         &self,
         query: Sql,
-        decode: fn(&dyn Row) -> Result<T>,
+        decode: impl Fn(&dyn Row) -> Result<T> + Send + 'static,
     ) -> Result<Vec<T>> {
         let Some(readers) = &self.inner.readers else {
             let rows = query.query().fetch_all(&self.inner.read).await?;
@@ -292,6 +311,11 @@ impl Db {
 
     pub fn read_pool(&self) -> &AnyPool {
         &self.inner.read
+    }
+
+    /// Tasks as the API lists them (`tasks::list_rendered`).
+    pub(crate) fn rendered(&self) -> &Arc<Memo<TaskId, Arc<RenderedTask>>> {
+        &self.inner.rendered
     }
 
     /// Wakes when a transaction that appended events commits.

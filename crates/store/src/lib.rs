@@ -19,6 +19,7 @@ pub mod events;
 pub mod feeds;
 pub mod idempotency;
 pub mod imports;
+mod memo;
 pub mod notifications;
 pub mod projects;
 pub mod push;
@@ -37,6 +38,7 @@ mod writer;
 pub use checkpoint::WalStatus;
 pub use db::{Backend, DEFAULT_WAL_LIMIT_BYTES, Db, DbOptions, LazyRead, WriteTx, redact};
 pub use error::{DriverError, StoreError};
+pub use memo::Memo;
 pub use sqlx::AnyConnection;
 pub use writer::BatchLimits;
 

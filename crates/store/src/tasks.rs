@@ -1,13 +1,17 @@
 //! The tasks table: rows are written from a valid [`Task`](ontask_domain::Task)
 //! and read back as [`TaskSnapshot`]s without re-parsing (the hot read path).
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use ontask_domain::{EventEnvelope, Priority, ProjectId, RepeatFrom, SectionId, Status, TaskId, TaskSnapshot, UserId};
+use serde::Serialize;
+use serde_json::value::RawValue;
 use sqlx::{AnyConnection, Row as _};
 
 use crate::projects::{maybe_uuid_of, uuid_of};
 use crate::row::Row;
 use crate::sql::{Arg, Script, Sql};
-use crate::{Backend, Db, Result, StoreError, WriteTx, events, time};
+use crate::{Backend, Db, Memo, Result, StoreError, WriteTx, events, time};
 
 const COLUMNS: &str = "id, owner_id, project_id, section_id, parent_id, assignee_id, title, description, status, \
                        completed_at, priority, tags, due, due_at, reminders, recurrence, repeat_from, recurrence_anchor, \
@@ -330,8 +334,54 @@ pub async fn list(conn: &mut AnyConnection, projects: &[ProjectId], q: &TaskQuer
 }
 
 /// [`list`] over the committed state, outside any transaction: on SQLite
-/// without sqlx (`Db::fetch_all`), the path of every page a person lists.
+/// without sqlx (`Db::fetch_all`).
 pub async fn list_committed(db: &Db, projects: &[ProjectId], q: &TaskQuery) -> Result<Vec<TaskSnapshot>> {
+    let Some(sql) = committed_query(db, projects, q).await? else { return Ok(Vec::new()) };
+    db.fetch_all(sql, decode).await
+}
+
+/// [`list_committed`] with each task's JSON, the path of every page a person
+/// lists. A task is decoded and rendered once per version: its JSON is a
+/// function of its row, every change to the row raises `version`, and a
+/// task's id is never reused, so an id and version name one rendering on
+/// every replica.
+pub async fn list_rendered(db: &Db, projects: &[ProjectId], q: &TaskQuery) -> Result<Vec<Arc<RenderedTask>>> {
+    let Some(sql) = committed_query(db, projects, q).await? else { return Ok(Vec::new()) };
+    let rendered = db.rendered().clone();
+    db.fetch_all(sql, move |row| render(&rendered, row)).await
+}
+
+/// A task as the API lists it.
+#[derive(Debug)]
+pub struct RenderedTask {
+    pub snapshot: TaskSnapshot,
+    /// `snapshot` as JSON.
+    pub json: Box<RawValue>,
+}
+
+impl Serialize for RenderedTask {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        self.json.serialize(serializer)
+    }
+}
+
+/// The remembered rendering of the row's task at its version, or a new one.
+/// Only `id` and `version` are read for a task remembered.
+fn render(rendered: &Memo<TaskId, Arc<RenderedTask>>, row: &dyn Row) -> Result<Arc<RenderedTask>> {
+    let id = TaskId::from_uuid(uuid_of(row, "id")?);
+    let version = row.int("version")?;
+    if let Some(known) = rendered.get(&id).filter(|known| known.snapshot.version == version) {
+        return Ok(known);
+    }
+    let snapshot = decode(row)?;
+    let json = serde_json::value::to_raw_value(&snapshot)?;
+    let task = Arc::new(RenderedTask { snapshot, json });
+    rendered.remember(id, task.clone());
+    Ok(task)
+}
+
+/// The list query for the committed state, its plan decided by the probes.
+async fn committed_query(db: &Db, projects: &[ProjectId], q: &TaskQuery) -> Result<Option<Sql>> {
     let mut plan = Plan::Chosen;
     for (probe, decision) in probes(db.backend(), projects, q) {
         let count = db.fetch_all(probe, |row| row.int("n")).await?.first().copied().unwrap_or(0);
@@ -340,8 +390,7 @@ pub async fn list_committed(db: &Db, projects: &[ProjectId], q: &TaskQuery) -> R
             break;
         }
     }
-    let Some(sql) = list_query(db.backend(), projects, q, plan) else { return Ok(Vec::new()) };
-    db.fetch_all(sql, decode).await
+    Ok(list_query(db.backend(), projects, q, plan))
 }
 
 /// Up to this many candidate tasks (in a status and due range, or matching

@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ontask_app::input::{TaskInput, TaskPatchInput};
-use ontask_app::tasks::{ListParams, TaskPage};
+use ontask_app::tasks::{ListParams, RenderedPage, TaskPage};
 use ontask_domain::{TaskId, TaskSnapshot};
 use ontask_store::events::StoredEvent;
 use serde::{Deserialize, Serialize};
@@ -145,8 +145,8 @@ pub async fn list(
     State(state): State<ApiState>,
     caller: Caller,
     QueryParams(params): QueryParams<ListParams>,
-) -> Result<Json<TaskPage>, ApiError> {
-    Ok(Json(state.app.tasks().list(&caller.actor, &params).await?))
+) -> Result<Json<RenderedPage>, ApiError> {
+    Ok(Json(state.app.tasks().list_rendered(&caller.actor, &params).await?))
 }
 
 /// One task.

@@ -26,9 +26,9 @@ use tokio::sync::RwLock;
 use self::api_tokens::TOKEN_PREFIX;
 pub use self::api_tokens::{TokenView, hash_token};
 use self::passwords::{Hashing, check_password};
-use crate::memo::Memo;
 use crate::session_keys::{self, Claims, SessionKeys};
 use crate::{Actor, AppError, Result, Role, Scope, SignedIn, now};
+use ontask_store::Memo;
 
 /// How sessions and tokens are signed and checked (`[auth]`).
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -297,6 +297,42 @@ on_both_backends! {
         assert_eq!(tasks::get(&mut conn, t.id).await.unwrap(), None);
     }
 
+    // A rendered page is the committed page, its JSON the snapshot's, and a
+    // remembered rendering gives way to the task's next version.
+    async fn a_rendered_page_is_the_committed_page_and_follows_each_change(db: Db) {
+        let owner = user(&db).await;
+        let all: Vec<TaskSnapshot> = (0..12).map(|i| task(owner, &format!("t{i:02}"))).collect();
+        insert_all(&db, &all).await;
+        let q = TaskQuery { limit: 100, ..Default::default() };
+        let projects = [crate::home(owner)];
+        let rendered_page = || async { tasks::list_rendered(&db, &projects, &q).await.unwrap() };
+        let check = |rendered: &[std::sync::Arc<tasks::RenderedTask>], committed: &[TaskSnapshot]| {
+            let snapshots: Vec<&TaskSnapshot> = rendered.iter().map(|r| &r.snapshot).collect();
+            assert_eq!(snapshots, committed.iter().collect::<Vec<_>>());
+            for r in rendered {
+                assert_eq!(r.json.get(), serde_json::to_string(&r.snapshot).unwrap());
+            }
+        };
+        let first = rendered_page().await;
+        check(&first, &tasks::list_committed(&db, &projects, &q).await.unwrap());
+        let again = rendered_page().await;
+        assert!(first.iter().zip(&again).all(|(a, b)| std::sync::Arc::ptr_eq(a, b)), "a listed version is remembered");
+
+        let mut renamed = all[3].clone();
+        renamed.title = "renamed".into();
+        renamed.version += 1;
+        let mut tx = db.begin().await.unwrap();
+        assert!(tasks::update(&mut tx, &renamed, renamed.version - 1).await.unwrap());
+        assert!(tasks::delete(&mut tx, all[5].id).await.unwrap());
+        tx.commit().await.unwrap();
+        let after = rendered_page().await;
+        check(&after, &tasks::list_committed(&db, &projects, &q).await.unwrap());
+        let shown = after.iter().find(|r| r.snapshot.id == renamed.id).unwrap();
+        assert_eq!(shown.snapshot, renamed);
+        assert!(shown.json.get().contains("\"title\":\"renamed\""), "{}", shown.json.get());
+        assert!(after.iter().all(|r| r.snapshot.id != all[5].id), "a deleted task is not listed");
+    }
+
     async fn one_next_occurrence_per_completed_task(db: Db) {
         let owner = user(&db).await;
         let previous = task(owner, "water plants");

@@ -1,14 +1,15 @@
 //! What this process remembers of the database, so that the hottest reads
-//! (where a task without a project goes, whether a session still stands) are
-//! not made on every request. Bounded in entries: when full it starts again,
-//! empty. A fact that another replica may change is remembered only for a
-//! moment (`max_age`), and forgotten at once where this process changes it.
+//! (where a task without a project goes, whether a session still stands) and
+//! the hottest work (a listed task's JSON) are not done on every request.
+//! Bounded in entries: when full it starts again, empty. A fact that another
+//! replica may change is remembered only for a moment (`max_age`), and
+//! forgotten at once where this process changes it.
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-pub(crate) struct Memo<K, V> {
+pub struct Memo<K, V> {
     entries: Mutex<HashMap<K, (V, Instant)>>,
     max_entries: usize,
     /// `None`: a fact that never changes once read.
@@ -16,11 +17,11 @@ pub(crate) struct Memo<K, V> {
 }
 
 impl<K: Eq + Hash, V: Clone> Memo<K, V> {
-    pub(crate) fn new(max_entries: usize, max_age: Option<Duration>) -> Self {
+    pub fn new(max_entries: usize, max_age: Option<Duration>) -> Self {
         Self { entries: Mutex::default(), max_entries, max_age }
     }
 
-    pub(crate) fn get(&self, key: &K) -> Option<V> {
+    pub fn get(&self, key: &K) -> Option<V> {
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         let (value, at) = entries.get(key)?;
         match self.max_age {
@@ -29,7 +30,7 @@ impl<K: Eq + Hash, V: Clone> Memo<K, V> {
         }
     }
 
-    pub(crate) fn remember(&self, key: K, value: V) {
+    pub fn remember(&self, key: K, value: V) {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         if entries.len() >= self.max_entries && !entries.contains_key(&key) {
             entries.clear();
@@ -37,7 +38,7 @@ impl<K: Eq + Hash, V: Clone> Memo<K, V> {
         entries.insert(key, (value, Instant::now()));
     }
 
-    pub(crate) fn forget(&self, key: &K) {
+    pub fn forget(&self, key: &K) {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner).remove(key);
     }
 
