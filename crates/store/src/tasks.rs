@@ -328,7 +328,7 @@ pub async fn list(conn: &mut AnyConnection, projects: &[ProjectId], q: &TaskQuer
             break;
         }
     }
-    let Some(sql) = list_query(backend, projects, q, plan) else { return Ok(Vec::new()) };
+    let Some(sql) = list_query(backend, projects, q, plan, COLUMNS) else { return Ok(Vec::new()) };
     let rows = sql.query().fetch_all(conn).await?;
     rows.iter().map(|row| decode(row)).collect()
 }
@@ -336,7 +336,7 @@ pub async fn list(conn: &mut AnyConnection, projects: &[ProjectId], q: &TaskQuer
 /// [`list`] over the committed state, outside any transaction: on SQLite
 /// without sqlx (`Db::fetch_all`).
 pub async fn list_committed(db: &Db, projects: &[ProjectId], q: &TaskQuery) -> Result<Vec<TaskSnapshot>> {
-    let Some(sql) = committed_query(db, projects, q).await? else { return Ok(Vec::new()) };
+    let Some(sql) = committed_query(db, projects, q, COLUMNS).await? else { return Ok(Vec::new()) };
     db.fetch_all(sql, decode).await
 }
 
@@ -345,9 +345,45 @@ pub async fn list_committed(db: &Db, projects: &[ProjectId], q: &TaskQuery) -> R
 /// function of its row, every change to the row raises `version`, and a
 /// task's id is never reused, so an id and version name one rendering on
 /// every replica.
+///
+/// The page is read as ids and versions first: SQLite computes every column
+/// of every row it returns, and two columns instead of all of them are most
+/// of a page's cost when its tasks are remembered. Only the tasks not
+/// remembered at their version are then read whole. A task deleted between
+/// the two reads would leave a hole (and could hide the next page), so the
+/// page is read again; after a few tries, in one read.
 pub async fn list_rendered(db: &Db, projects: &[ProjectId], q: &TaskQuery) -> Result<Vec<Arc<RenderedTask>>> {
-    let Some(sql) = committed_query(db, projects, q).await? else { return Ok(Vec::new()) };
+    const TRIES: usize = 3;
     let rendered = db.rendered().clone();
+    for _ in 0..TRIES {
+        let Some(sql) = committed_query(db, projects, q, "id, version").await? else { return Ok(Vec::new()) };
+        let known = rendered.clone();
+        let listed = db
+            .fetch_all(sql, move |row| {
+                let id = TaskId::from_uuid(uuid_of(row, "id")?);
+                let version = row.int("version")?;
+                Ok(known.get(&id).filter(|task| task.snapshot.version == version).ok_or(id))
+            })
+            .await?;
+        let missing: Vec<TaskId> = listed.iter().filter_map(|listed| listed.as_ref().err().copied()).collect();
+        if missing.is_empty() {
+            return Ok(listed.into_iter().flatten().collect());
+        }
+        let mut sql = Sql::default();
+        let ids: Vec<String> = missing.iter().map(|id| sql.text(id.to_string())).collect();
+        sql.push(&format!("SELECT {COLUMNS} FROM tasks WHERE id IN ({})", ids.join(", ")));
+        let remember = rendered.clone();
+        let fresh: std::collections::HashMap<TaskId, Arc<RenderedTask>> = db
+            .fetch_all(sql, move |row| render(&remember, row))
+            .await?
+            .into_iter()
+            .map(|task| (task.snapshot.id, task))
+            .collect();
+        if fresh.len() == missing.len() {
+            return Ok(listed.into_iter().map(|listed| listed.unwrap_or_else(|id| fresh[&id].clone())).collect());
+        }
+    }
+    let Some(sql) = committed_query(db, projects, q, COLUMNS).await? else { return Ok(Vec::new()) };
     db.fetch_all(sql, move |row| render(&rendered, row)).await
 }
 
@@ -365,23 +401,18 @@ impl Serialize for RenderedTask {
     }
 }
 
-/// The remembered rendering of the row's task at its version, or a new one.
-/// Only `id` and `version` are read for a task remembered.
+/// The row's task rendered, and remembered at its version.
 fn render(rendered: &Memo<TaskId, Arc<RenderedTask>>, row: &dyn Row) -> Result<Arc<RenderedTask>> {
-    let id = TaskId::from_uuid(uuid_of(row, "id")?);
-    let version = row.int("version")?;
-    if let Some(known) = rendered.get(&id).filter(|known| known.snapshot.version == version) {
-        return Ok(known);
-    }
     let snapshot = decode(row)?;
     let json = serde_json::value::to_raw_value(&snapshot)?;
     let task = Arc::new(RenderedTask { snapshot, json });
-    rendered.remember(id, task.clone());
+    rendered.remember(task.snapshot.id, task.clone());
     Ok(task)
 }
 
-/// The list query for the committed state, its plan decided by the probes.
-async fn committed_query(db: &Db, projects: &[ProjectId], q: &TaskQuery) -> Result<Option<Sql>> {
+/// The list query for the committed state, its plan decided by the probes,
+/// selecting `columns`.
+async fn committed_query(db: &Db, projects: &[ProjectId], q: &TaskQuery, columns: &str) -> Result<Option<Sql>> {
     let mut plan = Plan::Chosen;
     for (probe, decision) in probes(db.backend(), projects, q) {
         let count = db.fetch_all(probe, |row| row.int("n")).await?.first().copied().unwrap_or(0);
@@ -390,7 +421,7 @@ async fn committed_query(db: &Db, projects: &[ProjectId], q: &TaskQuery) -> Resu
             break;
         }
     }
-    Ok(list_query(db.backend(), projects, q, plan))
+    Ok(list_query(db.backend(), projects, q, plan, columns))
 }
 
 /// Up to this many candidate tasks (in a status and due range, or matching
@@ -477,8 +508,9 @@ fn due_range_probe(projects: &[ProjectId], q: &TaskQuery) -> Option<Sql> {
     Some(sql)
 }
 
-/// The query of [`list`]; `None` when there is nothing to look in.
-fn list_query(backend: Backend, projects: &[ProjectId], q: &TaskQuery, plan: Plan) -> Option<Sql> {
+/// The query for a page of `q`, selecting `columns` of each task; `None`
+/// when there is nothing to look in.
+fn list_query(backend: Backend, projects: &[ProjectId], q: &TaskQuery, plan: Plan, columns: &str) -> Option<Sql> {
     if projects.is_empty() {
         return None;
     }
@@ -487,7 +519,7 @@ fn list_query(backend: Backend, projects: &[ProjectId], q: &TaskQuery, plan: Pla
     let mut sql = Sql::default();
     if projects.len() == 1 || q.text.is_some() || projects.len() > MAX_WALKED_PROJECTS {
         let project_col = if plan == Plan::TextMatches { "+project_id" } else { "project_id" };
-        sql.push(&format!("SELECT {COLUMNS} FROM tasks WHERE {project_col} IN ("));
+        sql.push(&format!("SELECT {columns} FROM tasks WHERE {project_col} IN ("));
         let list: Vec<String> = projects.iter().map(|p| sql.text(p.to_string())).collect();
         sql.push(&list.join(", ")).push(")");
         push_filters(&mut sql, backend, q, plan);
@@ -497,7 +529,7 @@ fn list_query(backend: Backend, projects: &[ProjectId], q: &TaskQuery, plan: Pla
         for (i, project) in projects.iter().enumerate() {
             let p = sql.text(project.to_string());
             sql.push(if i == 0 { "" } else { " UNION ALL " })
-                .push(&format!("SELECT * FROM (SELECT {COLUMNS}, {key} AS sort_key FROM tasks WHERE project_id = {p}"));
+                .push(&format!("SELECT * FROM (SELECT {columns}, {key} AS sort_key FROM tasks WHERE project_id = {p}"));
             push_filters(&mut sql, backend, q, plan);
             let limit = sql.int(q.limit);
             sql.push(&format!(" ORDER BY {key} {dir}, id {dir} LIMIT {limit}) AS walk{i}"));
