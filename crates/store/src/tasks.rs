@@ -379,8 +379,10 @@ pub async fn list_rendered(db: &Db, projects: &[ProjectId], q: &TaskQuery) -> Re
             .into_iter()
             .map(|task| (task.snapshot.id, task))
             .collect();
-        if fresh.len() == missing.len() {
-            return Ok(listed.into_iter().map(|listed| listed.unwrap_or_else(|id| fresh[&id].clone())).collect());
+        let page: Option<Vec<_>> =
+            listed.into_iter().map(|listed| listed.or_else(|id| fresh.get(&id).cloned().ok_or(id)).ok()).collect();
+        if let Some(page) = page {
+            return Ok(page);
         }
     }
     let Some(sql) = committed_query(db, projects, q, COLUMNS).await? else { return Ok(Vec::new()) };
