@@ -27,8 +27,11 @@ const SCHEMA: &str = "
     );
 ";
 
-/// Creates per second the naive loop reaches in `duration` (a new file in `dir`).
-pub fn creates_per_second(dir: &Path, duration: Duration) -> Result<f64> {
+/// Creates per second the naive loop reaches in `duration` (a new file in
+/// `dir`), `per_transaction` creates in each transaction: 1 is the reference;
+/// more shows what batching alone gives these two rows, beside
+/// [`schema_ceiling_per_second`] for ontask's own.
+pub fn creates_per_second(dir: &Path, duration: Duration, per_transaction: usize) -> Result<f64> {
     let path = dir.join("reference.db");
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
@@ -39,20 +42,22 @@ pub fn creates_per_second(dir: &Path, duration: Duration) -> Result<f64> {
     let started = Instant::now();
     let mut n: i64 = 0;
     while started.elapsed() < duration {
-        let id = uuid::Uuid::now_v7().to_string();
-        let now = chrono::Utc::now().timestamp_millis();
         let tx = db.transaction()?;
-        tx.execute(
-            "INSERT INTO tasks VALUES (?1, ?2, ?3, '', 'open', 2, ?4, ?5, 1, ?4, ?4)",
-            params![id, owner, format!("Task {n}"), now, n],
-        )?;
-        let data = format!(r#"{{"task":{{"id":"{id}","title":"Task {n}"}}}}"#);
-        tx.execute(
-            "INSERT INTO events (event_id, event_type, task_id, data) VALUES (?1, 'task.created', ?2, ?3)",
-            params![uuid::Uuid::now_v7().to_string(), id, data],
-        )?;
+        for _ in 0..per_transaction {
+            let id = uuid::Uuid::now_v7().to_string();
+            let now = chrono::Utc::now().timestamp_millis();
+            tx.execute(
+                "INSERT INTO tasks VALUES (?1, ?2, ?3, '', 'open', 2, ?4, ?5, 1, ?4, ?4)",
+                params![id, owner, format!("Task {n}"), now, n],
+            )?;
+            let data = format!(r#"{{"task":{{"id":"{id}","title":"Task {n}"}}}}"#);
+            tx.execute(
+                "INSERT INTO events (event_id, event_type, task_id, data) VALUES (?1, 'task.created', ?2, ?3)",
+                params![uuid::Uuid::now_v7().to_string(), id, data],
+            )?;
+            n += 1;
+        }
         tx.commit()?;
-        n += 1;
     }
     drop(db);
     for suffix in ["", "-wal", "-shm"] {
