@@ -56,8 +56,9 @@ pub struct App {
     source: Arc<str>,
     /// Webhook and e-mail settings.
     outbound: Arc<webhooks::OutboundSettings>,
-    /// Seals the webhook secrets stored in the database.
-    sealer: sealed::Sealer,
+    /// Seals the webhook secrets stored in the database. Shared: the app is
+    /// cloned for every request, and a sealer holds its keys on the heap.
+    sealer: Arc<sealed::Sealer>,
     inboxes: Arc<ontask_store::Memo<ontask_domain::UserId, ontask_domain::ProjectId>>,
     limits: Arc<limits::RateLimits>,
     breakers: Breakers,
@@ -67,7 +68,7 @@ impl App {
     pub fn new(db: Db, mut auth: auth::Auth, source: &str) -> Self {
         auth.source = source.into();
         let (current, previous) = auth.server_secrets();
-        let sealer = sealed::Sealer::from_server_secrets(current, previous);
+        let sealer = Arc::new(sealed::Sealer::from_server_secrets(current, previous));
         let limits = Arc::new(limits::RateLimits::new(limits::RateLimitSettings::default()));
         let breakers = Breakers::default();
         Self {
