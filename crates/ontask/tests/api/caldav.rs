@@ -286,6 +286,8 @@ async fn caldav_roles_credentials_and_protocol_errors() {
     let (status, headers, _) = dav(&app, "PROPFIND", "/dav/", None, Some("0"), "").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(headers["www-authenticate"].to_str().unwrap().starts_with("Basic realm=\"ontask\""));
+    // The refused body is not read, so the client retries on a new connection.
+    assert_eq!(headers["connection"], "close");
     let wrong = basic(&viewer.email, &owner_token);
     assert_eq!(dav(&app, "PROPFIND", "/dav/", Some(&wrong), Some("0"), "").await.0, StatusCode::UNAUTHORIZED);
     let bearer = format!("Bearer {}", owner.token);

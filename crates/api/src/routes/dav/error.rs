@@ -89,6 +89,12 @@ impl IntoResponse for DavError {
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Basic realm=\"ontask\", charset=\"UTF-8\""),
                 );
+                // A calendar program's first request goes without credentials
+                // and often with a body (PROPFIND) that is refused unread.
+                // hyper then closes the connection after the 401, racing the
+                // client's retry on it ("closed without response"); saying
+                // so makes the client sign in on a fresh connection.
+                r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
                 r
             }
             Self::BadRequest(why) => plain(StatusCode::BAD_REQUEST, why),
